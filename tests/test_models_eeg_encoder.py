@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
+from testing_utils import ModelTesterMixin, run_python
+
+N_CHANS, N_TIMES = 5, 32
+
+
+def tiny_config(**kwargs) -> EEGEncoderConfig:
+    defaults = dict(n_chans=N_CHANS, n_times=N_TIMES, embed_dim=12, lstm_hidden_size=11, lstm_num_layers=2,
+                    cnn_channels=[6, 7, 9], num_labels=3)
+    return EEGEncoderConfig(**{**defaults, **kwargs})
+
+
+def eeg_batch(batch_size: int = 3, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch_size, N_CHANS, N_TIMES, generator=g) + 0.5
+
+
+class TestLSTMEncoder(ModelTesterMixin):
+    model_class = EEGEncoderModel
+    output_key = "eeg_embeds"
+
+    def get_config(self):
+        return tiny_config(architecture="lstm")
+
+    def get_inputs(self, batch_size=3):
+        return {"eeg_values": eeg_batch(batch_size)}
+
+    def test_output_shape_and_unit_norm(self):
+        out = self.make_model()(**self.get_inputs(4)).eeg_embeds
+        assert out.shape == (4, 12)
+        torch.testing.assert_close(out.norm(dim=-1), torch.ones(4))
+
+
+class TestCNNEncoder(TestLSTMEncoder):
+    def get_config(self):
+        return tiny_config(architecture="cnn", cnn_dropout=0.0)
+
+
+class TestClassification(ModelTesterMixin):
+    model_class = EEGEncoderForClassification
+    output_key = "logits"
+
+    def get_config(self):
+        return tiny_config(architecture="lstm")
+
+    def get_inputs(self, batch_size=3):
+        return {"eeg_values": eeg_batch(batch_size)}
+
+    def test_loss_and_shapes(self):
+        out = self.make_model()(eeg_values=eeg_batch(4), labels=torch.tensor([0, 1, 2, 1]))
+        assert out.logits.shape == (4, 3) and out.loss.ndim == 0 and out.eeg_embeds.shape == (4, 12)
+
+    def test_loads_encoder_weights(self, tmp_path):
+        model = self.make_model()
+        model.save_pretrained(tmp_path)
+        base = EEGEncoderModel.from_pretrained(tmp_path).eval()
+        x = eeg_batch()
+        torch.testing.assert_close(base(eeg_values=x).eeg_embeds, model(eeg_values=x).eeg_embeds)
+
+
+def test_lstm_matches_reference_computation():
+    """The LSTM tower is: transpose to time-major, LSTM, last layer's final hidden state, projection, L2."""
+    model = EEGEncoderModel(tiny_config(input_normalization="none")).eval()
+    x = eeg_batch()
+    _, (h, _) = model.tower.lstm(x.transpose(1, 2))
+    expected = torch.nn.functional.normalize(h[-1] @ model.tower.proj.weight.T, dim=-1)
+    torch.testing.assert_close(model(eeg_values=x).eeg_embeds, expected)
+
+
+def test_trial_max_normalization_is_authors_formula():
+    model = EEGEncoderModel(tiny_config(input_normalization="trial_max")).eval()
+    ref = EEGEncoderModel(tiny_config(input_normalization="none")).eval()
+    ref.load_state_dict(model.state_dict())
+    x = eeg_batch()
+    scaled = 2 * x / x.amax(dim=(1, 2), keepdim=True) - 1
+    torch.testing.assert_close(model(eeg_values=x).eeg_embeds, ref(eeg_values=scaled).eeg_embeds)
+
+
+def test_trial_max_refuses_non_positive_maximum():
+    model = EEGEncoderModel(tiny_config())
+    x = eeg_batch()
+    x[1] = -x[1].abs() - 1
+    with pytest.raises(ValueError, match=r"trials \[1\].*maximum <= 0"):
+        model(eeg_values=x)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.randn(N_CHANS, N_TIMES), "2-D tensor"),
+        (torch.randn(2, N_CHANS + 1, N_TIMES), f"{N_CHANS} channels"),
+        (torch.randn(2, N_CHANS, N_TIMES - 1), f"{N_TIMES} time samples"),
+        (torch.ones(2, N_CHANS, N_TIMES, dtype=torch.int64), "floating-point"),
+        ("not a tensor", "torch.Tensor"),
+    ],
+)
+def test_bad_input_raises(bad, message):
+    with pytest.raises(ValueError, match=message):
+        EEGEncoderModel(tiny_config())(eeg_values=bad)
+
+
+def test_nan_input_names_trial():
+    x = eeg_batch()
+    x[2, 0, 5] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or inf.*\[2\]"):
+        EEGEncoderModel(tiny_config())(eeg_values=x)
+
+
+def test_bad_config_values():
+    with pytest.raises(ValueError, match="architecture"):
+        EEGEncoderConfig(architecture="transformer")
+    with pytest.raises(ValueError, match="input_normalization"):
+        EEGEncoderConfig(input_normalization="minmax")
+    with pytest.raises(ValueError, match="single element"):
+        EEGEncoderModel(EEGEncoderConfig(architecture="cnn", n_chans=2, n_times=8, cnn_channels=[4, 4, 4, 4]))
+
+
+def test_paper_sized_configs_build():
+    lstm = EEGEncoderModel(EEGEncoderConfig())
+    cnn = EEGEncoderModel(EEGEncoderConfig(architecture="cnn"))
+    assert lstm.tower.lstm.num_layers == 4 and lstm.tower.lstm.hidden_size == 128
+    assert [b.conv.out_channels for b in cnn.tower.blocks] == [128, 256, 512, 1024]
+    assert cnn.tower.proj.weight.shape == (128, 1024) and lstm.tower.proj.bias is None
+
+
+def test_remote_code_load_without_package(tmp_path):
+    model = EEGEncoderModel(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    x = eeg_batch()
+    torch.save(x, tmp_path / "x.pt")
+    expected = model(eeg_values=x).eeg_embeds
+    proc = run_python(f"""
+        import sys
+        sys.modules["eeg2img_hf"] = None  # make the package unimportable
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+        assert "eeg2img_hf" not in type(model).__module__, type(model).__module__
+        out = model(eeg_values=torch.load({str(tmp_path / 'x.pt')!r})).eeg_embeds
+        torch.save(out, {str(tmp_path / 'out.pt')!r})
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected)
+
+
+def test_import_is_light_and_auto_registration_hook(tmp_path):
+    EEGEncoderModel(tiny_config()).save_pretrained(tmp_path)
+    proc = run_python(f"""
+        import sys, json
+        import eeg2img_hf
+        heavy = [m for m in ("torch", "transformers", "datasets", "accelerate", "sklearn") if m in sys.modules]
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path)!r})
+        print(json.dumps({{"heavy": heavy, "type": type(model).__name__}}))
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"heavy": [], "type": "EEGEncoderModel"}

@@ -1,0 +1,93 @@
+"""Shared model contract (diffusers/transformers style): each test class supplies `model_class`,
+`get_config()` (tiny) and `get_inputs()`; the mixin checks what every model of the package must do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import torch
+
+
+def run_python(code: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter (same venv) and return the completed process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+class ModelTesterMixin:
+    model_class: type
+    output_key: str
+
+    def get_config(self):
+        raise NotImplementedError
+
+    def get_inputs(self, batch_size: int = 3) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def make_model(self, seed: int = 0):
+        torch.manual_seed(seed)
+        return self.model_class(self.get_config()).eval()
+
+    def test_no_nan_after_init(self):
+        model = self.make_model()
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            assert torch.isfinite(tensor).all(), name
+        assert torch.isfinite(getattr(model(**self.get_inputs()), self.output_key)).all()
+
+    def test_save_load_identical(self, tmp_path):
+        model = self.make_model()
+        model.save_pretrained(tmp_path)
+        assert (tmp_path / "model.safetensors").exists()
+        assert not list(tmp_path.glob("*.bin")), "weights must be saved as safetensors only"
+        loaded = self.model_class.from_pretrained(tmp_path).eval()
+        ref, new = model.state_dict(), loaded.state_dict()
+        assert ref.keys() == new.keys()
+        for key in ref:
+            assert torch.equal(ref[key], new[key]), key
+        inputs = self.get_inputs()
+        assert torch.equal(getattr(model(**inputs), self.output_key), getattr(loaded(**inputs), self.output_key))
+
+    def test_determinism(self):
+        inputs = self.get_inputs()
+        first = getattr(self.make_model(seed=1)(**inputs), self.output_key)
+        second = getattr(self.make_model(seed=1)(**inputs), self.output_key)
+        assert torch.equal(first, second)
+
+    def test_dict_tuple_equivalence(self):
+        model = self.make_model()
+        inputs = self.get_inputs()
+        as_dict = model(**inputs)
+        as_tuple = model(**inputs, return_dict=False)
+        assert isinstance(as_tuple, tuple)
+        for a, b in zip(as_dict.to_tuple(), as_tuple):
+            assert torch.equal(a, b)
+
+    def test_config_json_round_trip(self, tmp_path):
+        config = self.get_config()
+        config.save_pretrained(tmp_path)
+        again = type(config).from_pretrained(tmp_path)
+        assert again.to_dict() == config.to_dict()
+        assert json.loads((tmp_path / "config.json").read_text())["model_type"] == config.model_type
+
+    def test_every_parameter_gets_gradient(self):
+        model = self.make_model().train()
+        out = getattr(model(**self.get_inputs(batch_size=4)), self.output_key)
+        (out.float() * torch.randn_like(out.float())).sum().backward()
+        missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
+        assert not missing, f"parameters without gradient: {missing}"
+
+    def test_auto_classes(self, tmp_path):
+        from transformers import AutoConfig, AutoModel
+
+        import eeg2img_hf.models  # noqa: F401  (registers the Auto classes)
+
+        model = self.make_model()
+        model.save_pretrained(tmp_path)
+        assert type(AutoConfig.from_pretrained(tmp_path)) is type(model.config)
+        auto = AutoModel.from_pretrained(tmp_path)
+        assert isinstance(auto, torch.nn.Module)
