@@ -1,0 +1,132 @@
+"""`eeg2img` command line. Each subcommand parses arguments and calls a library function; heavy imports
+happen inside the handlers so `eeg2img --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _add_simulation_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("simulated data (when the dataset is a preset name)")
+    group.add_argument("--seed-data", type=int, dest="sim_seed", help="simulation seed")
+    group.add_argument("--snr", type=float, help="evoked-to-background RMS ratio")
+    group.add_argument("--block-drift", type=float, help="slow per-block drift amplitude (0 = off)")
+    group.add_argument("--split", choices=["within-block", "block-held-out"], help="split strategy")
+
+
+def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
+    pairs = {"seed": ns.sim_seed, "snr": ns.snr, "block_drift": ns.block_drift, "split": ns.split}
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def cmd_simulate(ns: argparse.Namespace) -> None:
+    from .data import simulate_dataset
+
+    ds = simulate_dataset(ns.preset, **_simulation_kwargs(ns))
+    ds.save_to_disk(ns.output)
+    print(json.dumps({"saved": ns.output, "splits": {k: len(v) for k, v in ds.items()}}))
+
+
+def cmd_train_encoder(ns: argparse.Namespace) -> None:
+    from .training import EncoderTrainingArguments, train_encoder
+
+    overrides = {
+        "dataset": ns.dataset, "output_dir": ns.output_dir, "architecture": ns.architecture, "loss": ns.loss,
+        "margin": ns.margin, "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size,
+        "learning_rate": ns.lr, "seed": ns.seed, "checkpoint_every_steps": ns.checkpoint_every,
+        "exclude_classes": _csv(ns.exclude_classes) if ns.exclude_classes else None,
+        "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    simulate = _simulation_kwargs(ns)
+    if simulate:
+        overrides["simulate"] = simulate
+    args = EncoderTrainingArguments.from_preset(ns.preset, resume=ns.resume, **overrides)
+    summary = train_encoder(args)
+    print(json.dumps({k: summary[k] for k in ("model_dir", "selection_metric", "best_validation", "best_epoch",
+                                              "train_seconds")}))
+
+
+def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
+    from .training import evaluate_encoder
+
+    result = evaluate_encoder(ns.model, dataset=ns.dataset, output_json=ns.output,
+                              unseen_classes=_csv(ns.unseen_classes) if ns.unseen_classes else None,
+                              tsne_path="" if ns.no_tsne else None)
+    print(json.dumps({"model": result["model"], "seen_classes": result["seen_classes"].get("summary",
+                                                                                           result["seen_classes"])},
+                     default=str))
+
+
+def cmd_quickstart(ns: argparse.Namespace) -> None:
+    from .quickstart import run_quickstart
+
+    run_quickstart(ns.output_dir, fast=ns.fast)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="eeg2img", description="EEG -> visual representations and images.")
+    parser.add_argument("--version", action="version", version=f"eeg2img_hf {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("quickstart", help="simulate data, train and evaluate, save HF-format models")
+    p.add_argument("--output-dir", default="outputs/quickstart")
+    p.add_argument("--fast", action="store_true", help="tiny run for CI (seconds, not minutes)")
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("simulate", help="write a simulated EEG-image DatasetDict to disk")
+    p.add_argument("preset", choices=["thoughtviz", "eegcvpr40", "object"])
+    p.add_argument("--output", required=True)
+    _add_simulation_args(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("train-encoder", help="train an EEG encoder (triplet or supervised) with Accelerate")
+    p.add_argument("--preset", default="cpu-small", help="training preset (see ENCODER_PRESETS)")
+    p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
+    p.add_argument("--output-dir")
+    p.add_argument("--architecture", choices=["lstm", "cnn"])
+    p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised"])
+    p.add_argument("--margin", type=float)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="save_state every N steps (default: every epoch)")
+    p.add_argument("--exclude-classes", help="comma-separated class names left out (unseen-class experiment)")
+    p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    _add_simulation_args(p)
+    p.set_defaults(func=cmd_train_encoder)
+
+    p = sub.add_parser("evaluate-encoder", help="k-means/SVM/kNN/unseen-class evaluation of a saved encoder")
+    p.add_argument("model", help="folder written by train-encoder (…/model)")
+    p.add_argument("--dataset", help="default: the dataset recorded at training time")
+    p.add_argument("--output", help="result JSON (default <model>/eval_results.json)")
+    p.add_argument("--unseen-classes", help="comma-separated held-out class names")
+    p.add_argument("--no-tsne", action="store_true")
+    p.set_defaults(func=cmd_evaluate_encoder)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        ns.func(ns)
+    except ValueError as err:  # bad input: one readable line, no traceback
+        print(f"eeg2img {ns.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

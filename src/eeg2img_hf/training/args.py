@@ -1,0 +1,110 @@
+"""Training arguments and per-dataset presets (the authors' hyper-parameters plus small CPU presets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Held-out classes of the paper's unseen-class experiment (table 1; reference-impl.md s5).
+EEGCVPR40_UNSEEN_CLASSES = ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball", "pool table"]
+
+
+@dataclass
+class EncoderTrainingArguments:
+    """Everything `train_encoder` needs. Presets in `ENCODER_PRESETS` fill these; any field can be overridden.
+
+    Args:
+        dataset: a simulated preset (`"thoughtviz"`, `"eegcvpr40"`, `"object"`, or `"sim:<preset>"`)
+            or the path of a DatasetDict saved with `save_to_disk` in the package schema.
+        output_dir: where checkpoints, logs and the final model go.
+        architecture: `"lstm"` or `"cnn"`.
+        loss: `"triplet-semihard"` (paper eq. 1), `"triplet-ms"` (authors' code) or `"supervised"`.
+        margin: triplet margin; `None` uses the loss's default (1.0 semi-hard, 0.05 multi-similarity).
+        epochs / max_steps: training length (`max_steps` stops early when set).
+        batch_size: global batch (split across processes).
+        learning_rate / adam_betas / weight_decay: Adam settings (authors: 3e-4, (0.9, 0.999), 0).
+        encoder_config: extra `EEGEncoderConfig` fields (e.g. `{"lstm_num_layers": 2}`).
+        exclude_classes: class names left out of training (unseen-class experiment).
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        eval_every_epochs: validation frequency (model selection uses the validation split only).
+        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
+        keep_checkpoints: how many state checkpoints to keep.
+        resume: continue from the latest checkpoint in `output_dir`.
+        log_with: trackers: any of `"csv"`, `"tensorboard"`.
+        seed: seed for `accelerate.utils.set_seed`.
+    """
+
+    dataset: str = "thoughtviz"
+    output_dir: str = "outputs/encoder"
+    architecture: str = "lstm"
+    loss: str = "triplet-semihard"
+    margin: float | None = None
+    epochs: int = 30
+    max_steps: int | None = None
+    batch_size: int = 256
+    learning_rate: float = 3e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    encoder_config: dict[str, Any] = field(default_factory=dict)
+    exclude_classes: list[str] = field(default_factory=list)
+    simulate: dict[str, Any] = field(default_factory=dict)
+    eval_every_epochs: int = 1
+    checkpoint_every_steps: int = 0
+    keep_checkpoints: int = 2
+    resume: bool = False
+    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    seed: int = 45
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ("lstm", "cnn"):
+            raise ValueError(f"architecture must be 'lstm' or 'cnn', got {self.architecture!r}")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
+        unknown = set(self.log_with) - {"csv", "tensorboard"}
+        if unknown:
+            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
+        self.adam_betas = tuple(self.adam_betas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> EncoderTrainingArguments:
+        """Build arguments from a named preset, then apply `overrides` (fields of this class)."""
+        if name not in ENCODER_PRESETS:
+            raise ValueError(f"unknown encoder preset {name!r}; choose from {sorted(ENCODER_PRESETS)}")
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training arguments {sorted(unknown)}")
+        return cls(**{**ENCODER_PRESETS[name], **overrides})
+
+
+def _paper(dataset: str, architecture: str, epochs: int, **extra: Any) -> dict[str, Any]:
+    # Authors' settings (reference-impl.md s2.3/s3): Adam 3e-4, batch 256, multi-similarity triplet.
+    return {"dataset": dataset, "architecture": architecture, "loss": "triplet-ms", "epochs": epochs,
+            "batch_size": 256, "learning_rate": 3e-4, **extra}
+
+
+ENCODER_PRESETS: dict[str, dict[str, Any]] = {
+    "eegcvpr40-lstm": _paper("eegcvpr40", "lstm", 8192),
+    "eegcvpr40-cnn": _paper("eegcvpr40", "cnn", 4096),
+    "thoughtviz-lstm": _paper("thoughtviz", "lstm", 4096),
+    "thoughtviz-cnn": _paper("thoughtviz", "cnn", 2048, encoder_config={"normalize_embeds": False}),
+    "object-lstm": _paper("object", "lstm", 4096),
+    "object-cnn": _paper("object", "cnn", 2048),
+    "eegcvpr40-unseen-lstm": _paper("eegcvpr40", "lstm", 8192, exclude_classes=EEGCVPR40_UNSEEN_CLASSES),
+    # Small CPU presets: minutes on 2 cores, used by the quickstart, the README figures and CI.
+    "cpu-small": {"dataset": "thoughtviz", "architecture": "lstm", "loss": "triplet-semihard", "epochs": 25,
+                  "batch_size": 128, "learning_rate": 1e-3, "encoder_config": {"lstm_num_layers": 2}},
+    "cpu-small-cnn": {"dataset": "thoughtviz", "architecture": "cnn", "loss": "triplet-semihard", "epochs": 25,
+                      "batch_size": 128, "learning_rate": 1e-3,
+                      "encoder_config": {"cnn_channels": [32, 64, 128, 256]}},
+}

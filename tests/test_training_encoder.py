@@ -1,0 +1,120 @@
+"""Encoder training through Accelerate: one process, two CPU processes, resume, CLI, evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.training import EncoderTrainingArguments, evaluate_encoder, train_encoder
+
+SIM = {"seed": 3, "n_subjects": 3, "images_per_class": 2}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "thoughtviz"
+    simulate_dataset("thoughtviz", **SIM).save_to_disk(str(path))
+    return str(path)
+
+
+def tiny_args(data_dir: str, output_dir, **overrides) -> EncoderTrainingArguments:
+    base = dict(dataset=data_dir, output_dir=str(output_dir), epochs=2, batch_size=32, learning_rate=1e-3,
+                encoder_config={"lstm_num_layers": 1, "lstm_hidden_size": 16, "embed_dim": 16}, log_with=["csv"])
+    return EncoderTrainingArguments.from_preset("cpu-small", **{**base, **overrides})
+
+
+@pytest.mark.parametrize("loss", ["triplet-semihard", "triplet-ms", "supervised"])
+def test_train_then_evaluate(data_dir, tmp_path, loss):
+    summary = train_encoder(tiny_args(data_dir, tmp_path, loss=loss))
+    model_dir = tmp_path / "model"
+    assert (model_dir / "model.safetensors").exists() and (model_dir / "eeg2img_training.json").exists()
+    assert summary["selection_metric"] == ("val_accuracy" if loss == "supervised" else "val_kmeans")
+    assert 0.0 <= summary["best_validation"] <= 1.0 and summary["global_step"] > 0
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and len(rows) == 1 + 2  # header + one row per epoch
+    result = evaluate_encoder(model_dir, tsne_path=str(tmp_path / "tsne.png"))
+    assert (tmp_path / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((model_dir / "eval_results.json").read_text())
+    assert saved["loss"] == loss and saved["split"] == "within-block"
+    assert 0.0 <= saved["seen_classes"]["kmeans_test"] <= 1.0
+    assert result["checkpoint"]["selection_metric"] == summary["selection_metric"]
+
+
+def test_resume_matches_uninterrupted_run(data_dir, tmp_path):
+    straight = tiny_args(data_dir, tmp_path / "a", checkpoint_every_steps=1, keep_checkpoints=10)
+    train_encoder(straight)
+    interrupted = tiny_args(data_dir, tmp_path / "b", checkpoint_every_steps=1, keep_checkpoints=10, max_steps=3)
+    train_encoder(interrupted)
+    final_a = sorted((tmp_path / "a" / "checkpoints").glob("step_*"))[-1]
+    assert not (tmp_path / "b" / "checkpoints" / final_a.name).exists()
+    train_encoder(tiny_args(data_dir, tmp_path / "b", checkpoint_every_steps=1, keep_checkpoints=10, resume=True))
+    final_b = tmp_path / "b" / "checkpoints" / final_a.name
+    weights_a, weights_b = load_file(final_a / "model.safetensors"), load_file(final_b / "model.safetensors")
+    for key in weights_a:
+        torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+
+
+def test_unseen_class_training_and_evaluation(data_dir, tmp_path):
+    held_out = ["Tiger", "Wallet", "Watch"]
+    train_encoder(tiny_args(data_dir, tmp_path, exclude_classes=held_out, epochs=1))
+    record = json.loads((tmp_path / "model" / "eeg2img_training.json").read_text())
+    assert record["excluded_classes"] == held_out and not set(held_out) & set(record["classes"])
+    result = evaluate_encoder(tmp_path / "model", tsne_path="")
+    assert result["unseen_classes"]["unseen_classes"] == held_out
+    assert "kmeans_zero_shot" in result["unseen_classes"]
+    assert set(result["classes"]) == set(record["classes"])
+
+
+def test_bad_arguments(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="unknown encoder preset"):
+        EncoderTrainingArguments.from_preset("nope")
+    with pytest.raises(ValueError, match="unknown training arguments"):
+        EncoderTrainingArguments.from_preset("cpu-small", learning_rat=1.0)
+    with pytest.raises(ValueError, match="exceeds"):
+        train_encoder(tiny_args(data_dir, tmp_path, batch_size=100000))
+    with pytest.raises(ValueError, match="unknown class names"):
+        train_encoder(tiny_args(data_dir, tmp_path, exclude_classes=["Unicorn"]))
+
+
+def _cli_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def test_cli_train_evaluate_smoke(data_dir, tmp_path):
+    eeg2img = shutil.which("eeg2img", path=os.path.dirname(sys.executable)) or "eeg2img"
+    out = tmp_path / "run"
+    train = subprocess.run([eeg2img, "train-encoder", "--dataset", data_dir, "--output-dir", str(out), "--epochs", "1",
+                            "--batch-size", "32", "--log-with", "csv"], capture_output=True, text=True, env=_cli_env())
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert json.loads(train.stdout.strip().splitlines()[-1])["model_dir"] == str(out / "model")
+    evaluate = subprocess.run([eeg2img, "evaluate-encoder", str(out / "model"), "--no-tsne"], capture_output=True,
+                              text=True, env=_cli_env())
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    assert (out / "model" / "eval_results.json").exists()
+    bad = subprocess.run([eeg2img, "train-encoder", "--dataset", str(tmp_path / "missing")], capture_output=True,
+                         text=True, env=_cli_env())
+    assert bad.returncode == 2 and "error" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_two_process_accelerate_launch(data_dir, tmp_path):
+    """ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 (gloo, two ranks)."""
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    out = tmp_path / "ddp"
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531", "--module",
+           "eeg2img_hf.cli", "train-encoder", "--dataset", data_dir, "--output-dir", str(out), "--epochs", "2",
+           "--batch-size", "32", "--log-with", "csv"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**_cli_env(), "ACCELERATE_USE_CPU": "1"},
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    record = json.loads((out / "model" / "eeg2img_training.json").read_text())
+    assert record["num_processes"] == 2
+    assert (out / "model" / "model.safetensors").exists()
