@@ -411,5 +411,62 @@ def test_modeling_imports_only_torch_transformers_and_siblings():
                 roots = {"." if node.level else node.module.split(".")[0]}
             else:
                 continue
-            allowed = {"__future__", "math", "collections", "dataclasses", "typing", "torch", "transformers", "."}
+            allowed = {"__future__", "math", "collections", "dataclasses", "typing", "inspect", "pathlib", "shutil", "sys", "torch", "transformers", "."}
             assert roots <= allowed, (name, roots)
+
+
+def _composite(conditioning: str = "eeg"):
+    from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANModel
+
+    encoder = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=12)
+    config = EEGStyleGANConfig.from_preset("tiny", conditioning=conditioning, encoder_config=encoder)
+    torch.manual_seed(0)
+    return EEGStyleGANModel(config).eval()
+
+
+def test_composite_runs_encoder_then_generator():
+    model = _composite()
+    eeg = torch.randn(3, 4, 32).abs()
+    latents = torch.randn(3, 8)
+    out = model(eeg_values=eeg, latents=latents)
+    embeds = model.eeg_encoder(eeg_values=eeg).eeg_embeds
+    torch.testing.assert_close(out.eeg_embeds, embeds)
+    torch.testing.assert_close(out.images, model.generator(latents, eeg_embeds=embeds).images)
+    torch.testing.assert_close(model(eeg_embeds=embeds, latents=latents).images, out.images)
+    seeded = [model(eeg_values=eeg, generator=torch.Generator().manual_seed(5)).images for _ in range(2)]
+    assert torch.equal(*seeded)
+    with pytest.raises(ValueError, match="not both"):
+        model(eeg_values=eeg, eeg_embeds=embeds)
+    with pytest.raises(ValueError, match="channels"):
+        model(eeg_values=torch.randn(3, 5, 32))
+
+
+def test_composite_onehot_has_no_encoder():
+    model = _composite("onehot")
+    assert model.eeg_encoder is None
+    assert model(class_labels=torch.tensor([0, 4]), latents=torch.randn(2, 8)).images.shape == (2, 3, 16, 16)
+
+
+def test_composite_save_load_and_remote_code(tmp_path):
+    from testing_utils import run_python
+
+    model = _composite()
+    model.save_pretrained(tmp_path)
+    assert "class EEGEncoderModel" in (tmp_path / "modeling_eeg_encoder.py").read_text()
+    eeg, latents = torch.randn(2, 4, 32).abs(), torch.randn(2, 8)
+    expected = model(eeg_values=eeg, latents=latents).images
+    loaded = type(model).from_pretrained(tmp_path).eval()
+    assert torch.equal(loaded(eeg_values=eeg, latents=latents).images, expected)
+    torch.save((eeg, latents, expected), tmp_path / "io.pt")
+    proc = run_python(f"""
+        import sys
+        sys.modules["eeg2img_hf"] = None
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+        eeg, latents, expected = torch.load({str(tmp_path / 'io.pt')!r})
+        assert torch.equal(model(eeg_values=eeg, latents=latents).images, expected)
+        print(type(model).__name__)
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("EEGStyleGANModel")

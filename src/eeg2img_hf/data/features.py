@@ -144,7 +144,9 @@ def set_eeg_info(ds: DatasetT, info: dict[str, Any]) -> DatasetT:
 def _check_features(features: Features, where: str) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in features]
     if missing:
-        raise ValueError(f"{where}: expected columns {list(REQUIRED_COLUMNS)}, missing {missing} (has {list(features)})")
+        raise ValueError(
+            f"{where}: expected columns {list(REQUIRED_COLUMNS)}, missing {missing} (has {list(features)})"
+        )
     eeg = features["eeg"]
     if not isinstance(eeg, Array2D) or eeg.dtype != "float32":
         raise ValueError(f"{where}: column 'eeg' must be Array2D(shape=(n_chans, n_times), dtype='float32'), got {eeg}")

@@ -8,9 +8,11 @@ model, trainer and metric of the package can run end to end. A trial is
 - `evoked`: each class has a few components (a dipole-like spatial pattern over the scalp times a
   Gaussian-windowed oscillation at a class-specific latency in 80..400 ms, scaled to the trial length
   for short trials), plus a weaker component per exemplar image (none for imagery data, where the
-  image is paired after the fact); each subject sees perturbed topographies, latencies and gains; each
+  image is paired after the fact); each subject has perturbed topographies, latencies and gains; each
   trial has latency jitter and amplitude variability. Scaled so that RMS(evoked) / RMS(background) is
-  close to `snr`.
+  close to `snr`. Preset defaults (thoughtviz 0.12, object 0.07, eegcvpr40 0.15) make a linear SVM on
+  z-scored flattened trials clearly better than chance and clearly worse than perfect (about 0.56, 0.52
+  and 0.46 test accuracy with the within-block split).
 - `background` (RMS close to 1, arbitrary units): spatially correlated 1/f (pink) noise (75 % of the
   variance), an alpha rhythm of 8..12 Hz with random phase, stronger over posterior channels (15 %),
   and white sensor noise (10 %).
@@ -124,17 +126,17 @@ SIMULATION_PRESETS: dict[str, SimulationPreset] = {
         name="eegcvpr40", class_names=tuple(n for _, n in EEGCVPR40_CLASSES),
         class_ids=tuple(i for i, _ in EEGCVPR40_CLASSES), ch_names=tuple(f"E{i}" for i in range(1, 129)),
         sfreq=1000.0, n_times=440, n_subjects=6, n_blocks_per_class=3, trials_per_block=4, images_per_class=12,
-        image_pairing="shown", snr=0.3, exemplar_weight=0.3, trial_interval_s=0.5,
+        image_pairing="shown", snr=0.15, exemplar_weight=0.3, trial_interval_s=0.5,
     ),
     "thoughtviz": SimulationPreset(
         name="thoughtviz", class_names=THOUGHTVIZ_CLASSES, class_ids=None, ch_names=tuple(_EMOTIV_LAYOUT),
         sfreq=128.0, n_times=32, n_subjects=23, n_blocks_per_class=3, trials_per_block=5, images_per_class=16,
-        image_pairing="random", snr=0.3, exemplar_weight=0.0, trial_interval_s=0.25,
+        image_pairing="random", snr=0.12, exemplar_weight=0.0, trial_interval_s=0.25,
     ),
     "object": SimulationPreset(
         name="object", class_names=OBJECT_CLASSES, class_ids=None, ch_names=tuple(f"E{i}" for i in range(1, 125)),
         sfreq=62.5, n_times=32, n_subjects=10, n_blocks_per_class=3, trials_per_block=12, images_per_class=12,
-        image_pairing="shown", snr=0.3, exemplar_weight=0.3, trial_interval_s=0.75,
+        image_pairing="shown", snr=0.07, exemplar_weight=0.3, trial_interval_s=0.75,
     ),
 }  # fmt: skip
 """Simulation presets by name, mirroring the shapes of the paper's three datasets."""
@@ -268,7 +270,7 @@ def _draw_components(rng: np.random.Generator, n: int, n_components: int, geo: _
 
 def _for_subject(rng: np.random.Generator, comps: _Components, geo: _Geometry) -> _Components:
     """A subject's version of class components: perturbed topographies, latencies and gains."""
-    n, n_chans, n_comp = comps.patterns.shape
+    n, _, n_comp = comps.patterns.shape
     noise = np.einsum("cs,nks->nck", geo.mixing, rng.standard_normal((n, n_comp, geo.mixing.shape[1])))
     noise *= np.linalg.norm(comps.patterns, axis=1, keepdims=True) / np.linalg.norm(noise, axis=1, keepdims=True)
     spread = _SUBJECT_TOPOGRAPHY_SPREAD
@@ -367,7 +369,9 @@ def _resolve_classes(preset: SimulationPreset, classes: list[str] | None) -> tup
         raise ValueError(f"classes must be a non-empty list of distinct class names, got {classes!r}")
     unknown = [c for c in classes if c not in preset.class_names]
     if unknown:
-        raise ValueError(f"unknown classes {unknown} for preset {preset.name!r}; expected names from {preset.class_names}")
+        raise ValueError(
+            f"unknown classes {unknown} for preset {preset.name!r}; expected names from {list(preset.class_names)}"
+        )
     return tuple(i for i, name in enumerate(preset.class_names) if name in classes)
 
 
@@ -442,7 +446,11 @@ def _exemplar_components(config: _SimConfig, geo: _Geometry) -> _Components | No
 
 
 def _simulate_subject(
-    config: _SimConfig, subject: int, design: dict[str, np.ndarray], comps: tuple, geo: _Geometry
+    config: _SimConfig,
+    subject: int,
+    design: dict[str, np.ndarray],
+    comps: tuple[_Components, _Components | None],
+    geo: _Geometry,
 ) -> np.ndarray:
     """EEG of one subject's trials (`design` restricted to that subject), shape (n, C, T)."""
     class_comps, exemplar_comps = comps
@@ -475,7 +483,8 @@ def _simulate_eeg(config: _SimConfig, design: dict[str, np.ndarray], geo: _Geome
         subject_design = {key: value[rows] for key, value in design.items()}
         eeg[rows] = _simulate_subject(config, subject, subject_design, comps, geo)
     trial_max = eeg.max(axis=(1, 2))
-    eeg += np.maximum(0.0, _MIN_TRIAL_MAX - trial_max).astype(np.float32)[:, None, None]
+    low = np.flatnonzero(trial_max < _MIN_TRIAL_MAX)  # the authors' 2x / max - 1 scaling needs max > 0
+    eeg[low] += (_MIN_TRIAL_MAX - trial_max[low]).astype(np.float32)[:, None, None]
     return eeg
 
 
@@ -510,7 +519,8 @@ def _shape_layers(shape: str) -> list[tuple[np.ndarray, int]]:
     if shape == "ring":
         return [(_regular(48), 255), (_regular(48, radius=0.55), 0)]
     if shape == "arrow":
-        return [(np.array([[-1, 0.3], [0.15, 0.3], [0.15, 0.75], [1, 0], [0.15, -0.75], [0.15, -0.3], [-1, -0.3]]), 255)]
+        outline = [[-1, 0.3], [0.15, 0.3], [0.15, 0.75], [1, 0], [0.15, -0.75], [0.15, -0.3], [-1, -0.3]]
+        return [(np.array(outline, dtype=float), 255)]
     return [(_regular(48), 255), (_regular(48, radius=0.85) + [0.45, 0.0], 0)]  # crescent
 
 
@@ -595,13 +605,12 @@ def _build_split(columns: dict[str, np.ndarray | list], features: Features, spli
         [pa.array(columns["image"], type=pa.binary()), pa.nulls(len(columns["image"]), type=pa.string())],
         fields=list(image_type),
     )
-    arrays = {
-        "eeg": _eeg_arrow(columns["eeg"], schema.field("eeg").type),
-        "image": images,
-        **{name: pa.array(columns[name], type=schema.field(name).type) for name in ("label", "subject", "image_id", "block")},
-    }
-    table = pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
-    return Dataset(InMemoryTable(table), info=DatasetInfo(features=features), split=NamedSplit(split), fingerprint=fingerprint)
+    arrays = {"eeg": _eeg_arrow(columns["eeg"], schema.field("eeg").type), "image": images}
+    for name in ("label", "subject", "image_id", "block"):
+        arrays[name] = pa.array(columns[name], type=schema.field(name).type)
+    table = InMemoryTable(pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema))
+    info = DatasetInfo(features=features)
+    return Dataset(table, info=info, split=NamedSplit(split), fingerprint=fingerprint)
 
 
 def _eeg_info(config: _SimConfig) -> dict:
@@ -675,7 +684,12 @@ def simulate_dataset(
     Every block holds the trials of one class of one subject; each subject has `n_blocks_per_class`
     blocks per class; `block` ids are unique across the dataset. Images are procedural (one shape
     family and hue per class, exemplars varying in position, size, rotation, background and hue);
-    trials that share an `image_id` share the exact same PNG bytes.
+    trials that share an `image_id` share the exact same PNG bytes. Rows are in recording order
+    (subject, class, block, trial): shuffle before training.
+
+    Default sizes (subjects x classes x blocks x trials per block; train/validation/test rows):
+    `"thoughtviz"` 23 x 10 x 3 x 5 = 3,450 (2,070/690/690); `"object"` 10 x 6 x 3 x 12 = 2,160
+    (1,440/360/360); `"eegcvpr40"` 6 x 40 x 3 x 4 = 2,880 (1,440/720/720, about 650 MB of EEG).
 
     Args:
         preset (`str`, *optional*, defaults to `"thoughtviz"`):
@@ -721,8 +735,9 @@ def simulate_dataset(
     design = _trial_design(config)
     split_seed = int(np.random.SeedSequence(seed, spawn_key=(_KEY_SPLIT,)).generate_state(1)[0])
     splits = split_trials(
-        design["label"], design["block"], None, split, val_fraction, test_fraction, seed=split_seed
-    )
+        design["label"], design["block"], strategy=split, val_fraction=val_fraction, test_fraction=test_fraction,
+        seed=split_seed,
+    )  # fmt: skip
     check_disjoint(splits, design["block"] if split == "block-held-out" else None)
     eeg = _simulate_eeg(config, design, _build_geometry(config.preset))
     return _assemble(config, eeg, design, _render_images(config), splits)

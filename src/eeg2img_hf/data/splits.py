@@ -51,7 +51,8 @@ def _check_inputs(
         )
     if labels.ndim != 1 or blocks.shape != labels.shape or labels.size == 0:
         raise ValueError(
-            f"labels and blocks must be non-empty 1-D arrays of equal length, got shapes {labels.shape} and {blocks.shape}"
+            "labels and blocks must be non-empty 1-D arrays of equal length, "
+            f"got shapes {labels.shape} and {blocks.shape}"
         )
     if images is not None and len(images) != len(labels):
         raise ValueError(f"images must have one entry per trial ({len(labels)}), got {len(images)}")

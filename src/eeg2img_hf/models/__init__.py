@@ -12,6 +12,13 @@ from .eeg_encoder import (
     EEGEncoderOutput,
     EEGEncoderPreTrainedModel,
 )
+from .eeg_stylegan import (
+    EEGStyleGANConfig,
+    EEGStyleGANDiscriminator,
+    EEGStyleGANGenerator,
+    EEGStyleGANModel,
+    EEGStyleGANModelOutput,
+)
 
 
 def _register(config_class, auto_pairs) -> None:
@@ -28,6 +35,8 @@ _register(
     [(AutoModel, EEGEncoderModel), (AutoModelForSequenceClassification, EEGEncoderForClassification)],
 )
 
+_register(EEGStyleGANConfig, [(AutoModel, EEGStyleGANModel)])
+
 __all__ = [
     "EEGEncoderClassificationOutput",
     "EEGEncoderConfig",
@@ -35,4 +44,9 @@ __all__ = [
     "EEGEncoderModel",
     "EEGEncoderOutput",
     "EEGEncoderPreTrainedModel",
+    "EEGStyleGANConfig",
+    "EEGStyleGANDiscriminator",
+    "EEGStyleGANGenerator",
+    "EEGStyleGANModel",
+    "EEGStyleGANModelOutput",
 ]

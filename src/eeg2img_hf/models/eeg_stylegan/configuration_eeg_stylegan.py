@@ -10,6 +10,7 @@ try:
 except ImportError:  # transformers < 5
     from transformers import PretrainedConfig as PreTrainedConfig
 
+from .configuration_eeg_encoder import EEGEncoderConfig
 
 __all__ = ["EEGStyleGANConfig", "STYLEGAN_PRESETS"]
 
@@ -83,6 +84,8 @@ class EEGStyleGANConfig(PreTrainedConfig):
             discriminator's conditioning mapping (projection discriminator).
         mbstd_group_size (`int`, *optional*, defaults to 32): minibatch-std group size (0 disables).
         mbstd_num_channels (`int`, *optional*, defaults to 1): minibatch-std feature maps.
+        encoder_config (`EEGEncoderConfig` or `dict`, *optional*): the EEG encoder that
+            [`EEGStyleGANModel`] runs before the generator (`None`: the model takes `eeg_embeds` only).
 
     Example:
 
@@ -94,6 +97,7 @@ class EEGStyleGANConfig(PreTrainedConfig):
     """
 
     model_type = "eeg2img_stylegan"
+    sub_configs = {"encoder_config": EEGEncoderConfig}
 
     def __init__(
         self,
@@ -119,8 +123,16 @@ class EEGStyleGANConfig(PreTrainedConfig):
         discriminator_mapping_num_layers: int = 8,
         mbstd_group_size: int = 32,
         mbstd_num_channels: int = 1,
+        encoder_config: EEGEncoderConfig | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if isinstance(encoder_config, dict):
+            encoder_config = EEGEncoderConfig(**encoder_config)
+        if encoder_config is not None and conditioning == "eeg" and encoder_config.embed_dim != embed_dim:
+            raise ValueError(
+                f"encoder_config.embed_dim ({encoder_config.embed_dim}) must equal embed_dim ({embed_dim})"
+            )
+        self.encoder_config = encoder_config
         self.z_dim = z_dim
         self.w_dim = w_dim
         self.embed_dim = embed_dim

@@ -7,8 +7,12 @@ WACV 2024), in which the class vector of StyleGAN2-ADA is a 128-D EEG embedding.
 
 from __future__ import annotations
 
+import inspect
 import math
+import shutil
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,7 +20,9 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .configuration_eeg_encoder import EEGEncoderConfig
 from .configuration_eeg_stylegan import EEGStyleGANConfig
+from .modeling_eeg_encoder import EEGEncoderModel
 from .ops_stylegan import (
     Conv2dLayer,
     FullyConnectedLayer,
@@ -36,6 +42,8 @@ __all__ = [
     "EEGStyleGANDiscriminator",
     "EEGStyleGANGeneratorOutput",
     "EEGStyleGANDiscriminatorOutput",
+    "EEGStyleGANModel",
+    "EEGStyleGANModelOutput",
     "MappingNetwork",
     "SynthesisNetwork",
 ]
@@ -640,3 +648,95 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
         cmap = self.mapping(None, conditioning)
         output = EEGStyleGANDiscriminatorOutput(logits=self.epilogue(x, cmap))
         return output if return_dict else output.to_tuple()
+
+
+@dataclass
+class EEGStyleGANModelOutput(ModelOutput):
+    """Output of [`EEGStyleGANModel`].
+
+    Args:
+        images (`torch.Tensor` of shape `(batch_size, img_channels, img_resolution, img_resolution)`):
+            generated images, roughly in [-1, 1] (not clamped).
+        eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`, *optional*): the conditioning embeddings.
+        ws (`torch.Tensor` of shape `(batch_size, num_ws, w_dim)`): the intermediate latents.
+    """
+
+    images: torch.Tensor | None = None
+    eeg_embeds: torch.Tensor | None = None
+    ws: torch.Tensor | None = None
+
+
+class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
+    """EEG trial -> image: a frozen EEG encoder followed by the EEG-conditioned generator (its EMA weights).
+
+    One repository id is one working model: `EEGStyleGANModel.from_pretrained("org/eegstylegan-cvpr40")`.
+    With `conditioning="onehot"` (the paper's ablation) there is no encoder and `class_labels` condition.
+
+    Args:
+        config ([`EEGStyleGANConfig`]): generator configuration with `encoder_config` as a sub-config.
+    """
+
+    main_input_name = "eeg_values"
+
+    def __init__(self, config: EEGStyleGANConfig) -> None:
+        super().__init__(config)
+        use_encoder = config.conditioning == "eeg" and config.encoder_config is not None
+        self.eeg_encoder = EEGEncoderModel(config.encoder_config) if use_encoder else None
+        self.generator = EEGStyleGANGenerator(config)
+        self.post_init()
+
+    def _conditioning(self, eeg_values, eeg_embeds, class_labels) -> tuple[torch.Tensor | None, int]:
+        if eeg_values is not None:
+            if self.eeg_encoder is None:
+                raise ValueError("this model has no EEG encoder (encoder_config is None): pass `eeg_embeds`")
+            if eeg_embeds is not None:
+                raise ValueError("pass either `eeg_values` or `eeg_embeds`, not both")
+            eeg_embeds = self.eeg_encoder(eeg_values=eeg_values).eeg_embeds
+        source = eeg_embeds if eeg_embeds is not None else class_labels
+        if source is None:
+            raise ValueError("pass `eeg_values` or `eeg_embeds` (conditioning='eeg') or `class_labels` ('onehot')")
+        return eeg_embeds, source.shape[0]
+
+    def forward(
+        self,
+        eeg_values: torch.Tensor | None = None,
+        eeg_embeds: torch.Tensor | None = None,
+        class_labels: torch.Tensor | None = None,
+        latents: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+        generator: torch.Generator | None = None,
+        return_dict: bool | None = None,
+    ) -> EEGStyleGANModelOutput | tuple[torch.Tensor, ...]:
+        """
+        Args:
+            eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`, *optional*): raw EEG trials.
+            eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`, *optional*): precomputed embeddings.
+            class_labels (`torch.Tensor`, *optional*): labels or one-hot vectors for `conditioning="onehot"`.
+            latents (`torch.Tensor` of shape `(batch_size, z_dim)`, *optional*): `z`; drawn from
+                `generator` when omitted.
+            truncation_psi, truncation_cutoff, noise_mode: as in [`EEGStyleGANGenerator`].
+            generator (`torch.Generator`, *optional*): RNG for `latents` and random noise.
+            return_dict (`bool`, *optional*): return a tuple when `False`.
+        """
+        eeg_embeds, batch_size = self._conditioning(eeg_values, eeg_embeds, class_labels)
+        if latents is None:
+            device = next(self.generator.parameters()).device
+            latents = torch.randn(batch_size, self.config.z_dim, generator=generator, device=device)
+        out = self.generator(
+            latents, eeg_embeds=eeg_embeds, class_labels=class_labels, truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, generator=generator, return_dict=True,
+        )  # fmt: skip
+        output = EEGStyleGANModelOutput(images=out.images, eeg_embeds=eeg_embeds, ws=out.ws)
+        return output if return_dict is not False else output.to_tuple()
+
+    def save_pretrained(self, save_directory: str | Path, *args, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained`, then the real encoder sources replace the in-package aliases so
+        the folder loads with `trust_remote_code=True` where this package is not installed."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        for alias, cls in (("configuration_eeg_encoder.py", EEGEncoderConfig), ("modeling_eeg_encoder.py", EEGEncoderModel)):
+            target = Path(save_directory) / alias
+            if target.exists():
+                shutil.copyfile(inspect.getsourcefile(sys.modules[cls.__module__]), target)
+
