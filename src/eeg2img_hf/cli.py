@@ -115,7 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unseen-classes", help="comma-separated held-out class names")
     p.add_argument("--no-tsne", action="store_true")
     p.set_defaults(func=cmd_evaluate_encoder)
+    _register_command_modules(sub)
     return parser
+
+
+def _register_command_modules(sub) -> None:
+    """Add the sub-commands defined in `eeg2img_hf.commands.<name>.register`."""
+    import importlib
+    import importlib.util
+
+    from .commands import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        module_name = f"eeg2img_hf.commands.{name}"
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,8 @@
+"""Sub-command modules of the `eeg2img` CLI.
+
+Each module here defines `register(subparsers) -> None`, which adds one or more sub-commands whose
+handlers import heavy libraries lazily (so `eeg2img --help` stays fast). `eeg2img_hf.cli` discovers
+the modules listed in `COMMAND_MODULES`.
+"""
+
+COMMAND_MODULES = ("train_gan", "generate", "evaluate_gan", "convert_checkpoint")
