@@ -1,0 +1,557 @@
+"""Tests of `eeg2img_hf.convert`: safe unpickling, encoder `.pth` and StyleGAN2-ADA snapshot conversion.
+
+NVIDIA's code is not available (nor read); snapshots are written here in the official pickle layout from
+this package's own generators (persistent objects emitted through a stand-in `torch_utils.persistence`
+module that exists only while writing, tensors reduced by torch itself).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+import types
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from eeg2img_hf.cli import main
+from eeg2img_hf.convert import (
+    PersistentRecord,
+    RestrictedUnpickler,
+    UnsafePickleError,
+    convert_authors_encoder,
+    convert_stylegan_snapshot,
+    load_restricted_pickle,
+    nvidia_to_package_name,
+    nvidia_to_package_tensor,
+    package_to_nvidia_name,
+    package_to_nvidia_tensor,
+)
+from eeg2img_hf.convert.authors_checkpoints import (
+    _channel_base_max,
+    flatten_record,
+    stylegan_config_from_record,
+)
+from eeg2img_hf.models.eeg_encoder import EEGEncoderModel
+from eeg2img_hf.models.eeg_stylegan import EEGStyleGANConfig, EEGStyleGANGenerator, EEGStyleGANModel
+from eeg2img_hf.models.eeg_stylegan.ops_stylegan import conv2d_resample, setup_filter, upsample2d
+
+# ----------------------------------------------------------------------------------------------------------------
+# test-only writer of StyleGAN2-ADA style snapshots
+
+
+class _Persistent:
+    """Pickles like a StyleGAN2-ADA persistent object: `_reconstruct_persistent_obj(meta)`."""
+
+    def __init__(self, class_name: str, state: dict[str, Any], module_src: str) -> None:
+        self.class_name, self.state, self.module_src = class_name, state, module_src
+
+    def __reduce__(self):
+        meta = {"type": "class", "version": 4, "module_src": self.module_src, "class_name": self.class_name,
+                "state": self.state}  # fmt: skip
+        return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (meta,))
+
+
+def _fake_upstream_modules(monkeypatch: pytest.MonkeyPatch) -> type:
+    """Installs stand-ins for `torch_utils.persistence` and `dnnlib.util` (pickling by reference needs them)."""
+
+    def _reconstruct_persistent_obj(meta):  # pragma: no cover - must never run
+        raise AssertionError("the persistence reconstruct function must never be called")
+
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    persistence = types.ModuleType("torch_utils.persistence")
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    util = types.ModuleType("dnnlib.util")
+    easy = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
+    util.EasyDict = easy
+    for name, module in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
+                         ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return easy
+
+
+_BUFFERS = ("w_avg", "resample_filter", "noise_const")
+
+
+def _module_state(class_name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The `__dict__` of an nn.Module as StyleGAN2-ADA pickles it (hooks, flags, hyper-parameters)."""
+    state: dict[str, Any] = {"training": False, "_parameters": OrderedDict(), "_buffers": OrderedDict(),
+                             "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
+                             "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
+                             "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
+                             "_modules": OrderedDict(), "_init_args": (), "_init_kwargs": {}}  # fmt: skip
+    state.update(attrs)
+    return state
+
+
+def _class_and_attrs(path: str, config: EEGStyleGANConfig) -> tuple[str, dict[str, Any]]:
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in ("embed", "affine") or re.fullmatch(r"fc\d+", leaf):
+        lr = config.mapping_lr_multiplier if leaf.startswith("fc") else 1.0
+        return "FullyConnectedLayer", {"activation": "lrelu" if leaf.startswith("fc") else "linear",
+                                       "weight_gain": 0.1, "bias_gain": lr}  # fmt: skip
+    if leaf in ("conv0", "conv1"):
+        return "SynthesisLayer", {"conv_clamp": config.conv_clamp, "use_noise": True, "activation": "lrelu",
+                                  "up": 2 if leaf == "conv0" else 1}  # fmt: skip
+    if leaf == "torgb":
+        return "ToRGBLayer", {"conv_clamp": config.conv_clamp}
+    if leaf == "skip":
+        return "Conv2dLayer", {"conv_clamp": None, "activation": "linear", "up": 2}
+    if re.fullmatch(r"b\d+", leaf):
+        return "SynthesisBlock", {"architecture": config.architecture, "use_fp16": int(leaf[1:]) >= 8}
+    names = {"mapping": "MappingNetwork", "synthesis": "SynthesisNetwork"}
+    return names[leaf], {"w_avg_beta": np.float64(config.mapping_w_avg_beta)} if leaf == "mapping" else {}
+
+
+def _nvidia_tensors(generator: EEGStyleGANGenerator) -> dict[str, torch.Tensor]:
+    """The generator's tensors under NVIDIA names, plus the filters NVIDIA registers on every layer."""
+    state = generator.state_dict()
+    flat = {package_to_nvidia_name(k): package_to_nvidia_tensor(k, v.detach()) for k, v in state.items()}
+    taps = setup_filter(generator.config.resample_filter)
+    for res in (2**i for i in range(2, generator.config.img_resolution.bit_length())):
+        flat.setdefault(f"synthesis.b{res}.resample_filter", taps.clone())
+        flat[f"synthesis.b{res}.conv1.resample_filter"] = taps.clone()
+    return flat
+
+
+def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: str, extra: dict | None = None):
+    """Builds the persistent-object tree of a StyleGAN2-ADA `Generator` from one of our generators."""
+    config = generator.config
+    flat = {**_nvidia_tensors(generator), **(extra or {})}
+    nodes: dict[str, dict[str, Any]] = {}
+
+    def node(path: str) -> dict[str, Any]:
+        if path not in nodes:
+            nodes[path] = _module_state(*_class_and_attrs(path, config)) if path else {}
+            if path:
+                nodes[path]["_class"] = _class_and_attrs(path, config)[0]
+                parent, _, leaf = path.rpartition(".")
+                node(parent).setdefault("_children", OrderedDict())[leaf] = path
+        return nodes[path]
+
+    for name, tensor in flat.items():
+        path, _, leaf = name.rpartition(".")
+        kind = "_buffers" if leaf in _BUFFERS else "_parameters"
+        node(path)[kind][leaf] = tensor if kind == "_buffers" else torch.nn.Parameter(tensor)
+
+    def build(path: str) -> _Persistent:
+        state = dict(nodes[path])
+        class_name, children = state.pop("_class"), state.pop("_children", {})
+        state["_modules"] = OrderedDict((leaf, build(child)) for leaf, child in children.items())
+        return _Persistent(class_name, state, module_src)
+
+    kwargs = easy(z_dim=config.z_dim, c_dim=config.embed_dim, w_dim=config.w_dim,
+                  img_resolution=config.img_resolution, img_channels=config.img_channels,
+                  mapping_kwargs=easy(num_layers=config.mapping_num_layers),
+                  synthesis_kwargs=easy(channel_base=config.synthesis_channel_base,
+                                        channel_max=config.synthesis_channel_max, num_fp16_res=4,
+                                        conv_clamp=config.conv_clamp))  # fmt: skip
+    root = _module_state("Generator", {"z_dim": config.z_dim, "c_dim": config.embed_dim, "w_dim": config.w_dim,
+                                           "img_resolution": config.img_resolution,
+                                           "img_channels": config.img_channels, "num_ws": generator.num_ws,
+                                           "_init_kwargs": kwargs})  # fmt: skip
+    root["_modules"] = OrderedDict((leaf, build(child)) for leaf, child in nodes[""]["_children"].items())
+    return _Persistent("Generator", root, module_src)
+
+
+def _randomized_generator(config: EEGStyleGANConfig, seed: int) -> EEGStyleGANGenerator:
+    torch.manual_seed(seed)
+    generator = EEGStyleGANGenerator(config).eval()
+    with torch.no_grad():
+        for name, param in generator.named_parameters():
+            param.copy_(torch.randn_like(param) * (0.3 if "noise_strength" in name else 1.0))
+        generator.mapping.w_avg.copy_(torch.randn_like(generator.mapping.w_avg))
+    return generator
+
+
+def _write_snapshot(path: Path, monkeypatch: pytest.MonkeyPatch, g_ema: EEGStyleGANGenerator,
+                    g: EEGStyleGANGenerator | None = None, marker: Path | None = None,
+                    extra: dict | None = None) -> None:  # fmt: skip
+    """Writes `path` like StyleGAN2-ADA's `pickle.dump(snapshot_data, f)`; the fake modules exist only meanwhile."""
+    module_src = f"import os\nos.system('touch {marker}')\n" if marker else "raise SystemExit\n"
+    with monkeypatch.context() as patch:
+        easy = _fake_upstream_modules(patch)
+        disc = _Persistent("Discriminator", _module_state("Discriminator", {
+            "_parameters": OrderedDict(w=torch.nn.Parameter(torch.randn(3, 2))),
+            "_modules": OrderedDict(plain=torch.nn.Linear(2, 2))}), module_src)  # fmt: skip
+        augment = _Persistent("AugmentPipe", _module_state("AugmentPipe", {
+            "_buffers": OrderedDict(p=torch.tensor(0.25)), "brightness": np.float32(1.0)}), module_src)  # fmt: skip
+        snapshot = {
+            "G": _generator_record(g or g_ema, easy, module_src, extra), "D": disc,
+            "G_ema": _generator_record(g_ema, easy, module_src, extra), "augment_pipe": augment,
+            "training_set_kwargs": easy(class_name="training.dataset.EEG2ImageDataset", resolution=np.int64(16),
+                                        use_labels=True, max_size=np.arange(3, dtype=np.int32)),
+        }  # fmt: skip
+        with path.open("wb") as handle:
+            pickle.dump(snapshot, handle)
+    assert "torch_utils.persistence" not in sys.modules
+
+
+def _tiny_config(**overrides: Any) -> EEGStyleGANConfig:
+    return EEGStyleGANConfig.from_preset("tiny", mapping_lr_multiplier=0.05, **overrides)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# StyleGAN snapshot conversion
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"architecture": "orig", "conv_clamp": None}, {"architecture": "resnet", "img_resolution": 8}]
+)
+def test_stylegan_round_trip_is_bit_identical(tmp_path, monkeypatch, overrides):
+    config = _tiny_config(**overrides)
+    g_ema, g = _randomized_generator(config, 0), _randomized_generator(config, 1)
+    marker = tmp_path / "module_src_was_executed"
+    _write_snapshot(tmp_path / "snap.pkl", monkeypatch, g_ema, g, marker=marker)
+
+    model, report = convert_stylegan_snapshot(tmp_path / "snap.pkl", return_report=True)
+    assert not marker.exists()
+    assert isinstance(model, EEGStyleGANModel) and model.eeg_encoder is None
+    for key in ("img_resolution", "z_dim", "w_dim", "embed_dim", "mapping_num_layers", "synthesis_channel_base",
+                "synthesis_channel_max", "architecture", "conv_clamp", "resample_filter", "mapping_w_avg_beta"):
+        assert getattr(model.config, key) == getattr(config, key), key
+    assert model.config.mapping_lr_multiplier == pytest.approx(0.05)
+    assert report["snapshot_num_fp16_res"] >= 1 and model.config.num_fp16_res == 0
+    assert report["unmapped_keys"] == [] and "synthesis.b4.resample_filter" in report["checked_and_dropped_keys"]
+    source = g_ema.state_dict()
+    converted = model.generator.state_dict()
+    assert source.keys() == converted.keys()
+    stored = load_restricted_pickle(tmp_path / "snap.pkl")["G_ema"].modules["synthesis"].modules["b8"]
+    stored_kernel = stored.modules["conv0"].parameters["weight"]
+    assert torch.equal(stored_kernel, source["synthesis.blocks.1.conv0.weight"].flip([2, 3]))
+    assert all(torch.equal(source[k], converted[k]) for k in source)
+
+    z, embeds = torch.randn(3, config.z_dim), F.normalize(torch.randn(3, config.embed_dim), dim=1)
+    with torch.no_grad():
+        expected = g_ema(z, eeg_embeds=embeds, noise_mode="const").images
+        got = model(eeg_embeds=embeds, latents=z, noise_mode="const").images
+    assert torch.equal(expected, got)
+
+    other = convert_stylegan_snapshot(tmp_path / "snap.pkl", network="G")
+    assert all(torch.equal(v, other.generator.state_dict()[k]) for k, v in g.state_dict().items())
+
+
+def test_name_mapping_is_invertible():
+    generator = EEGStyleGANGenerator(_tiny_config(architecture="resnet"))
+    for name in generator.state_dict():
+        nvidia = package_to_nvidia_name(name)
+        assert nvidia_to_package_name(nvidia) == name
+    assert package_to_nvidia_name("mapping.layers.1.weight") == "mapping.fc1.weight"
+    assert package_to_nvidia_name("synthesis.blocks.2.conv0.affine.bias") == "synthesis.b16.conv0.affine.bias"
+    assert nvidia_to_package_name("synthesis.b12.const") is None
+    assert nvidia_to_package_name("synthesis.b8.conv1.evil") is None
+
+
+def test_upsampling_kernels_follow_the_true_convolution_convention():
+    """StyleGAN2-ADA's up-convs convolve (flip_weight=False); ours correlate: the converter flips conv0 kernels."""
+    torch.manual_seed(0)
+    x, w, f = torch.randn(2, 3, 4, 4), torch.randn(5, 3, 3, 3), setup_filter([1, 3, 3, 1])
+    true_convolution = F.conv2d(upsample2d(x, f, 2, padding=1), w.flip([2, 3]))  # convolve with w
+    ours = conv2d_resample(x, nvidia_to_package_tensor("synthesis.b8.conv0.weight", w), f, up=2, padding=1)
+    assert torch.allclose(ours, true_convolution, atol=1e-5)
+    assert torch.equal(nvidia_to_package_tensor("synthesis.b8.conv1.weight", w), w)
+    assert torch.equal(nvidia_to_package_tensor("synthesis.b8.conv0.weight", w, flip_up_kernels=False), w)
+
+
+def test_channel_base_and_max_of_the_paper_config():
+    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256}
+    assert _channel_base_max(channels, 32768) == (32768, 512)
+    assert _channel_base_max(channels, None) == (32768, 512)
+    assert _channel_base_max(channels, 65536) == (32768, 512)  # an inconsistent hint is not trusted
+    with pytest.raises(ValueError, match="do not follow"):
+        _channel_base_max({4: 16, 8: 32}, None)
+
+
+def test_stylegan_with_encoder_folder(tmp_path, monkeypatch):
+    config = _tiny_config()
+    _write_snapshot(tmp_path / "snap.pkl", monkeypatch, _randomized_generator(config, 0))
+    encoder = _authors_encoder_module(n_chans=14, hidden=16, layers=1, embed=config.embed_dim)
+    pth = tmp_path / "eegfeat.pth"
+    _save_authors_pth(pth, encoder)
+    convert_authors_encoder(pth).save_pretrained(tmp_path / "enc")
+    model = convert_stylegan_snapshot(tmp_path / "snap.pkl", encoder_path=tmp_path / "enc")
+    eeg = torch.rand(2, 14, 32) + 0.1
+    with torch.no_grad():
+        out = model(eeg_values=eeg, latents=torch.randn(2, config.z_dim))
+    assert out.images.shape == (2, 3, 16, 16)
+    assert torch.allclose(out.eeg_embeds, _reference_embeds(encoder, eeg), atol=1e-5)
+    with pytest.raises(ValueError, match="embed_dim"):
+        other = tmp_path / "other.pth"
+        _save_authors_pth(other, _authors_encoder_module(n_chans=14, hidden=16, layers=1, embed=7))
+        convert_stylegan_snapshot(tmp_path / "snap.pkl", encoder_path=other)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"synthesis.b8.conv1.extra_weight": torch.zeros(2)}, "unmapped snapshot tensors .*b8.conv1.extra_weight"),
+     ({"synthesis.b8.conv1.weight": torch.zeros(16, 16, 1, 1)}, "shape mismatches .*synthesis.b8.conv1.weight"),
+     ({"synthesis.b8.conv1.resample_filter": torch.ones(4, 4)}, "resample filters differ")],
+)
+def test_stylegan_refuses_tensors_that_do_not_fit(tmp_path, monkeypatch, extra, message):
+    _write_snapshot(tmp_path / "snap.pkl", monkeypatch, _randomized_generator(_tiny_config(), 0), extra=extra)
+    with pytest.raises(ValueError, match=message):
+        convert_stylegan_snapshot(tmp_path / "snap.pkl")
+
+
+def test_stylegan_refuses_missing_tensors_and_unconditional(tmp_path, monkeypatch):
+    generator = _randomized_generator(_tiny_config(), 0)
+    del generator.synthesis.blocks[1].conv0.noise_const  # the buffer vanishes from the state dict
+    generator.synthesis.blocks[1].conv0.register_buffer("noise_const", None)
+    _write_snapshot(tmp_path / "snap.pkl", monkeypatch, generator)
+    with pytest.raises(ValueError, match=r"missing model tensors .*synthesis.blocks.1.conv0.noise_const"):
+        convert_stylegan_snapshot(tmp_path / "snap.pkl")
+    snapshot = load_restricted_pickle(tmp_path / "snap.pkl")
+    assert isinstance(snapshot["G_ema"], PersistentRecord) and snapshot["G_ema"].class_name == "Generator"
+    assert snapshot["D"].modules["plain"].class_name == "Linear"
+    assert snapshot["training_set_kwargs"]["max_size"].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="no 'D_ema' network|must be 'G_ema' or 'G'"):
+        convert_stylegan_snapshot(tmp_path / "snap.pkl", network="D_ema")
+
+
+def test_unconditional_or_incomplete_generators_are_refused(tmp_path, monkeypatch):
+    _write_snapshot(tmp_path / "snap.pkl", monkeypatch, _randomized_generator(_tiny_config(), 0))
+    record = load_restricted_pickle(tmp_path / "snap.pkl")["G_ema"]
+    del record.state["_modules"]["mapping"].state["_modules"]["embed"]
+    with pytest.raises(ValueError, match="unconditional"):
+        stylegan_config_from_record(record, flatten_record(record))
+    del record.state["_modules"]["synthesis"]
+    with pytest.raises(ValueError, match="no 'synthesis' submodule"):
+        stylegan_config_from_record(record, flatten_record(record))
+
+
+@pytest.mark.slow
+def test_paper_size_snapshot_round_trip(tmp_path, monkeypatch):
+    """The paper's 'cifar' generator at 128 px (about 100 MB per network in the pickle)."""
+    config = EEGStyleGANConfig.from_preset("cifar-128")
+    generator = _randomized_generator(config, 0)
+    _write_snapshot(tmp_path / "network-snapshot-005443.pkl", monkeypatch, generator, generator)
+    model = convert_stylegan_snapshot(tmp_path / "network-snapshot-005443.pkl")
+    for key in ("img_resolution", "z_dim", "w_dim", "embed_dim", "mapping_num_layers", "mapping_lr_multiplier",
+                "synthesis_channel_base", "synthesis_channel_max", "architecture", "conv_clamp", "resample_filter"):
+        assert getattr(model.config, key) == getattr(config, key), key
+    assert (model.config.synthesis_channel_base, model.config.synthesis_channel_max) == (32768, 512)
+    assert model.generator.num_ws == 12
+    assert all(torch.equal(v, model.generator.state_dict()[k]) for k, v in generator.state_dict().items())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# refusal of malicious or foreign files
+
+
+class _Evil:
+    def __init__(self, func: Any, args: tuple) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def _evil_payloads(marker: Path) -> dict[str, Any]:
+    command = f"touch {marker}"
+    return {
+        "os.system": _Evil(os.system, (command,)),
+        "builtins.eval": _Evil(eval, (f"__import__('os').system({command!r})",)),
+        "subprocess.Popen": _Evil(subprocess.Popen, (["touch", str(marker)],)),
+        "builtins.getattr": _Evil(getattr, ("abc", "upper")),
+        "builtins.exec": _Evil(exec, (f"import os; os.system({command!r})",)),
+    }
+
+
+_EVIL_NAMES = ["os.system", "builtins.eval", "subprocess.Popen", "builtins.getattr", "builtins.exec"]
+
+
+@pytest.mark.parametrize("name", _EVIL_NAMES)
+def test_malicious_globals_are_refused_and_nothing_runs(tmp_path, name):
+    marker = tmp_path / "pwned"
+    payload = _evil_payloads(marker)[name]
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": payload, "D": None}, protocol=4))
+    refused = name.split(".")[-1]
+    with pytest.raises(UnsafePickleError, match=rf"refused global \w+\.{refused}"):
+        load_restricted_pickle(path)
+    with pytest.raises(UnsafePickleError):
+        convert_stylegan_snapshot(path)
+    assert not marker.exists()
+
+
+def test_reduce_to_posix_system_nested_in_a_persistent_object_is_refused(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    with monkeypatch.context() as patch:
+        _fake_upstream_modules(patch)
+        inner = _module_state("Generator", {"_init_kwargs": _Evil(os.system, (f"touch {marker}",))})
+        data = pickle.dumps({"G_ema": _Persistent("Generator", inner, "")}, protocol=2)
+    assert b"posix" in data or b"nt\n" in data
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(data)
+    with pytest.raises(UnsafePickleError, match=r"refused global (posix|nt)\.system"):
+        convert_stylegan_snapshot(path)
+    assert not marker.exists()
+
+
+def test_protocol0_stream_is_refused_by_the_unpickler_itself(tmp_path):
+    marker = tmp_path / "pwned"
+    data = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
+    with pytest.raises(UnsafePickleError, match="refused global os.system"):
+        RestrictedUnpickler(io.BytesIO(data)).load()
+    path = tmp_path / "p0.pkl"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="not a pickle of protocol 2-5"):
+        load_restricted_pickle(path)
+    assert not marker.exists()
+
+
+def test_persistent_ids_and_non_pickles_and_large_files_are_refused(tmp_path):
+    with pytest.raises(UnsafePickleError, match="persistent id"):
+        RestrictedUnpickler(io.BytesIO(b"\x80\x02X\x01\x00\x00\x00aQ.")).load()
+    (tmp_path / "text.pkl").write_bytes(b"hello world")
+    with pytest.raises(ValueError, match="not a pickle"):
+        load_restricted_pickle(tmp_path / "text.pkl")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "zip.pkl")
+    with pytest.raises(ValueError, match="zip archive"):
+        load_restricted_pickle(tmp_path / "zip.pkl")
+    (tmp_path / "big.pkl").write_bytes(pickle.dumps(list(range(1000)), protocol=4))
+    with pytest.raises(ValueError, match="more than the limit"):
+        load_restricted_pickle(tmp_path / "big.pkl", max_bytes=100)
+    (tmp_path / "cut.pkl").write_bytes(pickle.dumps(list(range(1000)), protocol=4)[:50])
+    with pytest.raises(ValueError, match="could not be read as a pickle"):
+        load_restricted_pickle(tmp_path / "cut.pkl")
+
+
+def test_numpy_object_arrays_are_refused(tmp_path):
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(pickle.dumps(np.array([1, "a"], dtype=object), protocol=4))
+    with pytest.raises(UnsafePickleError, match="numpy dtype"):
+        load_restricted_pickle(path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# authors' LSTM encoder .pth
+
+
+class _AuthorsEncoder(torch.nn.Module):
+    """Stand-in with the authors' structure (LSTM -> bias-free Linear -> L2); the names are our guess."""
+
+    def __init__(self, n_chans: int, hidden: int, layers: int, embed: int, head: int = 0) -> None:
+        super().__init__()
+        self.encoder = torch.nn.LSTM(n_chans, hidden, layers, batch_first=True)
+        self.fc = torch.nn.Linear(hidden, embed, bias=False)
+        self.classifier = torch.nn.Linear(embed, head) if head else None
+
+
+def _authors_encoder_module(n_chans=14, hidden=16, layers=2, embed=16, head=0) -> _AuthorsEncoder:
+    torch.manual_seed(n_chans + hidden + layers + embed + head)
+    return _AuthorsEncoder(n_chans, hidden, layers, embed, head)
+
+
+def _save_authors_pth(path: Path, module: torch.nn.Module, extra: Any = None) -> None:
+    wrapped = torch.nn.DataParallel(module)  # gives the authors' `module.` prefix
+    optimizer = torch.optim.Adam(wrapped.parameters(), lr=1e-3)
+    loss = sum(p.square().sum() for p in wrapped.parameters())
+    loss.backward()
+    optimizer.step()
+    data = {"epoch": 7, "model_state_dict": wrapped.state_dict(), "optimizer_state_dict": optimizer.state_dict()}
+    if extra is not None:
+        data["extra"] = extra
+    torch.save(data, path)
+
+
+def _reference_embeds(module: _AuthorsEncoder, eeg: torch.Tensor) -> torch.Tensor:
+    """Hand-written forward: trial-max scaling, LSTM over time, last layer's h_n, Linear, L2."""
+    x = 2.0 * eeg / eeg.amax(dim=(1, 2), keepdim=True) - 1.0
+    with torch.no_grad():
+        _, (h_n, _) = module.encoder(x.transpose(1, 2))
+        return F.normalize(h_n[-1] @ module.fc.weight.t(), dim=1)
+
+
+@pytest.mark.parametrize(("n_chans", "hidden", "layers", "head"), [(14, 16, 2, 0), (124, 128, 4, 10)])
+def test_encoder_round_trip(tmp_path, n_chans, hidden, layers, head):
+    module = _authors_encoder_module(n_chans, hidden, layers, 128 if hidden == 128 else 16, head)
+    _save_authors_pth(tmp_path / "eegfeat_all_0.5.pth", module)
+    model, report = convert_authors_encoder(tmp_path / "eegfeat_all_0.5.pth", return_report=True)
+    assert isinstance(model, EEGEncoderModel)
+    config = model.config
+    assert (config.n_chans, config.lstm_hidden_size, config.lstm_num_layers) == (n_chans, hidden, layers)
+    assert config.input_normalization == "trial_max" and config.n_times == 32
+    assert report["epoch"] == 7 and report["mapped_keys"] == 4 * layers + 1
+    assert report["unmapped_keys"] == (["classifier.bias", "classifier.weight"] if head else [])
+    eeg = torch.rand(3, n_chans, 32) + 0.05
+    with torch.no_grad():
+        got = model(eeg_values=eeg).eeg_embeds
+    assert torch.allclose(got, _reference_embeds(module, eeg), atol=1e-6)
+    with pytest.raises(ValueError, match="n_chans=3 was given"):
+        convert_authors_encoder(tmp_path / "eegfeat_all_0.5.pth", n_chans=3)
+
+
+def test_encoder_refuses_state_dicts_that_do_not_fit(tmp_path):
+    cases = {
+        "bidirectional": {"lstm.weight_ih_l0": torch.zeros(8, 3), "lstm.weight_ih_l0_reverse": torch.zeros(8, 3)},
+        "two_lstms": {"a.weight_ih_l0": torch.zeros(8, 3), "b.weight_ih_l0": torch.zeros(8, 3)},
+        "no_lstm": {"conv.weight": torch.zeros(4, 1, 3, 3), "fc.weight": torch.zeros(4, 4)},
+    }
+    for name, state in cases.items():
+        torch.save({"epoch": 1, "model_state_dict": state}, tmp_path / f"{name}.pth")
+        with pytest.raises(ValueError, match="LSTM|bidirectional"):
+            convert_authors_encoder(tmp_path / f"{name}.pth")
+    module = _authors_encoder_module()
+    state = {k: v for k, v in module.state_dict().items() if k != "fc.weight"}
+    torch.save({"model_state_dict": state}, tmp_path / "no_fc.pth")
+    with pytest.raises(ValueError, match="bias-free 2-D projection"):
+        convert_authors_encoder(tmp_path / "no_fc.pth")
+    state = dict(module.state_dict())
+    state["encoder.bias_hh_l1"] = torch.zeros(3)
+    torch.save({"model_state_dict": state}, tmp_path / "bad_shape.pth")
+    with pytest.raises(ValueError, match=r"encoder.bias_hh_l1 should have shape \(64,\)"):
+        convert_authors_encoder(tmp_path / "bad_shape.pth")
+
+
+def test_encoder_pth_needing_unsafe_globals_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    _save_authors_pth(path, _authors_encoder_module(), extra=_Evil(os.system, (f"touch {marker}",)))
+    with pytest.raises(ValueError, match="needs arbitrary Python objects .* refused"):
+        convert_authors_encoder(path)
+    assert not marker.exists()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# command line
+
+
+def test_cli_encoder_and_stylegan(tmp_path, monkeypatch, capsys):
+    pth = tmp_path / "eegfeat_all_0.9.pth"
+    _save_authors_pth(pth, _authors_encoder_module(n_chans=14, hidden=16, layers=1, embed=12, head=4))
+    assert main(["convert-checkpoint", "encoder", str(pth), str(tmp_path / "enc"), "--n-chans", "14"]) == 0
+    record = json.loads((tmp_path / "enc" / "conversion.json").read_text())
+    assert record["source_file"] == pth.name and len(record["source_sha256"]) == 64
+    assert record["unmapped_keys"] == ["classifier.bias", "classifier.weight"] and record["mapping_version"]
+    assert (tmp_path / "enc" / "model.safetensors").is_file()
+    assert EEGEncoderModel.from_pretrained(tmp_path / "enc").config.n_chans == 14
+    assert main(["convert-checkpoint", "encoder", str(pth), str(tmp_path / "enc")]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["convert-checkpoint", "encoder", str(pth), str(tmp_path / "enc"), "--overwrite"]) == 0
+
+    config = _tiny_config()
+    generator = _randomized_generator(config, 3)
+    _write_snapshot(tmp_path / "network-snapshot-000010.pkl", monkeypatch, generator)
+    out = tmp_path / "gan"
+    args = ["convert-checkpoint", "stylegan", str(tmp_path / "network-snapshot-000010.pkl"), str(out),
+            "--encoder", str(tmp_path / "enc")]  # fmt: skip
+    assert main(args) == 0
+    record = json.loads((out / "conversion.json").read_text())
+    assert "non-commercial" in record["licence"] and record["network"] == "G_ema"
+    assert record["unmapped_keys"] == [] and record["encoder_source"] == "enc"
+    loaded = EEGStyleGANModel.from_pretrained(out)
+    assert all(torch.equal(v, loaded.generator.state_dict()[k]) for k, v in generator.state_dict().items())
+    assert loaded.eeg_encoder is not None
+    assert main(["convert-checkpoint", "stylegan", str(tmp_path / "missing.pkl"), str(tmp_path / "x")]) == 2
