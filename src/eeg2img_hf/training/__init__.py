@@ -2,6 +2,17 @@
 
 from .args import ENCODER_PRESETS, EncoderTrainingArguments
 from .evaluate_encoder import evaluate_encoder
+from .evaluate_gan import evaluate_gan
 from .train_encoder import train_encoder
+from .train_gan import GAN_PRESETS, GANTrainingArguments, train_gan
 
-__all__ = ["ENCODER_PRESETS", "EncoderTrainingArguments", "evaluate_encoder", "train_encoder"]
+__all__ = [
+    "ENCODER_PRESETS",
+    "GAN_PRESETS",
+    "EncoderTrainingArguments",
+    "GANTrainingArguments",
+    "evaluate_encoder",
+    "evaluate_gan",
+    "train_encoder",
+    "train_gan",
+]

@@ -157,7 +157,7 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
         if self.w_avg is not None and (self.training if update_w_avg is None else update_w_avg):
-            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            self.w_avg.copy_(x.detach().mean(dim=0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat(1, self.num_ws, 1)  # (b, num_ws, w_dim)
         if truncation_psi != 1:

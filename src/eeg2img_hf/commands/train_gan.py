@@ -1,0 +1,79 @@
+"""`eeg2img train-gan`: train EEGStyleGAN-ADA with Accelerate (see `eeg2img_hf.training.train_gan`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    """Training-argument overrides from the parsed command line (unset options are left to the preset)."""
+    pairs = {
+        "dataset": ns.dataset, "encoder": ns.encoder, "output_dir": ns.output_dir, "conditioning": ns.conditioning,
+        "batch_size": ns.batch_size, "kimg": ns.kimg, "max_steps": ns.max_steps, "learning_rate": ns.lr,
+        "r1_gamma": ns.gamma, "r1_interval": ns.r1_interval, "pl_weight": ns.pl_weight,
+        "style_mixing_prob": ns.style_mixing_prob, "ema_kimg": ns.ema_kimg, "augment": ns.augment,
+        "augment_p": ns.augment_p, "ada_target": ns.ada_target, "ada_kimg": ns.ada_kimg, "tick_kimg": ns.tick_kimg,
+        "snapshot_ticks": ns.snapshot_ticks, "checkpoint_ticks": ns.checkpoint_ticks, "seed": ns.seed,
+        "stylegan_preset": ns.stylegan_preset, "mixed_precision": ns.mixed_precision,
+        "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
+    }
+    overrides = {k: v for k, v in pairs.items() if v is not None}
+    if ns.num_fp16_res is not None:
+        overrides["stylegan_config"] = {"num_fp16_res": ns.num_fp16_res}
+    return overrides
+
+
+def cmd_train_gan(ns: argparse.Namespace) -> None:
+    """Handler: build `GANTrainingArguments` from the preset + options, train, print one JSON line."""
+    from ..training.train_gan import GANTrainingArguments, train_gan
+
+    args = GANTrainingArguments.from_preset(ns.preset, resume=ns.resume, **_overrides(ns))
+    summary = train_gan(args)
+    if summary["num_processes"] == 1 or _is_main_process():
+        keys = ("model_dir", "steps", "kimg", "ticks", "train_seconds", "sec_per_kimg", "augment_p", "num_processes")
+        print(json.dumps({k: summary[k] for k in keys}))
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def register(subparsers) -> None:
+    """Add the `train-gan` sub-command."""
+    p = subparsers.add_parser("train-gan", help="train EEGStyleGAN-ADA (StyleGAN2-ADA on EEG embeddings)")
+    p.add_argument("--preset", default="cpu-small", help="paper-eegcvpr40, paper-thoughtviz, cpu-small or tiny")
+    p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's …/model); needed for eeg")
+    p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
+    p.add_argument("--output-dir")
+    p.add_argument("--conditioning", choices=["eeg", "onehot"])
+    p.add_argument("--stylegan-preset", help="EEGStyleGANConfig preset (cifar-128, cpu-small, tiny)")
+    p.add_argument("--kimg", type=float, help="training length in thousands of real images")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch, split across processes")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--gamma", type=float, help="R1 weight")
+    p.add_argument("--r1-interval", type=int)
+    p.add_argument("--pl-weight", type=float)
+    p.add_argument("--style-mixing-prob", type=float)
+    p.add_argument("--ema-kimg", type=float)
+    p.add_argument("--augment", help="AugmentPipe preset (bgcfnc, bgc, ...) or noaug")
+    p.add_argument("--augment-p", type=float, help="fixed augmentation probability (disables ADA)")
+    p.add_argument("--ada-target", type=float)
+    p.add_argument("--ada-kimg", type=float)
+    p.add_argument("--tick-kimg", type=float)
+    p.add_argument("--snapshot-ticks", type=int)
+    p.add_argument("--checkpoint-ticks", type=int)
+    p.add_argument("--num-fp16-res", type=int, help="float16 in the N highest resolutions (GPU: 4)")
+    p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.set_defaults(func=cmd_train_gan)

@@ -1,0 +1,687 @@
+"""Train EEGStyleGAN-ADA (StyleGAN2-ADA conditioned on frozen EEG embeddings) through Accelerate.
+
+Written from the StyleGAN2 (CVPR 2020) and StyleGAN2-ADA (NeurIPS 2020) papers and the settings in
+reference-impl.md s6: phases Gmain, Greg (path length, only when `pl_weight > 0`), Dmain, Dreg (lazy R1),
+generator EMA with ramp-up, adaptive discriminator augmentation. The fake batches are conditioned on the
+embeddings (or one-hot labels) of uniformly random training trials; real batches on their own trial's.
+
+Distributed data parallel: G, D, both optimizers and the loader go through one `accelerator.prepare` (DDP
+broadcasts rank 0's weights), but the phases call the unwrapped networks and gradients are averaged across
+processes by hand before each optimizer step, as in StyleGAN2-ADA. This keeps R1's double backward and the
+several D forwards per step outside DDP's reducer (so `find_unused_parameters` is never needed).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .common import identity_collate, latest_checkpoint, write_json
+from .ema import ema_beta, update_ema
+from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
+
+TRAINING_RECORD = "eeg2img_training.json"
+TRAINER_STATE = "trainer_state.json"
+EMA_FOLDER = "generator_ema"
+
+
+@dataclass
+class GANTrainingArguments:
+    """Everything `train_gan` needs. Presets in `GAN_PRESETS` fill these; any field can be overridden.
+
+    The paper presets use the StyleGAN2-ADA 'cifar' values at 128 px (batch 64, lr 0.0025, betas (0, 0.99),
+    R1 gamma 0.01 every 16 D steps, EMA 500 kimg with ramp-up 0.05, ADA `bgcfnc` target 0.6). On a GPU set
+    `stylegan_config={"num_fp16_res": 4}` (float16 in the 4 highest resolutions, as the paper did) and mixed
+    precision (`mixed_precision="fp16"` or `accelerate launch --mixed_precision fp16`); keep both off on CPU.
+
+    Args:
+        dataset: simulated preset name, `sim:<preset>` or a saved DatasetDict folder (needs train/validation).
+        encoder: folder of a trained `EEGEncoderModel` (`train-encoder` output); required for `conditioning="eeg"`,
+            ignored for `"onehot"`. Its embeddings are computed once and cached in `output_dir/embeddings`.
+        output_dir: grids, snapshots, checkpoints, logs and the final `model` folder.
+        stylegan_preset / stylegan_config: `EEGStyleGANConfig.from_preset` name and overrides.
+        conditioning: `"eeg"` (EEG embeddings) or `"onehot"` (class labels, the paper's ablation).
+        batch_size: global batch (split across processes).
+        kimg / max_steps: training length in thousands of real images shown to D (`max_steps` wins if set).
+        learning_rate / adam_betas / adam_eps: Adam settings before lazy-regularisation rescaling.
+        r1_gamma / r1_interval: R1 weight and lazy interval (D steps).
+        g_reg_interval: lazy interval of G's regulariser (also rescales G's Adam as in StyleGAN2-ADA; 0 = none).
+        pl_weight / pl_decay / pl_batch_shrink: path-length regulariser (0 = off, the 'cifar' value).
+        style_mixing_prob: probability of style mixing in G's forward passes (0 in 'cifar').
+        ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up (`None` = no ramp-up).
+        augment: `AugmentPipe` preset (`"bgcfnc"`, ...) or `"noaug"`.
+        augment_p: fixed augmentation probability (disables ADA when set).
+        ada_target / ada_interval / ada_kimg: ADA target r_t, adjustment interval (steps) and speed.
+        tick_kimg: log + image grid every tick. snapshot_ticks / checkpoint_ticks: every N ticks (0 = only at end).
+        keep_checkpoints: state checkpoints kept. grid_columns: trials per class row of the grids.
+        mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        resume: continue from the latest checkpoint in `output_dir`.
+        log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank).
+    """
+
+    dataset: str = "thoughtviz"
+    encoder: str | None = None
+    output_dir: str = "outputs/gan"
+    stylegan_preset: str = "cpu-small"
+    stylegan_config: dict[str, Any] = field(default_factory=dict)
+    conditioning: str = "eeg"
+    batch_size: int = 32
+    kimg: float = 100.0
+    max_steps: int | None = None
+    learning_rate: float = 0.0025
+    adam_betas: tuple[float, float] = (0.0, 0.99)
+    adam_eps: float = 1e-8
+    r1_gamma: float = 0.01
+    r1_interval: int = 16
+    g_reg_interval: int = 4
+    pl_weight: float = 0.0
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    style_mixing_prob: float = 0.0
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = 0.05
+    augment: str = "bgcfnc"
+    augment_p: float | None = None
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 100.0
+    tick_kimg: float = 4.0
+    snapshot_ticks: int = 10
+    checkpoint_ticks: int = 10
+    keep_checkpoints: int = 2
+    grid_columns: int = 8
+    mixed_precision: str | None = None
+    simulate: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.adam_betas = tuple(float(b) for b in self.adam_betas)
+        if self.conditioning not in ("eeg", "onehot"):
+            raise ValueError(f"conditioning must be 'eeg' or 'onehot', got {self.conditioning!r}")
+        if self.conditioning == "eeg" and not self.encoder:
+            raise ValueError("conditioning='eeg' needs `encoder` (the folder of a trained EEGEncoderModel)")
+        if self.batch_size < 2 or self.kimg <= 0 or (self.max_steps is not None and self.max_steps < 1):
+            raise ValueError(f"need batch_size >= 2, kimg > 0 and max_steps >= 1 (or None), got "
+                             f"{self.batch_size}, {self.kimg}, {self.max_steps}")
+        self._check_numbers()
+        unknown = set(self.log_with) - {"csv", "tensorboard"}
+        if unknown:
+            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
+        if self.mixed_precision not in (None, "no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
+
+    def _check_numbers(self) -> None:
+        if not self.learning_rate > 0 or len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
+            raise ValueError(f"need learning_rate > 0 and adam_betas in [0, 1), got {self.learning_rate}, "
+                             f"{self.adam_betas}")
+        if self.r1_gamma < 0 or self.r1_interval < 1 or self.g_reg_interval < 0 or self.pl_weight < 0:
+            raise ValueError("need r1_gamma >= 0, r1_interval >= 1, g_reg_interval >= 0 and pl_weight >= 0")
+        if self.pl_weight > 0 and (self.g_reg_interval < 1 or self.pl_batch_shrink < 1):
+            raise ValueError("pl_weight > 0 needs g_reg_interval >= 1 and pl_batch_shrink >= 1")
+        if not 0 <= self.style_mixing_prob <= 1:
+            raise ValueError(f"style_mixing_prob must be in [0, 1], got {self.style_mixing_prob}")
+        if self.ema_kimg < 0 or (self.ema_rampup is not None and self.ema_rampup < 0):
+            raise ValueError(f"ema_kimg and ema_rampup must be >= 0, got {self.ema_kimg}, {self.ema_rampup}")
+        if self.augment_p is not None and not 0 <= self.augment_p <= 1:
+            raise ValueError(f"augment_p must be in [0, 1] or None, got {self.augment_p}")
+        if self.tick_kimg <= 0 or self.snapshot_ticks < 0 or self.checkpoint_ticks < 0 or self.grid_columns < 1:
+            raise ValueError("need tick_kimg > 0, snapshot_ticks >= 0, checkpoint_ticks >= 0, grid_columns >= 1")
+
+    @property
+    def total_steps(self) -> int:
+        """Number of optimisation steps (`max_steps`, else `ceil(kimg * 1000 / batch_size)`)."""
+        return self.max_steps if self.max_steps is not None else math.ceil(self.kimg * 1000 / self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> GANTrainingArguments:
+        """Build arguments from a `GAN_PRESETS` entry, then apply `overrides` (fields of this class)."""
+        if name not in GAN_PRESETS:
+            raise ValueError(f"unknown GAN preset {name!r}; choose from {sorted(GAN_PRESETS)}")
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown GAN training arguments {sorted(unknown)}")
+        return cls(**{**GAN_PRESETS[name], **overrides})
+
+
+def _paper(dataset: str, kimg: float) -> dict[str, Any]:
+    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (reference-impl.md s6.2).
+    return {"dataset": dataset, "stylegan_preset": "cifar-128", "batch_size": 64, "kimg": kimg,
+            "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
+            "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0, "ema_rampup": 0.05,
+            "augment": "bgcfnc", "ada_target": 0.6, "ada_interval": 4, "ada_kimg": 500.0, "tick_kimg": 4.0,
+            "snapshot_ticks": 10, "checkpoint_ticks": 10}
+
+
+GAN_PRESETS: dict[str, dict[str, Any]] = {
+    "paper-eegcvpr40": _paper("eegcvpr40", 5500.0),
+    "paper-thoughtviz": _paper("thoughtviz", 6500.0),
+    # 32 px, small networks: a visible result in minutes on a laptop CPU.
+    "cpu-small": {"dataset": "thoughtviz", "stylegan_preset": "cpu-small", "batch_size": 32, "kimg": 10.0,
+                  "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0, "snapshot_ticks": 5, "checkpoint_ticks": 5},
+    # Unit tests only.
+    "tiny": {"dataset": "thoughtviz", "stylegan_preset": "tiny", "batch_size": 8, "kimg": 0.032, "r1_interval": 2,
+             "ema_kimg": 0.01, "ada_interval": 1, "ada_kimg": 1.0, "tick_kimg": 0.016, "snapshot_ticks": 1,
+             "checkpoint_ticks": 1, "grid_columns": 3},
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+
+
+class _TrialTensors(torch.utils.data.Dataset):
+    """In-memory training trials: uint8 images `(N, C, R, R)`, conditioning `(N, D)` or None, labels `(N,)`."""
+
+    def __init__(self, images: torch.Tensor, embeds: torch.Tensor | None, labels: torch.Tensor) -> None:
+        self.images, self.embeds, self.labels = images, embeds, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        batch = {"images": self.images[index], "labels": self.labels[index]}
+        if self.embeds is not None:
+            batch["eeg_embeds"] = self.embeds[index]
+        return batch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+
+def resize_images(split, resolution: int, batch_size: int = 256) -> torch.Tensor:
+    """Decode a split's `image` column, convert to RGB and resize (PIL bilinear) to uint8 `(N, 3, R, R)`."""
+    from PIL import Image
+
+    view = split.select_columns(["image"])
+    out = np.empty((len(view), resolution, resolution, 3), dtype=np.uint8)
+    for start in range(0, len(view), batch_size):
+        for offset, image in enumerate(view[start:start + batch_size]["image"]):
+            image = image.convert("RGB")
+            if image.size != (resolution, resolution):
+                image = image.resize((resolution, resolution), Image.BILINEAR)
+            out[start + offset] = np.asarray(image)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def _split_tensors(split, resolution: int, with_embeds: bool) -> _TrialTensors:
+    from .embeddings import EMBEDS_COLUMN
+
+    labels = torch.as_tensor(np.asarray(split["label"]), dtype=torch.long)
+    embeds = None
+    if with_embeds:
+        embeds = torch.as_tensor(np.asarray(split.with_format("numpy")[EMBEDS_COLUMN]), dtype=torch.float32)
+    return _TrialTensors(resize_images(split, resolution), embeds, labels)
+
+
+def load_gan_data(args: GANTrainingArguments, resolution: int, encoder, accelerator) -> dict[str, Any]:
+    """Load the dataset, add cached encoder embeddings ('eeg'), resize images; returns tensors and metadata."""
+    from ..data import get_eeg_info, load_eeg_dataset
+    from .embeddings import add_eeg_embeddings
+
+    dataset = load_eeg_dataset(args.dataset, **args.simulate)
+    for split in ("train", "validation"):
+        if split not in dataset:
+            raise ValueError(f"the dataset needs a {split!r} split for GAN training, it has {sorted(dataset)}")
+    dataset = type(dataset)({s: dataset[s] for s in ("train", "validation")})
+    info, cache = get_eeg_info(dataset), None
+    if encoder is not None:
+        for key in ("n_chans", "n_times"):
+            if key in info and int(info[key]) != int(getattr(encoder.config, key)):
+                raise ValueError(f"the encoder expects {key}={getattr(encoder.config, key)}, "
+                                 f"the dataset has {info[key]}")
+        with accelerator.main_process_first():  # rank 0 computes the cache, the others read it
+            dataset, cache = add_eeg_embeddings(dataset, encoder, Path(args.output_dir) / "embeddings")
+    return {"train": _split_tensors(dataset["train"], resolution, encoder is not None),
+            "validation": _split_tensors(dataset["validation"], resolution, encoder is not None),
+            "class_names": dataset["train"].features["label"].names, "info": info, "embeddings_cache": cache}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Networks, optimisers, augmentation
+
+
+def load_frozen_encoder(path: str | None, device: torch.device):
+    """`EEGEncoderModel.from_pretrained(path)` in eval mode with gradients off (or `None` without a path)."""
+    if not path:
+        return None
+    from ..models import EEGEncoderModel
+
+    if not Path(path).is_dir():
+        raise ValueError(f"encoder folder {path!r} does not exist (train one with `eeg2img train-encoder`)")
+    encoder = EEGEncoderModel.from_pretrained(path).to(device).eval()
+    encoder.requires_grad_(False)
+    return encoder
+
+
+def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int):
+    """`EEGStyleGANConfig` of the run: preset + overrides, embedding size/classes from the data and encoder."""
+    from ..models import EEGStyleGANConfig
+
+    extra: dict[str, Any] = {"conditioning": args.conditioning, "num_classes": num_classes}
+    if args.conditioning == "eeg":
+        extra.update(embed_dim=int(encoder.config.embed_dim), encoder_config=encoder.config.to_dict())
+    return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
+
+
+def lazy_adam(params, args: GANTrainingArguments, reg_interval: int) -> torch.optim.Adam:
+    """Adam with StyleGAN2's lazy-regularisation rescaling: `lr * r`, `betas ** r`, `r = k / (k + 1)`."""
+    ratio = reg_interval / (reg_interval + 1) if reg_interval > 0 else 1.0
+    betas = (args.adam_betas[0] ** ratio, args.adam_betas[1] ** ratio)
+    return torch.optim.Adam(params, lr=args.learning_rate * ratio, betas=betas, eps=args.adam_eps)
+
+
+def build_augment(args: GANTrainingArguments):
+    """`(AugmentPipe or None, AdaController or None)` for the run."""
+    from .augment import AdaController, AugmentPipe
+
+    if args.augment == "noaug":
+        return None, None
+    pipe = AugmentPipe.from_preset(args.augment, p=args.augment_p or 0.0)
+    if args.augment_p is not None:
+        return pipe, None
+    return pipe, AdaController(pipe, target=args.ada_target, interval=args.ada_interval, speed_kimg=args.ada_kimg)
+
+
+def _make_accelerator(args: GANTrainingArguments):
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+
+    return Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
+        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The loop
+
+
+class GANLoop:
+    """Holds the prepared objects of one run and performs its phases (`train_gan` drives it)."""
+
+    def __init__(self, accelerator, args: GANTrainingArguments, G, D, G_opt, D_opt, data: dict[str, Any]) -> None:
+        self.accelerator, self.args, self.data = accelerator, args, data
+        self.G, self.D, self.G_opt, self.D_opt = G, D, G_opt, D_opt
+        self.G_net, self.D_net = accelerator.unwrap_model(G), accelerator.unwrap_model(D)
+        self.G_ema = copy.deepcopy(self.G_net).eval().requires_grad_(False)
+        self.pipe, self.ada = build_augment(args)
+        if self.pipe is not None:
+            self.pipe.to(accelerator.device)
+        self.device = accelerator.device
+        self.fake_source = data["train"]
+        self.pl_mean = torch.zeros((), device=self.device)
+
+    # --- helpers
+    def condition(self, embeds: torch.Tensor | None, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Keyword arguments conditioning G or D: `eeg_embeds` or `class_labels`."""
+        return {"eeg_embeds": embeds} if self.args.conditioning == "eeg" else {"class_labels": labels}
+
+    def fake_condition(self, n: int) -> dict[str, torch.Tensor]:
+        """Conditioning of `n` uniformly random training trials (independent of the real batch)."""
+        index = torch.randint(len(self.fake_source), (n,))
+        embeds = None if self.fake_source.embeds is None else self.fake_source.embeds[index].to(self.device)
+        return self.condition(embeds, self.fake_source.labels[index].to(self.device))
+
+    def run_G(self, z: torch.Tensor, cond: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """G forward (random noise, optional style mixing); returns `(images, ws)`."""
+        G = self.G_net
+        c = G.prepare_conditioning(z.shape[0], **cond).float()
+        with torch.autocast(self.device.type, enabled=False):  # small MLP + float32 `w_avg` EMA: keep fp32
+            ws = G.mapping(z.float(), c)
+            if self.args.style_mixing_prob > 0:
+                cutoff = int(torch.randint(1, ws.shape[1], ()))
+                if float(torch.rand(())) < self.args.style_mixing_prob:
+                    mixed = G.mapping(torch.randn_like(z), c, update_w_avg=False)
+                    ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
+        return G.synthesis(ws, noise_mode="random"), ws
+
+    def run_D(self, images: torch.Tensor, cond: dict[str, torch.Tensor]) -> torch.Tensor:
+        """D forward on augmented images; logits `(batch, 1)`."""
+        if self.pipe is not None:
+            images = self.pipe(images)
+        return self.D_net(images, return_dict=True, **cond).logits
+
+    def step_optimizer(self, module: torch.nn.Module, optimizer) -> None:
+        """Average gradients across processes (one flat all-reduce), sanitize, step, zero."""
+        params = [p for p in module.parameters() if p.requires_grad]
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        if self.accelerator.num_processes > 1:
+            flat = self.accelerator.reduce(torch.cat([p.grad.flatten() for p in params]), reduction="mean")
+            for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
+                p.grad.copy_(g.view_as(p))
+        if self.accelerator.scaler is None:  # with a GradScaler, infs must reach it to skip the step
+            for p in params:
+                torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    # --- phases
+    def g_main(self, n: int) -> float:
+        self.D_net.requires_grad_(False)
+        with self.accelerator.autocast():
+            z = torch.randn(n, self.G_net.config.z_dim, device=self.device)
+            cond = self.fake_condition(n)
+            images, _ = self.run_G(z, cond)
+            loss = generator_loss(self.run_D(images, cond))
+        self.accelerator.backward(loss)
+        self.D_net.requires_grad_(True)
+        self.step_optimizer(self.G_net, self.G_opt)
+        return loss.item()
+
+    def g_reg(self, n: int) -> float:
+        n = max(1, n // self.args.pl_batch_shrink)
+        with self.accelerator.autocast():
+            z = torch.randn(n, self.G_net.config.z_dim, device=self.device)
+            images, ws = self.run_G(z, self.fake_condition(n))
+            penalty, self.pl_mean = path_length_penalty(images, ws, self.pl_mean, self.args.pl_decay)
+            loss = penalty.mean() * self.args.pl_weight * self.args.g_reg_interval
+        self.accelerator.backward(loss)
+        self.step_optimizer(self.G_net, self.G_opt)
+        if self.accelerator.num_processes > 1:
+            self.pl_mean = self.accelerator.reduce(self.pl_mean.reshape(1), reduction="mean").reshape(())
+        return penalty.mean().item()
+
+    def d_main(self, real: torch.Tensor, real_cond: dict[str, torch.Tensor]) -> tuple[float, torch.Tensor]:
+        n = real.shape[0]
+        with torch.no_grad(), self.accelerator.autocast():
+            fake_cond = self.fake_condition(n)
+            fake, _ = self.run_G(torch.randn(n, self.G_net.config.z_dim, device=self.device), fake_cond)
+        with self.accelerator.autocast():
+            fake_logits = self.run_D(fake.detach(), fake_cond)
+            real_logits = self.run_D(real, real_cond)
+            loss = discriminator_loss(real_logits, fake_logits)
+        self.accelerator.backward(loss)
+        self.step_optimizer(self.D_net, self.D_opt)
+        return loss.item(), real_logits.detach()
+
+    def d_reg(self, real: torch.Tensor, real_cond: dict[str, torch.Tensor]) -> float:
+        real = real.detach().requires_grad_(True)
+        with self.accelerator.autocast():
+            logits = self.run_D(real, real_cond)
+        loss = r1_loss(logits, real, self.args.r1_gamma, self.args.r1_interval)
+        self.accelerator.backward(loss)
+        self.step_optimizer(self.D_net, self.D_opt)
+        return loss.item() / max(self.args.r1_gamma / 2 * self.args.r1_interval, 1e-30)
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int, images_seen: int) -> dict[str, float]:
+        """One minibatch: Gmain, [Greg], Dmain, [Dreg], G EMA, ADA. Returns this process's statistics."""
+        args = self.args
+        real = batch["images"].to(self.device, torch.float32) / 127.5 - 1.0  # uint8 -> [-1, 1]
+        real_cond = self.condition(batch.get("eeg_embeds"), batch["labels"])
+        stats = {"loss_G": self.g_main(real.shape[0])}
+        if args.pl_weight > 0 and step % args.g_reg_interval == 0:
+            stats["pl_penalty"] = self.g_reg(real.shape[0])
+        stats["loss_D"], real_logits = self.d_main(real, real_cond)
+        if args.r1_gamma > 0 and step % args.r1_interval == 0:
+            stats["r1_penalty"] = self.d_reg(real, real_cond)
+        update_ema(self.G_ema, self.G_net, ema_beta(args.batch_size, images_seen, args.ema_kimg, args.ema_rampup))
+        if self.ada is not None:
+            signs = self.accelerator.reduce(torch.sign(real_logits.float()).sum().reshape(1), reduction="sum")
+            self.ada.update(signs, args.batch_size)
+        return stats
+
+    # --- state
+    def state_extras(self) -> dict[str, Any]:
+        """JSON-able state not covered by `accelerator.save_state`."""
+        return {"ada": None if self.ada is None else self.ada.state_dict(), "pl_mean": float(self.pl_mean),
+                "augment_p": None if self.pipe is None else float(self.pipe.p)}
+
+    def load_extras(self, state: dict[str, Any], checkpoint: Path) -> None:
+        from safetensors.torch import load_file
+
+        if self.ada is not None and state.get("ada") is not None:
+            self.ada.load_state_dict(state["ada"])
+        elif self.pipe is not None and state.get("augment_p") is not None:
+            self.pipe.p.fill_(state["augment_p"])
+        self.pl_mean.fill_(state.get("pl_mean", 0.0))
+        weights = load_file(str(checkpoint / EMA_FOLDER / "model.safetensors"), device=str(self.device))
+        missing, unexpected = self.G_ema.load_state_dict(weights, strict=False)
+        if unexpected or [k for k in missing if k in dict(self.G_ema.named_parameters())]:
+            raise ValueError(f"the EMA generator in {checkpoint} does not match this run's generator")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Grids, snapshots, checkpoints
+
+
+def grid_inputs(split: _TrialTensors, num_classes: int, columns: int, z_dim: int, seed: int) -> dict[str, Any]:
+    """Fixed grid inputs: up to 10 class rows x `columns` validation trials of that class, one z per column."""
+    rng = np.random.default_rng(seed)
+    labels = split.labels.numpy()
+    classes = [c for c in np.unique(np.linspace(0, num_classes - 1, min(num_classes, 10)).round().astype(int))
+               if (labels == c).any()]
+    if not classes:
+        raise ValueError("the validation split has no trials of the grid classes")
+    index = np.concatenate([np.resize(rng.permutation(np.flatnonzero(labels == c)), columns) for c in classes])
+    index = torch.as_tensor(index, dtype=torch.long)
+    z = torch.randn(columns, z_dim, generator=torch.Generator().manual_seed(seed)).repeat(len(classes), 1)
+    return {"rows": len(classes), "z": z, "labels": split.labels[index],
+            "embeds": None if split.embeds is None else split.embeds[index]}
+
+
+@torch.no_grad()
+def save_tick_grid(loop: GANLoop, inputs: dict[str, Any], path: Path, chunk: int = 64) -> str:
+    """Render the fixed grid with the EMA generator (noise_mode 'const') and save a PNG."""
+    from ..utils.images import save_grid
+
+    device, images = loop.device, []
+    for start in range(0, len(inputs["z"]), chunk):
+        sl = slice(start, start + chunk)
+        embeds = None if inputs["embeds"] is None else inputs["embeds"][sl].to(device)
+        cond = loop.condition(embeds, inputs["labels"][sl].to(device))
+        out = loop.G_ema(inputs["z"][sl].to(device), noise_mode="const", return_dict=True, **cond)
+        images.append(out.images.float().cpu())
+    return save_grid(torch.cat(images), path, rows=inputs["rows"])
+
+
+def save_snapshot(snapshot, loop: GANLoop, encoder, path: Path) -> None:
+    """Copy the EMA generator (and frozen encoder) into the `EEGStyleGANModel` and `save_pretrained` it."""
+    snapshot.generator.load_state_dict({k: v.detach().cpu() for k, v in loop.G_ema.state_dict().items()})
+    if encoder is not None and snapshot.eeg_encoder is not None:
+        snapshot.eeg_encoder.load_state_dict({k: v.detach().cpu() for k, v in encoder.state_dict().items()})
+    snapshot.save_pretrained(path)
+
+
+def save_gan_checkpoint(loop: GANLoop, out_dir: Path, state: dict[str, Any], keep: int) -> Path:
+    """`accelerator.save_state` + EMA generator (`save_pretrained`) + trainer state JSON (written last)."""
+    accelerator = loop.accelerator
+    root = out_dir / "checkpoints"
+    path = root / f"step_{state['step']:08d}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        loop.G_ema.save_pretrained(path / EMA_FOLDER)
+        write_json(path / TRAINER_STATE, {**state, **loop.state_extras()})
+        for old in sorted(root.glob("step_*"))[:-keep] if keep > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return path
+
+
+def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
+    """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights loaded too)."""
+    state = {"step": 0, "images_seen": 0, "tick": 0, "epoch": 0, "step_in_epoch": 0, "train_seconds": 0.0}
+    if not args.resume:
+        return state
+    path = latest_checkpoint(args.output_dir)
+    if path is None:
+        loop.accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
+        return state
+    loop.accelerator.load_state(str(path))
+    saved = json.loads((path / TRAINER_STATE).read_text())
+    loop.load_extras(saved, path)
+    state.update({k: saved[k] for k in state if k in saved})
+    loop.accelerator.print(f"resumed from {path} (step {state['step']}, kimg {state['images_seen'] / 1000:.3f})")
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _setup(args: GANTrainingArguments):
+    """Accelerator, seeds, encoder, data, networks, optimisers, loader (one `prepare`) and the loop object."""
+    from accelerate.utils import set_seed
+
+    from ..models import EEGStyleGANDiscriminator, EEGStyleGANGenerator
+
+    accelerator = _make_accelerator(args)
+    if args.batch_size % accelerator.num_processes:
+        raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
+    encoder = load_frozen_encoder(args.encoder if args.conditioning == "eeg" else None, accelerator.device)
+    data = load_gan_data(args, build_gan_config(args, encoder, 2).img_resolution, encoder, accelerator)
+    config = build_gan_config(args, encoder, num_classes=len(data["class_names"]))
+    local_batch = args.batch_size // accelerator.num_processes
+    group = min(config.mbstd_group_size, local_batch) if config.mbstd_group_size > 0 else local_batch
+    if local_batch % group:
+        raise ValueError(f"the per-process batch {local_batch} must be divisible by mbstd_group_size {group}")
+    if len(data["train"]) < args.batch_size:
+        raise ValueError(f"batch_size {args.batch_size} exceeds the {len(data['train'])} training trials")
+    set_seed(args.seed)  # identical initial weights on every process
+    G, D = EEGStyleGANGenerator(config).train(), EEGStyleGANDiscriminator(config).train()
+    G_opt = lazy_adam(G.parameters(), args, args.g_reg_interval)
+    D_opt = lazy_adam(D.parameters(), args, args.r1_interval if args.r1_gamma > 0 else 0)
+    loader = torch.utils.data.DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, drop_last=True,
+                                         collate_fn=identity_collate,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    G, D, G_opt, D_opt, loader = accelerator.prepare(G, D, G_opt, D_opt, loader)
+    set_seed(args.seed, device_specific=True)  # different z, fake trials and augmentations per process
+    return accelerator, encoder, config, data, GANLoop(accelerator, args, G, D, G_opt, D_opt, data), loader
+
+
+def _tick_row(state: dict[str, Any], sums: dict[str, list[float]], loop: GANLoop, tick_seconds: float,
+              tick_images: int) -> dict[str, Any]:
+    """Per-tick log row (statistics averaged over processes and the tick's steps)."""
+    names = sorted(sums)
+    means = torch.tensor([float(np.mean(sums[k])) for k in names], device=loop.device, dtype=torch.float64)
+    if loop.accelerator.num_processes > 1 and names:
+        means = loop.accelerator.reduce(means, reduction="mean")
+    row: dict[str, Any] = {"tick": state["tick"], "kimg": round(state["images_seen"] / 1000, 3)}
+    row.update({k: float(v) for k, v in zip(names, means.tolist(), strict=True)})
+    row["augment_p"] = 0.0 if loop.pipe is None else float(loop.pipe.p)
+    if loop.ada is not None and loop.ada.r_t is not None:
+        row["r_t"] = float(loop.ada.r_t)
+    row["sec_per_kimg"] = round(tick_seconds / max(tick_images / 1000, 1e-9), 3)
+    row["train_seconds"] = round(state["train_seconds"], 2)
+    return row
+
+
+def _end_tick(loop: GANLoop, state: dict[str, Any], ctx: dict[str, Any], done: bool) -> dict[str, Any]:
+    """Log, grid, and (every N ticks or at the end) snapshot and checkpoint."""
+    accelerator, args, out_dir = loop.accelerator, loop.args, ctx["out_dir"]
+    state["tick"] += 1
+    row = _tick_row(state, ctx["sums"], loop, time.perf_counter() - ctx["tick_start"],
+                    state["images_seen"] - ctx["tick_images_start"])
+    ctx["logger"].log(row, step=state["step"])
+    if accelerator.is_main_process:
+        save_tick_grid(loop, ctx["grid"], out_dir / "grids" / f"tick_{state['tick']:05d}.png")
+        if args.snapshot_ticks and state["tick"] % args.snapshot_ticks == 0 and not done:
+            kimg = int(state["images_seen"] // 1000)
+            save_snapshot(ctx["snapshot"], loop, ctx["encoder"], out_dir / "snapshots" / f"kimg_{kimg:06d}")
+    accelerator.wait_for_everyone()
+    if done or (args.checkpoint_ticks and state["tick"] % args.checkpoint_ticks == 0):
+        save_gan_checkpoint(loop, out_dir, state, args.keep_checkpoints)
+    ctx.update(sums={}, tick_start=time.perf_counter(), tick_images_start=state["images_seen"])
+    return row
+
+
+def _run_loop(loop: GANLoop, loader, state: dict[str, Any], ctx: dict[str, Any]) -> None:
+    from tqdm.auto import tqdm
+
+    args, total = loop.args, loop.args.total_steps
+    progress = tqdm(total=total, initial=state["step"], desc="train-gan",
+                    disable=not loop.accelerator.is_local_main_process)
+    tick_images = round(args.tick_kimg * 1000)
+    while state["step"] < total:
+        loader.set_epoch(state["epoch"])
+        skip = state["step_in_epoch"]
+        for batch in (loop.accelerator.skip_first_batches(loader, skip) if skip else loader):
+            started = time.perf_counter()
+            stats = loop.train_step(batch, state["step"], state["images_seen"])
+            state.update(step=state["step"] + 1, step_in_epoch=state["step_in_epoch"] + 1,
+                         images_seen=state["images_seen"] + args.batch_size)
+            state["train_seconds"] += time.perf_counter() - started
+            for key, value in stats.items():
+                ctx["sums"].setdefault(key, []).append(value)
+            progress.update(1)
+            done = state["step"] >= total
+            if done or state["images_seen"] - ctx["tick_images_start"] >= tick_images:
+                row = _end_tick(loop, state, ctx, done)
+                progress.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss_G", "loss_D", "augment_p")})
+            if done:
+                break
+        else:
+            state.update(epoch=state["epoch"] + 1, step_in_epoch=0)
+    progress.close()
+
+
+def _finish(loop: GANLoop, state: dict[str, Any], ctx: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Final `EEGStyleGANModel` + discriminator in `output_dir/model` and the training record."""
+    accelerator, args = loop.accelerator, loop.args
+    model_dir = ctx["out_dir"] / "model"
+    summary = {
+        "model_dir": str(model_dir), "steps": state["step"], "kimg": state["images_seen"] / 1000,
+        "ticks": state["tick"], "train_seconds": round(state["train_seconds"], 2),
+        "sec_per_kimg": round(state["train_seconds"] / max(state["images_seen"] / 1000, 1e-9), 3),
+        "augment_p": None if loop.pipe is None else float(loop.pipe.p), "num_processes": accelerator.num_processes,
+        "conditioning": args.conditioning, "encoder": args.encoder, "dataset": args.dataset,
+        "dataset_info": data["info"], "classes": data["class_names"], "embeddings_cache": data["embeddings_cache"],
+        "training_args": args.to_dict(),
+    }
+    if accelerator.is_main_process:
+        save_snapshot(ctx["snapshot"], loop, ctx["encoder"], model_dir)
+        loop.D_net.save_pretrained(model_dir / "discriminator")
+        write_json(model_dir / TRAINING_RECORD, summary)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
+    """Train EEGStyleGAN-ADA; write grids, snapshots, checkpoints and `output_dir/model` (an `EEGStyleGANModel`
+    with the frozen encoder and the EMA generator, plus `model/discriminator`).
+
+    Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
+    """
+    from ..models import EEGStyleGANModel
+    from .common import MetricsLogger
+
+    accelerator, encoder, config, data, loop, loader = _setup(args)
+    out_dir = Path(args.output_dir)
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        args.save(out_dir / "training_args.json")
+    accelerator.init_trackers("gan", config={k: str(v) for k, v in args.to_dict().items()})
+    ctx = {"out_dir": out_dir, "encoder": encoder, "sums": {}, "tick_start": time.perf_counter(),
+           "logger": MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with),
+           "grid": grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim,
+                               args.seed),
+           "snapshot": EEGStyleGANModel(config).eval() if accelerator.is_main_process else None}
+    state = restore_gan(loop, args)  # after every random initialisation: the RNG states are restored here
+    ctx["tick_images_start"] = state["images_seen"]
+    _run_loop(loop, loader, state, ctx)
+    summary = _finish(loop, state, ctx, data)
+    accelerator.end_training()  # closes trackers and, when distributed, the process group
+    return summary
