@@ -31,7 +31,7 @@ def run_quickstart(output_dir: str | Path = "outputs/quickstart", fast: bool = F
     overrides = {"epochs": 2, "batch_size": 64} if fast else {}
     args = EncoderTrainingArguments.from_preset("cpu-small", dataset=str(data_dir), output_dir=str(out / "encoder"),
                                                 resume=True, **overrides)
-    print("[2/3] training the EEG encoder (LSTM, semi-hard triplet loss); resumable with the same command")
+    print("[2/3] training the EEG encoder (LSTM, triplet loss); resumable with the same command")
     summary = train_encoder(args)
     print("[3/3] evaluating (k-means / SVM / kNN on the test split, t-SNE)")
     result = evaluate_encoder(summary["model_dir"])
