@@ -76,7 +76,7 @@ def test_unseen_class_training_and_evaluation(data_dir, tmp_path):
 def test_bad_arguments(data_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown encoder preset"):
         EncoderTrainingArguments.from_preset("nope")
-    with pytest.raises(ValueError, match="unknown training arguments"):
+    with pytest.raises(ValueError, match="unknown encoder training arguments"):
         EncoderTrainingArguments.from_preset("cpu-small", learning_rat=1.0)
     with pytest.raises(ValueError, match="exceeds"):
         train_encoder(tiny_args(data_dir, tmp_path, batch_size=100000))

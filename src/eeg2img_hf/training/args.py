@@ -6,14 +6,37 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 # Held-out classes of the paper's unseen-class experiment (table 1; reference-impl.md s5).
 EEGCVPR40_UNSEEN_CLASSES = ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball", "pool table"]
 
 
+class PresetArguments:
+    """Mixin for the training-argument dataclasses: JSON export and construction from named presets."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    KIND: ClassVar[str] = "training"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any):
+        """Build arguments from a named preset (`cls.PRESETS`), then apply `overrides` (fields of the class)."""
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown {cls.KIND} preset {name!r}; choose from {sorted(cls.PRESETS)}")
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.KIND} training arguments {sorted(unknown)}")
+        return cls(**{**cls.PRESETS[name], **overrides})
+
+
 @dataclass
-class EncoderTrainingArguments:
+class EncoderTrainingArguments(PresetArguments):
     """Everything `train_encoder` needs. Presets in `ENCODER_PRESETS` fill these; any field can be overridden.
 
     Args:
@@ -58,6 +81,8 @@ class EncoderTrainingArguments:
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
     seed: int = 45
 
+    KIND: ClassVar[str] = "encoder"
+
     def __post_init__(self) -> None:
         if self.architecture not in ("lstm", "cnn"):
             raise ValueError(f"architecture must be 'lstm' or 'cnn', got {self.architecture!r}")
@@ -69,22 +94,6 @@ class EncoderTrainingArguments:
         if unknown:
             raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
         self.adam_betas = tuple(self.adam_betas)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> EncoderTrainingArguments:
-        """Build arguments from a named preset, then apply `overrides` (fields of this class)."""
-        if name not in ENCODER_PRESETS:
-            raise ValueError(f"unknown encoder preset {name!r}; choose from {sorted(ENCODER_PRESETS)}")
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown training arguments {sorted(unknown)}")
-        return cls(**{**ENCODER_PRESETS[name], **overrides})
 
 
 def _paper(dataset: str, architecture: str, epochs: int, **extra: Any) -> dict[str, Any]:
@@ -110,3 +119,5 @@ ENCODER_PRESETS: dict[str, dict[str, Any]] = {
                       "batch_size": 128, "learning_rate": 1e-3,
                       "encoder_config": {"cnn_channels": [32, 64, 128, 256]}},
 }
+
+EncoderTrainingArguments.PRESETS = ENCODER_PRESETS

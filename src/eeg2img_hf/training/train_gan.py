@@ -14,18 +14,18 @@ several D forwards per step outside DDP's reducer (so `find_unused_parameters` i
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from .args import PresetArguments
 from .common import identity_collate, latest_checkpoint, write_json
 from .ema import ema_beta, update_ema
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
@@ -36,7 +36,7 @@ EMA_FOLDER = "generator_ema"
 
 
 @dataclass
-class GANTrainingArguments:
+class GANTrainingArguments(PresetArguments):
     """Everything `train_gan` needs. Presets in `GAN_PRESETS` fill these; any field can be overridden.
 
     The paper presets use the StyleGAN2-ADA 'cifar' values at 128 px (batch 64, lr 0.0025, betas (0, 0.99),
@@ -107,6 +107,8 @@ class GANTrainingArguments:
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
     seed: int = 0
 
+    KIND: ClassVar[str] = "GAN"
+
     def __post_init__(self) -> None:
         self.adam_betas = tuple(float(b) for b in self.adam_betas)
         if self.conditioning not in ("eeg", "onehot"):
@@ -144,22 +146,6 @@ class GANTrainingArguments:
     def total_steps(self) -> int:
         """Number of optimisation steps (`max_steps`, else `ceil(kimg * 1000 / batch_size)`)."""
         return self.max_steps if self.max_steps is not None else math.ceil(self.kimg * 1000 / self.batch_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> GANTrainingArguments:
-        """Build arguments from a `GAN_PRESETS` entry, then apply `overrides` (fields of this class)."""
-        if name not in GAN_PRESETS:
-            raise ValueError(f"unknown GAN preset {name!r}; choose from {sorted(GAN_PRESETS)}")
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown GAN training arguments {sorted(unknown)}")
-        return cls(**{**GAN_PRESETS[name], **overrides})
 
 
 def _paper(dataset: str, kimg: float) -> dict[str, Any]:
@@ -685,3 +671,5 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     summary = _finish(loop, state, ctx, data)
     accelerator.end_training()  # closes trackers and, when distributed, the process group
     return summary
+
+GANTrainingArguments.PRESETS = GAN_PRESETS
