@@ -6,6 +6,7 @@ of EEGCVPR40) and the `block-held-out` split (test blocks never seen in training
 with test k-means / SVM / kNN for each cell and the within-minus-held-out gap per drift setting.
 
     python scripts/experiment_block_drift.py [--preset thoughtviz] [--drift 1.0] [--epochs 25]
+        [--n-subjects N] [--trials-per-block K]
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ SPLITS = ("within-block", "block-held-out")
 KEYS = ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")
 
 
-def run_cell(preset: str, drift: float, split: str, epochs: int, training_preset: str, seed: int) -> dict:
+def run_cell(preset: str, drift: float, split: str, epochs: int, training_preset: str, simulate: dict) -> dict:
     with tempfile.TemporaryDirectory() as out:
         args = EncoderTrainingArguments.from_preset(
-            training_preset, dataset=preset, output_dir=out, epochs=epochs, log_with=[], seed=seed,
-            simulate={"seed": seed, "block_drift": drift, "split": split},
+            training_preset, dataset=preset, output_dir=out, epochs=epochs, log_with=[], seed=simulate["seed"],
+            simulate={**simulate, "block_drift": drift, "split": split},
         )
         start = time.perf_counter()
         summary = train_encoder(args)
@@ -42,17 +43,21 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--training-preset", default="cpu-small")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-subjects", type=int, help="simulated subjects (default: the preset's)")
+    parser.add_argument("--trials-per-block", type=int, help="trials per recording block (default: the preset's)")
     args = parser.parse_args()
+    simulate = {"seed": args.seed, "n_subjects": args.n_subjects, "trials_per_block": args.trials_per_block}
+    simulate = {k: v for k, v in simulate.items() if v is not None}
     cells = {}
     for drift in (0.0, args.drift):
         for split in SPLITS:
             cells[f"drift={drift:g}/{split}"] = run_cell(args.preset, drift, split, args.epochs,
-                                                         args.training_preset, args.seed)
+                                                         args.training_preset, simulate)
     gaps = {f"drift={d:g}": round(cells[f"drift={d:g}/within-block"]["kmeans_test"]
                                   - cells[f"drift={d:g}/block-held-out"]["kmeans_test"], 4)
             for d in (0.0, args.drift)}
     print(json.dumps({"experiment": "block_drift", "preset": args.preset, "training_preset": args.training_preset,
-                      "epochs": args.epochs, "cells": cells, "kmeans_gap_within_minus_heldout": gaps}))
+                      "epochs": args.epochs, "simulate": simulate, "drift": args.drift, "cells": cells, "kmeans_gap_within_minus_heldout": gaps}))
 
 
 if __name__ == "__main__":

@@ -163,3 +163,21 @@ def test_import_is_light_and_auto_registration_hook(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"heavy": [], "type": "EEGEncoderModel"}
+
+
+class TestCNNBatchNormEncoder(TestLSTMEncoder):
+    def get_config(self):
+        return tiny_config(architecture="cnn", cnn_dropout=0.0, cnn_norm="batch")
+
+
+def test_authors_instance_norm_cnn_is_nearly_input_independent_on_tiny_maps():
+    """Documented finding: with 2-element final maps, non-affine instance norm + pooling discards the input
+    (each normalised pair becomes about (+1, -1) whatever the input; only the eps term leaks through)."""
+    torch.manual_seed(0)
+    base = dict(architecture="cnn", n_chans=14, n_times=32, cnn_channels=[8, 8, 8, 8], cnn_dropout=0.0)
+    x = torch.randn(64, 14, 32) * 3 + 0.5
+    spread = {}
+    for norm in ("instance", "batch"):
+        embeds = EEGEncoderModel(EEGEncoderConfig(**base, cnn_norm=norm)).eval()(eeg_values=x).eeg_embeds
+        spread[norm] = (embeds - embeds.mean(0)).norm(dim=1).mean().item()
+    assert spread["instance"] < 0.1 < spread["batch"], spread

@@ -106,7 +106,9 @@ ENCODER_PRESETS: dict[str, dict[str, Any]] = {
     "eegcvpr40-lstm": _paper("eegcvpr40", "lstm", 8192),
     "eegcvpr40-cnn": _paper("eegcvpr40", "cnn", 4096),
     "thoughtviz-lstm": _paper("thoughtviz", "lstm", 4096),
-    "thoughtviz-cnn": _paper("thoughtviz", "cnn", 2048, encoder_config={"normalize_embeds": False}),
+    # Batch norm instead of the authors' instance norm: on 32 x 14 inputs their final 2-element maps make the
+    # pooled CNN features input-independent (README, deviations). Their ThoughtViz CNN had no final L2.
+    "thoughtviz-cnn": _paper("thoughtviz", "cnn", 2048, encoder_config={"normalize_embeds": False, "cnn_norm": "batch"}),
     "object-lstm": _paper("object", "lstm", 4096),
     "object-cnn": _paper("object", "cnn", 2048),
     "eegcvpr40-unseen-lstm": _paper("eegcvpr40", "lstm", 8192, exclude_classes=EEGCVPR40_UNSEEN_CLASSES),
@@ -117,7 +119,7 @@ ENCODER_PRESETS: dict[str, dict[str, Any]] = {
                   "batch_size": 128, "learning_rate": 1e-3, "encoder_config": {"lstm_num_layers": 2}},
     "cpu-small-cnn": {"dataset": "thoughtviz", "architecture": "cnn", "loss": "triplet-ms", "epochs": 25,
                       "batch_size": 128, "learning_rate": 1e-3,
-                      "encoder_config": {"cnn_channels": [32, 64, 128, 256]}},
+                      "encoder_config": {"cnn_channels": [32, 64, 128, 256], "cnn_norm": "batch"}},
 }
 
 EncoderTrainingArguments.PRESETS = ENCODER_PRESETS

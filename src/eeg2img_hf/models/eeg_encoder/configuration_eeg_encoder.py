@@ -9,6 +9,7 @@ except ImportError:  # pragma: no cover
 
 ARCHITECTURES = ("lstm", "cnn")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
+CNN_NORMS = ("instance", "batch", "none")
 
 
 class EEGEncoderConfig(PreTrainedConfig):
@@ -41,6 +42,10 @@ class EEGEncoderConfig(PreTrainedConfig):
             Convolution kernel size.
         cnn_dropout (`float`, *optional*, defaults to 0.05):
             Dropout after each convolution block.
+        cnn_norm (`str`, *optional*, defaults to `"instance"`):
+            Normalisation in the CNN blocks: `"instance"` (non-affine, the authors'), `"batch"` or `"none"`.
+            With small inputs (ThoughtViz 32 x 14) the authors' instance norm leaves maps of 2 elements, whose
+            normalised, pooled values no longer depend on the input; use `"batch"` there.
         negative_slope (`float`, *optional*, defaults to 0.01):
             LeakyReLU slope of the CNN blocks and of the classification head.
         normalize_embeds (`bool`, *optional*, defaults to `True`):
@@ -68,6 +73,7 @@ class EEGEncoderConfig(PreTrainedConfig):
         cnn_channels: list[int] | tuple[int, ...] = (128, 256, 512, 1024),
         cnn_kernel_size: int = 3,
         cnn_dropout: float = 0.05,
+        cnn_norm: str = "instance",
         negative_slope: float = 0.01,
         normalize_embeds: bool = True,
         input_normalization: str = "trial_max",
@@ -88,6 +94,8 @@ class EEGEncoderConfig(PreTrainedConfig):
         cnn_channels = [int(c) for c in cnn_channels]
         if not cnn_channels or min(cnn_channels) < 1:
             raise ValueError(f"cnn_channels must be a non-empty list of positive integers, got {cnn_channels!r}")
+        if cnn_norm not in CNN_NORMS:
+            raise ValueError(f"cnn_norm must be one of {CNN_NORMS}, got {cnn_norm!r}")
         if not 0.0 <= cnn_dropout < 1.0:
             raise ValueError(f"cnn_dropout must be in [0, 1), got {cnn_dropout!r}")
         self.architecture = architecture
@@ -100,6 +108,7 @@ class EEGEncoderConfig(PreTrainedConfig):
         self.cnn_channels = cnn_channels
         self.cnn_kernel_size = cnn_kernel_size
         self.cnn_dropout = cnn_dropout
+        self.cnn_norm = cnn_norm
         self.negative_slope = negative_slope
         self.normalize_embeds = normalize_embeds
         self.input_normalization = input_normalization

@@ -102,13 +102,15 @@ class EEGLSTMTower(nn.Module):
 
 
 class EEGCNNBlock(nn.Module):
-    """Conv 3x3 stride 2 (no bias) -> InstanceNorm (non-affine) -> LeakyReLU -> Dropout."""
+    """Conv 3x3 stride 2 (no bias) -> InstanceNorm (non-affine; or BatchNorm / none) -> LeakyReLU -> Dropout."""
 
     def __init__(self, in_channels: int, out_channels: int, config: EEGEncoderConfig) -> None:
         super().__init__()
         k = config.cnn_kernel_size
         self.conv = nn.Conv2d(in_channels, out_channels, k, stride=2, padding=k // 2, bias=False)
-        self.norm = nn.InstanceNorm2d(out_channels)
+        norms = {"instance": lambda: nn.InstanceNorm2d(out_channels), "batch": lambda: nn.BatchNorm2d(out_channels),
+                 "none": nn.Identity}
+        self.norm = norms[config.cnn_norm]()
         self.act = nn.LeakyReLU(config.negative_slope)
         self.dropout = nn.Dropout(config.cnn_dropout)
 
@@ -127,7 +129,7 @@ class EEGCNNTower(nn.Module):
         height, width = config.n_times, config.n_chans
         for _ in config.cnn_channels:  # instance norm needs more than one spatial element per map
             height, width = (height - 1) // 2 + 1, (width - 1) // 2 + 1
-            if height * width < 2:
+            if height * width < 2 and config.cnn_norm == "instance":
                 raise ValueError(
                     f"the CNN with {len(config.cnn_channels)} stride-2 blocks reduces an input of "
                     f"(n_times={config.n_times}, n_chans={config.n_chans}) to a single element; use fewer blocks"
@@ -157,6 +159,12 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
             bound = 1.0 / math.sqrt(module.hidden_size)
             for param in module.parameters():
                 init.uniform_(param, -bound, bound)
+        elif isinstance(module, nn.BatchNorm2d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
         elif isinstance(module, (nn.Linear, nn.Conv2d)):
             fan_in = module.weight[0].numel()
             bound = 1.0 / math.sqrt(fan_in)
