@@ -1,9 +1,9 @@
 """eeg2img_hf: EEG visual representations, EEGStyleGAN-ADA and EEGClip as Hugging Face models.
 
 `import eeg2img_hf` is cheap: torch, transformers and datasets load on first use of a public name.
-The model classes are registered with the transformers Auto classes as soon as either
-`eeg2img_hf.models` is imported (touching any model name does that) or, after `import eeg2img_hf`,
-transformers' Auto machinery is first imported.
+The model classes are registered with the transformers Auto classes (and the pipelines with the
+pipeline registry) as soon as `eeg2img_hf.models` / `eeg2img_hf.pipelines` is imported (touching any
+public name does that) or, after `import eeg2img_hf`, transformers' Auto / pipeline modules load.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "EEGStyleGANModel": "eeg2img_hf.models",
     "EEGStyleGANGenerator": "eeg2img_hf.models",
     "EEGStyleGANDiscriminator": "eeg2img_hf.models",
+    "EEGToImagePipeline": "eeg2img_hf.pipelines",
     "simulate_dataset": "eeg2img_hf.data",
     "load_eeg_dataset": "eeg2img_hf.data",
     "train_encoder": "eeg2img_hf.training",
@@ -48,43 +49,46 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-_AUTO_MODULE = "transformers.models.auto.modeling_auto"
+# transformers module -> our module that registers with it once it has loaded
+_REGISTRATIONS = {
+    "transformers.models.auto.modeling_auto": "eeg2img_hf.models",
+    "transformers.pipelines": "eeg2img_hf.pipelines",
+}
 
 
 class _RegisterAfterLoad(Loader):
-    """Wraps the loader of transformers' Auto module so our models register right after it loads."""
+    """Wraps the loader of a transformers module so our classes register right after it loads."""
 
-    def __init__(self, loader: Loader) -> None:
+    def __init__(self, loader: Loader, target: str) -> None:
         self._loader = loader
+        self._target = target
 
     def create_module(self, spec: ModuleSpec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module) -> None:
         self._loader.exec_module(module)
-        _remove_hook()
-        importlib.import_module("eeg2img_hf.models")
+        importlib.import_module(self._target)
 
 
 class _AutoRegistrationHook(MetaPathFinder):
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
-        if fullname != _AUTO_MODULE:
+        if fullname not in _REGISTRATIONS:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _RegisterAfterLoad(spec.loader)
+                spec.loader = _RegisterAfterLoad(spec.loader, _REGISTRATIONS[fullname])
                 return spec
         return None
 
 
-def _remove_hook() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _AutoRegistrationHook)]
-
-
-if _AUTO_MODULE in sys.modules:  # transformers' Auto classes already in use: register now
-    importlib.import_module("eeg2img_hf.models")
-elif not any(isinstance(f, _AutoRegistrationHook) for f in sys.meta_path):
+for _module, _target in _REGISTRATIONS.items():  # transformers already in use: register now
+    if _module in sys.modules:
+        importlib.import_module(_target)
+if not all(m in sys.modules for m in _REGISTRATIONS) and not any(
+    isinstance(f, _AutoRegistrationHook) for f in sys.meta_path
+):
     sys.meta_path.insert(0, _AutoRegistrationHook())

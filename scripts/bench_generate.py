@@ -1,0 +1,217 @@
+"""Benchmark EEGStyleGAN-ADA image generation (preset "cifar-128", random init) on CPU.
+
+Prints one JSON line: images/s of the generator (mapping + synthesis, noise const, inference_mode, after
+warm-up) per batch size, the FLOPs per image counted two ways, the machine's measured fp32 matmul
+throughput (best of several 2048 x 2048 `torch.mm`) and the achieved fraction of it:
+`flops_per_image * images_per_s / matmul_flops_per_s`.
+
+FLOPs (1 multiply-add = 2 FLOPs):
+    * `flops_per_image_analytic`: the model's dense arithmetic: every modulated 3x3 convolution (for the
+      upsampling ones, at the input resolution, as a stride-2 transposed convolution computes them), the 1x1
+      ToRGB convolutions, the style affines and the mapping MLP. Filters, demodulation and element-wise work
+      are left out: this is the work a perfect implementation cannot avoid.
+    * `flops_per_image_counted`: what `torch.utils.flop_counter.FlopCounterMode` sees the implementation
+      execute (convolutions, transposed convolutions, depthwise FIR convolutions, matmuls) per batch size.
+
+Memory: every forward pass allocates large activations (268 MB per tensor at batch 16); glibc serves blocks
+above its mmap threshold (at most 32 MB) with fresh mmaps, so the kernel zero-fills every page again on each op
+(about a quarter of the wall time at batch 16 here). `--retain-freed-memory` re-runs the script with
+`MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64 GiB` (heap only, freed memory kept for reuse; same arithmetic, same
+outputs); the JSON says which allocator settings were in effect.
+
+    python scripts/bench_generate.py [--batch-sizes 1,16] [--repeats 3] [--threads N] [--profile]
+        [--fused-modconv auto|true|false] [--retain-freed-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+
+import torch
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="cifar-128", help="EEGStyleGANConfig preset (default: cifar-128)")
+    parser.add_argument("--batch-sizes", default="1,16", help="comma-separated batch sizes (default: 1,16)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed forward passes per batch size (default: 3)")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--mm-size", type=int, default=2048, help="matrix size of the peak measurement")
+    parser.add_argument("--profile", action="store_true", help="print a torch.profiler table per batch size to stderr")
+    parser.add_argument("--fused-modconv", choices=["auto", "true", "false"], default="auto",
+                        help="auto = the model's choice (fused for batch 1); true/false force it (mapping + synthesis)")
+    parser.add_argument("--retain-freed-memory", action="store_true",
+                        help="re-run with glibc malloc set to keep freed memory (no per-op page faults)")
+    args = parser.parse_args(argv)
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    if not args.batch_sizes or min(args.batch_sizes) < 1 or args.repeats < 1:
+        parser.error("--batch-sizes and --repeats must be positive")
+    return args
+
+
+def build_generator(preset: str) -> torch.nn.Module:
+    from eeg2img_hf.models import EEGStyleGANConfig, EEGStyleGANGenerator
+
+    torch.manual_seed(0)
+    return EEGStyleGANGenerator(EEGStyleGANConfig.from_preset(preset)).eval()
+
+
+def make_inputs(generator: torch.nn.Module, batch_size: int) -> dict[str, torch.Tensor]:
+    config = generator.config
+    rng = torch.Generator().manual_seed(batch_size)
+    embeds = torch.nn.functional.normalize(torch.randn(batch_size, config.embed_dim, generator=rng), dim=1)
+    return {"latents": torch.randn(batch_size, config.z_dim, generator=rng), "eeg_embeds": embeds}
+
+
+def analytic_flops_per_image(config) -> int:
+    """Dense FLOPs of one image: mapping MLP, style affines, modulated 3x3 convs and 1x1 ToRGB convs."""
+    w, flops = config.w_dim, 0
+    flops += 2 * config.conditioning_dim * w  # conditioning embed
+    features = [config.z_dim + w] + [w] * config.mapping_num_layers
+    flops += sum(2 * a * b for a, b in zip(features[:-1], features[1:]))
+    resolutions = [2**i for i in range(2, config.img_resolution.bit_length())]
+    channels = {r: min(config.synthesis_channel_base // r, config.synthesis_channel_max) for r in resolutions}
+    for res in resolutions:
+        out = channels[res]
+        convs = [(out, out, res)]  # conv1 at the block's resolution
+        if res > 4:  # conv0: 2x upsampling conv, computed at the input resolution (transposed conv)
+            convs.insert(0, (channels[res // 2], out, res // 2))
+        for cin, cout, pixels_side in convs:
+            flops += 2 * w * cin + 2 * cin * cout * 9 * pixels_side**2
+        if config.architecture == "skip" or res == config.img_resolution:
+            flops += 2 * w * out + 2 * out * config.img_channels * res * res
+    return flops
+
+
+def counted_flops_per_image(generator: torch.nn.Module, batch_size: int) -> int:
+    """FLOPs `FlopCounterMode` records for one forward pass, per image. Runs on the meta device (shapes only,
+    no arithmetic), falling back to a real CPU pass if some op has no meta implementation."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    inputs = make_inputs(generator, batch_size)
+    for device in ("meta", "cpu"):
+        model = copy.deepcopy(generator).to(device) if device == "meta" else generator
+        counter = FlopCounterMode(display=False)
+        try:
+            with torch.inference_mode(), counter:
+                model(**{k: v.to(device) for k, v in inputs.items()}, noise_mode="const")
+        except (NotImplementedError, RuntimeError):
+            continue
+        return counter.get_total_flops() // batch_size
+    raise RuntimeError("FlopCounterMode could not count the generator")
+
+
+def matmul_flops_per_s(size: int, repeats: int = 7) -> float:
+    """Best-of-`repeats` fp32 `torch.mm` throughput (FLOP/s) for `size x size` matrices."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def make_runner(generator: torch.nn.Module, batch_size: int, fused_modconv: str = "auto"):
+    """A no-argument callable generating one batch: `generator(...)`, or mapping + synthesis with a forced
+    `fused_modconv` (same arithmetic, other kernel layout)."""
+    inputs = make_inputs(generator, batch_size)
+    if fused_modconv == "auto":
+        return lambda: generator(**inputs, noise_mode="const")
+    fused = fused_modconv == "true"
+
+    def run() -> torch.Tensor:
+        ws = generator.mapping(inputs["latents"], inputs["eeg_embeds"])
+        return generator.synthesis(ws, noise_mode="const", fused_modconv=fused)
+
+    return run
+
+
+def time_generation(
+    generator: torch.nn.Module, batch_size: int, repeats: int, fused_modconv: str = "auto", mm_size: int = 2048
+) -> dict:
+    """Median/best images/s over `repeats` timed batches after one warm-up. Each batch is paired with a matmul
+    measurement taken just before it, so `paired_ratio` (batch FLOP/s over that matmul FLOP/s, median over the
+    repeats) tolerates load from other processes better than a ratio of separately timed numbers."""
+    run = make_runner(generator, batch_size, fused_modconv)
+    analytic = analytic_flops_per_image(generator.config)
+    with torch.inference_mode():
+        run()  # warm-up (oneDNN primitive creation, allocator)
+        times, ratios = [], []
+        for _ in range(repeats):
+            peak = matmul_flops_per_s(mm_size, repeats=3)
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+            ratios.append(analytic * batch_size / times[-1] / peak)
+    best, median = min(times), sorted(times)[len(times) // 2]
+    return {"images_per_s": batch_size / median, "images_per_s_best": batch_size / best, "seconds_median": median,
+            "paired_ratio": sorted(ratios)[len(ratios) // 2]}  # fmt: skip
+
+
+def profile_table(generator: torch.nn.Module, batch_size: int) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    run = make_runner(generator, batch_size)
+    with torch.inference_mode():
+        run()
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            run()
+    return prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25)
+
+
+RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
+
+
+def reexec_with_retained_memory() -> None:
+    """Replaces this process with the same command under `RETAIN_ENV` (glibc reads it only at start-up)."""
+    env = {**os.environ, **RETAIN_ENV}
+    argv = [a for a in sys.argv if a != "--retain-freed-memory"]
+    os.execve(sys.executable, [sys.executable, *argv], env)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.retain_freed_memory and any(os.environ.get(k) != v for k, v in RETAIN_ENV.items()):
+        reexec_with_retained_memory()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    generator = build_generator(args.preset)
+    peak_before = matmul_flops_per_s(args.mm_size)
+    analytic = analytic_flops_per_image(generator.config)
+    batches = {}
+    for batch_size in args.batch_sizes:
+        timing = time_generation(generator, batch_size, args.repeats, args.fused_modconv, args.mm_size)
+        batches[str(batch_size)] = {
+            "images_per_s": round(timing["images_per_s"], 3),
+            "images_per_s_best": round(timing["images_per_s_best"], 3),
+            "flops_per_image_counted_g": round(counted_flops_per_image(generator, batch_size) / 1e9, 3),
+            "achieved_gflops_per_s": round(analytic * timing["images_per_s"] / 1e9, 1),
+            "fraction_of_matmul_peak_paired": round(timing["paired_ratio"], 3),
+        }
+        if args.profile:
+            print(f"--- batch {batch_size} ---\n{profile_table(generator, batch_size)}", file=sys.stderr)
+    peak_after = matmul_flops_per_s(args.mm_size)  # the machine is shared: measure again, keep the best
+    peak = max(peak_before, peak_after)
+    for entry in batches.values():
+        entry["fraction_of_matmul_peak"] = round(entry["achieved_gflops_per_s"] * 1e9 / peak, 3)
+    result = {
+        "preset": args.preset, "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "fused_modconv": args.fused_modconv, "repeats": args.repeats,
+        "malloc_env": {k: os.environ[k] for k in sorted(RETAIN_ENV) if k in os.environ},
+        "matmul_gflops_per_s": round(peak / 1e9, 1),
+        "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
+        "flops_per_image_analytic_g": round(analytic / 1e9, 3), "batches": batches,
+    }  # fmt: skip
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""`eeg2img generate`: image grids from an EEGStyleGAN-ADA model, one per seed (rows = classes, columns = trials).
+
+Follows the authors' generation protocol (one row per class, columns = different test trials of that class,
+truncation psi 1, constant noise) but derives both the trial choice and the latents from the seed, so the same
+arguments write byte-identical PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "parse_seeds", "load_eeg_file", "select_trials", "generate_grids"]
+
+
+def register(subparsers: Any) -> None:
+    """Adds the `generate` sub-command to the `eeg2img` CLI."""
+    p = subparsers.add_parser("generate", help="write PNG image grids (rows = classes, columns = trials) per seed")
+    p.add_argument("model", help="folder written by save_pretrained (or a Hub id) of an EEGStyleGAN-ADA model")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
+    source.add_argument("--eeg", help=".npy file with one trial (n_chans, n_times) or a batch (n, n_chans, n_times)")
+    p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--classes", help="number of classes (the first N) or comma-separated class names (default: all)")
+    p.add_argument("--trials-per-class", type=int, default=8, help="grid columns (default: 8)")
+    p.add_argument("--num-images", type=int, default=4, help="images per trial with --eeg (default: 4)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds and ranges, e.g. 0,1,2 or 0-10 (default: 0)")
+    p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 can be faster on "
+                   "a CPU shared with other busy processes)")  # fmt: skip
+    p.add_argument("--output-dir", default="outputs/generate")
+    p.set_defaults(func=_run)
+
+
+def _run(ns: argparse.Namespace) -> None:
+    if ns.threads is not None:
+        if ns.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {ns.threads}")
+        import torch
+
+        torch.set_num_threads(ns.threads)
+    summary = generate_grids(
+        ns.model, output_dir=ns.output_dir, dataset=ns.dataset, eeg_file=ns.eeg, split=ns.split,
+        classes=ns.classes, trials_per_class=ns.trials_per_class, num_images=ns.num_images,
+        seeds=parse_seeds(ns.seeds), truncation_psi=ns.truncation_psi, noise_mode=ns.noise_mode,
+        batch_size=ns.batch_size, device=ns.device,
+    )  # fmt: skip
+    print(json.dumps(summary))
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`"0,1,5-7"` -> `[0, 1, 5, 6, 7]` (ranges inclusive, as in the authors' `--seeds 0-10`)."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            if "-" in part[1:]:
+                low, high = (int(v) for v in part.split("-", 1))
+                seeds.extend(range(low, high + 1))
+            elif part:
+                seeds.append(int(part))
+        except ValueError:
+            raise ValueError(f"--seeds expects comma-separated integers or ranges like 0-10, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds expects non-negative integers, got {text!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def load_eeg_file(path: str | Path) -> Any:
+    """Loads a `.npy` EEG array with `allow_pickle=False`; pickled files are refused with a `ValueError`."""
+    import pickle
+
+    import numpy as np
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"--eeg file {str(path)!r} does not exist") from None
+    except (ValueError, pickle.UnpicklingError) as err:
+        raise ValueError(
+            f"--eeg file {str(path)!r} is not a plain .npy array ({err}). Pickled data is refused because loading "
+            "it can run arbitrary code; save the trial with np.save(path, array) from a float array."
+        ) from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"--eeg expects a single .npy array, got {type(array).__name__} (an .npz archive?)")
+    return array
+
+
+def _resolve_classes(names: list[str], classes: str | None) -> list[int]:
+    """`None` -> all classes; `"N"` -> the first N; `"a,b"` -> those names (in the given order)."""
+    if classes is None:
+        return list(range(len(names)))
+    if classes.strip().isdigit():
+        count = int(classes)
+        if not 1 <= count <= len(names):
+            raise ValueError(f"--classes must be between 1 and {len(names)} (the dataset's classes), got {count}")
+        return list(range(count))
+    wanted = [c.strip() for c in classes.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; the dataset has {names}")
+    return [names.index(c) for c in wanted]
+
+
+def select_trials(labels: Any, class_ids: list[int], trials_per_class: int, seed: int) -> list[list[int]]:
+    """Row indices per class: each class's trials shuffled with `np.random.default_rng([seed, class_id])`, the first
+    `trials_per_class` kept in shuffled order. A class's row does not depend on which other classes are drawn."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    rows = []
+    for class_id in class_ids:
+        candidates = np.flatnonzero(labels == class_id)
+        if len(candidates) < trials_per_class:
+            raise ValueError(f"class {class_id} has {len(candidates)} trials in this split, fewer than "
+                             f"--trials-per-class {trials_per_class}")  # fmt: skip
+        order = np.random.default_rng([seed, class_id]).permutation(len(candidates))
+        rows.append([int(i) for i in candidates[order[:trials_per_class]]])
+    return rows
+
+
+def _build_pipeline(model: str, device: str | None) -> Any:
+    import torch
+    from transformers import pipeline
+
+    from ..pipelines import EEGToImagePipeline
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cudnn.deterministic = True  # same arguments -> same bytes (CLI process only)
+    torch.backends.cudnn.benchmark = False
+    # `pipeline_class` keeps the installed class for folders written by `pipe.save_pretrained` too: their
+    # `custom_pipelines` entry would otherwise demand `trust_remote_code=True`.
+    return pipeline("eeg-to-image", model=model, device=device, pipeline_class=EEGToImagePipeline)
+
+
+def _save_png(array: Any, path: Path) -> str:
+    from PIL import Image
+
+    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path, format="PNG")
+    return str(path)
+
+
+def _real_images(split: Any, indices: list[int], size: int) -> Any:
+    """The paired stimulus images of `indices`, resized to the generator's resolution, as uint8 `(n, H, W, 3)`."""
+    import numpy as np
+    from PIL import Image
+
+    images = split.select_columns(["image"]).select(indices)
+    resized = [img["image"].convert("RGB").resize((size, size), Image.Resampling.BICUBIC) for img in images]
+    return np.stack([np.asarray(img, dtype=np.uint8) for img in resized])
+
+
+def generate_grids(
+    model: str,
+    output_dir: str | Path,
+    dataset: str | None = None,
+    eeg_file: str | Path | None = None,
+    split: str = "test",
+    classes: str | None = None,
+    trials_per_class: int = 8,
+    num_images: int = 4,
+    seeds: list[int] | None = None,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    batch_size: int = 16,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
+    `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an `.npy` file; returns a summary."""
+    if (dataset is None) == (eeg_file is None):
+        raise ValueError("pass exactly one of --dataset or --eeg")
+    for name, value in (("--trials-per-class", trials_per_class), ("--num-images", num_images),
+                        ("--batch-size", batch_size)):  # fmt: skip
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    seeds = [0] if seeds is None else seeds
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
+               "output_type": "np"}  # fmt: skip
+    if eeg_file is not None:
+        eeg = load_eeg_file(eeg_file)
+        pipe = _build_pipeline(model, device)
+        files = [_eeg_grid(pipe, eeg, seed, num_images, out, options) for seed in seeds]
+        return {"model": str(model), "eeg": str(eeg_file), "seeds": seeds, "files": files}
+    return _dataset_grids(model, dataset, split, classes, trials_per_class, seeds, out, device, options)
+
+
+def _eeg_grid(pipe: Any, eeg: Any, seed: int, num_images: int, out: Path, options: dict[str, Any]) -> str:
+    import numpy as np
+
+    from ..utils.images import make_grid
+
+    result = pipe(eeg, seed=seed, num_images_per_eeg=num_images, **options)
+    rows = [result] if eeg.ndim == 2 else result
+    images = np.stack([img for row in rows for img in (row if num_images > 1 else [row])])
+    return _save_png(make_grid(images, rows=len(rows)), out / f"eeg_seed{seed:04d}.png")
+
+
+def _dataset_grids(
+    model: str, dataset: str, split: str, classes: str | None, trials_per_class: int, seeds: list[int],
+    out: Path, device: str | None, options: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    import numpy as np
+
+    from ..data import load_eeg_dataset
+    from ..utils.images import make_grid
+
+    splits = load_eeg_dataset(dataset)
+    if split not in splits:
+        raise ValueError(f"split {split!r} not in the dataset; available: {sorted(splits)}")
+    data = splits[split]
+    names = data.features["label"].names
+    class_ids = _resolve_classes(names, classes)
+    labels = np.asarray(data.select_columns(["label"]).with_format("numpy")[:]["label"])
+    pipe = _build_pipeline(model, device)
+    size = pipe.model.config.img_resolution
+    files, trials = [], {}
+    for seed in seeds:
+        rows = select_trials(labels, class_ids, trials_per_class, seed)
+        indices = [i for row in rows for i in row]
+        eeg = np.asarray(data.select_columns(["eeg"]).select(indices).with_format("numpy")[:]["eeg"])
+        fake = np.stack(pipe(eeg, seed=seed, **options))
+        files.append(_save_png(make_grid(fake, rows=len(rows)), out / f"seed{seed:04d}.png"))
+        real = _real_images(data, indices, size)
+        files.append(_save_png(make_grid(real, rows=len(rows)), out / f"seed{seed:04d}_real.png"))
+        trials[str(seed)] = rows
+    manifest = {"model": str(model), "dataset": str(dataset), "split": split, "classes": [names[c] for c in class_ids],
+                "trials": trials, **{k: v for k, v in options.items() if k != "output_type"}}  # fmt: skip
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return {"model": str(model), "seeds": seeds, "files": files, "manifest": str(out / "manifest.json")}

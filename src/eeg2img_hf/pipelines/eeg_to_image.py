@@ -1,0 +1,364 @@
+"""`eeg-to-image` pipeline: EEG trials (or precomputed EEG embeddings) -> images with an EEGStyleGAN-ADA model.
+
+This file imports only `numpy`, `torch`, `PIL` and `transformers`: `pipe.save_pretrained(folder)` copies it next
+to the model so `pipeline(model=folder, trust_remote_code=True)` works where `eeg2img_hf` is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import Pipeline
+
+__all__ = ["EEGToImagePipeline", "OUTPUT_TYPES"]
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+NOISE_MODES = ("const", "random", "none")
+_CONVERTIBLE_FLOATS = (np.float16, np.float64)  # converted to float32 (lossless for float16, rounding for float64)
+
+
+def _describe(value: Any) -> str:
+    """Short description of an input for error messages."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    return f"{type(value).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "") + (
+        f" and dtype {dtype}" if dtype is not None else ""
+    )
+
+
+def _to_numpy(value: Any, name: str) -> np.ndarray:
+    """Converts a tensor, array or (nested) list to a numpy array without changing its dtype class."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds it exactly
+            value = value.float()
+        return value.numpy()
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"`{name}` could not be read as a rectangular array ({err}).") from err
+    return array
+
+
+def _as_float32(array: np.ndarray, name: str) -> torch.Tensor:
+    """float32 stays, float16/float64 become float32; integer, bool, complex and object arrays are refused."""
+    if array.dtype == np.float32:
+        return torch.from_numpy(np.ascontiguousarray(array))
+    if array.dtype.type in _CONVERTIBLE_FLOATS:
+        return torch.from_numpy(array.astype(np.float32))
+    raise ValueError(
+        f"`{name}` must hold floating-point values (float32; float16/float64 are converted to float32), got "
+        f"dtype {array.dtype}. Integer arrays are refused rather than silently cast: convert them explicitly "
+        "if they really are EEG values."
+    )
+
+
+def _stack_items(items: list[Any], name: str) -> np.ndarray:
+    """Stacks a list of per-trial arrays, checking that every item has the same 2-D shape."""
+    arrays = [_to_numpy(item, f"{name}[{i}]") for i, item in enumerate(items)]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or arrays[0].ndim != 2:
+        raise ValueError(f"Every item of a list of `{name}` must be 2-D with one common shape, got shapes "
+                         f"{[a.shape for a in arrays]}.")  # fmt: skip
+    return np.stack(arrays)
+
+
+def _read_inputs(inputs: Any) -> tuple[str, np.ndarray]:
+    """Returns `(kind, array)` with kind `"eeg"` or `"eeg_embeds"` from any accepted input form."""
+    if hasattr(inputs, "column_names") and hasattr(inputs, "with_format"):  # a `datasets.Dataset`
+        for key in ("eeg", "eeg_embeds"):
+            if key in inputs.column_names:
+                return key, np.asarray(inputs.select_columns([key]).with_format("numpy")[:][key])
+        raise ValueError(
+            f"Expected a dataset with an 'eeg' (or 'eeg_embeds') column, got columns {inputs.column_names}."
+        )
+    if isinstance(inputs, Mapping):  # a `datasets` row, a sliced batch or a plain dict
+        for key in ("eeg", "eeg_embeds"):
+            if key in inputs:
+                return key, _to_numpy(inputs[key], key)
+        raise ValueError(f"Expected a dict with an 'eeg' (or 'eeg_embeds') key, got keys {sorted(inputs)}.")
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, Mapping) for i in inputs):
+        key = "eeg" if all("eeg" in i for i in inputs) else "eeg_embeds"
+        if not all(key in i for i in inputs):
+            raise ValueError("Every dict of a list of rows must have an 'eeg' (or every one an 'eeg_embeds') key.")
+        return key, np.stack([_to_numpy(i[key], key) for i in inputs])
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (np.ndarray, torch.Tensor)) for i in inputs):
+        return "eeg", _stack_items(list(inputs), "eeg")
+    if isinstance(inputs, (np.ndarray, torch.Tensor, list, tuple)):
+        return "eeg", _to_numpy(inputs, "eeg")
+    raise ValueError(
+        "Expected EEG as an array/tensor (n_chans, n_times) or (batch_size, n_chans, n_times), a list of such "
+        f"arrays, a dict or `datasets` row with an 'eeg' key, or a `datasets.Dataset`; got {_describe(inputs)}."
+    )
+
+
+def _check_eeg(eeg: torch.Tensor, encoder_config: Any) -> None:
+    """Raises `ValueError` unless `eeg` is a finite `(n_chans, n_times)` trial or `(batch_size, n_chans, n_times)`
+    batch that the encoder accepts."""
+    n_chans, n_times = encoder_config.n_chans, encoder_config.n_times
+    expected = f"(n_chans, n_times) = ({n_chans}, {n_times}) or (batch_size, {n_chans}, {n_times})"
+    if eeg.ndim not in (2, 3):
+        raise ValueError(f"Expected EEG of shape {expected}, got a {eeg.ndim}-D input of shape {tuple(eeg.shape)}.")
+    eeg = eeg if eeg.ndim == 3 else eeg.unsqueeze(0)
+    if eeg.shape[0] == 0:
+        raise ValueError("Got an empty batch of EEG trials.")
+    if tuple(eeg.shape[1:]) != (n_chans, n_times):
+        hint = " (it looks transposed: expected channels first)" if tuple(eeg.shape[1:]) == (n_times, n_chans) else ""
+        raise ValueError(f"The model's encoder expects n_chans={n_chans} channels and n_times={n_times} samples per "
+                         f"trial, {expected}; got trials of shape {tuple(eeg.shape[1:])}{hint}.")  # fmt: skip
+    bad = (~torch.isfinite(eeg)).flatten(1).any(dim=1)
+    if bad.any():
+        raise ValueError(f"EEG contains NaN or inf values (trials {bad.nonzero().flatten().tolist()}).")
+    if getattr(encoder_config, "input_normalization", None) == "trial_max":
+        low = eeg.flatten(1).amax(dim=1) <= 0
+        if low.any():
+            raise ValueError(f"input_normalization='trial_max' needs a positive maximum per trial; trials "
+                             f"{low.nonzero().flatten().tolist()} have max <= 0.")  # fmt: skip
+
+
+def _check_embeds(embeds: torch.Tensor, embed_dim: int) -> None:
+    """Raises `ValueError` unless `embeds` is a finite `(batch_size, embed_dim)` batch."""
+    embeds = embeds if embeds.ndim != 1 else embeds.unsqueeze(0)
+    if embeds.ndim != 2 or embeds.shape[1] != embed_dim or embeds.shape[0] == 0:
+        raise ValueError(f"Expected `eeg_embeds` of shape ({embed_dim},) or (batch_size, {embed_dim}) (the model's "
+                         f"embed_dim), got shape {tuple(embeds.shape)}.")  # fmt: skip
+    if not torch.isfinite(embeds).all():
+        raise ValueError("`eeg_embeds` contains NaN or inf values.")
+
+
+def _to_pil(array: np.ndarray) -> Image.Image:
+    """uint8 `(H, W, C)` -> PIL image (`L` for one channel, `RGB` for three)."""
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+class EEGToImagePipeline(Pipeline):
+    """
+    EEG-to-image pipeline of EEGStyleGAN-ADA (Singh et al., "Learning Robust Deep Visual Representations from EEG
+    and Brain Recordings", WACV 2024): the model's EEG encoder maps each trial to a 128-D embedding, which
+    conditions a StyleGAN2-ADA generator together with a latent `z ~ N(0, I)`.
+
+    Inputs: one trial `(n_chans, n_times)` (numpy array, torch tensor or nested list), a batch
+    `(batch_size, n_chans, n_times)`, a list of trials, a dict or `datasets` row with an `eeg` key (or an
+    `eeg_embeds` key when there is no `eeg`), a sliced `datasets` batch or a `datasets.Dataset`; or precomputed
+    embeddings with `pipe(eeg_embeds=...)`. float32 is used as is, float16/float64 are converted to float32, and
+    integer arrays are refused. Shapes, dtypes and NaN/inf are checked against `model.config.encoder_config`
+    before the model runs.
+
+    Call arguments:
+        num_images_per_eeg (`int`, *optional*, defaults to 1): images per trial (different latents).
+        truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)` (the paper uses 1).
+        truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws.
+        noise_mode (`str`, *optional*, defaults to `"const"`): `"const"`, `"random"` or `"none"`.
+        seed (`int`, *optional*): seeds a CPU `torch.Generator` for the latents, so results do not depend on the
+            device or on `batch_size`. Mutually exclusive with `generator`.
+        generator (`torch.Generator`, *optional*): RNG for the latents (and the seed of random noise).
+        output_type (`str`, *optional*, defaults to `"pil"`): `"pil"`, `"np"` (uint8 `(H, W, C)`) or `"pt"`
+            (float `(C, H, W)` in `[-1, 1]`).
+        return_embeds (`bool`, *optional*, defaults to `False`): return `{"images": ..., "eeg_embeds": ...}`.
+        batch_size (`int`, *optional*): run the model on chunks of at most this many images (default: all).
+
+    Returns:
+        Per trial, one image (`num_images_per_eeg=1`) or a list of images; a list of those for batched inputs
+        (one trial in `(n_chans, n_times)` form gives a single result).
+
+    Example:
+
+    ```python
+    >>> import eeg2img_hf.pipelines  # registers the "eeg-to-image" task
+    >>> from transformers import pipeline
+    >>> pipe = pipeline("eeg-to-image", model="path/to/eegstylegan")
+    >>> image = pipe(eeg, seed=0)  # eeg: (n_chans, n_times) float32
+    ```
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
+        config = getattr(model, "config", None)
+        if config is None or not hasattr(config, "z_dim") or not hasattr(config, "embed_dim"):
+            raise ValueError(f"The eeg-to-image pipeline needs an EEGStyleGAN-ADA model, got {type(model).__name__}.")
+        if getattr(config, "conditioning", "eeg") != "eeg":
+            raise ValueError(f"The eeg-to-image pipeline needs conditioning='eeg', got {config.conditioning!r}.")
+        super().__init__(model, *args, **kwargs)
+        self.model.eval()  # inference only: a model in train mode would update `w_avg` on every call
+
+    def __call__(self, inputs: Any = None, **kwargs: Any) -> Any:
+        """Generates images; see the class docstring. `pipe(eeg_embeds=x)` takes precomputed embeddings."""
+        embeds = kwargs.pop("eeg_embeds", None)
+        if (inputs is None) == (embeds is None):
+            raise ValueError("Pass either EEG `inputs` or `eeg_embeds=`, exactly one of them.")
+        if embeds is not None:
+            inputs = {"eeg_embeds": embeds}
+        if "batch_size" in kwargs:  # `Pipeline.__call__` would take it for its DataLoader; here it chunks `_forward`
+            kwargs["forward_batch_size"] = kwargs.pop("batch_size")
+        # Every input form becomes one stacked batch in `preprocess`; `batch_size` chunks it in `_forward`.
+        return super().__call__(_Request(inputs), **kwargs)
+
+    def _sanitize_parameters(
+        self,
+        num_images_per_eeg: int | None = None,
+        truncation_psi: float | None = None,
+        truncation_cutoff: int | None = None,
+        noise_mode: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        output_type: str | None = None,
+        return_embeds: bool | None = None,
+        forward_batch_size: int | None = None,
+        sfreq: float | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        batch_size = forward_batch_size if forward_batch_size is not None else self._batch_size
+        _check_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
+                       output_type, batch_size)  # fmt: skip
+        pairs = {"num_images_per_eeg": num_images_per_eeg, "seed": seed, "generator": generator,
+                 "noise_mode": noise_mode, "sfreq": sfreq}  # fmt: skip
+        preprocess = {k: v for k, v in pairs.items() if v is not None}
+        pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
+                 "batch_size": batch_size}  # fmt: skip
+        forward = {k: v for k, v in pairs.items() if v is not None}
+        pairs = {"output_type": output_type, "return_embeds": return_embeds}
+        postprocess = {k: v for k, v in pairs.items() if v is not None}
+        return preprocess, forward, postprocess
+
+    def preprocess(
+        self,
+        inputs: Any,
+        num_images_per_eeg: int = 1,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        noise_mode: str = "const",
+        sfreq: float | None = None,
+    ) -> dict[str, Any]:
+        """Validates and stacks the input into one batch; draws `(batch_size * num_images_per_eeg, z_dim)` latents."""
+        kind, array = _read_inputs(inputs.value if isinstance(inputs, _Request) else inputs)
+        tensor = _as_float32(array, kind)
+        config = self.model.config
+        if kind == "eeg":
+            if config.encoder_config is None:
+                raise ValueError("This model has no EEG encoder (encoder_config is None): pass `eeg_embeds=`.")
+            _check_eeg(tensor, config.encoder_config)
+            _check_sfreq(sfreq, config.encoder_config)
+        else:
+            _check_embeds(tensor, config.embed_dim)
+        single = tensor.ndim == (2 if kind == "eeg" else 1)
+        tensor = tensor.unsqueeze(0) if single else tensor
+        if seed is not None:
+            generator = torch.Generator().manual_seed(seed)
+        device = generator.device if generator is not None else torch.device("cpu")
+        num_images = tensor.shape[0] * num_images_per_eeg
+        # one draw per image: image k gets the same latent whatever the batch (torch's CPU normal sampler changes
+        # algorithm with the tensor size, so one big draw would make images depend on how many come with them)
+        draws = [torch.randn(config.z_dim, generator=generator, device=device) for _ in range(num_images)]
+        latents = torch.stack(draws)
+        noise_seed = None
+        if noise_mode == "random":
+            noise_seed = int(torch.randint(2**62, (1,), generator=generator, device=device))
+        return {kind if kind == "eeg_embeds" else "eeg_values": tensor, "latents": latents,
+                "num_images_per_eeg": num_images_per_eeg, "single": single, "noise_seed": noise_seed}  # fmt: skip
+
+    def _forward(
+        self,
+        model_inputs: dict[str, Any],
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+        batch_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Encodes each trial once, then generates `num_images_per_eeg` images per trial in chunks of `batch_size`."""
+        dtype = self.model.dtype
+        embeds = model_inputs.get("eeg_embeds")
+        if embeds is None:
+            eeg = model_inputs["eeg_values"].to(dtype)
+            chunk = batch_size or eeg.shape[0]
+            encode = self.model.eeg_encoder
+            embeds = torch.cat([encode(eeg_values=eeg[i : i + chunk]).eeg_embeds for i in range(0, len(eeg), chunk)])
+        latents = model_inputs["latents"].to(self.device)
+        conditioning = embeds.to(dtype).repeat_interleave(model_inputs["num_images_per_eeg"], dim=0)
+        noise_generator = None
+        if model_inputs["noise_seed"] is not None:
+            noise_generator = torch.Generator(device=self.device).manual_seed(model_inputs["noise_seed"])
+        chunk = batch_size or len(latents)
+        images = []
+        for start in range(0, len(latents), chunk):
+            out = self.model(
+                eeg_embeds=conditioning[start : start + chunk], latents=latents[start : start + chunk],
+                truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+                generator=noise_generator, return_dict=True,
+            )  # fmt: skip
+            images.append(out.images.float().cpu())  # free device memory chunk by chunk
+        return {"images": torch.cat(images), "eeg_embeds": embeds.float(),
+                "num_images_per_eeg": model_inputs["num_images_per_eeg"], "single": model_inputs["single"]}  # fmt: skip
+
+    def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil", return_embeds: bool = False) -> Any:
+        """Converts images to PIL / uint8 numpy / float tensors and groups them per input trial."""
+        images = model_outputs["images"].clamp(-1, 1)
+        if output_type == "pt":
+            converted: list[Any] = list(images)
+        else:
+            arrays = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            converted = list(arrays) if output_type == "np" else [_to_pil(a) for a in arrays]
+        per_eeg = model_outputs["num_images_per_eeg"]
+        embeds = model_outputs["eeg_embeds"]
+        results = []
+        for i in range(len(converted) // per_eeg):
+            group = converted[i * per_eeg : (i + 1) * per_eeg]
+            result = group[0] if per_eeg == 1 else group
+            if return_embeds:
+                result = {"images": result, "eeg_embeds": embeds[i] if output_type == "pt" else embeds[i].numpy()}
+            results.append(result)
+        return results[0] if model_outputs["single"] else results
+
+    def get_inference_context(self):
+        return torch.inference_mode
+
+
+class _Request:
+    """Wraps any user input so `Pipeline.__call__` treats it as one item (its list/dataset paths would iterate)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _check_options(
+    num_images_per_eeg: int | None,
+    truncation_psi: float | None,
+    truncation_cutoff: int | None,
+    noise_mode: str | None,
+    seed: int | None,
+    generator: torch.Generator | None,
+    output_type: str | None,
+    batch_size: int | None,
+) -> None:
+    """Raises `ValueError` for out-of-range call options before anything runs."""
+    for name, value in (("num_images_per_eeg", num_images_per_eeg), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    if truncation_psi is not None and not isinstance(truncation_psi, (int, float)):
+        raise ValueError(f"`truncation_psi` must be a number, got {truncation_psi!r}.")
+    if truncation_cutoff is not None and (not isinstance(truncation_cutoff, int) or truncation_cutoff < 0):
+        raise ValueError(f"`truncation_cutoff` must be a non-negative integer, got {truncation_cutoff!r}.")
+    if noise_mode is not None and noise_mode not in NOISE_MODES:
+        raise ValueError(f"`noise_mode` must be one of {NOISE_MODES}, got {noise_mode!r}.")
+    if output_type is not None and output_type not in OUTPUT_TYPES:
+        raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    if seed is not None and generator is not None:
+        raise ValueError("Pass either `seed` or `generator`, not both.")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"`generator` must be a torch.Generator, got {type(generator).__name__}.")
+
+
+def _check_sfreq(sfreq: float | None, encoder_config: Any) -> None:
+    """Refuses a stated sampling rate that differs from the encoder's (when the encoder records one)."""
+    expected = getattr(encoder_config, "sfreq", None)
+    if sfreq is not None and expected is not None and abs(float(sfreq) - float(expected)) > 1e-6:
+        raise ValueError(f"The model's encoder expects sfreq={expected} Hz, got sfreq={sfreq} Hz; resample first.")

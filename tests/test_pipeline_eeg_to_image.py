@@ -1,0 +1,296 @@
+"""`eeg-to-image` pipeline, `eeg2img generate` and the remote-code export (tiny models, CPU, seconds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
+from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
+from eeg2img_hf.pipelines import EEGToImagePipeline
+from transformers import pipeline
+
+
+N_CHANS, N_TIMES, EMBED_DIM, RES = 4, 32, 12, 16
+# first channel, 3x3 top-left corner of the first image: tiny model after torch.manual_seed(0), eeg below, seed=0
+GOLDEN_UINT8 = np.array([[135, 129, 113], [138, 132, 113], [135, 133, 120]])
+GOLDEN_FLOAT = torch.tensor([[0.0573, 0.0098, -0.1159], [0.0829, 0.0367, -0.1164], [0.0608, 0.0450, -0.0585]])
+
+
+def make_model(n_chans: int = N_CHANS, seed: int = 0) -> EEGStyleGANModel:
+    encoder = EEGEncoderConfig(n_chans=n_chans, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
+                               embed_dim=EMBED_DIM)  # fmt: skip
+    torch.manual_seed(seed)
+    return EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).eval()
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return pipeline("eeg-to-image", model=make_model(), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def eeg() -> np.ndarray:
+    return torch.rand(3, N_CHANS, N_TIMES, generator=torch.Generator().manual_seed(0)).numpy()
+
+
+def as_pt(result) -> torch.Tensor:
+    return torch.stack(result) if isinstance(result, list) else result
+
+
+def test_task_is_registered(pipe):
+    assert isinstance(pipe, EEGToImagePipeline)
+    assert pipe.task == "eeg-to-image"
+
+
+def test_output_types(pipe, eeg):
+    image = pipe(eeg[0], seed=0)
+    assert isinstance(image, Image.Image) and image.size == (RES, RES) and image.mode == "RGB"
+    array = pipe(eeg[0], seed=0, output_type="np")
+    assert array.shape == (RES, RES, 3) and array.dtype == np.uint8
+    tensor = pipe(eeg[0], seed=0, output_type="pt")
+    assert tensor.shape == (3, RES, RES) and tensor.dtype == torch.float32
+    assert tensor.min() >= -1 and tensor.max() <= 1
+    np.testing.assert_array_equal(np.asarray(image), array)
+
+
+def test_golden_slice(pipe, eeg):
+    np.testing.assert_allclose(pipe(eeg[0], seed=0, output_type="np")[:3, :3, 0], GOLDEN_UINT8, atol=2)
+    torch.testing.assert_close(pipe(eeg[0], seed=0, output_type="pt")[0, :3, :3], GOLDEN_FLOAT, atol=1e-4, rtol=0)
+
+
+def test_every_input_kind_gives_the_same_first_image(pipe, eeg):
+    from datasets import Array2D, ClassLabel, Dataset, Features
+
+    reference = pipe(eeg[0], seed=0, output_type="pt")
+    features = Features({"eeg": Array2D((N_CHANS, N_TIMES), "float32"), "label": ClassLabel(names=["a", "b", "c"])})
+    dataset = Dataset.from_dict({"eeg": eeg.tolist(), "label": [0, 1, 2]}, features=features)
+    singles = [torch.from_numpy(eeg[0]), eeg[0].tolist(), eeg[0].astype(np.float64), {"eeg": eeg[0]}, dataset[0]]
+    batches = [eeg, torch.from_numpy(eeg), list(eeg), [torch.from_numpy(e) for e in eeg], {"eeg": eeg},
+               dataset[:3], dataset, [dataset[i] for i in range(3)]]  # fmt: skip
+    for item in singles:
+        torch.testing.assert_close(pipe(item, seed=0, output_type="pt"), reference)
+    for item in batches:
+        result = pipe(item, seed=0, output_type="pt")
+        assert isinstance(result, list) and len(result) == 3
+        torch.testing.assert_close(result[0], reference, atol=1e-5, rtol=1e-5)
+
+
+def test_eeg_embeds_input_and_return_embeds(pipe, eeg):
+    result = pipe(eeg[:2], seed=0, output_type="pt", return_embeds=True)
+    embeds = torch.stack([r["eeg_embeds"] for r in result])
+    assert embeds.shape == (2, EMBED_DIM)
+    torch.testing.assert_close(embeds, pipe.model.eeg_encoder(eeg_values=torch.from_numpy(eeg[:2])).eeg_embeds)
+    from_embeds = pipe(eeg_embeds=embeds, seed=0, output_type="pt")
+    torch.testing.assert_close(as_pt(from_embeds), as_pt([r["images"] for r in result]))
+    single = pipe(eeg_embeds=embeds[0], seed=0, output_type="np", return_embeds=True)
+    assert single["images"].shape == (RES, RES, 3) and single["eeg_embeds"].shape == (EMBED_DIM,)
+
+
+def test_num_images_per_eeg_and_batch_size(pipe, eeg):
+    result = pipe(eeg[:2], num_images_per_eeg=3, seed=0, output_type="pt")
+    assert len(result) == 2 and all(len(images) == 3 for images in result)
+    assert not torch.equal(result[0][0], result[0][1])
+    calls = []
+    hook = pipe.model.generator.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+    try:
+        chunked = pipe(eeg[:2], num_images_per_eeg=3, seed=0, output_type="pt", batch_size=4)
+    finally:
+        hook.remove()
+    assert calls == [4, 2]  # 6 images in forward passes of at most 4
+    for a, b in zip(result, chunked):
+        torch.testing.assert_close(as_pt(a), as_pt(b), atol=1e-5, rtol=1e-5)
+    single = pipe(eeg[0], num_images_per_eeg=2, seed=0)
+    assert isinstance(single, list) and len(single) == 2 and isinstance(single[0], Image.Image)
+
+
+def test_seed_and_generator_reproducibility(pipe, eeg):
+    first = pipe(eeg, seed=7, output_type="np")
+    np.testing.assert_array_equal(np.stack(first), np.stack(pipe(eeg, seed=7, output_type="np")))
+    assert not np.array_equal(np.stack(first), np.stack(pipe(eeg, seed=8, output_type="np")))
+    with_generator = pipe(eeg, generator=torch.Generator().manual_seed(7), output_type="np")
+    np.testing.assert_array_equal(np.stack(first), np.stack(with_generator))
+    noisy = [pipe(eeg[0], seed=1, noise_mode="random", output_type="pt") for _ in range(2)]
+    torch.testing.assert_close(noisy[0], noisy[1])
+
+
+def test_truncation_psi_zero_ignores_latents(pipe, eeg):
+    images = pipe(eeg[0], num_images_per_eeg=2, truncation_psi=0.0, seed=0, output_type="pt")
+    torch.testing.assert_close(images[0], images[1])
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.zeros((5, N_TIMES), np.float32), "n_chans=4"),
+        (np.zeros((N_CHANS, 31), np.float32), "n_times=32"),
+        (np.zeros((N_TIMES, N_CHANS), np.float32), "transposed"),
+        (np.full((N_CHANS, N_TIMES), np.nan, np.float32), "NaN"),
+        (np.ones((N_CHANS, N_TIMES), np.int64), "int64"),
+        (np.ones((1, 1, N_CHANS, N_TIMES), np.float32), "4-D"),
+        (np.ones(N_TIMES, np.float32), "1-D"),
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+        (-np.ones((N_CHANS, N_TIMES), np.float32), "max <= 0"),
+        ({"image": 1}, "'eeg'"),
+        ("eeg.npy", "Expected EEG"),
+    ],
+)
+def test_bad_inputs_raise_before_the_model_runs(pipe, bad, match):
+    with pytest.raises(ValueError, match=match):
+        pipe(bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"output_type": "jpg"}, "output_type"),
+        ({"num_images_per_eeg": 0}, "num_images_per_eeg"),
+        ({"seed": 0, "generator": torch.Generator()}, "not both"),
+        ({"noise_mode": "loud"}, "noise_mode"),
+        ({"eeg_embeds": torch.zeros(2, 5)}, "embed_dim"),
+    ],
+)
+def test_bad_options(pipe, eeg, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pipe(None if "eeg_embeds" in kwargs else eeg[0], **kwargs)
+
+
+def test_train_mode_model_is_put_in_eval():
+    model = make_model().train()
+    pipe = pipeline("eeg-to-image", model=model, device="cpu")
+    w_avg = model.generator.mapping.w_avg.clone()
+    pipe(np.ones((N_CHANS, N_TIMES), np.float32), seed=0)
+    assert not model.training and torch.equal(model.generator.mapping.w_avg, w_avg)
+
+
+def test_pipeline_from_saved_folders(pipe, eeg, tmp_path):
+    import json
+
+    expected = pipe(eeg[0], seed=0, output_type="np")
+    pipe.model.save_pretrained(tmp_path / "model")  # a plain model folder: the registered task is enough
+    again = pipeline("eeg-to-image", model=str(tmp_path / "model"), device="cpu")
+    assert isinstance(again, EEGToImagePipeline)
+    np.testing.assert_array_equal(again(eeg[0], seed=0, output_type="np"), expected)
+
+    pipe.save_pretrained(tmp_path / "pipe")
+    config = json.loads((tmp_path / "pipe" / "config.json").read_text())
+    assert config["custom_pipelines"]["eeg-to-image"]["impl"] == "eeg_to_image.EEGToImagePipeline"
+    assert (tmp_path / "pipe" / "eeg_to_image.py").exists()
+    # transformers gives a folder's `custom_pipelines` priority over the registry (it then asks for
+    # trust_remote_code); `pipeline_class` keeps the installed class
+    again = pipeline("eeg-to-image", model=str(tmp_path / "pipe"), device="cpu", pipeline_class=EEGToImagePipeline)
+    np.testing.assert_array_equal(again(eeg[0], seed=0, output_type="np"), expected)
+
+
+def test_remote_code_pipeline_without_the_package(pipe, eeg, tmp_path):
+    from testing_utils import run_python
+
+    pipe.save_pretrained(tmp_path)
+    np.save(tmp_path / "eeg.npy", eeg[0])
+    np.save(tmp_path / "expected.npy", pipe(eeg[0], seed=0, output_type="np"))
+    proc = run_python(f"""
+        import sys
+        sys.modules["eeg2img_hf"] = None  # the package must not be needed
+        import numpy as np
+        from transformers import pipeline
+        pipe = pipeline(model={str(tmp_path)!r}, trust_remote_code=True, device="cpu")
+        image = pipe(np.load({str(tmp_path / 'eeg.npy')!r}), seed=0, output_type="np")
+        np.testing.assert_array_equal(image, np.load({str(tmp_path / 'expected.npy')!r}))
+        print(type(pipe).__module__, type(pipe).__name__)
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    module, name = proc.stdout.split()[-2:]
+    assert name == "EEGToImagePipeline" and not module.startswith("eeg2img_hf")
+
+
+@pytest.fixture(scope="module")
+def generate_setup(tmp_path_factory):
+    from eeg2img_hf.data import simulate_dataset
+
+    root = tmp_path_factory.mktemp("generate")
+    dataset = simulate_dataset("thoughtviz", n_subjects=1, n_blocks_per_class=2, trials_per_block=5, image_size=16)
+    dataset.save_to_disk(str(root / "data"))
+    make_model(n_chans=dataset["test"].features["eeg"].shape[0]).save_pretrained(root / "model")
+    return root
+
+
+def test_generate_cli_is_byte_reproducible(generate_setup):
+    from testing_utils import run_python
+
+    from eeg2img_hf.cli import main
+
+    root = generate_setup
+    args = [str(root / "model"), "--dataset", str(root / "data"), "--classes", "3", "--trials-per-class", "2",
+            "--seeds", "0-1", "--device", "cpu", "--threads", "1"]  # fmt: skip
+    threads = torch.get_num_threads()
+    try:
+        assert main(["generate", *args, "--output-dir", str(root / "a")]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the CLI sets it process-wide
+    argv = ["generate", *args, "--output-dir", str(root / "b")]
+    proc = run_python(f"from eeg2img_hf.cli import main; raise SystemExit(main({argv!r}))")  # a fresh process
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = sorted(p.name for p in (root / "a").iterdir())
+    assert names == ["manifest.json", "seed0000.png", "seed0000_real.png", "seed0001.png", "seed0001_real.png"]
+    for name in names:
+        assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name
+    grid = np.asarray(Image.open(root / "a" / "seed0000.png"))
+    assert grid.shape == (3 * (RES + 2) + 2, 2 * (RES + 2) + 2, 3)  # rows = classes, columns = trials
+    assert Image.open(root / "a" / "seed0000_real.png").size == Image.open(root / "a" / "seed0000.png").size
+
+
+def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
+    import pickle
+
+    from eeg2img_hf.cli import main
+
+    root = generate_setup
+    np.save(root / "trial.npy", np.random.default_rng(0).random((14, N_TIMES), dtype=np.float32))
+    out = root / "single"
+    assert main(["generate", str(root / "model"), "--eeg", str(root / "trial.npy"), "--num-images", "3",
+                 "--device", "cpu", "--output-dir", str(out)]) == 0  # fmt: skip
+    assert Image.open(out / "eeg_seed0000.png").size == (3 * (RES + 2) + 2, RES + 4)
+    with open(root / "pickled.npy", "wb") as handle:
+        pickle.dump(np.zeros((14, N_TIMES)), handle)
+    np.save(root / "object.npy", np.array([{"eeg": 1}], dtype=object), allow_pickle=True)
+    for name in ("pickled.npy", "object.npy"):
+        assert main(["generate", str(root / "model"), "--eeg", str(root / name), "--output-dir", str(out)]) == 2
+        assert "Pickled data is refused" in capsys.readouterr().err
+
+
+def test_pipeline_module_imports_only_portable_libraries():
+    """The file is copied next to saved models (remote code): no package-relative or eeg2img_hf imports."""
+    import ast
+    import inspect
+
+    from eeg2img_hf.pipelines import eeg_to_image
+
+    tree = ast.parse(inspect.getsource(eeg_to_image))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("." if node.level else node.module.split(".")[0])
+    assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "PIL", "transformers"}, roots
+
+
+def test_pipeline_task_registered_after_plain_package_import(tmp_path):
+    """`import eeg2img_hf` then `transformers.pipeline("eeg-to-image", ...)`, nothing else imported."""
+    from testing_utils import run_python
+
+    from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
+
+    encoder = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, embed_dim=12)
+    EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(tmp_path)
+    proc = run_python(f"""
+        import numpy as np
+        import eeg2img_hf
+        from transformers import pipeline
+        pipe = pipeline("eeg-to-image", model={str(tmp_path)!r})
+        print(type(pipe).__name__, pipe(np.random.rand(4, 32).astype("float32") + 0.1, seed=0).size)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("EEGToImagePipeline (16, 16)")
