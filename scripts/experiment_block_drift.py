@@ -5,8 +5,8 @@ the `within-block` split (test trials come from blocks also seen in training, li
 of EEGCVPR40) and the `block-held-out` split (test blocks never seen in training). Prints one JSON line
 with test k-means / SVM / kNN for each cell and the within-minus-held-out gap per drift setting.
 
-    python scripts/experiment_block_drift.py [--preset thoughtviz] [--drift 1.0] [--epochs 25]
-        [--n-subjects N] [--trials-per-block K]
+    python scripts/experiment_block_drift.py [--preset thoughtviz] [--drift 1.0] [--epochs 25] [--seeds 0,1,2]
+        [--n-subjects N] [--trials-per-block K] [--n-blocks-per-class B]
 """
 
 from __future__ import annotations
@@ -42,22 +42,30 @@ def main() -> None:
     parser.add_argument("--drift", type=float, default=1.0, help="block_drift amplitude for the 'on' setting")
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--training-preset", default="cpu-small")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds; cells report the mean over seeds")
     parser.add_argument("--n-subjects", type=int, help="simulated subjects (default: the preset's)")
     parser.add_argument("--trials-per-block", type=int, help="trials per recording block (default: the preset's)")
+    parser.add_argument("--n-blocks-per-class", type=int, help="blocks per class and subject (default: the preset's)")
     args = parser.parse_args()
-    simulate = {"seed": args.seed, "n_subjects": args.n_subjects, "trials_per_block": args.trials_per_block}
+    seeds = [int(v) for v in args.seeds.split(",")]
+    simulate = {"n_subjects": args.n_subjects, "trials_per_block": args.trials_per_block,
+                "n_blocks_per_class": args.n_blocks_per_class}
     simulate = {k: v for k, v in simulate.items() if v is not None}
-    cells = {}
-    for drift in (0.0, args.drift):
-        for split in SPLITS:
-            cells[f"drift={drift:g}/{split}"] = run_cell(args.preset, drift, split, args.epochs,
-                                                         args.training_preset, simulate)
+    runs: dict[str, list[dict]] = {}
+    for seed in seeds:
+        for drift in (0.0, args.drift):
+            for split in SPLITS:
+                cell = run_cell(args.preset, drift, split, args.epochs, args.training_preset, {**simulate, "seed": seed})
+                runs.setdefault(f"drift={drift:g}/{split}", []).append(cell)
+    cells = {name: {key: round(sum(r[key] for r in rs) / len(rs), 4) for key in rs[0]} for name, rs in runs.items()}
+    for name, rs in runs.items():
+        cells[name]["kmeans_test_per_seed"] = [r["kmeans_test"] for r in rs]
     gaps = {f"drift={d:g}": round(cells[f"drift={d:g}/within-block"]["kmeans_test"]
                                   - cells[f"drift={d:g}/block-held-out"]["kmeans_test"], 4)
             for d in (0.0, args.drift)}
     print(json.dumps({"experiment": "block_drift", "preset": args.preset, "training_preset": args.training_preset,
-                      "epochs": args.epochs, "simulate": simulate, "drift": args.drift, "cells": cells, "kmeans_gap_within_minus_heldout": gaps}))
+                      "epochs": args.epochs, "seeds": seeds, "simulate": simulate, "drift": args.drift,
+                      "cells": cells, "kmeans_gap_within_minus_heldout": gaps}))
 
 
 if __name__ == "__main__":
