@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .features import _to_numpy
+
 __all__ = [
     "RETRIEVAL_DEFINITIONS",
     "class_topk_retrieval",
@@ -55,15 +57,6 @@ RETRIEVAL_DEFINITIONS: dict[str, str] = {
     "image_classification_by_eeg_prototypes": "Zero-shot image classification: the same with gallery images as "
     "queries and EEG class prototypes (mean normalised EEG embedding per class, re-normalised).",
 }
-
-
-def _to_numpy(values: ArrayLike) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu()
-        if values.is_floating_point() and values.dtype not in (torch.float32, torch.float64):
-            values = values.float()
-        return values.numpy()
-    return np.asarray(values)
 
 
 def _check_matrix(values: ArrayLike, name: str) -> np.ndarray:
