@@ -60,9 +60,8 @@ def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
     result = evaluate_encoder(ns.model, dataset=ns.dataset, output_json=ns.output,
                               unseen_classes=_csv(ns.unseen_classes) if ns.unseen_classes else None,
                               tsne_path="" if ns.no_tsne else None)
-    print(json.dumps({"model": result["model"], "seen_classes": result["seen_classes"].get("summary",
-                                                                                           result["seen_classes"])},
-                     default=str))
+    figures = {k: v for k, v in result["seen_classes"].items() if isinstance(v, (int, float))}
+    print(json.dumps({"model": result["model"], "seen_classes": figures}))
 
 
 def cmd_quickstart(ns: argparse.Namespace) -> None:
