@@ -14,11 +14,13 @@ def _csv(value: str) -> list[str]:
 
 
 def _add_simulation_args(parser: argparse.ArgumentParser) -> None:
+    from .commands.split_dataset import STRATEGY_CHOICES  # light module: keeps --help free of `datasets`
+
     group = parser.add_argument_group("simulated data (when the dataset is a preset name)")
     group.add_argument("--seed-data", type=int, dest="sim_seed", help="simulation seed")
     group.add_argument("--snr", type=float, help="evoked-to-background RMS ratio")
     group.add_argument("--block-drift", type=float, help="slow per-block drift amplitude (0 = off)")
-    group.add_argument("--split", choices=["within-block", "block-held-out"], help="split strategy")
+    group.add_argument("--split", choices=STRATEGY_CHOICES, help="split strategy")
 
 
 def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:

@@ -5,4 +5,12 @@ handlers import heavy libraries lazily (so `eeg2img --help` stays fast). `eeg2im
 the modules listed in `COMMAND_MODULES`.
 """
 
-COMMAND_MODULES = ("train_gan", "generate", "evaluate_gan", "convert_checkpoint")
+COMMAND_MODULES = (
+    "convert_dataset",
+    "split_dataset",
+    "preprocess_dataset",
+    "train_gan",
+    "generate",
+    "evaluate_gan",
+    "convert_checkpoint",
+)

@@ -45,7 +45,7 @@ from PIL import Image, ImageDraw
 from scipy import fft as sp_fft
 
 from .features import make_features, set_eeg_info
-from .splits import SPLIT_NAMES, SPLIT_STRATEGIES, check_disjoint, split_trials
+from .splits import SPLIT_GUARANTEES, SPLIT_NAMES, SPLIT_STRATEGIES, check_disjoint, split_trials
 
 # --------------------------------------------------------------------------------------------------
 # Presets
@@ -715,7 +715,8 @@ def simulate_dataset(
         image_size (`int`, *optional*, defaults to 64):
             Side of the square RGB images, in pixels.
         split (`str`, *optional*, defaults to `"within-block"`):
-            `"within-block"` or `"block-held-out"`, see [`split_trials`].
+            One of `SPLIT_STRATEGIES` (`"paper"` draws whole exemplar images per class,
+            `"subject-held-out"` whole subjects), see [`split_trials`].
         val_fraction (`float`, *optional*, defaults to 0.15):
             Target fraction for the validation split.
         test_fraction (`float`, *optional*, defaults to 0.2):
@@ -734,10 +735,12 @@ def simulate_dataset(
     )  # fmt: skip
     design = _trial_design(config)
     split_seed = int(np.random.SeedSequence(seed, spawn_key=(_KEY_SPLIT,)).generate_state(1)[0])
+    exemplar = design["label"] * config.images_per_class + design["image"]
+    arrays = {"blocks": design["block"], "images": exemplar.astype(str), "subjects": design["subject_index"] + 1}
     splits = split_trials(
-        design["label"], design["block"], strategy=split, val_fraction=val_fraction, test_fraction=test_fraction,
-        seed=split_seed,
+        design["label"], arrays["blocks"], arrays["images"], strategy=split, val_fraction=val_fraction,
+        test_fraction=test_fraction, seed=split_seed, subjects=arrays["subjects"],
     )  # fmt: skip
-    check_disjoint(splits, design["block"] if split == "block-held-out" else None)
+    check_disjoint(splits, **{k: v for k, v in arrays.items() if k in SPLIT_GUARANTEES[split]})
     eeg = _simulate_eeg(config, design, _build_geometry(config.preset))
     return _assemble(config, eeg, design, _render_images(config), splits)
