@@ -9,6 +9,7 @@ COMMAND_MODULES = (
     "convert_dataset",
     "split_dataset",
     "preprocess_dataset",
+    "push_dataset",
     "train_gan",
     "generate",
     "evaluate_gan",

@@ -59,10 +59,15 @@ def load_eeg_dataset(source: str | os.PathLike | DatasetDict, **simulate_kwargs:
             return simulate_dataset(preset, **simulate_kwargs)
         if name.startswith(SIM_PREFIX):
             raise ValueError(f"unknown simulation preset {preset!r}; expected one of {sorted(SIMULATION_PRESETS)}")
-        if not os.path.isdir(name):
+        if name.startswith("hf://datasets/"):  # a Hub repo pushed with eeg2img_hf.hub.push_dataset
+            from ..hub.push import load_eeg_dataset_from_hub
+
+            dataset = load_eeg_dataset_from_hub(name)
+        elif not os.path.isdir(name):
             raise ValueError(f"dataset source {name!r} is neither a preset nor an existing directory; expected "
                              f"{_describe_sources()}")  # fmt: skip
-        dataset = _load_directory(name)
+        else:
+            dataset = _load_directory(name)
     else:
         raise ValueError(f"expected {_describe_sources()}, got {type(source).__name__}")
     if simulate_kwargs:
