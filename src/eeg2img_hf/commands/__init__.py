@@ -14,4 +14,8 @@ COMMAND_MODULES = (
     "generate",
     "evaluate_gan",
     "convert_checkpoint",
+    "train_clip",
+    "evaluate_clip",
+    "build_gallery",
+    "train_image_to_eeg",
 )

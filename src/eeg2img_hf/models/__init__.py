@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
+from .eeg_clip import (
+    EEGClipConfig,
+    EEGClipModel,
+    EEGClipOutput,
+    clip_loss,
+    make_image_processor,
+)
 from .eeg_encoder import (
     EEGEncoderClassificationOutput,
     EEGEncoderConfig,
@@ -19,6 +26,7 @@ from .eeg_stylegan import (
     EEGStyleGANModel,
     EEGStyleGANModelOutput,
 )
+from .image_to_eeg import ImageToEEGConfig, ImageToEEGModel, ImageToEEGOutput
 
 
 def _register(config_class, auto_pairs) -> None:
@@ -37,7 +45,14 @@ _register(
 
 _register(EEGStyleGANConfig, [(AutoModel, EEGStyleGANModel)])
 
+_register(ImageToEEGConfig, [(AutoModel, ImageToEEGModel)])
+
+_register(EEGClipConfig, [(AutoModel, EEGClipModel)])
+
 __all__ = [
+    "EEGClipConfig",
+    "EEGClipModel",
+    "EEGClipOutput",
     "EEGEncoderClassificationOutput",
     "EEGEncoderConfig",
     "EEGEncoderForClassification",
@@ -49,4 +64,9 @@ __all__ = [
     "EEGStyleGANGenerator",
     "EEGStyleGANModel",
     "EEGStyleGANModelOutput",
+    "ImageToEEGConfig",
+    "ImageToEEGModel",
+    "ImageToEEGOutput",
+    "clip_loss",
+    "make_image_processor",
 ]

@@ -1,12 +1,27 @@
 """Training and evaluation entry points (Accelerate-based)."""
 
 from .args import ENCODER_PRESETS, EncoderTrainingArguments
+from .evaluate_clip import PAPER_EEGCLIP_RESULTS, evaluate_clip, train_probe_head
 from .evaluate_encoder import evaluate_encoder
 from .evaluate_gan import evaluate_gan
+from .train_clip import CLIP_PRESETS, ClipTrainingArguments, UniqueKeyBatchSampler, train_clip
 from .train_encoder import train_encoder
 from .train_gan import GAN_PRESETS, GANTrainingArguments, train_gan
+from .train_image_to_eeg import (
+    IMAGE_TO_EEG_TRAINING_PRESETS,
+    ImageToEEGTrainingArguments,
+    evaluate_reconstruction,
+    train_image_to_eeg,
+)
 
 __all__ = [
+    "PAPER_EEGCLIP_RESULTS",
+    "evaluate_clip",
+    "train_probe_head",
+    "CLIP_PRESETS",
+    "ClipTrainingArguments",
+    "UniqueKeyBatchSampler",
+    "train_clip",
     "ENCODER_PRESETS",
     "GAN_PRESETS",
     "EncoderTrainingArguments",
@@ -15,4 +30,8 @@ __all__ = [
     "evaluate_gan",
     "train_encoder",
     "train_gan",
+    "IMAGE_TO_EEG_TRAINING_PRESETS",
+    "ImageToEEGTrainingArguments",
+    "evaluate_reconstruction",
+    "train_image_to_eeg",
 ]

@@ -1,0 +1,48 @@
+"""`eeg2img evaluate-clip`: EEG->image retrieval and zero-shot / trained-head classification of an EEGClip model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _csv_ints(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from err
+
+
+def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
+    """Run [`evaluate_clip`], write the full JSON (with `--output`) and print the headline figures as one line."""
+    from ..training.evaluate_clip import evaluate_clip
+
+    result = evaluate_clip(
+        ns.model, ns.dataset, split=ns.split, ks=ns.ks, batch_size=ns.batch_size, head_epochs=ns.head_epochs,
+        head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,
+        device=ns.device,
+    )  # fmt: skip
+    head = result["trained_head"]
+    print(json.dumps({
+        "output": ns.output, "split": result["split"], "split_strategy": result["split_strategy"],
+        "counts": result["counts"], "eeg_to_image": result["eeg_to_image"],
+        "zero_shot_classification": result["zero_shot_classification"],
+        "trained_head": {k: head[k]["test"] for k in ("eeg", "image") if k in head} or head,
+    }))  # fmt: skip
+
+
+def register(subparsers) -> None:
+    """Add `evaluate-clip` to the `eeg2img` sub-commands."""
+    p = subparsers.add_parser("evaluate-clip", help="EEG->image retrieval, MRR/mAP and top-k classification of EEGClip")
+    p.add_argument("model", help="EEGClipModel folder (save_pretrained)")
+    p.add_argument("--dataset", required=True, help="preset name, sim:<preset> or a saved DatasetDict folder")
+    p.add_argument("--split", default="test", help="evaluated split: EEG queries and image gallery (default test)")
+    p.add_argument("--output", help="write the full result (every metric with its definition) to this JSON file")
+    p.add_argument("--ks", type=_csv_ints, default=(1, 5, 10), help="top-k cut-offs (default 1,5,10)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--head-epochs", type=int, default=100, help="epochs of the trained-head protocol")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="Adam learning rate of the heads")
+    p.add_argument("--no-heads", action="store_true", help="skip the trained-head protocol")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="e.g. cuda or cpu (default: cpu)")
+    p.set_defaults(func=cmd_evaluate_clip)

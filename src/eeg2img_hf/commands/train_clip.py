@@ -1,0 +1,73 @@
+"""`eeg2img train-clip`: train EEGClip with Accelerate (see `eeg2img_hf.training.train_clip`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    """Training-argument overrides from the parsed command line (unset options are left to the preset)."""
+    pairs = {
+        "dataset": ns.dataset, "output_dir": ns.output_dir, "model_preset": ns.model_preset, "encoder": ns.encoder,
+        "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size, "learning_rate": ns.lr,
+        "positives": ns.positives, "eval_every_epochs": ns.eval_every_epochs,
+        "checkpoint_every_steps": ns.checkpoint_every_steps, "seed": ns.seed,
+        "classes": _csv(ns.classes) if ns.classes is not None else None,
+        "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
+    }
+    overrides = {k: v for k, v in pairs.items() if v is not None}
+    if ns.class_balanced:
+        overrides["class_balanced"] = True
+    if ns.unique_classes:
+        overrides.update(class_balanced=True, unique_classes=True)
+    return overrides
+
+
+def cmd_train_clip(ns: argparse.Namespace) -> None:
+    """Handler: build `ClipTrainingArguments` from the preset + options, train, print one JSON line.
+
+    The preset's `simulate` arguments belong to the preset's dataset: another `--dataset` drops them.
+    """
+    from ..training.train_clip import CLIP_PRESETS, ClipTrainingArguments, train_clip
+
+    overrides = _overrides(ns)
+    preset_dataset = CLIP_PRESETS.get(ns.preset, {}).get("dataset")
+    if "dataset" in overrides and overrides["dataset"] != preset_dataset:
+        overrides["simulate"] = {}
+    args = ClipTrainingArguments.from_preset(ns.preset, resume=ns.resume, **overrides)
+    summary = train_clip(args)
+    if os.environ.get("RANK", "0") == "0":
+        keys = ("model_dir", "selection_metric", "best_validation", "best_epoch", "global_step", "train_seconds",
+                "num_processes")
+        print(json.dumps({k: summary[k] for k in keys}))
+
+
+def register(subparsers) -> None:
+    """Add the `train-clip` sub-command."""
+    p = subparsers.add_parser("train-clip", help="train EEGClip (EEG + image towers, symmetric CLIP loss)")
+    p.add_argument("--preset", default="cpu-small", help="authors or cpu-small")
+    p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
+    p.add_argument("--output-dir")
+    p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, tiny)")
+    p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
+    p.add_argument("--classes", help="comma-separated class names to keep")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch, split across processes")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--class-balanced", action="store_true", help="no two trials of the same image in a batch")
+    p.add_argument("--unique-classes", action="store_true", help="no two trials of the same class in a batch")
+    p.add_argument("--positives", choices=["diagonal", "image", "class"], help="which batch pairs are positives")
+    p.add_argument("--eval-every-epochs", type=int)
+    p.add_argument("--checkpoint-every-steps", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.set_defaults(func=cmd_train_clip)

@@ -1,0 +1,206 @@
+"""Configuration of EEGClip: an EEG tower and an image tower trained with a CLIP loss (WACV 2024, sec. 3.3)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from transformers import AutoConfig, ResNetConfig
+
+try:  # transformers >= 5 spells it PreTrainedConfig; 4.x only has PretrainedConfig
+    from transformers import PreTrainedConfig
+except ImportError:  # pragma: no cover
+    from transformers import PretrainedConfig as PreTrainedConfig
+
+from .configuration_eeg_encoder import EEGEncoderConfig
+
+__all__ = ["CLIP_MODEL_PRESETS", "EEGClipConfig"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Named presets: keyword overrides of the defaults. Sub-configs are given as dicts (copied on use).
+CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # The authors' EEGClip (reference-impl.md s8): 1-layer LSTM (128 units), ResNet-50 frozen, 256-D joint
+    # space, fixed logit scale e^0.5. These are the defaults.
+    "authors": {"encoder_config": {"lstm_num_layers": 1, "lstm_hidden_size": 128, "normalize_embeds": False}},
+    # Trains from scratch on 2 CPU cores: a small LSTM and a 4-stage basic-block ResNet at 64 px, both trained,
+    # with a learnable logit scale starting at CLIP's 1/0.07 (the fixed e^0.5 learns very slowly from scratch).
+    "cpu-small": {
+        "encoder_config": {"lstm_num_layers": 1, "lstm_hidden_size": 64, "embed_dim": 64, "normalize_embeds": False},
+        "vision_config": {"model_type": "resnet", "embedding_size": 16, "hidden_sizes": [16, 32, 64, 128],
+                          "depths": [1, 1, 1, 1], "layer_type": "basic"},
+        "projection_dim": 64,
+        "logit_scale_init_value": math.log(1 / 0.07),
+        "learnable_logit_scale": True,
+        "freeze_vision_tower": False,
+        "image_size": 64,
+    },
+    # For unit tests only (odd sizes expose transposed dimensions).
+    "tiny": {
+        "encoder_config": {"n_chans": 4, "n_times": 32, "lstm_num_layers": 1, "lstm_hidden_size": 10, "embed_dim": 12,
+                           "normalize_embeds": False},
+        "vision_config": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 14],
+                          "depths": [1, 1], "layer_type": "basic"},
+        "projection_dim": 6,
+        "image_size": 32,
+    },
+}
+
+
+def _build_vision_config(vision_config: PreTrainedConfig | dict[str, Any] | None) -> PreTrainedConfig:
+    if vision_config is None:
+        return ResNetConfig()
+    if isinstance(vision_config, PreTrainedConfig):
+        return vision_config
+    if not isinstance(vision_config, dict) or "model_type" not in vision_config:
+        raise ValueError(
+            "vision_config must be a transformers config or a dict with its 'model_type' "
+            f"(e.g. {{'model_type': 'resnet', ...}}), got {vision_config!r}"
+        )
+    values = dict(vision_config)
+    return AutoConfig.for_model(values.pop("model_type"), **values)
+
+
+def vision_embed_dim(vision_config: PreTrainedConfig) -> int:
+    """Size of the pooled output of an image backbone built from `vision_config` (ResNet/ConvNeXt-style
+    `hidden_sizes[-1]`, ViT/CLIP-style `hidden_size`)."""
+    sizes = getattr(vision_config, "hidden_sizes", None)
+    if sizes:
+        return int(sizes[-1])
+    size = getattr(vision_config, "hidden_size", None)
+    if size is None:
+        raise ValueError(
+            f"cannot tell the pooled feature size of a {type(vision_config).__name__}: it has neither "
+            "`hidden_sizes` nor `hidden_size`"
+        )
+    return int(size)
+
+
+class EEGClipConfig(PreTrainedConfig):
+    r"""
+    Configuration of an [`EEGClipModel`]: an EEG encoder and an image backbone projected into one joint space
+    and trained with a symmetric CLIP loss ("EEGClip", Singh et al., WACV 2024, sec. 3.3). The defaults are the
+    authors' settings (preset `"authors"`): a 1-layer LSTM with 128 units, transformers' ResNet-50 layout
+    (`ResNetConfig()`; load `microsoft/resnet-50` weights into `vision_model` for the pretrained tower) kept
+    frozen, a 256-D joint space and a fixed logit scale `exp(0.5)`.
+
+    Args:
+        encoder_config (`EEGEncoderConfig` or `dict`, *optional*):
+            The EEG tower. Defaults to `EEGEncoderConfig(lstm_num_layers=1, normalize_embeds=False)`.
+        vision_config (`PreTrainedConfig` or `dict`, *optional*):
+            Any transformers vision backbone config (`ResNetConfig`, `ConvNextConfig`, `CLIPVisionConfig`, ...)
+            whose `AutoModel` returns a `pooler_output`. A dict needs its `model_type`. Defaults to `ResNetConfig()`.
+        projection_dim (`int`, *optional*, defaults to 256):
+            Size of the joint embedding space.
+        logit_scale_init_value (`float`, *optional*, defaults to 0.5):
+            Initial value of the log logit scale: logits are `exp(logit_scale) * cos(eeg, image)` (authors: 0.5,
+            i.e. a scale of about 1.65, which they call "temperature 0.5").
+        learnable_logit_scale (`bool`, *optional*, defaults to `False`):
+            Train `logit_scale` (CLIP) instead of keeping it fixed (the authors).
+        freeze_vision_tower (`bool`, *optional*, defaults to `True`):
+            Keep the image backbone frozen and in eval mode (only the image projection trains).
+        image_size (`int`, *optional*, defaults to 224):
+            Side of the square centre crop fed to the image backbone.
+        image_resize_size (`int`, *optional*):
+            Shortest edge after resizing, before the crop. Defaults to `round(image_size * 232 / 224)` (the
+            torchvision ResNet-50 V2 transform the authors used: resize 232, crop 224).
+        image_mean (`list[float]`, *optional*, defaults to the ImageNet mean):
+            Per-channel mean for normalisation (after rescaling to [0, 1]).
+        image_std (`list[float]`, *optional*, defaults to the ImageNet std):
+            Per-channel standard deviation for normalisation.
+
+    Example:
+
+    ```python
+    >>> config = EEGClipConfig.from_preset("tiny")
+    >>> config.projection_dim, config.vision_config.model_type
+    (6, 'resnet')
+    ```
+    """
+
+    model_type = "eeg2img_eeg_clip"
+    sub_configs = {"encoder_config": EEGEncoderConfig, "vision_config": AutoConfig}
+
+    def __init__(
+        self,
+        encoder_config: EEGEncoderConfig | dict[str, Any] | None = None,
+        vision_config: PreTrainedConfig | dict[str, Any] | None = None,
+        projection_dim: int = 256,
+        logit_scale_init_value: float = 0.5,
+        learnable_logit_scale: bool = False,
+        freeze_vision_tower: bool = True,
+        image_size: int = 224,
+        image_resize_size: int | None = None,
+        image_mean: Sequence[float] = IMAGENET_MEAN,
+        image_std: Sequence[float] = IMAGENET_STD,
+        **kwargs: Any,
+    ) -> None:
+        if encoder_config is None:
+            encoder_config = EEGEncoderConfig(lstm_num_layers=1, normalize_embeds=False)
+        elif isinstance(encoder_config, dict):
+            encoder_config = EEGEncoderConfig(**encoder_config)
+        elif not isinstance(encoder_config, EEGEncoderConfig):
+            raise ValueError(
+                f"encoder_config must be an EEGEncoderConfig or a dict, got {type(encoder_config).__name__}"
+            )
+        self.encoder_config = encoder_config
+        self.vision_config = _build_vision_config(vision_config)
+        self.projection_dim = projection_dim
+        self.logit_scale_init_value = float(logit_scale_init_value)
+        self.learnable_logit_scale = bool(learnable_logit_scale)
+        self.freeze_vision_tower = bool(freeze_vision_tower)
+        self.image_size = image_size
+        self.image_resize_size = round(image_size * 232 / 224) if image_resize_size is None else image_resize_size
+        self.image_mean = [float(v) for v in image_mean]
+        self.image_std = [float(v) for v in image_std]
+        self._validate()
+        super().__init__(**kwargs)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> EEGClipConfig:
+        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"tiny"`) plus overrides.
+
+        A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
+        `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.
+        """
+        if name not in CLIP_MODEL_PRESETS:
+            raise ValueError(f"Unknown EEGClip preset {name!r}; expected one of {sorted(CLIP_MODEL_PRESETS)}.")
+        values = copy.deepcopy(CLIP_MODEL_PRESETS[name])
+        for key in ("encoder_config", "vision_config"):
+            if isinstance(overrides.get(key), dict) and isinstance(values.get(key), dict):
+                values[key].update(overrides.pop(key))
+        return cls(**{**values, **overrides})
+
+    @property
+    def vision_embed_dim(self) -> int:
+        """Size of the image backbone's pooled features (input of `image_projection`)."""
+        return vision_embed_dim(self.vision_config)
+
+    @property
+    def num_channels(self) -> int:
+        """Channels of `pixel_values` expected by the image backbone."""
+        return int(getattr(self.vision_config, "num_channels", 3))
+
+    def _validate(self) -> None:
+        """Raises `ValueError` naming the first invalid field."""
+        for name, value in (("projection_dim", self.projection_dim), ("image_size", self.image_size),
+                            ("image_resize_size", self.image_resize_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if self.image_resize_size < self.image_size:
+            raise ValueError(
+                f"`image_resize_size` ({self.image_resize_size}) must be >= `image_size` ({self.image_size}) "
+                "so the centre crop fits."
+            )
+        if not math.isfinite(self.logit_scale_init_value):
+            raise ValueError(f"`logit_scale_init_value` must be finite, got {self.logit_scale_init_value}.")
+        channels = self.num_channels
+        for name, values in (("image_mean", self.image_mean), ("image_std", self.image_std)):
+            if len(values) != channels:
+                raise ValueError(f"`{name}` needs {channels} values (one per channel), got {values}.")
+        if min(self.image_std) <= 0:
+            raise ValueError(f"`image_std` values must be > 0, got {self.image_std}.")
+        self.vision_embed_dim  # noqa: B018  (raises for a backbone without a pooled size)

@@ -1,0 +1,185 @@
+"""Configuration of the image -> EEG-space encoder (image -> EEG space -> image, WACV 2024 fig. 3d / fig. 7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import AutoConfig
+
+try:  # transformers >= 5 spells it PreTrainedConfig; 4.x only has PretrainedConfig
+    from transformers import PreTrainedConfig
+except ImportError:  # pragma: no cover
+    from transformers import PretrainedConfig as PreTrainedConfig
+
+__all__ = ["IMAGE_TO_EEG_PRESETS", "ImageToEEGConfig", "vision_feature_dim"]
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+#: Named presets: overrides of the defaults (the defaults are the `"authors"` layout).
+IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
+    # Frozen ImageNet-style backbone + Linear(1024) -> LeakyReLU -> Dropout(0.05) -> Linear(128, no bias), L2.
+    # Deviation: transformers' ResNet-50 layout replaces the authors' torchvision GoogLeNet (no GoogLeNet in
+    # transformers); load ImageNet weights (e.g. microsoft/resnet-50) into `vision_model` when you have them.
+    "authors": {},
+    # A small ResNet trained from scratch: minutes on a CPU (the simulated images are 64 px).
+    "cpu-small": {
+        "vision_config": {"model_type": "resnet", "embedding_size": 16, "hidden_sizes": [16, 32, 64, 128],
+                          "depths": [1, 1, 1, 1], "layer_type": "basic"},
+        "hidden_dim": 256,
+        "freeze_vision_tower": False,
+        "image_size": 64,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+    },  # fmt: skip
+    # For unit tests only.
+    "tiny": {
+        "vision_config": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 12],
+                          "depths": [1, 1], "layer_type": "basic"},
+        "eeg_embed_dim": 12,
+        "hidden_dim": 17,
+        "freeze_vision_tower": False,
+        "image_size": 16,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+    },  # fmt: skip
+}
+
+
+def vision_feature_dim(vision_config: PreTrainedConfig) -> int:
+    """Size of the flattened pooled output of `AutoModel.from_config(vision_config)`.
+
+    Convolutional backbones (ResNet, ConvNeXt, RegNet, ...) report it as `hidden_sizes[-1]`, transformers
+    (ViT, CLIP vision, ...) as `hidden_size`.
+    """
+    sizes = getattr(vision_config, "hidden_sizes", None)
+    if sizes:
+        return int(sizes[-1])
+    size = getattr(vision_config, "hidden_size", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    raise ValueError(
+        f"cannot tell the pooled feature size of a {type(vision_config).__name__} (model_type "
+        f"{getattr(vision_config, 'model_type', None)!r}): it has neither `hidden_sizes` nor `hidden_size`"
+    )
+
+
+def _build_vision_config(vision_config: PreTrainedConfig | dict[str, Any] | None) -> PreTrainedConfig:
+    if vision_config is None:
+        return AutoConfig.for_model("resnet")  # transformers' defaults are the ResNet-50 layout
+    if isinstance(vision_config, dict):
+        values = dict(vision_config)
+        model_type = values.pop("model_type", None)
+        if not model_type:
+            raise ValueError(f"vision_config needs a 'model_type' key (e.g. 'resnet'), got keys {sorted(values)}")
+        return AutoConfig.for_model(model_type, **values)
+    if isinstance(vision_config, PreTrainedConfig):
+        return vision_config
+    raise ValueError(f"vision_config must be a transformers config or a dict, got {type(vision_config).__name__}")
+
+
+class ImageToEEGConfig(PreTrainedConfig):
+    r"""Configuration of an [`ImageToEEGModel`]: a vision backbone plus a head that maps an image into the
+    embedding space of a trained EEG encoder (Singh et al., "Learning Robust Deep Visual Representations from
+    EEG and Brain Recordings", WACV 2024, fig. 3d; the authors' `Image2EEG` code).
+
+    The head is the authors': `Linear(feature_dim, hidden_dim) -> LeakyReLU -> Dropout(dropout) ->
+    Linear(hidden_dim, eeg_embed_dim, bias=False)`, output L2-normalised. With `n_subjects` set, a learned
+    subject embedding (one vector of size `feature_dim` per subject) is added to the pooled image features (the
+    authors concatenated one-hot subject planes to the image instead). The subject is optional at inference: an
+    image without a subject uses the mean of the subject embeddings.
+
+    Args:
+        vision_config (`PreTrainedConfig` or `dict`, *optional*):
+            Any transformers vision backbone config; a dict needs a `model_type` key and is rebuilt with
+            `AutoConfig.for_model`. Defaults to transformers' ResNet-50 layout (`ResNetConfig()`).
+        eeg_embed_dim (`int`, *optional*, defaults to 128):
+            Size of the EEG embedding to predict (the EEG encoder's `embed_dim`).
+        hidden_dim (`int`, *optional*, defaults to 1024):
+            Width of the head's hidden layer.
+        dropout (`float`, *optional*, defaults to 0.05):
+            Dropout of the head.
+        negative_slope (`float`, *optional*, defaults to 0.01):
+            LeakyReLU slope of the head.
+        freeze_vision_tower (`bool`, *optional*, defaults to `True`):
+            Keep the backbone's weights fixed; it then also stays in eval mode (fixed BatchNorm statistics, no
+            dropout) when the model is put in training mode (the authors' never-eval backbone is a bug).
+        n_subjects (`int`, *optional*):
+            Number of subjects (ids `1..n_subjects`, as in the datasets' `subject` column); `None` = no subject
+            conditioning.
+        image_size (`int`, *optional*, defaults to 224):
+            Side of the square input of the backbone.
+        image_mean (`list[float]`, *optional*, defaults to the ImageNet mean):
+            Per-channel mean used to normalise `[0, 1]` pixels.
+        image_std (`list[float]`, *optional*, defaults to the ImageNet std):
+            Per-channel standard deviation used to normalise `[0, 1]` pixels.
+        generator_name_or_path (`str`, *optional*):
+            The `EEGStyleGANModel` (folder or Hub id) the `"image-to-eeg-to-image"` pipeline uses by default.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the subject embedding's normal init.
+
+    Example:
+        >>> from eeg2img_hf.models import ImageToEEGConfig
+        >>> config = ImageToEEGConfig.from_preset("tiny")
+        >>> config.vision_config.model_type, config.eeg_embed_dim
+        ('resnet', 12)
+    """
+
+    model_type = "eeg2img_image_to_eeg"
+    sub_configs = {"vision_config": AutoConfig}
+
+    def __init__(
+        self,
+        vision_config: PreTrainedConfig | dict[str, Any] | None = None,
+        eeg_embed_dim: int = 128,
+        hidden_dim: int = 1024,
+        dropout: float = 0.05,
+        negative_slope: float = 0.01,
+        freeze_vision_tower: bool = True,
+        n_subjects: int | None = None,
+        image_size: int = 224,
+        image_mean: list[float] | tuple[float, ...] = tuple(IMAGENET_MEAN),
+        image_std: list[float] | tuple[float, ...] = tuple(IMAGENET_STD),
+        generator_name_or_path: str | None = None,
+        initializer_range: float = 0.02,
+        **kwargs: Any,
+    ) -> None:
+        self.vision_config = _build_vision_config(vision_config)
+        for name, value in (("eeg_embed_dim", eeg_embed_dim), ("hidden_dim", hidden_dim), ("image_size", image_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        bad_subjects = isinstance(n_subjects, bool) or not isinstance(n_subjects, int) or n_subjects < 1
+        if n_subjects is not None and bad_subjects:
+            raise ValueError(f"n_subjects must be a positive integer or None, got {n_subjects!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        image_mean, image_std = [float(v) for v in image_mean], [float(v) for v in image_std]
+        channels = getattr(self.vision_config, "num_channels", 3)
+        if len(image_mean) != channels or len(image_std) != channels or min(image_std) <= 0:
+            raise ValueError(f"image_mean and image_std need {channels} values (std > 0), got {image_mean} and "
+                             f"{image_std}")  # fmt: skip
+        vision_feature_dim(self.vision_config)  # raises for a backbone config without a known feature size
+        self.eeg_embed_dim = eeg_embed_dim
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.negative_slope = negative_slope
+        self.freeze_vision_tower = bool(freeze_vision_tower)
+        self.n_subjects = n_subjects
+        self.image_size = image_size
+        self.image_mean = image_mean
+        self.image_std = image_std
+        self.generator_name_or_path = generator_name_or_path
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of the backbone's flattened pooled output (the head's input)."""
+        return vision_feature_dim(self.vision_config)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> ImageToEEGConfig:
+        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"tiny"`) plus overrides."""
+        if name not in IMAGE_TO_EEG_PRESETS:
+            raise ValueError(f"unknown image-to-EEG preset {name!r}; choose from {sorted(IMAGE_TO_EEG_PRESETS)}")
+        return cls(**{**IMAGE_TO_EEG_PRESETS[name], **overrides})

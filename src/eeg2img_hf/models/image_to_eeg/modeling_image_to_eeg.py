@@ -1,0 +1,258 @@
+"""Image -> EEG-space encoder: a vision backbone and a head regressing a frozen EEG encoder's embeddings.
+
+Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG and Brain
+Recordings", WACV 2024, fig. 3d / fig. 7: an image encoder maps an image into the learned EEG feature space,
+where the EEG-conditioned StyleGAN2-ADA generator reconstructs an image from it. Imports only torch and
+transformers, so a saved folder loads with `trust_remote_code=True`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_image_to_eeg import ImageToEEGConfig
+
+__all__ = [
+    "LOSSES",
+    "ImageToEEGModel",
+    "ImageToEEGOutput",
+    "ImageToEEGPreTrainedModel",
+    "cross_modal_triplet_loss",
+]
+
+LOSSES = ("mse", "triplet")
+UNKNOWN_SUBJECT = -1
+_MAX_NORMALISED_PIXEL = 20.0  # ImageNet-normalised pixels lie in about [-2.2, 2.7]; 0..255 input is a bug
+
+
+@dataclass
+class ImageToEEGOutput(ModelOutput):
+    """Output of [`ImageToEEGModel`].
+
+    Args:
+        loss (`torch.Tensor` of shape `()`, *optional*): returned when `target_embeds` is given.
+        eeg_embeds (`torch.Tensor` of shape `(batch_size, eeg_embed_dim)`): predicted EEG embeddings (unit norm).
+        image_features (`torch.Tensor` of shape `(batch_size, feature_dim)`): flattened pooled backbone output.
+    """
+
+    loss: torch.Tensor | None = None
+    eeg_embeds: torch.Tensor | None = None
+    image_features: torch.Tensor | None = None
+
+
+def cross_modal_triplet_loss(
+    image_embeds: torch.Tensor, target_embeds: torch.Tensor, labels: torch.Tensor | None = None, margin: float = 1.0
+) -> torch.Tensor:
+    r"""Triplet loss with semi-hard negatives between predicted and target EEG embeddings (paper eq. 1).
+
+    Anchor `i` is `image_embeds[i]`, its positive `target_embeds[i]`; negatives are the other rows' targets (only
+    those of another class when `labels` is given). With squared distances :math:`D_{ij} = \lVert a_i - t_j
+    \rVert^2`, the negative is :math:`n^* = \arg\min_{n: D_{in} > D_{ii}} D_{in}` (the closest negative farther
+    than the positive), or the farthest negative when none is farther. The loss is the mean over anchors that
+    have a negative of :math:`\max(0, D_{ii} - D_{in^*} + m)`; 0 (attached to the graph) when none has one.
+
+    Args:
+        image_embeds (`torch.Tensor` of shape `(batch_size, dim)`): predicted embeddings.
+        target_embeds (`torch.Tensor` of shape `(batch_size, dim)`): the paired EEG embeddings.
+        labels (`torch.Tensor` of shape `(batch_size,)`, *optional*): class ids; rows of one class are not
+            negatives of each other.
+        margin (`float`, *optional*, defaults to 1.0): the margin :math:`m` (>= 0).
+    """
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    dist = torch.cdist(image_embeds.float(), target_embeds.float()).pow(2)  # (anchor, target)
+    batch = dist.shape[0]
+    eye = torch.eye(batch, dtype=torch.bool, device=dist.device)
+    negative = ~eye if labels is None else labels.view(-1, 1).to(dist.device) != labels.view(1, -1).to(dist.device)
+    positive = dist.diagonal()
+    with torch.no_grad():
+        farther = negative & (dist > positive.view(-1, 1))
+        closest_farther = dist.masked_fill(~farther, math.inf).argmin(dim=1)
+        farthest = dist.masked_fill(~negative, -math.inf).argmax(dim=1)
+        chosen = torch.where(farther.any(dim=1), closest_farther, farthest)
+    valid = negative.any(dim=1)
+    hinge = (positive - dist.gather(1, chosen.view(-1, 1)).squeeze(1) + margin).clamp_min(0.0)
+    return (hinge * valid).sum() / valid.sum().clamp_min(1)
+
+
+def _check_pixel_values(pixel_values: Any, channels: int, size: int) -> None:
+    expected = f"(batch_size, {channels}, {size}, {size})"
+    if not isinstance(pixel_values, torch.Tensor):
+        raise ValueError(f"pixel_values must be a torch.Tensor of shape {expected}, got {type(pixel_values).__name__}")
+    if not pixel_values.is_floating_point():
+        raise ValueError(f"pixel_values must be a floating-point tensor (normalised pixels), got dtype "
+                         f"{pixel_values.dtype}; use the model's image processor")  # fmt: skip
+    if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (channels, size, size) or not len(pixel_values):
+        raise ValueError(f"pixel_values must have shape {expected}, got {tuple(pixel_values.shape)}; resize with "
+                         "the model's image processor")  # fmt: skip
+    if not bool(torch.isfinite(pixel_values).all()):
+        raise ValueError("pixel_values contains NaN or inf values")
+    if float(pixel_values.abs().max()) > _MAX_NORMALISED_PIXEL:
+        raise ValueError(f"pixel_values reach {float(pixel_values.abs().max()):.1f}: they look like unnormalised "
+                         "0..255 pixels; rescale and normalise them with the model's image processor")  # fmt: skip
+
+
+class ImageToEEGPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and loading for [`ImageToEEGModel`]."""
+
+    config_class = ImageToEEGConfig
+    config: ImageToEEGConfig
+    base_model_prefix = "image_to_eeg"
+    main_input_name = "pixel_values"
+    input_modalities = "image"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # The head keeps PyTorch's fan-in uniform init (as the authors' head); the backbone, a PreTrainedModel
+        # of its own, is initialised by its own `_init_weights`.
+        if isinstance(module, nn.Linear):
+            bound = 1.0 / math.sqrt(module.weight.shape[1])
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+
+
+class ImageToEEGModel(ImageToEEGPreTrainedModel):
+    """Image -> predicted EEG embedding: vision backbone, pooled features (+ subject embedding), MLP head, L2.
+
+    Train it against a frozen EEG encoder's embeddings of the paired trials (`eeg2img train-image-to-eeg`);
+    feed its output to an `EEGStyleGANModel` as `eeg_embeds` to reconstruct images (pipeline
+    `"image-to-eeg-to-image"`). With `config.freeze_vision_tower`, the backbone has no trainable weights and
+    stays in eval mode even inside `model.train()`.
+
+    Example:
+        >>> import torch
+        >>> from eeg2img_hf.models import ImageToEEGConfig, ImageToEEGModel
+        >>> model = ImageToEEGModel(ImageToEEGConfig.from_preset("tiny")).eval()
+        >>> model(pixel_values=torch.randn(2, 3, 16, 16)).eeg_embeds.shape
+        torch.Size([2, 12])
+    """
+
+    def __init__(self, config: ImageToEEGConfig) -> None:
+        super().__init__(config)
+        self.vision_model = AutoModel.from_config(config.vision_config)
+        feature_dim = config.feature_dim
+        self.subject_embedding = nn.Embedding(config.n_subjects, feature_dim) if config.n_subjects else None
+        self.fc1 = nn.Linear(feature_dim, config.hidden_dim)
+        self.act = nn.LeakyReLU(config.negative_slope)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc2 = nn.Linear(config.hidden_dim, config.eeg_embed_dim, bias=False)
+        if config.freeze_vision_tower:
+            self.vision_model.requires_grad_(False)
+        self.post_init()
+
+    def train(self, mode: bool = True) -> ImageToEEGModel:
+        """`nn.Module.train`, except that a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.config.freeze_vision_tower:
+            self.vision_model.eval()
+        return self
+
+    def build_image_processor(self):
+        """A transformers image processor for this model's input: bilinear resize to `image_size`, scale to
+        `[0, 1]`, normalise with `image_mean` / `image_std` (it is saved next to trained models)."""
+        from transformers import ViTImageProcessor
+        from transformers.image_utils import PILImageResampling
+
+        size = self.config.image_size
+        return ViTImageProcessor(
+            do_resize=True, size={"height": size, "width": size}, resample=PILImageResampling.BILINEAR,
+            do_rescale=True, rescale_factor=1 / 255, do_normalize=True, image_mean=list(self.config.image_mean),
+            image_std=list(self.config.image_std),
+        )  # fmt: skip
+
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Flattened pooled backbone output `(batch_size, feature_dim)` (no gradient when the tower is frozen)."""
+        _check_pixel_values(pixel_values, len(self.config.image_mean), self.config.image_size)
+        frozen = self.config.freeze_vision_tower
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            out = self.vision_model(pixel_values=pixel_values, return_dict=True)
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is None:  # no pooler: average the tokens / the spatial map
+            hidden = out.last_hidden_state
+            pooled = hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
+        return pooled.flatten(1)
+
+    def subject_features(self, subject: torch.Tensor | None, batch_size: int) -> torch.Tensor | None:
+        """The subject embedding to add per row: the subject's vector, or the mean over subjects where the subject
+        is `None` or `-1` (unknown). `None` when the model has no subject conditioning."""
+        if self.subject_embedding is None:
+            if subject is not None:
+                raise ValueError("this model has no subject conditioning (config.n_subjects is None): omit `subject`")
+            return None
+        mean = self.subject_embedding.weight.mean(dim=0)
+        if subject is None:
+            return mean.expand(batch_size, -1)
+        subject = torch.as_tensor(subject, device=mean.device)
+        if subject.is_floating_point() or subject.dtype == torch.bool or subject.shape != (batch_size,):
+            raise ValueError(f"subject must be an integer tensor of shape ({batch_size},), got dtype {subject.dtype} "
+                             f"and shape {tuple(subject.shape)}")  # fmt: skip
+        known = subject != UNKNOWN_SUBJECT
+        bad = known & ((subject < 1) | (subject > self.config.n_subjects))
+        if bool(bad.any()):
+            raise ValueError(f"subject ids must be in 1..{self.config.n_subjects} (or -1 for unknown), got "
+                             f"{sorted(set(subject[bad].tolist()))}")  # fmt: skip
+        vectors = self.subject_embedding((subject - 1).clamp_min(0))
+        return torch.where(known.view(-1, 1), vectors, mean)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        subject: torch.Tensor | None = None,
+        target_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        loss: str = "mse",
+        margin: float = 1.0,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> ImageToEEGOutput | tuple:
+        """Predict EEG embeddings of images (and, with `target_embeds`, the training loss).
+
+        Args:
+            pixel_values (`torch.Tensor` of shape `(batch_size, num_channels, image_size, image_size)`):
+                normalised images (see `build_image_processor`).
+            subject (`torch.Tensor` of shape `(batch_size,)`, *optional*): subject ids `1..n_subjects`, `-1` for
+                unknown; omitted = unknown for every row (mean subject embedding).
+            target_embeds (`torch.Tensor` of shape `(batch_size, eeg_embed_dim)`, *optional*): the frozen EEG
+                encoder's embeddings of the paired trials; adds `loss`.
+            labels (`torch.Tensor` of shape `(batch_size,)`, *optional*): class ids; with `loss="triplet"`, rows
+                of one class are not used as each other's negatives.
+            loss (`str`, *optional*, defaults to `"mse"`): `"mse"` (authors' code: mean squared error between the
+                unit vectors) or `"triplet"` ([`cross_modal_triplet_loss`], the paper's wording).
+            margin (`float`, *optional*, defaults to 1.0): triplet margin (squared distances).
+            return_dict (`bool`, *optional*): return a tuple when `False`.
+        """
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        features = self.get_image_features(pixel_values)
+        subject_vectors = self.subject_features(subject, features.shape[0])
+        hidden = features if subject_vectors is None else features + subject_vectors.to(features.dtype)
+        embeds = F.normalize(self.fc2(self.dropout(self.act(self.fc1(hidden)))), dim=-1)
+        loss_value = None
+        if target_embeds is not None:
+            expected = (embeds.shape[0], self.config.eeg_embed_dim)
+            if not isinstance(target_embeds, torch.Tensor) or tuple(target_embeds.shape) != expected:
+                raise ValueError(f"target_embeds must be a tensor of shape {expected}, got "
+                                 f"{tuple(getattr(target_embeds, 'shape', ()))}")  # fmt: skip
+            if not bool(torch.isfinite(target_embeds).all()):
+                raise ValueError("target_embeds contains NaN or inf values")
+            target = target_embeds.to(embeds.dtype)
+            if loss == "mse":
+                loss_value = F.mse_loss(embeds, target)
+            else:
+                if labels is not None and tuple(labels.shape) != (embeds.shape[0],):
+                    raise ValueError(f"labels must have shape ({embeds.shape[0]},), got {tuple(labels.shape)}")
+                loss_value = cross_modal_triplet_loss(embeds, target, labels, margin)
+        output = ImageToEEGOutput(loss=loss_value, eeg_embeds=embeds, image_features=features)
+        return output if return_dict is not False else output.to_tuple()

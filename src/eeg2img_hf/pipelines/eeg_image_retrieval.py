@@ -1,0 +1,184 @@
+"""`eeg-image-retrieval` pipeline: EEG trials -> the closest gallery images under an EEGClip model.
+
+The gallery (a [`GalleryIndex`], a saved index file, a `datasets.Dataset` with an image column, or a folder of
+images) is embedded once with the model's image tower and cached on the pipeline; saved indexes are checked
+against the model (weights fingerprint, embedding size, image preprocessing) and refused when stale or foreign.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Pipeline
+
+from ..retrieval import GalleryIndex, build_gallery
+from .eeg_to_image import _as_float32, _check_eeg, _check_embeds, _read_inputs, _Request
+
+__all__ = ["EEGImageRetrievalPipeline"]
+
+TASK = "eeg-image-retrieval"
+
+
+class EEGImageRetrievalPipeline(Pipeline):
+    """EEG -> image retrieval with an [`EEGClipModel`]: each trial's `top_k` nearest gallery images (cosine).
+
+    Inputs (as in `"eeg-to-image"`): one trial `(n_chans, n_times)`, a batch `(batch_size, n_chans, n_times)`,
+    a list of trials, a `datasets` row / list of rows / `Dataset` with an `eeg` column, or precomputed joint-space
+    embeddings via `pipe(eeg_embeds=...)`. Float16/float64 become float32; integer arrays are refused.
+
+    Call arguments:
+        gallery: a [`GalleryIndex`], the path of a saved index (`*.safetensors`), a `datasets.Dataset` with an
+            `image` column (deduplicated by `image_id`), or a folder of images. Built/loaded once and cached;
+            it can also be given once to `pipeline(..., gallery=...)`.
+        top_k (`int`, defaults to 5): results per trial (at most the gallery size).
+        return_images (`bool`, defaults to `True`): add the PIL image of each hit when the gallery can provide it.
+        batch_size (`int`): trials per encoder forward pass.
+
+    Returns:
+        Per trial a list of `top_k` dicts `{"score": float, "index": int, "image_id": str, "label": str | int |
+        None, "image": PIL.Image}` sorted by decreasing score (equal scores: lower gallery index first); a list of
+        such lists for a batch.
+
+    Example:
+    ```python
+    >>> pipe = pipeline("eeg-image-retrieval", model="path/to/eegclip", gallery=dataset["test"])
+    >>> pipe(eeg, top_k=3)  # eeg: (n_chans, n_times) float32
+    ```
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
+        config = getattr(model, "config", None)
+        if not (hasattr(model, "get_eeg_features") and hasattr(model, "get_image_features")
+                and getattr(config, "encoder_config", None) is not None):  # fmt: skip
+            raise ValueError(f"The eeg-image-retrieval pipeline needs an EEGClip model, got {type(model).__name__}.")
+        self._galleries: dict[Any, GalleryIndex] = {}
+        super().__init__(model, *args, **kwargs)
+        self.model.eval()
+
+    def __call__(self, inputs: Any = None, **kwargs: Any) -> Any:
+        """Retrieves gallery images; see the class docstring. `pipe(eeg_embeds=x)` takes joint-space embeddings."""
+        embeds = kwargs.pop("eeg_embeds", None)
+        if (inputs is None) == (embeds is None):
+            raise ValueError("Pass either EEG `inputs` or `eeg_embeds=`, exactly one of them.")
+        if embeds is not None:
+            inputs = {"eeg_embeds": embeds}
+        if "batch_size" in kwargs:  # `Pipeline.__call__` would use it for its DataLoader; here it chunks `_forward`
+            kwargs["forward_batch_size"] = kwargs.pop("batch_size")
+        return super().__call__(_Request(inputs), **kwargs)
+
+    def _sanitize_parameters(
+        self,
+        gallery: Any = None,
+        top_k: int | None = None,
+        return_images: bool | None = None,
+        forward_batch_size: int | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        for name, value in (("top_k", top_k), ("batch_size", forward_batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if return_images is not None and not isinstance(return_images, bool):
+            raise ValueError(f"`return_images` must be True or False, got {return_images!r}.")
+        forward: dict[str, Any] = {}
+        if gallery is not None:
+            forward["gallery"] = self._resolve_gallery(gallery)
+        if top_k is not None:
+            forward["top_k"] = top_k
+        if forward_batch_size is not None:
+            forward["batch_size"] = forward_batch_size
+        postprocess = {} if return_images is None else {"return_images": return_images}
+        return {}, forward, postprocess
+
+    def _resolve_gallery(self, gallery: Any) -> GalleryIndex:
+        """Turn any accepted gallery form into a checked [`GalleryIndex`], embedding images at most once."""
+        from datasets import Dataset
+
+        if isinstance(gallery, GalleryIndex):
+            key: Any = ("index", id(gallery))
+        elif isinstance(gallery, Dataset):
+            key = ("dataset", gallery._fingerprint)
+        elif isinstance(gallery, (str, os.PathLike)):
+            path = Path(gallery).resolve()
+            if path.is_file():
+                stat = path.stat()
+                key = ("file", str(path), stat.st_mtime_ns, stat.st_size)
+            elif path.is_dir():
+                key = ("folder", str(path))
+            else:
+                raise ValueError(f"gallery {str(gallery)!r} is neither a saved gallery index file nor a folder of "
+                                 "images")  # fmt: skip
+        else:
+            raise ValueError("`gallery` must be a GalleryIndex, the path of a saved index, a datasets.Dataset with an "
+                             f"image column or a folder of images; got {type(gallery).__name__}")  # fmt: skip
+        if key not in self._galleries:
+            processor = self.image_processor
+            if key[0] == "index":
+                gallery.check_compatible(self.model, processor)
+                index = gallery
+            elif key[0] == "file":
+                index = GalleryIndex.load(key[1], model=self.model, image_processor=processor)
+            else:
+                index = build_gallery(self.model, gallery, image_processor=processor)
+            self._galleries[key] = index
+        return self._galleries[key]
+
+    def preprocess(self, inputs: Any) -> dict[str, Any]:
+        """Validates and stacks the input into one `(batch_size, n_chans, n_times)` (or embeddings) batch."""
+        kind, array = _read_inputs(inputs.value if isinstance(inputs, _Request) else inputs)
+        tensor = _as_float32(array, kind)
+        if kind == "eeg":
+            _check_eeg(tensor, self.model.config.encoder_config)
+        else:
+            _check_embeds(tensor, self.model.config.projection_dim)
+        single = tensor.ndim == (2 if kind == "eeg" else 1)
+        return {kind if kind == "eeg_embeds" else "eeg_values": tensor.unsqueeze(0) if single else tensor,
+                "single": single}  # fmt: skip
+
+    def _forward(
+        self,
+        model_inputs: dict[str, Any],
+        gallery: GalleryIndex | None = None,
+        top_k: int = 5,
+        batch_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Embeds the trials (in chunks of `batch_size`) and searches the gallery."""
+        if gallery is None:
+            raise ValueError("No gallery: pass `gallery=` (a GalleryIndex, a saved index path, a dataset with an "
+                             "image column or a folder of images) to the pipeline or to the call.")  # fmt: skip
+        embeds = model_inputs.get("eeg_embeds")
+        if embeds is None:
+            eeg = model_inputs["eeg_values"].to(self.model.dtype)
+            chunk = batch_size or eeg.shape[0]
+            embeds = torch.cat([self.model.get_eeg_features(eeg_values=eeg[i : i + chunk])
+                                for i in range(0, eeg.shape[0], chunk)])  # fmt: skip
+        if top_k > len(gallery):
+            raise ValueError(f"top_k={top_k} is larger than the gallery ({len(gallery)} images).")
+        scores, indices = gallery.search(embeds.float().cpu(), k=top_k)
+        return {"scores": scores, "indices": indices, "gallery": gallery, "single": model_inputs["single"]}
+
+    def postprocess(self, model_outputs: dict[str, Any], return_images: bool = True) -> Any:
+        """One list of `{"score", "index", "image_id", "label", "image"}` dicts per trial, best first."""
+        gallery: GalleryIndex = model_outputs["gallery"]
+        results = []
+        for scores, indices in zip(model_outputs["scores"].tolist(), model_outputs["indices"].tolist()):
+            images = gallery.get_images(indices) if return_images and gallery.has_images else None
+            hits = []
+            for rank, (score, index) in enumerate(zip(scores, indices)):
+                hit = {"score": float(score), "index": int(index), "image_id": gallery.image_ids[index],
+                       "label": gallery.label_name(index)}  # fmt: skip
+                if images is not None:
+                    hit["image"] = images[rank]
+                hits.append(hit)
+            results.append(hits)
+        return results[0] if model_outputs["single"] else results
+
+    def get_inference_context(self):
+        return torch.inference_mode
