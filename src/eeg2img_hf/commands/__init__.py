@@ -18,4 +18,5 @@ COMMAND_MODULES = (
     "evaluate_clip",
     "build_gallery",
     "train_image_to_eeg",
+    "push_model",
 )

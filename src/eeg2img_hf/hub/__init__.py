@@ -13,10 +13,28 @@ from .dataset_cards import (
     templates_dir,
 )
 from .push import HUB_PREFIX, INFO_FILENAME, commit_files, load_eeg_dataset_from_hub, push_dataset
+from .model_cards import (
+    MODEL_FAMILIES,
+    check_model_card_metadata,
+    evaluation_metrics,
+    model_card_context,
+    model_family,
+    render_model_card,
+)
+from .push import PICKLE_WEIGHT_SUFFIXES, prepare_model_folder, push_model
 
 __all__ = [
     "HUB_PREFIX",
     "INFO_FILENAME",
+    "MODEL_FAMILIES",
+    "PICKLE_WEIGHT_SUFFIXES",
+    "check_model_card_metadata",
+    "evaluation_metrics",
+    "model_card_context",
+    "model_family",
+    "prepare_model_folder",
+    "push_model",
+    "render_model_card",
     "SIZE_CATEGORIES",
     "TEMPLATE_NAMES",
     "card_context",

@@ -6,25 +6,50 @@ wrote) and `eeg2img_info.json`: `push_to_hub` does not keep `DatasetInfo.descrip
 package stores its EEG metadata (sfreq, channels, preprocessing, split, ...), so
 [`load_eeg_dataset_from_hub`] restores it from that file.
 
+Models go up with [`push_model`]: a staged copy of the `save_pretrained` folder (safetensors weights, config,
+remote-code files, image processor), plus the custom pipeline source and its `custom_pipelines` entry in
+`config.json`, the rendered model card (`README.md`) and the evaluation JSON, in one commit. The local folder is
+never modified.
+
 The Hub endpoint and token come from the usual `huggingface_hub` settings (`HF_ENDPOINT`, `HF_TOKEN`,
 `hf auth login`) unless `token` is passed.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from datasets import DatasetDict, load_dataset
-from huggingface_hub import CommitInfo, CommitOperationAdd, DatasetCard, DatasetCardData, HfApi, hf_hub_download
+from huggingface_hub import (
+    CommitInfo,
+    CommitOperationAdd,
+    DatasetCard,
+    DatasetCardData,
+    HfApi,
+    ModelCard,
+    hf_hub_download,
+)
 from huggingface_hub.errors import EntryNotFoundError
 
 from ..data.features import INFO_KEY, get_eeg_info, set_eeg_info, validate_eeg_dataset
 from ..data.loading import load_eeg_dataset
 from .dataset_cards import check_card_metadata, render_dataset_card
+from .model_cards import (
+    EVALUATION_FILENAME,
+    TRAINING_RECORD,
+    ModelFamily,
+    check_model_card_metadata,
+    model_family,
+    render_model_card,
+    resolve_evaluation,
+)
 
 INFO_FILENAME = "eeg2img_info.json"
 """File next to the data in a pushed dataset repo holding the EEG metadata as `{"eeg2img": info}`."""
@@ -198,4 +223,224 @@ def load_eeg_dataset_from_hub(repo_id: str, *, revision: str | None = None, toke
     return loaded
 
 
-__all__ = ["HUB_PREFIX", "INFO_FILENAME", "commit_files", "load_eeg_dataset_from_hub", "push_dataset"]
+# --------------------------------------------------------------------------------------------------
+# Models
+
+PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy")
+"""Weight files refused by [`push_model`]: only safetensors go to the Hub (pickles run code when loaded)."""
+
+_MODEL_FILES = ("config.json", "preprocessor_config.json", "generation_config.json", "model.safetensors.index.json",
+                TRAINING_RECORD)  # fmt: skip
+# task -> (pipeline source files copied from eeg2img_hf.pipelines, "module.Class", transformers pipeline type)
+_REMOTE_PIPELINES = {
+    "eeg-to-image": (("eeg_to_image.py",), "eeg_to_image.EEGToImagePipeline", "multimodal"),
+    "image-to-eeg-to-image": (("eeg_to_image.py", "image_to_eeg_to_image.py"),
+                              "image_to_eeg_to_image.ImageToEEGToImagePipeline", "image"),
+}  # fmt: skip
+
+
+def _check_repo_id(repo_id: Any) -> None:
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+
+
+def _check_weights(model_dir: Path) -> list[Path]:
+    """The safetensors files of `model_dir` (each one's header read), refusing pickle-based weight files."""
+    from safetensors import safe_open
+
+    pickles = sorted(p.name for p in model_dir.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_WEIGHT_SUFFIXES)
+    if pickles:
+        raise ValueError(f"{os.fspath(model_dir)!r} holds pickle-based weight files {pickles}: only safetensors "
+                         "weights are pushed (re-save the model with save_pretrained, which writes safetensors)")  # fmt: skip
+    weights = sorted(model_dir.glob("*.safetensors"))
+    if not weights:
+        raise ValueError(f"{os.fspath(model_dir)!r} has no *.safetensors weights (save the model with save_pretrained)")
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except Exception as err:  # safetensors raises its own error types for corrupt headers
+            raise ValueError(f"{path.name} in {os.fspath(model_dir)!r} is not a valid safetensors file: {err}") from err
+    return weights
+
+
+def _check_remote_code(folder: Path, config: Mapping[str, Any]) -> None:
+    """`auto_map` must name modules present in `folder`, and every `.py` there must import only its siblings
+    (single-dot relative imports) and no `eeg2img_hf`, so `trust_remote_code=True` works without the package."""
+    auto_map = config.get("auto_map")
+    if not isinstance(auto_map, Mapping) or not {"AutoConfig", "AutoModel"} <= set(auto_map):
+        raise ValueError(f"config.json in {os.fspath(folder)!r} has no auto_map with AutoConfig and AutoModel: save the "
+                         "model with eeg2img_hf's save_pretrained so its remote code is included")  # fmt: skip
+    for name, reference in auto_map.items():
+        module = str(reference).split("--")[-1].rsplit(".", 1)[0]
+        if not (folder / f"{module}.py").is_file():
+            raise ValueError(f"auto_map[{name!r}] names {reference!r} but {module}.py is missing from the folder")
+    for source in sorted(folder.glob("*.py")):
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"), filename=source.name)
+        except (SyntaxError, UnicodeDecodeError) as err:
+            raise ValueError(f"remote-code file {source.name} does not parse: {err}") from err
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                raise ValueError(f"{source.name} uses a '..' import, which remote code cannot follow")
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                module = (node.module or "").split(".")[0]
+                if not (folder / f"{module}.py").is_file():
+                    raise ValueError(f"{source.name} imports .{node.module} but {module}.py is not in the folder")
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []  # fmt: skip
+            if any(n == "eeg2img_hf" or n.startswith("eeg2img_hf.") for n in names):
+                raise ValueError(f"{source.name} imports eeg2img_hf: the folder is not self-contained for "
+                                 "trust_remote_code (save it with the model's save_pretrained)")  # fmt: skip
+
+
+def _add_pipeline(staging: Path, config: dict[str, Any], family: ModelFamily) -> None:
+    """Copy the family's pipeline source files and declare them in `config["custom_pipelines"]`."""
+    if family.task not in _REMOTE_PIPELINES:
+        return
+    files, impl, kind = _REMOTE_PIPELINES[family.task]
+    package_dir = Path(__file__).resolve().parents[1] / "pipelines"
+    for name in files:
+        shutil.copyfile(package_dir / name, staging / name)
+    pipelines = dict(config.get("custom_pipelines") or {})
+    pipelines[family.task] = {"impl": impl, "pt": ["AutoModel"], "tf": [], "type": kind}
+    config["custom_pipelines"] = pipelines
+
+
+def _add_image_processor(staging: Path, family: ModelFamily) -> None:
+    """Write the model's image processor when the folder lacks one (EEGClip and image->EEG models)."""
+    if (staging / "preprocessor_config.json").is_file() or family.key not in ("eeg_clip", "image_to_eeg"):
+        return
+    from types import SimpleNamespace
+
+    from ..models import EEGClipConfig, ImageToEEGConfig, ImageToEEGModel, make_image_processor
+
+    if family.key == "eeg_clip":
+        processor = make_image_processor(EEGClipConfig.from_pretrained(staging))
+    else:  # the processor depends on the config only
+        processor = ImageToEEGModel.build_image_processor(SimpleNamespace(config=ImageToEEGConfig.from_pretrained(staging)))
+    processor.save_pretrained(staging)
+
+
+def _resolve_model_card(card: ModelCard | str | os.PathLike | None, model_dir: Path, repo_id: str,
+                        evaluation: Mapping[str, Any] | None, dataset_repo_id: str | None) -> ModelCard:  # fmt: skip
+    if card is None:
+        return render_model_card(model_dir, repo_id=repo_id, evaluation=evaluation, dataset_repo_id=dataset_repo_id)
+    if isinstance(card, (str, os.PathLike)):
+        if not Path(card).is_file():
+            raise ValueError(f"card {os.fspath(card)!r} is not a file")
+        card = ModelCard(Path(card).read_text(encoding="utf-8"))
+    if not isinstance(card, ModelCard):
+        raise ValueError(f"card must be a ModelCard or a markdown file, got {type(card).__name__}")
+    check_model_card_metadata(card)
+    return card
+
+
+def prepare_model_folder(
+    model_dir: str | os.PathLike,
+    staging_dir: str | os.PathLike,
+    *,
+    repo_id: str,
+    card: ModelCard | str | os.PathLike | None = None,
+    evaluation: str | os.PathLike | Mapping[str, Any] | None = None,
+    dataset_repo_id: str | None = None,
+) -> list[str]:
+    """Write what [`push_model`] uploads into `staging_dir` (an empty or missing folder); `model_dir` is not touched.
+
+    Copies the safetensors weights, `config.json` (plus `custom_pipelines`), the remote-code `.py` files, the image
+    processor, the training record, the pipeline source, `README.md` (the card) and `eval_results.json`.
+    Sub-folders (e.g. the GAN's training-only `discriminator/`) are left out.
+
+    Returns:
+        `list[str]`: the staged file names, sorted.
+    """
+    model_dir = Path(model_dir)
+    family = model_family(model_dir)
+    weights = _check_weights(model_dir)
+    _check_remote_code(model_dir, json.loads((model_dir / "config.json").read_text(encoding="utf-8")))
+    staging = Path(staging_dir)
+    if staging.exists() and any(staging.iterdir()):
+        raise ValueError(f"staging folder {os.fspath(staging)!r} is not empty")
+    staging.mkdir(parents=True, exist_ok=True)
+    for path in [*weights, *sorted(model_dir.glob("*.py")), *(model_dir / n for n in _MODEL_FILES)]:
+        if path.is_file():
+            shutil.copyfile(path, staging / path.name)
+    config = json.loads((staging / "config.json").read_text(encoding="utf-8"))
+    _add_pipeline(staging, config, family)
+    (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _check_remote_code(staging, config)
+    _add_image_processor(staging, family)
+    result = resolve_evaluation(model_dir, evaluation)
+    final_card = _resolve_model_card(card, model_dir, repo_id, result, dataset_repo_id)
+    (staging / "README.md").write_text(str(final_card), encoding="utf-8")
+    if result is not None:
+        (staging / EVALUATION_FILENAME).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return sorted(p.name for p in staging.iterdir())
+
+
+def push_model(
+    model_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    card: ModelCard | str | os.PathLike | None = None,
+    evaluation: str | os.PathLike | Mapping[str, Any] | None = None,
+    commit_message: str | None = None,
+    dataset_repo_id: str | None = None,
+) -> str:
+    """Push a saved eeg2img_hf model (any family) with its remote code, pipeline, card and evaluation to the Hub.
+
+    After the push, `AutoModel.from_pretrained(repo_id, trust_remote_code=True)` works without the package, and for
+    EEGStyleGAN-ADA `pipeline("eeg-to-image", model=repo_id, trust_remote_code=True)` too; with the package
+    imported, `EEGStyleGANModel.from_pretrained(repo_id)` and `pipeline("eeg-to-image", model=repo_id)` run the
+    installed code (the package's configs drop the `custom_pipelines` entry of their own tasks).
+
+    Args:
+        model_dir (`str` or `os.PathLike`):
+            A folder written by the model's `save_pretrained` (or a trainer's `output_dir/model`).
+        repo_id (`str`):
+            Target model repo, `"org/name"` (created if missing).
+        token (`str`, *optional*):
+            Hub token with write access (default: the configured one).
+        private (`bool`, *optional*, defaults to `False`):
+            Create the repo as private.
+        card (`ModelCard`, `str` or `os.PathLike`, *optional*):
+            The card to publish; rendered with [`render_model_card`] by default.
+        evaluation (`str`, `os.PathLike` or `dict`, *optional*):
+            Evaluation JSON (or its dict) to publish as `eval_results.json` and in the card's `model-index`;
+            default `model_dir/eval_results.json` when present.
+        commit_message (`str`, *optional*):
+            Title of the commit.
+        dataset_repo_id (`str`, *optional*):
+            Hub id of the training dataset, for the card's metadata.
+
+    Returns:
+        `str`: the URL of the model repo.
+
+    Raises:
+        `ValueError`: for a folder that is not a package model, holds pickle weights, lacks safetensors weights or
+        self-contained remote code, or for a bad `repo_id`, card or evaluation file.
+    """
+    _check_repo_id(repo_id)
+    with tempfile.TemporaryDirectory(prefix="eeg2img-push-") as tmp:
+        staging = Path(tmp) / "repo"
+        prepare_model_folder(model_dir, staging, repo_id=repo_id, card=card, evaluation=evaluation,
+                             dataset_repo_id=dataset_repo_id)  # fmt: skip
+        api = HfApi(token=token)
+        url = api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=staging,
+                          commit_message=commit_message or "Upload eeg2img_hf model with card and remote code")  # fmt: skip
+    return str(url)
+
+
+__all__ = [
+    "HUB_PREFIX",
+    "INFO_FILENAME",
+    "PICKLE_WEIGHT_SUFFIXES",
+    "commit_files",
+    "load_eeg_dataset_from_hub",
+    "prepare_model_folder",
+    "push_dataset",
+    "push_model",
+]

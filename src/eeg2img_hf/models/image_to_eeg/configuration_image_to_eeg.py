@@ -77,6 +77,27 @@ def _build_vision_config(vision_config: PreTrainedConfig | dict[str, Any] | None
         return vision_config
     raise ValueError(f"vision_config must be a transformers config or a dict, got {type(vision_config).__name__}")
 
+# Pipeline tasks that eeg2img_hf registers itself (`eeg2img_hf.pipelines`).
+_PACKAGE_TASKS = frozenset({"eeg-to-image", "eeg-image-retrieval", "image-to-eeg-to-image"})
+
+
+def _drop_package_pipelines(config_class: type, kwargs: dict[str, Any]) -> None:
+    """Drop `custom_pipelines` entries for the package's own tasks when this is the installed package's class.
+
+    A pushed folder declares its pipeline as remote code, which transformers' `pipeline()` would only run with
+    `trust_remote_code=True`; with eeg2img_hf installed the task is registered locally, so the entry is
+    dropped and `pipeline(task, model=repo_id)` uses the installed pipeline. Remote-code copies of this file
+    (module outside `eeg2img_hf`) keep the entry.
+    """
+    custom = kwargs.get("custom_pipelines")
+    if not custom or not config_class.__module__.startswith("eeg2img_hf."):
+        return
+    kept = {task: spec for task, spec in custom.items() if task not in _PACKAGE_TASKS}
+    if kept:
+        kwargs["custom_pipelines"] = kept
+    else:
+        del kwargs["custom_pipelines"]
+
 
 class ImageToEEGConfig(PreTrainedConfig):
     r"""Configuration of an [`ImageToEEGModel`]: a vision backbone plus a head that maps an image into the
@@ -170,6 +191,7 @@ class ImageToEEGConfig(PreTrainedConfig):
         self.image_std = image_std
         self.generator_name_or_path = generator_name_or_path
         self.initializer_range = initializer_range
+        _drop_package_pipelines(type(self), kwargs)
         super().__init__(**kwargs)
 
     @property
