@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ._hub_options import add_hub_push_arguments
+
 _HELP = "push a saved EEG-image dataset (save_to_disk folder) with its dataset card to a Hub dataset repo"
 
 
@@ -13,11 +15,9 @@ def register(subparsers: Any) -> None:
     """Adds `push-dataset PATH REPO_ID [--private] [--token TOKEN] [--message MSG] [--card FILE]`."""
     parser = subparsers.add_parser("push-dataset", help=_HELP, description=_HELP)
     parser.add_argument("path", help="folder written by DatasetDict.save_to_disk (e.g. by `eeg2img convert`)")
-    parser.add_argument("repo_id", help="target dataset repo, org/name (created if missing)")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--message", help="commit message of the data commit")
-    parser.add_argument("--card", help="markdown card to publish instead of the rendered template")
+    add_hub_push_arguments(parser, repo_help="target dataset repo, org/name (created if missing)",
+                           message_help="commit message of the data commit",
+                           card_help="markdown card to publish instead of the rendered template")  # fmt: skip
     parser.set_defaults(func=cmd_push_dataset, command="push-dataset")
 
 

@@ -6,21 +6,21 @@ import argparse
 import json
 from typing import Any
 
+from ._hub_options import add_hub_push_arguments
+
 _HELP = ("push a saved model folder (any eeg2img_hf family) with its model card, remote code, custom pipeline and "
          "evaluation JSON to a Hub model repo")  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
-    """Adds `push MODEL_DIR REPO_ID [--private] [--token TOKEN] [--message MSG] [--evaluation JSON] [--card FILE]
+    """Adds `push MODEL_DIR REPO_ID [--private] [--token TOKEN] [--message MSG] [--card FILE] [--evaluation JSON]
     [--dataset-repo-id ID]`."""
     parser = subparsers.add_parser("push", help=_HELP, description=_HELP)
     parser.add_argument("model_dir", help="folder written by save_pretrained (e.g. a trainer's output_dir/model)")
-    parser.add_argument("repo_id", help="target model repo, org/name (created if missing)")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--message", help="commit message")
+    add_hub_push_arguments(parser, repo_help="target model repo, org/name (created if missing)",
+                           message_help="commit message",
+                           card_help="markdown model card to publish instead of the rendered template")  # fmt: skip
     parser.add_argument("--evaluation", help="evaluation JSON (default: MODEL_DIR/eval_results.json when present)")
-    parser.add_argument("--card", help="markdown model card to publish instead of the rendered template")
     parser.add_argument("--dataset-repo-id", help="Hub id of the training dataset, for the card's metadata")
     parser.set_defaults(func=cmd_push_model, command="push")
 

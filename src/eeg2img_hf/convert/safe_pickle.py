@@ -329,6 +329,33 @@ def load_restricted_pickle(path: str | os.PathLike[str], max_bytes: int = DEFAUL
     Raises:
         `UnsafePickleError`: a refused global; `ValueError`: not a (readable) protocol-2+ pickle or too large.
     """
+    return read_pickle_file(path, max_bytes, RestrictedUnpickler, expected="a StyleGAN snapshot pickle",
+                            protocol_note="StyleGAN2-ADA snapshots are")  # fmt: skip
+
+
+def read_pickle_file(
+    path: str | os.PathLike[str],
+    max_bytes: int,
+    unpickler: Callable[[Any], pickle.Unpickler],
+    *,
+    expected: str,
+    protocol_note: str | None = None,
+) -> Any:
+    """Unpickles a file with `unpickler(handle)` after checking that it exists, is at most `max_bytes` and is no zip.
+
+    Shared by [`load_restricted_pickle`] and the ThoughtViz converter's numpy-only reader.
+
+    Args:
+        path (`str` or `os.PathLike`): the pickle file.
+        max_bytes (`int`): refuse larger files.
+        unpickler (`Callable`): builds the (restricted) `pickle.Unpickler` for the open binary handle.
+        expected (`str`): what the file should be, for the zip-archive error (e.g. `"a StyleGAN snapshot pickle"`).
+        protocol_note (`str`, *optional*): when given, refuse pickles outside protocol 2-5, with this reason.
+
+    Raises:
+        `UnsafePickleError`: a refused global; `ValueError`: missing, too large, a zip archive, the wrong protocol
+        or not a readable pickle.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path.name}: no such file")
@@ -338,12 +365,12 @@ def load_restricted_pickle(path: str | os.PathLike[str], max_bytes: int = DEFAUL
     with path.open("rb") as handle:
         head = handle.read(2)
         if head[:2] == b"PK":
-            raise ValueError(f"{path.name} is a zip archive (torch.save format), not a StyleGAN snapshot pickle")
-        if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
-            raise ValueError(f"{path.name} is not a pickle of protocol 2-5 (StyleGAN2-ADA snapshots are)")
+            raise ValueError(f"{path.name} is a zip archive (torch.save format), not {expected}")
+        if protocol_note is not None and (len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5):
+            raise ValueError(f"{path.name} is not a pickle of protocol 2-5 ({protocol_note})")
         handle.seek(0)
         try:
-            return RestrictedUnpickler(handle).load()
+            return unpickler(handle).load()
         except UnsafePickleError:
             raise
         except Exception as err:  # noqa: BLE001 - malformed streams of any kind become one clear error

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+import numpy as np
+import pyarrow as pa
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Image, Value
 
 INFO_KEY = "eeg2img"
@@ -66,6 +68,19 @@ def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str
             "block": Value("int32"),
         }
     )
+
+
+def eeg_arrow(eeg: np.ndarray, eeg_type: pa.DataType) -> pa.Array:
+    """Zero-copy Arrow storage of the `eeg` column from a C-contiguous `(n, n_chans, n_times)` float32 array.
+
+    `eeg_type` is the column's Arrow type, `features.arrow_schema.field("eeg").type` (an `Array2D` extension type).
+    Shared by the simulator and the converters' writer.
+    """
+    n, n_chans, n_times = eeg.shape
+    values = pa.array(np.ascontiguousarray(eeg).reshape(-1))
+    inner = pa.ListArray.from_arrays(pa.array(np.arange(n * n_chans + 1, dtype=np.int32) * n_times), values)
+    outer = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * n_chans), inner)
+    return pa.ExtensionArray.from_storage(eeg_type, outer)
 
 
 def _first_split(ds: Dataset | DatasetDict) -> Dataset:

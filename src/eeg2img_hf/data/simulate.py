@@ -44,7 +44,7 @@ from datasets.table import InMemoryTable
 from PIL import Image, ImageDraw
 from scipy import fft as sp_fft
 
-from .features import make_features, set_eeg_info
+from .features import eeg_arrow, make_features, set_eeg_info
 from .splits import SPLIT_GUARANTEES, SPLIT_NAMES, SPLIT_STRATEGIES, check_disjoint, split_trials
 
 # --------------------------------------------------------------------------------------------------
@@ -588,15 +588,6 @@ def _render_images(config: _SimConfig) -> tuple[list[str], list[bytes]]:
 # Assembly
 
 
-def _eeg_arrow(eeg: np.ndarray, eeg_type: pa.DataType) -> pa.Array:
-    """Zero-copy Arrow storage of an `Array2D` column from a C-contiguous (n, C, T) float32 array."""
-    n, n_chans, n_times = eeg.shape
-    values = pa.array(np.ascontiguousarray(eeg).reshape(-1))
-    inner = pa.ListArray.from_arrays(pa.array(np.arange(n * n_chans + 1, dtype=np.int32) * n_times), values)
-    outer = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * n_chans), inner)
-    return pa.ExtensionArray.from_storage(eeg_type, outer)
-
-
 def _build_split(columns: dict[str, np.ndarray | list], features: Features, split: str, fingerprint: str) -> Dataset:
     """A `Dataset` straight from Arrow arrays (`Dataset.from_dict` would hash the whole EEG array)."""
     schema = features.arrow_schema
@@ -605,7 +596,7 @@ def _build_split(columns: dict[str, np.ndarray | list], features: Features, spli
         [pa.array(columns["image"], type=pa.binary()), pa.nulls(len(columns["image"]), type=pa.string())],
         fields=list(image_type),
     )
-    arrays = {"eeg": _eeg_arrow(columns["eeg"], schema.field("eeg").type), "image": images}
+    arrays = {"eeg": eeg_arrow(columns["eeg"], schema.field("eeg").type), "image": images}
     for name in ("label", "subject", "image_id", "block"):
         arrays[name] = pa.array(columns[name], type=schema.field(name).type)
     table = InMemoryTable(pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema))

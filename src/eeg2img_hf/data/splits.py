@@ -110,20 +110,23 @@ def _within_block(labels: np.ndarray, blocks: np.ndarray, fractions: tuple, rng:
     return assignment
 
 
-def _block_held_out(labels: np.ndarray, blocks: np.ndarray, fractions: tuple, rng: np.random.Generator) -> np.ndarray:
-    """Split code per trial (0 train, 1 validation, 2 test), whole blocks drawn class by class."""
+def _by_unit(
+    labels: np.ndarray, units: np.ndarray, unit: str, fractions: tuple, rng: np.random.Generator, strategy: str
+) -> np.ndarray:
+    """Split code per trial (0 train, 1 validation, 2 test), whole `units` (blocks or image codes) drawn class by
+    class, with >= 1 train and >= 1 test unit per class."""
     val_fraction, test_fraction = fractions
     assignment = np.zeros(len(labels), dtype=np.int64)
     for label in np.unique(labels):
-        class_blocks = rng.permutation(np.unique(blocks[labels == label]))
-        if len(class_blocks) < 2:
+        class_units = rng.permutation(np.unique(units[labels == label]))
+        if len(class_units) < 2:
             raise ValueError(
-                f"the block-held-out split needs at least 2 blocks per class (one for train, one for test), "
-                f"class {label} has {len(class_blocks)}"
+                f"the {strategy} split needs at least 2 {unit} per class (one for train, one for test), "
+                f"class {label} has {len(class_units)}"
             )
-        n_val, n_test = _allocate(len(class_blocks), val_fraction, test_fraction)
-        assignment[np.isin(blocks, class_blocks[:n_test])] = 2
-        assignment[np.isin(blocks, class_blocks[n_test : n_test + n_val])] = 1
+        n_val, n_test = _allocate(len(class_units), val_fraction, test_fraction)
+        assignment[np.isin(units, class_units[:n_test])] = 2
+        assignment[np.isin(units, class_units[n_test : n_test + n_val])] = 1
     return assignment
 
 
@@ -140,25 +143,6 @@ def _image_codes(labels: np.ndarray, images: Sequence | np.ndarray | None, strat
             f"{names[shared[counts > 1][:5]].tolist()} appear with several labels"
         )
     return codes
-
-
-def _by_image(
-    labels: np.ndarray, codes: np.ndarray, fractions: tuple, rng: np.random.Generator, strategy: str
-) -> np.ndarray:
-    """Split code per trial, whole images drawn class by class (>= 1 train and >= 1 test image per class)."""
-    val_fraction, test_fraction = fractions
-    assignment = np.zeros(len(labels), dtype=np.int64)
-    for label in np.unique(labels):
-        class_images = rng.permutation(np.unique(codes[labels == label]))
-        if len(class_images) < 2:
-            raise ValueError(
-                f"the {strategy} split needs at least 2 images per class (one for train, one for test), "
-                f"class {label} has {len(class_images)}"
-            )
-        n_val, n_test = _allocate(len(class_images), val_fraction, test_fraction)
-        assignment[np.isin(codes, class_images[:n_test])] = 2
-        assignment[np.isin(codes, class_images[n_test : n_test + n_val])] = 1
-    return assignment
 
 
 def _from_official(
@@ -298,14 +282,16 @@ def split_trials(
     rng = np.random.default_rng(seed)
     if strategy in ("within-block", "block-held-out"):
         _check_blocks(labels, blocks, strategy)
-        split_fn = _within_block if strategy == "within-block" else _block_held_out
-        assignment = split_fn(labels, blocks, fractions, rng)
+        if strategy == "within-block":
+            assignment = _within_block(labels, blocks, fractions, rng)
+        else:
+            assignment = _by_unit(labels, blocks, "blocks", fractions, rng, strategy)
     elif strategy == "subject-held-out":
         assignment = _subject_held_out(subjects, len(labels), fractions, rng, test_subjects, n_test_subjects)
     elif strategy == "paper" and official is not None:
         assignment = _from_official(labels, official, images, fractions[0], rng)
     else:
-        assignment = _by_image(labels, _image_codes(labels, images, strategy), fractions, rng, strategy)
+        assignment = _by_unit(labels, _image_codes(labels, images, strategy), "images", fractions, rng, strategy)
     return {name: np.flatnonzero(assignment == code) for code, name in enumerate(SPLIT_NAMES)}
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 from datasets import DatasetDict
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData, RepoCard
 
 from ..data.features import get_eeg_info, validate_eeg_dataset
 
@@ -269,6 +269,20 @@ def render_dataset_card(
 _LICENSE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
+def _card_metadata(card: RepoCard | str) -> dict[str, Any]:
+    """The YAML header of a card (or its text) parsed as a mapping; used by the dataset and model card checks."""
+    match = re.match(r"^---\s*\n(.*?)\n---\s*\n", str(card), flags=re.S)
+    if not match:
+        raise ValueError("the card has no YAML metadata header (a block between '---' lines at the top)")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as err:
+        raise ValueError(f"the card's YAML metadata does not parse: {err}") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"the card's YAML metadata must be a mapping, got {type(meta).__name__}")
+    return meta
+
+
 def check_card_metadata(card: DatasetCard | str) -> dict[str, Any]:
     """Check a dataset card's YAML metadata offline, for the keys the package's templates use.
 
@@ -286,16 +300,7 @@ def check_card_metadata(card: DatasetCard | str) -> dict[str, Any]:
     Raises:
         `ValueError`: naming the first problem.
     """
-    text = str(card)
-    match = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, flags=re.S)
-    if not match:
-        raise ValueError("the card has no YAML metadata header (a block between '---' lines at the top)")
-    try:
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as err:
-        raise ValueError(f"the card's YAML metadata does not parse: {err}") from err
-    if not isinstance(meta, dict):
-        raise ValueError(f"the card's YAML metadata must be a mapping, got {type(meta).__name__}")
+    meta = _card_metadata(card)
     licenses = meta.get("license")
     for lic in licenses if isinstance(licenses, list) else [licenses]:
         if lic not in KNOWN_LICENSES:

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .dataset_cards import KNOWN_LICENSES, _LICENSE_NAME, _markdown_table, _preprocessing_list
+from .dataset_cards import KNOWN_LICENSES, _LICENSE_NAME, _card_metadata, _markdown_table, _preprocessing_list
 
 TRAINING_RECORD = "eeg2img_training.json"
 """Training record the trainers write next to the model (dataset, its metadata, training arguments)."""
@@ -413,15 +412,7 @@ def check_model_card_metadata(card: ModelCard | str) -> dict[str, Any]:
     Raises:
         `ValueError`: naming the first problem.
     """
-    match = re.match(r"^---\s*\n(.*?)\n---\s*\n", str(card), flags=re.S)
-    if not match:
-        raise ValueError("the card has no YAML metadata header (a block between '---' lines at the top)")
-    try:
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as err:
-        raise ValueError(f"the card's YAML metadata does not parse: {err}") from err
-    if not isinstance(meta, dict):
-        raise ValueError(f"the card's YAML metadata must be a mapping, got {type(meta).__name__}")
+    meta = _card_metadata(card)
     if meta.get("license") not in KNOWN_LICENSES:
         raise ValueError(f"license must be one of {KNOWN_LICENSES}, got {meta.get('license')!r}")
     if meta["license"] == "other" and not _LICENSE_NAME.match(str(meta.get("license_name") or "")):

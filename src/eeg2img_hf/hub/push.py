@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from huggingface_hub import (
     DatasetCardData,
     HfApi,
     ModelCard,
+    RepoCard,
     hf_hub_download,
 )
 from huggingface_hub.errors import EntryNotFoundError
@@ -58,6 +59,23 @@ HUB_PREFIX = "hf://datasets/"
 """Prefix of a Hub dataset source (`hf://datasets/<org>/<name>`, as in `HfFileSystem`)."""
 
 _CARD_KEYS_FROM_DATASETS = ("dataset_info", "configs")
+
+
+def _check_repo_id(repo_id: Any) -> None:
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+
+
+def _load_card(card: RepoCard | str | os.PathLike, card_class: type[RepoCard], check: Callable[[Any], Any]) -> RepoCard:
+    """A user-given card (a `card_class` or a markdown file), its metadata checked with `check`."""
+    if isinstance(card, (str, os.PathLike)):
+        if not Path(card).is_file():
+            raise ValueError(f"card {os.fspath(card)!r} is not a file")
+        card = card_class(Path(card).read_text(encoding="utf-8"))
+    if not isinstance(card, card_class):
+        raise ValueError(f"card must be a {card_class.__name__} or a markdown file, got {type(card).__name__}")
+    check(card)
+    return card
 
 
 def commit_files(
@@ -108,14 +126,7 @@ def _resolve_dataset(dataset: str | os.PathLike | DatasetDict) -> DatasetDict:
 def _resolve_card(card: DatasetCard | str | os.PathLike | None, ds: DatasetDict, repo_id: str) -> DatasetCard:
     if card is None:
         return render_dataset_card(ds, repo_id=repo_id)
-    if isinstance(card, (str, os.PathLike)):
-        if not Path(card).is_file():
-            raise ValueError(f"card {os.fspath(card)!r} is not a file")
-        card = DatasetCard(Path(card).read_text(encoding="utf-8"))
-    if not isinstance(card, DatasetCard):
-        raise ValueError(f"card must be a DatasetCard or a markdown file, got {type(card).__name__}")
-    check_card_metadata(card)
-    return card
+    return _load_card(card, DatasetCard, check_card_metadata)
 
 
 def _merge_card(card: DatasetCard, written_by_datasets: DatasetCard) -> DatasetCard:
@@ -159,8 +170,7 @@ def push_dataset(
     Returns:
         `str`: the URL of the dataset repo.
     """
-    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+    _check_repo_id(repo_id)
     ds = _resolve_dataset(dataset)
     info = get_eeg_info(ds)
     final_card = _resolve_card(card, ds, repo_id)
@@ -205,8 +215,7 @@ def load_eeg_dataset_from_hub(repo_id: str, *, revision: str | None = None, toke
         `datasets.DatasetDict` in the package schema, with [`get_eeg_info`] metadata.
     """
     repo_id = repo_id[len(HUB_PREFIX) :] if repo_id.startswith(HUB_PREFIX) else repo_id
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+    _check_repo_id(repo_id)
     try:
         path = hf_hub_download(repo_id, INFO_FILENAME, repo_type="dataset", revision=revision, token=token)
     except EntryNotFoundError as err:
@@ -237,11 +246,6 @@ _REMOTE_PIPELINES = {
     "image-to-eeg-to-image": (("eeg_to_image.py", "image_to_eeg_to_image.py"),
                               "image_to_eeg_to_image.ImageToEEGToImagePipeline", "image"),
 }  # fmt: skip
-
-
-def _check_repo_id(repo_id: Any) -> None:
-    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
 
 
 def _check_weights(model_dir: Path) -> list[Path]:
@@ -326,14 +330,7 @@ def _resolve_model_card(card: ModelCard | str | os.PathLike | None, model_dir: P
                         evaluation: Mapping[str, Any] | None, dataset_repo_id: str | None) -> ModelCard:  # fmt: skip
     if card is None:
         return render_model_card(model_dir, repo_id=repo_id, evaluation=evaluation, dataset_repo_id=dataset_repo_id)
-    if isinstance(card, (str, os.PathLike)):
-        if not Path(card).is_file():
-            raise ValueError(f"card {os.fspath(card)!r} is not a file")
-        card = ModelCard(Path(card).read_text(encoding="utf-8"))
-    if not isinstance(card, ModelCard):
-        raise ValueError(f"card must be a ModelCard or a markdown file, got {type(card).__name__}")
-    check_model_card_metadata(card)
-    return card
+    return _load_card(card, ModelCard, check_model_card_metadata)
 
 
 def prepare_model_folder(

@@ -89,24 +89,10 @@ def load_thoughtviz_pickle(path: str | os.PathLike, max_bytes: int = _DEFAULT_MA
         `UnsafePickleError` (a `ValueError`): the pickle asks for anything but numpy arrays;
         `ValueError`: missing/unreadable file, wrong structure.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path.name}: no such file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(f"{path.name} is {size} bytes, more than the limit of {max_bytes} bytes (max_bytes)")
-    with path.open("rb") as handle:
-        if handle.read(2) == b"PK":
-            raise ValueError(f"{path.name} is a zip archive (torch.save format), not the ThoughtViz data.pkl pickle")
-        handle.seek(0)
-        from ...convert.safe_pickle import UnsafePickleError
+    from ...convert.safe_pickle import read_pickle_file
 
-        try:
-            content = _numpy_only_unpickler(handle).load()
-        except UnsafePickleError:
-            raise
-        except Exception as err:  # noqa: BLE001 - malformed streams of any kind become one clear error
-            raise ValueError(f"{path.name} could not be read as a pickle: {type(err).__name__}: {err}") from None
+    path = Path(path)
+    content = read_pickle_file(path, max_bytes, _numpy_only_unpickler, expected="the ThoughtViz data.pkl pickle")
     if not isinstance(content, dict):
         raise ValueError(f"{path.name}: expected a pickled dict with keys {list(_KEYS)}, got {type(content).__name__}")
     content = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in content.items()}

@@ -29,8 +29,7 @@ from datasets.fingerprint import generate_random_fingerprint
 from datasets.utils.py_utils import asdict
 from PIL import Image as PILImage
 
-from ..features import REQUIRED_COLUMNS, make_features, set_eeg_info, validate_eeg_dataset
-from ..simulate import _eeg_arrow
+from ..features import REQUIRED_COLUMNS, eeg_arrow, make_features, set_eeg_info, validate_eeg_dataset
 
 __all__ = ["encode_image", "write_eeg_dataset"]
 
@@ -136,7 +135,7 @@ class _SplitBuffer:
         image_type = schema.field("image").type
         images = self.columns["image"]
         arrays = {
-            "eeg": _eeg_arrow(eeg, schema.field("eeg").type),
+            "eeg": eeg_arrow(eeg, schema.field("eeg").type),
             "image": pa.StructArray.from_arrays(
                 [pa.array(images, type=pa.binary()), pa.nulls(len(images), type=pa.string())], fields=list(image_type)
             ),
