@@ -1,4 +1,4 @@
-"""The README's main job (`eeg2img quickstart --fast`) and CLI start-up."""
+"""The README's main job (`eeg2img quickstart --fast`: every stage, every model folder) and CLI start-up."""
 
 from __future__ import annotations
 
@@ -7,31 +7,110 @@ import os
 import subprocess
 import sys
 
+import pytest
 from testing_utils import run_python
 
+from eeg2img_hf.quickstart import QUICKSTART_STAGES, parse_stages, results_markdown, run_quickstart
+
 EEG2IMG = os.path.join(os.path.dirname(sys.executable), "eeg2img")
+MODELS = ("encoder", "gan", "clip", "image_to_eeg")
 
 
-def test_quickstart_fast_writes_loadable_model(tmp_path):
+def _quickstart(output_dir, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([EEG2IMG, "quickstart", "--fast", "--output-dir", str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run([EEG2IMG, "quickstart", "--fast", "--output-dir", str(output_dir), *extra],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+# every stage at toy size, twice, plus a loading subprocess: about 15 s on 2 busy cores (CI runs it)
+def test_quickstart_fast_every_stage_loads_and_resumes(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from eeg2img_hf.hub import check_model_card_metadata
+
+    proc = _quickstart(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    model_dir = tmp_path / "encoder" / "model"
-    assert "AutoModel.from_pretrained" in proc.stdout and str(model_dir) in proc.stdout
-    results = json.loads((model_dir / "eval_results.json").read_text())
-    assert {"kmeans_test", "svm_train_to_test", "knn3_train_to_test"} <= set(results["seen_classes"])
-    assert (model_dir / "tsne_test.png").exists()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["stages"]) == list(QUICKSTART_STAGES[:-1]) and results["fast"] is True
+    for name, stage in results["stages"].items():
+        assert stage["seconds"] >= 0 and stage["figures"] and not stage.get("reused"), name
+    assert results["stages"]["encoder"]["chance"] == pytest.approx(0.1)
+    table = (tmp_path / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in results["stages"])
+    gan = results["stages"]["gan"]
+    assert (tmp_path / "gan" / "samples" / "seed0000.png").stat().st_size > 0 and gan["grid_png"].endswith(".png")
+    assert (tmp_path / "judge" / "model.safetensors").is_file()
+    assert (tmp_path / "encoder" / "model" / "tsne_test.png").exists()
+    # how to load each model and start the Space, with the real paths
+    for name in MODELS:
+        assert str(tmp_path / name / "model") in proc.stdout
+    assert f"EEG2IMG_GAN={tmp_path / 'gan' / 'model'}" in proc.stdout
+    assert f"EEG2IMG_DATASET={tmp_path / 'dataset_thoughtviz'}" in proc.stdout
+    # every folder: card (parses, says simulated / from scratch), evaluation JSON next to it
+    for name in MODELS:
+        model_dir = tmp_path / name / "model"
+        card = ModelCard.load(model_dir / "README.md")
+        check_model_card_metadata(card)
+        assert "simulated-data" in card.data.tags and "SIMULATED" in card.text
+        assert json.loads((model_dir / "eval_results.json").read_text())
+    for name in ("clip", "image_to_eeg"):
+        assert "trained from scratch" in ModelCard.load(tmp_path / name / "model" / "README.md").text
+    # each model loads with from_pretrained in a fresh process
     check = run_python(f"""
         import torch, eeg2img_hf
+        from eeg2img_hf.models import EEGClipModel, EEGStyleGANModel, ImageToEEGModel
         from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(model_dir)!r})
-        print(model(eeg_values=torch.rand(2, 14, 32)).eeg_embeds.shape)
+        root = {str(tmp_path)!r}
+        enc = AutoModel.from_pretrained(root + "/encoder/model")
+        print("encoder", tuple(enc(eeg_values=torch.rand(2, 14, 32)).eeg_embeds.shape))
+        gan = EEGStyleGANModel.from_pretrained(root + "/gan/model").eval()
+        print("gan", tuple(gan(eeg_values=torch.rand(2, 14, 32)).images.shape[:2]))
+        clip = EEGClipModel.from_pretrained(root + "/clip/model").eval()
+        print("clip", tuple(clip.get_eeg_features(eeg_values=torch.rand(2, 14, 32)).shape[:1]))
+        i2e = ImageToEEGModel.from_pretrained(root + "/image_to_eeg/model")
+        print("image_to_eeg", type(i2e).__name__)
     """)
-    assert check.returncode == 0 and "torch.Size([2, 128])" in check.stdout, check.stderr[-2000:]
-    again = subprocess.run([EEG2IMG, "quickstart", "--fast", "--output-dir", str(tmp_path)], capture_output=True,
-                           text=True, env=env, timeout=600)
-    assert again.returncode == 0 and "reusing the simulated dataset" in again.stdout
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert "encoder (2, 128)" in check.stdout and "gan (2, 3)" in check.stdout and "clip (2,)" in check.stdout
+    assert "image_to_eeg ImageToEEGModel" in check.stdout
+    # a re-run reuses every finished stage and trains nothing
+    before = (tmp_path / "gan" / "model" / "model.safetensors").stat().st_mtime_ns
+    again = _quickstart(tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for number, name in enumerate(QUICKSTART_STAGES[:-1], start=1):
+        assert f"[{number}/{len(QUICKSTART_STAGES)}] {name}: reusing the finished stage" in again.stdout
+    assert "train-gan" not in again.stderr and "train-encoder" not in again.stderr
+    assert (tmp_path / "gan" / "model" / "model.safetensors").stat().st_mtime_ns == before
+    rerun = json.loads((tmp_path / "results.json").read_text())
+    assert all(stage["reused"] for stage in rerun["stages"].values())
+
+
+def test_stages_option_runs_a_subset_and_checks_dependencies(tmp_path):
+    with pytest.raises(ValueError, match="needs the finished stage"):
+        run_quickstart(tmp_path, fast=True, stages="encoder")
+    results = run_quickstart(tmp_path, fast=True, stages="simulate,report")
+    assert list(results["stages"]) == ["simulate"]
+    assert results["stages"]["simulate"]["counts"] == {"train": 360, "validation": 120, "test": 120}
+    assert (tmp_path / "results.json").is_file() and "| simulate |" in (tmp_path / "results.md").read_text()
+    # a default run must not reuse (or overwrite) a --fast run's folder
+    with pytest.raises(ValueError, match="choose another --output-dir"):
+        run_quickstart(tmp_path, fast=False, stages="simulate")
+    assert json.loads((tmp_path / "stages" / "simulate.json").read_text())["mode"] == "fast"
+
+
+def test_parse_stages_and_results_table():
+    assert parse_stages(None) == list(QUICKSTART_STAGES)
+    assert parse_stages("clip, gan") == ["gan", "clip"]  # run order, not the given order
+    for bad in ("gan,nope", ",", "GAN"):
+        with pytest.raises(ValueError, match="--stages expects"):
+            parse_stages(bad)
+    table = results_markdown({"fast": False, "total_seconds": 12.0, "stages": {
+        "gan": {"figures": [{"name": "generated-image class accuracy", "value": 0.25}], "chance": 0.1,
+                "seconds": 10.04, "output": "out/gan/model"},
+        "clip": {"figures": [{"name": "MRR", "value": None}], "chance": 0.1, "seconds": 2.0, "reused": True}}})
+    assert "| gan | generated-image class accuracy 0.250 | 0.100 | 10.0 | `out/gan/model` |" in table
+    assert "| clip | MRR - | 0.100 | 2.0 (earlier run) |" in table
+    assert "Total: 12.0 s" in table
 
 
 def test_help_is_fast_and_light():
@@ -48,3 +127,5 @@ def test_help_is_fast_and_light():
     for command in ("quickstart", "train-encoder", "evaluate-encoder", "train-gan", "evaluate-gan",
                     "convert-checkpoint"):
         assert command in names
+    options = subprocess.run([EEG2IMG, "quickstart", "--help"], capture_output=True, text=True).stdout
+    assert "--stages" in options and "--gan-kimg" in options

@@ -69,7 +69,7 @@ def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
 def cmd_quickstart(ns: argparse.Namespace) -> None:
     from .quickstart import run_quickstart
 
-    run_quickstart(ns.output_dir, fast=ns.fast)
+    run_quickstart(ns.output_dir, fast=ns.fast, stages=ns.stages, gan_kimg=ns.gan_kimg, threads=ns.threads or None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quickstart", help="simulate data, train and evaluate, save HF-format models")
     p.add_argument("--output-dir", default="outputs/quickstart")
     p.add_argument("--fast", action="store_true", help="tiny run for CI (seconds, not minutes)")
+    p.add_argument("--stages", help="comma-separated subset of simulate,encoder,gan,clip,image_to_eeg,report "
+                   "(default: all; finished stages are always reused)")
+    p.add_argument("--gan-kimg", type=float, help="EEGStyleGAN-ADA training length in kimg (default: 6)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's choice)")
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("simulate", help="write a simulated EEG-image DatasetDict to disk")

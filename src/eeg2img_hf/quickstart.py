@@ -1,50 +1,418 @@
-"""The main job on the embedded default: simulate data, train and evaluate an EEG encoder, save it."""
+"""The main job (`eeg2img quickstart`): every model of the package on the embedded simulated dataset.
+
+Stages, each written into one output folder and each resumable:
+
+1. `simulate`: the ThoughtViz-shaped simulated dataset (`save_to_disk`), used by every later stage (and by the
+   Space: one dataset, one EEG shape, so all four models run on the same trials);
+2. `encoder`: the triplet LSTM (`cpu-small`), evaluated with k-means / SVM / kNN and a t-SNE plot;
+3. `gan`: EEGStyleGAN-ADA (`cpu-small`, a `kimg` budget) conditioned on the frozen encoder, the image-classifier
+   "judge" trained once on the real images, `evaluate_gan` with that judge and an image grid PNG;
+4. `clip`: EEGClip (`cpu-small`: a tiny ResNet image tower trained from scratch; the EEG tower starts from the
+   stage-2 encoder), retrieval and zero-shot / trained-head classification;
+5. `image_to_eeg`: the image -> EEG-space model (`cpu-small`, MSE) and the image -> EEG -> image reconstruction
+   judged by the same judge;
+6. `report`: `results.json` and `results.md` (headline figures, chance levels, seconds per stage).
+
+Every model folder gets its evaluation JSON (`eval_results.json`) and a model card (`README.md`). A finished stage
+leaves `stages/<name>.json` and is skipped on a re-run; an interrupted trainer continues from its Accelerate
+checkpoint (`resume=True`).
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+__all__ = ["QUICKSTART_STAGES", "QUICKSTART_SETTINGS", "parse_stages", "results_markdown", "run_quickstart", "usage_text"]
 
-def run_quickstart(output_dir: str | Path = "outputs/quickstart", fast: bool = False) -> dict[str, Any]:
-    """Simulate the ThoughtViz-shaped dataset, train the triplet LSTM (`cpu-small`), evaluate, save.
+QUICKSTART_STAGES = ("simulate", "encoder", "gan", "clip", "image_to_eeg", "report")
+"""Stage names in run order (`--stages` takes a comma-separated subset)."""
 
-    Args:
-        output_dir: everything goes here (dataset, checkpoints, model folder, evaluation JSON, t-SNE PNG).
-        fast: a seconds-long run for CI (fewer epochs and trials); figures are then not meaningful.
+_DEPENDS = {"encoder": ("simulate",), "gan": ("simulate", "encoder"), "clip": ("simulate", "encoder"),
+            "image_to_eeg": ("simulate", "encoder", "gan")}  # fmt: skip
 
-    Returns:
-        A dict with the model folder and the main figures.
-    """
-    from .data import simulate_dataset
+QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
+    # About 15 minutes on 2 CPU cores (measured per stage in results.md).
+    "default": {
+        "simulate": {"seed": 0},
+        "encoder": {"preset": "cpu-small", "overrides": {}},
+        "judge": {"epochs": 15},
+        "gan": {"preset": "cpu-small", "overrides": {"kimg": 6.0, "checkpoint_ticks": 2, "snapshot_ticks": 0}},
+        "evaluate_gan": {"num_fakes": 1000, "batch_size": 64},
+        "grid": {"trials_per_class": 8},
+        "clip": {"preset": "cpu-small", "overrides": {"positives": "class"}},
+        "evaluate_clip": {"head_epochs": 100},
+        "image_to_eeg": {"preset": "cpu-small", "overrides": {"epochs": 8}},
+        "reconstruction": {"splits": ("train", "validation", "test"), "batch_size": 32},
+    },
+    # CI smoke run: every stage at toy size; the figures mean nothing.
+    "fast": {
+        "simulate": {"seed": 0, "n_subjects": 4},
+        "encoder": {"preset": "cpu-small", "overrides": {"epochs": 2, "batch_size": 64}},
+        "judge": {"epochs": 1},
+        "gan": {"preset": "tiny", "overrides": {"kimg": 0.032}},
+        "evaluate_gan": {"num_fakes": 16, "batch_size": 16, "kid_subsets": 5, "num_is_splits": 2},
+        "grid": {"trials_per_class": 2},
+        "clip": {"preset": "cpu-small", "overrides": {"positives": "class", "epochs": 1, "max_steps": 2,
+                                                      "batch_size": 16}},
+        "evaluate_clip": {"head_epochs": 2},
+        "image_to_eeg": {"preset": "tiny", "overrides": {"epochs": 1, "max_steps": 2}},
+        "reconstruction": {"splits": ("test",), "batch_size": 16},
+    },
+}  # fmt: skip
+"""Sizes of a default and a `--fast` run (training presets plus overrides, evaluation sizes)."""
+
+_SCRATCH_NOTE = (
+    "> **Quickstart model.** Written by `eeg2img quickstart` on SIMULATED data (`eeg2img_hf.data.simulate_dataset`, "
+    "ThoughtViz-shaped){towers}. The figures show that the pipeline works end to end, not what EEG encodes.\n"
+)
+
+
+def parse_stages(text: str | None) -> list[str]:
+    """`"gan,clip"` -> `["gan", "clip"]` in run order; `None` or `""` -> every stage. Unknown names raise."""
+    if not text:
+        return list(QUICKSTART_STAGES)
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(QUICKSTART_STAGES))
+    if unknown or not wanted:
+        raise ValueError(f"--stages expects a comma-separated list of {list(QUICKSTART_STAGES)}, got {text!r}")
+    return [s for s in QUICKSTART_STAGES if s in wanted]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "-" if value is None else str(value)
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The `results.md` table: one row per stage with its headline figures, chance level and seconds."""
+    mode = "`--fast` (toy sizes: figures not meaningful)" if results.get("fast") else "default"
+    lines = [
+        "# eeg2img quickstart results", "",
+        f"Simulated ThoughtViz-shaped data (10 classes), {mode} run; the image towers were trained from scratch.",
+        "Accuracies are on the test split unless stated; chance = 1 / number of classes. FID is computed on the "
+        "judge's features (not Inception: not comparable with the paper).", "",
+        "| stage | headline figures | chance | seconds | output |", "|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name, stage in results["stages"].items():
+        figures = ", ".join(f"{f['name']} {_fmt(f['value'])}" for f in stage.get("figures", [])) or "-"
+        seconds = f"{stage.get('seconds', 0.0):.1f}" + (" (earlier run)" if stage.get("reused") else "")
+        lines.append(f"| {name} | {figures} | {_fmt(stage.get('chance'))} | {seconds} | `{stage.get('output', '')}` |")
+    lines += ["", f"Total: {results.get('total_seconds', 0.0):.1f} s of stage time."]
+    return "\n".join(lines) + "\n"
+
+
+class _Run:
+    """State of one quickstart invocation: folders, settings, stage records."""
+
+    def __init__(self, output_dir: Path, fast: bool, gan_kimg: float | None) -> None:
+        self.out = output_dir
+        self.mode = "fast" if fast else "default"
+        self.settings = json.loads(json.dumps(QUICKSTART_SETTINGS[self.mode]))  # deep copy
+        if gan_kimg is not None:
+            if not gan_kimg > 0:
+                raise ValueError(f"--gan-kimg must be > 0, got {gan_kimg}")
+            self.settings["gan"]["overrides"]["kimg"] = float(gan_kimg)
+        self.data_dir = self.out / "dataset_thoughtviz"
+        self.judge_dir = self.out / "judge"
+        self.model_dirs = {"encoder": self.out / "encoder" / "model", "gan": self.out / "gan" / "model",
+                           "clip": self.out / "clip" / "model", "image_to_eeg": self.out / "image_to_eeg" / "model"}
+
+    def record_path(self, stage: str) -> Path:
+        return self.out / "stages" / f"{stage}.json"
+
+    def finished(self, stage: str) -> dict[str, Any] | None:
+        """The record of a finished stage whose outputs still exist, else `None`."""
+        path = self.record_path(stage)
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); delete it to re-run stage {stage!r}") from None
+        if record.get("mode") != self.mode:
+            raise ValueError(f"{self.out} holds a {record.get('mode')!r} quickstart run, this is a {self.mode!r} "
+                             "run: choose another --output-dir (nothing is overwritten)")
+        if all(Path(p).exists() for p in record.get("outputs", [])):
+            return record
+        return None
+
+    def save(self, stage: str, record: dict[str, Any]) -> dict[str, Any]:
+        from .training.common import write_json
+
+        record = {"stage": stage, "mode": self.mode, **record}
+        self.record_path(stage).parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.record_path(stage), record)
+        return record
+
+
+def _chance(n_classes: int) -> float:
+    return 1.0 / n_classes
+
+
+def _write_card(model_dir: Path, evaluation: Path, towers: str = "") -> str:
+    """Render the model card into `model_dir/README.md` with the quickstart note (simulated data, from-scratch)."""
+    from .hub import render_model_card
+
+    card = render_model_card(model_dir, repo_id=str(model_dir), evaluation=evaluation)  # loading code = real path
+    note = _SCRATCH_NOTE.format(towers=towers)
+    lines = card.text.split("\n")
+    heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
+    card.text = "\n".join(lines[:heading + 1] + ["", note] + lines[heading + 1:])
+    card.save(model_dir / "README.md")
+    return str(model_dir / "README.md")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stages
+
+
+def _stage_simulate(run: _Run) -> dict[str, Any]:
+    from .data import get_eeg_info, load_eeg_dataset, simulate_dataset
+
+    if not (run.data_dir / "dataset_dict.json").exists():
+        simulate_dataset("thoughtviz", **run.settings["simulate"]).save_to_disk(str(run.data_dir))
+    data = load_eeg_dataset(str(run.data_dir))
+    info = get_eeg_info(data)
+    counts = {split: len(data[split]) for split in data}
+    classes = data["train"].features["label"].names
+    figures = [{"name": f"{split} trials", "value": n} for split, n in counts.items()]
+    figures.append({"name": "EEG shape", "value": f"{info.get('n_chans')} x {info.get('n_times')}"})
+    return {"output": str(run.data_dir), "outputs": [str(run.data_dir / "dataset_dict.json")], "figures": figures,
+            "chance": _chance(len(classes)), "counts": counts, "classes": classes, "simulated": info.get("simulated")}
+
+
+def _stage_encoder(run: _Run) -> dict[str, Any]:
     from .training import EncoderTrainingArguments, evaluate_encoder, train_encoder
 
-    out = Path(output_dir)
-    data_dir = out / "dataset_thoughtviz"
-    simulate = {"seed": 0, "n_subjects": 4} if fast else {"seed": 0}
-    if not (data_dir / "dataset_dict.json").exists():
-        print(f"[1/3] simulating the ThoughtViz-shaped dataset -> {data_dir}")
-        simulate_dataset("thoughtviz", **simulate).save_to_disk(str(data_dir))
-    else:
-        print(f"[1/3] reusing the simulated dataset in {data_dir}")
-    overrides = {"epochs": 2, "batch_size": 64} if fast else {}
-    args = EncoderTrainingArguments.from_preset("cpu-small", dataset=str(data_dir), output_dir=str(out / "encoder"),
-                                                resume=True, **overrides)
-    print("[2/3] training the EEG encoder (LSTM, triplet loss); resumable with the same command")
+    cfg = run.settings["encoder"]
+    args = EncoderTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
+                                                output_dir=str(run.out / "encoder"), resume=True, **cfg["overrides"])
     summary = train_encoder(args)
-    print("[3/3] evaluating (k-means / SVM / kNN on the test split, t-SNE)")
-    result = evaluate_encoder(summary["model_dir"])
-    figures = {k: v for k, v in result["seen_classes"].items() if isinstance(v, (int, float))}
-    report = {"model_dir": summary["model_dir"], "train_seconds": summary["train_seconds"], "test": figures,
-              "eval_json": str(Path(summary["model_dir"]) / "eval_results.json")}
-    print(json.dumps(report, indent=2))
-    print(f"""
-Done. The encoder is a Hugging Face model folder: {summary['model_dir']}
-Load it with:
-    import eeg2img_hf
-    from transformers import AutoModel
-    model = AutoModel.from_pretrained("{summary['model_dir']}")
-    embeds = model(eeg_values=eeg).eeg_embeds   # eeg: float tensor (batch, 14, 32)
-or without this package installed: AutoModel.from_pretrained(path, trust_remote_code=True)""")
-    return report
+    model_dir = Path(summary["model_dir"])
+    result = evaluate_encoder(model_dir)
+    seen = result["seen_classes"]
+    card = _write_card(model_dir, model_dir / "eval_results.json")
+    figures = [{"name": "k-means", "value": seen["kmeans_test"]}, {"name": "SVM", "value": seen["svm_train_to_test"]},
+               {"name": "kNN-3", "value": seen["knn3_train_to_test"]}]  # fmt: skip
+    return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
+                                                   card, str(model_dir / "tsne_test.png")],
+            "figures": figures, "chance": seen.get("chance_level"), "train_seconds": summary["train_seconds"],
+            "eval_json": str(model_dir / "eval_results.json"), "tsne_png": str(model_dir / "tsne_test.png")}  # fmt: skip
+
+
+def _train_judge(run: _Run, image_size: int) -> dict[str, Any]:
+    """Train the image-classifier judge once (on the real training images) at the generator's resolution."""
+    from .data import load_eeg_dataset
+    from .metrics.image_classifier import CONFIG_NAME, load_image_classifier, train_image_classifier
+
+    if (run.judge_dir / CONFIG_NAME).is_file():
+        judge = load_image_classifier(run.judge_dir)
+        if judge.config.image_size == image_size:
+            return {"val_accuracy": judge.config.val_accuracy, "reused": True}
+        raise ValueError(f"{run.judge_dir} holds a judge for {judge.config.image_size} px images, the generator "
+                         f"makes {image_size} px: choose another --output-dir")
+    judge = train_image_classifier(load_eeg_dataset(str(run.data_dir)), image_size=image_size,
+                                   output_dir=run.judge_dir, device="cpu", **run.settings["judge"])
+    return {"val_accuracy": judge.config.val_accuracy, "reused": False}
+
+
+def _stage_gan(run: _Run) -> dict[str, Any]:
+    from .commands.generate import generate_grids
+    from .training import GANTrainingArguments, evaluate_gan, train_gan
+
+    cfg = run.settings["gan"]
+    args = GANTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
+                                            encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "gan"),
+                                            resume=True, **cfg["overrides"])  # fmt: skip
+    summary = train_gan(args)
+    model_dir = Path(summary["model_dir"])
+    resolution = json.loads((model_dir / "config.json").read_text())["img_resolution"]
+    print(f"      training the image-classifier judge on the real training images ({resolution} px)")
+    judge = _train_judge(run, resolution)
+    print("      evaluate_gan: FID / KID / IS on judge features and generated-image class accuracy")
+    result = evaluate_gan(model_dir, dataset=str(run.data_dir), classifier_dir=run.judge_dir, device="cpu",
+                          output_json=model_dir / "eval_results.json", **run.settings["evaluate_gan"])
+    grid = generate_grids(str(model_dir), output_dir=run.out / "gan" / "samples", dataset=str(run.data_dir),
+                          seeds=[0], device="cpu", **run.settings["grid"])
+    card = _write_card(model_dir, model_dir / "eval_results.json")
+    accuracy = result["class_accuracy"]
+    figures = [{"name": "generated-image class accuracy", "value": accuracy["generated"]},
+               {"name": "judge on real test images", "value": accuracy["judge_real_accuracy"]},
+               {"name": "FID (judge features)", "value": result["fid"]},
+               {"name": "kimg", "value": summary["kimg"]}]  # fmt: skip
+    return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
+                                                   card, *grid["files"]],
+            "figures": figures, "chance": accuracy["chance"], "train_seconds": summary["train_seconds"],
+            "sec_per_kimg": summary["sec_per_kimg"], "judge": {"dir": str(run.judge_dir), **judge},
+            "grid_png": grid["files"][0], "real_png": grid["files"][1],
+            "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+
+
+def _stage_clip(run: _Run) -> dict[str, Any]:
+    from .training import ClipTrainingArguments, evaluate_clip, train_clip
+
+    cfg = run.settings["clip"]
+    args = ClipTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), simulate={},
+                                             encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "clip"),
+                                             resume=True, **cfg["overrides"])  # fmt: skip
+    summary = train_clip(args)
+    model_dir = Path(summary["model_dir"])
+    result = evaluate_clip(model_dir, str(run.data_dir), output_json=model_dir / "eval_results.json",
+                           **run.settings["evaluate_clip"])
+    card = _write_card(model_dir, model_dir / "eval_results.json",
+                       towers="; the image tower is a small ResNet trained from scratch (no pretrained backbone "
+                              "could be downloaded), where the paper used an ImageNet ResNet-50")
+    same = result["eeg_to_image"]["same_class"]
+    head = result["trained_head"].get("eeg", {}).get("test", {})
+    figures = [{"name": "EEG->image same-class MRR", "value": same["mrr"]},
+               {"name": "same-class mAP", "value": same["map"]},
+               {"name": "zero-shot EEG top-1", "value": result["zero_shot_classification"]["eeg"]["top1"]},
+               {"name": "trained-head EEG top-1", "value": head.get("top1")}]  # fmt: skip
+    return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
+                                                   card],
+            "figures": figures, "chance": _chance(result["counts"]["classes"]),
+            "train_seconds": summary["train_seconds"], "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+
+
+def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
+    from .training import ImageToEEGTrainingArguments, evaluate_reconstruction, train_image_to_eeg
+
+    cfg = run.settings["image_to_eeg"]
+    args = ImageToEEGTrainingArguments.from_preset(
+        cfg["preset"], encoder=str(run.model_dirs["encoder"]), dataset=str(run.data_dir),
+        generator=str(run.model_dirs["gan"]), output_dir=str(run.out / "image_to_eeg"), resume=True,
+        **cfg["overrides"])  # fmt: skip
+    summary = train_image_to_eeg(args)
+    model_dir = Path(summary["model_dir"])
+    if not (run.judge_dir / "model.safetensors").is_file():
+        raise ValueError(f"no judge in {run.judge_dir}: run the 'gan' stage first")
+    rec = run.settings["reconstruction"]
+    print("      evaluate_reconstruction: image -> EEG embedding -> EEGStyleGAN image, judged by the image classifier")
+    result = evaluate_reconstruction(model_dir, str(run.model_dirs["gan"]), str(run.data_dir), str(run.judge_dir),
+                                     splits=tuple(rec["splits"]), batch_size=rec["batch_size"],
+                                     output_path=model_dir / "eval_results.json")  # fmt: skip
+    card = _write_card(model_dir, model_dir / "eval_results.json",
+                       towers="; the image tower is a small ResNet trained from scratch (no pretrained backbone "
+                              "could be downloaded)")
+    figures = [{"name": "reconstruction class accuracy", "value": result["all"]["reconstruction_class_accuracy"]},
+               {"name": "judge on the input images", "value": result["all"]["real_image_judge_accuracy"]},
+               {"name": "images", "value": result["all"]["n_images"]},
+               {"name": "validation k-means of predicted embeddings", "value": summary["best_validation"]}]  # fmt: skip
+    return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
+                                                   card],
+            "figures": figures, "chance": result["chance"], "train_seconds": summary["train_seconds"],
+            "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+
+
+_STAGE_FUNCTIONS = {"simulate": _stage_simulate, "encoder": _stage_encoder, "gan": _stage_gan, "clip": _stage_clip,
+                    "image_to_eeg": _stage_image_to_eeg}  # fmt: skip
+_TITLES = {"simulate": "simulating the ThoughtViz-shaped dataset",
+           "encoder": "training + evaluating the EEG encoder (LSTM, triplet loss)",
+           "gan": "training EEGStyleGAN-ADA on the frozen encoder, judge, evaluate_gan, image grid",
+           "clip": "training + evaluating EEGClip (image tower from scratch)",
+           "image_to_eeg": "training the image -> EEG model (MSE), image -> EEG -> image reconstruction",
+           "report": "writing results.json and results.md"}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def run_quickstart(
+    output_dir: str | Path = "outputs/quickstart",
+    fast: bool = False,
+    stages: list[str] | str | None = None,
+    gan_kimg: float | None = None,
+    threads: int | None = 1,
+) -> dict[str, Any]:
+    """Simulate data; train, evaluate and card the encoder, EEGStyleGAN-ADA, EEGClip and image -> EEG models.
+
+    Args:
+        output_dir (`str` or `Path`, *optional*, defaults to `"outputs/quickstart"`): Everything goes here.
+        fast (`bool`, *optional*, defaults to `False`): Toy sizes for CI (seconds per stage; figures meaningless).
+        stages (`list[str]` or `str`, *optional*): Stages to run (names of `QUICKSTART_STAGES` or a comma list);
+            default all. A stage needs the outputs of the stages it depends on.
+        gan_kimg (`float`, *optional*): EEGStyleGAN-ADA training length in thousands of real images (default 6).
+        threads (`int`, *optional*, defaults to 1): `torch.set_num_threads` for the run (`None` keeps torch's
+            choice). One thread: these small models gain little from more, and on a CPU shared with other busy
+            processes two threads ran the encoder 30x slower than one (measured).
+
+    Returns:
+        `dict`: the content of `results.json` (per-stage figures, chance levels, seconds, folders).
+    """
+    wanted = parse_stages(stages) if not isinstance(stages, list) else parse_stages(",".join(stages))
+    run = _Run(Path(output_dir), fast, gan_kimg)
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
+    run.out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict[str, Any]] = {}
+    total = len(QUICKSTART_STAGES)
+    for number, stage in enumerate(QUICKSTART_STAGES[:-1], start=1):
+        done = run.finished(stage)
+        if done is not None:
+            print(f"[{number}/{total}] {stage}: reusing the finished stage ({done['output']})", flush=True)
+            records[stage] = {**done, "reused": True}
+            continue
+        if stage not in wanted:
+            continue
+        missing = [d for d in _DEPENDS.get(stage, ()) if d not in records]
+        if missing:
+            raise ValueError(f"stage {stage!r} needs the finished stage(s) {missing} in {run.out}; run them first "
+                             "(--stages takes a comma-separated list)")
+        print(f"[{number}/{total}] {stage}: {_TITLES[stage]}", flush=True)
+        started = time.perf_counter()
+        record = _STAGE_FUNCTIONS[stage](run)
+        records[stage] = run.save(stage, {**record, "seconds": round(time.perf_counter() - started, 1)})
+        print(f"      done in {records[stage]['seconds']} s: "
+              + ", ".join(f"{f['name']} {_fmt(f['value'])}" for f in record["figures"]), flush=True)
+    results = _report(run, records, wanted)
+    if {"encoder", "gan", "clip", "image_to_eeg"} <= set(records):
+        print(usage_text(run))
+    return results
+
+
+def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) -> dict[str, Any]:
+    from .training.common import write_json
+
+    results = {"output_dir": str(run.out), "fast": run.mode == "fast", "settings": run.settings,
+               "stages": {name: {k: v for k, v in rec.items() if k not in ("stage", "mode")}
+                          for name, rec in records.items()},
+               "total_seconds": round(sum(rec.get("seconds", 0.0) for rec in records.values()), 1),
+               "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}  # fmt: skip
+    if "report" in wanted:
+        print(f"[{len(QUICKSTART_STAGES)}/{len(QUICKSTART_STAGES)}] report: {_TITLES['report']}", flush=True)
+        write_json(run.out / "results.json", results)
+        (run.out / "results.md").write_text(results_markdown(results))
+        print(results_markdown(results))
+    return results
+
+
+def usage_text(run: _Run) -> str:
+    """How to load each model and how to start the Space on them (real paths)."""
+    enc, gan, clip, i2e = (str(run.model_dirs[k]) for k in ("encoder", "gan", "clip", "image_to_eeg"))
+    return f"""
+Done. Four Hugging Face model folders (safetensors, config, remote code, README.md card, eval_results.json):
+    import torch, eeg2img_hf
+    from transformers import AutoModel, pipeline
+    encoder = AutoModel.from_pretrained("{enc}")
+    embeds = encoder(eeg_values=torch.randn(2, 14, 32)).eeg_embeds        # (2, 128)
+    gan = pipeline("eeg-to-image", model="{gan}")
+    image = gan(eeg_trial, seed=0)                # PIL image; eeg_trial: float array (14, 32)
+    clip = AutoModel.from_pretrained("{clip}")    # EEGClipModel: get_eeg_features / get_image_features
+    retrieval = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
+    recon = pipeline("image-to-eeg-to-image", model="{i2e}",
+                     generator=AutoModel.from_pretrained("{gan}"))
+    out = recon(pil_image, seed=0)
+Without this package installed: AutoModel.from_pretrained(path, trust_remote_code=True).
+Image grid: {run.out / "gan" / "samples" / "seed0000.png"}; results: {run.out / "results.md"}.
+Start the Space on these models:
+    EEG2IMG_GAN={gan} EEG2IMG_CLIP={clip} EEG2IMG_IMAGE_TO_EEG={i2e} EEG2IMG_DATASET={run.data_dir} \\
+        python spaces/eeg2img-demo/app.py"""
