@@ -6,14 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from .evaluate_clip import _csv_ints
+
 DEFAULT_RESULT_NAME = "gan_eval_results.json"
-
-
-def _csv_ints(value: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from err
 
 
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:

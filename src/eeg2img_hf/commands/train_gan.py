@@ -6,9 +6,7 @@ import argparse
 import json
 from typing import Any
 
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+from .train_clip import _csv
 
 
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:

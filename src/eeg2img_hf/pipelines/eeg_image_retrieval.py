@@ -11,18 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-from transformers import Pipeline
-
 from ..retrieval import GalleryIndex, build_gallery
-from .eeg_to_image import _as_float32, _check_eeg, _check_embeds, _read_inputs, _Request
+from .eeg_to_image import _BatchedPipeline, _eeg_request, _encode_in_chunks, _read_eeg_batch
 
 __all__ = ["EEGImageRetrievalPipeline"]
 
 TASK = "eeg-image-retrieval"
 
 
-class EEGImageRetrievalPipeline(Pipeline):
+class EEGImageRetrievalPipeline(_BatchedPipeline):
     """EEG -> image retrieval with an [`EEGClipModel`]: each trial's `top_k` nearest gallery images (cosine).
 
     Inputs (as in `"eeg-to-image"`): one trial `(n_chans, n_times)`, a batch `(batch_size, n_chans, n_times)`,
@@ -49,12 +46,6 @@ class EEGImageRetrievalPipeline(Pipeline):
     ```
     """
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_video_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
     def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
         config = getattr(model, "config", None)
         if not (hasattr(model, "get_eeg_features") and hasattr(model, "get_image_features")
@@ -66,14 +57,7 @@ class EEGImageRetrievalPipeline(Pipeline):
 
     def __call__(self, inputs: Any = None, **kwargs: Any) -> Any:
         """Retrieves gallery images; see the class docstring. `pipe(eeg_embeds=x)` takes joint-space embeddings."""
-        embeds = kwargs.pop("eeg_embeds", None)
-        if (inputs is None) == (embeds is None):
-            raise ValueError("Pass either EEG `inputs` or `eeg_embeds=`, exactly one of them.")
-        if embeds is not None:
-            inputs = {"eeg_embeds": embeds}
-        if "batch_size" in kwargs:  # `Pipeline.__call__` would use it for its DataLoader; here it chunks `_forward`
-            kwargs["forward_batch_size"] = kwargs.pop("batch_size")
-        return super().__call__(_Request(inputs), **kwargs)
+        return super().__call__(_eeg_request(inputs, kwargs), **kwargs)
 
     def _sanitize_parameters(
         self,
@@ -132,15 +116,9 @@ class EEGImageRetrievalPipeline(Pipeline):
 
     def preprocess(self, inputs: Any) -> dict[str, Any]:
         """Validates and stacks the input into one `(batch_size, n_chans, n_times)` (or embeddings) batch."""
-        kind, array = _read_inputs(inputs.value if isinstance(inputs, _Request) else inputs)
-        tensor = _as_float32(array, kind)
-        if kind == "eeg":
-            _check_eeg(tensor, self.model.config.encoder_config)
-        else:
-            _check_embeds(tensor, self.model.config.projection_dim)
-        single = tensor.ndim == (2 if kind == "eeg" else 1)
-        return {kind if kind == "eeg_embeds" else "eeg_values": tensor.unsqueeze(0) if single else tensor,
-                "single": single}  # fmt: skip
+        config = self.model.config
+        key, tensor, single = _read_eeg_batch(inputs, config.encoder_config, config.projection_dim)
+        return {key: tensor, "single": single}
 
     def _forward(
         self,
@@ -155,10 +133,8 @@ class EEGImageRetrievalPipeline(Pipeline):
                              "image column or a folder of images) to the pipeline or to the call.")  # fmt: skip
         embeds = model_inputs.get("eeg_embeds")
         if embeds is None:
-            eeg = model_inputs["eeg_values"].to(self.model.dtype)
-            chunk = batch_size or eeg.shape[0]
-            embeds = torch.cat([self.model.get_eeg_features(eeg_values=eeg[i : i + chunk])
-                                for i in range(0, eeg.shape[0], chunk)])  # fmt: skip
+            embeds = _encode_in_chunks(self.model.get_eeg_features, model_inputs["eeg_values"].to(self.model.dtype),
+                                       batch_size)
         if top_k > len(gallery):
             raise ValueError(f"top_k={top_k} is larger than the gallery ({len(gallery)} images).")
         scores, indices = gallery.search(embeds.float().cpu(), k=top_k)
@@ -179,6 +155,3 @@ class EEGImageRetrievalPipeline(Pipeline):
                 hits.append(hit)
             results.append(hits)
         return results[0] if model_outputs["single"] else results
-
-    def get_inference_context(self):
-        return torch.inference_mode

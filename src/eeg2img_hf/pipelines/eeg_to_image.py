@@ -135,7 +135,77 @@ def _to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
-class EEGToImagePipeline(Pipeline):
+def _convert_images(images: torch.Tensor, output_type: str) -> list[Any]:
+    """`(N, C, H, W)` float images in `[-1, 1]` (clamped) -> a list of float tensors (`"pt"`), uint8 `(H, W, C)`
+    arrays (`"np"`) or PIL images (`"pil"`)."""
+    images = images.clamp(-1, 1)
+    if output_type == "pt":
+        return list(images)
+    arrays = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return list(arrays) if output_type == "np" else [_to_pil(a) for a in arrays]
+
+
+def _read_eeg_batch(
+    inputs: Any, encoder_config: Any, embed_dim: int, sfreq: float | None = None
+) -> tuple[str, torch.Tensor, bool]:
+    """Reads and checks EEG (or `eeg_embeds`) input of any accepted form.
+
+    Returns `(key, batch, single)`: `key` is `"eeg_values"` or `"eeg_embeds"`, `batch` a float32 tensor with a
+    batch dimension, `single` whether the input was one unbatched trial (or embedding).
+    """
+    kind, array = _read_inputs(inputs.value if isinstance(inputs, _Request) else inputs)
+    tensor = _as_float32(array, kind)
+    if kind == "eeg":
+        if encoder_config is None:
+            raise ValueError("This model has no EEG encoder (encoder_config is None): pass `eeg_embeds=`.")
+        _check_eeg(tensor, encoder_config)
+        _check_sfreq(sfreq, encoder_config)
+    else:
+        _check_embeds(tensor, embed_dim)
+    single = tensor.ndim == (2 if kind == "eeg" else 1)
+    return ("eeg_values" if kind == "eeg" else kind), (tensor.unsqueeze(0) if single else tensor), single
+
+
+def _encode_in_chunks(encode: Any, eeg: torch.Tensor, batch_size: int | None) -> torch.Tensor:
+    """`encode(eeg_values=chunk)` over chunks of at most `batch_size` trials (all at once when `None`), concatenated."""
+    chunk = batch_size or eeg.shape[0]
+    return torch.cat([encode(eeg_values=eeg[i : i + chunk]) for i in range(0, eeg.shape[0], chunk)])
+
+
+def _move_batch_size(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Renames a `batch_size` call option to `forward_batch_size` in place: `Pipeline.__call__` would take it for its
+    DataLoader, these pipelines use it to chunk `_forward`."""
+    if "batch_size" in kwargs:
+        kwargs["forward_batch_size"] = kwargs.pop("batch_size")
+    return kwargs
+
+
+def _eeg_request(inputs: Any, kwargs: dict[str, Any]) -> _Request:
+    """The single item for `Pipeline.__call__` from EEG `inputs` or an `eeg_embeds=` option (exactly one of them);
+    also applies [`_move_batch_size`] to `kwargs`."""
+    embeds = kwargs.pop("eeg_embeds", None)
+    if (inputs is None) == (embeds is None):
+        raise ValueError("Pass either EEG `inputs` or `eeg_embeds=`, exactly one of them.")
+    _move_batch_size(kwargs)
+    # Every input form becomes one stacked batch in `preprocess`; `batch_size` chunks it in `_forward`.
+    return _Request({"eeg_embeds": embeds} if embeds is not None else inputs)
+
+
+class _BatchedPipeline(Pipeline):
+    """Base of this package's pipelines: no tokenizer/processor is loaded by `pipeline(...)`, inference mode, and
+    the whole input is one stacked batch (see [`_Request`])."""
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def get_inference_context(self):
+        return torch.inference_mode
+
+
+class EEGToImagePipeline(_BatchedPipeline):
     """
     EEG-to-image pipeline of EEGStyleGAN-ADA (Singh et al., "Learning Robust Deep Visual Representations from EEG
     and Brain Recordings", WACV 2024): the model's EEG encoder maps each trial to a 128-D embedding, which
@@ -175,12 +245,6 @@ class EEGToImagePipeline(Pipeline):
     ```
     """
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_video_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
     def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "z_dim") or not hasattr(config, "embed_dim"):
@@ -192,15 +256,7 @@ class EEGToImagePipeline(Pipeline):
 
     def __call__(self, inputs: Any = None, **kwargs: Any) -> Any:
         """Generates images; see the class docstring. `pipe(eeg_embeds=x)` takes precomputed embeddings."""
-        embeds = kwargs.pop("eeg_embeds", None)
-        if (inputs is None) == (embeds is None):
-            raise ValueError("Pass either EEG `inputs` or `eeg_embeds=`, exactly one of them.")
-        if embeds is not None:
-            inputs = {"eeg_embeds": embeds}
-        if "batch_size" in kwargs:  # `Pipeline.__call__` would take it for its DataLoader; here it chunks `_forward`
-            kwargs["forward_batch_size"] = kwargs.pop("batch_size")
-        # Every input form becomes one stacked batch in `preprocess`; `batch_size` chunks it in `_forward`.
-        return super().__call__(_Request(inputs), **kwargs)
+        return super().__call__(_eeg_request(inputs, kwargs), **kwargs)
 
     def _sanitize_parameters(
         self,
@@ -238,18 +294,8 @@ class EEGToImagePipeline(Pipeline):
         sfreq: float | None = None,
     ) -> dict[str, Any]:
         """Validates and stacks the input into one batch; draws `(batch_size * num_images_per_eeg, z_dim)` latents."""
-        kind, array = _read_inputs(inputs.value if isinstance(inputs, _Request) else inputs)
-        tensor = _as_float32(array, kind)
         config = self.model.config
-        if kind == "eeg":
-            if config.encoder_config is None:
-                raise ValueError("This model has no EEG encoder (encoder_config is None): pass `eeg_embeds=`.")
-            _check_eeg(tensor, config.encoder_config)
-            _check_sfreq(sfreq, config.encoder_config)
-        else:
-            _check_embeds(tensor, config.embed_dim)
-        single = tensor.ndim == (2 if kind == "eeg" else 1)
-        tensor = tensor.unsqueeze(0) if single else tensor
+        key, tensor, single = _read_eeg_batch(inputs, config.encoder_config, config.embed_dim, sfreq)
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         device = generator.device if generator is not None else torch.device("cpu")
@@ -261,7 +307,7 @@ class EEGToImagePipeline(Pipeline):
         noise_seed = None
         if noise_mode == "random":
             noise_seed = int(torch.randint(2**62, (1,), generator=generator, device=device))
-        return {kind if kind == "eeg_embeds" else "eeg_values": tensor, "latents": latents,
+        return {key: tensor, "latents": latents,
                 "num_images_per_eeg": num_images_per_eeg, "single": single, "noise_seed": noise_seed}  # fmt: skip
 
     def _forward(
@@ -276,10 +322,9 @@ class EEGToImagePipeline(Pipeline):
         dtype = self.model.dtype
         embeds = model_inputs.get("eeg_embeds")
         if embeds is None:
-            eeg = model_inputs["eeg_values"].to(dtype)
-            chunk = batch_size or eeg.shape[0]
             encode = self.model.eeg_encoder
-            embeds = torch.cat([encode(eeg_values=eeg[i : i + chunk]).eeg_embeds for i in range(0, len(eeg), chunk)])
+            embeds = _encode_in_chunks(lambda **x: encode(**x).eeg_embeds, model_inputs["eeg_values"].to(dtype),
+                                       batch_size)
         latents = model_inputs["latents"].to(self.device)
         conditioning = embeds.to(dtype).repeat_interleave(model_inputs["num_images_per_eeg"], dim=0)
         noise_generator = None
@@ -299,12 +344,7 @@ class EEGToImagePipeline(Pipeline):
 
     def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil", return_embeds: bool = False) -> Any:
         """Converts images to PIL / uint8 numpy / float tensors and groups them per input trial."""
-        images = model_outputs["images"].clamp(-1, 1)
-        if output_type == "pt":
-            converted: list[Any] = list(images)
-        else:
-            arrays = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            converted = list(arrays) if output_type == "np" else [_to_pil(a) for a in arrays]
+        converted = _convert_images(model_outputs["images"], output_type)
         per_eeg = model_outputs["num_images_per_eeg"]
         embeds = model_outputs["eeg_embeds"]
         results = []
@@ -315,9 +355,6 @@ class EEGToImagePipeline(Pipeline):
                 result = {"images": result, "eeg_embeds": embeds[i] if output_type == "pt" else embeds[i].numpy()}
             results.append(result)
         return results[0] if model_outputs["single"] else results
-
-    def get_inference_context(self):
-        return torch.inference_mode
 
 
 class _Request:

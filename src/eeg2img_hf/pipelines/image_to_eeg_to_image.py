@@ -13,18 +13,18 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from transformers import Pipeline
 
-from .eeg_to_image import OUTPUT_TYPES, EEGToImagePipeline
+from .eeg_to_image import (
+    OUTPUT_TYPES,
+    EEGToImagePipeline,
+    _BatchedPipeline,
+    _convert_images,
+    _describe,
+    _move_batch_size,
+    _Request,
+)
 
 __all__ = ["ImageToEEGToImagePipeline"]
-
-
-def _describe(value: Any) -> str:
-    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
-    return type(value).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "") + (
-        f" and dtype {dtype}" if dtype is not None else ""
-    )
 
 
 def _decode_one(item: Any, where: str) -> Image.Image:
@@ -108,7 +108,7 @@ def _load_generator(generator: Any, embed_dim: int, default: str | None) -> Any:
                          f"predicts {embed_dim}-D ones.")  # fmt: skip
     return generator
 
-class ImageToEEGToImagePipeline(Pipeline):
+class ImageToEEGToImagePipeline(_BatchedPipeline):
     """
     Image -> EEG space -> image (Singh et al., WACV 2024, fig. 3d / fig. 7): an [`ImageToEEGModel`] maps each
     image to a predicted EEG embedding, which conditions an EEGStyleGAN-ADA generator (as EEG embeddings do).
@@ -145,12 +145,6 @@ class ImageToEEGToImagePipeline(Pipeline):
     ```
     """
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_video_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
     def __init__(self, model: Any, *args: Any, generator: Any = None, **kwargs: Any) -> None:
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "eeg_embed_dim") or not hasattr(config, "vision_config"):
@@ -166,9 +160,7 @@ class ImageToEEGToImagePipeline(Pipeline):
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         """Reconstructs images; see the class docstring."""
-        if "batch_size" in kwargs:  # chunks `_forward` (the base class would use it for a DataLoader)
-            kwargs["forward_batch_size"] = kwargs.pop("batch_size")
-        return super().__call__(_Request(inputs), **kwargs)
+        return super().__call__(_Request(inputs), **_move_batch_size(kwargs))
 
     def _sanitize_parameters(
         self,
@@ -229,27 +221,7 @@ class ImageToEEGToImagePipeline(Pipeline):
         results = []
         for embeds, images in zip(model_outputs["eeg_embeds"], model_outputs["images"]):
             group = images if isinstance(images, list) else [images]
-            converted = [_convert(image, output_type) for image in group]
+            converted = _convert_images(torch.stack(group), output_type)
             results.append({"eeg_embeds": embeds if output_type == "pt" else embeds.numpy(),
                             "images": converted[0] if len(converted) == 1 else converted})  # fmt: skip
         return results[0] if model_outputs["single"] else results
-
-    def get_inference_context(self):
-        return torch.inference_mode
-
-
-def _convert(image: torch.Tensor, output_type: str) -> Any:
-    """`(C, H, W)` float in `[-1, 1]` -> the requested output type (as the `"eeg-to-image"` pipeline does)."""
-    if output_type == "pt":
-        return image
-    array = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    if output_type == "np":
-        return array
-    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-
-
-class _Request:
-    """Wraps any user input so `Pipeline.__call__` treats it as one item (its list/dataset paths would iterate)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value

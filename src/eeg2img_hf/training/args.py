@@ -36,7 +36,54 @@ class PresetArguments:
 
 
 @dataclass
-class EncoderTrainingArguments(PresetArguments):
+class EpochLoopArguments(PresetArguments):
+    """Fields and checks shared by the epoch-loop trainers (`train_encoder`, `train_clip`, `train_image_to_eeg`).
+
+    Args:
+        epochs / max_steps: training length (`max_steps` stops early when set).
+        batch_size: global batch (split across processes).
+        learning_rate / adam_betas: Adam settings (authors: 3e-4, (0.9, 0.999)).
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        eval_every_epochs: validation frequency (model selection uses the validation split only).
+        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
+        keep_checkpoints: how many state checkpoints to keep.
+        resume: continue from the latest checkpoint in `output_dir`.
+        log_with: trackers: any of `"csv"`, `"tensorboard"`.
+        seed: seed for `accelerate.utils.set_seed` (and the data order).
+    """
+
+    epochs: int = 30
+    max_steps: int | None = None
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    simulate: dict[str, Any] = field(default_factory=dict)
+    eval_every_epochs: int = 1
+    checkpoint_every_steps: int = 0
+    keep_checkpoints: int = 2
+    resume: bool = False
+    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    seed: int = 45
+
+    def __post_init__(self) -> None:
+        self.check_loop_fields()
+
+    def check_loop_fields(self) -> None:
+        """Raise `ValueError` for out-of-range loop fields; store `adam_betas` as a tuple."""
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
+        if self.eval_every_epochs < 1:
+            raise ValueError(f"eval_every_epochs must be >= 1, got {self.eval_every_epochs}")
+        unknown = set(self.log_with) - {"csv", "tensorboard"}
+        if unknown:
+            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
+        self.adam_betas = tuple(self.adam_betas)
+
+
+@dataclass
+class EncoderTrainingArguments(EpochLoopArguments):
     """Everything `train_encoder` needs. Presets in `ENCODER_PRESETS` fill these; any field can be overridden.
 
     Args:
@@ -46,18 +93,11 @@ class EncoderTrainingArguments(PresetArguments):
         architecture: `"lstm"` or `"cnn"`.
         loss: `"triplet-semihard"` (paper eq. 1), `"triplet-ms"` (authors' code) or `"supervised"`.
         margin: triplet margin; `None` uses the loss's default (1.0 semi-hard, 0.05 multi-similarity).
-        epochs / max_steps: training length (`max_steps` stops early when set).
-        batch_size: global batch (split across processes).
-        learning_rate / adam_betas / weight_decay: Adam settings (authors: 3e-4, (0.9, 0.999), 0).
+        weight_decay: Adam weight decay (authors: 0).
         encoder_config: extra `EEGEncoderConfig` fields (e.g. `{"lstm_num_layers": 2}`).
         exclude_classes: class names left out of training (unseen-class experiment).
-        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        eval_every_epochs: validation frequency (model selection uses the validation split only).
-        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
-        keep_checkpoints: how many state checkpoints to keep.
-        resume: continue from the latest checkpoint in `output_dir`.
-        log_with: trackers: any of `"csv"`, `"tensorboard"`.
-        seed: seed for `accelerate.utils.set_seed`.
+        epochs, max_steps, batch_size, learning_rate, adam_betas, simulate, eval_every_epochs,
+            checkpoint_every_steps, keep_checkpoints, resume, log_with, seed: see [`EpochLoopArguments`].
     """
 
     dataset: str = "thoughtviz"
@@ -65,35 +105,17 @@ class EncoderTrainingArguments(PresetArguments):
     architecture: str = "lstm"
     loss: str = "triplet-semihard"
     margin: float | None = None
-    epochs: int = 30
-    max_steps: int | None = None
     batch_size: int = 256
-    learning_rate: float = 3e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     encoder_config: dict[str, Any] = field(default_factory=dict)
     exclude_classes: list[str] = field(default_factory=list)
-    simulate: dict[str, Any] = field(default_factory=dict)
-    eval_every_epochs: int = 1
-    checkpoint_every_steps: int = 0
-    keep_checkpoints: int = 2
-    resume: bool = False
-    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
-    seed: int = 45
 
     KIND: ClassVar[str] = "encoder"
 
     def __post_init__(self) -> None:
         if self.architecture not in ("lstm", "cnn"):
             raise ValueError(f"architecture must be 'lstm' or 'cnn', got {self.architecture!r}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
-        unknown = set(self.log_with) - {"csv", "tensorboard"}
-        if unknown:
-            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
-        self.adam_betas = tuple(self.adam_betas)
+        self.check_loop_fields()
 
 
 def _paper(dataset: str, architecture: str, epochs: int, **extra: Any) -> dict[str, Any]:

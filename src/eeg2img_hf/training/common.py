@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,188 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Run set-up and the epoch loop shared by `train_encoder`, `train_clip` and `train_image_to_eeg`
+
+
+def make_accelerator(args: Any, mixed_precision: str | None = None):
+    """The trainers' `Accelerator`: trackers from `args.log_with`, logs in `output_dir/logs`, seedable sampler.
+
+    Args:
+        args: training arguments with `output_dir`, `log_with` and `seed`.
+        mixed_precision (`str`, *optional*): passed to `Accelerator` when given (the GAN trainer's option).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+
+    extra = {} if mixed_precision is None else {"mixed_precision": mixed_precision}
+    return Accelerator(
+        **extra,
+        log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
+        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
+    )
+
+
+def load_train_validation(args: Any, keep: list[str] | None = None, exclude: list[str] | None = None):
+    """`(dataset, info)`: `args.dataset` (with `args.simulate`), checked for `train` and `validation` splits, then
+    restricted to the classes in `keep` / without those in `exclude` when either is non-empty."""
+    from ..data import get_eeg_info, load_eeg_dataset
+
+    dataset = load_eeg_dataset(args.dataset, **args.simulate)
+    info = get_eeg_info(dataset)
+    for split in ("train", "validation"):
+        if split not in dataset:
+            raise ValueError(f"the dataset needs a {split!r} split for training, it has {sorted(dataset)}")
+    if keep or exclude:
+        dataset = select_classes(dataset, keep=list(keep) if keep else None, exclude=list(exclude or []))
+    return dataset, info
+
+
+def check_batch_size(batch_size: int, n_trials: int, num_processes: int) -> None:
+    """Raise `ValueError` unless `batch_size` splits evenly over the processes and fits in the training split."""
+    if batch_size % num_processes:
+        raise ValueError(f"batch_size {batch_size} must be divisible by {num_processes} processes")
+    if n_trials < batch_size:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n_trials} training trials")
+
+
+def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_processes: int):
+    """A shuffled `DataLoader` of full batches over a batch-fetching dataset (sizes checked first)."""
+    check_batch_size(batch_size, len(dataset), num_processes)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                                       collate_fn=identity_collate)
+
+
+def start_run(accelerator, args: Any, project: str) -> tuple[Path, MetricsLogger]:
+    """Create `output_dir`, save `training_args.json`, start the trackers; returns `(output_dir, logger)`."""
+    out_dir = Path(args.output_dir)
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        args.save(out_dir / "training_args.json")
+    accelerator.init_trackers(project, config={k: str(v) for k, v in args.to_dict().items()})
+    return out_dir, MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with)
+
+
+def restore_state(accelerator, args: Any, **extra: Any) -> dict[str, Any]:
+    """The epoch-loop trainer state of a fresh run (plus `extra` keys), or of the latest checkpoint when
+    `args.resume` (the `accelerator` state is loaded too)."""
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "best_epoch": None, **extra}
+    path = latest_checkpoint(args.output_dir) if args.resume else None
+    if path is None:
+        if args.resume:
+            accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
+        return state
+    accelerator.load_state(str(path))
+    state.update(json.loads((path / "trainer_state.json").read_text()))
+    accelerator.print(f"resumed from {path} (epoch {state['epoch']}, step {state['global_step']})")
+    return state
+
+
+def train_epochs(
+    accelerator,
+    args: Any,
+    parts: dict[str, Any],
+    state: dict[str, Any],
+    logger: MetricsLogger,
+    desc: str,
+) -> tuple[float, int]:
+    """Run the epochs left in `state`: steps, per-step/epoch checkpoints, validation and model selection.
+
+    Args:
+        accelerator: the run's `Accelerator`.
+        args: training arguments (`epochs`, `max_steps`, `batch_size`, `eval_every_epochs`,
+            `checkpoint_every_steps`, `keep_checkpoints`, `output_dir`).
+        parts (`dict`): `model`, `optimizer`, `loader` (prepared); `loss` (`(model, batch) -> loss tensor`);
+            `validate` (`(unwrapped_model) -> metrics dict`, main process); `selection_key` (metric to maximise);
+            `save_best` (`(unwrapped_model, metrics) -> None`, called when it improves); optional `sampler`
+            (its `set_epoch` is called) and `epoch_metrics` (`(model) -> dict` added to every epoch row).
+        state: trainer state from [`restore_state`], updated in place.
+        logger: the run's [`MetricsLogger`].
+        desc: progress-bar label.
+
+    Returns:
+        `(seconds, samples)`: wall time of the loop and training samples seen.
+    """
+    from tqdm.auto import tqdm
+
+    model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
+    out_dir = Path(args.output_dir)
+    total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
+    progress = tqdm(total=total, initial=state["global_step"], disable=not accelerator.is_local_main_process,
+                    desc=desc)
+    start, seen = time.perf_counter(), 0
+    for epoch in range(state["epoch"], args.epochs):
+        model.train()
+        loader.set_epoch(epoch)
+        if parts.get("sampler") is not None:
+            parts["sampler"].set_epoch(epoch)
+        skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
+        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        losses = []
+        for step_in_epoch, batch in enumerate(batches, start=skip):
+            loss = parts["loss"](model, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            seen += args.batch_size
+            state["global_step"] += 1
+            progress.update(1)
+            if args.checkpoint_every_steps and state["global_step"] % args.checkpoint_every_steps == 0:
+                save_checkpoint(accelerator, out_dir, state["global_step"],
+                                {**state, "epoch": epoch, "step_in_epoch": step_in_epoch + 1}, args.keep_checkpoints)
+            if state["global_step"] >= total:
+                break
+        finished = state["global_step"] >= total or epoch == args.epochs - 1
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan}
+        if parts.get("epoch_metrics") is not None:
+            row.update(parts["epoch_metrics"](model))
+        if (epoch + 1) % args.eval_every_epochs == 0 or finished:
+            _validate_and_select(accelerator, parts, state, row, epoch)
+        logger.log(row, step=state["global_step"])
+        progress.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        state.update(epoch=epoch + 1, step_in_epoch=0)
+        if not args.checkpoint_every_steps:
+            save_checkpoint(accelerator, out_dir, state["global_step"], state, args.keep_checkpoints)
+        if finished:
+            break
+    progress.close()
+    return time.perf_counter() - start, seen
+
+
+def _validate_and_select(accelerator, parts: dict[str, Any], state: dict[str, Any], row: dict[str, Any],
+                         epoch: int) -> None:
+    """Validation metrics into `row`; `save_best` when `selection_key` improves (main process only)."""
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(parts["model"])
+        metrics = parts["validate"](unwrapped)
+        row.update(metrics)
+        key = parts["selection_key"]
+        if state["best"] is None or metrics[key] > state["best"]:
+            state["best"], state["best_epoch"] = metrics[key], epoch + 1
+            parts["save_best"](unwrapped, metrics)
+    accelerator.wait_for_everyone()
+
+
+def run_record(accelerator, args: Any, state: dict[str, Any], seconds: float, seen: int, selection_metric: str,
+               **fields: Any) -> dict[str, Any]:
+    """The common head of a training record (model folder, selection, run length, throughput), then `fields`."""
+    return {
+        "model_dir": str(Path(args.output_dir) / "model"), "selection_metric": selection_metric,
+        "best_validation": state["best"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+        "global_step": state["global_step"], "train_seconds": round(seconds, 2),
+        "train_samples_per_second": round(seen / max(seconds, 1e-9), 1), "num_processes": accelerator.num_processes,
+        "dataset": args.dataset, **fields,
+    }
+
+
+def finish_run(accelerator, record: dict[str, Any], record_name: str) -> dict[str, Any]:
+    """Write `record` to `<model_dir>/<record_name>` (main process), wait, end the trackers; returns `record`."""
+    if accelerator.is_main_process:
+        write_json(Path(record["model_dir"]) / record_name, record)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # closes trackers and, when distributed, the process group
+    return record

@@ -10,9 +10,6 @@ With several processes the global batch is split and each process computes the C
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +18,20 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .args import PresetArguments
-from .common import EEGBatchDataset, MetricsLogger, latest_checkpoint, save_checkpoint, select_classes, write_json
+from .args import EpochLoopArguments
+from .common import (
+    EEGBatchDataset,
+    check_batch_size,
+    finish_run,
+    latest_checkpoint,
+    load_train_validation,
+    make_accelerator,
+    restore_state,
+    run_record,
+    shuffled_loader,
+    start_run,
+    train_epochs,
+)
 
 TRAINING_RECORD = "eeg2img_training.json"
 SELECTION_METRIC = "val_exact_mrr"
@@ -30,7 +39,7 @@ POSITIVES = ("diagonal", "image", "class")
 
 
 @dataclass
-class ClipTrainingArguments(PresetArguments):
+class ClipTrainingArguments(EpochLoopArguments):
     """Everything `train_clip` needs. Presets in `CLIP_PRESETS` fill these; any field can be overridden.
 
     Args:
@@ -69,39 +78,19 @@ class ClipTrainingArguments(PresetArguments):
     encoder: str | None = None
     classes: list[str] | None = None
     epochs: int = 2048
-    max_steps: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 3e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     class_balanced: bool = False
     unique_classes: bool = False
     positives: str = "diagonal"
-    simulate: dict[str, Any] = field(default_factory=dict)
-    eval_every_epochs: int = 1
-    checkpoint_every_steps: int = 0
-    keep_checkpoints: int = 2
-    resume: bool = False
-    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
-    seed: int = 45
 
     KIND: ClassVar[str] = "clip"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
         if self.positives not in POSITIVES:
             raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
         if self.unique_classes and not self.class_balanced:
             raise ValueError("unique_classes needs class_balanced=True")
-        if self.eval_every_epochs < 1:
-            raise ValueError(f"eval_every_epochs must be >= 1, got {self.eval_every_epochs}")
-        unknown = set(self.log_with) - {"csv", "tensorboard"}
-        if unknown:
-            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
-        self.adam_betas = tuple(self.adam_betas)
+        self.check_loop_fields()
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
@@ -221,16 +210,7 @@ def cache_split_images(split, processor, batch_size: int = 64) -> tuple[torch.Te
 
 def load_clip_data(args: ClipTrainingArguments):
     """The DatasetDict to train on (restricted to `args.classes`) and its EEG metadata."""
-    from ..data import get_eeg_info, load_eeg_dataset
-
-    dataset = load_eeg_dataset(args.dataset, **args.simulate)
-    info = get_eeg_info(dataset)
-    for split in ("train", "validation"):
-        if split not in dataset:
-            raise ValueError(f"the dataset needs a {split!r} split for training, it has {sorted(dataset)}")
-    if args.classes:
-        dataset = select_classes(dataset, keep=list(args.classes))
-    return dataset, info
+    return load_train_validation(args, keep=args.classes)
 
 
 def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_names: list[str]):
@@ -296,17 +276,6 @@ def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) 
             "val_class_top1": report["eeg_classification_by_image_prototypes"]["top1"]}
 
 
-def _make_accelerator(args: ClipTrainingArguments):
-    from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
-
-    return Accelerator(
-        log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
-        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
-    )
-
-
 def _check_output_dir(args: ClipTrainingArguments) -> None:
     """Refuse to train over an earlier run's model or checkpoints unless resuming."""
     out_dir = Path(args.output_dir)
@@ -317,33 +286,15 @@ def _check_output_dir(args: ClipTrainingArguments) -> None:
         )
 
 
-def _restore(accelerator, args: ClipTrainingArguments) -> dict[str, Any]:
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "best_epoch": None, "best_metrics": None}
-    path = latest_checkpoint(args.output_dir) if args.resume else None
-    if path is None:
-        if args.resume:
-            accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
-        return state
-    accelerator.load_state(str(path))
-    state.update(json.loads((path / "trainer_state.json").read_text()))
-    accelerator.print(f"resumed from {path} (epoch {state['epoch']}, step {state['global_step']})")
-    return state
-
-
 def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_processes: int):
     """Shuffled batches (authors) or [`UniqueKeyBatchSampler`] batches; returns `(loader, sampler or None)`."""
-    from .common import identity_collate
-
-    if args.batch_size % num_processes:
-        raise ValueError(f"batch_size {args.batch_size} must be divisible by {num_processes} processes")
-    if len(train) < args.batch_size:
-        raise ValueError(f"batch_size {args.batch_size} exceeds the {len(train)} training trials")
     if not args.class_balanced:
-        loader = torch.utils.data.DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                             collate_fn=identity_collate)
-        return loader, None
+        return shuffled_loader(train, args.batch_size, num_processes), None
+    check_batch_size(args.batch_size, len(train), num_processes)
     keys = np.asarray(train.dataset["label"]) if args.unique_classes else train.image_index.numpy()
     sampler = UniqueKeyBatchSampler(keys, args.batch_size, seed=args.seed)
+    from .common import identity_collate
+
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
 
@@ -364,7 +315,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     from ..models import make_image_processor
 
     _check_output_dir(args)
-    accelerator = _make_accelerator(args)
+    accelerator = make_accelerator(args)
     set_seed(args.seed)
     dataset, info = load_clip_data(args)
     class_names = dataset["train"].features["label"].names
@@ -376,90 +327,27 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=args.adam_betas, weight_decay=args.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    out_dir = Path(args.output_dir)
-    if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        args.save(out_dir / "training_args.json")
-    accelerator.init_trackers("clip", config={k: str(v) for k, v in args.to_dict().items()})
-    state = _restore(accelerator, args)
-    context = {"accelerator": accelerator, "args": args, "model": model, "optimizer": optimizer, "loader": loader,
-               "sampler": sampler, "validation": splits["validation"], "processor": processor}
-    seconds, seen = _train_loop(context, state)
-    record = {
-        "model_dir": str(out_dir / "model"), "selection_metric": SELECTION_METRIC, "best_validation": state["best"],
-        "best_epoch": state["best_epoch"], "best_validation_metrics": state["best_metrics"],
-        "epochs_run": state["epoch"], "global_step": state["global_step"], "train_seconds": round(seconds, 2),
-        "train_samples_per_second": round(seen / max(seconds, 1e-9), 1), "num_processes": accelerator.num_processes,
-        "dataset": args.dataset, "dataset_info": info, "classes": class_names,
-        "n_train_trials": len(splits["train"]), "n_train_images": len(splits["train"].pixel_cache),
-        "n_validation_trials": len(splits["validation"]),
-        "n_validation_images": len(splits["validation"].pixel_cache), "training_args": args.to_dict(),
+    out_dir, logger = start_run(accelerator, args, "clip")
+    state = restore_state(accelerator, args, best_metrics=None)
+
+    def save_best(net, metrics: dict[str, float]) -> None:
+        state["best_metrics"] = metrics
+        _save_model(net, processor, out_dir / "model")
+
+    parts = {
+        "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
+        "loss": lambda net, batch: net(eeg_values=batch["eeg_values"], pixel_values=batch["pixel_values"],
+                                       return_loss=True, targets=_loss_targets(batch, args.positives)).loss,
+        "epoch_metrics": lambda net: {
+            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.exp().clamp(max=100.0))},
+        "validate": lambda net: validation_metrics(net, splits["validation"]),
+        "selection_key": SELECTION_METRIC, "save_best": save_best,
     }
-    if accelerator.is_main_process:
-        write_json(out_dir / "model" / TRAINING_RECORD, record)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return record
-
-
-def _train_loop(ctx: dict[str, Any], state: dict[str, Any]) -> tuple[float, int]:
-    """Epochs of CLIP steps with validation, model selection and checkpoints. Returns `(seconds, samples)`."""
-    from tqdm.auto import tqdm
-
-    accelerator, args, model, loader = ctx["accelerator"], ctx["args"], ctx["model"], ctx["loader"]
-    out_dir = Path(args.output_dir)
-    logger = MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with)
-    total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
-    progress = tqdm(total=total, initial=state["global_step"], disable=not accelerator.is_local_main_process,
-                    desc=f"train-clip ({args.model_preset})")
-    start, seen = time.perf_counter(), 0
-    for epoch in range(state["epoch"], args.epochs):
-        model.train()
-        loader.set_epoch(epoch)
-        if ctx["sampler"] is not None:
-            ctx["sampler"].set_epoch(epoch)
-        skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
-        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
-        losses = []
-        for step_in_epoch, batch in enumerate(batches, start=skip):
-            loss = model(eeg_values=batch["eeg_values"], pixel_values=batch["pixel_values"], return_loss=True,
-                         targets=_loss_targets(batch, args.positives)).loss
-            accelerator.backward(loss)
-            ctx["optimizer"].step()
-            ctx["optimizer"].zero_grad()
-            losses.append(loss.item())
-            seen += args.batch_size
-            state["global_step"] += 1
-            progress.update(1)
-            if args.checkpoint_every_steps and state["global_step"] % args.checkpoint_every_steps == 0:
-                save_checkpoint(accelerator, out_dir, state["global_step"],
-                                {**state, "epoch": epoch, "step_in_epoch": step_in_epoch + 1}, args.keep_checkpoints)
-            if state["global_step"] >= total:
-                break
-        finished = state["global_step"] >= total or epoch == args.epochs - 1
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
-               "logit_scale": float(accelerator.unwrap_model(model).logit_scale.exp().clamp(max=100.0))}
-        if (epoch + 1) % args.eval_every_epochs == 0 or finished:
-            _validate(ctx, state, row, epoch)
-        logger.log(row, step=state["global_step"])
-        progress.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-        state.update(epoch=epoch + 1, step_in_epoch=0)
-        if not args.checkpoint_every_steps:
-            save_checkpoint(accelerator, out_dir, state["global_step"], state, args.keep_checkpoints)
-        if finished:
-            break
-    progress.close()
-    return time.perf_counter() - start, seen
-
-
-def _validate(ctx: dict[str, Any], state: dict[str, Any], row: dict[str, Any], epoch: int) -> None:
-    """Validation metrics into `row`; save the model when `SELECTION_METRIC` improves (main process)."""
-    accelerator = ctx["accelerator"]
-    if accelerator.is_main_process:
-        model = accelerator.unwrap_model(ctx["model"])
-        metrics = validation_metrics(model, ctx["validation"])
-        row.update(metrics)
-        if state["best"] is None or metrics[SELECTION_METRIC] > state["best"]:
-            state["best"], state["best_epoch"], state["best_metrics"] = metrics[SELECTION_METRIC], epoch + 1, metrics
-            _save_model(model, ctx["processor"], Path(ctx["args"].output_dir) / "model")
-    accelerator.wait_for_everyone()
+    seconds, seen = train_epochs(accelerator, args, parts, state, logger, desc=f"train-clip ({args.model_preset})")
+    record = run_record(
+        accelerator, args, state, seconds, seen, SELECTION_METRIC, best_validation_metrics=state["best_metrics"],
+        dataset_info=info, classes=class_names, n_train_trials=len(splits["train"]),
+        n_train_images=len(splits["train"].pixel_cache), n_validation_trials=len(splits["validation"]),
+        n_validation_images=len(splits["validation"].pixel_cache), training_args=args.to_dict(),
+    )
+    return finish_run(accelerator, record, TRAINING_RECORD)

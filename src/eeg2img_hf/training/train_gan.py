@@ -289,15 +289,9 @@ def build_augment(args: GANTrainingArguments):
 
 
 def _make_accelerator(args: GANTrainingArguments):
-    from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+    from .common import make_accelerator
 
-    return Accelerator(
-        mixed_precision=args.mixed_precision,
-        log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
-        dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
-    )
+    return make_accelerator(args, mixed_precision=args.mixed_precision)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -652,16 +646,11 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     from ..models import EEGStyleGANModel
-    from .common import MetricsLogger
+    from .common import start_run
 
     accelerator, encoder, config, data, loop, loader = _setup(args)
-    out_dir = Path(args.output_dir)
-    if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        args.save(out_dir / "training_args.json")
-    accelerator.init_trackers("gan", config={k: str(v) for k, v in args.to_dict().items()})
-    ctx = {"out_dir": out_dir, "encoder": encoder, "sums": {}, "tick_start": time.perf_counter(),
-           "logger": MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with),
+    out_dir, logger = start_run(accelerator, args, "gan")
+    ctx = {"out_dir": out_dir, "encoder": encoder, "sums": {}, "tick_start": time.perf_counter(), "logger": logger,
            "grid": grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim,
                                args.seed),
            "snapshot": EEGStyleGANModel(config).eval() if accelerator.is_main_process else None}

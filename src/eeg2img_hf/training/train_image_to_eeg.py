@@ -14,8 +14,6 @@ the class of its input image, separately for images seen in training and unseen 
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,8 +21,17 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .args import PresetArguments
-from .common import MetricsLogger, identity_collate, save_checkpoint, write_json
+from .args import EpochLoopArguments
+from .common import (
+    finish_run,
+    make_accelerator,
+    restore_state,
+    run_record,
+    shuffled_loader,
+    start_run,
+    train_epochs,
+    write_json,
+)
 
 __all__ = [
     "IMAGE_TO_EEG_TRAINING_PRESETS",
@@ -39,7 +46,7 @@ SELECTIONS = ("kmeans", "cosine")
 
 
 @dataclass
-class ImageToEEGTrainingArguments(PresetArguments):
+class ImageToEEGTrainingArguments(EpochLoopArguments):
     """Everything `train_image_to_eeg` needs. Presets in `IMAGE_TO_EEG_TRAINING_PRESETS` fill these.
 
     Args:
@@ -69,18 +76,8 @@ class ImageToEEGTrainingArguments(PresetArguments):
     subject_conditioning: bool = False
     generator: str | None = None
     epochs: int = 15
-    max_steps: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 3e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
     selection: str = "kmeans"
-    simulate: dict[str, Any] = field(default_factory=dict)
-    eval_every_epochs: int = 1
-    checkpoint_every_steps: int = 0
-    keep_checkpoints: int = 2
-    resume: bool = False
     log_with: list[str] = field(default_factory=lambda: ["csv"])
-    seed: int = 45
 
     KIND: ClassVar[str] = "image-to-eeg"
 
@@ -91,16 +88,7 @@ class ImageToEEGTrainingArguments(PresetArguments):
             raise ValueError(f"loss must be 'mse' or 'triplet', got {self.loss!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
-        if self.eval_every_epochs < 1:
-            raise ValueError(f"eval_every_epochs must be >= 1, got {self.eval_every_epochs}")
-        unknown = set(self.log_with) - {"csv", "tensorboard"}
-        if unknown:
-            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
-        self.adam_betas = tuple(self.adam_betas)
+        self.check_loop_fields()
 
 
 IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
@@ -230,12 +218,10 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
-    from .train_encoder import _make_accelerator, _restore
     from .train_gan import load_frozen_encoder
 
-    accelerator = _make_accelerator(args)
+    accelerator = make_accelerator(args)
     set_seed(args.seed)
     encoder = load_frozen_encoder(args.encoder, accelerator.device)
     data = load_image_to_eeg_data(args, encoder, accelerator)
@@ -243,83 +229,32 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     model = build_image_to_eeg_model(args, encoder, data["n_subjects"])
     image_processor = model.build_image_processor()  # saved with the model: training and inference agree
     data.update({s: process_split(data["dataset"][s], image_processor) for s in ("train", "validation")})
-    if args.batch_size % accelerator.num_processes:
-        raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
-    if len(data["train"]) < args.batch_size:
-        raise ValueError(f"batch_size {args.batch_size} exceeds the {len(data['train'])} training trials")
-    loader = torch.utils.data.DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                         collate_fn=identity_collate)  # fmt: skip
+    loader = shuffled_loader(data["train"], args.batch_size, accelerator.num_processes)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=args.learning_rate, betas=args.adam_betas)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    out_dir, model_dir = Path(args.output_dir), Path(args.output_dir) / "model"
-    if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        args.save(out_dir / "training_args.json")
-    accelerator.init_trackers("image_to_eeg", config={k: str(v) for k, v in args.to_dict().items()})
-    logger = MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with)
-    state = _restore(accelerator, args)
-    total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
-    progress = tqdm(total=total, initial=state["global_step"], disable=not accelerator.is_local_main_process,
-                    desc=f"train-image-to-eeg ({args.loss})")  # fmt: skip
+    out_dir, logger = start_run(accelerator, args, "image_to_eeg")
+    state = restore_state(accelerator, args)
     selection_key = f"val_{args.selection}"
     subject_on = accelerator.unwrap_model(model).config.n_subjects is not None
-    start, seen = time.perf_counter(), 0
-    for epoch in range(state["epoch"], args.epochs):
-        model.train()
-        loader.set_epoch(epoch)
-        skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
-        losses = []
-        for step_in_epoch, batch in enumerate(accelerator.skip_first_batches(loader, skip) if skip else loader,
-                                              start=skip):  # fmt: skip
-            out = model(pixel_values=batch["pixel_values"], subject=batch["subject"] if subject_on else None,
-                        target_embeds=batch["target_embeds"], labels=batch["labels"], loss=args.loss,
-                        margin=args.margin)  # fmt: skip
-            accelerator.backward(out.loss)
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(out.loss.item())
-            seen += args.batch_size
-            state["global_step"] += 1
-            progress.update(1)
-            if args.checkpoint_every_steps and state["global_step"] % args.checkpoint_every_steps == 0:
-                save_checkpoint(accelerator, out_dir, state["global_step"],
-                                {**state, "epoch": epoch, "step_in_epoch": step_in_epoch + 1}, args.keep_checkpoints)
-            if state["global_step"] >= total:
-                break
-        finished = state["global_step"] >= total or epoch == args.epochs - 1
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan}
-        if (epoch + 1) % args.eval_every_epochs == 0 or finished:
-            if accelerator.is_main_process:
-                unwrapped = accelerator.unwrap_model(model)
-                row.update(validation_metrics(unwrapped, data["validation"], args.loss, args.margin))
-                if state["best"] is None or row[selection_key] > state["best"]:
-                    state["best"], state["best_epoch"] = row[selection_key], epoch + 1
-                    _save_model(unwrapped, image_processor, model_dir)
-            accelerator.wait_for_everyone()
-        logger.log(row, step=state["global_step"])
-        progress.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-        state.update(epoch=epoch + 1, step_in_epoch=0)
-        if not args.checkpoint_every_steps:
-            save_checkpoint(accelerator, out_dir, state["global_step"], state, args.keep_checkpoints)
-        if finished:
-            break
-    progress.close()
-    seconds = time.perf_counter() - start
-    summary = {
-        "model_dir": str(model_dir), "selection_metric": selection_key, "best_validation": state["best"],
-        "best_epoch": state["best_epoch"], "epochs_run": state["epoch"], "global_step": state["global_step"],
-        "train_seconds": round(seconds, 2), "train_samples_per_second": round(seen / max(seconds, 1e-9), 1),
-        "num_processes": accelerator.num_processes, "dataset": args.dataset, "dataset_info": data["info"],
-        "classes": data["class_names"], "n_train_trials": len(data["train"]),
-        "n_train_images": len(data["train"].pixels), "embeddings_cache": data["embeddings_cache"],
-        "training_args": args.to_dict(),
+
+    def loss(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return net(pixel_values=batch["pixel_values"], subject=batch["subject"] if subject_on else None,
+                   target_embeds=batch["target_embeds"], labels=batch["labels"], loss=args.loss,
+                   margin=args.margin).loss  # fmt: skip
+
+    parts = {
+        "model": model, "optimizer": optimizer, "loader": loader, "loss": loss, "selection_key": selection_key,
+        "validate": lambda net: validation_metrics(net, data["validation"], args.loss, args.margin),
+        "save_best": lambda net, _: _save_model(net, image_processor, out_dir / "model"),
     }  # fmt: skip
-    if accelerator.is_main_process:
-        write_json(model_dir / TRAINING_RECORD, summary)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return summary
+    seconds, seen = train_epochs(accelerator, args, parts, state, logger, desc=f"train-image-to-eeg ({args.loss})")
+    summary = run_record(
+        accelerator, args, state, seconds, seen, selection_key, dataset_info=data["info"],
+        classes=data["class_names"], n_train_trials=len(data["train"]), n_train_images=len(data["train"].pixels),
+        embeddings_cache=data["embeddings_cache"], training_args=args.to_dict(),
+    )  # fmt: skip
+    return finish_run(accelerator, summary, TRAINING_RECORD)
 
 
 # ----------------------------------------------------------------------------------------------------------
