@@ -470,3 +470,26 @@ def test_composite_save_load_and_remote_code(tmp_path):
     """)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("EEGStyleGANModel")
+
+
+def test_conditioning_standardization_is_applied_saved_and_checked(tmp_path):
+    from eeg2img_hf.models.eeg_stylegan.modeling_eeg_stylegan import MappingNetwork
+
+    torch.manual_seed(0)
+    mapping = MappingNetwork(z_dim=4, c_dim=6, w_dim=8, num_ws=None, num_layers=2).eval()
+    z, c = torch.randn(3, 4), torch.randn(3, 6)
+    shift, scale = torch.randn(6), torch.rand(6) + 0.5
+    plain = mapping(z, (c - shift) * scale, update_w_avg=False)
+    mapping.set_conditioning_standardization(shift, scale)
+    torch.testing.assert_close(mapping(z, c, update_w_avg=False), plain)
+    assert {"conditioning_shift", "conditioning_scale"} <= set(mapping.state_dict())
+    with pytest.raises(ValueError, match="finite vector of size 6"):
+        mapping.set_conditioning_standardization(torch.zeros(5), scale)
+    with pytest.raises(ValueError, match="positive"):
+        mapping.set_conditioning_standardization(shift, -scale)
+    generator = EEGStyleGANGenerator(EEGStyleGANConfig.from_preset("tiny"))
+    assert torch.equal(generator.mapping.conditioning_scale, torch.ones(generator.config.conditioning_dim))
+    generator.mapping.set_conditioning_standardization(torch.full((12,), 0.1), torch.full((12,), 3.0))
+    generator.save_pretrained(tmp_path)
+    loaded = EEGStyleGANGenerator.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.mapping.conditioning_scale, torch.full((12,), 3.0))

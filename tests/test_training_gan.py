@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -160,6 +161,18 @@ def test_one_tick_run_writes_grid_metrics_and_loadable_model(eeg_run, data_dir):
     for key, value in model.generator.state_dict().items():
         torch.testing.assert_close(value, ema[key])
     assert (out / "model" / "discriminator" / "model.safetensors").exists()
+    # The EEG conditioning is standardised with the training embeddings' mean and RMS, stored with the weights.
+    from eeg2img_hf.training.embeddings import EMBEDS_COLUMN, add_eeg_embeddings
+
+    encoder = model.eeg_encoder
+    embedded, _ = add_eeg_embeddings(load_eeg_dataset(data_dir), encoder, out / "embeddings")
+    train_embeds = torch.as_tensor(np.asarray(embedded["train"].with_format("numpy")[EMBEDS_COLUMN]))
+    mapping = model.generator.mapping
+    torch.testing.assert_close(mapping.conditioning_shift, train_embeds.mean(0))
+    centred = (train_embeds - train_embeds.mean(0)) * mapping.conditioning_scale
+    torch.testing.assert_close(centred.square().mean(), torch.tensor(1.0))
+    discriminator = load_file(out / "model" / "discriminator" / "model.safetensors")
+    torch.testing.assert_close(discriminator["mapping.conditioning_shift"], mapping.conditioning_shift)
 
 
 def test_rerun_reuses_embedding_cache(eeg_run, data_dir, encoder_dir, tmp_path):

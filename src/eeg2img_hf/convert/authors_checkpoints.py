@@ -59,6 +59,7 @@ __all__ = [
     "load_authors_encoder_state_dict",
     "nvidia_to_package_name",
     "nvidia_to_package_tensor",
+    "PACKAGE_ONLY_KEYS",
     "package_to_nvidia_name",
     "package_to_nvidia_tensor",
     "read_stylegan_snapshot",
@@ -307,8 +308,13 @@ def nvidia_to_package_tensor(name: str, tensor: torch.Tensor, flip_up_kernels: b
 package_to_nvidia_tensor = nvidia_to_package_tensor
 
 
+#: Generator buffers of this package that NVIDIA networks do not have (identity when converting theirs).
+PACKAGE_ONLY_KEYS = ("mapping.conditioning_shift", "mapping.conditioning_scale")
+
+
 def package_to_nvidia_name(name: str) -> str:
-    """Inverse of [`nvidia_to_package_name`] for every `EEGStyleGANGenerator.state_dict()` key."""
+    """Inverse of [`nvidia_to_package_name`] for every `EEGStyleGANGenerator.state_dict()` key except
+    `PACKAGE_ONLY_KEYS`."""
     match = re.fullmatch(r"mapping\.layers\.(\d+)\.(weight|bias)", name)
     if match:
         return f"mapping.fc{match.group(1)}.{match.group(2)}"
@@ -476,6 +482,8 @@ def _map_generator_state(
             dropped.append(name)  # NVIDIA registers the filter on layers that never resample
         else:
             unmapped.append(name)
+    for name in PACKAGE_ONLY_KEYS:  # no NVIDIA counterpart: keep the model's identity values
+        mapped[name] = target[name].clone()
     missing = sorted(set(target) - set(mapped))
     if unmapped or missing or bad_shapes:
         raise ValueError(

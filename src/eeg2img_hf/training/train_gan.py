@@ -51,6 +51,11 @@ class GANTrainingArguments(PresetArguments):
         output_dir: grids, snapshots, checkpoints, logs and the final `model` folder.
         stylegan_preset / stylegan_config: `EEGStyleGANConfig.from_preset` name and overrides.
         conditioning: `"eeg"` (EEG embeddings) or `"onehot"` (class labels, the paper's ablation).
+        standardize_conditioning: for `"eeg"`, centre the embeddings on their training mean and scale them to unit
+            RMS inside G's and D's mapping networks (stored with the weights; an affine change of the embedding
+            layer's input, so the model family is unchanged). An encoder's unit-norm embeddings may all lie in a
+            narrow cone whose class differences are small next to the common direction; without this the GAN
+            picks up the condition far more slowly.
         batch_size: global batch (split across processes).
         kimg / max_steps: training length in thousands of real images shown to D (`max_steps` wins if set).
         learning_rate / adam_betas / adam_eps: Adam settings before lazy-regularisation rescaling.
@@ -76,6 +81,7 @@ class GANTrainingArguments(PresetArguments):
     stylegan_preset: str = "cpu-small"
     stylegan_config: dict[str, Any] = field(default_factory=dict)
     conditioning: str = "eeg"
+    standardize_conditioning: bool = True
     batch_size: int = 32
     kimg: float = 100.0
     max_steps: int | None = None
@@ -267,6 +273,16 @@ def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int):
     if args.conditioning == "eeg":
         extra.update(embed_dim=int(encoder.config.embed_dim), encoder_config=encoder.config.to_dict())
     return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
+
+
+def conditioning_standardization(embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift (the mean training embedding) and scale (1 / RMS of the centred embeddings, the same for every
+    dimension, so relative directions are kept) that standardise the GAN's EEG conditioning."""
+    shift = embeds.mean(dim=0)
+    rms = (embeds - shift).square().mean().sqrt()
+    if not torch.isfinite(rms) or rms <= 0:
+        raise ValueError("the training EEG embeddings are all identical: the encoder carries no condition")
+    return shift, torch.full_like(shift, 1.0 / float(rms))
 
 
 def lazy_adam(params, args: GANTrainingArguments, reg_interval: int) -> torch.optim.Adam:
@@ -542,6 +558,10 @@ def _setup(args: GANTrainingArguments):
         raise ValueError(f"batch_size {args.batch_size} exceeds the {len(data['train'])} training trials")
     set_seed(args.seed)  # identical initial weights on every process
     G, D = EEGStyleGANGenerator(config).train(), EEGStyleGANDiscriminator(config).train()
+    if args.conditioning == "eeg" and args.standardize_conditioning:
+        shift, scale = conditioning_standardization(data["train"].embeds)
+        for network in (G, D):
+            network.mapping.set_conditioning_standardization(shift, scale)
     G_opt = lazy_adam(G.parameters(), args, args.g_reg_interval)
     D_opt = lazy_adam(D.parameters(), args, args.r1_interval if args.r1_gamma > 0 else 0)
     loader = torch.utils.data.DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, drop_last=True,

@@ -126,6 +126,26 @@ class MappingNetwork(nn.Module):
             for i in range(num_layers)
         )
         self.register_buffer("w_avg", torch.zeros(w_dim) if w_avg_beta is not None else None, persistent=True)
+        # Affine standardisation of the conditioning, `(c - conditioning_shift) * conditioning_scale`; identity
+        # unless a trainer sets it from the training embeddings (see `set_conditioning_standardization`).
+        self.register_buffer("conditioning_shift", torch.zeros(c_dim), persistent=True)
+        self.register_buffer("conditioning_scale", torch.ones(c_dim), persistent=True)
+
+    def set_conditioning_standardization(self, shift: torch.Tensor, scale: torch.Tensor) -> None:
+        """Sets the conditioning standardisation `(c - shift) * scale` (vectors of size `c_dim`).
+
+        A trained EEG encoder's embeddings can all lie in a narrow cone (unit vectors whose class differences are
+        small next to their common mean direction); centring and rescaling them lets the embedding layer see the
+        class differences at unit scale from the first step. The values are stored with the weights.
+        """
+        for name, value in (("shift", shift), ("scale", scale)):
+            if value.shape != (self.c_dim,) or not torch.isfinite(value).all():
+                raise ValueError(f"conditioning {name} must be a finite vector of size {self.c_dim}, got "
+                                 f"shape {tuple(value.shape)}")
+        if (scale <= 0).any():
+            raise ValueError("conditioning scale must be positive")
+        self.conditioning_shift.copy_(shift)
+        self.conditioning_scale.copy_(scale)
 
     def forward(
         self,
@@ -148,6 +168,7 @@ class MappingNetwork(nn.Module):
         """
         batch_size = conditioning.shape[0]
         _assert_shape(conditioning, [batch_size, self.c_dim], "conditioning")
+        conditioning = (conditioning - self.conditioning_shift) * self.conditioning_scale
         x = normalize_2nd_moment(self.embed(conditioning.to(self.embed.weight.dtype)))
         if self.z_dim > 0:
             if latents is None:
@@ -470,8 +491,11 @@ class EEGStyleGANPreTrainedModel(PreTrainedModel):
             init.normal_(module.noise_const, mean=0.0, std=1.0)
         elif isinstance(module, SynthesisBlock) and module.in_channels == 0:
             init.normal_(module.const, mean=0.0, std=1.0)
-        elif isinstance(module, MappingNetwork) and module.w_avg is not None:
-            init.zeros_(module.w_avg)
+        elif isinstance(module, MappingNetwork):
+            if module.w_avg is not None:
+                init.zeros_(module.w_avg)
+            init.zeros_(module.conditioning_shift)
+            init.ones_(module.conditioning_scale)
         if getattr(module, "resample_filter", None) is not None:
             init.copy_(module.resample_filter, setup_filter(module.resample_taps))
 
