@@ -162,7 +162,6 @@ def models(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.slow  # five fresh interpreters: about 50 s on 2 cores
 def test_push_then_load_with_package_remote_code_and_offline(hub_server, models, tmp_path) -> None:
     before = sorted(p.name for p in (models / "gan").iterdir())
     urls = _run(PUSH, [str(models)], hub_server.client_env(hf_home=tmp_path / "hf-push"), marker="URLS")
