@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import math
 import pathlib
 
@@ -21,7 +20,7 @@ from eeg2img_hf.models.eeg_clip import (
     positives_from_ids,
 )
 from eeg2img_hf.models.eeg_clip import modeling_eeg_clip
-from testing_utils import ModelTesterMixin, run_python
+from testing_utils import ModelTesterMixin, import_roots, run_python
 
 N_CHANS, N_TIMES, SIZE = 4, 32, 32
 
@@ -271,15 +270,8 @@ def test_modeling_imports_only_torch_transformers_and_siblings():
     allowed = {"__future__", "collections", "copy", "dataclasses", "inspect", "math", "pathlib", "shutil", "sys",
                "typing", "torch", "transformers", "."}
     for name in ("modeling_eeg_clip.py", "configuration_eeg_clip.py"):
-        tree = ast.parse((path / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {"." if node.level else node.module.split(".")[0]}
-            else:
-                continue
-            assert roots <= allowed, (name, roots)
+        roots = import_roots((path / name).read_text())
+        assert roots <= allowed, (name, roots)
 
 
 def test_auto_classes_and_remote_code(tmp_path):

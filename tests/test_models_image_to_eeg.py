@@ -237,16 +237,12 @@ def test_remote_code_without_the_package(tmp_path):
 
 
 def test_modeling_imports_only_torch_and_transformers():
-    import ast
     import inspect
 
     from eeg2img_hf.models.image_to_eeg import configuration_image_to_eeg, modeling_image_to_eeg
+    from testing_utils import import_roots
 
     roots = set()
     for module in (configuration_image_to_eeg, modeling_image_to_eeg):
-        for node in ast.walk(ast.parse(inspect.getsource(module))):
-            if isinstance(node, ast.Import):
-                roots |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots.add("." if node.level else node.module.split(".")[0])
+        roots |= import_roots(inspect.getsource(module))
     assert roots <= {"__future__", "math", "dataclasses", "typing", "torch", "transformers", "."}, roots

@@ -262,18 +262,12 @@ def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
 
 def test_pipeline_module_imports_only_portable_libraries():
     """The file is copied next to saved models (remote code): no package-relative or eeg2img_hf imports."""
-    import ast
     import inspect
 
     from eeg2img_hf.pipelines import eeg_to_image
+    from testing_utils import import_roots
 
-    tree = ast.parse(inspect.getsource(eeg_to_image))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            roots.add("." if node.level else node.module.split(".")[0])
+    roots = import_roots(inspect.getsource(eeg_to_image))
     assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "PIL", "transformers"}, roots
 
 

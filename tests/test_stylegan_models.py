@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import pathlib
 
 import pytest
@@ -20,6 +19,7 @@ from eeg2img_hf.models.eeg_stylegan import (
 )
 from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import FullyConnectedLayer, minibatch_std, setup_filter
+from testing_utils import import_roots
 
 
 BATCH = 4
@@ -402,17 +402,11 @@ def test_generator_can_overfit_a_target(config):
 
 def test_modeling_imports_only_torch_transformers_and_siblings():
     path = pathlib.Path(modeling_eeg_stylegan.__file__).parent
+    allowed = {"__future__", "math", "collections", "dataclasses", "typing", "inspect", "pathlib", "shutil", "sys",
+               "torch", "transformers", "."}
     for name in ("modeling_eeg_stylegan.py", "ops_stylegan.py", "configuration_eeg_stylegan.py"):
-        tree = ast.parse((path / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {"." if node.level else node.module.split(".")[0]}
-            else:
-                continue
-            allowed = {"__future__", "math", "collections", "dataclasses", "typing", "inspect", "pathlib", "shutil", "sys", "torch", "transformers", "."}
-            assert roots <= allowed, (name, roots)
+        roots = import_roots((path / name).read_text())
+        assert roots <= allowed, (name, roots)
 
 
 def _composite(conditioning: str = "eeg"):

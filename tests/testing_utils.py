@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -91,3 +92,14 @@ class ModelTesterMixin:
         assert type(AutoConfig.from_pretrained(tmp_path)) is type(model.config)
         auto = AutoModel.from_pretrained(tmp_path)
         assert isinstance(auto, torch.nn.Module)
+
+
+def import_roots(source: str) -> set[str]:
+    """Top-level names a Python source imports (`"."` for relative imports): for import-hygiene tests."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("." if node.level else node.module.split(".")[0])
+    return roots
