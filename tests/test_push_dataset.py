@@ -21,7 +21,7 @@ from datasets import DatasetDict, load_from_disk
 
 from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.hub import push_dataset
-from eeg2img_hf.hub.push import _read_info_file
+from eeg2img_hf.data.loading import _read_info_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

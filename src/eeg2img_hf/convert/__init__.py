@@ -12,7 +12,7 @@ from .authors_checkpoints import (
     package_to_nvidia_name,
     package_to_nvidia_tensor,
 )
-from .safe_pickle import PersistentRecord, RestrictedUnpickler, UnsafePickleError, load_restricted_pickle
+from ..utils.safe_pickle import PersistentRecord, RestrictedUnpickler, UnsafePickleError, load_restricted_pickle
 
 __all__ = [
     "MAPPING_VERSION",

@@ -4,7 +4,7 @@
   `model_state_dict` (keys prefixed `module.`), `optimizer_state_dict`), read with
   `torch.load(weights_only=True)` only; the module names are inferred from the tensors' structure.
 * [`convert_stylegan_snapshot`]: StyleGAN2-ADA `network-snapshot-*.pkl` files, read with the
-  restricted unpickler of `eeg2img_hf.convert.safe_pickle` (no code from the file is executed).
+  restricted unpickler of `eeg2img_hf.utils.safe_pickle` (no code from the file is executed).
 
 Equalised learning rate. StyleGAN2-ADA stores raw weights and scales them at run time: a fully
 connected layer stores `weight ~ N(0, 1) / lr_multiplier` and `bias`, and computes
@@ -46,7 +46,7 @@ import torch
 from ..models.eeg_encoder import EEGEncoderConfig, EEGEncoderModel
 from ..models.eeg_stylegan import EEGStyleGANConfig, EEGStyleGANModel
 from ..models.eeg_stylegan.ops_stylegan import setup_filter
-from .safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle
+from ..utils.safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle
 
 __all__ = [
     "ENCODER_MAPPING",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .features import INFO_KEY, REQUIRED_COLUMNS, get_eeg_info, make_features, set_eeg_info, validate_eeg_dataset
-from .loading import load_eeg_dataset
+from .loading import HUB_PREFIX, INFO_FILENAME, load_eeg_dataset, load_eeg_dataset_from_hub
 from .converters import (
     CONVERTERS,
     convert_arrays,
@@ -31,6 +31,9 @@ from .splits import SPLIT_GUARANTEES, SPLIT_STRATEGIES, check_disjoint, split_da
 
 __all__ = [
     "CONVERTERS",
+    "HUB_PREFIX",
+    "INFO_FILENAME",
+    "load_eeg_dataset_from_hub",
     "INFO_KEY",
     "REQUIRED_COLUMNS",
     "SIMULATION_PRESETS",

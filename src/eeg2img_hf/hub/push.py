@@ -1,4 +1,4 @@
-"""Publish to (and read back from) the Hugging Face Hub.
+"""Publish to the Hugging Face Hub (reading datasets back lives in [`eeg2img_hf.data.loading`]).
 
 Datasets go up with `DatasetDict.push_to_hub` (parquet shards under `data/`), then one more commit
 adds the dataset card (`README.md`, keeping the `dataset_info` / `configs` metadata that `datasets`
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from datasets import DatasetDict, load_dataset
+from datasets import DatasetDict
 from huggingface_hub import (
     CommitInfo,
     CommitOperationAdd,
@@ -37,10 +37,9 @@ from huggingface_hub import (
     RepoCard,
     hf_hub_download,
 )
-from huggingface_hub.errors import EntryNotFoundError
 
-from ..data.features import INFO_KEY, get_eeg_info, set_eeg_info, validate_eeg_dataset
-from ..data.loading import load_eeg_dataset
+from ..data.features import INFO_KEY, get_eeg_info
+from ..data.loading import HUB_PREFIX, INFO_FILENAME, check_repo_id, load_eeg_dataset, load_eeg_dataset_from_hub
 from .dataset_cards import check_card_metadata, render_dataset_card
 from .model_cards import (
     EVALUATION_FILENAME,
@@ -52,18 +51,7 @@ from .model_cards import (
     resolve_evaluation,
 )
 
-INFO_FILENAME = "eeg2img_info.json"
-"""File next to the data in a pushed dataset repo holding the EEG metadata as `{"eeg2img": info}`."""
-
-HUB_PREFIX = "hf://datasets/"
-"""Prefix of a Hub dataset source (`hf://datasets/<org>/<name>`, as in `HfFileSystem`)."""
-
 _CARD_KEYS_FROM_DATASETS = ("dataset_info", "configs")
-
-
-def _check_repo_id(repo_id: Any) -> None:
-    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
 
 
 def _load_card(card: RepoCard | str | os.PathLike, card_class: type[RepoCard], check: Callable[[Any], Any]) -> RepoCard:
@@ -170,7 +158,7 @@ def push_dataset(
     Returns:
         `str`: the URL of the dataset repo.
     """
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     ds = _resolve_dataset(dataset)
     info = get_eeg_info(ds)
     final_card = _resolve_card(card, ds, repo_id)
@@ -188,48 +176,6 @@ def push_dataset(
         parent_commit=data_commit.oid,
     )
     return str(data_commit.repo_url)
-
-
-def _read_info_file(path: str, repo_id: str) -> dict[str, Any]:
-    try:
-        content = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{INFO_FILENAME} of {repo_id} is not valid JSON: {err}") from err
-    info = content.get(INFO_KEY) if isinstance(content, dict) else None
-    if not isinstance(info, dict):
-        raise ValueError(f"{INFO_FILENAME} of {repo_id} must be a JSON object with an {INFO_KEY!r} object")
-    return info
-
-
-def load_eeg_dataset_from_hub(repo_id: str, *, revision: str | None = None, token: str | None = None) -> DatasetDict:
-    """Load a dataset pushed with [`push_dataset`] and restore its EEG metadata.
-
-    Works offline (`HF_HUB_OFFLINE=1`) once the repo is in the local cache.
-
-    Args:
-        repo_id (`str`): the dataset repo, `"org/name"` (an `hf://datasets/` prefix is accepted).
-        revision (`str`, *optional*): branch or commit (default: `main`).
-        token (`str`, *optional*): Hub token for private repos.
-
-    Returns:
-        `datasets.DatasetDict` in the package schema, with [`get_eeg_info`] metadata.
-    """
-    repo_id = repo_id[len(HUB_PREFIX) :] if repo_id.startswith(HUB_PREFIX) else repo_id
-    _check_repo_id(repo_id)
-    try:
-        path = hf_hub_download(repo_id, INFO_FILENAME, repo_type="dataset", revision=revision, token=token)
-    except EntryNotFoundError as err:
-        raise ValueError(
-            f"{repo_id} has no {INFO_FILENAME}: it was not pushed with eeg2img_hf (load it with "
-            "datasets.load_dataset and set its metadata with set_eeg_info)"
-        ) from err
-    info = _read_info_file(path, repo_id)
-    loaded = load_dataset(repo_id, revision=revision, token=token)
-    if not isinstance(loaded, DatasetDict):
-        raise ValueError(f"{repo_id} did not load as a DatasetDict (got {type(loaded).__name__})")
-    set_eeg_info(loaded, info)
-    validate_eeg_dataset(loaded)
-    return loaded
 
 
 # --------------------------------------------------------------------------------------------------
@@ -419,7 +365,7 @@ def push_model(
         `ValueError`: for a folder that is not a package model, holds pickle weights, lacks safetensors weights or
         self-contained remote code, or for a bad `repo_id`, card or evaluation file.
     """
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     with tempfile.TemporaryDirectory(prefix="eeg2img-push-") as tmp:
         staging = Path(tmp) / "repo"
         prepare_model_folder(model_dir, staging, repo_id=repo_id, card=card, evaluation=evaluation,

@@ -1,1 +1,1 @@
-"""Small shared helpers (image conversion and grids)."""
+"""Leaf helpers shared by every layer (image conversion and grids, the restricted unpickler); they import nothing else of the package."""

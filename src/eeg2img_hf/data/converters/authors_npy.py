@@ -25,6 +25,7 @@ import numpy as np
 from datasets import DatasetDict, Value
 from PIL import Image
 
+from ...utils.safe_pickle import _NUMPY_ALLOWED, UnsafePickleError, _codecs_encode
 from ..preprocessing import preprocessing_step
 from ..simulate import EEGCVPR40_CLASSES
 from .eegcvpr40 import CITATION, SFREQ
@@ -45,8 +46,6 @@ TRUST_PICKLE_HELP = (
 
 def _object_or_plain_dtype(spec: Any, align: Any = False, copy: Any = False) -> np.dtype:
     """`numpy.dtype` for the object container itself (`"O8"`) or a plain numeric/string dtype."""
-    from ...convert.safe_pickle import _NUMPY_ALLOWED
-
     if isinstance(spec, (str, bytes)) and (spec.decode("latin1") if isinstance(spec, bytes) else spec) in ("O", "O8"):
         return np.dtype("O")
     return _NUMPY_ALLOWED["dtype"](spec, align, copy)
@@ -55,13 +54,11 @@ def _object_or_plain_dtype(spec: Any, align: Any = False, copy: Any = False) -> 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Rebuilds numpy arrays (object containers included), numpy scalars and builtins; refuses any other global.
 
-    Reuses the checked numpy constructors of `eeg2img_hf.convert.safe_pickle`. Elements of an object array
+    Reuses the checked numpy constructors of `eeg2img_hf.utils.safe_pickle`. Elements of an object array
     are unpickled by this same unpickler, so they obey the same allow-list.
     """
 
     def find_class(self, module: str, name: str) -> Any:
-        from ...convert.safe_pickle import _NUMPY_ALLOWED, UnsafePickleError, _codecs_encode
-
         if module in _NUMPY_MODULES and name == "dtype":
             return _object_or_plain_dtype
         if module in _NUMPY_MODULES and name in _NUMPY_ALLOWED:
@@ -71,8 +68,6 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"refused global {module}.{name}: only numpy data is accepted in an authors' .npy file")
 
     def persistent_load(self, pid: Any) -> Any:
-        from ...convert.safe_pickle import UnsafePickleError
-
         raise UnsafePickleError(f"refused persistent id {pid!r:.100}")
 
 
@@ -88,8 +83,6 @@ def load_object_npy(path: str | os.PathLike, *, trust_pickle: bool = False) -> n
     Returns:
         `np.ndarray` of dtype object.
     """
-    from ...convert.safe_pickle import UnsafePickleError
-
     path = Path(path)
     if not trust_pickle:
         raise ValueError(f"{path.name}: refused without trust_pickle. {TRUST_PICKLE_HELP}")

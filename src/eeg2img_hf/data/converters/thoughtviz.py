@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ...utils.safe_pickle import RestrictedUnpickler, UnsafePickleError, read_pickle_file
 from .byo import (
     IMAGE_EXTENSIONS,
     add_common_arguments,
@@ -57,20 +58,17 @@ _CITATION = (
 )
 
 
+class _NumpyOnlyUnpickler(RestrictedUnpickler):
+    """The package's `RestrictedUnpickler` narrowed to plain numpy arrays (no torch, no other globals)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == ("_codecs", "encode"):
+            return super().find_class(module, name)
+        raise UnsafePickleError(f"refused global {module}.{name}: ThoughtViz data.pkl holds only numpy arrays")
+
+
 def _numpy_only_unpickler(handle: Any) -> Any:
-    """The package's `RestrictedUnpickler` narrowed to plain numpy arrays (no torch, no other globals).
-
-    Built on call so that importing this module does not import torch (the restricted unpickler's module does).
-    """
-    from ...convert.safe_pickle import RestrictedUnpickler, UnsafePickleError
-
-    class NumpyOnlyUnpickler(RestrictedUnpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == ("_codecs", "encode"):
-                return super().find_class(module, name)
-            raise UnsafePickleError(f"refused global {module}.{name}: ThoughtViz data.pkl holds only numpy arrays")
-
-    return NumpyOnlyUnpickler(handle, encoding="latin1")  # Python-2 str -> latin-1, as numpy expects
+    return _NumpyOnlyUnpickler(handle, encoding="latin1")  # Python-2 str -> latin-1, as numpy expects
 
 
 def load_thoughtviz_pickle(path: str | os.PathLike, max_bytes: int = _DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
@@ -89,8 +87,6 @@ def load_thoughtviz_pickle(path: str | os.PathLike, max_bytes: int = _DEFAULT_MA
         `UnsafePickleError` (a `ValueError`): the pickle asks for anything but numpy arrays;
         `ValueError`: missing/unreadable file, wrong structure.
     """
-    from ...convert.safe_pickle import read_pickle_file
-
     path = Path(path)
     content = read_pickle_file(path, max_bytes, _numpy_only_unpickler, expected="the ThoughtViz data.pkl pickle")
     if not isinstance(content, dict):

@@ -28,9 +28,12 @@ import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
+
+if TYPE_CHECKING:  # torch is imported on first use: the dataset converters read numpy-only pickles without it
+    import torch
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -163,6 +166,8 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
 
 def _load_storage_from_bytes(blob: Any) -> torch.storage.TypedStorage:
     """Safe replacement of `torch.storage._load_from_bytes` (a legacy `torch.save` of one storage)."""
+    import torch
+
     if not isinstance(blob, (bytes, bytearray)):
         raise UnsafePickleError(f"storage payload must be bytes, got {type(blob).__name__}")
     try:
@@ -181,6 +186,8 @@ def _check_hooks(hooks: Any) -> None:
 
 def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *rest: Any) -> torch.Tensor:
     """Safe replacement of `torch._utils._rebuild_tensor(_v2)` for dense CPU tensors."""
+    import torch
+
     if not isinstance(storage, torch.storage.TypedStorage):
         raise UnsafePickleError(f"tensor storage must be a torch storage, got {type(storage).__name__}")
     ints = [storage_offset, *size, *stride]
@@ -197,6 +204,8 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *
 
 def _rebuild_parameter(data: Any, requires_grad: Any, hooks: Any = None, state: Any = None) -> torch.nn.Parameter:
     """Safe replacement of `torch._utils._rebuild_parameter(_with_state)`."""
+    import torch
+
     if not isinstance(data, torch.Tensor):
         raise UnsafePickleError(f"parameter data must be a tensor, got {type(data).__name__}")
     _check_hooks(hooks)
@@ -207,6 +216,8 @@ def _rebuild_parameter(data: Any, requires_grad: Any, hooks: Any = None, state: 
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
     """Safe replacement of `torch._tensor._rebuild_from_type_v2` for plain tensors and parameters only."""
+    import torch
+
     if func not in (_rebuild_tensor, _rebuild_parameter) or new_type not in (_TENSOR_TYPE, _PARAMETER_TYPE):
         raise UnsafePickleError(f"refused tensor subclass reconstruction ({func!r}, {new_type!r})")
     if state not in (None, {}):
@@ -226,8 +237,6 @@ def _codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
 
 def _numpy_dtype(spec: Any, align: Any = False, copy: Any = False) -> Any:
     """Safe `numpy.dtype`: numeric, boolean and string dtypes only (no object fields)."""
-    import numpy as np
-
     if not isinstance(spec, (str, bytes)):
         raise UnsafePickleError(f"refused numpy.dtype of {type(spec).__name__}")
     dtype = np.dtype(spec.decode("latin1") if isinstance(spec, bytes) else spec)
@@ -238,8 +247,6 @@ def _numpy_dtype(spec: Any, align: Any = False, copy: Any = False) -> Any:
 
 def _numpy_reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
     """Safe `numpy.core.multiarray._reconstruct` for plain `ndarray` (filled by numpy's C `__setstate__`)."""
-    import numpy as np
-
     if subtype is not _NDARRAY_TYPE or shape != (0,):  # numpy always writes (0,); the data come with BUILD
         raise UnsafePickleError(f"refused numpy reconstruction of {subtype!r}")
     return np.ndarray.__new__(np.ndarray, shape, _numpy_dtype(dtype))
@@ -247,8 +254,6 @@ def _numpy_reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
 
 def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     """Safe `numpy.core.multiarray.scalar` for numeric dtypes."""
-    import numpy as np
-
     if not isinstance(dtype, np.dtype) or dtype.hasobject:
         raise UnsafePickleError(f"refused numpy scalar of dtype {dtype!r}")
     raw = data.encode("latin1") if isinstance(data, str) else data
@@ -307,6 +312,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray") and name in _NUMPY_ALLOWED:
             return _NUMPY_ALLOWED[name]
         if module == "torch" and name in _TORCH_DTYPE_NAMES:
+            import torch
+
             return getattr(torch, name)
         if module.startswith("torch.nn.modules.") and name.isidentifier() and name[:1].isupper():
             return _torch_module_class(module, name)
