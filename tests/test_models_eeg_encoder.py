@@ -150,19 +150,32 @@ def test_remote_code_load_without_package(tmp_path):
     torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected)
 
 
-def test_import_is_light_and_auto_registration_hook(tmp_path):
+def test_import_is_light_and_registration_is_explicit(tmp_path):
+    """`import eeg2img_hf` loads nothing heavy and touches no import machinery; `register()` registers."""
     EEGEncoderModel(tiny_config()).save_pretrained(tmp_path)
     proc = run_python(f"""
         import sys, json
+        finders = list(sys.meta_path)
         import eeg2img_hf
         heavy = [m for m in ("torch", "transformers", "datasets", "accelerate", "sklearn") if m in sys.modules]
+        same_finders = sys.meta_path == finders
         from transformers import AutoModel
+        try:
+            AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=False)
+            before = "loaded"
+        except ValueError:
+            before = "unregistered"
+        eeg2img_hf.register()
+        eeg2img_hf.register()  # idempotent
         model = AutoModel.from_pretrained({str(tmp_path)!r})
-        print(json.dumps({{"heavy": heavy, "type": type(model).__name__}}))
+        from transformers.pipelines import SUPPORTED_TASKS
+        print(json.dumps({{"heavy": heavy, "finders": same_finders, "before": before, "type": type(model).__name__,
+                          "task": "eeg-to-image" in SUPPORTED_TASKS}}))
     """)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result == {"heavy": [], "type": "EEGEncoderModel"}
+    assert result == {"heavy": [], "finders": True, "before": "unregistered", "type": "EEGEncoderModel",
+                      "task": True}
 
 
 class TestCNNBatchNormEncoder(TestLSTMEncoder):

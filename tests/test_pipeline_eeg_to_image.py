@@ -271,8 +271,8 @@ def test_pipeline_module_imports_only_portable_libraries():
     assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "PIL", "transformers"}, roots
 
 
-def test_pipeline_task_registered_after_plain_package_import(tmp_path):
-    """`import eeg2img_hf` then `transformers.pipeline("eeg-to-image", ...)`, nothing else imported."""
+def test_pipeline_task_registered_after_explicit_register(tmp_path):
+    """`eeg2img_hf.register()` then `transformers.pipeline("eeg-to-image", ...)`, nothing else imported."""
     from testing_utils import run_python
 
     from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
@@ -282,6 +282,7 @@ def test_pipeline_task_registered_after_plain_package_import(tmp_path):
     proc = run_python(f"""
         import numpy as np
         import eeg2img_hf
+        eeg2img_hf.register()
         from transformers import pipeline
         pipe = pipeline("eeg-to-image", model={str(tmp_path)!r})
         print(type(pipe).__name__, pipe(np.random.rand(4, 32).astype("float32") + 0.1, seed=0).size)

@@ -1,17 +1,14 @@
 """eeg2img_hf: EEG visual representations, EEGStyleGAN-ADA and EEGClip as Hugging Face models.
 
 `import eeg2img_hf` is cheap: torch, transformers and datasets load on first use of a public name.
-The model classes are registered with the transformers Auto classes (and the pipelines with the
-pipeline registry) as soon as `eeg2img_hf.models` / `eeg2img_hf.pipelines` is imported (touching any
-public name does that) or, after `import eeg2img_hf`, transformers' Auto / pipeline modules load.
+The model classes are registered with the transformers Auto classes, and the pipeline tasks with
+`transformers.pipeline`, explicitly: by [`register`], or as soon as `eeg2img_hf.models` /
+`eeg2img_hf.pipelines` is imported, or any public name of the package is touched.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from typing import Any
 
 __version__ = "0.1.0"
@@ -50,11 +47,12 @@ _LAZY: dict[str, str] = {
     "ClipTrainingArguments": "eeg2img_hf.training",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__", "register"]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        register()  # a public name brings the registrations with it, so `pipeline(task)` works after it
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
@@ -65,46 +63,11 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-# transformers module -> our module that registers with it once it has loaded
-_REGISTRATIONS = {
-    "transformers.models.auto.modeling_auto": "eeg2img_hf.models",
-    "transformers.pipelines": "eeg2img_hf.pipelines",
-}
+def register() -> None:
+    """Registers the model classes with the transformers Auto classes and the pipeline tasks with `pipeline()`.
 
-
-class _RegisterAfterLoad(Loader):
-    """Wraps the loader of a transformers module so our classes register right after it loads."""
-
-    def __init__(self, loader: Loader, target: str) -> None:
-        self._loader = loader
-        self._target = target
-
-    def create_module(self, spec: ModuleSpec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self._loader.exec_module(module)
-        importlib.import_module(self._target)
-
-
-class _AutoRegistrationHook(MetaPathFinder):
-    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
-        if fullname not in _REGISTRATIONS:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _RegisterAfterLoad(spec.loader, _REGISTRATIONS[fullname])
-                return spec
-        return None
-
-
-for _module, _target in _REGISTRATIONS.items():  # transformers already in use: register now
-    if _module in sys.modules:
-        importlib.import_module(_target)
-if not all(m in sys.modules for m in _REGISTRATIONS) and not any(
-    isinstance(f, _AutoRegistrationHook) for f in sys.meta_path
-):
-    sys.meta_path.insert(0, _AutoRegistrationHook())
+    Idempotent. Importing `eeg2img_hf.models` (the Auto classes) or `eeg2img_hf.pipelines` (both), or touching
+    any public name of this package (`from eeg2img_hf import EEGStyleGANModel`), registers too; `import eeg2img_hf` alone stays light and
+    registers nothing. Folders saved by this package also load without it through `trust_remote_code=True`.
+    """
+    importlib.import_module("eeg2img_hf.pipelines")  # imports eeg2img_hf.models first

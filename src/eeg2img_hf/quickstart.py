@@ -402,6 +402,7 @@ def usage_text(run: _Run) -> str:
 Done. Four Hugging Face model folders (safetensors, config, remote code, README.md card, eval_results.json):
     import torch, eeg2img_hf
     from transformers import AutoModel, pipeline
+    eeg2img_hf.register()    # the Auto classes and pipeline() learn this package's models and tasks
     encoder = AutoModel.from_pretrained("{enc}")
     embeds = encoder(eeg_values=torch.randn(2, 14, 32)).eeg_embeds        # (2, 128)
     gan = pipeline("eeg-to-image", model="{gan}")
