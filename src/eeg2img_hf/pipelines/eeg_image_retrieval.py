@@ -30,7 +30,7 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
         gallery: a [`GalleryIndex`], the path of a saved index (`*.safetensors`), a `datasets.Dataset` with an
             `image` column (deduplicated by `image_id`), or a folder of images. Built/loaded once and cached;
             it can also be given once to `pipeline(..., gallery=...)`.
-        top_k (`int`, defaults to 5): results per trial (at most the gallery size).
+        top_k (`int`, defaults to 5): results per trial, from 1 to the gallery size (larger values are refused).
         return_images (`bool`, defaults to `True`): add the PIL image of each hit when the gallery can provide it.
         batch_size (`int`): trials per encoder forward pass.
 
@@ -131,12 +131,13 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
         if gallery is None:
             raise ValueError("No gallery: pass `gallery=` (a GalleryIndex, a saved index path, a dataset with an "
                              "image column or a folder of images) to the pipeline or to the call.")  # fmt: skip
+        if top_k > len(gallery):
+            raise ValueError(f"`top_k` must be at most the gallery size: top_k={top_k} is larger than the gallery "
+                             f"({len(gallery)} images).")  # fmt: skip
         embeds = model_inputs.get("eeg_embeds")
         if embeds is None:
             embeds = _encode_in_chunks(self.model.get_eeg_features, model_inputs["eeg_values"].to(self.model.dtype),
                                        batch_size)
-        if top_k > len(gallery):
-            raise ValueError(f"top_k={top_k} is larger than the gallery ({len(gallery)} images).")
         scores, indices = gallery.search(embeds.float().cpu(), k=top_k)
         return {"scores": scores, "indices": indices, "gallery": gallery, "single": model_inputs["single"]}
 

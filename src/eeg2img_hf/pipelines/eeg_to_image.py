@@ -14,10 +14,25 @@ import torch
 from PIL import Image
 from transformers import Pipeline
 
-__all__ = ["EEGToImagePipeline", "OUTPUT_TYPES"]
+__all__ = [
+    "EEGToImagePipeline",
+    "MAX_MEMORY_BYTES",
+    "MAX_SEED",
+    "OUTPUT_TYPES",
+    "TRUNCATION_PSI_RANGE",
+    "check_generation_options",
+    "estimate_generation_bytes",
+]
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 NOISE_MODES = ("const", "random", "none")
+TRUNCATION_PSI_RANGE = (-1.0, 2.0)
+"""Accepted `truncation_psi` values (inclusive): 1 = no truncation, 0 = `w_avg`, 0..1 the usual range, slightly
+above 1 exaggerates; values beyond this range only give broken images, and NaN/inf give NaN images."""
+MAX_SEED = 2**32 - 1
+"""Seeds are integers in `[0, MAX_SEED]`, the package-wide rule (see `eeg2img_hf.utils.checks`)."""
+MAX_MEMORY_BYTES = 4 * 2**30
+"""Default limit (4 GiB) of [`estimate_generation_bytes`] for one call; raise it with `max_memory_bytes=`."""
 _CONVERTIBLE_FLOATS = (np.float16, np.float64)  # converted to float32 (lossless for float16, rounding for float64)
 
 
@@ -220,16 +235,20 @@ class EEGToImagePipeline(_BatchedPipeline):
 
     Call arguments:
         num_images_per_eeg (`int`, *optional*, defaults to 1): images per trial (different latents).
-        truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)` (the paper uses 1).
-        truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws.
+        truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)` (the paper uses 1);
+            a finite number in `TRUNCATION_PSI_RANGE` = [-1, 2] (0..1 is the usual range).
+        truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
         noise_mode (`str`, *optional*, defaults to `"const"`): `"const"`, `"random"` or `"none"`.
         seed (`int`, *optional*): seeds a CPU `torch.Generator` for the latents, so results do not depend on the
-            device or on `batch_size`. Mutually exclusive with `generator`.
+            device or on `batch_size`; an integer in `[0, 2**32 - 1]`. Mutually exclusive with `generator`.
         generator (`torch.Generator`, *optional*): RNG for the latents (and the seed of random noise).
         output_type (`str`, *optional*, defaults to `"pil"`): `"pil"`, `"np"` (uint8 `(H, W, C)`) or `"pt"`
             (float `(C, H, W)` in `[-1, 1]`).
         return_embeds (`bool`, *optional*, defaults to `False`): return `{"images": ..., "eeg_embeds": ...}`.
         batch_size (`int`, *optional*): run the model on chunks of at most this many images (default: all).
+        max_memory_bytes (`int`, *optional*, defaults to `MAX_MEMORY_BYTES` = 4 GiB): a call whose estimated
+            memory ([`estimate_generation_bytes`]: the output images plus one chunk's activations) exceeds this is
+            refused before anything is allocated.
 
     Returns:
         Per trial, one image (`num_images_per_eeg=1`) or a list of images; a list of those for batched inputs
@@ -270,12 +289,21 @@ class EEGToImagePipeline(_BatchedPipeline):
         return_embeds: bool | None = None,
         forward_batch_size: int | None = None,
         sfreq: float | None = None,
+        max_memory_bytes: int | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         batch_size = forward_batch_size if forward_batch_size is not None else self._batch_size
-        _check_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
-                       output_type, batch_size)  # fmt: skip
+        check_generation_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
+                                 output_type, batch_size, max_memory_bytes)  # fmt: skip
+        num_ws = getattr(getattr(self.model, "generator", None), "num_ws", None)
+        if truncation_cutoff is not None and num_ws is not None and truncation_cutoff > num_ws:
+            raise ValueError(f"`truncation_cutoff` must be at most the generator's num_ws={num_ws}, got "
+                             f"{truncation_cutoff!r}.")  # fmt: skip
+        if num_images_per_eeg is not None:  # one trial already needs this much: refuse before reading the input
+            _check_memory(self.model.config, num_images_per_eeg, batch_size, max_memory_bytes,
+                          f"num_images_per_eeg={num_images_per_eeg}")  # fmt: skip
         pairs = {"num_images_per_eeg": num_images_per_eeg, "seed": seed, "generator": generator,
-                 "noise_mode": noise_mode, "sfreq": sfreq}  # fmt: skip
+                 "noise_mode": noise_mode, "sfreq": sfreq, "batch_size": batch_size,
+                 "max_memory_bytes": max_memory_bytes}  # fmt: skip
         preprocess = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
                  "batch_size": batch_size}  # fmt: skip
@@ -292,14 +320,20 @@ class EEGToImagePipeline(_BatchedPipeline):
         generator: torch.Generator | None = None,
         noise_mode: str = "const",
         sfreq: float | None = None,
+        batch_size: int | None = None,
+        max_memory_bytes: int | None = None,
     ) -> dict[str, Any]:
-        """Validates and stacks the input into one batch; draws `(batch_size * num_images_per_eeg, z_dim)` latents."""
+        """Validates and stacks the input into one batch; checks the memory estimate of the output
+        ([`estimate_generation_bytes`] against `max_memory_bytes`); draws `(batch_size * num_images_per_eeg, z_dim)`
+        latents."""
         config = self.model.config
         key, tensor, single = _read_eeg_batch(inputs, config.encoder_config, config.embed_dim, sfreq)
+        num_images = tensor.shape[0] * num_images_per_eeg
+        _check_memory(config, num_images, batch_size, max_memory_bytes,
+                      f"{tensor.shape[0]} inputs x num_images_per_eeg={num_images_per_eeg}")  # fmt: skip
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         device = generator.device if generator is not None else torch.device("cpu")
-        num_images = tensor.shape[0] * num_images_per_eeg
         # one draw per image: image k gets the same latent whatever the batch (torch's CPU normal sampler changes
         # algorithm with the tensor size, so one big draw would make images depend on how many come with them)
         draws = [torch.randn(config.z_dim, generator=generator, device=device) for _ in range(num_images)]
@@ -364,34 +398,83 @@ class _Request:
         self.value = value
 
 
-def _check_options(
-    num_images_per_eeg: int | None,
-    truncation_psi: float | None,
-    truncation_cutoff: int | None,
-    noise_mode: str | None,
-    seed: int | None,
-    generator: torch.Generator | None,
-    output_type: str | None,
-    batch_size: int | None,
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_generation_options(
+    num_images_per_eeg: int | None = None,
+    truncation_psi: float | None = None,
+    truncation_cutoff: int | None = None,
+    noise_mode: str | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    output_type: str | None = None,
+    batch_size: int | None = None,
+    max_memory_bytes: int | None = None,
+    count_name: str = "num_images_per_eeg",
 ) -> None:
-    """Raises `ValueError` for out-of-range call options before anything runs."""
-    for name, value in (("num_images_per_eeg", num_images_per_eeg), ("batch_size", batch_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    """Raises `ValueError` for out-of-range generation options (`None` = not given), before anything runs.
+
+    `num_images_per_eeg` and `batch_size` must be positive integers, `truncation_psi` a finite number in
+    `TRUNCATION_PSI_RANGE`, `truncation_cutoff` a non-negative integer, `noise_mode` one of `NOISE_MODES`, `seed`
+    an integer in `[0, MAX_SEED]` (and not together with `generator`), `output_type` one of `OUTPUT_TYPES` and
+    `max_memory_bytes` a positive integer. `count_name` names the image count in messages.
+    """
+    for name, value in ((count_name, num_images_per_eeg), ("batch_size", batch_size),
+                        ("max_memory_bytes", max_memory_bytes)):  # fmt: skip
+        if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    if truncation_psi is not None and not isinstance(truncation_psi, (int, float)):
-        raise ValueError(f"`truncation_psi` must be a number, got {truncation_psi!r}.")
-    if truncation_cutoff is not None and (not isinstance(truncation_cutoff, int) or truncation_cutoff < 0):
+    if truncation_psi is not None:
+        low, high = TRUNCATION_PSI_RANGE
+        number = isinstance(truncation_psi, (int, float, np.integer, np.floating)) and not isinstance(
+            truncation_psi, (bool, np.bool_)
+        )
+        if not number or not np.isfinite(float(truncation_psi)) or not low <= float(truncation_psi) <= high:
+            raise ValueError(f"`truncation_psi` must be a finite number in [{low}, {high}] (1 = no truncation, 0 = "
+                             f"the average latent), got {truncation_psi!r}.")  # fmt: skip
+    if truncation_cutoff is not None and (not _is_int(truncation_cutoff) or truncation_cutoff < 0):
         raise ValueError(f"`truncation_cutoff` must be a non-negative integer, got {truncation_cutoff!r}.")
     if noise_mode is not None and noise_mode not in NOISE_MODES:
         raise ValueError(f"`noise_mode` must be one of {NOISE_MODES}, got {noise_mode!r}.")
     if output_type is not None and output_type not in OUTPUT_TYPES:
         raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    if seed is not None and (not _is_int(seed) or not 0 <= seed <= MAX_SEED):
+        raise ValueError(f"`seed` must be an integer in [0, {MAX_SEED}] (2**32 - 1), got {seed!r}.")
     if seed is not None and generator is not None:
         raise ValueError("Pass either `seed` or `generator`, not both.")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"`generator` must be a torch.Generator, got {type(generator).__name__}.")
+
+
+def estimate_generation_bytes(config: Any, num_images: int, batch_size: int | None = None) -> int:
+    """Estimated peak host memory, in bytes, of generating `num_images` images in chunks of `batch_size`.
+
+    The output is `num_images * img_channels * H * W * 9` bytes (the float32 chunks, their float32
+    concatenation and the uint8 copy) plus the latents; one chunk of `min(batch_size, num_images)` images adds
+    the synthesis activations, estimated per image as `4 * max_r(ch_in(r) * (r/2)**2 + 6 * ch(r) * r**2)` bytes
+    (`ch(r) = min(synthesis_channel_base // r, synthesis_channel_max)` channels at resolution `r`).
+    """
+    res, channels = int(config.img_resolution), int(config.img_channels)
+    output = num_images * (channels * res * res * 9 + 4 * (int(config.z_dim) + int(config.embed_dim)))
+    width = {r: min(int(config.synthesis_channel_base) // r, int(config.synthesis_channel_max))
+             for r in (2**i for i in range(2, res.bit_length()))}  # fmt: skip
+    per_image = 4 * max(width.get(r // 2, 0) * (r // 2) ** 2 + 6 * c * r * r for r, c in width.items())
+    chunk = min(batch_size or num_images, num_images)
+    return output + chunk * per_image
+
+
+def _check_memory(config: Any, num_images: int, batch_size: int | None, limit: int | None, what: str) -> None:
+    """Refuses a generation whose [`estimate_generation_bytes`] exceeds `limit` (default `MAX_MEMORY_BYTES`)."""
+    limit = MAX_MEMORY_BYTES if limit is None else limit
+    needed = estimate_generation_bytes(config, num_images, batch_size)
+    if needed > limit:
+        raise ValueError(
+            f"{what} asks for {num_images} images of {config.img_resolution}x{config.img_resolution} (batch_size="
+            f"{batch_size}), about {needed / 2**30:.2f} GiB, over the limit of {limit / 2**30:.2f} GiB "
+            f"(max_memory_bytes={limit}; default MAX_MEMORY_BYTES = {MAX_MEMORY_BYTES}). Generate fewer images per "
+            "call or a smaller batch_size, or pass a higher `max_memory_bytes=` if the memory is there."
+        )
 
 
 def _check_sfreq(sfreq: float | None, encoder_config: Any) -> None:

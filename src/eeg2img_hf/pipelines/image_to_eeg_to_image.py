@@ -15,13 +15,14 @@ import torch
 from PIL import Image
 
 from .eeg_to_image import (
-    OUTPUT_TYPES,
     EEGToImagePipeline,
     _BatchedPipeline,
+    _check_memory,
     _convert_images,
     _describe,
     _move_batch_size,
     _Request,
+    check_generation_options,
 )
 
 __all__ = ["ImageToEEGToImagePipeline"]
@@ -126,8 +127,9 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         subject (`int` or `list[int]`, *optional*): subject id(s) `1..n_subjects` for a subject-conditioned model
             (`-1` = unknown); omitted = unknown (the mean subject embedding).
         num_images_per_image (`int`, *optional*, defaults to 1): reconstructions per input image.
-        truncation_psi, truncation_cutoff, noise_mode, seed, generator (`torch.Generator`), output_type, batch_size:
-            as in the `"eeg-to-image"` pipeline (`output_type` `"pil"`, `"np"` or `"pt"`).
+        truncation_psi, truncation_cutoff, noise_mode, seed, generator (`torch.Generator`), output_type, batch_size,
+            max_memory_bytes: as in the `"eeg-to-image"` pipeline (`output_type` `"pil"`, `"np"` or `"pt"`;
+            `truncation_psi` finite in [-1, 2]; `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default).
 
     Returns:
         Per input image a dict `{"eeg_embeds": ..., "images": ...}` (`eeg_embeds` a float32 numpy array, or a
@@ -173,19 +175,22 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         generator: torch.Generator | None = None,
         output_type: str | None = None,
         forward_batch_size: int | None = None,
+        max_memory_bytes: int | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError("At call time `generator` is the torch.Generator of the latents; pass the EEGStyleGAN "
                              "model as `pipeline(..., generator=...)` when building the pipeline.")  # fmt: skip
-        count = num_images_per_image
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-            raise ValueError(f"`num_images_per_image` must be a positive integer, got {num_images_per_image!r}.")
-        if output_type is not None and output_type not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        check_generation_options(num_images_per_image, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
+                                 output_type, forward_batch_size, max_memory_bytes,
+                                 count_name="num_images_per_image")  # fmt: skip
         preprocess = {} if subject is None else {"subject": subject}
+        if num_images_per_image is not None or max_memory_bytes is not None:
+            preprocess.update(num_images_per_image=num_images_per_image or 1, max_memory_bytes=max_memory_bytes,
+                              batch_size=forward_batch_size)  # fmt: skip
         generation = {"num_images_per_eeg": num_images_per_image, "truncation_psi": truncation_psi,
                       "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode, "seed": seed,
-                      "generator": generator, "output_type": output_type, "batch_size": forward_batch_size}  # fmt: skip
+                      "generator": generator, "output_type": output_type, "batch_size": forward_batch_size,
+                      "max_memory_bytes": max_memory_bytes}  # fmt: skip
         generation = {k: v for k, v in generation.items() if v is not None}
         if self.generation is not None:  # validates the generation options before anything runs
             self.generation._sanitize_parameters(
@@ -195,9 +200,20 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         postprocess = {} if output_type is None else {"output_type": output_type}
         return preprocess, forward, postprocess
 
-    def preprocess(self, inputs: Any, subject: Any = None) -> dict[str, Any]:
-        """Decodes and checks the images, applies the image processor, checks `subject`."""
+    def preprocess(
+        self,
+        inputs: Any,
+        subject: Any = None,
+        num_images_per_image: int = 1,
+        max_memory_bytes: int | None = None,
+        batch_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Decodes and checks the images, checks the memory estimate of the reconstructions, applies the image
+        processor, checks `subject`."""
         images, single = _read_images(inputs.value if isinstance(inputs, _Request) else inputs)
+        if self.generation is not None:
+            _check_memory(self.generation.model.config, len(images) * num_images_per_image, batch_size,
+                          max_memory_bytes, f"{len(images)} images x num_images_per_image={num_images_per_image}")
         pixel_values = self.image_processor(images, return_tensors="pt")["pixel_values"]
         return {"pixel_values": pixel_values, "subject": _check_subject(subject, len(images)), "single": single}
 

@@ -49,6 +49,49 @@ __all__ = [
 ]
 
 NOISE_MODES = ("random", "const", "none")
+TRUNCATION_PSI_RANGE = (-1.0, 2.0)
+"""Accepted `truncation_psi` values (inclusive): 1 = no truncation, 0 = `w_avg`, 0..1 the usual range, slightly
+above 1 exaggerates. Values beyond this only give broken images; NaN/inf would give all-NaN images."""
+
+
+def _check_truncation(truncation_psi: float, truncation_cutoff: int | None, num_ws: int | None) -> None:
+    """Raises `ValueError` unless `truncation_psi` is a finite number in `TRUNCATION_PSI_RANGE` and
+    `truncation_cutoff` is `None` or an integer in `[0, num_ws]`."""
+    low, high = TRUNCATION_PSI_RANGE
+    try:  # ints, floats, numpy scalars and one-element tensors; never bools or strings
+        psi = None if isinstance(truncation_psi, (bool, str, bytes)) else float(truncation_psi)
+    except (TypeError, ValueError, RuntimeError):
+        psi = None
+    if psi is None or not (math.isfinite(psi) and low <= psi <= high):
+        raise ValueError(f"`truncation_psi` must be a finite number in [{low}, {high}] (1 = no truncation, 0 = the "
+                         f"average latent), got {truncation_psi!r}.")  # fmt: skip
+    if truncation_cutoff is not None and (
+        isinstance(truncation_cutoff, bool) or not hasattr(type(truncation_cutoff), "__index__")
+        or truncation_cutoff < 0
+        or (num_ws is not None and truncation_cutoff > num_ws)
+    ):  # fmt: skip
+        raise ValueError(f"`truncation_cutoff` must be None or an integer in [0, {num_ws}] (num_ws), got "
+                         f"{truncation_cutoff!r}.")  # fmt: skip
+
+
+def _check_tensor(value: object, name: str, dim: int, batch_size: int | None = None) -> None:
+    """Raises `ValueError` unless `value` is a finite floating-point tensor of shape `(batch_size, dim)`."""
+    expected = f"({'batch_size' if batch_size is None else batch_size}, {dim})"
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        what = f"dtype {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"`{name}` must be a floating-point torch.Tensor of shape {expected}, got {what}.")
+    if value.ndim != 2 or value.shape[1] != dim or value.shape[0] == 0 or (
+        batch_size is not None and value.shape[0] != batch_size
+    ):
+        raise ValueError(f"Expected `{name}` of shape {expected}, got {tuple(value.shape)}.")
+    _check_finite(value, name)
+
+
+def _check_finite(tensor: torch.Tensor, name: str) -> None:
+    """Raises `ValueError` when a floating-point `tensor` holds NaN or inf values (naming the rows)."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        rows = (~torch.isfinite(tensor)).reshape(tensor.shape[0], -1).any(dim=1).nonzero().flatten()[:10].tolist()
+        raise ValueError(f"`{name}` contains NaN or inf values (rows {rows}).")
 
 
 @dataclass
@@ -159,13 +202,15 @@ class MappingNetwork(nn.Module):
         Args:
             latents (`torch.Tensor` of shape `(batch_size, z_dim)`): `z`; `None` when `z_dim == 0`.
             conditioning (`torch.Tensor` of shape `(batch_size, c_dim)`): EEG embeddings or one-hot vectors.
-            truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)`.
-            truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws.
+            truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)`, a finite
+                number in `TRUNCATION_PSI_RANGE` = [-1, 2].
+            truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
             update_w_avg (`bool`, *optional*): update the `w_avg` EMA; defaults to `self.training`.
 
         Returns:
             `torch.Tensor` of shape `(batch_size, num_ws, w_dim)` (or `(batch_size, w_dim)` if `num_ws` is None).
         """
+        _check_truncation(truncation_psi, truncation_cutoff, self.num_ws)
         batch_size = conditioning.shape[0]
         _assert_shape(conditioning, [batch_size, self.c_dim], "conditioning")
         conditioning = (conditioning - self.conditioning_shift) * self.conditioning_scale
@@ -576,11 +621,15 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
                 (`conditioning="eeg"`).
             class_labels (`torch.Tensor` of shape `(batch_size,)` or `(batch_size, num_classes)`, *optional*):
                 labels or one-hot vectors (`conditioning="onehot"`).
-            truncation_psi (`float`, *optional*, defaults to 1.0): truncation strength (1 = none, 0 = `w_avg`).
-            truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws.
+            truncation_psi (`float`, *optional*, defaults to 1.0): truncation strength (1 = none, 0 = `w_avg`), a
+                finite number in `TRUNCATION_PSI_RANGE` = [-1, 2] (0..1 is the usual range).
+            truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
             noise_mode (`str`, *optional*, defaults to `"const"`): `"random"`, `"const"` or `"none"`.
             generator (`torch.Generator`, *optional*): RNG for `noise_mode="random"`.
             return_dict (`bool`, *optional*): return a [`EEGStyleGANGeneratorOutput`] instead of a tuple.
+
+        Outside training (`self.training` False), NaN/inf in `latents` or the conditioning are refused with a
+        `ValueError` (during training the check is skipped: it would synchronise the device every phase).
 
         Returns:
             [`EEGStyleGANGeneratorOutput`] with `images` `(batch_size, img_channels, img_resolution,
@@ -591,6 +640,9 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
             expected = f"(batch_size, {self.config.z_dim})"
             raise ValueError(f"Expected `latents` of shape {expected}, got {tuple(latents.shape)}.")
         conditioning = self.prepare_conditioning(latents.shape[0], eeg_embeds, class_labels)
+        if not self.training:
+            _check_finite(latents, "latents")
+            _check_finite(conditioning, "eeg_embeds" if eeg_embeds is not None else "class_labels")
         ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
         output = EEGStyleGANGeneratorOutput(images=images, ws=ws)
@@ -716,9 +768,13 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
             if eeg_embeds is not None:
                 raise ValueError("pass either `eeg_values` or `eeg_embeds`, not both")
             eeg_embeds = self.eeg_encoder(eeg_values=eeg_values).eeg_embeds
+        elif eeg_embeds is not None and self.config.conditioning == "eeg":
+            _check_tensor(eeg_embeds, "eeg_embeds", self.config.embed_dim)
         source = eeg_embeds if eeg_embeds is not None else class_labels
         if source is None:
             raise ValueError("pass `eeg_values` or `eeg_embeds` (conditioning='eeg') or `class_labels` ('onehot')")
+        if not isinstance(source, torch.Tensor):
+            raise ValueError(f"`class_labels` must be a torch.Tensor, got {type(source).__name__}")
         return eeg_embeds, source.shape[0]
 
     def forward(
@@ -736,16 +792,25 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         """
         Args:
             eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`, *optional*): raw EEG trials.
-            eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`, *optional*): precomputed embeddings.
+            eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`, *optional*): precomputed embeddings
+                (floating point and finite: shape, NaN and inf are checked).
             class_labels (`torch.Tensor`, *optional*): labels or one-hot vectors for `conditioning="onehot"`.
-            latents (`torch.Tensor` of shape `(batch_size, z_dim)`, *optional*): `z`; drawn from
+            latents (`torch.Tensor` of shape `(batch_size, z_dim)`, *optional*): `z` (finite); drawn from
                 `generator` when omitted.
-            truncation_psi, truncation_cutoff, noise_mode: as in [`EEGStyleGANGenerator`].
+            truncation_psi, truncation_cutoff, noise_mode: as in [`EEGStyleGANGenerator`] (`truncation_psi` a
+                finite number in [-1, 2]).
             generator (`torch.Generator`, *optional*): RNG for `latents` and random noise.
             return_dict (`bool`, *optional*): return a tuple when `False`.
         """
+        _check_truncation(truncation_psi, truncation_cutoff, self.generator.num_ws)
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"`noise_mode` must be one of {NOISE_MODES}, got {noise_mode!r}.")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"`generator` must be a torch.Generator, got {type(generator).__name__}.")
         eeg_embeds, batch_size = self._conditioning(eeg_values, eeg_embeds, class_labels)
-        if latents is None:
+        if latents is not None:
+            _check_tensor(latents, "latents", self.config.z_dim, batch_size)
+        else:
             device = next(self.generator.parameters()).device
             latents = torch.randn(batch_size, self.config.z_dim, generator=generator, device=device)
         out = self.generator(
