@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MIN_TRIAL_SAMPLES",
     "STEP_FUNCTIONS",
     "apply_steps",
     "bandpass",
@@ -32,6 +33,13 @@ __all__ = [
     "scale_by_trial_max",
     "zscore_channels",
 ]
+
+
+MIN_TRIAL_SAMPLES = 8
+"""Fewest time samples a preprocessing step may leave in a trial: the `"crop"` and `"resample"` steps of
+[`apply_steps`] / [`preprocess_dataset`] (`eeg2img preprocess --crop / --resample`) refuse to go below it (a trial
+of one or a few samples cannot be filtered, standardised or encoded). The pure functions [`crop`] and
+[`resample`] only need one sample."""
 
 
 def _check_eeg(eeg: Any, name: str = "eeg") -> np.ndarray:
@@ -291,7 +299,11 @@ def preprocessing_step(name: str, **params: Any) -> dict[str, Any]:
 
 
 def _step_crop(eeg: np.ndarray, sfreq: float, start: int, stop: int) -> tuple[np.ndarray, float]:
-    return crop(eeg, start, stop), sfreq
+    out = crop(eeg, start, stop)
+    if out.shape[-1] < MIN_TRIAL_SAMPLES:
+        raise ValueError(f"crop start={start}, stop={stop} keeps {out.shape[-1]} samples per trial, fewer than "
+                         f"MIN_TRIAL_SAMPLES={MIN_TRIAL_SAMPLES}")  # fmt: skip
+    return out, sfreq
 
 
 def _step_bandpass(
@@ -301,7 +313,15 @@ def _step_bandpass(
 
 
 def _step_resample(eeg: np.ndarray, sfreq: float, new_sfreq: float) -> tuple[np.ndarray, float]:
-    return resample(eeg, sfreq, new_sfreq), float(new_sfreq)
+    eeg = _check_eeg(eeg)
+    new_sfreq = _check_positive("new_sfreq", new_sfreq)
+    ratio = _resample_ratio(_check_positive("sfreq", sfreq), new_sfreq)
+    n_out = -(-eeg.shape[-1] * ratio.numerator // ratio.denominator)  # ceil, as in `resample`
+    if n_out < MIN_TRIAL_SAMPLES:  # refused before any filtering runs
+        raise ValueError(f"new_sfreq={new_sfreq:g} Hz would leave {n_out} samples per trial ({eeg.shape[-1]} samples "
+                         f"at {sfreq:g} Hz), fewer than MIN_TRIAL_SAMPLES={MIN_TRIAL_SAMPLES}; choose new_sfreq >= "
+                         f"{sfreq * MIN_TRIAL_SAMPLES / eeg.shape[-1]:g} Hz")  # fmt: skip
+    return resample(eeg, sfreq, new_sfreq), new_sfreq
 
 
 def _step_zscore(eeg: np.ndarray, sfreq: float) -> tuple[np.ndarray, float]:
@@ -320,6 +340,10 @@ STEP_FUNCTIONS = {
     "scale_by_trial_max": _step_scale,
 }
 """Step names [`apply_steps`] replays, mapped to `(eeg, sfreq, **params) -> (eeg, sfreq)` functions."""
+
+_STEP_OPTIONS = {"crop": "--crop", "bandpass": "--bandpass", "resample": "--resample",
+                 "zscore_channels": "--zscore", "scale_by_trial_max": "--scale-trial-max"}  # fmt: skip
+"""The `eeg2img preprocess` option of each step, named in error messages."""
 
 _STEP_PARAMS = {
     "crop": ({"start", "stop"}, set()),
@@ -377,7 +401,11 @@ def apply_steps(eeg: np.ndarray, sfreq: float | None, steps: Sequence[Mapping[st
         raise ValueError(f"steps must be a list of step records, got {type(steps).__name__}")
     for index, step in enumerate(steps):
         name, params = _check_step(step, index, sfreq)
-        eeg, sfreq = STEP_FUNCTIONS[name](eeg, sfreq, **params)
+        try:
+            eeg, sfreq = STEP_FUNCTIONS[name](eeg, sfreq, **params)
+        except ValueError as err:  # say which step (and its command-line option) failed
+            option = _STEP_OPTIONS.get(name)
+            raise ValueError(f"step {index} ({name!r}{', ' + option if option else ''}): {err}") from None
     return eeg, sfreq
 
 
