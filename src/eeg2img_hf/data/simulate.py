@@ -44,6 +44,7 @@ from datasets.table import InMemoryTable
 from PIL import Image, ImageDraw
 from scipy import fft as sp_fft
 
+from ..utils.checks import check_seed
 from .features import eeg_arrow, make_features, set_eeg_info
 from .splits import SPLIT_GUARANTEES, SPLIT_NAMES, SPLIT_STRATEGIES, check_disjoint, split_trials
 
@@ -382,7 +383,7 @@ def _resolve_config(preset: str, **kwargs) -> _SimConfig:
     for name in ("snr", "n_subjects", "n_blocks_per_class", "trials_per_block", "images_per_class"):
         if kwargs[name] is None:
             kwargs[name] = getattr(spec, name)
-    _check_number("seed", kwargs["seed"], 0, integer=True)
+    check_seed(kwargs["seed"], "seed")
     _check_number("snr", kwargs["snr"], 0.0, integer=False)
     _check_number("block_drift", kwargs["block_drift"], 0.0, integer=False)
     for name in ("n_subjects", "n_blocks_per_class", "trials_per_block", "images_per_class"):
@@ -689,7 +690,7 @@ def simulate_dataset(
             seeded random same-class exemplar) or `"object"` (6 classes, 124 x 32 at 62.5 Hz,
             10 subjects, 12 exemplars per class).
         seed (`int`, *optional*, defaults to 0):
-            Seed of every random draw; the same arguments give identical datasets.
+            Seed of every random draw, an integer in `[0, 2**32 - 1]`; the same arguments give identical datasets.
         snr (`float`, *optional*):
             RMS(evoked) / RMS(background); defaults to the preset's value. 0 gives pure background.
         block_drift (`float`, *optional*, defaults to 0.0):

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..utils.checks import check_number, check_seed
+
 SPLIT_STRATEGIES = ("paper", "within-block", "subject-held-out", "exemplar-disjoint", "block-held-out")
 """Names accepted by [`split_trials`] and [`split_dataset`]."""
 
@@ -257,7 +259,7 @@ def split_trials(
         test_fraction (`float`, *optional*, defaults to 0.2):
             Target fraction for test (ignored with an official split or explicit test subjects).
         seed (`int`, *optional*, defaults to 0):
-            Seed of the draws.
+            Seed of the draws, an integer in `[0, 2**32 - 1]`.
         subjects (`array-like` of int, *optional*):
             Subject of each trial (0 = unknown); needed by `"subject-held-out"`.
         official (`array-like` of str, *optional*):
@@ -273,7 +275,9 @@ def split_trials(
     """
     labels = np.asarray(labels)
     blocks = np.asarray(blocks)
-    fractions = (float(val_fraction), float(test_fraction))
+    fractions = (check_number("val_fraction", val_fraction, 0.0, 1.0, high_open=True),
+                 check_number("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True))  # fmt: skip
+    seed = check_seed(seed, "seed")
     _check_inputs(labels, blocks, images, strategy, fractions)
     if official is not None and strategy != "paper":
         raise ValueError(f"official splits only apply to the 'paper' strategy, got strategy {strategy!r}")
