@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "parse_seeds", "load_eeg_file", "select_trials", "generate_grids"]
+__all__ = ["register", "parse_seeds", "load_eeg_file", "select_trials", "generate_grids", "MAX_SEEDS"]
+
+MAX_SEEDS = 10_000
+"""Most seeds (grids) one `generate` run accepts; each seed is one integer in [0, 2**32 - 1]."""
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +33,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--truncation-psi", type=float, default=1.0)
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
+    p.add_argument("--max-memory-gib", type=float, help="refuse a grid whose estimated memory exceeds this many GiB "
+                   "(default: 4, the pipeline's MAX_MEMORY_BYTES)")  # fmt: skip
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 can be faster on "
                    "a CPU shared with other busy processes)")  # fmt: skip
@@ -49,23 +54,45 @@ def _run(ns: argparse.Namespace) -> None:
         classes=ns.classes, trials_per_class=ns.trials_per_class, num_images=ns.num_images,
         seeds=parse_seeds(ns.seeds), truncation_psi=ns.truncation_psi, noise_mode=ns.noise_mode,
         batch_size=ns.batch_size, device=ns.device,
+        max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
     )  # fmt: skip
     print(json.dumps(summary))
 
 
+def _gib_to_bytes(gib: float) -> int:
+    import math
+
+    if not math.isfinite(gib) or gib <= 0:
+        raise ValueError(f"--max-memory-gib must be a positive number, got {gib}")
+    return max(1, int(gib * 2**30))
+
+
 def parse_seeds(text: str) -> list[int]:
-    """`"0,1,5-7"` -> `[0, 1, 5, 6, 7]` (ranges inclusive, as in the authors' `--seeds 0-10`)."""
+    """`"0,1,5-7"` -> `[0, 1, 5, 6, 7]` (ranges inclusive, as in the authors' `--seeds 0-10`).
+
+    Seeds are integers in `[0, 2**32 - 1]` (`MAX_SEED`); a range must not be reversed, and at most `MAX_SEEDS`
+    seeds are accepted (checked before any range is expanded)."""
+    from ..utils.checks import MAX_SEED
+
     seeds: list[int] = []
     for part in (p.strip() for p in text.split(",")):
         try:
             if "-" in part[1:]:
                 low, high = (int(v) for v in part.split("-", 1))
-                seeds.extend(range(low, high + 1))
             elif part:
-                seeds.append(int(part))
+                low = high = int(part)
+            else:
+                continue
         except ValueError:
             raise ValueError(f"--seeds expects comma-separated integers or ranges like 0-10, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
+        if not 0 <= low <= MAX_SEED or not 0 <= high <= MAX_SEED:
+            raise ValueError(f"--seeds expects integers in [0, {MAX_SEED}] (2**32 - 1), got {part!r} in {text!r}")
+        if high < low:
+            raise ValueError(f"--seeds range {part!r} is reversed (write LOW-HIGH with LOW <= HIGH)")
+        if len(seeds) + high - low + 1 > MAX_SEEDS:
+            raise ValueError(f"--seeds {text!r} asks for more than {MAX_SEEDS} seeds (MAX_SEEDS, one grid each)")
+        seeds.extend(range(low, high + 1))
+    if not seeds:
         raise ValueError(f"--seeds expects non-negative integers, got {text!r}")
     return list(dict.fromkeys(seeds))
 
@@ -168,20 +195,41 @@ def generate_grids(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | None = None,
+    max_memory_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
-    `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an `.npy` file; returns a summary."""
+    `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an `.npy` file; returns a summary.
+
+    Options are checked before anything is written: counts are positive integers, seeds integers in
+    `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2]. Each grid's estimated
+    memory is checked against `max_memory_bytes` (default: the pipeline's `MAX_MEMORY_BYTES`, 4 GiB) before it
+    is generated."""
+    from ..pipelines.eeg_to_image import check_generation_options
+    from ..utils.checks import check_seed
+
     if (dataset is None) == (eeg_file is None):
         raise ValueError("pass exactly one of --dataset or --eeg")
     for name, value in (("--trials-per-class", trials_per_class), ("--num-images", num_images),
                         ("--batch-size", batch_size)):  # fmt: skip
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     seeds = [0] if seeds is None else seeds
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise ValueError(f"--seeds must give 1 to {MAX_SEEDS} seeds (MAX_SEEDS), got {len(seeds)}")
+    for seed in seeds:
+        check_seed(seed, "--seeds")
+    try:
+        check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode,
+                                 max_memory_bytes=max_memory_bytes)  # fmt: skip
+    except ValueError as err:  # name the command-line options
+        raise ValueError(str(err).replace("`truncation_psi`", "--truncation-psi").replace(
+            "`noise_mode`", "--noise-mode").replace("`max_memory_bytes`", "--max-memory-gib")) from None
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
                "output_type": "np"}  # fmt: skip
+    if max_memory_bytes is not None:
+        options["max_memory_bytes"] = max_memory_bytes
     if eeg_file is not None:
         eeg = load_eeg_file(eeg_file)
         pipe = _build_pipeline(model, device)
@@ -230,6 +278,7 @@ def _dataset_grids(
         files.append(_save_png(make_grid(real, rows=len(rows)), out / f"seed{seed:04d}_real.png"))
         trials[str(seed)] = rows
     manifest = {"model": str(model), "dataset": str(dataset), "split": split, "classes": [names[c] for c in class_ids],
-                "trials": trials, **{k: v for k, v in options.items() if k != "output_type"}}  # fmt: skip
+                "trials": trials,
+                **{k: v for k, v in options.items() if k not in ("output_type", "max_memory_bytes")}}  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"model": str(model), "seeds": seeds, "files": files, "manifest": str(out / "manifest.json")}
