@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..utils.checks import check_int, check_number, check_seed
+
+ENCODER_LOSS_NAMES = ("triplet-semihard", "triplet-ms", "supervised")
+"""Names of `EncoderTrainingArguments.loss` (the keys of `losses.ENCODER_LOSSES`)."""
+
 # Held-out classes of the paper's unseen-class experiment (table 1; reference-impl.md s5).
 EEGCVPR40_UNSEEN_CLASSES = ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball", "pool table"]
 
@@ -40,16 +45,19 @@ class EpochLoopArguments(PresetArguments):
     """Fields and checks shared by the epoch-loop trainers (`train_encoder`, `train_clip`, `train_image_to_eeg`).
 
     Args:
-        epochs / max_steps: training length (`max_steps` stops early when set).
-        batch_size: global batch (split across processes).
-        learning_rate / adam_betas: Adam settings (authors: 3e-4, (0.9, 0.999)).
+        epochs / max_steps: training length (`max_steps` stops early when set); integers >= 1.
+        batch_size: global batch (split across processes); an integer >= 2.
+        learning_rate / adam_betas: Adam settings (authors: 3e-4, (0.9, 0.999)); a finite `learning_rate > 0`,
+            two betas in [0, 1).
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        eval_every_epochs: validation frequency (model selection uses the validation split only).
-        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
-        keep_checkpoints: how many state checkpoints to keep.
+        eval_every_epochs: validation frequency (model selection uses the validation split only); >= 1.
+        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch); >= 0.
+        keep_checkpoints: how many state checkpoints to keep; >= 1.
         resume: continue from the latest checkpoint in `output_dir`.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
-        seed: seed for `accelerate.utils.set_seed` (and the data order).
+        seed: seed for `accelerate.utils.set_seed` (and the data order); an integer in [0, 2**32 - 1].
+
+    Out-of-range values raise a `ValueError` naming the field, the value and the allowed range.
     """
 
     epochs: int = 30
@@ -70,16 +78,38 @@ class EpochLoopArguments(PresetArguments):
 
     def check_loop_fields(self) -> None:
         """Raise `ValueError` for out-of-range loop fields; store `adam_betas` as a tuple."""
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 when given, got {self.max_steps}")
-        if self.eval_every_epochs < 1:
-            raise ValueError(f"eval_every_epochs must be >= 1, got {self.eval_every_epochs}")
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 2)
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps, 1)
+        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
+        self.adam_betas = check_adam_betas(self.adam_betas)
+        check_int("eval_every_epochs", self.eval_every_epochs, 1)
+        check_int("checkpoint_every_steps", self.checkpoint_every_steps, 0)
+        check_int("keep_checkpoints", self.keep_checkpoints, 1)
+        check_seed(self.seed, "seed")
+        if not isinstance(self.resume, bool):
+            raise ValueError(f"resume must be True or False, got {self.resume!r}")
+        if isinstance(self.log_with, str) or not all(isinstance(t, str) for t in self.log_with):
+            raise ValueError(f"log_with must be a list of tracker names ('csv', 'tensorboard'), got {self.log_with!r}")
         unknown = set(self.log_with) - {"csv", "tensorboard"}
         if unknown:
             raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
-        self.adam_betas = tuple(self.adam_betas)
+        if getattr(self, "weight_decay", None) is not None:
+            check_number("weight_decay", self.weight_decay, 0.0)
+        if getattr(self, "margin", None) is not None:
+            check_number("margin", self.margin, 0.0)
+
+
+def check_adam_betas(betas: Any) -> tuple[float, float]:
+    """`betas` as a tuple of two finite numbers in [0, 1), else a `ValueError` naming `adam_betas`."""
+    try:
+        pair = tuple(betas)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise ValueError(f"adam_betas must be two numbers in [0, 1), got {betas!r}")
+    return tuple(check_number(f"adam_betas[{i}]", b, 0.0, 1.0, high_open=True) for i, b in enumerate(pair))
 
 
 @dataclass
@@ -92,8 +122,9 @@ class EncoderTrainingArguments(EpochLoopArguments):
         output_dir: where checkpoints, logs and the final model go.
         architecture: `"lstm"` or `"cnn"`.
         loss: `"triplet-semihard"` (paper eq. 1), `"triplet-ms"` (authors' code) or `"supervised"`.
-        margin: triplet margin; `None` uses the loss's default (1.0 semi-hard, 0.05 multi-similarity).
-        weight_decay: Adam weight decay (authors: 0).
+        margin: triplet margin (finite, >= 0); `None` uses the loss's default (1.0 semi-hard, 0.05
+            multi-similarity).
+        weight_decay: Adam weight decay (authors: 0); finite, >= 0.
         encoder_config: extra `EEGEncoderConfig` fields (e.g. `{"lstm_num_layers": 2}`).
         exclude_classes: class names left out of training (unseen-class experiment).
         epochs, max_steps, batch_size, learning_rate, adam_betas, simulate, eval_every_epochs,
@@ -115,6 +146,8 @@ class EncoderTrainingArguments(EpochLoopArguments):
     def __post_init__(self) -> None:
         if self.architecture not in ("lstm", "cnn"):
             raise ValueError(f"architecture must be 'lstm' or 'cnn', got {self.architecture!r}")
+        if self.loss not in ENCODER_LOSS_NAMES:
+            raise ValueError(f"loss must be one of {ENCODER_LOSS_NAMES}, got {self.loss!r}")
         self.check_loop_fields()
 
 

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .args import PresetArguments
+from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
+from .args import PresetArguments, check_adam_betas
 from .common import identity_collate, latest_checkpoint, write_json
 from .ema import ema_beta, update_ema
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
@@ -72,7 +73,11 @@ class GANTrainingArguments(PresetArguments):
         mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
         resume: continue from the latest checkpoint in `output_dir`.
-        log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank).
+        log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
+            [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
+
+    Every numeric field must be finite and in its range (rates and intervals positive, weights >= 0,
+    probabilities in [0, 1], `keep_checkpoints` >= 1); a bad value raises a `ValueError` naming the field.
     """
 
     dataset: str = "thoughtviz"
@@ -116,37 +121,47 @@ class GANTrainingArguments(PresetArguments):
     KIND: ClassVar[str] = "GAN"
 
     def __post_init__(self) -> None:
-        self.adam_betas = tuple(float(b) for b in self.adam_betas)
+        self.adam_betas = check_adam_betas(self.adam_betas)
         if self.conditioning not in ("eeg", "onehot"):
             raise ValueError(f"conditioning must be 'eeg' or 'onehot', got {self.conditioning!r}")
         if self.conditioning == "eeg" and not self.encoder:
             raise ValueError("conditioning='eeg' needs `encoder` (the folder of a trained EEGEncoderModel)")
-        if self.batch_size < 2 or self.kimg <= 0 or (self.max_steps is not None and self.max_steps < 1):
-            raise ValueError(f"need batch_size >= 2, kimg > 0 and max_steps >= 1 (or None), got "
-                             f"{self.batch_size}, {self.kimg}, {self.max_steps}")
+        check_int("batch_size", self.batch_size, 2)
+        check_number("kimg", self.kimg, 0.0, low_open=True)
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps, 1)
         self._check_numbers()
+        if isinstance(self.log_with, str) or not all(isinstance(t, str) for t in self.log_with):
+            raise ValueError(f"log_with must be a list of tracker names ('csv', 'tensorboard'), got {self.log_with!r}")
         unknown = set(self.log_with) - {"csv", "tensorboard"}
         if unknown:
             raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
         if self.mixed_precision not in (None, "no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
+        if not isinstance(self.resume, bool):
+            raise ValueError(f"resume must be True or False, got {self.resume!r}")
 
     def _check_numbers(self) -> None:
-        if not self.learning_rate > 0 or len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
-            raise ValueError(f"need learning_rate > 0 and adam_betas in [0, 1), got {self.learning_rate}, "
-                             f"{self.adam_betas}")
-        if self.r1_gamma < 0 or self.r1_interval < 1 or self.g_reg_interval < 0 or self.pl_weight < 0:
-            raise ValueError("need r1_gamma >= 0, r1_interval >= 1, g_reg_interval >= 0 and pl_weight >= 0")
-        if self.pl_weight > 0 and (self.g_reg_interval < 1 or self.pl_batch_shrink < 1):
-            raise ValueError("pl_weight > 0 needs g_reg_interval >= 1 and pl_batch_shrink >= 1")
-        if not 0 <= self.style_mixing_prob <= 1:
-            raise ValueError(f"style_mixing_prob must be in [0, 1], got {self.style_mixing_prob}")
-        if self.ema_kimg < 0 or (self.ema_rampup is not None and self.ema_rampup < 0):
-            raise ValueError(f"ema_kimg and ema_rampup must be >= 0, got {self.ema_kimg}, {self.ema_rampup}")
-        if self.augment_p is not None and not 0 <= self.augment_p <= 1:
-            raise ValueError(f"augment_p must be in [0, 1] or None, got {self.augment_p}")
-        if self.tick_kimg <= 0 or self.snapshot_ticks < 0 or self.checkpoint_ticks < 0 or self.grid_columns < 1:
-            raise ValueError("need tick_kimg > 0, snapshot_ticks >= 0, checkpoint_ticks >= 0, grid_columns >= 1")
+        """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
+        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
+        for name in ("r1_gamma", "pl_weight", "ema_kimg"):
+            check_number(name, getattr(self, name), 0.0)
+        for name in ("pl_decay", "style_mixing_prob", "ada_target"):
+            check_number(name, getattr(self, name), 0.0, 1.0)
+        for name in ("ada_kimg", "tick_kimg"):
+            check_number(name, getattr(self, name), 0.0, low_open=True)
+        if self.ema_rampup is not None:
+            check_number("ema_rampup", self.ema_rampup, 0.0)
+        if self.augment_p is not None:
+            check_number("augment_p", self.augment_p, 0.0, 1.0)
+        for name, low in (("r1_interval", 1), ("g_reg_interval", 0), ("pl_batch_shrink", 1), ("ada_interval", 1),
+                          ("snapshot_ticks", 0), ("checkpoint_ticks", 0), ("keep_checkpoints", 1),
+                          ("grid_columns", 1)):  # fmt: skip
+            check_int(name, getattr(self, name), low)
+        if self.pl_weight > 0 and self.g_reg_interval < 1:
+            raise ValueError("pl_weight > 0 needs g_reg_interval >= 1")
+        check_seed(self.seed, "seed")
 
     @property
     def total_steps(self) -> int:
@@ -545,6 +560,9 @@ def _setup(args: GANTrainingArguments):
     from ..models import EEGStyleGANDiscriminator, EEGStyleGANGenerator
 
     accelerator = _make_accelerator(args)
+    if args.seed + accelerator.num_processes - 1 > MAX_SEED:
+        raise ValueError(f"seed {args.seed} + {accelerator.num_processes - 1} (one seed per process) exceeds "
+                         f"{MAX_SEED} (2**32 - 1); choose a smaller seed")  # fmt: skip
     if args.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
     encoder = load_frozen_encoder(args.encoder if args.conditioning == "eeg" else None, accelerator.device)
