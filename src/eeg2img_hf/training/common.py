@@ -138,6 +138,137 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
+TRAINER_STATE = "trainer_state.json"
+EPOCH_LOOP_STATE_KEYS = ("epoch", "step_in_epoch", "global_step", "best", "best_epoch")
+"""Keys every epoch-loop `trainer_state.json` holds (the first three non-negative integers)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed exactly; the message names the checkpoint folder and the bad file."""
+
+
+def _checkpoint_error(path: Path, name: str, problem: str) -> CheckpointError:
+    return CheckpointError(
+        f"cannot resume exactly from checkpoint {str(path)!r}: {name} {problem}. Resuming without it would not "
+        "continue the interrupted run; delete this checkpoint folder to resume from an earlier one, or start a new "
+        "run without --resume"
+    )
+
+
+def _load_checkpoint_file(path: Path, name: str, loader: Any) -> Any:
+    """`loader(path / name)`, or a [`CheckpointError`] naming the file when it is missing or unreadable."""
+    file = path / name
+    if not file.is_file():
+        raise _checkpoint_error(path, name, "is missing")
+    try:
+        return loader(file)
+    except Exception as err:  # noqa: BLE001 - any reader failure means the file is unusable
+        raise _checkpoint_error(path, name, f"cannot be read ({type(err).__name__}: {str(err)[:200]})") from err
+
+
+def check_weights_file(path: Path, name: str, module: torch.nn.Module) -> None:
+    """Raises [`CheckpointError`] unless `path / name` is a readable safetensors file whose tensors all belong to
+    `module`'s state dict with the same shapes (tied weights may be stored once)."""
+    from safetensors.torch import load_file
+
+    weights = _load_checkpoint_file(path, name, lambda f: load_file(str(f), device="cpu"))
+    expected = module.state_dict()
+    unknown = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(weights) & set(expected) if tuple(weights[k].shape) != tuple(expected[k].shape))
+    if unknown or wrong or (expected and not weights):
+        raise _checkpoint_error(path, name, f"does not match this run's model (unknown tensors {unknown[:5]}, "
+                                            f"different shapes {wrong[:5]})")  # fmt: skip
+
+
+def _check_rng_states(path: Path, name: str, states: Any, device_type: str) -> None:
+    """The states must restore: applied to fresh generators (the global ones are left alone)."""
+    import random
+
+    keys = ("random_state", "numpy_random_seed", "torch_manual_seed")
+    if not isinstance(states, dict) or any(k not in states for k in keys):
+        raise _checkpoint_error(path, name, f"does not hold the random states {list(keys)}")
+    try:
+        random.Random().setstate(states["random_state"])
+        np.random.RandomState().set_state(states["numpy_random_seed"])
+        torch.Generator().set_state(states["torch_manual_seed"])
+    except Exception as err:  # noqa: BLE001
+        raise _checkpoint_error(path, name, f"holds unusable random states ({type(err).__name__}: {err})") from err
+    device_key = f"torch_{device_type}_manual_seed"
+    if device_type not in ("cpu", "meta") and device_key not in states:
+        raise _checkpoint_error(path, name, f"has no {device_type} random state ({device_key})")
+
+
+def verify_checkpoint(
+    accelerator: Any, path: str | Path, state_keys: tuple[str, ...] = EPOCH_LOOP_STATE_KEYS
+) -> dict[str, Any]:
+    """Check that a checkpoint can be resumed exactly, before anything is loaded; returns its trainer state.
+
+    `accelerator.load_state` only logs a message when a random-state file is missing or unreadable and then
+    continues with the current random states, so a resumed run would silently differ from the uninterrupted one.
+    Every file a resume needs must therefore exist and load: the weights of each prepared model
+    (`model.safetensors`, `model_1.safetensors`, ...; tensors matching the model), each optimizer's and scheduler's
+    state (`optimizer.bin`, `scheduler.bin`, ...), the gradient scaler (`scaler.pt`) when there is one, the random
+    states of every process (`random_states_<rank>.pkl`), registered custom objects and `trainer_state.json` (a JSON
+    object with `state_keys`).
+
+    Raises:
+        [`CheckpointError`] (a `ValueError`) naming the checkpoint folder and the bad file.
+    """
+    from accelerate.utils import load as accelerate_load
+
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint folder {str(path)!r} does not exist")
+    state = _load_checkpoint_file(path, TRAINER_STATE, lambda f: json.loads(f.read_text()))
+    if not isinstance(state, dict) or any(k not in state for k in state_keys):
+        raise _checkpoint_error(path, TRAINER_STATE, f"does not hold the trainer state keys {list(state_keys)}")
+    for key in ("epoch", "step_in_epoch", "global_step", "step", "images_seen", "tick"):
+        if key in state_keys and (isinstance(state[key], bool) or not isinstance(state[key], int) or state[key] < 0):
+            raise _checkpoint_error(path, TRAINER_STATE, f"has {key}={state[key]!r}, not a non-negative integer")
+    for i, model in enumerate(accelerator._models):
+        check_weights_file(path, "model.safetensors" if i == 0 else f"model_{i}.safetensors", model)
+    for i, optimizer in enumerate(accelerator._optimizers):
+        name = "optimizer.bin" if i == 0 else f"optimizer_{i}.bin"
+        saved = _load_checkpoint_file(path, name, lambda f: accelerate_load(f, map_location="cpu"))
+        groups = saved.get("param_groups") if isinstance(saved, dict) else None
+        if not isinstance(groups, list) or "state" not in saved or [len(g.get("params", [])) for g in groups] != [
+            len(g["params"]) for g in optimizer.param_groups
+        ]:
+            raise _checkpoint_error(path, name, "does not hold this run's optimizer state (parameter groups differ)")
+    for i, _ in enumerate(accelerator._schedulers):
+        name = "scheduler.bin" if i == 0 else f"scheduler_{i}.bin"
+        if not isinstance(_load_checkpoint_file(path, name, accelerate_load), dict):
+            raise _checkpoint_error(path, name, "does not hold a scheduler state")
+    if getattr(accelerator, "scaler", None) is not None:
+        _load_checkpoint_file(path, "scaler.pt", lambda f: torch.load(f, weights_only=True))
+    for i, _ in enumerate(getattr(accelerator, "_custom_objects", [])):
+        _load_checkpoint_file(path, f"custom_checkpoint_{i}.pkl", accelerate_load)
+    for rank in range(accelerator.num_processes):
+        name = f"random_states_{rank}.pkl"
+        _check_rng_states(path, name, _load_checkpoint_file(path, name, accelerate_load), accelerator.device.type)
+    return state
+
+
+def load_checkpoint(accelerator: Any, path: str | Path,
+                    state_keys: tuple[str, ...] = EPOCH_LOOP_STATE_KEYS) -> dict[str, Any]:  # fmt: skip
+    """[`verify_checkpoint`], then `accelerator.load_state`, then a check that this process's torch random state
+    is the saved one (the exact resume `load_state` does not guarantee); returns the trainer state."""
+    from accelerate.utils import load as accelerate_load
+
+    path = Path(path)
+    state = verify_checkpoint(accelerator, path, state_keys)
+    try:
+        accelerator.load_state(str(path))
+    except Exception as err:  # noqa: BLE001 - a file that passed the checks but does not load into this run
+        raise _checkpoint_error(path, "the accelerator state", f"does not load ({type(err).__name__}: "
+                                                               f"{str(err)[:300]})") from err  # fmt: skip
+    name = f"random_states_{accelerator.process_index}.pkl"
+    saved = accelerate_load(path / name)
+    if not torch.equal(torch.get_rng_state(), saved["torch_manual_seed"]):
+        raise _checkpoint_error(path, name, "was not restored by accelerator.load_state")
+    return state
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     """Write a JSON file atomically (write to a temporary name, then rename)."""
     path = Path(path)
@@ -221,15 +352,15 @@ def start_run(accelerator, args: Any, project: str) -> tuple[Path, MetricsLogger
 
 def restore_state(accelerator, args: Any, **extra: Any) -> dict[str, Any]:
     """The epoch-loop trainer state of a fresh run (plus `extra` keys), or of the latest checkpoint when
-    `args.resume` (the `accelerator` state is loaded too)."""
+    `args.resume` (the `accelerator` state is loaded too, after [`verify_checkpoint`]: a checkpoint that cannot be
+    resumed exactly raises a [`CheckpointError`] naming the folder and the bad file)."""
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "best_epoch": None, **extra}
     path = latest_checkpoint(args.output_dir) if args.resume else None
     if path is None:
         if args.resume:
             accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
         return state
-    accelerator.load_state(str(path))
-    state.update(json.loads((path / "trainer_state.json").read_text()))
+    state.update(load_checkpoint(accelerator, path))
     accelerator.print(f"resumed from {path} (epoch {state['epoch']}, step {state['global_step']})")
     return state
 
