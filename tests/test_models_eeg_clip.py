@@ -98,7 +98,7 @@ def test_config_presets_overrides_and_json(tmp_path):
     again = EEGClipConfig.from_pretrained(tmp_path)
     assert again.to_dict() == small.to_dict()
     assert type(again.vision_config).__name__ == "ResNetConfig"
-    with pytest.raises(ValueError, match="Unknown EEGClip preset"):
+    with pytest.raises(ValueError, match="unknown EEGClipConfig preset"):
         EEGClipConfig.from_preset("nope")
 
 

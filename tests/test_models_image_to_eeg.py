@@ -167,7 +167,7 @@ def test_subject_refused_without_conditioning():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"vision_config": {"hidden_sizes": [8]}}, "model_type"),
+        ({"vision_config": {"model_type": None, "hidden_sizes": [8]}}, "model_type"),
         ({"vision_config": 3}, "vision_config"),
         ({"n_subjects": 0}, "n_subjects"),
         ({"eeg_embed_dim": 0}, "eeg_embed_dim"),
@@ -178,7 +178,7 @@ def test_subject_refused_without_conditioning():
 def test_bad_configs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tiny_config(**kwargs)
-    with pytest.raises(ValueError, match="unknown image-to-EEG preset"):
+    with pytest.raises(ValueError, match="unknown ImageToEEGConfig preset"):
         ImageToEEGConfig.from_preset("huge")
 
 

@@ -1,10 +1,18 @@
-"""Model classes. Importing this package registers them with the transformers Auto classes."""
+"""Model classes. Importing this package registers them with the transformers Auto classes.
+
+Each model folder is self-contained for `trust_remote_code=True`; code shared between folders is a verbatim
+copy of one canonical module, aliased to it here before any folder is imported (see [`copies`]).
+"""
 
 from __future__ import annotations
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
-from .eeg_clip import (
+from .copies import install_aliases
+
+install_aliases()  # before the model folders import their copies of shared code
+
+from .eeg_clip import (  # noqa: E402
     EEGClipConfig,
     EEGClipModel,
     EEGClipOutput,

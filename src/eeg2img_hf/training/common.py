@@ -147,7 +147,7 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed exactly; the message names the checkpoint folder and the bad file."""
 
 
-def _checkpoint_error(path: Path, name: str, problem: str) -> CheckpointError:
+def checkpoint_error(path: Path, name: str, problem: str) -> CheckpointError:
     return CheckpointError(
         f"cannot resume exactly from checkpoint {str(path)!r}: {name} {problem}. Resuming without it would not "
         "continue the interrupted run; delete this checkpoint folder to resume from an earlier one, or start a new "
@@ -159,11 +159,11 @@ def _load_checkpoint_file(path: Path, name: str, loader: Any) -> Any:
     """`loader(path / name)`, or a [`CheckpointError`] naming the file when it is missing or unreadable."""
     file = path / name
     if not file.is_file():
-        raise _checkpoint_error(path, name, "is missing")
+        raise checkpoint_error(path, name, "is missing")
     try:
         return loader(file)
     except Exception as err:  # noqa: BLE001 - any reader failure means the file is unusable
-        raise _checkpoint_error(path, name, f"cannot be read ({type(err).__name__}: {str(err)[:200]})") from err
+        raise checkpoint_error(path, name, f"cannot be read ({type(err).__name__}: {str(err)[:200]})") from err
 
 
 def check_weights_file(path: Path, name: str, module: torch.nn.Module) -> None:
@@ -176,7 +176,7 @@ def check_weights_file(path: Path, name: str, module: torch.nn.Module) -> None:
     unknown = sorted(set(weights) - set(expected))
     wrong = sorted(k for k in set(weights) & set(expected) if tuple(weights[k].shape) != tuple(expected[k].shape))
     if unknown or wrong or (expected and not weights):
-        raise _checkpoint_error(path, name, f"does not match this run's model (unknown tensors {unknown[:5]}, "
+        raise checkpoint_error(path, name, f"does not match this run's model (unknown tensors {unknown[:5]}, "
                                             f"different shapes {wrong[:5]})")  # fmt: skip
 
 
@@ -186,16 +186,16 @@ def _check_rng_states(path: Path, name: str, states: Any, device_type: str) -> N
 
     keys = ("random_state", "numpy_random_seed", "torch_manual_seed")
     if not isinstance(states, dict) or any(k not in states for k in keys):
-        raise _checkpoint_error(path, name, f"does not hold the random states {list(keys)}")
+        raise checkpoint_error(path, name, f"does not hold the random states {list(keys)}")
     try:
         random.Random().setstate(states["random_state"])
         np.random.RandomState().set_state(states["numpy_random_seed"])
         torch.Generator().set_state(states["torch_manual_seed"])
     except Exception as err:  # noqa: BLE001
-        raise _checkpoint_error(path, name, f"holds unusable random states ({type(err).__name__}: {err})") from err
+        raise checkpoint_error(path, name, f"holds unusable random states ({type(err).__name__}: {err})") from err
     device_key = f"torch_{device_type}_manual_seed"
     if device_type not in ("cpu", "meta") and device_key not in states:
-        raise _checkpoint_error(path, name, f"has no {device_type} random state ({device_key})")
+        raise checkpoint_error(path, name, f"has no {device_type} random state ({device_key})")
 
 
 def verify_checkpoint(
@@ -221,10 +221,10 @@ def verify_checkpoint(
         raise CheckpointError(f"checkpoint folder {str(path)!r} does not exist")
     state = _load_checkpoint_file(path, TRAINER_STATE, lambda f: json.loads(f.read_text()))
     if not isinstance(state, dict) or any(k not in state for k in state_keys):
-        raise _checkpoint_error(path, TRAINER_STATE, f"does not hold the trainer state keys {list(state_keys)}")
+        raise checkpoint_error(path, TRAINER_STATE, f"does not hold the trainer state keys {list(state_keys)}")
     for key in ("epoch", "step_in_epoch", "global_step", "step", "images_seen", "tick"):
         if key in state_keys and (isinstance(state[key], bool) or not isinstance(state[key], int) or state[key] < 0):
-            raise _checkpoint_error(path, TRAINER_STATE, f"has {key}={state[key]!r}, not a non-negative integer")
+            raise checkpoint_error(path, TRAINER_STATE, f"has {key}={state[key]!r}, not a non-negative integer")
     for i, model in enumerate(accelerator._models):
         check_weights_file(path, "model.safetensors" if i == 0 else f"model_{i}.safetensors", model)
     for i, optimizer in enumerate(accelerator._optimizers):
@@ -234,11 +234,11 @@ def verify_checkpoint(
         if not isinstance(groups, list) or "state" not in saved or [len(g.get("params", [])) for g in groups] != [
             len(g["params"]) for g in optimizer.param_groups
         ]:
-            raise _checkpoint_error(path, name, "does not hold this run's optimizer state (parameter groups differ)")
+            raise checkpoint_error(path, name, "does not hold this run's optimizer state (parameter groups differ)")
     for i, _ in enumerate(accelerator._schedulers):
         name = "scheduler.bin" if i == 0 else f"scheduler_{i}.bin"
         if not isinstance(_load_checkpoint_file(path, name, accelerate_load), dict):
-            raise _checkpoint_error(path, name, "does not hold a scheduler state")
+            raise checkpoint_error(path, name, "does not hold a scheduler state")
     if getattr(accelerator, "scaler", None) is not None:
         _load_checkpoint_file(path, "scaler.pt", lambda f: torch.load(f, weights_only=True))
     for i, _ in enumerate(getattr(accelerator, "_custom_objects", [])):
@@ -249,23 +249,26 @@ def verify_checkpoint(
     return state
 
 
-def load_checkpoint(accelerator: Any, path: str | Path,
-                    state_keys: tuple[str, ...] = EPOCH_LOOP_STATE_KEYS) -> dict[str, Any]:  # fmt: skip
-    """[`verify_checkpoint`], then `accelerator.load_state`, then a check that this process's torch random state
-    is the saved one (the exact resume `load_state` does not guarantee); returns the trainer state."""
+def load_checkpoint(accelerator: Any, path: str | Path, state_keys: tuple[str, ...] = EPOCH_LOOP_STATE_KEYS,
+                    check_more: Any = None) -> dict[str, Any]:  # fmt: skip
+    """[`verify_checkpoint`] (then `check_more(state, path)` when given, for a trainer's own files), then
+    `accelerator.load_state`, then a check that this process's torch random state is the saved one (the exact
+    resume `load_state` does not guarantee); returns the trainer state."""
     from accelerate.utils import load as accelerate_load
 
     path = Path(path)
     state = verify_checkpoint(accelerator, path, state_keys)
+    if check_more is not None:
+        check_more(state, path)
     try:
         accelerator.load_state(str(path))
     except Exception as err:  # noqa: BLE001 - a file that passed the checks but does not load into this run
-        raise _checkpoint_error(path, "the accelerator state", f"does not load ({type(err).__name__}: "
+        raise checkpoint_error(path, "the accelerator state", f"does not load ({type(err).__name__}: "
                                                                f"{str(err)[:300]})") from err  # fmt: skip
     name = f"random_states_{accelerator.process_index}.pkl"
     saved = accelerate_load(path / name)
     if not torch.equal(torch.get_rng_state(), saved["torch_manual_seed"]):
-        raise _checkpoint_error(path, name, "was not restored by accelerator.load_state")
+        raise checkpoint_error(path, name, "was not restored by accelerator.load_state")
     return state
 
 

@@ -14,7 +14,6 @@ several D forwards per step outside DDP's reducer (so `find_unused_parameters` i
 from __future__ import annotations
 
 import copy
-import json
 import math
 import shutil
 import time
@@ -27,13 +26,22 @@ import torch
 
 from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
 from .args import PresetArguments, check_adam_betas
-from .common import identity_collate, latest_checkpoint, write_json
+from .common import (
+    check_weights_file,
+    checkpoint_error,
+    identity_collate,
+    latest_checkpoint,
+    load_checkpoint,
+    write_json,
+)
 from .ema import ema_beta, update_ema
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
 
 TRAINING_RECORD = "eeg2img_training.json"
 TRAINER_STATE = "trainer_state.json"
 EMA_FOLDER = "generator_ema"
+GAN_STATE_KEYS = ("step", "images_seen", "tick", "epoch", "step_in_epoch", "train_seconds", "pl_mean")
+"""Keys every GAN `trainer_state.json` holds (plus `ada` / `augment_p` when augmentation is on)."""
 
 
 @dataclass
@@ -461,6 +469,17 @@ class GANLoop:
         return {"ada": None if self.ada is None else self.ada.state_dict(), "pl_mean": float(self.pl_mean),
                 "augment_p": None if self.pipe is None else float(self.pipe.p)}
 
+    def check_extras(self, state: dict[str, Any], checkpoint: Path) -> None:
+        """Raises `CheckpointError` unless the checkpoint holds what `load_extras` restores: the EMA generator's
+        weights and, when augmentation is on, its state."""
+        check_weights_file(checkpoint, f"{EMA_FOLDER}/model.safetensors", self.G_ema)
+        if not isinstance(state["pl_mean"], (int, float)) or not math.isfinite(state["pl_mean"]):
+            raise checkpoint_error(checkpoint, TRAINER_STATE, f"has pl_mean={state['pl_mean']!r}, not a finite number")
+        if self.ada is not None and not isinstance(state.get("ada"), dict):
+            raise checkpoint_error(checkpoint, TRAINER_STATE, "has no adaptive augmentation state ('ada')")
+        if self.ada is None and self.pipe is not None and not isinstance(state.get("augment_p"), (int, float)):
+            raise checkpoint_error(checkpoint, TRAINER_STATE, "has no augmentation probability ('augment_p')")
+
     def load_extras(self, state: dict[str, Any], checkpoint: Path) -> None:
         from safetensors.torch import load_file
 
@@ -533,7 +552,11 @@ def save_gan_checkpoint(loop: GANLoop, out_dir: Path, state: dict[str, Any], kee
 
 
 def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
-    """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights loaded too)."""
+    """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights loaded too).
+
+    The checkpoint must resume exactly: every file (G and D weights, both optimizers, every process's random
+    states, `trainer_state.json`, the EMA generator, the augmentation state) is checked before anything is loaded,
+    and a bad one raises a `CheckpointError` naming the checkpoint folder and the file."""
     state = {"step": 0, "images_seen": 0, "tick": 0, "epoch": 0, "step_in_epoch": 0, "train_seconds": 0.0}
     if not args.resume:
         return state
@@ -541,8 +564,7 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
     if path is None:
         loop.accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
         return state
-    loop.accelerator.load_state(str(path))
-    saved = json.loads((path / TRAINER_STATE).read_text())
+    saved = load_checkpoint(loop.accelerator, path, GAN_STATE_KEYS, check_more=loop.check_extras)
     loop.load_extras(saved, path)
     state.update({k: saved[k] for k in state if k in saved})
     loop.accelerator.print(f"resumed from {path} (step {state['step']}, kimg {state['images_seen'] / 1000:.3f})")

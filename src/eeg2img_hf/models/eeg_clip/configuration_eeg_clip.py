@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from typing import Any
 
-from transformers import AutoConfig, ResNetConfig
+from transformers import AutoConfig, PreTrainedConfig
 
-try:  # transformers >= 5 spells it PreTrainedConfig; 4.x only has PretrainedConfig
-    from transformers import PreTrainedConfig
-except ImportError:  # pragma: no cover
-    from transformers import PretrainedConfig as PreTrainedConfig
-
+from .common import IMAGENET_MEAN, IMAGENET_STD, build_vision_config, config_from_preset, vision_feature_dim
 from .configuration_eeg_encoder import EEGEncoderConfig
 
 __all__ = ["CLIP_MODEL_PRESETS", "EEGClipConfig"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Named presets: keyword overrides of the defaults. Sub-configs are given as dicts (copied on use).
 CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
@@ -48,35 +40,6 @@ CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "image_size": 32,
     },
 }
-
-
-def _build_vision_config(vision_config: PreTrainedConfig | dict[str, Any] | None) -> PreTrainedConfig:
-    if vision_config is None:
-        return ResNetConfig()
-    if isinstance(vision_config, PreTrainedConfig):
-        return vision_config
-    if not isinstance(vision_config, dict) or "model_type" not in vision_config:
-        raise ValueError(
-            "vision_config must be a transformers config or a dict with its 'model_type' "
-            f"(e.g. {{'model_type': 'resnet', ...}}), got {vision_config!r}"
-        )
-    values = dict(vision_config)
-    return AutoConfig.for_model(values.pop("model_type"), **values)
-
-
-def vision_embed_dim(vision_config: PreTrainedConfig) -> int:
-    """Size of the pooled output of an image backbone built from `vision_config` (ResNet/ConvNeXt-style
-    `hidden_sizes[-1]`, ViT/CLIP-style `hidden_size`)."""
-    sizes = getattr(vision_config, "hidden_sizes", None)
-    if sizes:
-        return int(sizes[-1])
-    size = getattr(vision_config, "hidden_size", None)
-    if size is None:
-        raise ValueError(
-            f"cannot tell the pooled feature size of a {type(vision_config).__name__}: it has neither "
-            "`hidden_sizes` nor `hidden_size`"
-        )
-    return int(size)
 
 
 class EEGClipConfig(PreTrainedConfig):
@@ -147,7 +110,7 @@ class EEGClipConfig(PreTrainedConfig):
                 f"encoder_config must be an EEGEncoderConfig or a dict, got {type(encoder_config).__name__}"
             )
         self.encoder_config = encoder_config
-        self.vision_config = _build_vision_config(vision_config)
+        self.vision_config = build_vision_config(vision_config)
         self.projection_dim = projection_dim
         self.logit_scale_init_value = float(logit_scale_init_value)
         self.learnable_logit_scale = bool(learnable_logit_scale)
@@ -166,18 +129,12 @@ class EEGClipConfig(PreTrainedConfig):
         A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
         `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.
         """
-        if name not in CLIP_MODEL_PRESETS:
-            raise ValueError(f"Unknown EEGClip preset {name!r}; expected one of {sorted(CLIP_MODEL_PRESETS)}.")
-        values = copy.deepcopy(CLIP_MODEL_PRESETS[name])
-        for key in ("encoder_config", "vision_config"):
-            if isinstance(overrides.get(key), dict) and isinstance(values.get(key), dict):
-                values[key].update(overrides.pop(key))
-        return cls(**{**values, **overrides})
+        return config_from_preset(cls, CLIP_MODEL_PRESETS, name, overrides)
 
     @property
     def vision_embed_dim(self) -> int:
         """Size of the image backbone's pooled features (input of `image_projection`)."""
-        return vision_embed_dim(self.vision_config)
+        return vision_feature_dim(self.vision_config)
 
     @property
     def num_channels(self) -> int:

@@ -6,12 +6,8 @@ Recordings", WACV 2024, sec. 3.3 (EEG-image joint representation). Authors' reci
 
 from __future__ import annotations
 
-import inspect
 import math
-import shutil
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -20,6 +16,7 @@ from transformers import AutoModel, CLIPImageProcessor, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .common import check_pixel_values
 from .configuration_eeg_clip import EEGClipConfig
 from .configuration_eeg_encoder import EEGEncoderConfig
 from .modeling_eeg_encoder import EEGEncoderModel
@@ -89,22 +86,6 @@ def positives_from_ids(ids: torch.Tensor) -> torch.Tensor:
     if ids.ndim != 1 or ids.is_floating_point():
         raise ValueError(f"ids must be a 1-D integer tensor, got dtype {ids.dtype} and shape {tuple(ids.shape)}")
     return ids[:, None] == ids[None, :]
-
-
-def check_pixel_values(pixel_values: torch.Tensor, num_channels: int, image_size: int) -> None:
-    """Raise a `ValueError` naming the problem unless `pixel_values` is a finite float
-    `(batch_size, num_channels, image_size, image_size)` tensor."""
-    expected = f"(batch_size, {num_channels}, {image_size}, {image_size})"
-    if not isinstance(pixel_values, torch.Tensor):
-        raise ValueError(f"pixel_values must be a torch.Tensor of shape {expected}, got {type(pixel_values).__name__}")
-    if not pixel_values.is_floating_point():
-        raise ValueError(
-            f"pixel_values must be a floating-point tensor (run the image processor), got dtype {pixel_values.dtype}"
-        )
-    if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (num_channels, image_size, image_size):
-        raise ValueError(f"pixel_values must have shape {expected}, got {tuple(pixel_values.shape)}")
-    if not bool(torch.isfinite(pixel_values).all()):
-        raise ValueError("pixel_values contains NaN or inf values")
 
 
 def make_image_processor(config: EEGClipConfig) -> CLIPImageProcessor:
@@ -289,13 +270,3 @@ class EEGClipModel(EEGClipPreTrainedModel):
         output = EEGClipOutput(loss=loss, logits_per_eeg=logits_per_eeg, logits_per_image=logits_per_image,
                                eeg_embeds=eeg_embeds, image_embeds=image_embeds)
         return output if return_dict is not False else output.to_tuple()
-
-    def save_pretrained(self, save_directory: str | Path, *args, **kwargs) -> None:
-        """`PreTrainedModel.save_pretrained`, then the real encoder sources replace the in-package aliases so
-        the folder loads with `trust_remote_code=True` where this package is not installed."""
-        super().save_pretrained(save_directory, *args, **kwargs)
-        aliases = (("configuration_eeg_encoder.py", EEGEncoderConfig), ("modeling_eeg_encoder.py", EEGEncoderModel))
-        for alias, cls in aliases:
-            target = Path(save_directory) / alias
-            if target.exists():
-                shutil.copyfile(inspect.getsourcefile(sys.modules[cls.__module__]), target)

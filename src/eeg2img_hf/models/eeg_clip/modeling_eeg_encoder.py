@@ -1,9 +1,250 @@
-"""In-package alias of the EEG encoder model.
+"""EEG encoders (LSTM and CNN) as Hugging Face models.
 
-`EEGClipModel.save_pretrained` writes the real `modeling_eeg_encoder.py` in place of this file,
-so a saved folder is self-contained for `trust_remote_code=True`.
+Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG
+and Brain Recordings", WACV 2024, fig. 3a (LSTM) and fig. 3b (CNN). Inputs follow braindecode's
+vocabulary: `eeg_values` of shape `(batch_size, n_chans, n_times)`.
 """
 
-from eeg2img_hf.models.eeg_encoder.modeling_eeg_encoder import EEGEncoderModel, check_eeg_values
+from __future__ import annotations
 
-__all__ = ["EEGEncoderModel", "check_eeg_values"]
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_eeg_encoder import EEGEncoderConfig
+
+
+@dataclass
+class EEGEncoderOutput(ModelOutput):
+    """Output of [`EEGEncoderModel`].
+
+    Args:
+        eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`):
+            The EEG embedding (L2-normalised when `config.normalize_embeds`).
+    """
+
+    eeg_embeds: torch.Tensor | None = None
+
+
+@dataclass
+class EEGEncoderClassificationOutput(ModelOutput):
+    """Output of [`EEGEncoderForClassification`].
+
+    Args:
+        loss (`torch.Tensor` of shape `()`, *optional*): cross-entropy, returned when `labels` is given.
+        logits (`torch.Tensor` of shape `(batch_size, num_labels)`): class scores.
+        eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`): the EEG embedding.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    eeg_embeds: torch.Tensor | None = None
+
+
+def check_eeg_values(eeg_values: torch.Tensor, n_chans: int, n_times: int) -> None:
+    """Raise a `ValueError` naming the problem unless `eeg_values` is a finite float `(batch, n_chans, n_times)`."""
+    expected = f"(batch_size, n_chans={n_chans}, n_times={n_times})"
+    if not isinstance(eeg_values, torch.Tensor):
+        raise ValueError(f"eeg_values must be a torch.Tensor of shape {expected}, got {type(eeg_values).__name__}")
+    if not eeg_values.is_floating_point():
+        raise ValueError(f"eeg_values must be a floating-point tensor, got dtype {eeg_values.dtype}")
+    if eeg_values.ndim != 3:
+        raise ValueError(
+            f"eeg_values must have shape {expected}, got a {eeg_values.ndim}-D tensor of shape {tuple(eeg_values.shape)}"
+        )
+    if eeg_values.shape[1] != n_chans:
+        raise ValueError(f"eeg_values must have {n_chans} channels {expected}, got shape {tuple(eeg_values.shape)}")
+    if eeg_values.shape[2] != n_times:
+        raise ValueError(f"eeg_values must have {n_times} time samples {expected}, got shape {tuple(eeg_values.shape)}")
+    finite = torch.isfinite(eeg_values).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten()[:10].tolist()
+        raise ValueError(f"eeg_values contains NaN or inf values (trials {bad})")
+
+
+def normalize_eeg(eeg_values: torch.Tensor, method: str) -> torch.Tensor:
+    """Per-trial input scaling: `"trial_max"` (authors' `2x/max - 1`), `"channel_zscore"` or `"none"`."""
+    if method == "none":
+        return eeg_values
+    if method == "trial_max":
+        peak = eeg_values.amax(dim=(1, 2), keepdim=True)
+        if bool((peak <= 0).any()):
+            bad = torch.nonzero(peak.flatten() <= 0).flatten()[:10].tolist()
+            raise ValueError(
+                f"input_normalization='trial_max' divides by each trial's maximum, but trials {bad} have a "
+                "maximum <= 0; use input_normalization='channel_zscore' or shift the data"
+            )
+        return 2.0 * eeg_values / peak - 1.0
+    if method == "channel_zscore":
+        mean = eeg_values.mean(dim=2, keepdim=True)
+        std = eeg_values.std(dim=2, keepdim=True)
+        return (eeg_values - mean) / (std + 1e-6)
+    raise ValueError(f"unknown input_normalization {method!r}")
+
+
+class EEGLSTMTower(nn.Module):
+    """Stacked LSTM over time; the last layer's final hidden state is projected to `embed_dim`."""
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(config.n_chans, config.lstm_hidden_size, config.lstm_num_layers, batch_first=True)
+        self.proj = nn.Linear(config.lstm_hidden_size, config.embed_dim, bias=False)
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        _, (h_n, _) = self.lstm(eeg_values.transpose(1, 2))  # (batch, n_times, n_chans) in
+        return self.proj(h_n[-1])
+
+
+class EEGCNNBlock(nn.Module):
+    """Conv 3x3 stride 2 (no bias) -> InstanceNorm (non-affine; or BatchNorm / none) -> LeakyReLU -> Dropout."""
+
+    def __init__(self, in_channels: int, out_channels: int, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        k = config.cnn_kernel_size
+        self.conv = nn.Conv2d(in_channels, out_channels, k, stride=2, padding=k // 2, bias=False)
+        norms = {"instance": lambda: nn.InstanceNorm2d(out_channels), "batch": lambda: nn.BatchNorm2d(out_channels),
+                 "none": nn.Identity}
+        self.norm = norms[config.cnn_norm]()
+        self.act = nn.LeakyReLU(config.negative_slope)
+        self.dropout = nn.Dropout(config.cnn_dropout)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.act(self.norm(self.conv(hidden))))
+
+
+class EEGCNNTower(nn.Module):
+    """Convolutions over the `(n_times, n_chans)` plane, global average pooling, projection."""
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        sizes = [1, *config.cnn_channels]
+        self.blocks = nn.ModuleList(EEGCNNBlock(sizes[i], sizes[i + 1], config) for i in range(len(sizes) - 1))
+        self.proj = nn.Linear(sizes[-1], config.embed_dim, bias=False)
+        height, width = config.n_times, config.n_chans
+        for _ in config.cnn_channels:  # instance norm needs more than one spatial element per map
+            height, width = (height - 1) // 2 + 1, (width - 1) // 2 + 1
+            if height * width < 2 and config.cnn_norm == "instance":
+                raise ValueError(
+                    f"the CNN with {len(config.cnn_channels)} stride-2 blocks reduces an input of "
+                    f"(n_times={config.n_times}, n_chans={config.n_chans}) to a single element; use fewer blocks"
+                )
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        hidden = eeg_values.transpose(1, 2).unsqueeze(1)  # (batch, 1, n_times, n_chans)
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.proj(hidden.mean(dim=(2, 3)))
+
+
+class EEGEncoderPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and loading for the EEG encoders."""
+
+    config_class = EEGEncoderConfig
+    config: EEGEncoderConfig
+    base_model_prefix = "eeg_encoder"
+    main_input_name = "eeg_values"
+    input_modalities = "time"
+    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # PyTorch's default fan-in uniform init, as in the authors' code (HF's N(0, 0.02) differs).
+        if isinstance(module, nn.LSTM):
+            bound = 1.0 / math.sqrt(module.hidden_size)
+            for param in module.parameters():
+                init.uniform_(param, -bound, bound)
+        elif isinstance(module, nn.BatchNorm2d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+        elif isinstance(module, (nn.Linear, nn.Conv2d)):
+            fan_in = module.weight[0].numel()
+            bound = 1.0 / math.sqrt(fan_in)
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.uniform_(module.bias, -bound, bound)
+
+
+class EEGEncoderModel(EEGEncoderPreTrainedModel):
+    """EEG trial -> 128-D embedding with the LSTM (fig. 3a) or CNN (fig. 3b) encoder.
+
+    Example:
+        >>> import torch
+        >>> from eeg2img_hf import EEGEncoderConfig, EEGEncoderModel
+        >>> model = EEGEncoderModel(EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1))
+        >>> model(eeg_values=torch.randn(2, 14, 32)).eeg_embeds.shape
+        torch.Size([2, 128])
+    """
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__(config)
+        self.tower = EEGLSTMTower(config) if config.architecture == "lstm" else EEGCNNTower(config)
+        self.post_init()
+
+    def forward(self, eeg_values: torch.Tensor, return_dict: bool | None = None, **kwargs) -> EEGEncoderOutput | tuple:
+        """Embed EEG trials.
+
+        Args:
+            eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`): raw EEG trials; the
+                configured `input_normalization` is applied here.
+            return_dict (`bool`, *optional*): return a tuple when `False`.
+        """
+        check_eeg_values(eeg_values, self.config.n_chans, self.config.n_times)
+        eeg_values = normalize_eeg(eeg_values, self.config.input_normalization)
+        embeds = self.tower(eeg_values)
+        if self.config.normalize_embeds:
+            embeds = F.normalize(embeds, dim=-1)
+        output = EEGEncoderOutput(eeg_embeds=embeds)
+        return output if return_dict is not False else output.to_tuple()
+
+
+class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
+    """EEG encoder with a linear class head over the embedding (supervised training, fine-tuning).
+
+    The number of classes is `config.num_labels` (set `id2label`/`label2id` for readable names).
+    """
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__(config)
+        self.eeg_encoder = EEGEncoderModel(config)
+        self.classifier = nn.Linear(config.embed_dim, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self, eeg_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs
+    ) -> EEGEncoderClassificationOutput | tuple:
+        """Classify EEG trials.
+
+        Args:
+            eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`): raw EEG trials.
+            labels (`torch.Tensor` of shape `(batch_size,)`, *optional*): class indices; adds `loss`.
+            return_dict (`bool`, *optional*): return a tuple when `False`.
+        """
+        embeds = self.eeg_encoder(eeg_values).eeg_embeds
+        logits = self.classifier(embeds)
+        loss = None
+        if labels is not None:
+            if labels.shape != (logits.shape[0],):
+                raise ValueError(f"labels must have shape ({logits.shape[0]},), got {tuple(labels.shape)}")
+            loss = F.cross_entropy(logits, labels)
+        output = EEGEncoderClassificationOutput(loss=loss, logits=logits, eeg_embeds=embeds)
+        return output if return_dict is not False else output.to_tuple()
+
+
+__all__ = [
+    "EEGEncoderClassificationOutput",
+    "EEGEncoderForClassification",
+    "EEGEncoderModel",
+    "EEGEncoderOutput",
+    "EEGEncoderPreTrainedModel",
+    "check_eeg_values",
+    "normalize_eeg",
+]

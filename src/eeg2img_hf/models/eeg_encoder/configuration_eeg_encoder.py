@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-try:  # transformers >= 5 spells it PreTrainedConfig; 4.x only has PretrainedConfig
-    from transformers import PreTrainedConfig
-except ImportError:  # pragma: no cover
-    from transformers import PretrainedConfig as PreTrainedConfig
+from transformers import PreTrainedConfig
 
 ARCHITECTURES = ("lstm", "cnn")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")

@@ -1,9 +1,116 @@
-"""In-package alias of the EEG encoder configuration.
+"""Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b)."""
 
-`EEGStyleGANModel.save_pretrained` writes the real `configuration_eeg_encoder.py` in place of this file,
-so a saved folder is self-contained for `trust_remote_code=True`.
-"""
+from __future__ import annotations
 
-from eeg2img_hf.models.eeg_encoder.configuration_eeg_encoder import EEGEncoderConfig
+from transformers import PreTrainedConfig
+
+ARCHITECTURES = ("lstm", "cnn")
+INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
+CNN_NORMS = ("instance", "batch", "none")
+
+
+class EEGEncoderConfig(PreTrainedConfig):
+    r"""Configuration of an [`EEGEncoderModel`].
+
+    The defaults reproduce the authors' EEGCVPR40 LSTM encoder: 4 stacked LSTM layers of 128 units
+    over time, the last layer's final hidden state, a bias-free 128 -> 128 projection and L2
+    normalisation (Singh et al., WACV 2024, fig. 3a). `architecture="cnn"` gives fig. 3b: four
+    stride-2 3x3 convolutions (128/256/512/1024 filters, instance norm, LeakyReLU 0.01, dropout 0.05)
+    over the (time, channel) plane, global average pooling and a bias-free projection.
+
+    Args:
+        architecture (`str`, *optional*, defaults to `"lstm"`):
+            `"lstm"` or `"cnn"`.
+        n_chans (`int`, *optional*, defaults to 128):
+            Number of EEG channels of an input trial.
+        n_times (`int`, *optional*, defaults to 440):
+            Number of time samples of an input trial.
+        sfreq (`float`, *optional*):
+            Sampling frequency in Hz (informational; checked by pipelines when given).
+        embed_dim (`int`, *optional*, defaults to 128):
+            Size of the output EEG embedding `eeg_embeds`.
+        lstm_hidden_size (`int`, *optional*, defaults to 128):
+            Hidden units per LSTM layer.
+        lstm_num_layers (`int`, *optional*, defaults to 4):
+            Number of stacked LSTM layers.
+        cnn_channels (`list[int]`, *optional*, defaults to `[128, 256, 512, 1024]`):
+            Filters of the stride-2 convolution blocks.
+        cnn_kernel_size (`int`, *optional*, defaults to 3):
+            Convolution kernel size.
+        cnn_dropout (`float`, *optional*, defaults to 0.05):
+            Dropout after each convolution block.
+        cnn_norm (`str`, *optional*, defaults to `"instance"`):
+            Normalisation in the CNN blocks: `"instance"` (non-affine, the authors'), `"batch"` or `"none"`.
+            With small inputs (ThoughtViz 32 x 14) the authors' instance norm leaves maps of 2 elements, whose
+            normalised, pooled values no longer depend on the input; use `"batch"` there.
+        negative_slope (`float`, *optional*, defaults to 0.01):
+            LeakyReLU slope of the CNN blocks and of the classification head.
+        normalize_embeds (`bool`, *optional*, defaults to `True`):
+            L2-normalise `eeg_embeds` (the authors do, except their ThoughtViz CNN).
+        input_normalization (`str`, *optional*, defaults to `"trial_max"`):
+            Per-trial scaling applied inside `forward`: `"trial_max"` is the authors' `2x/max - 1`
+            (max over all channels and times; a trial whose max is <= 0 is refused),
+            `"channel_zscore"` standardises each channel of each trial, `"none"` leaves input as is.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Unused by the towers (they keep PyTorch's default fan-in uniform init, as the authors
+            did); kept for transformers utilities that read it.
+    """
+
+    model_type = "eeg2img_eeg_encoder"
+
+    def __init__(
+        self,
+        architecture: str = "lstm",
+        n_chans: int = 128,
+        n_times: int = 440,
+        sfreq: float | None = None,
+        embed_dim: int = 128,
+        lstm_hidden_size: int = 128,
+        lstm_num_layers: int = 4,
+        cnn_channels: list[int] | tuple[int, ...] = (128, 256, 512, 1024),
+        cnn_kernel_size: int = 3,
+        cnn_dropout: float = 0.05,
+        cnn_norm: str = "instance",
+        negative_slope: float = 0.01,
+        normalize_embeds: bool = True,
+        input_normalization: str = "trial_max",
+        initializer_range: float = 0.02,
+        **kwargs,
+    ) -> None:
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if input_normalization not in INPUT_NORMALIZATIONS:
+            raise ValueError(
+                f"input_normalization must be one of {INPUT_NORMALIZATIONS}, got {input_normalization!r}"
+            )
+        for name, value in (("n_chans", n_chans), ("n_times", n_times), ("embed_dim", embed_dim),
+                            ("lstm_hidden_size", lstm_hidden_size), ("lstm_num_layers", lstm_num_layers),
+                            ("cnn_kernel_size", cnn_kernel_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        cnn_channels = [int(c) for c in cnn_channels]
+        if not cnn_channels or min(cnn_channels) < 1:
+            raise ValueError(f"cnn_channels must be a non-empty list of positive integers, got {cnn_channels!r}")
+        if cnn_norm not in CNN_NORMS:
+            raise ValueError(f"cnn_norm must be one of {CNN_NORMS}, got {cnn_norm!r}")
+        if not 0.0 <= cnn_dropout < 1.0:
+            raise ValueError(f"cnn_dropout must be in [0, 1), got {cnn_dropout!r}")
+        self.architecture = architecture
+        self.n_chans = n_chans
+        self.n_times = n_times
+        self.sfreq = sfreq
+        self.embed_dim = embed_dim
+        self.lstm_hidden_size = lstm_hidden_size
+        self.lstm_num_layers = lstm_num_layers
+        self.cnn_channels = cnn_channels
+        self.cnn_kernel_size = cnn_kernel_size
+        self.cnn_dropout = cnn_dropout
+        self.cnn_norm = cnn_norm
+        self.negative_slope = negative_slope
+        self.normalize_embeds = normalize_embeds
+        self.input_normalization = input_normalization
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
 
 __all__ = ["EEGEncoderConfig"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-try:
-    from transformers import PreTrainedConfig
-except ImportError:  # transformers < 5
-    from transformers import PretrainedConfig as PreTrainedConfig
+from transformers import PreTrainedConfig
 
+from .common import config_from_preset, drop_registered_pipelines
 from .configuration_eeg_encoder import EEGEncoderConfig
 
 __all__ = ["EEGStyleGANConfig", "STYLEGAN_PRESETS"]
@@ -46,28 +44,6 @@ STYLEGAN_PRESETS: dict[str, dict[str, Any]] = {
         "num_classes": 5,
     },
 }
-
-# Pipeline tasks that eeg2img_hf registers itself (`eeg2img_hf.pipelines`).
-_PACKAGE_TASKS = frozenset({"eeg-to-image", "eeg-image-retrieval", "image-to-eeg-to-image"})
-
-
-def _drop_package_pipelines(config_class: type, kwargs: dict[str, Any]) -> None:
-    """Drop `custom_pipelines` entries for the package's own tasks when this is the installed package's class.
-
-    A pushed folder declares its pipeline as remote code, which transformers' `pipeline()` would only run with
-    `trust_remote_code=True`; with eeg2img_hf installed the task is registered locally, so the entry is
-    dropped and `pipeline(task, model=repo_id)` uses the installed pipeline. Remote-code copies of this file
-    (module outside `eeg2img_hf`) keep the entry.
-    """
-    custom = kwargs.get("custom_pipelines")
-    if not custom or not config_class.__module__.startswith("eeg2img_hf."):
-        return
-    kept = {task: spec for task, spec in custom.items() if task not in _PACKAGE_TASKS}
-    if kept:
-        kwargs["custom_pipelines"] = kept
-    else:
-        del kwargs["custom_pipelines"]
-
 
 class EEGStyleGANConfig(PreTrainedConfig):
     r"""
@@ -181,7 +157,7 @@ class EEGStyleGANConfig(PreTrainedConfig):
         self.mbstd_group_size = mbstd_group_size
         self.mbstd_num_channels = mbstd_num_channels
         self._validate()
-        _drop_package_pipelines(type(self), kwargs)
+        drop_registered_pipelines(kwargs)
         super().__init__(**kwargs)
 
     @property
@@ -197,9 +173,7 @@ class EEGStyleGANConfig(PreTrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> EEGStyleGANConfig:
         """Builds a config from a named preset (`"cifar-128"`, `"cpu-small"`, `"tiny"`) plus overrides."""
-        if name not in STYLEGAN_PRESETS:
-            raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(STYLEGAN_PRESETS)}.")
-        return cls(**{**STYLEGAN_PRESETS[name], **overrides})
+        return config_from_preset(cls, STYLEGAN_PRESETS, name, overrides)
 
     def _validate(self) -> None:
         """Raises `ValueError` naming the first invalid field."""

@@ -7,12 +7,8 @@ WACV 2024), in which the class vector of StyleGAN2-ADA is a 128-D EEG embedding.
 
 from __future__ import annotations
 
-import inspect
 import math
-import shutil
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -819,13 +815,3 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         )  # fmt: skip
         output = EEGStyleGANModelOutput(images=out.images, eeg_embeds=eeg_embeds, ws=out.ws)
         return output if return_dict is not False else output.to_tuple()
-
-    def save_pretrained(self, save_directory: str | Path, *args, **kwargs) -> None:
-        """`PreTrainedModel.save_pretrained`, then the real encoder sources replace the in-package aliases so
-        the folder loads with `trust_remote_code=True` where this package is not installed."""
-        super().save_pretrained(save_directory, *args, **kwargs)
-        for alias, cls in (("configuration_eeg_encoder.py", EEGEncoderConfig), ("modeling_eeg_encoder.py", EEGEncoderModel)):
-            target = Path(save_directory) / alias
-            if target.exists():
-                shutil.copyfile(inspect.getsourcefile(sys.modules[cls.__module__]), target)
-

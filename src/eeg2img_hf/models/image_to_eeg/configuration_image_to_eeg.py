@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import AutoConfig
+from transformers import AutoConfig, PreTrainedConfig
 
-try:  # transformers >= 5 spells it PreTrainedConfig; 4.x only has PretrainedConfig
-    from transformers import PreTrainedConfig
-except ImportError:  # pragma: no cover
-    from transformers import PretrainedConfig as PreTrainedConfig
+from .common import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    build_vision_config,
+    config_from_preset,
+    drop_registered_pipelines,
+    vision_feature_dim,
+)
 
 __all__ = ["IMAGE_TO_EEG_PRESETS", "ImageToEEGConfig", "vision_feature_dim"]
-
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 
 #: Named presets: overrides of the defaults (the defaults are the `"authors"` layout).
 IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
@@ -44,59 +45,6 @@ IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
         "image_std": [0.5, 0.5, 0.5],
     },  # fmt: skip
 }
-
-
-def vision_feature_dim(vision_config: PreTrainedConfig) -> int:
-    """Size of the flattened pooled output of `AutoModel.from_config(vision_config)`.
-
-    Convolutional backbones (ResNet, ConvNeXt, RegNet, ...) report it as `hidden_sizes[-1]`, transformers
-    (ViT, CLIP vision, ...) as `hidden_size`.
-    """
-    sizes = getattr(vision_config, "hidden_sizes", None)
-    if sizes:
-        return int(sizes[-1])
-    size = getattr(vision_config, "hidden_size", None)
-    if isinstance(size, int) and size > 0:
-        return size
-    raise ValueError(
-        f"cannot tell the pooled feature size of a {type(vision_config).__name__} (model_type "
-        f"{getattr(vision_config, 'model_type', None)!r}): it has neither `hidden_sizes` nor `hidden_size`"
-    )
-
-
-def _build_vision_config(vision_config: PreTrainedConfig | dict[str, Any] | None) -> PreTrainedConfig:
-    if vision_config is None:
-        return AutoConfig.for_model("resnet")  # transformers' defaults are the ResNet-50 layout
-    if isinstance(vision_config, dict):
-        values = dict(vision_config)
-        model_type = values.pop("model_type", None)
-        if not model_type:
-            raise ValueError(f"vision_config needs a 'model_type' key (e.g. 'resnet'), got keys {sorted(values)}")
-        return AutoConfig.for_model(model_type, **values)
-    if isinstance(vision_config, PreTrainedConfig):
-        return vision_config
-    raise ValueError(f"vision_config must be a transformers config or a dict, got {type(vision_config).__name__}")
-
-# Pipeline tasks that eeg2img_hf registers itself (`eeg2img_hf.pipelines`).
-_PACKAGE_TASKS = frozenset({"eeg-to-image", "eeg-image-retrieval", "image-to-eeg-to-image"})
-
-
-def _drop_package_pipelines(config_class: type, kwargs: dict[str, Any]) -> None:
-    """Drop `custom_pipelines` entries for the package's own tasks when this is the installed package's class.
-
-    A pushed folder declares its pipeline as remote code, which transformers' `pipeline()` would only run with
-    `trust_remote_code=True`; with eeg2img_hf installed the task is registered locally, so the entry is
-    dropped and `pipeline(task, model=repo_id)` uses the installed pipeline. Remote-code copies of this file
-    (module outside `eeg2img_hf`) keep the entry.
-    """
-    custom = kwargs.get("custom_pipelines")
-    if not custom or not config_class.__module__.startswith("eeg2img_hf."):
-        return
-    kept = {task: spec for task, spec in custom.items() if task not in _PACKAGE_TASKS}
-    if kept:
-        kwargs["custom_pipelines"] = kept
-    else:
-        del kwargs["custom_pipelines"]
 
 
 class ImageToEEGConfig(PreTrainedConfig):
@@ -165,7 +113,7 @@ class ImageToEEGConfig(PreTrainedConfig):
         initializer_range: float = 0.02,
         **kwargs: Any,
     ) -> None:
-        self.vision_config = _build_vision_config(vision_config)
+        self.vision_config = build_vision_config(vision_config)
         for name, value in (("eeg_embed_dim", eeg_embed_dim), ("hidden_dim", hidden_dim), ("image_size", image_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -191,7 +139,7 @@ class ImageToEEGConfig(PreTrainedConfig):
         self.image_std = image_std
         self.generator_name_or_path = generator_name_or_path
         self.initializer_range = initializer_range
-        _drop_package_pipelines(type(self), kwargs)
+        drop_registered_pipelines(kwargs)
         super().__init__(**kwargs)
 
     @property
@@ -202,6 +150,4 @@ class ImageToEEGConfig(PreTrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> ImageToEEGConfig:
         """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"tiny"`) plus overrides."""
-        if name not in IMAGE_TO_EEG_PRESETS:
-            raise ValueError(f"unknown image-to-EEG preset {name!r}; choose from {sorted(IMAGE_TO_EEG_PRESETS)}")
-        return cls(**{**IMAGE_TO_EEG_PRESETS[name], **overrides})
+        return config_from_preset(cls, IMAGE_TO_EEG_PRESETS, name, overrides)

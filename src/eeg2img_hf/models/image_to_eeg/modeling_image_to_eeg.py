@@ -19,6 +19,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .common import check_pixel_values
 from .configuration_image_to_eeg import ImageToEEGConfig
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
 
 LOSSES = ("mse", "triplet")
 UNKNOWN_SUBJECT = -1
-_MAX_NORMALISED_PIXEL = 20.0  # ImageNet-normalised pixels lie in about [-2.2, 2.7]; 0..255 input is a bug
 
 
 @dataclass
@@ -82,23 +82,6 @@ def cross_modal_triplet_loss(
     valid = negative.any(dim=1)
     hinge = (positive - dist.gather(1, chosen.view(-1, 1)).squeeze(1) + margin).clamp_min(0.0)
     return (hinge * valid).sum() / valid.sum().clamp_min(1)
-
-
-def _check_pixel_values(pixel_values: Any, channels: int, size: int) -> None:
-    expected = f"(batch_size, {channels}, {size}, {size})"
-    if not isinstance(pixel_values, torch.Tensor):
-        raise ValueError(f"pixel_values must be a torch.Tensor of shape {expected}, got {type(pixel_values).__name__}")
-    if not pixel_values.is_floating_point():
-        raise ValueError(f"pixel_values must be a floating-point tensor (normalised pixels), got dtype "
-                         f"{pixel_values.dtype}; use the model's image processor")  # fmt: skip
-    if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (channels, size, size) or not len(pixel_values):
-        raise ValueError(f"pixel_values must have shape {expected}, got {tuple(pixel_values.shape)}; resize with "
-                         "the model's image processor")  # fmt: skip
-    if not bool(torch.isfinite(pixel_values).all()):
-        raise ValueError("pixel_values contains NaN or inf values")
-    if float(pixel_values.abs().max()) > _MAX_NORMALISED_PIXEL:
-        raise ValueError(f"pixel_values reach {float(pixel_values.abs().max()):.1f}: they look like unnormalised "
-                         "0..255 pixels; rescale and normalise them with the model's image processor")  # fmt: skip
 
 
 class ImageToEEGPreTrainedModel(PreTrainedModel):
@@ -174,7 +157,7 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
 
     def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Flattened pooled backbone output `(batch_size, feature_dim)` (no gradient when the tower is frozen)."""
-        _check_pixel_values(pixel_values, len(self.config.image_mean), self.config.image_size)
+        check_pixel_values(pixel_values, len(self.config.image_mean), self.config.image_size)
         frozen = self.config.freeze_vision_tower
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             out = self.vision_model(pixel_values=pixel_values, return_dict=True)
