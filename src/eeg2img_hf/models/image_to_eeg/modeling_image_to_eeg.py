@@ -67,8 +67,8 @@ def cross_modal_triplet_loss(
             negatives of each other.
         margin (`float`, *optional*, defaults to 1.0): the margin :math:`m` (>= 0).
     """
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
     dist = torch.cdist(image_embeds.float(), target_embeds.float()).pow(2)  # (anchor, target)
     batch = dist.shape[0]
     eye = torch.eye(batch, dtype=torch.bool, device=dist.device)
