@@ -101,8 +101,14 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
     raise ValueError(f"unknown extractor {extractor!r}: expected one of {list(EXTRACTOR_CHOICES)} or a callable")
 
 
-def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any) -> None:
+def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any, seed: int = 0,
+                     truncation_psi: float = 1.0, noise_mode: str = "const") -> None:  # fmt: skip
     """Fail early (before any model is loaded or trained) on bad arguments."""
+    from ..pipelines.eeg_to_image import check_generation_options
+    from ..utils.checks import check_seed
+
+    check_seed(seed, "seed")
+    check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode)
     if classifier_dir is not None and not Path(classifier_dir).is_dir():
         raise ValueError(f"image classifier folder {str(classifier_dir)!r} does not exist")
     if isinstance(extractor, str) and extractor not in ("classifier", "fid-helper") and not Path(extractor).is_file():
@@ -237,7 +243,7 @@ def evaluate_gan(
 
     started = time.time()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    _check_arguments(num_fakes, batch_size, classifier_dir, extractor)
+    _check_arguments(num_fakes, batch_size, classifier_dir, extractor, seed, truncation_psi, noise_mode)
     model, model_name = _load_model(model_path, device)
     data, source = _resolve_dataset(dataset, model_path)
     if split not in data or len(data[split]) < 2:
