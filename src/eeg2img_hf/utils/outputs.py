@@ -1,0 +1,354 @@
+"""Output paths that never destroy data: every command that writes a folder or a file checks it here first.
+
+Rules (the same for the command line and the Python API):
+
+* an output that equals, contains or lies inside one of the command's inputs is refused (symlinks resolved);
+* an output folder path that is an existing file (or an output file path that is a folder) is refused;
+* an existing, non-empty output is replaced or written into only when it is recognised as this package's own
+  earlier output of the same kind, and only with `overwrite` (replace) or `reuse` (write into: resume a training
+  run, re-run the quickstart, add images); anything else is refused with a message saying why and what to do.
+
+Every folder a command creates gets an ownership marker, [`MARKER_NAME`] (a small JSON file naming the command
+and the kind of output). Folders written before the marker existed are recognised by their layout: a dataset
+folder by `dataset_dict.json`, a model folder by a `config.json` of one of the package's model types, a training
+run by `training_args.json`, a quickstart folder by its `stages/` records, an image folder by its file names.
+[`replace_folder`] checks ownership once more right before it deletes anything, so a folder the package did not
+write is never deleted.
+
+This module imports nothing else of the package except the leaf [`eeg2img_hf.utils.errors`].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import RefusedOutputError
+
+__all__ = [
+    "MARKER_NAME",
+    "OUTPUT_KINDS",
+    "check_inputs",
+    "create_output_dir",
+    "own_output_kind",
+    "prepare_output_dir",
+    "prepare_output_file",
+    "read_marker",
+    "replace_folder",
+    "write_marker",
+]
+
+MARKER_NAME = ".eeg2img-output.json"
+"""File written into every folder a command creates: `{"written_by": "eeg2img_hf", "command": ..., "kind": ...}`."""
+
+WRITER = "eeg2img_hf"
+
+OUTPUT_KINDS = {
+    "dataset": "an EEG-image dataset",
+    "model": "a saved model",
+    "run": "a training run",
+    "quickstart": "a quickstart run",
+    "images": "generated image grids",
+}
+"""Kinds of output folders and how messages describe them."""
+
+MODEL_TYPES = ("eeg2img_eeg_encoder", "eeg2img_stylegan", "eeg2img_eeg_clip", "eeg2img_image_to_eeg")
+"""`config.json` model types of the package (a folder holding one is the package's model output)."""
+
+_IMAGE_FILE = re.compile(r"^(eeg_)?seed\d+(_real)?\.png$|^manifest\.json$")
+_DATASET_EXTRA = {MARKER_NAME, "dataset_dict.json", "README.md", ".gitattributes"}
+
+PathLike = Union[str, os.PathLike]
+Inputs = Union[Mapping[str, Any], Iterable[Any], None]
+
+
+# --------------------------------------------------------------------------------------------------
+# Ownership marker and recognition
+
+
+def write_marker(folder: PathLike, *, command: str, kind: str) -> Path:
+    """Write the ownership marker into `folder` (which must exist); returns the marker's path."""
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"unknown output kind {kind!r}; expected one of {sorted(OUTPUT_KINDS)}")
+    path = Path(folder) / MARKER_NAME
+    record = {"written_by": WRITER, "command": command, "kind": kind,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+    # Written beside the folder and renamed into it: another process never sees a half-written marker.
+    handle, tmp = tempfile.mkstemp(prefix=f".{Path(folder).name}.marker-", dir=Path(folder).resolve().parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_marker(folder: PathLike) -> dict[str, Any] | None:
+    """The ownership marker of `folder`, or `None` when it has none (or an unreadable one)."""
+    try:
+        record = json.loads((Path(folder) / MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("written_by") != WRITER or record.get("kind") not in OUTPUT_KINDS:
+        return None
+    return record
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _is_model_folder(folder: Path) -> bool:
+    config = _json_object(folder / "config.json")
+    if config is not None and config.get("model_type") in MODEL_TYPES:
+        return True
+    return (folder / "image_classifier.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def _is_run_folder(folder: Path) -> bool:
+    """A training run of an earlier version: trainer checkpoints, or only the GAN / image -> EEG embedding cache
+    (written before the rest of the run)."""
+    if any(folder.glob("checkpoints/step_*/trainer_state.json")):
+        return True
+    entries = list(folder.iterdir())
+    return bool(entries) and all(p.name in ("embeddings", "logs") and p.is_dir() for p in entries) and any(
+        folder.glob("embeddings/*/meta.json"))
+
+
+def own_output_kind(folder: PathLike) -> str | None:
+    """The kind of output (see [`OUTPUT_KINDS`]) if `folder` is recognised as written by this package, else `None`.
+
+    The ownership marker decides; without one, the layouts written by earlier versions of the package are
+    recognised (see the module documentation).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    marker = read_marker(folder)
+    if marker is not None:
+        return marker["kind"]
+    if (folder / "dataset_dict.json").is_file():
+        return "dataset"
+    if _is_model_folder(folder):
+        return "model"
+    if (folder / "training_args.json").is_file() or _is_run_folder(folder):
+        return "run"
+    stages = folder / "stages"
+    if stages.is_dir() and any(stages.glob("*.json")) and all(p.suffix == ".json" for p in stages.iterdir()):
+        return "quickstart"
+    names = [p.name for p in folder.iterdir()]
+    if names and all(_IMAGE_FILE.match(name) for name in names):
+        return "images"
+    return None
+
+
+def _foreign_entries(folder: Path, kind: str) -> list[str]:
+    """Entries of an own folder that the package does not write there (only checked for folders it replaces)."""
+    if kind != "dataset":
+        return []
+    listed = _json_object(folder / "dataset_dict.json") or {}
+    splits = {str(s) for s in listed.get("splits", [])} if isinstance(listed.get("splits"), list) else set()
+    foreign = []
+    for entry in folder.iterdir():
+        if entry.name in _DATASET_EXTRA and entry.is_file():
+            continue
+        if entry.is_dir() and entry.name in splits and (entry / "dataset_info.json").is_file():
+            continue
+        foreign.append(entry.name)
+    return sorted(foreign)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks
+
+
+def _resolved(path: PathLike) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+
+
+def _named_inputs(inputs: Inputs) -> list[tuple[str, Path]]:
+    if inputs is None:
+        return []
+    pairs = inputs.items() if isinstance(inputs, Mapping) else (("input", value) for value in inputs)
+    named = []
+    for name, value in pairs:
+        values = value if isinstance(value, (list, tuple, set)) else [value]
+        for item in values:
+            if isinstance(item, (str, os.PathLike)) and os.fspath(item) and os.path.lexists(os.fspath(item)):
+                named.append((name, _resolved(item)))
+    return named
+
+
+def _shown(path: Path) -> str:
+    return repr(os.fspath(path))
+
+
+def check_inputs(output: PathLike, inputs: Inputs, *, what: str = "output") -> Path:
+    """Refuse an `output` that equals, contains or lies inside an existing input path; returns it resolved.
+
+    Args:
+        output: the path the command will write.
+        inputs: the command's inputs, as paths or as `{argument name: path or list of paths}` (names appear in
+            the message). Values that are not existing paths (preset names, Hub ids, `None`) are ignored.
+        what: how the message names the output (e.g. `"--output-dir"`).
+    """
+    out = _resolved(output)
+    for name, source in _named_inputs(inputs):
+        if out == source and source.is_dir():
+            relation = f"holds the input {name}'s files" if name.isidentifier() else f"holds the files of input {name}"
+        elif out == source:
+            relation = f"is the input {name}"
+        elif source in out.parents:
+            relation = f"is inside the input {name} ({_shown(source)})"
+        elif out in source.parents:
+            relation = f"contains the input {name} ({_shown(source)})"
+        else:
+            continue
+        raise RefusedOutputError(f"{what} {_shown(out)} {relation}: writing there could destroy the input",
+                                 hint="choose a new or empty folder outside the inputs")  # fmt: skip
+    return out
+
+
+def prepare_output_dir(
+    path: PathLike,
+    *,
+    command: str,
+    kind: str,
+    inputs: Inputs = None,
+    overwrite: bool = False,
+    reuse: bool = False,
+    what: str = "output folder",
+) -> Path:
+    """Check that a command may write the folder `path`; returns it resolved. Nothing is created or deleted.
+
+    Args:
+        path: the output folder.
+        command: the command name (for messages).
+        kind: the kind of output the command writes (a key of [`OUTPUT_KINDS`]).
+        inputs: the command's inputs (see [`check_inputs`]).
+        overwrite: an existing own output of this kind may be replaced as a whole (the caller replaces it with
+            [`replace_folder`]).
+        reuse: an existing own output of this kind may be written into (resume, re-run, more files).
+        what: how messages name the output (e.g. `"--output-dir"`).
+
+    Raises:
+        [`RefusedOutputError`]: the path is an input or overlaps one, is a file, or is a non-empty folder that is
+        not this package's output of this kind (or is, but neither `overwrite` nor `reuse` allows writing there).
+    """
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"unknown output kind {kind!r}; expected one of {sorted(OUTPUT_KINDS)}")
+    out = check_inputs(path, inputs, what=what)
+    if os.path.lexists(out) and not out.is_dir():
+        raise RefusedOutputError(f"{what} {_shown(out)} exists and is not a folder (it is a file)",
+                                 hint="choose a folder path; the file was left unchanged")  # fmt: skip
+    if not out.is_dir() or not any(out.iterdir()):
+        return out
+    owner = own_output_kind(out)
+    if owner is None:
+        names = sorted(p.name for p in out.iterdir())
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise RefusedOutputError(
+            f"{what} {_shown(out)} is not empty and was not written by eeg2img_hf (it holds {shown})",
+            hint="nothing was changed; choose a new or empty folder (only folders eeg2img_hf wrote are replaced)",
+        )
+    if owner != kind:
+        raise RefusedOutputError(f"{what} {_shown(out)} holds {OUTPUT_KINDS[owner]}, not {OUTPUT_KINDS[kind]}",
+                                 hint="nothing was changed; choose another folder")  # fmt: skip
+    if overwrite:
+        foreign = _foreign_entries(out, kind)
+        if foreign:
+            raise RefusedOutputError(f"{what} {_shown(out)} holds files eeg2img_hf did not write: {foreign[:5]}",
+                                     hint="nothing was changed; move them out or choose another folder")  # fmt: skip
+        return out
+    if reuse:
+        return out
+    raise RefusedOutputError(
+        f"{what} {_shown(out)} exists and is not empty; pass overwrite=True (--overwrite) to replace it",
+        hint=f"it holds {OUTPUT_KINDS[kind]} written earlier by eeg2img_hf; or choose another folder",
+    )
+
+
+def create_output_dir(path: PathLike, *, command: str, kind: str) -> Path:
+    """Create the folder `path` (and parents) if needed and mark it as written by `command`; returns it."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    if read_marker(out) is None:
+        write_marker(out, command=command, kind=kind)
+    return out
+
+
+def prepare_output_file(
+    path: PathLike,
+    *,
+    inputs: Inputs = None,
+    overwrite: bool = False,
+    is_own: Callable[[Path], bool] | None = None,
+    what: str = "output file",
+) -> Path:
+    """Check that a command may write the file `path`; returns it resolved. Nothing is created or deleted.
+
+    An existing file is replaced only with `overwrite` and only when `is_own(path)` recognises it as this
+    package's output of the same kind (e.g. a gallery index); a folder at `path` is always refused.
+    """
+    out = check_inputs(path, inputs, what=what)
+    if out.is_dir():
+        raise RefusedOutputError(f"{what} {_shown(out)} is an existing folder, expected a file path",
+                                 hint="choose a file name (the folder was left unchanged)")  # fmt: skip
+    if not os.path.lexists(out):
+        return out
+    if not overwrite:
+        raise RefusedOutputError(f"{what} {_shown(out)} already exists; pass overwrite=True (--overwrite) to "
+                                 "replace it")  # fmt: skip
+    if is_own is not None and not is_own(out):
+        raise RefusedOutputError(f"{what} {_shown(out)} exists and was not written by eeg2img_hf",
+                                 hint="nothing was changed; choose another file name")  # fmt: skip
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Replacement
+
+
+def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
+    """Move the finished folder `new` to `target`, replacing an existing `target` only if it is own output.
+
+    An existing `target` is moved aside first and deleted only once `new` is in place (it is restored when the
+    move fails). Ownership of `target` is checked again here, right before anything is deleted: a non-empty
+    folder that is not this package's output of `kind`, or holds files the package did not write, is refused.
+    """
+    new, target = Path(new), Path(target)
+    if not os.path.lexists(target):
+        new.rename(target)
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise RefusedOutputError(f"output {_shown(target)} is not a folder; it was left unchanged")
+    if any(target.iterdir()):
+        if own_output_kind(target) != kind or _foreign_entries(target, kind):
+            raise RefusedOutputError(f"output folder {_shown(target)} was not written by eeg2img_hf as "
+                                     f"{OUTPUT_KINDS[kind]}; it was left unchanged")  # fmt: skip
+    else:
+        target.rmdir()
+        new.rename(target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()
+    target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
