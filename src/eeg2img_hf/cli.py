@@ -9,18 +9,18 @@ import sys
 from typing import Any
 
 
+from .utils.names import SPLIT_STRATEGIES  # imports nothing: keeps --help free of `datasets`
+
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _add_simulation_args(parser: argparse.ArgumentParser) -> None:
-    from .commands.split_dataset import STRATEGY_CHOICES  # light module: keeps --help free of `datasets`
-
     group = parser.add_argument_group("simulated data (when the dataset is a preset name)")
     group.add_argument("--seed-data", type=int, dest="sim_seed", help="simulation seed")
     group.add_argument("--snr", type=float, help="evoked-to-background RMS ratio")
     group.add_argument("--block-drift", type=float, help="slow per-block drift amplitude (0 = off)")
-    group.add_argument("--split", choices=STRATEGY_CHOICES, help="split strategy")
+    group.add_argument("--split", choices=SPLIT_STRATEGIES, help="split strategy")
 
 
 def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:

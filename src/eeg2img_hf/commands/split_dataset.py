@@ -6,10 +6,9 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["STRATEGY_CHOICES", "register", "parse_subjects", "run_split"]
+from ..utils.names import SPLIT_STRATEGIES
 
-STRATEGY_CHOICES = ("paper", "within-block", "subject-held-out", "exemplar-disjoint", "block-held-out")
-"""`eeg2img_hf.data.splits.SPLIT_STRATEGIES`, spelled out so `eeg2img --help` needs no `datasets` import."""
+__all__ = ["register", "parse_subjects", "run_split"]
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +17,7 @@ def register(subparsers: Any) -> None:
         "split", help="re-split a dataset (paper, within-block, subject-held-out, exemplar-disjoint, block-held-out)"
     )
     p.add_argument("dataset", help="a saved DatasetDict folder (or a simulation preset name)")
-    p.add_argument("--strategy", required=True, choices=STRATEGY_CHOICES)
+    p.add_argument("--strategy", required=True, choices=SPLIT_STRATEGIES)
     p.add_argument("--output", required=True, help="folder to write (never the input folder)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.2)

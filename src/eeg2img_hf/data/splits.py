@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..utils.names import SPLIT_STRATEGIES
 from ..utils.checks import check_number, check_seed
-
-SPLIT_STRATEGIES = ("paper", "within-block", "subject-held-out", "exemplar-disjoint", "block-held-out")
-"""Names accepted by [`split_trials`] and [`split_dataset`]."""
 
 SPLIT_NAMES = ("train", "validation", "test")
 

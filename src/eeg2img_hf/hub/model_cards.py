@@ -25,10 +25,9 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from ..utils.names import TRAINING_RECORD
 from .dataset_cards import KNOWN_LICENSES, _LICENSE_NAME, _card_metadata, _markdown_table, _preprocessing_list
 
-TRAINING_RECORD = "eeg2img_training.json"
-"""Training record the trainers write next to the model (dataset, its metadata, training arguments)."""
 
 EVALUATION_FILENAME = "eval_results.json"
 """Name of the evaluation JSON in a pushed repo (and the default one looked up in a model folder)."""

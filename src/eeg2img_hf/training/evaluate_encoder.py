@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..utils.names import TRAINING_RECORD
 from .common import compute_embeddings, write_json
-from .train_encoder import TRAINING_RECORD
 
 
 def _unseen_report(model, dataset, unseen: list[str]) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..utils.names import TRAINING_RECORD
+
 __all__ = ["EXTRACTOR_CHOICES", "evaluate_gan"]
 
 EXTRACTOR_CHOICES = ("classifier", "fid-helper", "<path to a TorchScript .pt file>")
-TRAINING_RECORD = "eeg2img_training.json"
 _NOT_COMPARABLE = ("features of the dataset-trained image classifier (judge): NOT comparable to the paper's "
                    "Inception-v3 FID/KID/IS; useful for comparing models on the same dataset and judge")
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..utils.names import TRAINING_RECORD
 from .args import EpochLoopArguments
 from .common import (
     EEGBatchDataset,
@@ -33,7 +34,6 @@ from .common import (
     train_epochs,
 )
 
-TRAINING_RECORD = "eeg2img_training.json"
 SELECTION_METRIC = "val_exact_mrr"
 POSITIVES = ("diagonal", "image", "class")
 

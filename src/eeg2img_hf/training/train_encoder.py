@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..utils.names import TRAINING_RECORD
 from .args import EncoderTrainingArguments
 from .common import (
     EEGBatchDataset,
@@ -25,7 +26,6 @@ from .common import (
     train_epochs,
 )
 
-TRAINING_RECORD = "eeg2img_training.json"
 
 
 def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_names: list[str]):

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..utils.names import TRAINING_RECORD
 from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
 from .args import PresetArguments, check_adam_betas
 from .common import (
@@ -37,7 +38,6 @@ from .common import (
 from .ema import ema_beta, update_ema
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
 
-TRAINING_RECORD = "eeg2img_training.json"
 TRAINER_STATE = "trainer_state.json"
 EMA_FOLDER = "generator_ema"
 GAN_STATE_KEYS = ("step", "images_seen", "tick", "epoch", "step_in_epoch", "train_seconds", "pl_mean")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..utils.names import TRAINING_RECORD
 from .args import EpochLoopArguments
 from .common import (
     finish_run,
@@ -41,7 +42,6 @@ __all__ = [
     "train_image_to_eeg",
 ]
 
-TRAINING_RECORD = "eeg2img_training.json"
 SELECTIONS = ("kmeans", "cosine")
 
 
