@@ -158,3 +158,103 @@ def test_cli_arrays_npz(tmp_path, images):
     assert sum(len(s) for s in ds.values()) == 12 and sorted(set(ds["train"]["subject"])) == [1, 2]
     assert get_eeg_info(ds)["ch_names"] == ["O1", "O2"] and ds["test"].features["label"].names == ["cat", "dog"]
     assert main(argv[:-7] + [str(tmp_path / "o2")]) == 2  # --arrays without --sfreq/--ch-names/--class-names
+
+
+def _raw_with_stim(n_times=1200, seed=0):
+    """Raw EEG (Oz, Pz, Cz, volts) with a stim channel: codes 10/20/30/40 every 100 samples and a stray 99."""
+    rng = np.random.default_rng(seed)
+    info = mne.create_info(["Oz", "Pz", "Cz", "STI"], sfreq=100.0, ch_types=["eeg", "eeg", "eeg", "stim"])
+    data = np.vstack([rng.normal(scale=1e-5, size=(3, n_times)), np.zeros((1, n_times))])
+    onsets = np.arange(100, n_times - 100, 100)
+    data[3, onsets] = np.array([10, 20, 30, 40])[np.arange(len(onsets)) % 4]
+    data[3, 150] = 99  # an event without an image: not epoched
+    return mne.io.RawArray(data, info, verbose="error"), onsets
+
+
+def test_raw_recording_epoched_with_window_baseline_and_picks(tmp_path, images):
+    raw, onsets = _raw_with_stim()
+    raw.save(tmp_path / "sub-01_raw.fif", verbose="error")
+    mapping = dict(zip((10, 20, 30, 40), images))
+    ds = convert_mne_epochs(tmp_path / "sub-01_raw.fif", mapping, tmp_path / "out", tmin=-0.1, tmax=0.2,
+                            baseline=(None, 0), picks=["Cz", "Oz"], event_id={"a": 10, "b": 20, "c": 30, "d": 40})  # fmt: skip
+    validate_eeg_dataset(ds)
+    info = get_eeg_info(ds)
+    assert info["ch_names"] == ["Cz", "Oz"] and info["n_times"] == 31 and info["unit"] == "V"
+    assert info["source"] == "MNE raw recording (sub-01_raw.fif), epoched" and info["tmin"] == -0.1
+    assert info["epoching"] == {"tmin": -0.1, "tmax": 0.2, "baseline": [None, 0], "events_from": "stim",
+                                "events_in_recording": len(onsets) + 1, "epoched": len(onsets), "dropped": 0}  # fmt: skip
+    assert ds["train"].features["label"].names == ["a", "b", "c", "d"]
+    expected = mne.Epochs(raw, mne.find_events(raw, verbose="error"), event_id={"a": 10, "b": 20, "c": 30, "d": 40},
+                          tmin=-0.1, tmax=0.2, baseline=(None, 0), picks=["Cz", "Oz"], preload=True,
+                          verbose="error").get_data()  # fmt: skip
+    rows = [r for s in ds.values() for r in s.with_format("numpy")]
+    assert len(rows) == len(onsets)
+    for row in rows:  # each row is one of MNE's own epochs (baseline-corrected, picked) with its event's image
+        (i,) = [k for k in range(len(expected)) if np.allclose(expected[k], row["eeg"], rtol=1e-6, atol=1e-12)]
+        assert row["image_id"] == f"stim{i % 4}.png" and row["label"] == i % 4
+    assert np.abs(np.stack([r["eeg"][:, :11].mean(axis=1) for r in rows])).max() < 1e-12  # baseline (None, 0)
+
+
+def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
+    import pandas as pd
+
+    from eeg2img_hf.cli import main
+
+    raw, _ = _raw_with_stim()
+    raw.pick(["Oz", "Pz", "Cz"])  # no stim channel: events come from the annotations
+    raw.set_annotations(mne.Annotations([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 0.0, ["face", "house"] * 4))
+    raw.save(tmp_path / "annot_raw.fif", verbose="error")
+    mapping = tmp_path / "img" / "map.json"
+    mapping.write_text(json.dumps({"face": "stim0.png", "house": "stim1.png"}))
+    argv = ["convert", "byo", "--recording", str(tmp_path / "annot_raw.fif"), "--images", str(mapping),
+            str(tmp_path / "cli"), "--tmin", "0", "--tmax", "0.1", "--baseline", "none", "--picks", "Pz"]  # fmt: skip
+    assert main(argv) == 0
+    ds = load_from_disk(str(tmp_path / "cli"))
+    info = get_eeg_info(ds)
+    assert info["ch_names"] == ["Pz"] and info["n_times"] == 11 and info["epoching"]["events_from"] == "annotations"
+    assert info["baseline"] is None and sum(len(s) for s in ds.values()) == 8
+    first = raw.get_data(picks=["Pz"])[:, 100:111].astype(np.float32)  # the 'face' epoch at 1 s, not baseline-corrected
+    assert any(np.array_equal(r["eeg"], first) for s in ds.values() for r in s.with_format("numpy"))
+    assert main(argv[:-2] + ["--picks", "Fz", "--overwrite"]) == 2  # unknown channel: a readable error
+    assert main(argv[:-9] + [str(tmp_path / "o"), "--baseline", "0,x"]) == 2
+
+    epochs, _ = _epochs(n=8)  # metadata names each epoch's image file: no mapping needed
+    epochs.metadata = pd.DataFrame({"image_id": [f"stim{(i * 3) % 4}.png" for i in range(8)], "rt": np.arange(8.0)})
+    epochs.save(tmp_path / "meta-epo.fif", verbose="error")
+    argv = ["convert", "byo", "--recording", str(tmp_path / "meta-epo.fif"), "--image-root", str(images[0].parent),
+            str(tmp_path / "meta")]  # fmt: skip
+    assert main(argv) == 0
+    ds = load_from_disk(str(tmp_path / "meta"))
+    rows = [r for s in ds.values() for r in s.with_format("numpy")]
+    _, data = _epochs(n=8)
+    for row in rows:
+        (i,) = [k for k in range(8) if np.array_equal(data[k].astype(np.float32), row["eeg"])]
+        assert row["image_id"] == f"stim{(i * 3) % 4}.png"
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(Image.open(images[(i * 3) % 4]).convert("RGB")))
+    ids = tmp_path / "img" / "ids.json"  # metadata values looked up in a mapping keyed by image id
+    ids.write_text(json.dumps({f"stim{k}.png": f"stim{3 - k}.png" for k in range(4)}))
+    ds = convert_mne_epochs(tmp_path / "meta-epo.fif", read_event_mapping(ids)[0], tmp_path / "ids",
+                            metadata_image_column="image_id")  # fmt: skip
+    assert sorted(ds["train"]["image_id"])[0].startswith("stim")
+    with pytest.raises(ValueError, match=r"no column 'stimulus' \(columns: \['image_id', 'rt'\]\)"):
+        convert_mne_epochs(tmp_path / "meta-epo.fif", None, tmp_path / "o3", metadata_image_column="stimulus")
+    with pytest.raises(ValueError, match="no images: give an event -> image mapping"):
+        convert_mne_epochs(_epochs(n=8)[0], None, tmp_path / "o4")
+
+
+def test_cli_arrays_unit_and_corrupt_npz(tmp_path, images, capsys):
+    from eeg2img_hf.cli import main
+
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "trials.npz", eeg=rng.normal(size=(6, 2, 5)), labels=np.arange(6) % 2)
+    mapping = tmp_path / "img" / "labels.json"
+    mapping.write_text(json.dumps({"0": "stim0.png", "1": "stim1.png"}))
+    argv = ["convert", "byo", "--arrays", str(tmp_path / "trials.npz"), "--images", str(mapping), str(tmp_path / "o"),
+            "--sfreq", "50", "--ch-names", "O1,O2", "--class-names", "cat,dog", "--unit", "uV"]  # fmt: skip
+    assert main(argv) == 0
+    info = get_eeg_info(load_from_disk(str(tmp_path / "o")))
+    assert info["unit"] == "uV" and info["preprocessing"][0]["source_dtype"] == "float64"
+    full = (tmp_path / "trials.npz").read_bytes()
+    (tmp_path / "trials.npz").write_bytes(full[:-40])
+    assert main(argv[:6] + [str(tmp_path / "o2")] + argv[7:]) == 2
+    assert "'trials.npz' is corrupt or truncated" in capsys.readouterr().err

@@ -1,9 +1,11 @@
-"""Bring your own data: numpy arrays or MNE `Epochs` plus an event/label -> image mapping, in the package schema.
+"""Bring your own data: numpy arrays or MNE recordings plus an event/label -> image mapping, in the package schema.
 
 [`convert_arrays`] takes trials `(n_trials, n_chans, n_times)` with labels and an image per trial (given
-per trial, per label or per event code); [`convert_mne_epochs`] reads an MNE `Epochs` object (or any file
-`mne.read_epochs` reads, e.g. `-epo.fif`) and maps each epoch's event to an image and a class. MNE data are
-stored in volts (MNE's SI unit) as float32, and the unit is recorded in the metadata.
+per trial, per label or per event code); [`convert_mne_epochs`] reads an MNE `Epochs` or `Raw` object, or a
+file (`.fif` Epochs or Raw, `.edf`, `.bdf`, BrainVision `.vhdr`, EEGLAB `.set`), cuts raw recordings into epochs
+around their events (stim channel or annotations), and maps each epoch's event (or its `Epochs.metadata`
+image column) to an image and a class. Files are read by [`~eeg2img_hf.data.eeg_io.read_eeg_file`]. MNE data
+are stored in volts (MNE's SI unit) as float32; the unit is recorded in the metadata.
 
 Unless the caller gives a per-trial split, trials are split at random (seeded, stratified by class) into
 train/validation/test and the metadata says so: such a split lets trials of one image or recording block
@@ -26,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transformers.utils import logging
+
+from ..eeg_io import epochs_from_raw, raw_events, read_eeg_file, read_mne_file
+
+logger = logging.get_logger(__name__)
 
 __all__ = ["IMAGE_EXTENSIONS", "add_arguments", "convert_arrays", "convert_mne_epochs", "read_event_mapping", "run"]
 
@@ -384,23 +391,21 @@ def convert_arrays(
 
 
 # --------------------------------------------------------------------------------------------------
-# MNE Epochs
+# MNE Epochs and Raw recordings
+
+METADATA_IMAGE_COLUMNS = ("image_id", "image")
+"""`Epochs.metadata` columns read as each epoch's image when no column is named (first one present)."""
 
 
-def _load_epochs(epochs_or_path: Any) -> Any:
+def _load_mne(source: Any) -> Any:
+    """An MNE `Epochs` or `Raw` object as is, or read from a file by [`read_mne_file`]."""
     import mne
 
-    if isinstance(epochs_or_path, mne.BaseEpochs):
-        return epochs_or_path
-    if isinstance(epochs_or_path, (str, os.PathLike)):
-        path = Path(epochs_or_path)
-        if not path.is_file():
-            raise ValueError(f"epochs file {str(path)!r} does not exist")
-        try:
-            return mne.read_epochs(path, preload=True, verbose="error")
-        except Exception as err:  # noqa: BLE001 - any reader failure means "not an epochs file MNE reads"
-            raise ValueError(f"{path.name} could not be read by mne.read_epochs ({type(err).__name__}: {err})") from None
-    raise ValueError(f"expected an mne.Epochs object or a file path, got {type(epochs_or_path).__name__}")
+    if isinstance(source, (mne.BaseEpochs, mne.io.BaseRaw)):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return read_mne_file(source)
+    raise ValueError(f"expected an mne Epochs or Raw object or a file path, got {type(source).__name__}")
 
 
 def _event_keys(epochs: Any) -> list[tuple[int, list[str]]]:
@@ -418,14 +423,37 @@ def _lookup(table: Mapping[Any, Any], code: int, names: list[str]) -> Any:
     return None
 
 
+def _metadata_images(epochs: Any, column: str | None, auto: bool) -> list[str] | None:
+    """Each epoch's image id from the `column` of `epochs.metadata` (with `auto`: the first of
+    `METADATA_IMAGE_COLUMNS` present), or `None` when not used."""
+    metadata = epochs.metadata
+    columns = [] if metadata is None else [str(c) for c in metadata.columns]
+    if column is None:
+        column = next((c for c in METADATA_IMAGE_COLUMNS if c in columns), None) if auto else None
+        if column is None:
+            return None
+    elif column not in columns:
+        raise ValueError(f"the epochs metadata has no column {column!r} (columns: {columns or 'no metadata'})")
+    values = metadata[column].tolist()
+    empty = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v)]
+    if empty:
+        raise ValueError(f"epoch {empty[0]}: metadata column {column!r} is empty")
+    return [str(v) for v in values]
+
+
 def convert_mne_epochs(
     epochs_or_path: Any,
-    event_to_image: Mapping[str | int, str | os.PathLike],
+    event_to_image: Mapping[str | int, str | os.PathLike] | None,
     output_dir: str | os.PathLike,
     *,
     class_of_event: Mapping[str | int, str] | None = None,
     class_names: Sequence[str] | None = None,
     picks: str | Sequence[str] = "data",
+    tmin: float = -0.2,
+    tmax: float = 0.5,
+    baseline: tuple[float | None, float | None] | None = (None, 0),
+    event_id: Mapping[str, int] | None = None,
+    metadata_image_column: str | None = None,
     subject: int = 0,
     block: int = -1,
     image_root: str | os.PathLike | None = None,
@@ -437,15 +465,19 @@ def convert_mne_epochs(
     overwrite: bool = False,
     batch_size: int = 256,
 ) -> Any:
-    """Write an MNE `Epochs` object (or epochs file) and an event -> image mapping as an EEG-image `DatasetDict`.
+    """Write MNE epochs (or a raw recording, epoched here) and their images as an EEG-image `DatasetDict`.
 
-    Sampling rate and channel names come from the epochs; data are stored in volts (MNE's unit) as float32.
+    Sampling rate and channel names come from the recording; data are stored in volts (MNE's unit) as float32.
+    A raw recording is cut into epochs (`tmin`, `tmax`, `baseline`) around its events: those of its stim
+    channel, else its annotations; only events with an image in `event_to_image` are epoched.
 
     Args:
-        epochs_or_path (`mne.BaseEpochs`, `str` or `os.PathLike`):
-            The epochs, or a file `mne.read_epochs` reads (e.g. `sub-01-epo.fif`).
-        event_to_image (`Mapping`):
-            Event code (int) or event name (str) -> image path (relative paths are taken from `image_root`).
+        epochs_or_path (`mne.BaseEpochs`, `mne.io.BaseRaw`, `str` or `os.PathLike`):
+            The epochs or raw recording, or a file: `.fif` (Epochs or Raw), `.edf`, `.bdf`, `.vhdr`, `.set`.
+        event_to_image (`Mapping`, *optional*):
+            Event code (int) or event name (str) -> image path (relative paths are taken from `image_root`). With
+            a metadata image column, the mapping is keyed by the column's values (image ids) instead. May be
+            `None` when `epochs.metadata` names each epoch's image file.
         output_dir (`str` or `os.PathLike`):
             Folder to write.
         class_of_event (`Mapping`, *optional*):
@@ -454,6 +486,17 @@ def convert_mne_epochs(
             Class order (default: order of first appearance in `class_of_event`, else of the event codes).
         picks (`str` or `Sequence[str]`, *optional*, defaults to `"data"`):
             Channels to keep (MNE `picks`: `"data"`, `"eeg"`, or a list of channel names).
+        tmin (`float`, *optional*, defaults to -0.2), tmax (`float`, *optional*, defaults to 0.5):
+            Epoch window around each event in seconds (raw recordings only).
+        baseline (`tuple` or `None`, *optional*, defaults to `(None, 0)`):
+            MNE baseline interval of the epoching (raw recordings only; `None`: no baseline correction).
+        event_id (`Mapping[str, int]`, *optional*):
+            Event name -> code, naming the stim-channel codes of a raw recording (names then work as mapping keys
+            and default class names).
+        metadata_image_column (`str`, *optional*):
+            Column of `epochs.metadata` holding each epoch's image id (default when `event_to_image` is `None`:
+            the first of `METADATA_IMAGE_COLUMNS` present). Its values are looked up in `event_to_image` when
+            given, else taken as image files relative to `image_root`; they become the rows' `image_id`.
         subject (`int`, *optional*, defaults to 0):
             Subject of all epochs (0 = unknown).
         block (`int`, *optional*, defaults to -1):
@@ -474,19 +517,52 @@ def convert_mne_epochs(
     Returns:
         `datasets.DatasetDict` with splits `train`, `validation`, `test`.
     """
-    epochs = _load_epochs(epochs_or_path)
-    if not isinstance(event_to_image, Mapping) or not event_to_image:
+    import mne
+
+    recording = _load_mne(epochs_or_path)
+    if event_to_image is not None and (not isinstance(event_to_image, Mapping) or not event_to_image):
         raise ValueError("event_to_image must be a non-empty mapping of event code/name -> image path")
-    images = {_mapping_key(k): v for k, v in event_to_image.items()}
+    images = None if event_to_image is None else {_mapping_key(k): v for k, v in event_to_image.items()}
+    source = os.fspath(epochs_or_path) if isinstance(epochs_or_path, (str, os.PathLike)) else None
+    extra: dict[str, Any] = {}
+    if isinstance(recording, mne.io.BaseRaw):
+        keep = None if images is None else (lambda code, names: _lookup(images, code, names) is not None)
+        epochs = epochs_from_raw(recording, tmin=tmin, tmax=tmax, baseline=baseline, picks=picks, event_id=event_id,
+                                 keep=keep)  # fmt: skip
+        found, _, origin = raw_events(recording)
+        extra["source"] = f"MNE raw recording ({Path(source).name if source else 'mne.io.Raw object'}), epoched"
+        extra["epoching"] = {"tmin": float(tmin), "tmax": float(tmax),
+                             "baseline": None if baseline is None else list(baseline),
+                             "events_from": origin, "events_in_recording": len(found),
+                             "epoched": len(epochs.drop_log), "dropped": len(epochs.drop_log) - len(epochs)}  # fmt: skip
+        owned = True
+    else:
+        epochs, owned = recording, recording is not epochs_or_path  # read from a file here: no copy needed
+        window = (tmin, tmax, None if baseline is None else tuple(baseline))
+        if window != (-0.2, 0.5, (None, 0)) or event_id is not None:
+            logger.warning("tmin, tmax, baseline and event_id apply to raw recordings; the epochs are used as they are")
+        extra["source"] = f"MNE epochs ({Path(source).name if source else 'mne.Epochs object'})"
     keys = _event_keys(epochs)
     if not keys:
         raise ValueError("the epochs object holds no epochs")
+    image_ids = _metadata_images(epochs, metadata_image_column, auto=images is None)
+    if images is None and image_ids is None:
+        raise ValueError("no images: give an event -> image mapping, or epochs whose metadata has an image column "
+                         f"({' or '.join(METADATA_IMAGE_COLUMNS)}, or metadata_image_column=...)")  # fmt: skip
     per_trial_images, per_trial_classes = [], []
     classes = None if class_of_event is None else {_mapping_key(k): str(v) for k, v in class_of_event.items()}
     for i, (code, names) in enumerate(keys):
-        image = _lookup(images, code, names)
-        if image is None:
-            raise ValueError(f"epoch {i}: event {code} {names} has no image in event_to_image")
+        if image_ids is None:
+            image = _lookup(images, code, names)
+            if image is None:
+                raise ValueError(f"epoch {i}: event {code} {names} has no image in event_to_image")
+        elif images is not None:
+            image = images.get(_mapping_key(image_ids[i]))
+            if image is None:
+                raise ValueError(f"epoch {i}: image id {image_ids[i]!r} (epochs metadata) has no image in "
+                                 "event_to_image")
+        else:
+            image = image_ids[i]
         per_trial_images.append(image)
         if classes is None:
             per_trial_classes.append(names[0] if names else str(code))
@@ -499,20 +575,17 @@ def convert_mne_epochs(
         order = list(dict.fromkeys(classes.values())) if classes is not None else []
         class_names = order + [c for c in dict.fromkeys(per_trial_classes) if c not in order]
     try:
-        owned = epochs is not epochs_or_path  # read from a file here: no copy needed
         picked = epochs if owned else epochs.copy() if epochs.preload else epochs.copy().load_data()
         picked.pick(picks)
     except ValueError as err:
         raise ValueError(f"could not pick channels {picks!r} from the epochs: {err}") from None
     data = picked.get_data(copy=False, verbose="error").astype(np.float32)
-    source = os.fspath(epochs_or_path) if isinstance(epochs_or_path, (str, os.PathLike)) else "mne.Epochs object"
-    extra = {"source": f"MNE epochs ({Path(source).name if source != 'mne.Epochs object' else source})",
-             "event_id": {k: int(v) for k, v in epochs.event_id.items()},
-             "tmin": float(epochs.tmin), "baseline": None if epochs.baseline is None else list(epochs.baseline)}  # fmt: skip
+    extra.update({"event_id": {k: int(v) for k, v in epochs.event_id.items()}, "tmin": float(epochs.tmin),
+                  "baseline": None if epochs.baseline is None else [float(b) for b in epochs.baseline]})  # fmt: skip
     ds = convert_arrays(
         data, per_trial_classes, per_trial_images, output_dir, sfreq=float(epochs.info["sfreq"]), ch_names=picked.ch_names,
         class_names=class_names, subjects=np.full(len(keys), subject), blocks=np.full(len(keys), block),
-        events=None, unit="V", name=name, image_root=image_root, val_fraction=val_fraction,
+        image_ids=image_ids, events=None, unit="V", name=name, image_root=image_root, val_fraction=val_fraction,
         test_fraction=test_fraction, seed=seed, image_size=image_size, extra_info=extra, overwrite=overwrite,
         batch_size=batch_size,
     )
@@ -575,15 +648,32 @@ def read_event_mapping(path: str | os.PathLike) -> tuple[dict[Any, Path], dict[A
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `eeg2img convert byo`."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--epochs", help="an epochs file mne.read_epochs reads (e.g. sub-01-epo.fif)")
+    source.add_argument("--recording", help="an MNE file: .fif (Epochs or Raw), .edf, .bdf, .vhdr, .set (epochs or "
+                        "raw); raw recordings are epoched around their events (stim channel, else annotations)")  # fmt: skip
+    source.add_argument("--epochs", help="same as --recording (e.g. sub-01-epo.fif)")
     source.add_argument("--arrays", help=".npz with 'eeg' (n, C, T), 'labels', optional 'subjects', 'blocks', 'events'")
-    parser.add_argument("--images", required=True,
-                        help="CSV (event,image[,class]) or JSON mapping: event code/name (label with --arrays) -> image")
+    parser.add_argument("--images",
+                        help="CSV (event,image[,class]) or JSON mapping: event code/name (label with --arrays) -> image; "
+                             "optional when the epochs metadata names each epoch's image")  # fmt: skip
     parser.add_argument("output_dir", help="folder to write (DatasetDict.save_to_disk layout)")
     parser.add_argument("--sfreq", type=float, help="sampling rate in Hz (--arrays only)")
     parser.add_argument("--ch-names", help="comma-separated channel names (--arrays only)")
+    parser.add_argument("--unit", help="unit of the array values, e.g. uV or V, recorded in the metadata (--arrays "
+                        "only; MNE recordings are in V)")  # fmt: skip
     parser.add_argument("--class-names", help="comma-separated class names in label order")
-    parser.add_argument("--subject", type=int, default=0, help="subject of all epochs (--epochs; 0 = unknown)")
+    parser.add_argument("--picks", help="channels to keep: comma-separated names or an MNE type such as eeg "
+                        "(--recording; default: the data channels)")  # fmt: skip
+    parser.add_argument("--tmin", type=float, help="epoch start in s relative to each event (raw recordings; "
+                        "default -0.2)")  # fmt: skip
+    parser.add_argument("--tmax", type=float, help="epoch end in s (raw recordings; default 0.5)")
+    parser.add_argument("--baseline", help="baseline interval START,END in s, either end may be 'none' (the epoch's "
+                        "edge), or 'none' for no correction (raw recordings; default none,0)")  # fmt: skip
+    parser.add_argument("--event-id", help="names of stim-channel codes, e.g. face=10,house=20 (raw recordings)")
+    parser.add_argument("--metadata-image-column", help="column of the epochs metadata naming each epoch's image "
+                        f"(default without --images: {' or '.join(METADATA_IMAGE_COLUMNS)})")  # fmt: skip
+    parser.add_argument("--image-root", help="folder of the image files the epochs metadata names (without --images; "
+                        "default: the recording's folder)")  # fmt: skip
+    parser.add_argument("--subject", type=int, default=0, help="subject of all epochs (--recording; 0 = unknown)")
     parser.add_argument("--name", help="dataset name recorded in the metadata")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random train/validation/test split")
     add_common_arguments(parser)
@@ -593,33 +683,68 @@ def _csv_list(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _parse_baseline(text: str) -> tuple[float | None, float | None] | None:
+    """`"none"` -> `None`; `"-0.2,0"` / `"none,0"` -> `(start, end)` (`none` or empty: the epoch's edge)."""
+    if text.strip().lower() == "none":
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = (None if p.lower() in ("", "none") else float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--baseline expects START,END (e.g. none,0 or -0.2,0) or none, got {text!r}") from None
+    return start, end
+
+
+def _parse_event_id(text: str) -> dict[str, int]:
+    """`"face=10,house=20"` -> `{"face": 10, "house": 20}`."""
+    mapping = {}
+    for part in _csv_list(text) or []:
+        name, _, code = part.partition("=")
+        if not name.strip() or not re.fullmatch(r"\s*[+-]?\d+\s*", code):
+            raise ValueError(f"--event-id expects NAME=CODE pairs such as face=10,house=20, got {text!r}")
+        mapping[name.strip()] = int(code)
+    return mapping
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert byo` from parsed CLI arguments; returns the JSON summary."""
-    images, classes = read_event_mapping(args.images)
+    images, classes = read_event_mapping(args.images) if args.images else (None, None)
     common = {"seed": args.seed, "image_size": args.image_size, "overwrite": args.overwrite,
               "batch_size": args.batch_size}  # fmt: skip
-    if args.epochs:
-        ds = convert_mne_epochs(args.epochs, images, args.output_dir, class_of_event=classes,
-                                class_names=_csv_list(args.class_names), subject=args.subject,
-                                name=args.name or "custom-mne", **common)  # fmt: skip
+    recording = args.recording or args.epochs
+    if recording:
+        if args.sfreq is not None or args.ch_names or args.unit:
+            raise ValueError("--sfreq, --ch-names and --unit apply to --arrays; MNE recordings carry their own")
+        window = {k: v for k, v in (("tmin", args.tmin), ("tmax", args.tmax)) if v is not None}
+        if args.baseline is not None:
+            window["baseline"] = _parse_baseline(args.baseline)
+        picks = args.picks if args.picks in (None, "data", "eeg", "all") else _csv_list(args.picks)
+        root = None if images is not None else args.image_root or Path(recording).parent  # mapping paths: resolved
+        ds = convert_mne_epochs(recording, images, args.output_dir, class_of_event=classes,
+                                class_names=_csv_list(args.class_names), subject=args.subject, picks=picks or "data",
+                                event_id=_parse_event_id(args.event_id) if args.event_id else None,
+                                metadata_image_column=args.metadata_image_column, image_root=root,
+                                name=args.name or "custom-mne", **window, **common)  # fmt: skip
     else:
         ds = _run_arrays(args, images, common)
     return summary(ds, args.output_dir)
 
 
-def _run_arrays(args: argparse.Namespace, images: dict[Any, Path], common: dict[str, Any]) -> Any:
+def _run_arrays(args: argparse.Namespace, images: dict[Any, Path] | None, common: dict[str, Any]) -> Any:
     if args.sfreq is None or args.ch_names is None or args.class_names is None:
         raise ValueError("--arrays needs --sfreq, --ch-names and --class-names")
-    try:
-        with np.load(args.arrays, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{Path(args.arrays).name} is not a numpy .npz file without pickled objects: {err}") from None
+    if images is None:
+        raise ValueError("--arrays needs --images (label or event -> image)")
+    if Path(args.arrays).suffix.lower() != ".npz":
+        raise ValueError(f"--arrays expects an .npz holding 'eeg' and 'labels', got {Path(args.arrays).name!r}")
+    recording = read_eeg_file(args.arrays, sfreq=args.sfreq, ch_names=_csv_list(args.ch_names), unit=args.unit)
+    arrays = recording.arrays
     missing = [k for k in ("eeg", "labels") if k not in arrays]
     if missing:
         raise ValueError(f"{Path(args.arrays).name} lacks arrays {missing} (has {sorted(arrays)})")
-    events = arrays.get("events")
     return convert_arrays(arrays["eeg"], arrays["labels"], images, args.output_dir, sfreq=args.sfreq,
                           ch_names=_csv_list(args.ch_names), class_names=_csv_list(args.class_names),
-                          subjects=arrays.get("subjects"), blocks=arrays.get("blocks"), events=events,
-                          name=args.name or "custom", **common)  # fmt: skip
+                          subjects=arrays.get("subjects"), blocks=arrays.get("blocks"), events=arrays.get("events"),
+                          unit=args.unit, name=args.name or "custom", **common)  # fmt: skip
