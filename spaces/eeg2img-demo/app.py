@@ -23,7 +23,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import html  # noqa: E402
 import math  # noqa: E402
-import zipfile  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -31,6 +30,9 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from eeg2img_hf.data.eeg_io import read_eeg_file as read_eeg_recording  # noqa: E402
+from eeg2img_hf.data.eeg_io import validate_eeg  # noqa: E402
 
 __all__ = [
     "DemoBackend",
@@ -46,12 +48,12 @@ __all__ = [
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 """Largest accepted upload (EEG file or image), in bytes."""
-MAX_ARRAY_BYTES = 4 * MAX_UPLOAD_BYTES  # decompressed size of one `.npz` member (guards against zip bombs)
+MAX_ARRAY_BYTES = 4 * MAX_UPLOAD_BYTES  # data size a numpy header may claim, per array and per `.npz` (zip bombs)
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_IMAGES = 8
 MAX_TOP_K = 20
 DISPLAY_SIZE = 128  # small generated images are upscaled (nearest neighbour, integer factor) for display
-EEG_EXTENSIONS = (".npy", ".npz", ".fif", ".edf")
+EEG_EXTENSIONS = (".npy", ".npz", ".fif", ".edf", ".bdf", ".set")  # BrainVision needs 3 files: not an upload
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 ENV_VARS = {
     "gan": "EEG2IMG_GAN",
@@ -87,62 +89,14 @@ def _check_upload(path: str | os.PathLike | None, extensions: tuple[str, ...], m
     return path
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ValueError(f"{path.name!r} holds Python objects (a pickle), which are never loaded; save a plain "
-                             "numeric array with np.save(..., allow_pickle=False).") from err  # fmt: skip
-        raise ValueError(f"{path.name!r} is not a valid .npy file ({err}).") from err
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{path.name!r} is not a valid .npy file ({err}).") from err
-
-
-def _read_npz(path: Path) -> np.ndarray:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path.name!r} is not a valid .npz file ({err}).") from err
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path.name!r} is a single .npy array, not an .npz archive; rename it to .npy.")
-    with archive:
-        keys = list(archive.keys())
-        key = "eeg" if "eeg" in keys else (keys[0] if len(keys) == 1 else None)
-        if key is None:
-            raise ValueError(f"{path.name!r} holds the arrays {keys}; expected an 'eeg' array or exactly one array.")
-        size = archive.zip.getinfo(f"{key}.npy").file_size
-        if size > MAX_ARRAY_BYTES:
-            raise ValueError(f"The array {key!r} of {path.name!r} is {_format_size(size)} once decompressed; the "
-                             f"limit is {_format_size(MAX_ARRAY_BYTES)}.")  # fmt: skip
-        try:
-            return archive[key]
-        except ValueError as err:
-            if "allow_pickle" in str(err):
-                raise ValueError(f"The array {key!r} of {path.name!r} holds Python objects (a pickle), which are "
-                                 "never loaded; save plain numeric arrays.") from err  # fmt: skip
-            raise ValueError(f"The array {key!r} of {path.name!r} is not readable ({err}).") from err
-
-
-def _read_mne(path: Path) -> tuple[np.ndarray, float]:
-    try:
-        import mne
-    except ImportError as err:
-        raise ValueError(f"Reading {path.suffix} files needs MNE-Python (`pip install mne`), which this Space "
-                         "lacks; upload .npy or .npz instead.") from err  # fmt: skip
-    try:
-        if path.suffix.lower() == ".edf":
-            raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
-            return raw.get_data(), float(raw.info["sfreq"])
-        try:
-            epochs = mne.read_epochs(path, preload=True, verbose="error")
-            return epochs.get_data(copy=True), float(epochs.info["sfreq"])
-        except (ValueError, RuntimeError, KeyError, TypeError):  # not an Epochs file: try a Raw one
-            raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
-            return raw.get_data(), float(raw.info["sfreq"])
-    except Exception as err:  # MNE raises many exception types for damaged or foreign files
-        raise ValueError(f"{path.name!r} is not a readable {path.suffix} recording ({type(err).__name__}: "
-                         f"{err}).") from err  # fmt: skip
+def _read_upload(
+    path: str | os.PathLike | None, n_chans: int, n_times: int, trial_index: int, max_bytes: int, sfreq: float | None
+) -> tuple[np.ndarray, Any]:
+    """The checked `(n_chans, n_times)` trial of an upload and the recording it comes from (the package's reader)."""
+    path = _check_upload(path, EEG_EXTENSIONS, max_bytes, "EEG file")
+    recording = read_eeg_recording(path, max_bytes=max_bytes, max_array_bytes=MAX_ARRAY_BYTES)
+    eeg = validate_eeg(recording, n_chans=n_chans, n_times=n_times, sfreq=sfreq, trial_index=trial_index)
+    return eeg, recording
 
 
 def read_eeg_file(
@@ -151,48 +105,27 @@ def read_eeg_file(
     n_times: int,
     trial_index: int = 0,
     max_bytes: int = MAX_UPLOAD_BYTES,
+    sfreq: float | None = None,
 ) -> tuple[np.ndarray, float | None]:
-    """Read one EEG trial from an uploaded file and check it against an encoder's input shape.
+    """Read one EEG trial from an uploaded file and check it against an encoder's input.
+
+    Reading and checks are the package's (`eeg2img_hf.data.eeg_io.read_eeg_file` and `validate_eeg`).
 
     Args:
-        path (`str` or `os.PathLike`): `.npy` (never unpickled), `.npz` (array `eeg`, or its only array),
-            `.fif` (MNE Epochs or Raw) or `.edf` (MNE Raw).
+        path (`str` or `os.PathLike`): `.npy` (never unpickled), `.npz` (array `eeg`, or its only array), and with
+            MNE: `.fif` (Epochs or Raw), `.edf`, `.bdf`, `.set` (EEGLAB, data stored in the `.set`).
         n_chans (`int`), n_times (`int`): The shape `(n_chans, n_times)` the encoder expects.
         trial_index (`int`, *optional*, defaults to 0): The trial to take from a `(n_trials, n_chans, n_times)`
             array or an Epochs file.
         max_bytes (`int`, *optional*, defaults to `MAX_UPLOAD_BYTES`): Largest accepted file size.
+        sfreq (`float`, *optional*): The encoder's sampling rate; a file recorded at another rate is refused.
 
     Returns:
         `(eeg, sfreq)`: a finite float32 `(n_chans, n_times)` array and the file's sampling rate (`None` for numpy
         files).
     """
-    path = _check_upload(path, EEG_EXTENSIONS, max_bytes, "EEG file")
-    suffix, sfreq = path.suffix.lower(), None
-    if suffix == ".npy":
-        array = _read_npy(path)
-    elif suffix == ".npz":
-        array = _read_npz(path)
-    else:
-        array, sfreq = _read_mne(path)
-    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
-        kind = getattr(array, "dtype", type(array).__name__)
-        raise ValueError(f"{path.name!r} holds {kind} values; EEG must be floating point (integer arrays are refused "
-                         "rather than silently cast).")  # fmt: skip
-    if array.ndim == 3:
-        if not 0 <= trial_index < array.shape[0]:
-            raise ValueError(f"Trial index {trial_index} is out of range: {path.name!r} holds {array.shape[0]} "
-                             f"trials (0..{array.shape[0] - 1}).")  # fmt: skip
-        array = array[trial_index]
-    elif array.ndim != 2:
-        raise ValueError(f"{path.name!r} holds an array of shape {array.shape}; expected one trial (n_chans, n_times) "
-                         f"= ({n_chans}, {n_times}) or trials (n_trials, {n_chans}, {n_times}).")  # fmt: skip
-    if array.shape != (n_chans, n_times):
-        hint = " (it looks transposed: channels must come first)" if array.shape == (n_times, n_chans) else ""
-        raise ValueError(f"Wrong EEG shape in {path.name!r}: the model expects (n_chans, n_times) = ({n_chans}, "
-                         f"{n_times}), got {array.shape}{hint}.")  # fmt: skip
-    if not np.isfinite(array).all():
-        raise ValueError(f"{path.name!r} contains NaN or infinite values.")
-    return array.astype(np.float32), sfreq
+    eeg, recording = _read_upload(path, n_chans, n_times, trial_index, max_bytes, sfreq)
+    return eeg, recording.sfreq
 
 
 def read_image_file(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:
@@ -424,9 +357,10 @@ class DemoBackend:
         """The EEG trial picked in the UI: dataset row `split[index]`, or trial `index` of the uploaded file."""
         n_chans, n_times = encoder_config.n_chans, encoder_config.n_times
         if source == UPLOAD:
-            eeg, sfreq = read_eeg_file(upload, n_chans, n_times, _as_int(index, "Trial index", 0),
-                                       self.max_upload_bytes)  # fmt: skip
-            return Trial(eeg, sfreq, f"uploaded file {Path(upload).name!r}, trial {int(index)}")
+            eeg, recording = _read_upload(upload, n_chans, n_times, _as_int(index, "Trial index", 0),
+                                          self.max_upload_bytes, getattr(encoder_config, "sfreq", None))  # fmt: skip
+            return Trial(eeg, recording.sfreq, f"uploaded file {Path(upload).name!r}, trial {int(index)}",
+                         ch_names=recording.ch_names)  # fmt: skip
         if source != DATASET:
             raise ValueError(f"Unknown EEG source {source!r}; expected {DATASET!r} or {UPLOAD!r}.")
         row, label = self._row(split, index)
