@@ -257,7 +257,30 @@ def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
     np.save(root / "object.npy", np.array([{"eeg": 1}], dtype=object), allow_pickle=True)
     for name in ("pickled.npy", "object.npy"):
         assert main(["generate", str(root / "model"), "--eeg", str(root / name), "--output-dir", str(out)]) == 2
-        assert "Pickled data is refused" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "pickle" in err and "refused" in err and name in err
+
+
+def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
+    """`--eeg` takes any format of the package's reader; a file at another rate or with other channels is refused
+    with one message, and `--pick-and-resample --ch-names` makes it fit."""
+    mne = pytest.importorskip("mne")
+    from eeg2img_hf.cli import main
+
+    encoder = EEGEncoderConfig(n_chans=2, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
+                               embed_dim=EMBED_DIM, sfreq=64.0)  # fmt: skip
+    torch.manual_seed(0)
+    EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(tmp_path / "model")
+    info = mne.create_info(["Fz", "O1", "O2"], 128.0, "eeg")
+    data = np.random.default_rng(0).normal(scale=1e-5, size=(2, 3, 2 * N_TIMES))
+    mne.EpochsArray(data, info, verbose="error").save(tmp_path / "x-epo.fif", verbose="error")
+    argv = ["generate", str(tmp_path / "model"), "--eeg", str(tmp_path / "x-epo.fif"), "--num-images", "1",
+            "--device", "cpu"]  # fmt: skip
+    assert main(argv + ["--output-dir", str(tmp_path / "refused")]) == 2
+    assert (f"the model needs 2 channels x {N_TIMES} samples at 64 Hz; 'x-epo.fif' has 3 channels x {2 * N_TIMES} "
+            "samples at 128 Hz") in capsys.readouterr().err  # fmt: skip
+    assert main(argv + ["--pick-and-resample", "--ch-names", "O2,O1", "--output-dir", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "eeg_seed0000.png").size == (RES + 4, 2 * (RES + 2) + 2)  # 2 trials
 
 
 def test_pipeline_module_imports_only_portable_libraries():

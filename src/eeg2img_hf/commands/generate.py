@@ -24,7 +24,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("model", help="folder written by save_pretrained (or a Hub id) of an EEGStyleGAN-ADA model")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
-    source.add_argument("--eeg", help=".npy file with one trial (n_chans, n_times) or a batch (n, n_chans, n_times)")
+    source.add_argument("--eeg", help="EEG file: .npy / .npz with one trial (n_chans, n_times) or a batch (n, n_chans, "
+                        "n_times), or MNE .fif (Epochs or Raw), .edf, .bdf, .vhdr, .set")  # fmt: skip
+    p.add_argument("--pick-and-resample", action="store_true", help="with --eeg: pick the model's channels by name "
+                   "(--ch-names) and resample the file to the model's sampling rate")  # fmt: skip
+    p.add_argument("--ch-names", help="comma-separated channels the model expects, in its order (for "
+                   "--pick-and-resample)")  # fmt: skip
     p.add_argument("--split", default="test", help="dataset split (default: test)")
     p.add_argument("--classes", help="number of classes (the first N) or comma-separated class names (default: all)")
     p.add_argument("--trials-per-class", type=int, default=8, help="grid columns (default: 8)")
@@ -55,6 +60,8 @@ def _run(ns: argparse.Namespace) -> None:
         seeds=parse_seeds(ns.seeds), truncation_psi=ns.truncation_psi, noise_mode=ns.noise_mode,
         batch_size=ns.batch_size, device=ns.device,
         max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
+        pick_and_resample=ns.pick_and_resample,
+        ch_names=None if ns.ch_names is None else [c.strip() for c in ns.ch_names.split(",") if c.strip()],
     )  # fmt: skip
     print(json.dumps(summary))
 
@@ -98,23 +105,11 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_eeg_file(path: str | Path) -> Any:
-    """Loads a `.npy` EEG array with `allow_pickle=False`; pickled files are refused with a `ValueError`."""
-    import pickle
+    """The float32 EEG array of any file [`~eeg2img_hf.data.eeg_io.read_eeg_file`] reads (`.npy` / `.npz` never
+    unpickled, MNE formats); unreadable, pickled or corrupt files are refused with a `ValueError`."""
+    from ..data.eeg_io import read_eeg_file
 
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"--eeg file {str(path)!r} does not exist") from None
-    except (ValueError, pickle.UnpicklingError) as err:
-        raise ValueError(
-            f"--eeg file {str(path)!r} is not a plain .npy array ({err}). Pickled data is refused because loading "
-            "it can run arbitrary code; save the trial with np.save(path, array) from a float array."
-        ) from None
-    if not isinstance(array, np.ndarray):
-        raise ValueError(f"--eeg expects a single .npy array, got {type(array).__name__} (an .npz archive?)")
-    return array
+    return read_eeg_file(path).data
 
 
 def _resolve_classes(names: list[str], classes: str | None) -> list[int]:
@@ -196,9 +191,15 @@ def generate_grids(
     batch_size: int = 16,
     device: str | None = None,
     max_memory_bytes: int | None = None,
+    pick_and_resample: bool = False,
+    ch_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
-    `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an `.npy` file; returns a summary.
+    `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an EEG file; returns a summary.
+
+    The EEG file is read by [`~eeg2img_hf.data.eeg_io.read_eeg_file`] and checked against the model's encoder by
+    `validate_eeg` (channels, samples, sampling rate); `pick_and_resample` picks the model's channels `ch_names`
+    by name and resamples to the model's rate first.
 
     Options are checked before anything is written: counts are positive integers, seeds integers in
     `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2]. Each grid's estimated
@@ -224,15 +225,27 @@ def generate_grids(
     except ValueError as err:  # name the command-line options
         raise ValueError(str(err).replace("`truncation_psi`", "--truncation-psi").replace(
             "`noise_mode`", "--noise-mode").replace("`max_memory_bytes`", "--max-memory-gib")) from None
+    recording = None
+    if eeg_file is not None:  # a bad file is reported before anything is written
+        from ..data.eeg_io import read_eeg_file
+
+        recording = read_eeg_file(eeg_file)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
                "output_type": "np"}  # fmt: skip
     if max_memory_bytes is not None:
         options["max_memory_bytes"] = max_memory_bytes
-    if eeg_file is not None:
-        eeg = load_eeg_file(eeg_file)
+    if recording is not None:
+        from ..data.eeg_io import validate_eeg
+
         pipe = _build_pipeline(model, device)
+        encoder = pipe.model.config.encoder_config
+        if encoder is None:
+            raise ValueError(f"model {str(model)!r} has no EEG encoder (encoder_config is None): --eeg needs one")
+        eeg = validate_eeg(recording, n_chans=encoder.n_chans, n_times=encoder.n_times,
+                           sfreq=getattr(encoder, "sfreq", None), ch_names=ch_names,
+                           pick_and_resample=pick_and_resample)  # fmt: skip
         files = [_eeg_grid(pipe, eeg, seed, num_images, out, options) for seed in seeds]
         return {"model": str(model), "eeg": str(eeg_file), "seeds": seeds, "files": files}
     return _dataset_grids(model, dataset, split, classes, trials_per_class, seeds, out, device, options)
