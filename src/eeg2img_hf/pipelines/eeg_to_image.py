@@ -464,6 +464,13 @@ def estimate_generation_bytes(config: Any, num_images: int, batch_size: int | No
     return output + chunk * per_image
 
 
+def _format_bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.2f} {unit}"
+    return f"{count} bytes"
+
+
 def _check_memory(config: Any, num_images: int, batch_size: int | None, limit: int | None, what: str) -> None:
     """Refuses a generation whose [`estimate_generation_bytes`] exceeds `limit` (default `MAX_MEMORY_BYTES`)."""
     limit = MAX_MEMORY_BYTES if limit is None else limit
@@ -471,7 +478,7 @@ def _check_memory(config: Any, num_images: int, batch_size: int | None, limit: i
     if needed > limit:
         raise ValueError(
             f"{what} asks for {num_images} images of {config.img_resolution}x{config.img_resolution} (batch_size="
-            f"{batch_size}), about {needed / 2**30:.2f} GiB, over the limit of {limit / 2**30:.2f} GiB "
+            f"{batch_size}), about {_format_bytes(needed)}, over the limit of {_format_bytes(limit)} "
             f"(max_memory_bytes={limit}; default MAX_MEMORY_BYTES = {MAX_MEMORY_BYTES}). Generate fewer images per "
             "call or a smaller batch_size, or pass a higher `max_memory_bytes=` (`eeg2img generate --max-memory-gib`) if "
             "the memory is there."

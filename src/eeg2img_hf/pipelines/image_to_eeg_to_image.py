@@ -183,6 +183,9 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         check_generation_options(num_images_per_image, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
                                  output_type, forward_batch_size, max_memory_bytes,
                                  count_name="num_images_per_image")  # fmt: skip
+        if num_images_per_image is not None and self.generation is not None:  # one image already needs this much
+            _check_memory(self.generation.model.config, num_images_per_image, forward_batch_size, max_memory_bytes,
+                          f"num_images_per_image={num_images_per_image}")  # fmt: skip
         preprocess = {} if subject is None else {"subject": subject}
         if num_images_per_image is not None or max_memory_bytes is not None:
             preprocess.update(num_images_per_image=num_images_per_image or 1, max_memory_bytes=max_memory_bytes,

@@ -1,0 +1,444 @@
+"""Values the public Python API used to accept silently are refused with a `ValueError` naming the argument.
+
+Each case passes one bad value (non-finite or out-of-range numbers, seeds outside [0, 2**32 - 1], counts too large
+for memory, NaN tensors) to a pipeline, a model, a training-arguments dataclass, a data function or the
+`generate` command, and checks the error class and that the message names the argument and the problem.
+Tiny models on CPU: the module runs in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import eeg2img_hf.pipelines  # noqa: F401  (registers the tasks)
+from eeg2img_hf.models import (
+    EEGEncoderConfig,
+    EEGEncoderModel,
+    EEGStyleGANConfig,
+    EEGStyleGANModel,
+    ImageToEEGConfig,
+    ImageToEEGModel,
+)
+from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from transformers import pipeline
+
+N_CHANS, N_TIMES, EMBED = 4, 32, 12
+NAN, INF = float("nan"), float("inf")
+
+
+def _encoder_config() -> EEGEncoderConfig:
+    return EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=EMBED)
+
+
+@pytest.fixture(scope="module")
+def gan() -> EEGStyleGANModel:
+    torch.manual_seed(0)
+    return EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=_encoder_config())).eval()
+
+
+@pytest.fixture(scope="module")
+def eeg_pipe(gan):
+    return pipeline("eeg-to-image", model=gan, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def image_pipe(gan):
+    torch.manual_seed(0)
+    model = ImageToEEGModel(ImageToEEGConfig.from_preset("tiny")).eval()
+    return pipeline("image-to-eeg-to-image", model=model, generator=gan, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clip() -> EEGClipModel:
+    torch.manual_seed(0)
+    return EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS, "n_times": N_TIMES})).eval()
+
+
+@pytest.fixture(scope="module")
+def retrieval_pipe(clip):
+    from PIL import Image
+
+    from eeg2img_hf.retrieval import build_gallery
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)) for _ in range(4)]
+    return pipeline("eeg-image-retrieval", model=clip, gallery=build_gallery(clip, images))
+
+
+def _eeg(n: int = 2) -> np.ndarray:
+    return np.random.default_rng(0).random((n, N_CHANS, N_TIMES), dtype=np.float32) + 0.5
+
+
+def _images(n: int = 2) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (n, 20, 20, 3), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------------- eeg-to-image
+
+EEG_TO_IMAGE_CASES = [
+    ({"truncation_psi": NAN}, r"truncation_psi.*\[-1\.0, 2\.0\].*nan"),
+    ({"truncation_psi": INF}, r"truncation_psi.*finite.*inf"),
+    ({"truncation_psi": -INF}, r"truncation_psi.*-inf"),
+    ({"truncation_psi": 5.0}, r"truncation_psi.*\[-1\.0, 2\.0\].*5\.0"),
+    ({"truncation_psi": -1.5}, r"truncation_psi.*-1\.5"),
+    ({"truncation_psi": "0.7"}, r"truncation_psi.*'0\.7'"),
+    ({"truncation_cutoff": -1}, r"truncation_cutoff.*non-negative.*-1"),
+    ({"truncation_cutoff": 1000}, r"truncation_cutoff.*num_ws.*1000"),
+    ({"noise_mode": "gaussian"}, r"noise_mode.*gaussian"),
+    ({"seed": 2**64}, r"seed.*\[0, 4294967295\].*18446744073709551616"),
+    ({"seed": 2**32}, r"seed.*4294967295.*4294967296"),
+    ({"seed": -1}, r"seed.*\[0, 4294967295\].*-1"),
+    ({"seed": 1.5}, r"seed.*integer.*1\.5"),
+    ({"seed": True}, r"seed.*True"),
+    ({"seed": 0, "generator": torch.Generator()}, r"either `seed` or `generator`"),
+    ({"num_images_per_eeg": 0}, r"num_images_per_eeg.*positive integer.*0"),
+    ({"num_images_per_eeg": True}, r"num_images_per_eeg.*True"),
+    ({"num_images_per_eeg": 10**9}, r"num_images_per_eeg=1000000000.*GiB.*max_memory_bytes"),
+    ({"batch_size": 0}, r"batch_size.*positive integer.*0"),
+    ({"max_memory_bytes": 0}, r"max_memory_bytes.*positive integer"),
+    ({"output_type": "jpg"}, r"output_type.*jpg"),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), EEG_TO_IMAGE_CASES, ids=[repr(c[0]) for c in EEG_TO_IMAGE_CASES])
+def test_eeg_to_image_refuses(eeg_pipe, options, match):
+    with pytest.raises(ValueError, match=match):
+        eeg_pipe(_eeg(), **options)
+
+
+def test_eeg_to_image_memory_limit_counts_every_input(eeg_pipe, gan):
+    from eeg2img_hf.pipelines.eeg_to_image import estimate_generation_bytes
+
+    limit = estimate_generation_bytes(gan.config, 4)  # one trial's 4 images fit, two trials' 8 do not
+    with pytest.raises(ValueError, match=r"2 inputs x num_images_per_eeg=4 asks for 8 images.*over the limit of "
+                                         rf".*max_memory_bytes={limit}"):
+        eeg_pipe(_eeg(2), num_images_per_eeg=4, max_memory_bytes=limit)
+    assert len(eeg_pipe(_eeg(1)[0], num_images_per_eeg=4, max_memory_bytes=limit, seed=0)) == 4
+
+
+@pytest.mark.parametrize(
+    ("inputs", "match"),
+    [
+        ({"eeg_embeds": np.full((2, EMBED), np.nan, np.float32)}, r"eeg_embeds.*NaN or inf"),
+        ({"eeg_embeds": np.full((EMBED,), np.inf, np.float32)}, r"eeg_embeds.*NaN or inf"),
+        ({"inputs": np.where(np.eye(N_CHANS, N_TIMES) > 0, np.inf, _eeg(1)[0]).astype(np.float32)}, r"NaN or inf"),
+    ],
+    ids=["nan-embeds", "inf-embed", "inf-eeg"],
+)
+def test_eeg_to_image_refuses_non_finite_inputs(eeg_pipe, inputs, match):
+    with pytest.raises(ValueError, match=match):
+        eeg_pipe(**inputs)
+
+
+def test_eeg_to_image_accepts_the_range_edges(eeg_pipe):
+    for psi in (-1.0, 0.0, 2.0):
+        assert torch.isfinite(eeg_pipe(_eeg(1)[0], truncation_psi=psi, seed=2**32 - 1, output_type="pt")).all()
+
+
+# ---------------------------------------------------------------------------------- image-to-eeg-to-image
+
+IMAGE_CASES = [
+    ({"truncation_psi": NAN}, r"truncation_psi.*nan"),
+    ({"truncation_psi": 2.5}, r"truncation_psi.*2\.5"),
+    ({"seed": 2**64}, r"seed.*4294967295"),
+    ({"noise_mode": "off"}, r"noise_mode.*off"),
+    ({"num_images_per_image": 0}, r"num_images_per_image.*positive integer"),
+    ({"num_images_per_image": 10**9}, r"num_images_per_image=1000000000.*GiB"),
+    ({"num_images_per_image": 3, "max_memory_bytes": 1}, r"num_images_per_image=3 asks for 3 images.*1 bytes"),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), IMAGE_CASES, ids=[repr(c[0]) for c in IMAGE_CASES])
+def test_image_to_eeg_to_image_refuses(image_pipe, options, match):
+    with pytest.raises(ValueError, match=match):
+        image_pipe(_images(), **options)
+
+
+def test_image_to_eeg_to_image_memory_limit_counts_every_image(image_pipe, gan):
+    from eeg2img_hf.pipelines.eeg_to_image import estimate_generation_bytes
+
+    limit = estimate_generation_bytes(gan.config, 3)  # one image's 3 reconstructions fit, two images' 6 do not
+    with pytest.raises(ValueError, match=r"2 images x num_images_per_image=3 asks for 6 images"):
+        image_pipe(_images(2), num_images_per_image=3, max_memory_bytes=limit)
+    assert len(image_pipe(_images(1)[0], num_images_per_image=3, max_memory_bytes=limit, seed=0)["images"]) == 3
+
+
+# ------------------------------------------------------------------------------------- eeg-image-retrieval
+
+RETRIEVAL_CASES = [
+    ({"top_k": 0}, r"top_k.*positive integer.*0"),
+    ({"top_k": True}, r"top_k.*True"),
+    ({"top_k": 2.0}, r"top_k.*2\.0"),
+    ({"top_k": 99}, r"top_k.*gallery.*top_k=99.*4 images"),
+    ({"batch_size": -3}, r"batch_size.*-3"),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), RETRIEVAL_CASES, ids=[repr(c[0]) for c in RETRIEVAL_CASES])
+def test_retrieval_refuses(retrieval_pipe, options, match):
+    with pytest.raises(ValueError, match=match):
+        retrieval_pipe(_eeg(), **options)
+
+
+def test_retrieval_refuses_nan_eeg(retrieval_pipe):
+    eeg = _eeg()
+    eeg[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf.*\[1\]"):
+        retrieval_pipe(eeg)
+
+
+# ------------------------------------------------------------------------------------------------- models
+
+
+def _nan_at(shape: tuple[int, ...], row: int = 1) -> torch.Tensor:
+    tensor = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    tensor[row].view(-1)[0] = float("nan")
+    return tensor
+
+
+STYLEGAN_CASES = [
+    ({"eeg_embeds": _nan_at((2, EMBED))}, r"`eeg_embeds` contains NaN or inf values \(rows \[1\]\)"),
+    ({"eeg_embeds": torch.full((2, EMBED), INF)}, r"eeg_embeds.*NaN or inf"),
+    ({"eeg_embeds": torch.randn(2, EMBED + 1)}, rf"eeg_embeds.*\(batch_size, {EMBED}\).*\(2, {EMBED + 1}\)"),
+    ({"eeg_embeds": torch.ones(2, EMBED, dtype=torch.long)}, r"eeg_embeds.*floating-point.*int64"),
+    ({"eeg_embeds": [[0.0] * EMBED]}, r"eeg_embeds.*torch\.Tensor.*list"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "latents": _nan_at((2, 8), row=0)}, r"latents.*NaN or inf.*\[0\]"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "latents": torch.randn(3, 8)}, r"latents.*\(2, 8\).*\(3, 8\)"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "truncation_psi": NAN}, r"truncation_psi.*nan"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "truncation_psi": 10}, r"truncation_psi.*\[-1\.0, 2\.0\].*10"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "truncation_cutoff": -2}, r"truncation_cutoff.*-2"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "noise_mode": "rand"}, r"noise_mode.*rand"),
+    ({"eeg_embeds": torch.randn(2, EMBED), "generator": 7}, r"generator.*torch\.Generator.*int"),
+    ({"eeg_values": torch.full((2, N_CHANS, N_TIMES), NAN)}, r"eeg_values.*NaN or inf"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "match"), STYLEGAN_CASES, ids=[f"stylegan-{i}" for i in range(len(STYLEGAN_CASES))])
+def test_stylegan_model_refuses(gan, inputs, match):
+    with pytest.raises(ValueError, match=match), torch.no_grad():
+        gan(**inputs)
+
+
+def test_stylegan_generator_checks_outside_training(gan):
+    generator = gan.generator
+    with pytest.raises(ValueError, match=r"latents.*NaN or inf"), torch.no_grad():
+        generator(_nan_at((2, 8)), eeg_embeds=torch.randn(2, EMBED))
+    with pytest.raises(ValueError, match=r"eeg_embeds.*NaN or inf"), torch.no_grad():
+        generator(torch.randn(2, 8), eeg_embeds=_nan_at((2, EMBED)))
+    with pytest.raises(ValueError, match=r"truncation_psi.*inf"), torch.no_grad():
+        generator.mapping(torch.randn(2, 8), torch.randn(2, EMBED), truncation_psi=INF)
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [("encoder-eeg", r"eeg_values.*NaN or inf.*\[1\]"), ("clip-eeg", r"eeg_values.*NaN or inf"),
+     ("clip-pixels", r"pixel_values.*NaN or inf"), ("image-to-eeg-pixels", r"pixel_values.*NaN or inf")],
+)  # fmt: skip
+def test_other_models_refuse_non_finite_inputs(clip, case, match):
+    torch.manual_seed(0)
+    encoder = EEGEncoderModel(_encoder_config()).eval()
+    image_to_eeg = ImageToEEGModel(ImageToEEGConfig.from_preset("tiny")).eval()
+    clip_side, i2e_side = clip.config.image_size, image_to_eeg.config.image_size
+    calls = {
+        "encoder-eeg": lambda: encoder(eeg_values=_nan_at((2, N_CHANS, N_TIMES))),
+        "clip-eeg": lambda: clip.get_eeg_features(torch.full((1, N_CHANS, N_TIMES), INF)),
+        "clip-pixels": lambda: clip.get_image_features(torch.full((1, 3, clip_side, clip_side), NAN)),
+        "image-to-eeg-pixels": lambda: image_to_eeg(pixel_values=torch.full((1, 3, i2e_side, i2e_side), NAN)),
+    }
+    with pytest.raises(ValueError, match=match), torch.no_grad():
+        calls[case]()
+
+
+def test_triplet_margin_must_be_finite():
+    from eeg2img_hf.models.image_to_eeg.modeling_image_to_eeg import cross_modal_triplet_loss
+
+    embeds = torch.nn.functional.normalize(torch.randn(4, 6), dim=-1)
+    with pytest.raises(ValueError, match=r"margin.*finite.*nan"):
+        cross_modal_triplet_loss(embeds, embeds, margin=NAN)
+
+
+# ------------------------------------------------------------------------------------- training arguments
+
+
+def _encoder_args(**overrides):
+    from eeg2img_hf.training import EncoderTrainingArguments
+
+    return EncoderTrainingArguments.from_preset("cpu-small", **overrides)
+
+
+def _gan_args(**overrides):
+    from eeg2img_hf.training.train_gan import GANTrainingArguments
+
+    return GANTrainingArguments.from_preset("tiny", conditioning="onehot", **overrides)
+
+
+def _clip_args(**overrides):
+    from eeg2img_hf.training.train_clip import ClipTrainingArguments
+
+    return ClipTrainingArguments.from_preset("cpu-small", **overrides)
+
+
+def _image_to_eeg_args(**overrides):
+    from eeg2img_hf.training.train_image_to_eeg import ImageToEEGTrainingArguments
+
+    return ImageToEEGTrainingArguments.from_preset("cpu-small", encoder="some/encoder", **overrides)
+
+
+ARGUMENT_CASES = [
+    (_encoder_args, {"learning_rate": NAN}, r"learning_rate.*finite.*> 0.*nan"),
+    (_encoder_args, {"learning_rate": -1e-3}, r"learning_rate.*-0\.001"),
+    (_encoder_args, {"epochs": 0}, r"epochs.*>= 1.*0"),
+    (_encoder_args, {"epochs": -5}, r"epochs.*-5"),
+    (_encoder_args, {"batch_size": 1}, r"batch_size.*>= 2.*1"),
+    (_encoder_args, {"max_steps": 0}, r"max_steps.*>= 1"),
+    (_encoder_args, {"seed": 2**64}, r"seed.*\[0, 4294967295\]"),
+    (_encoder_args, {"seed": -3}, r"seed.*-3"),
+    (_encoder_args, {"keep_checkpoints": 0}, r"keep_checkpoints.*>= 1.*0"),
+    (_encoder_args, {"checkpoint_every_steps": -1}, r"checkpoint_every_steps.*>= 0.*-1"),
+    (_encoder_args, {"eval_every_epochs": 0}, r"eval_every_epochs.*>= 1"),
+    (_encoder_args, {"margin": -0.5}, r"margin.*>= 0.*-0\.5"),
+    (_encoder_args, {"margin": INF}, r"margin.*finite.*inf"),
+    (_encoder_args, {"weight_decay": NAN}, r"weight_decay.*nan"),
+    (_encoder_args, {"adam_betas": (0.9, 1.0)}, r"adam_betas\[1\].*\[0\.0, 1\.0\).*1\.0"),
+    (_encoder_args, {"adam_betas": (0.9,)}, r"adam_betas.*two numbers"),
+    (_encoder_args, {"loss": "l2"}, r"loss.*triplet-semihard.*'l2'"),
+    (_encoder_args, {"resume": "yes"}, r"resume.*True or False"),
+    (_gan_args, {"r1_gamma": NAN}, r"r1_gamma.*nan"),
+    (_gan_args, {"r1_gamma": -1.0}, r"r1_gamma.*>= 0"),
+    (_gan_args, {"kimg": 0}, r"kimg.*> 0"),
+    (_gan_args, {"learning_rate": INF}, r"learning_rate.*inf"),
+    (_gan_args, {"seed": 2**40}, r"seed.*4294967295"),
+    (_gan_args, {"style_mixing_prob": 1.5}, r"style_mixing_prob.*\[0\.0, 1\.0\]"),
+    (_gan_args, {"ada_target": NAN}, r"ada_target.*nan"),
+    (_gan_args, {"ada_interval": 0}, r"ada_interval.*>= 1"),
+    (_gan_args, {"keep_checkpoints": 0}, r"keep_checkpoints.*>= 1"),
+    (_gan_args, {"tick_kimg": -1.0}, r"tick_kimg.*> 0"),
+    (_gan_args, {"adam_eps": 0.0}, r"adam_eps.*> 0"),
+    (_gan_args, {"ema_rampup": NAN}, r"ema_rampup.*nan"),
+    (_gan_args, {"batch_size": 1}, r"batch_size.*>= 2"),
+    (_clip_args, {"weight_decay": -1.0}, r"weight_decay.*>= 0"),
+    (_clip_args, {"learning_rate": 0.0}, r"learning_rate.*> 0"),
+    (_image_to_eeg_args, {"margin": INF}, r"margin.*inf"),
+    (_image_to_eeg_args, {"seed": 2**32}, r"seed.*4294967296"),
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "overrides", "match"), ARGUMENT_CASES,
+    ids=[f"{c[0].__name__[1:]}-{next(iter(c[1]))}-{c[1][next(iter(c[1]))]!r}" for c in ARGUMENT_CASES],
+)  # fmt: skip
+def test_training_arguments_refuse(factory, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        factory(**overrides)
+
+
+def test_training_arguments_accept_the_range_edges():
+    _encoder_args(seed=2**32 - 1, checkpoint_every_steps=0, margin=0.0, adam_betas=(0.0, 0.999))
+    _gan_args(seed=0, style_mixing_prob=1.0, r1_gamma=0.0, augment_p=0.0)
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_simulation_and_split_seeds_and_fractions():
+    from eeg2img_hf.data import simulate_dataset
+    from eeg2img_hf.data.splits import split_trials
+
+    with pytest.raises(ValueError, match=r"seed.*\[0, 4294967295\].*18446744073709551616"):
+        simulate_dataset("thoughtviz", seed=2**64)
+    labels, blocks = np.repeat(np.arange(2), 10), np.repeat(np.arange(4), 5)
+    with pytest.raises(ValueError, match=r"seed.*-1"):
+        split_trials(labels, blocks, seed=-1)
+    with pytest.raises(ValueError, match=r"val_fraction.*finite.*nan"):
+        split_trials(labels, blocks, val_fraction=NAN)
+    with pytest.raises(ValueError, match=r"test_fraction.*\(0\.0, 1\.0\).*0"):
+        split_trials(labels, blocks, test_fraction=0)
+
+
+PREPROCESS_CASES = [
+    ([{"name": "resample", "new_sfreq": 1.0}], r"resample.*--resample.*new_sfreq=1 Hz.*1 samples.*MIN_TRIAL_SAMPLES=8"),
+    ([{"name": "resample", "new_sfreq": 0.0}], r"new_sfreq must be a positive finite number"),
+    ([{"name": "resample", "new_sfreq": NAN}], r"new_sfreq.*nan"),
+    ([{"name": "crop", "start": 0, "stop": 4}], r"crop.*--crop.*keeps 4 samples.*MIN_TRIAL_SAMPLES=8"),
+    ([{"name": "resample", "new_sfreq": 64.0}, {"name": "bandpass", "l_freq": 1.0, "h_freq": 40.0}],
+     r"step 1 .*bandpass.*h_freq=40.0 Hz.*Nyquist frequency 32.0 Hz"),
+    ([{"name": "bandpass", "l_freq": -1.0, "h_freq": 20.0}], r"l_freq.*positive.*-1\.0"),
+]
+
+
+@pytest.mark.parametrize(("steps", "match"), PREPROCESS_CASES, ids=["resample-1Hz", "resample-0", "resample-nan",
+                                                                    "crop-4", "bandpass-new-nyquist", "l_freq<0"])
+def test_preprocessing_steps_leave_usable_trials(steps, match):
+    from eeg2img_hf.data.preprocessing import apply_steps
+
+    eeg = np.random.default_rng(0).standard_normal((2, 3, 128)).astype(np.float32)
+    with pytest.raises(ValueError, match=match):
+        apply_steps(eeg, 128.0, steps)
+
+
+# ------------------------------------------------------------------------------------------ generate
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("18446744073709551616", r"--seeds.*\[0, 4294967295\]"), ("5-3", r"--seeds range '5-3' is reversed"),
+     ("0-4294967296", r"--seeds.*4294967295"), ("0-99999", r"more than 10000 seeds"), ("-2", r"--seeds")],
+)  # fmt: skip
+def test_generate_seeds(text, match):
+    from eeg2img_hf.commands.generate import parse_seeds
+
+    with pytest.raises(ValueError, match=match):
+        parse_seeds(text)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"truncation_psi": NAN}, r"--truncation-psi.*nan"), ({"num_images": 0}, r"--num-images.*>= 1"),
+     ({"batch_size": True}, r"--batch-size.*True"), ({"trials_per_class": 2.5}, r"--trials-per-class.*2\.5"),
+     ({"seeds": [2**32]}, r"--seeds.*4294967296")],
+)  # fmt: skip
+def test_generate_grids_refuses_before_writing(tmp_path, options, match):
+    from eeg2img_hf.commands.generate import generate_grids
+
+    with pytest.raises(ValueError, match=match):
+        generate_grids(str(tmp_path / "no-model"), tmp_path / "out", dataset="thoughtviz", **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_cli_truncation_psi_nan_fails(tmp_path, capsys):
+    from eeg2img_hf.cli import main
+
+    argv = ["generate", str(tmp_path / "model"), "--dataset", "thoughtviz", "--truncation-psi", "nan",
+            "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    try:
+        code = main(argv)
+    except ValueError as err:
+        assert "--truncation-psi" in str(err)
+    else:
+        assert code != 0 and "--truncation-psi" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_estimate_counts_output_and_chunk(gan):
+    from eeg2img_hf.pipelines.eeg_to_image import MAX_MEMORY_BYTES, estimate_generation_bytes
+
+    config = gan.config
+    one = estimate_generation_bytes(config, 1, 1)
+    assert one > 3 * config.img_resolution**2 * 4  # at least the float32 image
+    assert estimate_generation_bytes(config, 100, 1) > 99 * 3 * config.img_resolution**2 * 9
+    assert estimate_generation_bytes(config, 100, 100) > estimate_generation_bytes(config, 100, 1)  # bigger chunk
+    assert MAX_MEMORY_BYTES == 4 * 2**30
+    assert math.isfinite(one)
+
+
+def test_constants_agree_across_self_contained_files():
+    from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
+    from eeg2img_hf.pipelines import eeg_to_image
+    from eeg2img_hf.utils.checks import MAX_SEED
+
+    assert eeg_to_image.TRUNCATION_PSI_RANGE == modeling_eeg_stylegan.TRUNCATION_PSI_RANGE == (-1.0, 2.0)
+    assert eeg_to_image.MAX_SEED == MAX_SEED == 2**32 - 1
