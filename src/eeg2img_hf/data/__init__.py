@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .features import INFO_KEY, REQUIRED_COLUMNS, get_eeg_info, make_features, set_eeg_info, validate_eeg_dataset
 from .loading import HUB_PREFIX, INFO_FILENAME, load_eeg_dataset, load_eeg_dataset_from_hub
+from .eeg_io import EEGRecording, read_eeg_file, validate_eeg
 from .converters import (
     CONVERTERS,
     convert_arrays,
@@ -31,6 +32,7 @@ from .splits import SPLIT_GUARANTEES, SPLIT_STRATEGIES, check_disjoint, split_da
 
 __all__ = [
     "CONVERTERS",
+    "EEGRecording",
     "HUB_PREFIX",
     "INFO_FILENAME",
     "load_eeg_dataset_from_hub",
@@ -52,6 +54,7 @@ __all__ = [
     "crop",
     "preprocess_dataset",
     "preprocessing_step",
+    "read_eeg_file",
     "resample",
     "resize_image",
     "scale_by_trial_max",
@@ -65,6 +68,7 @@ __all__ = [
     "split_dataset",
     "split_report",
     "split_trials",
+    "validate_eeg",
     "validate_eeg_dataset",
     "write_eeg_dataset",
 ]
