@@ -42,7 +42,7 @@ def _write(path, splits=None, **kwargs):
 def test_round_trip_values_layout_and_info(tmp_path):
     ds = _write(tmp_path / "out")
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no staging folder left behind
-    assert sorted(os.listdir(tmp_path / "out")) == ["dataset_dict.json", "test", "train"]
+    assert sorted(os.listdir(tmp_path / "out")) == [".eeg2img-output.json", "dataset_dict.json", "test", "train"]
     assert {"state.json", "dataset_info.json"} <= set(os.listdir(tmp_path / "out" / "train"))
     assert {k: len(v) for k, v in ds.items()} == {"train": 7, "test": 2}
     train = ds["train"].with_format("numpy")

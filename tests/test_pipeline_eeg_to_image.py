@@ -232,7 +232,7 @@ def test_generate_cli_is_byte_reproducible(generate_setup):
     argv = ["generate", *args, "--output-dir", str(root / "b")]
     proc = run_python(f"from eeg2img_hf.cli import main; raise SystemExit(main({argv!r}))")  # a fresh process
     assert proc.returncode == 0, proc.stderr[-3000:]
-    names = sorted(p.name for p in (root / "a").iterdir())
+    names = sorted(p.name for p in (root / "a").iterdir() if p.name != ".eeg2img-output.json")  # ownership marker
     assert names == ["manifest.json", "seed0000.png", "seed0000_real.png", "seed0001.png", "seed0001_real.png"]
     for name in names:
         assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name

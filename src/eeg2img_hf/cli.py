@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
-
 from .utils.names import SPLIT_STRATEGIES  # imports nothing: keeps --help free of `datasets`
+
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
@@ -31,8 +32,12 @@ def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
 def cmd_simulate(ns: argparse.Namespace) -> None:
     from .data import simulate_dataset
 
+    from .data.preprocessing import save_dataset_dict
+    from .utils.outputs import prepare_output_dir
+
+    prepare_output_dir(ns.output, command="simulate", kind="dataset", overwrite=True, what="--output")
     ds = simulate_dataset(ns.preset, **_simulation_kwargs(ns))
-    ds.save_to_disk(ns.output)
+    save_dataset_dict(ds, ns.output, overwrite=True, command="simulate")  # replaces only a dataset it wrote
     print(json.dumps({"saved": ns.output, "splits": {k: len(v) for k, v in ds.items()}}))
 
 
@@ -58,7 +63,9 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 
 def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
     from .training import evaluate_encoder
+    from .utils.model_folders import check_model_folder
 
+    check_model_folder(ns.model, "eeg2img_eeg_encoder")
     result = evaluate_encoder(ns.model, dataset=ns.dataset, output_json=ns.output,
                               unseen_classes=_csv(ns.unseen_classes) if ns.unseen_classes else None,
                               tsne_path="" if ns.no_tsne else None)
@@ -75,8 +82,11 @@ def cmd_quickstart(ns: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="eeg2img", description="EEG -> visual representations and images.")
+    parser = argparse.ArgumentParser(prog="eeg2img", description="EEG -> visual representations and images.",
+                                     epilog=_ERRORS_EPILOG)  # fmt: skip
     parser.add_argument("--version", action="version", version=f"eeg2img_hf {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (also EEG2IMG_DEBUG=1; allowed anywhere)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("quickstart", help="simulate data, train and evaluate, save HF-format models")
@@ -137,12 +147,45 @@ def _register_command_modules(sub) -> None:
             importlib.import_module(module_name).register(sub)
 
 
+_ERRORS_EPILOG = ("A user error (a bad file, folder or argument) is reported in one or two lines with exit status 2; "
+                  "--debug or EEG2IMG_DEBUG=1 shows its traceback.")
+
+DEBUG_ENV = "EEG2IMG_DEBUG"
+"""Environment variable that, set to anything but `""`/`0`, makes the CLI show tracebacks of user errors."""
+
+# PIL warns (DecompressionBombWarning) above Image.MAX_IMAGE_PIXELS and raises above twice that; the CLI refuses
+# both. Matched by message so that `eeg2img --help` does not import PIL.
+_BOMB_WARNING = r"Image size \(\d+ pixels\) exceeds limit"
+
+
 def main(argv: list[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    """Run the `eeg2img` command line; returns the exit status (0, or 2 for a user error).
+
+    A user error (see `eeg2img_hf.utils.errors.user_error_message`) is printed as one or two lines on stderr,
+    `eeg2img <command>: error: <what is wrong>` and possibly what to do, without a traceback; `--debug` (anywhere
+    on the command line) or `EEG2IMG_DEBUG=1` re-raises it instead. Other exceptions are bugs and keep their
+    traceback.
+    """
+    import warnings
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+    ns = build_parser().parse_args(args)
     try:
-        ns.func(ns)
-    except ValueError as err:  # bad input: one readable line, no traceback
-        print(f"eeg2img {ns.command}: error: {err}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=_BOMB_WARNING)
+            ns.func(ns)
+    except Exception as err:  # noqa: BLE001 - sorted into user errors and bugs just below
+        from .utils.errors import user_error_message
+
+        message = None if debug else user_error_message(err)
+        if message is None:
+            raise
+        first, _, hint = message.partition("\n")
+        print(f"eeg2img {ns.command}: error: {first}", file=sys.stderr)
+        if hint:
+            print(f"eeg2img {ns.command}: {hint}", file=sys.stderr)
         return 2
     return 0
 

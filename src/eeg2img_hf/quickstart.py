@@ -344,7 +344,11 @@ def run_quickstart(
     Returns:
         `dict`: the content of `results.json` (per-stage figures, chance levels, seconds, folders).
     """
+    from .utils.outputs import create_output_dir, prepare_output_dir
+
     wanted = parse_stages(stages) if not isinstance(stages, list) else parse_stages(",".join(stages))
+    # A non-empty folder must be an earlier quickstart run (its finished stages are reused), never foreign files.
+    prepare_output_dir(output_dir, command="quickstart", kind="quickstart", reuse=True, what="--output-dir")
     run = _Run(Path(output_dir), fast, gan_kimg)
     if threads is not None:
         if threads < 1:
@@ -352,7 +356,7 @@ def run_quickstart(
         import torch
 
         torch.set_num_threads(threads)
-    run.out.mkdir(parents=True, exist_ok=True)
+    create_output_dir(run.out, command="quickstart", kind="quickstart")
     records: dict[str, dict[str, Any]] = {}
     total = len(QUICKSTART_STAGES)
     for number, stage in enumerate(QUICKSTART_STAGES[:-1], start=1):

@@ -11,10 +11,14 @@ def cmd_build_gallery(ns: argparse.Namespace) -> None:
     """Build a [`GalleryIndex`] with an EEGClip model and save it as one safetensors file (never overwriting)."""
     from ..models.eeg_clip import EEGClipModel
     from ..retrieval import build_gallery
+    from ..utils.model_folders import check_model_folder, load_model_folder
+    from ..utils.outputs import prepare_output_file
 
+    # Fail before the (slow) embedding, not after it: the output, then the model folder.
+    prepare_output_file(ns.output, inputs={"model": ns.model, "images": ns.images}, overwrite=ns.overwrite,
+                        is_own=_is_gallery_file, what="--output")
     output = Path(ns.output)
-    if output.exists() and not ns.overwrite:  # fail before the (slow) embedding, not after it
-        raise ValueError(f"{str(output)!r} already exists; pass --overwrite to replace it")
+    check_model_folder(ns.model, "eeg2img_eeg_clip")
     source = Path(ns.images)
     if source.is_dir() and not (source / "dataset_dict.json").exists():
         images = source  # a folder of image files
@@ -25,13 +29,26 @@ def cmd_build_gallery(ns: argparse.Namespace) -> None:
         if ns.split not in data:
             raise ValueError(f"the dataset has no {ns.split!r} split (splits: {list(data)})")
         images = data[ns.split]
-    model = EEGClipModel.from_pretrained(ns.model)
+    model = load_model_folder(EEGClipModel, ns.model)
     if ns.device:
         model = model.to(ns.device)
     index = build_gallery(model, images, batch_size=ns.batch_size)
     index.save(output, overwrite=ns.overwrite)
     print(json.dumps({"saved": str(output), "images": len(index), "embed_dim": index.embed_dim,
                       "classes": len(index.class_names), "source": index.sources.get("kind")}))  # fmt: skip
+
+
+def _is_gallery_file(path: Path) -> bool:
+    """Whether `path` is a gallery index this package wrote (safetensors with the gallery format marker)."""
+    from ..retrieval.gallery import GALLERY_FORMAT
+    from ..utils.errors import Eeg2ImgError
+    from ..utils.model_folders import read_safetensors_header
+
+    try:
+        metadata = read_safetensors_header(path).get("__metadata__") or {}
+    except Eeg2ImgError:
+        return False
+    return isinstance(metadata, dict) and metadata.get("format") == GALLERY_FORMAT
 
 
 def register(subparsers) -> None:

@@ -41,20 +41,21 @@ def _sha256(path: Path) -> str:
 def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
     """Runs the conversion, writes `save_pretrained` output and `conversion.json`, prints a JSON summary."""
     from ..convert.authors_checkpoints import MAPPING_VERSION, convert_authors_encoder, convert_stylegan_snapshot
+    from ..utils.outputs import create_output_dir, prepare_output_dir
 
     source, out = Path(ns.checkpoint), Path(ns.output_dir)
     if not source.is_file():
-        raise ValueError(f"{source.name}: no such file")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{ns.output_dir} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not ns.overwrite:
-        raise ValueError(f"{ns.output_dir} exists and is not empty; pass --overwrite to write into it")
+        raise ValueError(f"{ns.checkpoint}: no such file" if not source.exists() else f"{ns.checkpoint} is a folder, "
+                         "expected the checkpoint file")  # fmt: skip
+    command = f"convert-checkpoint {ns.kind}"
+    prepare_output_dir(out, command=command, kind="model", overwrite=ns.overwrite, what="output_dir",
+                       inputs={"checkpoint": ns.checkpoint, "--encoder": getattr(ns, "encoder", None)})  # fmt: skip
     if ns.kind == "encoder":
         model, report = convert_authors_encoder(source, n_chans=ns.n_chans, n_times=ns.n_times, return_report=True)
     else:
         model, report = convert_stylegan_snapshot(source, encoder_path=ns.encoder, network=ns.network,
                                                   return_report=True)  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
+    create_output_dir(out, command=command, kind="model")
     model.save_pretrained(out, safe_serialization=True)
     record = {"source_file": source.name, "source_sha256": _sha256(source), "mapping_version": MAPPING_VERSION,
               **report}  # fmt: skip

@@ -39,8 +39,25 @@ def build_source_parser(source: str) -> tuple[argparse.ArgumentParser, Any]:
 
 
 def cmd_convert(ns: argparse.Namespace) -> None:
-    """Parses the source's options, runs its converter and prints the JSON summary."""
+    """Parses the source's options, refuses an output that overlaps an input, runs the converter and prints the
+    JSON summary."""
     parser, module = build_source_parser(ns.source)
-    summary = module.run(parser.parse_args(ns.arguments))
+    args = parser.parse_args(ns.arguments)
+    check_converter_output(args)
+    summary = module.run(args)
     if summary is not None:
         print(json.dumps(summary, default=str))
+
+
+def check_converter_output(args: argparse.Namespace) -> None:
+    """Refuse an output folder (`output_dir` / `--output`) that equals, contains or lies inside any path given as
+    another option (the EEG files, image folders, mapping files); the writer checks ownership of the folder."""
+    from ..utils.outputs import check_inputs
+
+    values = vars(args)
+    key = "output_dir" if values.get("output_dir") is not None else "output"
+    if values.get(key) is None:
+        return
+    inputs = {f"--{name.replace('_', '-')}": value for name, value in values.items()
+              if name != key and isinstance(value, str)}  # fmt: skip
+    check_inputs(values[key], inputs, what=key if key == "output_dir" else "--output")

@@ -16,7 +16,9 @@ def _csv_ints(value: str) -> tuple[int, ...]:
 def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
     """Run [`evaluate_clip`], write the full JSON (with `--output`) and print the headline figures as one line."""
     from ..training.evaluate_clip import evaluate_clip
+    from ..utils.model_folders import check_model_folder
 
+    check_model_folder(ns.model, "eeg2img_eeg_clip")
     result = evaluate_clip(
         ns.model, ns.dataset, split=ns.split, ks=ns.ks, batch_size=ns.batch_size, head_epochs=ns.head_epochs,
         head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,

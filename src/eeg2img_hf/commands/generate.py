@@ -154,9 +154,14 @@ def _build_pipeline(model: str, device: str | None) -> Any:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.deterministic = True  # same arguments -> same bytes (CLI process only)
     torch.backends.cudnn.benchmark = False
+    from ..models import EEGStyleGANModel
+    from ..utils.model_folders import load_model_folder
+
+    # A local folder is checked and loaded strictly (config type, safetensors, every tensor); a Hub id goes through.
+    loaded = load_model_folder(EEGStyleGANModel, model)
     # `pipeline_class` keeps the installed class for folders written by `pipe.save_pretrained` too: their
     # `custom_pipelines` entry would otherwise demand `trust_remote_code=True`.
-    return pipeline("eeg-to-image", model=model, device=device, pipeline_class=EEGToImagePipeline)
+    return pipeline("eeg-to-image", model=loaded, device=device, pipeline_class=EEGToImagePipeline)
 
 
 def _save_png(array: Any, path: Path) -> str:
@@ -231,7 +236,14 @@ def generate_grids(
 
         recording = read_eeg_file(eeg_file)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..utils.model_folders import check_model_folder
+    from ..utils.outputs import create_output_dir, prepare_output_dir
+
+    # Before any work: the output must not overlap an input nor hold files this package did not write.
+    prepare_output_dir(out, command="generate", kind="images", reuse=True, what="--output-dir",
+                       inputs={"model": model, "--dataset": dataset, "--eeg": eeg_file})  # fmt: skip
+    check_model_folder(model, "eeg2img_stylegan")
+    create_output_dir(out, command="generate", kind="images")
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
                "output_type": "np"}  # fmt: skip
     if max_memory_bytes is not None:

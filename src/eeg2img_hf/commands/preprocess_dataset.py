@@ -70,7 +70,10 @@ def run_preprocess(
     """Load `dataset`, apply [`preprocess_dataset`], save to `output`; returns a JSON-friendly summary."""
     from ..data import get_eeg_info, load_eeg_dataset
     from ..data.preprocessing import preprocess_dataset
+    from ..utils.outputs import prepare_output_dir
 
+    prepare_output_dir(output, command="preprocess", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
+                       what="--output")  # fails before the (slow) processing  # fmt: skip
     source = load_eeg_dataset(dataset)
     result = preprocess_dataset(source, steps, output, batch_size=batch_size, overwrite=overwrite)
     info = get_eeg_info(result)

@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
 def cmd_push_model(ns: argparse.Namespace) -> None:
     """Pushes the model and prints `{"url": ..., "repo_id": ...}` as one JSON line."""
     from ..hub.push import push_model
+    from ..utils.model_folders import check_model_folder
 
+    check_model_folder(ns.model_dir, what="model_dir")  # config, model type and safetensors headers
     url = push_model(ns.model_dir, ns.repo_id, token=ns.token, private=ns.private, card=ns.card,
                      evaluation=ns.evaluation, commit_message=ns.message, dataset_repo_id=ns.dataset_repo_id)  # fmt: skip
     print(json.dumps({"url": url, "repo_id": ns.repo_id}))

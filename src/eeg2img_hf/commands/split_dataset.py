@@ -55,11 +55,15 @@ def run_split(
     from ..data import get_eeg_info, load_eeg_dataset
     from ..data.preprocessing import save_dataset_dict
     from ..data.splits import split_dataset
+    from ..utils.outputs import prepare_output_dir
 
+    prepare_output_dir(output, command="split", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
+                       what="--output")  # fails before the split  # fmt: skip
     source = load_eeg_dataset(dataset)
     result = split_dataset(source, strategy, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
                            test_subjects=test_subjects, n_test_subjects=n_test_subjects)  # fmt: skip
-    save_dataset_dict(result, output, source=source, overwrite=overwrite)
+    save_dataset_dict(result, output, source=source, overwrite=overwrite, inputs={"dataset": dataset},
+                      command="split")  # fmt: skip
     split = get_eeg_info(result)["split"]
     return {"saved": output, "strategy": strategy, "counts": split["counts"], "overlaps": split["overlaps"],
             "disjoint": split["disjoint"]}  # fmt: skip

@@ -26,7 +26,11 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
 def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
     """Handler: build `ImageToEEGTrainingArguments` from the preset + options, train, print one JSON line."""
     from ..training.train_image_to_eeg import ImageToEEGTrainingArguments, train_image_to_eeg
+    from ..utils.model_folders import check_model_folder
 
+    check_model_folder(ns.encoder, "eeg2img_eeg_encoder", what="--encoder")
+    if ns.generator:
+        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator")
     args = ImageToEEGTrainingArguments.from_preset(ns.preset, resume=ns.resume, **_overrides(ns))
     summary = train_image_to_eeg(args)
     keys = ("model_dir", "selection_metric", "best_validation", "best_epoch", "epochs_run", "train_seconds")
@@ -36,7 +40,11 @@ def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
 def cmd_evaluate_reconstruction(ns: argparse.Namespace) -> None:
     """Handler: run `evaluate_reconstruction` and print the seen/unseen/all scores as one JSON line."""
     from ..training.train_image_to_eeg import evaluate_reconstruction
+    from ..utils.model_folders import check_model_folder
 
+    check_model_folder(ns.model, "eeg2img_image_to_eeg")
+    if ns.generator:
+        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator")
     report = evaluate_reconstruction(
         ns.model, ns.generator, ns.dataset, ns.judge, splits=tuple(s for s in ns.splits.split(",") if s),
         num_images_per_image=ns.num_images, seed=ns.seed, output_path=ns.output, device=ns.device,

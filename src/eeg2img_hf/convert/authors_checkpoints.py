@@ -497,7 +497,9 @@ def _load_encoder(encoder_path: str | os.PathLike[str]) -> EEGEncoderModel:
     """An `EEGEncoderModel` from a `save_pretrained` folder or an authors' `.pth` file."""
     path = Path(encoder_path)
     if path.is_dir():
-        return EEGEncoderModel.from_pretrained(path)
+        from ..utils.model_folders import load_model_folder
+
+        return load_model_folder(EEGEncoderModel, path, what="encoder")
     return convert_authors_encoder(path)
 
 

@@ -434,12 +434,14 @@ def _protected_dirs(ds: Any) -> set[str]:
     return dirs | roots
 
 
-def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = None, overwrite: bool = False) -> Any:
+def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = None, overwrite: bool = False,
+                      inputs: Any = None, command: str = "preprocess") -> Any:
     """Save a `DatasetDict` to `output_dir` safely and return it re-loaded (memory-mapped).
 
-    Refuses a non-empty `output_dir` unless `overwrite=True`, and always refuses a directory that
-    holds the files of `source` (or of `ds`). Writes into a temporary sibling directory first and only
-    replaces `output_dir` once saving succeeded.
+    Refuses a non-empty `output_dir` unless `overwrite=True` and it is a dataset folder this package wrote (see
+    [`eeg2img_hf.utils.outputs`]), and always refuses a directory that holds the files of `source` (or of `ds`)
+    or overlaps one of `inputs`. Writes into a temporary sibling directory first (with the ownership marker) and
+    only replaces `output_dir` once saving succeeded.
 
     Args:
         ds (`DatasetDict`):
@@ -449,12 +451,18 @@ def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = N
         source (`DatasetDict`, *optional*):
             The input the dataset was derived from; its directory is never written to.
         overwrite (`bool`, *optional*, defaults to `False`):
-            Replace an existing non-empty `output_dir`.
+            Replace an existing non-empty `output_dir` (a dataset folder written by this package).
+        inputs (*optional*):
+            More input paths (or `{argument name: path}`) the output must not equal, contain or lie inside.
+        command (`str`, *optional*, defaults to `"preprocess"`):
+            Recorded in the folder's ownership marker.
 
     Returns:
         `DatasetDict` loaded from `output_dir`.
     """
     from datasets import load_from_disk
+
+    from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
 
     output_dir = os.path.abspath(os.fspath(output_dir))
     protected = _protected_dirs(ds) | (_protected_dirs(source) if source is not None else set())
@@ -464,23 +472,15 @@ def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = N
         if output_dir.startswith(directory + os.sep):
             raise ValueError(f"output directory {output_dir!r} is inside the input dataset {directory!r}; choose "
                              "another one")  # fmt: skip
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"output path {output_dir!r} exists and is not a directory")
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise ValueError(f"output directory {output_dir!r} exists and is not empty; pass overwrite=True to replace it")
+    output_dir = os.fspath(prepare_output_dir(output_dir, command=command, kind="dataset", inputs=inputs,
+                                              overwrite=overwrite, what="output directory"))  # fmt: skip
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
     try:
         ds.save_to_disk(staging)
-        if os.path.isdir(output_dir):
-            backup = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.old-", dir=parent)
-            os.rmdir(backup)
-            os.rename(output_dir, backup)
-            os.rename(staging, output_dir)
-            shutil.rmtree(backup)
-        else:
-            os.rename(staging, output_dir)
+        write_marker(staging, command=command, kind="dataset")
+        replace_folder(staging, output_dir, kind="dataset")
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging)

@@ -129,15 +129,27 @@ def load_image_classifier(directory: str | Path, device: str | torch.device = "c
     """Load a judge saved by [`train_image_classifier`] / `ImageClassifier.save_pretrained` (safetensors only)."""
     from safetensors.torch import load_file
 
+    from ..utils.errors import BadModelFolderError
+    from ..utils.model_folders import read_safetensors_header
+
     path = Path(directory)
     if not path.is_dir():
         raise ValueError(f"image classifier folder {str(path)!r} does not exist")
     missing = [name for name in (WEIGHTS_NAME, CONFIG_NAME) if not (path / name).is_file()]
     if missing:
         raise ValueError(f"{str(path)!r} is not an image classifier folder: missing {missing} (safetensors only)")
-    config = ImageClassifierConfig(**json.loads((path / CONFIG_NAME).read_text()))
+    try:
+        config = ImageClassifierConfig(**json.loads((path / CONFIG_NAME).read_text()))
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as err:
+        raise BadModelFolderError(f"{str(path / CONFIG_NAME)!r} is not a valid image classifier config: {err}",
+                                  hint="retrain the judge with `eeg2img train-image-classifier`") from err  # fmt: skip
+    read_safetensors_header(path / WEIGHTS_NAME)  # a truncated or corrupt file is named here
     model = ImageClassifier(config)
-    model.load_state_dict(load_file(str(path / WEIGHTS_NAME)))
+    try:
+        model.load_state_dict(load_file(str(path / WEIGHTS_NAME)))
+    except RuntimeError as err:
+        raise BadModelFolderError(f"{str(path / WEIGHTS_NAME)!r} does not fit {CONFIG_NAME}: "
+                                  f"{' '.join(str(err).split())[:300]}") from err  # fmt: skip
     return model.to(device).eval()
 
 

@@ -343,6 +343,25 @@ def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_proc
                                        collate_fn=identity_collate)
 
 
+def prepare_run_dir(args: Any, command: str) -> Path:
+    """Check `args.output_dir` before a run writes anything, then create it with the ownership marker.
+
+    Refused (see [`eeg2img_hf.utils.outputs`]): an output folder that equals, contains or lies inside the dataset
+    folder or a model folder the run reads (`encoder`, `generator`), a path that is a file, and a non-empty folder
+    that is not a training run written by this package. Only the main process creates the folder.
+    """
+    import os
+
+    from ..utils.outputs import create_output_dir, prepare_output_dir
+
+    inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator")}
+    out_dir = prepare_output_dir(args.output_dir, command=command, kind="run", inputs=inputs, reuse=True,
+                                 what="output_dir")  # fmt: skip
+    if os.environ.get("RANK", "0") == "0":
+        create_output_dir(out_dir, command=command, kind="run")
+    return out_dir
+
+
 def start_run(accelerator, args: Any, project: str) -> tuple[Path, MetricsLogger]:
     """Create `output_dir`, save `training_args.json`, start the trackers; returns `(output_dir, logger)`."""
     out_dir = Path(args.output_dir)

@@ -186,7 +186,9 @@ def _load(model: Any, dataset: Any, simulate: dict[str, Any] | None, device: str
     if isinstance(model, (str, Path)):
         from ..models.eeg_clip import EEGClipModel
 
-        model = EEGClipModel.from_pretrained(str(model))
+        from ..utils.model_folders import load_model_folder
+
+        model = load_model_folder(EEGClipModel, model)
     if not hasattr(model, "get_eeg_features") or not hasattr(model, "get_image_features"):
         raise ValueError(f"evaluate_clip needs an EEGClip model (or its folder), got {type(model).__name__}")
     if device is not None:

@@ -47,6 +47,7 @@ def evaluate_encoder(
     from ..data import get_eeg_info, load_eeg_dataset
     from ..metrics import evaluate_features, plot_tsne
     from ..models import EEGEncoderModel
+    from ..utils.model_folders import load_model_folder
     from .common import select_classes
 
     model_path = Path(model_path)
@@ -61,7 +62,7 @@ def evaluate_encoder(
     data = load_eeg_dataset(source, **simulate)
     if unseen_classes is None:
         unseen_classes = record.get("excluded_classes") or None
-    model = EEGEncoderModel.from_pretrained(model_path)
+    model = load_model_folder(EEGEncoderModel, model_path)
     seen = select_classes(data, exclude=unseen_classes) if unseen_classes else data
     train_f, train_y = compute_embeddings(model, seen["train"])
     test_f, test_y = compute_embeddings(model, seen["test"])

@@ -42,7 +42,9 @@ def _load_model(model_path: Any, device: torch.device) -> tuple[Any, str]:
         raise ValueError(f"model folder {str(path)!r} does not exist")
     from ..models import EEGStyleGANModel
 
-    return EEGStyleGANModel.from_pretrained(path).to(device).eval(), str(path)
+    from ..utils.model_folders import load_model_folder
+
+    return load_model_folder(EEGStyleGANModel, path).to(device).eval(), str(path)
 
 
 def _resolve_dataset(dataset: Any, model_path: Any) -> tuple[Any, str]:

@@ -27,6 +27,7 @@ from .common import (
     latest_checkpoint,
     load_train_validation,
     make_accelerator,
+    prepare_run_dir,
     restore_state,
     run_record,
     shuffled_loader,
@@ -223,7 +224,9 @@ def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_na
     if args.encoder is not None:
         if not Path(args.encoder).is_dir():
             raise ValueError(f"--encoder {args.encoder!r} is not a folder holding a trained EEGEncoderModel")
-        encoder = EEGEncoderModel.from_pretrained(args.encoder)
+        from ..utils.model_folders import load_model_folder
+
+        encoder = load_model_folder(EEGEncoderModel, args.encoder, what="encoder")
         got = {"n_chans": encoder.config.n_chans, "n_times": encoder.config.n_times}
         if got != {k: shape[k] for k in got}:
             raise ValueError(f"the encoder in {args.encoder!r} expects {got}, the dataset has {shape}")
@@ -315,6 +318,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     from ..models import make_image_processor
 
     _check_output_dir(args)
+    prepare_run_dir(args, "train-clip")
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     dataset, info = load_clip_data(args)

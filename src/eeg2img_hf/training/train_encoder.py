@@ -19,6 +19,7 @@ from .common import (
     finish_run,
     load_train_validation,
     make_accelerator,
+    prepare_run_dir,
     restore_state,
     run_record,
     shuffled_loader,
@@ -83,6 +84,7 @@ def train_encoder(args: EncoderTrainingArguments) -> dict[str, Any]:
 
     from .losses import get_encoder_loss
 
+    prepare_run_dir(args, "train-encoder")
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     dataset, info = load_training_data(args)

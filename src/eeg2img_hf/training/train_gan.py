@@ -283,7 +283,9 @@ def load_frozen_encoder(path: str | None, device: torch.device):
 
     if not Path(path).is_dir():
         raise ValueError(f"encoder folder {path!r} does not exist (train one with `eeg2img train-encoder`)")
-    encoder = EEGEncoderModel.from_pretrained(path).to(device).eval()
+    from ..utils.model_folders import load_model_folder
+
+    encoder = load_model_folder(EEGEncoderModel, path, what="encoder").to(device).eval()
     encoder.requires_grad_(False)
     return encoder
 
@@ -706,8 +708,9 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     from ..models import EEGStyleGANModel
-    from .common import start_run
+    from .common import prepare_run_dir, start_run
 
+    prepare_run_dir(args, "train-gan")
     accelerator, encoder, config, data, loop, loader = _setup(args)
     out_dir, logger = start_run(accelerator, args, "gan")
     ctx = {"out_dir": out_dir, "encoder": encoder, "sums": {}, "tick_start": time.perf_counter(), "logger": logger,

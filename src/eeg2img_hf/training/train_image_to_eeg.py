@@ -219,8 +219,10 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     """
     from accelerate.utils import set_seed
 
+    from .common import prepare_run_dir
     from .train_gan import load_frozen_encoder
 
+    prepare_run_dir(args, "train-image-to-eeg")
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     encoder = load_frozen_encoder(args.encoder, accelerator.device)
@@ -280,7 +282,9 @@ def _resolve_reconstruction_inputs(image_to_eeg: Any, dataset: Any, judge: Any) 
     from ..models import ImageToEEGModel
 
     if isinstance(image_to_eeg, (str, Path)):
-        image_to_eeg = ImageToEEGModel.from_pretrained(str(image_to_eeg))
+        from ..utils.model_folders import load_model_folder
+
+        image_to_eeg = load_model_folder(ImageToEEGModel, image_to_eeg)
     if isinstance(dataset, (str, Path)):
         dataset = load_eeg_dataset(dataset)
     if isinstance(judge, (str, Path)):

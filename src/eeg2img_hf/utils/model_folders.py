@@ -34,10 +34,10 @@ __all__ = [
 ]
 
 MODEL_TYPE_NAMES = {
-    "eeg2img_eeg_encoder": "EEG encoder (train-encoder)",
-    "eeg2img_stylegan": "EEGStyleGAN-ADA generator (train-gan)",
-    "eeg2img_eeg_clip": "EEGClip (train-clip)",
-    "eeg2img_image_to_eeg": "image -> EEG model (train-image-to-eeg)",
+    "eeg2img_eeg_encoder": "an EEG encoder (train-encoder)",
+    "eeg2img_stylegan": "an EEGStyleGAN-ADA generator (train-gan)",
+    "eeg2img_eeg_clip": "an EEGClip model (train-clip)",
+    "eeg2img_image_to_eeg": "an image -> EEG model (train-image-to-eeg)",
 }
 """The package's `config.json` model types and how messages name them."""
 
@@ -59,7 +59,12 @@ class ModelFolder:
     config: dict[str, Any]
     model_type: str
     weight_files: list[Path] = field(default_factory=list)
-    tensor_names: set[str] = field(default_factory=set)
+    tensor_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def tensor_names(self) -> set[str]:
+        """Names of the tensors in the weight files."""
+        return set(self.tensor_shapes)
 
 
 def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
@@ -118,7 +123,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _expected_names(expected: tuple[str, ...]) -> str:
-    return " or ".join(MODEL_TYPE_NAMES.get(t, t) for t in expected)
+    return " or ".join(MODEL_TYPE_NAMES.get(t, f"a {t} model") for t in expected)
 
 
 def looks_like_hub_id(path: str | os.PathLike) -> bool:
@@ -153,27 +158,28 @@ def check_model_folder(
         if looks_like_hub_id(path):
             return None
         raise BadModelFolderError(f"{what} {os.fspath(path)!r}: no such model folder",
-                                  hint=f"pass the folder of a saved {_expected_names(expected)}")  # fmt: skip
+                                  hint=f"pass the folder of {_expected_names(expected)}")  # fmt: skip
     if not folder.is_dir():
         raise BadModelFolderError(f"{what} {os.fspath(path)!r} is a file, expected a model folder (the folder "
                                   "holding config.json and model.safetensors)")  # fmt: skip
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise BadModelFolderError(f"{what} {os.fspath(folder)!r} has no config.json: not a saved model folder",
-                                  hint=f"pass the folder of a saved {_expected_names(expected)}")  # fmt: skip
+                                  hint=f"pass the folder of {_expected_names(expected)}")  # fmt: skip
     config = _read_json(config_path, "the model config")
     if not isinstance(config, dict):
         raise BadModelFolderError(f"{os.fspath(config_path)} must hold a JSON object, got {type(config).__name__}")
     model_type = config.get("model_type")
     if model_type not in expected:
-        found = MODEL_TYPE_NAMES.get(model_type, f"model_type {model_type!r}")
-        raise BadModelFolderError(f"{what} {os.fspath(folder)!r} holds a {found}, expected a "
+        found = MODEL_TYPE_NAMES.get(model_type, f"a model of type {model_type!r}")
+        raise BadModelFolderError(f"{what} {os.fspath(folder)!r} holds {found}, expected "
                                   f"{_expected_names(expected)}", hint="pass a folder of the expected kind")  # fmt: skip
     files = _weight_files(folder, what)
-    names: set[str] = set()
+    shapes: dict[str, tuple[int, ...]] = {}
     for file in files:
-        names |= {k for k in read_safetensors_header(file) if k != "__metadata__"}
-    return ModelFolder(folder, config, model_type, files, names)
+        header = read_safetensors_header(file)
+        shapes.update({k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"})
+    return ModelFolder(folder, config, model_type, files, shapes)
 
 
 def _weight_files(folder: Path, what: str) -> list[Path]:
@@ -199,39 +205,60 @@ def _weight_files(folder: Path, what: str) -> list[Path]:
                               hint="copy the complete folder written by save_pretrained")  # fmt: skip
 
 
-def check_loaded_keys(model: Any, checked: ModelFolder, *, what: str = "model") -> None:
-    """Raise [`BadModelFolderError`] unless the tensors of `checked`'s weights are exactly `model`'s state dict.
+def _align_prefix(wanted: dict[str, Any], saved: dict[str, Any], prefix: str) -> tuple[dict, dict]:
+    """As `from_pretrained` does: a base model loaded from a folder saved with a head compares only the tensors
+    under `prefix.`; a model with a head loaded from a base model's folder compares only its base-model tensors."""
+    if not prefix:
+        return wanted, saved
+    head = f"{prefix}."
+    saved_prefixed, wanted_prefixed = any(k.startswith(head) for k in saved), any(k.startswith(head) for k in wanted)
+    if saved_prefixed and not wanted_prefixed:
+        saved = {k[len(head):]: v for k, v in saved.items() if k.startswith(head)}
+    elif wanted_prefixed and not saved_prefixed:
+        wanted = {k[len(head):]: v for k, v in wanted.items() if k.startswith(head)}
+    return wanted, saved
 
-    As in `from_pretrained`, a base model loaded from a folder saved with a head (tensors under
-    `base_model_prefix.`) compares only the tensors under that prefix, and a model with a head loaded from a base
-    model's folder compares only its base-model tensors.
-    """
-    wanted, saved = set(model.state_dict()), set(checked.tensor_names)
-    prefix = getattr(model, "base_model_prefix", "") or ""
-    if prefix:
-        head = f"{prefix}."
-        saved_prefixed, wanted_prefixed = any(k.startswith(head) for k in saved), any(k.startswith(head) for k in wanted)
-        if saved_prefixed and not wanted_prefixed:
-            saved = {k[len(head):] for k in saved if k.startswith(head)}
-        elif wanted_prefixed and not saved_prefixed:
-            wanted = {k[len(head):] for k in wanted if k.startswith(head)}
-    missing, unexpected = sorted(wanted - saved), sorted(saved - wanted)
-    if missing or unexpected:
-        parts = ([f"missing tensors {missing[:4]}" + (f" (+{len(missing) - 4} more)" if len(missing) > 4 else "")]
-                 if missing else []) + (
-                [f"unexpected tensors {unexpected[:4]}" + (f" (+{len(unexpected) - 4} more)" if len(unexpected) > 4
-                                                           else "")] if unexpected else [])  # fmt: skip
+
+def _listed(kind: str, names: list[str]) -> str:
+    return f"{kind} {names[:4]}" + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")
+
+
+def check_loaded_keys(model: Any, checked: ModelFolder, *, what: str = "model") -> None:
+    """Raise [`BadModelFolderError`] unless the tensors of `checked`'s weights are exactly `model`'s state dict
+    (names and shapes; see `_align_prefix` for models saved with or without a task head)."""
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wanted, saved = _align_prefix(wanted, checked.tensor_shapes, getattr(model, "base_model_prefix", "") or "")
+    missing, unexpected = sorted(set(wanted) - set(saved)), sorted(set(saved) - set(wanted))
+    reshaped = sorted(k for k in set(wanted) & set(saved) if tuple(wanted[k]) != tuple(saved[k]))
+    if missing or unexpected or reshaped:
+        parts = [_listed(kind, names) for kind, names in (("missing tensors", missing),
+                 ("unexpected tensors", unexpected), ("tensors of another shape", reshaped)) if names]  # fmt: skip
         raise BadModelFolderError(f"{what} {os.fspath(checked.path)!r}: the weights do not fit its config.json ("
                                   f"{'; '.join(parts)})", hint="re-save the model with save_pretrained, or restore "
                                   "the folder's config.json and weights together")  # fmt: skip
+
+
+def _skeleton(model_class: Any, config: Any) -> Any:
+    """The model built from `config` on the meta device (no memory, no initialisation), or `None` if it cannot be."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return model_class(config)
+    except Exception:  # noqa: BLE001 - a model that cannot be built on the meta device is checked after loading
+        return None
 
 
 def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str | tuple[str, ...] | None = None, *,
                       what: str = "model", **kwargs: Any) -> Any:  # fmt: skip
     """`model_class.from_pretrained(path, **kwargs)` after [`check_model_folder`], refusing weights that do not fit.
 
+    The tensor names and shapes of the weights are compared with the model built from `config.json` before the
+    weights are loaded (and again after loading), so a folder whose weights do not fit is refused by name instead
+    of loading as a partly random model.
+
     Args:
-        model_class: a `PreTrainedModel` subclass (or an Auto class).
+        model_class: a `PreTrainedModel` subclass.
         path: the model folder (or a Hub repo id, loaded without the folder checks).
         expected: accepted `config.json` model types (default: `model_class.config_class.model_type`).
         what: how messages name the folder.
@@ -246,22 +273,25 @@ def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str |
     checked = check_model_folder(path, expected, what=what)
     if checked is None:
         return model_class.from_pretrained(os.fspath(path), **kwargs)
+    config_path = os.fspath(checked.path / "config.json")
     config_class = getattr(model_class, "config_class", None)
     if config_class is not None and "config" not in kwargs:
         try:
             kwargs["config"] = config_class.from_pretrained(os.fspath(checked.path))
         except (TypeError, KeyError, AttributeError, ValueError, OSError) as err:
-            raise BadModelFolderError(f"{os.fspath(checked.path / 'config.json')} does not describe a valid "
-                                      f"{_expected_names((checked.model_type,))}: {type(err).__name__}: {err}",
+            raise BadModelFolderError(f"{config_path} is not a valid {checked.model_type} config ({type(err).__name__}: "
+                                      f"{' '.join(str(err).split())[:300]})",
                                       hint="restore the config.json written by save_pretrained") from err  # fmt: skip
+    skeleton = _skeleton(model_class, kwargs["config"]) if "config" in kwargs else None
+    if skeleton is not None:
+        check_loaded_keys(skeleton, checked, what=what)
     try:
         model = model_class.from_pretrained(os.fspath(checked.path), **kwargs)
     except (RuntimeError, TypeError, KeyError, AttributeError, ValueError) as err:
-        if "size mismatch" in str(err) or isinstance(err, (TypeError, KeyError, AttributeError, ValueError)):
-            raise BadModelFolderError(f"{what} {os.fspath(checked.path)!r} does not load: the weights or config do "
-                                      f"not fit the model ({type(err).__name__}: "
-                                      f"{' '.join(str(err).split())[:300]})",
-                                      hint="re-save the model with save_pretrained") from err  # fmt: skip
-        raise
+        if isinstance(err, RuntimeError) and "mismatch" not in str(err):
+            raise
+        raise BadModelFolderError(f"{what} {os.fspath(checked.path)!r} does not load: the weights or config do not "
+                                  f"fit the model ({type(err).__name__}: {' '.join(str(err).split())[:300]})",
+                                  hint="re-save the model with save_pretrained") from err  # fmt: skip
     check_loaded_keys(model, checked, what=what)
     return model

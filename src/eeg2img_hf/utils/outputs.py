@@ -118,6 +118,14 @@ def _is_model_folder(folder: Path) -> bool:
     return (folder / "image_classifier.json").is_file() and (folder / "model.safetensors").is_file()
 
 
+def _is_dataset_folder(folder: Path) -> bool:
+    """A `DatasetDict.save_to_disk` folder: `dataset_dict.json` listing splits, each a folder with its metadata."""
+    listed = _json_object(folder / "dataset_dict.json")
+    splits = listed.get("splits") if listed is not None else None
+    return isinstance(splits, list) and bool(splits) and all(
+        isinstance(s, str) and (folder / s / "dataset_info.json").is_file() for s in splits)
+
+
 def _is_run_folder(folder: Path) -> bool:
     """A training run of an earlier version: trainer checkpoints, or only the GAN / image -> EEG embedding cache
     (written before the rest of the run)."""
@@ -140,7 +148,7 @@ def own_output_kind(folder: PathLike) -> str | None:
     marker = read_marker(folder)
     if marker is not None:
         return marker["kind"]
-    if (folder / "dataset_dict.json").is_file():
+    if _is_dataset_folder(folder):
         return "dataset"
     if _is_model_folder(folder):
         return "model"

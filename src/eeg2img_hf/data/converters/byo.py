@@ -73,7 +73,7 @@ def make_image_loader(image_size: int | None) -> Callable[[Path], Any]:
             try:
                 with Image.open(path) as image:
                     resized = resize_image(image, image_size)
-            except (OSError, SyntaxError) as err:
+            except (OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
                 raise ValueError(f"image {str(path)!r} is not a readable image file: {err}") from None
             buffer = io.BytesIO()
             resized.save(buffer, format="PNG")

@@ -29,6 +29,7 @@ from datasets.fingerprint import generate_random_fingerprint
 from datasets.utils.py_utils import asdict
 from PIL import Image as PILImage
 
+from ...utils.outputs import prepare_output_dir, replace_folder, write_marker
 from ..features import REQUIRED_COLUMNS, eeg_arrow, make_features, set_eeg_info, validate_eeg_dataset
 
 __all__ = ["encode_image", "write_eeg_dataset"]
@@ -61,6 +62,7 @@ def encode_image(image: bytes | str | os.PathLike | PILImage.Image, *, where: st
         if not path.is_file():
             raise ValueError(f"{where}: image file {str(path)!r} does not exist")
         data = path.read_bytes()
+        where = f"{where}: image file {str(path)!r}"
     elif isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
     else:
@@ -192,11 +194,11 @@ def _write_split_metadata(directory: Path, split: str, features: Features, info:
     (directory / split / "dataset_info.json").write_text(json.dumps(sorted_info, indent=2), encoding="utf-8")
 
 
-def _check_output_dir(output_dir: Path, overwrite: bool) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"output_dir {str(output_dir)!r} exists and is not a folder")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise ValueError(f"output_dir {str(output_dir)!r} exists and is not empty; pass overwrite=True to replace it")
+def _check_output_dir(output_dir: Path, overwrite: bool, inputs: Any = None) -> Path:
+    """Refuse an output that overlaps an input, is a file, or is a non-empty folder this package did not write
+    as a dataset (see [`eeg2img_hf.utils.outputs`]); an own dataset folder is replaced only with `overwrite`."""
+    return prepare_output_dir(output_dir, command="convert", kind="dataset", inputs=inputs, overwrite=overwrite,
+                              what="output_dir")
 
 
 def _build_features(n_chans: int, n_times: int, class_names: Sequence[str],
@@ -227,6 +229,8 @@ def write_eeg_dataset(
     extra_columns: Mapping[str, FeatureType] | None = None,
     batch_size: int = 256,
     overwrite: bool = False,
+    inputs: Any = None,
+    command: str = "convert",
 ) -> DatasetDict:
     """Write an EEG-image `DatasetDict` to disk from streams of rows, validating every row.
 
@@ -256,7 +260,11 @@ def write_eeg_dataset(
         batch_size (`int`, *optional*, defaults to 256):
             Rows per Arrow batch (memory holds one batch of EEG at a time).
         overwrite (`bool`, *optional*, defaults to `False`):
-            Replace an existing non-empty `output_dir`.
+            Replace an existing non-empty `output_dir`, which must be a dataset folder this package wrote.
+        inputs (*optional*):
+            Input paths (or `{argument name: path}`): an `output_dir` equal to, inside or containing one is refused.
+        command (`str`, *optional*, defaults to `"convert"`):
+            Recorded in the folder's ownership marker (see [`eeg2img_hf.utils.outputs`]).
 
     Returns:
         `datasets.DatasetDict`: the written dataset, memory-mapped from `output_dir`.
@@ -265,8 +273,7 @@ def write_eeg_dataset(
         `ValueError`: bad arguments, an existing output folder without `overwrite`, or an invalid row
         (the message names the split and the row number).
     """
-    output_dir = Path(output_dir).expanduser().resolve()
-    _check_output_dir(output_dir, overwrite)
+    output_dir = _check_output_dir(Path(output_dir), overwrite, inputs)
     if not isinstance(splits, Mapping) or not splits:
         raise ValueError(f"splits must be a non-empty mapping of split name -> rows, got {type(splits).__name__}")
     bad_names = [name for name in splits if not isinstance(name, str) or not _SPLIT_NAME.match(name)]
@@ -290,6 +297,7 @@ def write_eeg_dataset(
             _write_split_metadata(staging, split, features, info)
         (staging / "dataset_dict.json").write_text(json.dumps({"splits": list(splits)}), encoding="utf-8")
         validate_eeg_dataset(load_from_disk(str(staging)))
+        write_marker(staging, command=command, kind="dataset")
         _replace_folder(staging, output_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -298,17 +306,6 @@ def write_eeg_dataset(
 
 
 def _replace_folder(new: Path, target: Path) -> None:
-    """Move `new` to `target`; an existing `target` is moved aside first and deleted only afterwards."""
-    if not target.exists():
-        new.rename(target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old.rmdir()
-    target.rename(old)
-    try:
-        new.rename(target)
-    except BaseException:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
+    """Move `new` to `target`; an existing `target` is replaced only if it is a dataset this package wrote (moved
+    aside first and deleted only afterwards)."""
+    replace_folder(new, target, kind="dataset")
