@@ -171,6 +171,9 @@ def compute_kid(
         raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
     if max_subset_size < 2:
         raise ValueError(f"max_subset_size must be >= 2, got {max_subset_size}")
+    from ..utils.checks import check_seed
+
+    check_seed(seed, "seed")
     dim = real.shape[1]
     m = min(real.shape[0], fake.shape[0], max_subset_size)
     rng = np.random.default_rng(seed)

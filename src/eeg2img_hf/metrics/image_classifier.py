@@ -277,6 +277,9 @@ def train_image_classifier(
         [`ImageClassifier`] in eval mode; `config.val_accuracy` and `config.training` record the run.
     """
     _check_training_inputs(dataset_dict, epochs, batch_size, patience)
+    from ..utils.checks import check_seed
+
+    check_seed(seed, "seed")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     train, val = (load_split_images(dataset_dict[s], image_size) for s in ("train", "validation"))
     torch.manual_seed(seed)

@@ -132,6 +132,9 @@ def train_probe_head(
         _check_probe_inputs(name, features, labels)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    from ..utils.checks import check_seed
+
+    check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         head = torch.nn.Sequential(torch.nn.Linear(train[0].shape[1], 256), torch.nn.ReLU(), torch.nn.Dropout(0.1),
