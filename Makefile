@@ -1,15 +1,31 @@
 # Two entry points on a fresh machine (see README): `make quickstart` and `make test`.
+# `make test` is the default tier (unit and component tests, offline, a few minutes on 2 cores);
+# `make test-integration` the end-to-end tier (accelerate launch, quickstart, README, Hub round trips, browser).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test bench
+.PHONY: quickstart test test-integration test-all browser-deps check-copies bench
 
 quickstart: $(VENV)/.installed
 	$(BIN)/eeg2img quickstart $(ARGS)
 
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+test-all: test test-integration
+
+# Debian's Chromium for the browser test of the Space (needs root and apt-get; tests never install anything).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# Model folders hold verbatim copies of shared sources (remote code); restore them after editing a canonical file.
+check-copies: $(VENV)/.installed
+	$(BIN)/python scripts/check_copies.py --fix
 
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench_encoder.py

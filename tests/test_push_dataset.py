@@ -105,6 +105,7 @@ def saved_dataset(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_push_dataset_cli_and_reload_through_official_clients(hub_server, saved_dataset, tmp_path) -> None:
     env = hub_server.client_env(hf_home=tmp_path / "hf-home")
     pushed = _run(["-m", "eeg2img_hf.cli", "push-dataset", str(saved_dataset), "org/sim-tv", "--message", "first push"],
@@ -141,6 +142,7 @@ def _repo_files(hub, repo_id: str, repo_type: str = "datasets") -> list[str]:
         return [e["path"] for e in json.load(resp) if e["type"] == "file"]
 
 
+@pytest.mark.integration
 def test_model_repo_upload_and_download(hub_server, tmp_path) -> None:
     result = _run(["-c", MODEL_ROUNDTRIP, str(tmp_path / "model")],
                   hub_server.client_env(hf_home=tmp_path / "hf-model"), "RESULT")  # fmt: skip

@@ -162,6 +162,7 @@ def models(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.integration
 def test_push_then_load_with_package_remote_code_and_offline(hub_server, models, tmp_path) -> None:
     before = sorted(p.name for p in (models / "gan").iterdir())
     urls = _run(PUSH, [str(models)], hub_server.client_env(hf_home=tmp_path / "hf-push"), marker="URLS")

@@ -23,6 +23,7 @@ def _quickstart(output_dir, *extra: str) -> subprocess.CompletedProcess:
 
 
 # every stage at toy size, twice, plus a loading subprocess: about 15 s on 2 busy cores (CI runs it)
+@pytest.mark.integration
 def test_quickstart_fast_every_stage_loads_and_resumes(tmp_path):
     from huggingface_hub import ModelCard
 

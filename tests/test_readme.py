@@ -53,6 +53,8 @@ from PIL import Image
 
 from readme_fixtures import ReadmeBlock, describe, execute_block, extract_python_blocks, imports_module
 
+pytestmark = pytest.mark.integration  # README execution: `make test-integration`
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = Path(__file__).resolve().parent
 README = REPO_ROOT / "README.md"

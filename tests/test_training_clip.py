@@ -162,6 +162,7 @@ def test_cli_in_process(data_dir, tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_two_process_accelerate_launch(data_dir, tmp_path):
     """ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 (gloo, two ranks)."""
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")

@@ -88,6 +88,7 @@ def _cli_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
+@pytest.mark.integration
 def test_cli_train_evaluate_smoke(data_dir, tmp_path):
     eeg2img = shutil.which("eeg2img", path=os.path.dirname(sys.executable)) or "eeg2img"
     out = tmp_path / "run"
@@ -104,6 +105,7 @@ def test_cli_train_evaluate_smoke(data_dir, tmp_path):
     assert bad.returncode == 2 and "error" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.integration
 def test_two_process_accelerate_launch(data_dir, tmp_path):
     """ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 (gloo, two ranks)."""
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")

@@ -222,6 +222,7 @@ def test_path_length_style_mixing_and_bf16_autocast(data_dir, encoder_dir, tmp_p
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.integration
 def test_two_cpu_processes_with_accelerate_launch(data_dir, encoder_dir, tmp_path):
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
