@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANModel
 from eeg2img_hf.models.eeg_stylegan import (
     STYLEGAN_PRESETS,
     EEGStyleGANConfig,
@@ -19,7 +20,7 @@ from eeg2img_hf.models.eeg_stylegan import (
 )
 from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import FullyConnectedLayer, minibatch_std, setup_filter
-from testing_utils import import_roots
+from testing_utils import ModelTesterMixin, import_roots
 
 
 BATCH = 4
@@ -487,3 +488,46 @@ def test_conditioning_standardization_is_applied_saved_and_checked(tmp_path):
     generator.save_pretrained(tmp_path)
     loaded = EEGStyleGANGenerator.from_pretrained(tmp_path)
     torch.testing.assert_close(loaded.mapping.conditioning_scale, torch.full((12,), 3.0))
+
+
+# ------------------------------------------------------------------------- shared model contract (mixin)
+
+
+class TestGeneratorContract(ModelTesterMixin):
+    model_class = EEGStyleGANGenerator
+    output_key = "images"
+
+    def get_config(self):
+        return tiny_config()
+
+    def get_inputs(self, batch_size: int = 3) -> dict[str, torch.Tensor]:
+        return dummy_inputs(self.get_config(), batch=batch_size)
+
+
+class TestDiscriminatorContract(ModelTesterMixin):
+    model_class = EEGStyleGANDiscriminator
+    output_key = "logits"
+
+    def get_config(self):
+        return tiny_config()
+
+    def get_inputs(self, batch_size: int = 3) -> dict[str, torch.Tensor]:
+        config = self.get_config()
+        batch_size += batch_size % config.mbstd_group_size  # minibatch-std groups must divide the batch
+        gen = torch.Generator().manual_seed(1)
+        images = torch.randn(batch_size, config.img_channels, config.img_resolution, config.img_resolution, generator=gen)
+        return {"images": images, "eeg_embeds": torch.randn(batch_size, config.embed_dim, generator=gen)}
+
+
+class TestEEGStyleGANModelContract(ModelTesterMixin):
+    model_class = EEGStyleGANModel
+    output_key = "images"
+
+    def get_config(self):
+        encoder = EEGEncoderConfig(n_chans=5, n_times=32, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=12)
+        return EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)
+
+    def get_inputs(self, batch_size: int = 3) -> dict[str, torch.Tensor]:
+        gen = torch.Generator().manual_seed(2)
+        return {"eeg_values": torch.rand(batch_size, 5, 32, generator=gen) + 0.1,
+                "latents": torch.randn(batch_size, self.get_config().z_dim, generator=gen)}
