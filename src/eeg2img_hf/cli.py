@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
     ns = build_parser().parse_args(args)
+    from .utils.progress import configure_cli_logging  # after --help: keeps it free of transformers
+
+    configure_cli_logging()  # progress lines and notes on stderr
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=_BOMB_WARNING)

@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers.utils import logging
+
+from ..utils.progress import progress_bar
+
+logger = logging.get_logger(__name__)
 
 
 class EEGBatchDataset(torch.utils.data.Dataset):
@@ -380,10 +385,12 @@ def restore_state(accelerator, args: Any, **extra: Any) -> dict[str, Any]:
     path = latest_checkpoint(args.output_dir) if args.resume else None
     if path is None:
         if args.resume:
-            accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
+            if accelerator.is_main_process:
+                logger.warning(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
         return state
     state.update(load_checkpoint(accelerator, path))
-    accelerator.print(f"resumed from {path} (epoch {state['epoch']}, step {state['global_step']})")
+    if accelerator.is_main_process:
+        logger.info(f"resumed from {path} (epoch {state['epoch']}, step {state['global_step']})")
     return state
 
 
@@ -412,13 +419,11 @@ def train_epochs(
     Returns:
         `(seconds, samples)`: wall time of the loop and training samples seen.
     """
-    from tqdm.auto import tqdm
-
     model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
     out_dir = Path(args.output_dir)
     total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
-    progress = tqdm(total=total, initial=state["global_step"], disable=not accelerator.is_local_main_process,
-                    desc=desc)
+    progress = progress_bar(total, initial=state["global_step"], desc=desc,
+                            disable=not accelerator.is_local_main_process)
     start, seen = time.perf_counter(), 0
     for epoch in range(state["epoch"], args.epochs):
         model.train()

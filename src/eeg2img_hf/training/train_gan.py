@@ -23,9 +23,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from transformers.utils import logging
 
-from ..utils.names import TRAINING_RECORD
 from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
+from ..utils.names import TRAINING_RECORD
+from ..utils.progress import progress_bar
 from .args import PresetArguments, check_adam_betas
 from .common import (
     check_weights_file,
@@ -37,6 +39,8 @@ from .common import (
 )
 from .ema import ema_beta, update_ema
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
+
+logger = logging.get_logger(__name__)
 
 TRAINER_STATE = "trainer_state.json"
 EMA_FOLDER = "generator_ema"
@@ -564,12 +568,14 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
         return state
     path = latest_checkpoint(args.output_dir)
     if path is None:
-        loop.accelerator.print(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
+        if loop.accelerator.is_main_process:
+            logger.warning(f"--resume: no checkpoint in {args.output_dir}, starting from scratch")
         return state
     saved = load_checkpoint(loop.accelerator, path, GAN_STATE_KEYS, check_more=loop.check_extras)
     loop.load_extras(saved, path)
     state.update({k: saved[k] for k in state if k in saved})
-    loop.accelerator.print(f"resumed from {path} (step {state['step']}, kimg {state['images_seen'] / 1000:.3f})")
+    if loop.accelerator.is_main_process:
+        logger.info(f"resumed from {path} (step {state['step']}, kimg {state['images_seen'] / 1000:.3f})")
     return state
 
 
@@ -651,11 +657,9 @@ def _end_tick(loop: GANLoop, state: dict[str, Any], ctx: dict[str, Any], done: b
 
 
 def _run_loop(loop: GANLoop, loader, state: dict[str, Any], ctx: dict[str, Any]) -> None:
-    from tqdm.auto import tqdm
-
     args, total = loop.args, loop.args.total_steps
-    progress = tqdm(total=total, initial=state["step"], desc="train-gan",
-                    disable=not loop.accelerator.is_local_main_process)
+    progress = progress_bar(total, initial=state["step"], desc="train-gan",
+                            disable=not loop.accelerator.is_local_main_process)
     tick_images = round(args.tick_kimg * 1000)
     while state["step"] < total:
         loader.set_epoch(state["epoch"])

@@ -1,0 +1,89 @@
+"""Progress reporting that suits where the output goes.
+
+On a terminal, a `tqdm` bar; otherwise (a log file, CI, a pipe) a line through the package's logger every
+`every_seconds` and at the end, instead of thousands of carriage-return updates.
+"""
+
+from __future__ import annotations
+
+import logging as std_logging
+import sys
+import time
+from typing import Any, TextIO
+
+from tqdm.auto import tqdm
+from transformers.utils import logging
+
+__all__ = ["Progress", "configure_cli_logging", "progress_bar"]
+
+logger = logging.get_logger(__name__)
+
+
+class Progress:
+    """Periodic progress lines: the `tqdm` methods the trainers use (`update`, `set_postfix`, `close`).
+
+    Args:
+        total (`int`): steps in the whole run.
+        initial (`int`, *optional*, defaults to 0): steps already done (a resumed run).
+        desc (`str`, *optional*): label of each line.
+        disable (`bool`, *optional*, defaults to `False`): report nothing (processes other than the main one).
+        every_seconds (`float`, *optional*, defaults to 30): least time between two lines.
+    """
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "", disable: bool = False,
+                 every_seconds: float = 30.0) -> None:  # fmt: skip
+        self.total, self.n, self.desc, self.disable = int(total), int(initial), desc, disable
+        self.every_seconds = every_seconds
+        self._start = self._last = time.monotonic()
+        self._initial = self.n
+        self._postfix: dict[str, Any] = {}
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self._start
+        rate = (self.n - self._initial) / elapsed if elapsed > 0 else 0.0
+        postfix = ", ".join(f"{k}={v}" for k, v in self._postfix.items())
+        percent = 100.0 * self.n / self.total if self.total else 100.0
+        return (f"{self.desc}: {self.n}/{self.total} ({percent:.0f} %), {elapsed:.0f} s, {rate:.2f} it/s"
+                + (f", {postfix}" if postfix else ""))  # fmt: skip
+
+    def update(self, n: int = 1) -> None:
+        """Counts `n` more steps; logs a line when `every_seconds` have passed since the last one."""
+        self.n += n
+        now = time.monotonic()
+        if not self.disable and now - self._last >= self.every_seconds:
+            self._last = now
+            logger.info(self._line())
+
+    def set_postfix(self, values: dict[str, Any]) -> None:
+        """Values shown at the end of the next line (losses, ...)."""
+        self._postfix = dict(values)
+
+    def close(self) -> None:
+        """Logs the final line."""
+        if not self.disable:
+            logger.info(self._line())
+
+
+def progress_bar(total: int, initial: int = 0, desc: str = "", disable: bool = False,
+                 stream: TextIO | None = None) -> Any:  # fmt: skip
+    """A `tqdm` bar when `stream` (default `sys.stderr`, where tqdm writes) is a terminal, else a [`Progress`]."""
+    stream = sys.stderr if stream is None else stream
+    if getattr(stream, "isatty", lambda: False)():
+        return tqdm(total=total, initial=initial, desc=desc, disable=disable)
+    return Progress(total, initial=initial, desc=desc, disable=disable)
+
+
+def configure_cli_logging(level: int = std_logging.INFO) -> None:
+    """Shows the package's log messages (progress lines, resume notes) on stderr, as the `eeg2img` CLI does.
+
+    Library users keep Python's defaults (warnings only) unless they call this or configure the
+    `"eeg2img_hf"` logger themselves.
+    """
+    package_logger = std_logging.getLogger("eeg2img_hf")
+    if not any(getattr(h, "_eeg2img_cli", False) for h in package_logger.handlers):
+        handler = std_logging.StreamHandler(sys.stderr)
+        handler.setFormatter(std_logging.Formatter("%(message)s"))
+        handler._eeg2img_cli = True  # type: ignore[attr-defined]
+        package_logger.addHandler(handler)
+    package_logger.setLevel(level)
+    package_logger.propagate = False
