@@ -279,8 +279,8 @@ def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str |
         try:
             kwargs["config"] = config_class.from_pretrained(os.fspath(checked.path))
         except (TypeError, KeyError, AttributeError, ValueError, OSError) as err:
-            raise BadModelFolderError(f"{config_path} is not a valid {checked.model_type} config ({type(err).__name__}: "
-                                      f"{' '.join(str(err).split())[:300]})",
+            raise BadModelFolderError(f"{config_path} is not a valid {checked.model_type} config "
+                                      f"({type(err).__name__}: {' '.join(str(err).split())[:300]})",
                                       hint="restore the config.json written by save_pretrained") from err  # fmt: skip
     skeleton = _skeleton(model_class, kwargs["config"]) if "config" in kwargs else None
     if skeleton is not None:
