@@ -129,20 +129,10 @@ def _resolve_classes(names: list[str], classes: str | None) -> list[int]:
 
 
 def select_trials(labels: Any, class_ids: list[int], trials_per_class: int, seed: int) -> list[list[int]]:
-    """Row indices per class: each class's trials shuffled with `np.random.default_rng([seed, class_id])`, the first
-    `trials_per_class` kept in shuffled order. A class's row does not depend on which other classes are drawn."""
-    import numpy as np
+    """Row indices per class, as [`eeg2img_hf.pipelines.grids.select_trials`] chooses them for a grid."""
+    from ..pipelines.grids import select_trials as select
 
-    labels = np.asarray(labels)
-    rows = []
-    for class_id in class_ids:
-        candidates = np.flatnonzero(labels == class_id)
-        if len(candidates) < trials_per_class:
-            raise ValueError(f"class {class_id} has {len(candidates)} trials in this split, fewer than "
-                             f"--trials-per-class {trials_per_class}")  # fmt: skip
-        order = np.random.default_rng([seed, class_id]).permutation(len(candidates))
-        rows.append([int(i) for i in candidates[order[:trials_per_class]]])
-    return rows
+    return select(labels, class_ids, trials_per_class, seed)
 
 
 def _build_pipeline(model: str, device: str | None) -> Any:
@@ -169,16 +159,6 @@ def _save_png(array: Any, path: Path) -> str:
 
     Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path, format="PNG")
     return str(path)
-
-
-def _real_images(split: Any, indices: list[int], size: int) -> Any:
-    """The paired stimulus images of `indices`, resized to the generator's resolution, as uint8 `(n, H, W, 3)`."""
-    import numpy as np
-    from PIL import Image
-
-    images = split.select_columns(["image"]).select(indices)
-    resized = [img["image"].convert("RGB").resize((size, size), Image.Resampling.BICUBIC) for img in images]
-    return np.stack([np.asarray(img, dtype=np.uint8) for img in resized])
 
 
 def generate_grids(
@@ -281,7 +261,7 @@ def _dataset_grids(
     import numpy as np
 
     from ..data import load_eeg_dataset
-    from ..utils.images import make_grid
+    from ..pipelines.grids import class_grid
 
     splits = load_eeg_dataset(dataset)
     if split not in splits:
@@ -291,17 +271,12 @@ def _dataset_grids(
     class_ids = _resolve_classes(names, classes)
     labels = np.asarray(data.select_columns(["label"]).with_format("numpy")[:]["label"])
     pipe = _build_pipeline(model, device)
-    size = pipe.model.config.img_resolution
     files, trials = [], {}
     for seed in seeds:
-        rows = select_trials(labels, class_ids, trials_per_class, seed)
-        indices = [i for row in rows for i in row]
-        eeg = np.asarray(data.select_columns(["eeg"]).select(indices).with_format("numpy")[:]["eeg"])
-        fake = np.stack(pipe(eeg, seed=seed, **options))
-        files.append(_save_png(make_grid(fake, rows=len(rows)), out / f"seed{seed:04d}.png"))
-        real = _real_images(data, indices, size)
-        files.append(_save_png(make_grid(real, rows=len(rows)), out / f"seed{seed:04d}_real.png"))
-        trials[str(seed)] = rows
+        grid = class_grid(pipe, data, class_ids, trials_per_class, seed, labels=labels, **options)
+        files.append(_save_png(grid.generated_grid(), out / f"seed{seed:04d}.png"))
+        files.append(_save_png(grid.stimulus_grid(), out / f"seed{seed:04d}_real.png"))
+        trials[str(seed)] = grid.rows
     manifest = {"model": str(model), "dataset": str(dataset), "split": split, "classes": [names[c] for c in class_ids],
                 "trials": trials,
                 **{k: v for k, v in options.items() if k not in ("output_type", "max_memory_bytes")}}  # fmt: skip
