@@ -46,6 +46,7 @@ import torch
 from ..models.eeg_encoder import EEGEncoderConfig, EEGEncoderModel
 from ..models.eeg_stylegan import EEGStyleGANConfig, EEGStyleGANModel
 from ..models.eeg_stylegan.ops_stylegan import setup_filter
+from ..utils.model_folders import load_model_folder
 from ..utils.safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle
 
 __all__ = [
@@ -497,8 +498,6 @@ def _load_encoder(encoder_path: str | os.PathLike[str]) -> EEGEncoderModel:
     """An `EEGEncoderModel` from a `save_pretrained` folder or an authors' `.pth` file."""
     path = Path(encoder_path)
     if path.is_dir():
-        from ..utils.model_folders import load_model_folder
-
         return load_model_folder(EEGEncoderModel, path, what="encoder")
     return convert_authors_encoder(path)
 

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
+from .features import get_eeg_info, set_eeg_info, validate_eeg_dataset
+
 __all__ = [
     "MIN_TRIAL_SAMPLES",
     "STEP_FUNCTIONS",
@@ -462,8 +465,6 @@ def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = N
     """
     from datasets import load_from_disk
 
-    from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
-
     output_dir = os.path.abspath(os.fspath(output_dir))
     protected = _protected_dirs(ds) | (_protected_dirs(source) if source is not None else set())
     for directory in protected:
@@ -519,8 +520,6 @@ def preprocess_dataset(
         `DatasetDict` with the processed EEG.
     """
     from datasets import Array2D, DatasetDict
-
-    from .features import get_eeg_info, set_eeg_info, validate_eeg_dataset
 
     if not isinstance(ds, DatasetDict):
         raise ValueError(f"expected a datasets.DatasetDict, got {type(ds).__name__}")

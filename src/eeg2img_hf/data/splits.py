@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.names import SPLIT_STRATEGIES
 from ..utils.checks import check_number, check_seed
+from ..utils.names import SPLIT_STRATEGIES
+from .features import get_eeg_info, set_eeg_info, validate_eeg_dataset
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -444,8 +445,6 @@ def split_dataset(
         `DatasetDict` with splits `train`, `validation`, `test` (the input is not modified).
     """
     from datasets import Dataset, DatasetDict, concatenate_datasets
-
-    from .features import get_eeg_info, set_eeg_info, validate_eeg_dataset
 
     validate_eeg_dataset(ds)
     parts = list(ds.values()) if isinstance(ds, DatasetDict) else [ds]

@@ -40,6 +40,7 @@ from huggingface_hub import (
 
 from ..data.features import INFO_KEY, get_eeg_info
 from ..data.loading import HUB_PREFIX, INFO_FILENAME, check_repo_id, load_eeg_dataset, load_eeg_dataset_from_hub
+from ..models import EEGClipConfig, ImageToEEGConfig, ImageToEEGModel, make_image_processor
 from .dataset_cards import check_card_metadata, render_dataset_card
 from .model_cards import (
     EVALUATION_FILENAME,
@@ -262,8 +263,6 @@ def _add_image_processor(staging: Path, family: ModelFamily) -> None:
     if (staging / "preprocessor_config.json").is_file() or family.key not in ("eeg_clip", "image_to_eeg"):
         return
     from types import SimpleNamespace
-
-    from ..models import EEGClipConfig, ImageToEEGConfig, ImageToEEGModel, make_image_processor
 
     if family.key == "eeg_clip":
         processor = make_image_processor(EEGClipConfig.from_pretrained(staging))

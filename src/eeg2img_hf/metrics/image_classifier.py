@@ -24,6 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import get_eeg_info
+from ..utils.checks import check_seed
+from ..utils.errors import BadModelFolderError
+from ..utils.model_folders import read_safetensors_header
 from .extractors import ClassifierExtractor
 
 __all__ = [
@@ -129,9 +133,6 @@ def load_image_classifier(directory: str | Path, device: str | torch.device = "c
     """Load a judge saved by [`train_image_classifier`] / `ImageClassifier.save_pretrained` (safetensors only)."""
     from safetensors.torch import load_file
 
-    from ..utils.errors import BadModelFolderError
-    from ..utils.model_folders import read_safetensors_header
-
     path = Path(directory)
     if not path.is_dir():
         raise ValueError(f"image classifier folder {str(path)!r} does not exist")
@@ -227,8 +228,6 @@ def _evaluate(model: ImageClassifier, data: SplitImages, device: torch.device) -
 
 
 def _dataset_name(dataset_dict: Any) -> str | None:
-    from ..data import get_eeg_info
-
     try:
         return get_eeg_info(dataset_dict).get("name")
     except ValueError:
@@ -277,7 +276,6 @@ def train_image_classifier(
         [`ImageClassifier`] in eval mode; `config.val_accuracy` and `config.training` record the run.
     """
     _check_training_inputs(dataset_dict, epochs, batch_size, patience)
-    from ..utils.checks import check_seed
 
     check_seed(seed, "seed")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .. import __version__
+from ..models.eeg_clip import make_image_processor
 from .search import half_matmul_is_accurate, normalize_embeddings, topk_search
 
 __all__ = [
@@ -90,14 +92,11 @@ def default_image_processor(model: Any) -> Any:
         from transformers import AutoImageProcessor
 
         return AutoImageProcessor.from_pretrained(folder)
-    from ..models.eeg_clip import make_image_processor
 
     return make_image_processor(model.config)
 
 
 def _package_version() -> str:
-    from .. import __version__
-
     return __version__
 
 

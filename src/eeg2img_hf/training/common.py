@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..data import get_eeg_info, load_eeg_dataset
+from ..utils.outputs import create_output_dir, prepare_output_dir
 from ..utils.progress import progress_bar
 
 logger = logging.get_logger(__name__)
@@ -321,8 +323,6 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
 def load_train_validation(args: Any, keep: list[str] | None = None, exclude: list[str] | None = None):
     """`(dataset, info)`: `args.dataset` (with `args.simulate`), checked for `train` and `validation` splits, then
     restricted to the classes in `keep` / without those in `exclude` when either is non-empty."""
-    from ..data import get_eeg_info, load_eeg_dataset
-
     dataset = load_eeg_dataset(args.dataset, **args.simulate)
     info = get_eeg_info(dataset)
     for split in ("train", "validation"):
@@ -352,14 +352,12 @@ def prepare_run_dir(args: Any, command: str) -> Path:
     """Check `args.output_dir` before a run writes anything, then create it with the ownership marker.
 
     Refused (see [`eeg2img_hf.utils.outputs`]): an output folder that equals, contains or lies inside the dataset
-    folder or a model folder the run reads (`encoder`, `generator`), a path that is a file, and a non-empty folder
-    that is not a training run written by this package. Only the main process creates the folder.
+    folder or a model folder the run reads (`encoder`, `generator`, `vision_model`), a path that is a file, and a
+    non-empty folder that is not a training run written by this package. Only the main process creates the folder.
     """
     import os
 
-    from ..utils.outputs import create_output_dir, prepare_output_dir
-
-    inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator")}
+    inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model")}
     out_dir = prepare_output_dir(args.output_dir, command=command, kind="run", inputs=inputs, reuse=True,
                                  what="output_dir")  # fmt: skip
     if os.environ.get("RANK", "0") == "0":

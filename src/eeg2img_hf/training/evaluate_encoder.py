@@ -6,14 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..data import get_eeg_info, load_eeg_dataset
+from ..metrics import evaluate_features, plot_tsne, unseen_class_evaluation
+from ..models import EEGEncoderModel
+from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
-from .common import compute_embeddings, write_json
+from .common import compute_embeddings, select_classes, write_json
 
 
 def _unseen_report(model, dataset, unseen: list[str]) -> dict[str, Any]:
-    from ..metrics import unseen_class_evaluation
-    from .common import select_classes
-
     subset = select_classes(dataset, keep=unseen)
     train_f, train_y = compute_embeddings(model, subset["train"])
     test_f, test_y = compute_embeddings(model, subset["test"])
@@ -44,11 +45,6 @@ def evaluate_encoder(
     Returns:
         The result dict (also written as JSON): every figure plus split, preprocessing, loss and checkpoint.
     """
-    from ..data import get_eeg_info, load_eeg_dataset
-    from ..metrics import evaluate_features, plot_tsne
-    from ..models import EEGEncoderModel
-    from ..utils.model_folders import load_model_folder
-    from .common import select_classes
 
     model_path = Path(model_path)
     record_path = model_path / TRAINING_RECORD

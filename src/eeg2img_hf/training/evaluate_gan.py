@@ -25,7 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import load_eeg_dataset
+from ..metrics import class_accuracy, compute_fid, compute_inception_score, compute_kid, extract_features
+from ..metrics.extractors import InceptionV3Extractor, describe
+from ..metrics.image_classifier import load_image_classifier, load_split_images, train_image_classifier
+from ..models import EEGStyleGANModel
+from ..pipelines.eeg_to_image import check_generation_options
+from ..utils.checks import check_seed
+from ..utils.images import images_to_uint8
+from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
+from .common import EEGBatchDataset, write_json
 
 __all__ = ["EXTRACTOR_CHOICES", "evaluate_gan"]
 
@@ -40,17 +50,12 @@ def _load_model(model_path: Any, device: torch.device) -> tuple[Any, str]:
     path = Path(model_path)
     if not path.is_dir():
         raise ValueError(f"model folder {str(path)!r} does not exist")
-    from ..models import EEGStyleGANModel
-
-    from ..utils.model_folders import load_model_folder
 
     return load_model_folder(EEGStyleGANModel, path).to(device).eval(), str(path)
 
 
 def _resolve_dataset(dataset: Any, model_path: Any) -> tuple[Any, str]:
     from datasets import DatasetDict
-
-    from ..data import load_eeg_dataset
 
     if isinstance(dataset, DatasetDict):
         return load_eeg_dataset(dataset), "<in-memory DatasetDict>"
@@ -66,8 +71,6 @@ def _resolve_dataset(dataset: Any, model_path: Any) -> tuple[Any, str]:
 
 def _resolve_judge(classifier_dir: Any, classifier_output_dir: Any, data: Any, image_size: int, seed: int,
                    epochs: int, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    from ..metrics.image_classifier import load_image_classifier, train_image_classifier
-
     if classifier_dir is not None:
         judge, source = load_image_classifier(classifier_dir, device=device), str(classifier_dir)
     else:
@@ -85,8 +88,6 @@ def _resolve_judge(classifier_dir: Any, classifier_output_dir: Any, data: Any, i
 
 
 def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tuple[Any, str]:
-    from ..metrics.extractors import InceptionV3Extractor
-
     if extractor is None or extractor == "classifier":
         return judge.extractor(), _NOT_COMPARABLE
     if extractor == "fid-helper":
@@ -107,8 +108,6 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
 def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any, seed: int = 0,
                      truncation_psi: float = 1.0, noise_mode: str = "const") -> None:  # fmt: skip
     """Fail early (before any model is loaded or trained) on bad arguments."""
-    from ..pipelines.eeg_to_image import check_generation_options
-    from ..utils.checks import check_seed
 
     check_seed(seed, "seed")
     check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode)
@@ -126,9 +125,6 @@ def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extra
 def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: Any, judge: Any,
                         settings: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """Generate one batch of fakes at a time; keep only their features, probabilities and judge predictions."""
-    from ..metrics import extract_features
-    from ..utils.images import images_to_uint8
-    from .common import EEGBatchDataset
 
     view = EEGBatchDataset(split)
     onehot = getattr(getattr(model, "config", None), "conditioning", "eeg") == "onehot"
@@ -150,8 +146,6 @@ def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: 
 
 
 def _inception_score(probabilities: np.ndarray | None, num_splits: int, source: str) -> dict[str, Any] | None:
-    from ..metrics import compute_inception_score
-
     if probabilities is None:
         return None
     splits = min(num_splits, probabilities.shape[0])
@@ -162,8 +156,6 @@ def _inception_score(probabilities: np.ndarray | None, num_splits: int, source: 
 
 def _class_accuracy(predictions: np.ndarray, fake_labels: np.ndarray, reals: Any, real_predictions: np.ndarray,
                     class_names: list[str], judge_info: dict[str, Any]) -> dict[str, Any]:
-    from ..metrics import class_accuracy
-
     correct_real = real_predictions[reals.trial_index] == reals.trial_labels
     per_class = {name: (float(np.mean(predictions[fake_labels == k] == k)) if np.any(fake_labels == k) else None)
                  for k, name in enumerate(class_names)}
@@ -239,10 +231,6 @@ def evaluate_gan(
     Returns:
         `dict` with the metrics and everything needed to reproduce them (also written to `output_json`).
     """
-    from ..metrics import compute_fid, compute_kid, extract_features
-    from ..metrics.extractors import describe
-    from ..metrics.image_classifier import load_split_images
-    from .common import write_json
 
     started = time.time()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from ..metrics import kmeans_accuracy
+from ..models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
 from ..utils.names import TRAINING_RECORD
 from .args import EncoderTrainingArguments
 from .common import (
@@ -26,13 +28,11 @@ from .common import (
     start_run,
     train_epochs,
 )
-
+from .losses import get_encoder_loss
 
 
 def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_names: list[str]):
     """Create the encoder model for `args` and the dataset described by `info`."""
-    from ..models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
-
     config = EEGEncoderConfig(
         architecture=args.architecture, n_chans=int(info["n_chans"]), n_times=int(info["n_times"]),
         sfreq=info.get("sfreq"), id2label=dict(enumerate(class_names)),
@@ -54,8 +54,6 @@ def load_training_data(args: EncoderTrainingArguments):
 
 def validation_metrics(model: torch.nn.Module, dataset, supervised: bool) -> dict[str, float]:
     """k-means accuracy (and accuracy for supervised models) on the validation split."""
-    from ..metrics import kmeans_accuracy
-
     embeds, labels = compute_embeddings(encoder_of(model), dataset)
     metrics = {"val_kmeans": kmeans_accuracy(embeds, labels)}
     if supervised:
@@ -81,8 +79,6 @@ def train_encoder(args: EncoderTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     from accelerate.utils import set_seed
-
-    from .losses import get_encoder_loss
 
     prepare_run_dir(args, "train-encoder")
     accelerator = make_accelerator(args)

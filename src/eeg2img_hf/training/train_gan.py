@@ -25,19 +25,34 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..data import get_eeg_info, load_eeg_dataset
+from ..models import (
+    EEGEncoderModel,
+    EEGStyleGANConfig,
+    EEGStyleGANDiscriminator,
+    EEGStyleGANGenerator,
+    EEGStyleGANModel,
+)
 from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
+from ..utils.images import save_grid
+from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.progress import progress_bar
 from .args import PresetArguments, check_adam_betas
+from .augment import AdaController, AugmentPipe
 from .common import (
     check_weights_file,
     checkpoint_error,
     identity_collate,
     latest_checkpoint,
     load_checkpoint,
+    make_accelerator,
+    prepare_run_dir,
+    start_run,
     write_json,
 )
 from .ema import ema_beta, update_ema
+from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
 
 logger = logging.get_logger(__name__)
@@ -243,8 +258,6 @@ def resize_images(split, resolution: int, batch_size: int = 256) -> torch.Tensor
 
 
 def _split_tensors(split, resolution: int, with_embeds: bool) -> _TrialTensors:
-    from .embeddings import EMBEDS_COLUMN
-
     labels = torch.as_tensor(np.asarray(split["label"]), dtype=torch.long)
     embeds = None
     if with_embeds:
@@ -254,8 +267,6 @@ def _split_tensors(split, resolution: int, with_embeds: bool) -> _TrialTensors:
 
 def load_gan_data(args: GANTrainingArguments, resolution: int, encoder, accelerator) -> dict[str, Any]:
     """Load the dataset, add cached encoder embeddings ('eeg'), resize images; returns tensors and metadata."""
-    from ..data import get_eeg_info, load_eeg_dataset
-    from .embeddings import add_eeg_embeddings
 
     dataset = load_eeg_dataset(args.dataset, **args.simulate)
     for split in ("train", "validation"):
@@ -283,11 +294,9 @@ def load_frozen_encoder(path: str | None, device: torch.device):
     """`EEGEncoderModel.from_pretrained(path)` in eval mode with gradients off (or `None` without a path)."""
     if not path:
         return None
-    from ..models import EEGEncoderModel
 
     if not Path(path).is_dir():
         raise ValueError(f"encoder folder {path!r} does not exist (train one with `eeg2img train-encoder`)")
-    from ..utils.model_folders import load_model_folder
 
     encoder = load_model_folder(EEGEncoderModel, path, what="encoder").to(device).eval()
     encoder.requires_grad_(False)
@@ -296,8 +305,6 @@ def load_frozen_encoder(path: str | None, device: torch.device):
 
 def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int):
     """`EEGStyleGANConfig` of the run: preset + overrides, embedding size/classes from the data and encoder."""
-    from ..models import EEGStyleGANConfig
-
     extra: dict[str, Any] = {"conditioning": args.conditioning, "num_classes": num_classes}
     if args.conditioning == "eeg":
         extra.update(embed_dim=int(encoder.config.embed_dim), encoder_config=encoder.config.to_dict())
@@ -323,8 +330,6 @@ def lazy_adam(params, args: GANTrainingArguments, reg_interval: int) -> torch.op
 
 def build_augment(args: GANTrainingArguments):
     """`(AugmentPipe or None, AdaController or None)` for the run."""
-    from .augment import AdaController, AugmentPipe
-
     if args.augment == "noaug":
         return None, None
     pipe = AugmentPipe.from_preset(args.augment, p=args.augment_p or 0.0)
@@ -334,8 +339,6 @@ def build_augment(args: GANTrainingArguments):
 
 
 def _make_accelerator(args: GANTrainingArguments):
-    from .common import make_accelerator
-
     return make_accelerator(args, mixed_precision=args.mixed_precision)
 
 
@@ -522,8 +525,6 @@ def grid_inputs(split: _TrialTensors, num_classes: int, columns: int, z_dim: int
 @torch.no_grad()
 def save_tick_grid(loop: GANLoop, inputs: dict[str, Any], path: Path, chunk: int = 64) -> str:
     """Render the fixed grid with the EMA generator (noise_mode 'const') and save a PNG."""
-    from ..utils.images import save_grid
-
     device, images = loop.device, []
     for start in range(0, len(inputs["z"]), chunk):
         sl = slice(start, start + chunk)
@@ -586,8 +587,6 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
 def _setup(args: GANTrainingArguments):
     """Accelerator, seeds, encoder, data, networks, optimisers, loader (one `prepare`) and the loop object."""
     from accelerate.utils import set_seed
-
-    from ..models import EEGStyleGANDiscriminator, EEGStyleGANGenerator
 
     accelerator = _make_accelerator(args)
     if args.seed + accelerator.num_processes - 1 > MAX_SEED:
@@ -711,8 +710,6 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
 
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
-    from ..models import EEGStyleGANModel
-    from .common import prepare_run_dir, start_run
 
     prepare_run_dir(args, "train-gan")
     accelerator, encoder, config, data, loop, loader = _setup(args)

@@ -31,6 +31,8 @@ import numpy as np
 from transformers.utils import logging
 
 from ..eeg_io import epochs_from_raw, raw_events, read_eeg_file, read_mne_file
+from ..preprocessing import preprocessing_step, resize_image
+from .writer import write_eeg_dataset
 
 logger = logging.get_logger(__name__)
 
@@ -64,8 +66,6 @@ def make_image_loader(image_size: int | None) -> Callable[[Path], Any]:
         return lambda path: str(path)
     from PIL import Image
 
-    from ..preprocessing import resize_image
-
     cache: dict[Path, bytes] = {}
 
     def load(path: Path) -> bytes:
@@ -85,8 +85,6 @@ def make_image_loader(image_size: int | None) -> Callable[[Path], Any]:
 
 def image_steps(image_size: int | None) -> list[dict[str, Any]]:
     """The preprocessing record of the optional image resize."""
-    from ..preprocessing import preprocessing_step
-
     if image_size is None:
         return []
     return [preprocessing_step("resize_image", size=int(image_size), mode="RGB", resample="bicubic", applies_to="image")]
@@ -335,9 +333,6 @@ def convert_arrays(
         `datasets.DatasetDict` with splits `train`, `validation`, `test`, memory-mapped from `output_dir`.
     """
     from datasets import Value
-
-    from ..preprocessing import preprocessing_step
-    from .writer import write_eeg_dataset
 
     eeg = _check_trials(eeg)
     n, n_chans, n_times = eeg.shape

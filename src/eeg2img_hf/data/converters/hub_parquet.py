@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .byo import SPLIT_NAMES, _SPLIT_ALIASES, add_common_arguments, check_image_size, image_steps, summary
+from ..preprocessing import preprocessing_step, resize_image
+from ..simulate import EEGCVPR40_CLASSES
+from .byo import _SPLIT_ALIASES, SPLIT_NAMES, add_common_arguments, check_image_size, image_steps, summary
+from .writer import write_eeg_dataset
 
 __all__ = ["HUB_REPO_ID", "add_arguments", "convert_hub_parquet", "run"]
 
@@ -41,8 +44,6 @@ _LAYOUTS = ("auto", "channels-first", "time-first")
 
 
 def _class_table() -> tuple[list[str], list[str]]:
-    from ..simulate import EEGCVPR40_CLASSES
-
     return [wnid for wnid, _ in EEGCVPR40_CLASSES], [name for _, name in EEGCVPR40_CLASSES]
 
 
@@ -153,8 +154,6 @@ class _RowMapper:
 def _resized(data: bytes, size: int, where: str) -> bytes:
     from PIL import Image
 
-    from ..preprocessing import resize_image
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             resized = resize_image(image, size)
@@ -215,9 +214,6 @@ def convert_hub_parquet(
         also in the `official_split` column).
     """
     from datasets import Value
-
-    from ..preprocessing import preprocessing_step
-    from .writer import write_eeg_dataset
 
     if eeg_layout not in _LAYOUTS:
         raise ValueError(f"eeg_layout must be one of {_LAYOUTS}, got {eeg_layout!r}")

@@ -26,16 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from ..preprocessing import preprocessing_step
+from ..splits import split_trials
 from .byo import (
     IMAGE_EXTENSIONS,
     add_common_arguments,
-    allocate,
     check_fractions,
     check_image_size,
     image_steps,
     make_image_loader,
     summary,
 )
+from .writer import write_eeg_dataset
 
 __all__ = ["OBJECT_CLASS_NAMES", "OBJECT_SFREQ", "add_arguments", "convert_object", "read_object_mat", "run"]
 
@@ -187,8 +189,6 @@ def _exemplar_split(category_of: dict[int, int], fractions: tuple[float, float],
     [`split_trials`] runs on the list of exemplars (one entry per exemplar, labelled with its category), so
     whole exemplars are drawn category by category.
     """
-    from ..splits import split_trials
-
     exemplars = sorted(category_of)
     labels = np.array([category_of[e] for e in exemplars])
     parts = split_trials(labels, np.full(len(exemplars), -1), [str(e) for e in exemplars],
@@ -242,8 +242,6 @@ def convert_object(
         `datasets.DatasetDict` with exemplar-disjoint splits `train`, `validation`, `test`; `image_id` is the
         exemplar number, `subject` the file's number, `block` -1 (the files carry no session information).
     """
-    from ..preprocessing import preprocessing_step
-    from .writer import write_eeg_dataset
 
     fractions = check_fractions(val_fraction, test_fraction)
     image_size = check_image_size(image_size)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...utils.safe_pickle import RestrictedUnpickler, UnsafePickleError, read_pickle_file
+from ..preprocessing import preprocessing_step
 from .byo import (
     IMAGE_EXTENSIONS,
     add_common_arguments,
@@ -36,6 +37,7 @@ from .byo import (
     make_image_loader,
     summary,
 )
+from .writer import write_eeg_dataset
 
 __all__ = ["THOUGHTVIZ_CHANNELS", "THOUGHTVIZ_CLASS_NAMES", "add_arguments", "convert_thoughtviz",
            "load_thoughtviz_pickle", "run"]  # fmt: skip
@@ -194,9 +196,6 @@ def convert_thoughtviz(
         `datasets.DatasetDict` with splits `train`, `validation`, `test` (shape `(14, 32)` EEG at 128 Hz).
     """
     from datasets import Value
-
-    from ..preprocessing import preprocessing_step
-    from .writer import write_eeg_dataset
 
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
