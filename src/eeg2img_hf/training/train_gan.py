@@ -14,6 +14,7 @@ several D forwards per step outside DDP's reducer (so `find_unused_parameters` i
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import shutil
 import time
@@ -61,6 +62,44 @@ TRAINER_STATE = "trainer_state.json"
 EMA_FOLDER = "generator_ema"
 GAN_STATE_KEYS = ("step", "images_seen", "tick", "epoch", "step_in_epoch", "train_seconds", "pl_mean")
 """Keys every GAN `trainer_state.json` holds (plus `ada` / `augment_p` when augmentation is on)."""
+
+
+@dataclass
+class GANTrainState:
+    """The loop counters: everything of the loop that `trainer_state.json` saves for an exact resume (the loop
+    object adds `pl_mean` and the augmentation state)."""
+
+    step: int = 0
+    images_seen: int = 0
+    tick: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    train_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def kimg(self) -> float:
+        return self.images_seen / 1000
+
+
+@dataclass
+class TickContext:
+    """What the loop carries between ticks but never saves: run objects and the running tick's accumulators."""
+
+    out_dir: Path
+    encoder: Any
+    metrics: Any  # MetricsLogger of the run
+    grid: dict[str, Any]
+    snapshot: Any  # EEGStyleGANModel written at snapshots (main process) or None
+    sums: dict[str, list[float]] = field(default_factory=dict)
+    tick_start: float = field(default_factory=time.perf_counter)
+    tick_images_start: int = 0
+
+    def start_tick(self, images_seen: int) -> None:
+        """Empties the accumulators and restarts the tick clock."""
+        self.sums, self.tick_start, self.tick_images_start = {}, time.perf_counter(), images_seen
 
 
 @dataclass
@@ -543,28 +582,28 @@ def save_snapshot(snapshot, loop: GANLoop, encoder, path: Path) -> None:
     snapshot.save_pretrained(path)
 
 
-def save_gan_checkpoint(loop: GANLoop, out_dir: Path, state: dict[str, Any], keep: int) -> Path:
+def save_gan_checkpoint(loop: GANLoop, out_dir: Path, state: GANTrainState, keep: int) -> Path:
     """`accelerator.save_state` + EMA generator (`save_pretrained`) + trainer state JSON (written last)."""
     accelerator = loop.accelerator
     root = out_dir / "checkpoints"
-    path = root / f"step_{state['step']:08d}"
+    path = root / f"step_{state.step:08d}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
         loop.G_ema.save_pretrained(path / EMA_FOLDER)
-        write_json(path / TRAINER_STATE, {**state, **loop.state_extras()})
+        write_json(path / TRAINER_STATE, {**state.to_dict(), **loop.state_extras()})
         for old in sorted(root.glob("step_*"))[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return path
 
 
-def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
+def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> GANTrainState:
     """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights loaded too).
 
     The checkpoint must resume exactly: every file (G and D weights, both optimizers, every process's random
     states, `trainer_state.json`, the EMA generator, the augmentation state) is checked before anything is loaded,
     and a bad one raises a `CheckpointError` naming the checkpoint folder and the file."""
-    state = {"step": 0, "images_seen": 0, "tick": 0, "epoch": 0, "step_in_epoch": 0, "train_seconds": 0.0}
+    state = GANTrainState()
     if not args.resume:
         return state
     path = latest_checkpoint(args.output_dir)
@@ -574,9 +613,9 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> dict[str, Any]:
         return state
     saved = load_checkpoint(loop.accelerator, path, GAN_STATE_KEYS, check_more=loop.check_extras)
     loop.load_extras(saved, path)
-    state.update({k: saved[k] for k in state if k in saved})
+    state = GANTrainState(**{f.name: saved[f.name] for f in dataclasses.fields(GANTrainState) if f.name in saved})
     if loop.accelerator.is_main_process:
-        logger.info(f"resumed from {path} (step {state['step']}, kimg {state['images_seen'] / 1000:.3f})")
+        logger.info(f"resumed from {path} (step {state.step}, kimg {state.kimg:.3f})")
     return state
 
 
@@ -619,85 +658,86 @@ def _setup(args: GANTrainingArguments):
     return accelerator, encoder, config, data, GANLoop(accelerator, args, G, D, G_opt, D_opt, data), loader
 
 
-def _tick_row(state: dict[str, Any], sums: dict[str, list[float]], loop: GANLoop, tick_seconds: float,
+def _tick_row(state: GANTrainState, sums: dict[str, list[float]], loop: GANLoop, tick_seconds: float,
               tick_images: int) -> dict[str, Any]:
     """Per-tick log row (statistics averaged over processes and the tick's steps)."""
     names = sorted(sums)
     means = torch.tensor([float(np.mean(sums[k])) for k in names], device=loop.device, dtype=torch.float64)
     if loop.accelerator.num_processes > 1 and names:
         means = loop.accelerator.reduce(means, reduction="mean")
-    row: dict[str, Any] = {"tick": state["tick"], "kimg": round(state["images_seen"] / 1000, 3)}
+    row: dict[str, Any] = {"tick": state.tick, "kimg": round(state.kimg, 3)}
     row.update({k: float(v) for k, v in zip(names, means.tolist(), strict=True)})
     row["augment_p"] = 0.0 if loop.pipe is None else float(loop.pipe.p)
     if loop.ada is not None and loop.ada.r_t is not None:
         row["r_t"] = float(loop.ada.r_t)
     row["sec_per_kimg"] = round(tick_seconds / max(tick_images / 1000, 1e-9), 3)
-    row["train_seconds"] = round(state["train_seconds"], 2)
+    row["train_seconds"] = round(state.train_seconds, 2)
     return row
 
 
-def _end_tick(loop: GANLoop, state: dict[str, Any], ctx: dict[str, Any], done: bool) -> dict[str, Any]:
+def _end_tick(loop: GANLoop, state: GANTrainState, ctx: TickContext, done: bool) -> dict[str, Any]:
     """Log, grid, and (every N ticks or at the end) snapshot and checkpoint."""
-    accelerator, args, out_dir = loop.accelerator, loop.args, ctx["out_dir"]
-    state["tick"] += 1
-    row = _tick_row(state, ctx["sums"], loop, time.perf_counter() - ctx["tick_start"],
-                    state["images_seen"] - ctx["tick_images_start"])
-    ctx["logger"].log(row, step=state["step"])
+    accelerator, args, out_dir = loop.accelerator, loop.args, ctx.out_dir
+    state.tick += 1
+    row = _tick_row(state, ctx.sums, loop, time.perf_counter() - ctx.tick_start,
+                    state.images_seen - ctx.tick_images_start)
+    ctx.metrics.log(row, step=state.step)
     if accelerator.is_main_process:
-        save_tick_grid(loop, ctx["grid"], out_dir / "grids" / f"tick_{state['tick']:05d}.png")
-        if args.snapshot_ticks and state["tick"] % args.snapshot_ticks == 0 and not done:
-            kimg = int(state["images_seen"] // 1000)
-            save_snapshot(ctx["snapshot"], loop, ctx["encoder"], out_dir / "snapshots" / f"kimg_{kimg:06d}")
+        save_tick_grid(loop, ctx.grid, out_dir / "grids" / f"tick_{state.tick:05d}.png")
+        if args.snapshot_ticks and state.tick % args.snapshot_ticks == 0 and not done:
+            kimg = int(state.images_seen // 1000)
+            save_snapshot(ctx.snapshot, loop, ctx.encoder, out_dir / "snapshots" / f"kimg_{kimg:06d}")
     accelerator.wait_for_everyone()
-    if done or (args.checkpoint_ticks and state["tick"] % args.checkpoint_ticks == 0):
+    if done or (args.checkpoint_ticks and state.tick % args.checkpoint_ticks == 0):
         save_gan_checkpoint(loop, out_dir, state, args.keep_checkpoints)
-    ctx.update(sums={}, tick_start=time.perf_counter(), tick_images_start=state["images_seen"])
+    ctx.start_tick(state.images_seen)
     return row
 
 
-def _run_loop(loop: GANLoop, loader, state: dict[str, Any], ctx: dict[str, Any]) -> None:
+def _run_loop(loop: GANLoop, loader, state: GANTrainState, ctx: TickContext) -> None:
     args, total = loop.args, loop.args.total_steps
-    progress = progress_bar(total, initial=state["step"], desc="train-gan",
+    progress = progress_bar(total, initial=state.step, desc="train-gan",
                             disable=not loop.accelerator.is_local_main_process)
     tick_images = round(args.tick_kimg * 1000)
-    while state["step"] < total:
-        loader.set_epoch(state["epoch"])
-        skip = state["step_in_epoch"]
+    while state.step < total:
+        loader.set_epoch(state.epoch)
+        skip = state.step_in_epoch
         for batch in (loop.accelerator.skip_first_batches(loader, skip) if skip else loader):
             started = time.perf_counter()
-            stats = loop.train_step(batch, state["step"], state["images_seen"])
-            state.update(step=state["step"] + 1, step_in_epoch=state["step_in_epoch"] + 1,
-                         images_seen=state["images_seen"] + args.batch_size)
-            state["train_seconds"] += time.perf_counter() - started
+            stats = loop.train_step(batch, state.step, state.images_seen)
+            state.step += 1
+            state.step_in_epoch += 1
+            state.images_seen += args.batch_size
+            state.train_seconds += time.perf_counter() - started
             for key, value in stats.items():
-                ctx["sums"].setdefault(key, []).append(value)
+                ctx.sums.setdefault(key, []).append(value)
             progress.update(1)
-            done = state["step"] >= total
-            if done or state["images_seen"] - ctx["tick_images_start"] >= tick_images:
+            done = state.step >= total
+            if done or state.images_seen - ctx.tick_images_start >= tick_images:
                 row = _end_tick(loop, state, ctx, done)
                 progress.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss_G", "loss_D", "augment_p")})
             if done:
                 break
         else:
-            state.update(epoch=state["epoch"] + 1, step_in_epoch=0)
+            state.epoch, state.step_in_epoch = state.epoch + 1, 0
     progress.close()
 
 
-def _finish(loop: GANLoop, state: dict[str, Any], ctx: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+def _finish(loop: GANLoop, state: GANTrainState, ctx: TickContext, data: dict[str, Any]) -> dict[str, Any]:
     """Final `EEGStyleGANModel` + discriminator in `output_dir/model` and the training record."""
     accelerator, args = loop.accelerator, loop.args
-    model_dir = ctx["out_dir"] / "model"
+    model_dir = ctx.out_dir / "model"
     summary = {
-        "model_dir": str(model_dir), "steps": state["step"], "kimg": state["images_seen"] / 1000,
-        "ticks": state["tick"], "train_seconds": round(state["train_seconds"], 2),
-        "sec_per_kimg": round(state["train_seconds"] / max(state["images_seen"] / 1000, 1e-9), 3),
+        "model_dir": str(model_dir), "steps": state.step, "kimg": state.kimg,
+        "ticks": state.tick, "train_seconds": round(state.train_seconds, 2),
+        "sec_per_kimg": round(state.train_seconds / max(state.kimg, 1e-9), 3),
         "augment_p": None if loop.pipe is None else float(loop.pipe.p), "num_processes": accelerator.num_processes,
         "conditioning": args.conditioning, "encoder": args.encoder, "dataset": args.dataset,
         "dataset_info": data["info"], "classes": data["class_names"], "embeddings_cache": data["embeddings_cache"],
         "training_args": args.to_dict(),
     }
     if accelerator.is_main_process:
-        save_snapshot(ctx["snapshot"], loop, ctx["encoder"], model_dir)
+        save_snapshot(ctx.snapshot, loop, ctx.encoder, model_dir)
         loop.D_net.save_pretrained(model_dir / "discriminator")
         write_json(model_dir / TRAINING_RECORD, summary)
     accelerator.wait_for_everyone()
@@ -710,16 +750,14 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
 
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
-
     prepare_run_dir(args, "train-gan")
     accelerator, encoder, config, data, loop, loader = _setup(args)
-    out_dir, logger = start_run(accelerator, args, "gan")
-    ctx = {"out_dir": out_dir, "encoder": encoder, "sums": {}, "tick_start": time.perf_counter(), "logger": logger,
-           "grid": grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim,
-                               args.seed),
-           "snapshot": EEGStyleGANModel(config).eval() if accelerator.is_main_process else None}
+    out_dir, metrics = start_run(accelerator, args, "gan")
+    grid = grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim, args.seed)
+    ctx = TickContext(out_dir=out_dir, encoder=encoder, metrics=metrics, grid=grid,
+                      snapshot=EEGStyleGANModel(config).eval() if accelerator.is_main_process else None)
     state = restore_gan(loop, args)  # after every random initialisation: the RNG states are restored here
-    ctx["tick_images_start"] = state["images_seen"]
+    ctx.start_tick(state.images_seen)
     _run_loop(loop, loader, state, ctx)
     summary = _finish(loop, state, ctx, data)
     accelerator.end_training()  # closes trackers and, when distributed, the process group
