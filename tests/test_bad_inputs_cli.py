@@ -497,6 +497,24 @@ def _gallery_output_is_model_weights(env, tmp):
             "--overwrite"], ["--output", "inside the input model"]  # fmt: skip
 
 
+def _evaluate_encoder_output_is_weights(env, tmp):
+    model = _copy(env, "encoder", tmp)
+    return ["evaluate-encoder", str(model), "--dataset", str(env / "data"), "--no-tsne", "--output",
+            str(model / "model.safetensors")], ["model.safetensors", ".json"]  # fmt: skip
+
+
+def _evaluate_encoder_output_is_config(env, tmp):
+    model = _copy(env, "encoder", tmp)
+    return ["evaluate-encoder", str(model), "--dataset", str(env / "data"), "--no-tsne", "--output",
+            str(model / "config.json")], ["config.json", "model, dataset or run folder"]  # fmt: skip
+
+
+def _evaluate_gan_output_is_foreign_json(env, tmp):
+    (tmp / "notes.json").write_text("[1, 2, 3]")
+    return ["evaluate-gan", str(env / "gan"), "--dataset", str(env / "data"), "--output", str(tmp / "notes.json")], \
+        ["notes.json", "not a json result"]  # fmt: skip
+
+
 CASES = {name[1:]: func for name, func in sorted(globals().items()) if name.startswith("_") and callable(func)
          and name.startswith(("_gan_", "_evaluate_", "_build_gallery_", "_train_", "_push_", "_byo_", "_gallery_",
                               "_generate_", "_preprocess_", "_split_", "_convert_checkpoint_", "_simulate_",

@@ -11,6 +11,7 @@ from ..metrics import evaluate_features, plot_tsne, unseen_class_evaluation
 from ..models import EEGEncoderModel
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
+from ..utils.outputs import prepare_result_json
 from .common import compute_embeddings, select_classes, write_json
 
 
@@ -45,8 +46,8 @@ def evaluate_encoder(
     Returns:
         The result dict (also written as JSON): every figure plus split, preprocessing, loss and checkpoint.
     """
-
     model_path = Path(model_path)
+    output_json = prepare_result_json(output_json or model_path / "eval_results.json")
     record_path = model_path / TRAINING_RECORD
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     train_args = record.get("training_args", {})
@@ -76,5 +77,5 @@ def evaluate_encoder(
     if tsne_path != "":
         tsne_path = Path(tsne_path or model_path / "tsne_test.png")
         result["tsne_png"] = plot_tsne(test_f, test_y, tsne_path, class_names=result["classes"])
-    write_json(output_json or model_path / "eval_results.json", result)
+    write_json(output_json, result)
     return result

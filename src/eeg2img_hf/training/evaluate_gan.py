@@ -35,6 +35,7 @@ from ..utils.checks import check_seed
 from ..utils.images import images_to_uint8
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
+from ..utils.outputs import prepare_result_json
 from .common import EEGBatchDataset, write_json
 
 __all__ = ["EXTRACTOR_CHOICES", "evaluate_gan"]
@@ -231,10 +232,11 @@ def evaluate_gan(
     Returns:
         `dict` with the metrics and everything needed to reproduce them (also written to `output_json`).
     """
-
     started = time.time()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     _check_arguments(num_fakes, batch_size, classifier_dir, extractor, seed, truncation_psi, noise_mode)
+    if output_json is not None:
+        output_json = prepare_result_json(output_json)
     model, model_name = _load_model(model_path, device)
     data, source = _resolve_dataset(dataset, model_path)
     if split not in data or len(data[split]) < 2:

@@ -33,6 +33,8 @@ from typing import Any, Union
 from .errors import RefusedOutputError
 
 __all__ = [
+    "RESERVED_FILE_NAMES",
+    "prepare_result_json",
     "MARKER_NAME",
     "OUTPUT_KINDS",
     "check_inputs",
@@ -323,6 +325,33 @@ def prepare_output_file(
     if is_own is not None and not is_own(out):
         raise RefusedOutputError(f"{what} {_shown(out)} exists and was not written by eeg2img_hf",
                                  hint="nothing was changed; choose another file name")  # fmt: skip
+    return out
+
+
+RESERVED_FILE_NAMES = frozenset({
+    "config.json", "preprocessor_config.json", "generation_config.json", "model.safetensors.index.json",
+    "training_args.json", "trainer_state.json", "eeg2img_training.json", "dataset_dict.json", "state.json",
+    "dataset_info.json", MARKER_NAME,
+})  # fmt: skip
+"""JSON files of model, dataset and run folders that a result file must never replace."""
+
+
+def prepare_result_json(path: PathLike, *, what: str = "result JSON") -> Path:
+    """Check that an evaluation may write its JSON result to `path`; returns it resolved.
+
+    A new file, or an existing JSON object file (an earlier result), is fine; anything else is refused: a folder,
+    a file of another kind (weights, images, a config), or one of the reserved files of a model, dataset or run
+    folder ([`RESERVED_FILE_NAMES`]). Nothing is created or deleted.
+    """
+    out = _resolved(path)
+    if out.is_dir():
+        raise RefusedOutputError(f"{what} {_shown(out)} is an existing folder, expected a .json file path")
+    if out.name in RESERVED_FILE_NAMES or out.suffix.lower() != ".json":
+        raise RefusedOutputError(f"{what} {_shown(out)} must be a .json file that is not {out.name!r} of a model, "
+                                 "dataset or run folder", hint="choose another file name (nothing was written)")  # fmt: skip
+    if out.exists() and _json_object(out) is None:
+        raise RefusedOutputError(f"{what} {_shown(out)} exists and is not a JSON result; it was left unchanged",
+                                 hint="choose another file name")  # fmt: skip
     return out
 
 
