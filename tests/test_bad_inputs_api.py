@@ -389,7 +389,7 @@ def test_preprocessing_steps_leave_usable_trials(steps, match):
      ("0-4294967296", r"--seeds.*4294967295"), ("0-99999", r"more than 10000 seeds"), ("-2", r"--seeds")],
 )  # fmt: skip
 def test_generate_seeds(text, match):
-    from eeg2img_hf.commands.generate import parse_seeds
+    from eeg2img_hf.evaluation.generate import parse_seeds
 
     with pytest.raises(ValueError, match=match):
         parse_seeds(text)
@@ -402,7 +402,7 @@ def test_generate_seeds(text, match):
      ({"seeds": [2**32]}, r"--seeds.*4294967296")],
 )  # fmt: skip
 def test_generate_grids_refuses_before_writing(tmp_path, options, match):
-    from eeg2img_hf.commands.generate import generate_grids
+    from eeg2img_hf.evaluation.generate import generate_grids
 
     with pytest.raises(ValueError, match=match):
         generate_grids(str(tmp_path / "no-model"), tmp_path / "out", dataset="thoughtviz", **options)

@@ -221,7 +221,7 @@ def _train_judge(run: _Run, image_size: int) -> dict[str, Any]:
 
 
 def _stage_gan(run: _Run) -> dict[str, Any]:
-    from .commands.generate import generate_grids
+    from .evaluation.generate import generate_grids
     from .training import GANTrainingArguments, evaluate_gan, train_gan
 
     cfg = run.settings["gan"]
