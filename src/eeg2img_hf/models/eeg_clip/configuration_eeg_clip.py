@@ -48,7 +48,8 @@ class EEGClipConfig(PreTrainedConfig):
     and trained with a symmetric CLIP loss ("EEGClip", Singh et al., WACV 2024, sec. 3.3). The defaults are the
     authors' settings (preset `"authors"`): a 1-layer LSTM with 128 units, transformers' ResNet-50 layout
     (`ResNetConfig()`; load `microsoft/resnet-50` weights into `vision_model` for the pretrained tower) kept
-    frozen, a 256-D joint space and a fixed logit scale `exp(0.5)`.
+    frozen, a 256-D joint space and a fixed logit scale `exp(0.5)`. A config holds no weights: build the model
+    with [`EEGClipModel.from_vision_pretrained`] to load a pretrained tower (e.g. `microsoft/resnet-50`).
 
     Args:
         encoder_config (`EEGEncoderConfig` or `dict`, *optional*):
@@ -74,6 +75,16 @@ class EEGClipConfig(PreTrainedConfig):
             Per-channel mean for normalisation (after rescaling to [0, 1]).
         image_std (`list[float]`, *optional*, defaults to the ImageNet std):
             Per-channel standard deviation for normalisation.
+        image_resample (`int`, *optional*, defaults to 2):
+            PIL resampling filter of the resize (2 = bilinear, as torchvision's ResNet-50 transforms; 3 = bicubic).
+        vision_model_name_or_path (`str`, *optional*):
+            Hub repo id or folder the vision tower's weights were loaded from (set by
+            [`EEGClipModel.from_vision_pretrained`]; `None` = not loaded: random init, or trained from scratch when
+            the tower is not frozen). A record only: building a model from the config loads nothing.
+        vision_model_revision (`str`, *optional*):
+            Commit of that Hub repo (`None` for a local folder).
+        vision_weights_sha256 (`str`, *optional*):
+            sha256 of the weights file the tower was loaded from.
 
     Example:
 
@@ -99,6 +110,10 @@ class EEGClipConfig(PreTrainedConfig):
         image_resize_size: int | None = None,
         image_mean: Sequence[float] = IMAGENET_MEAN,
         image_std: Sequence[float] = IMAGENET_STD,
+        image_resample: int = 2,
+        vision_model_name_or_path: str | None = None,
+        vision_model_revision: str | None = None,
+        vision_weights_sha256: str | None = None,
         **kwargs: Any,
     ) -> None:
         if encoder_config is None:
@@ -119,6 +134,10 @@ class EEGClipConfig(PreTrainedConfig):
         self.image_resize_size = round(image_size * 232 / 224) if image_resize_size is None else image_resize_size
         self.image_mean = [float(v) for v in image_mean]
         self.image_std = [float(v) for v in image_std]
+        self.image_resample = image_resample
+        self.vision_model_name_or_path = vision_model_name_or_path
+        self.vision_model_revision = vision_model_revision
+        self.vision_weights_sha256 = vision_weights_sha256
         self._validate()
         super().__init__(**kwargs)
 
@@ -160,4 +179,6 @@ class EEGClipConfig(PreTrainedConfig):
                 raise ValueError(f"`{name}` needs {channels} values (one per channel), got {values}.")
         if min(self.image_std) <= 0:
             raise ValueError(f"`image_std` values must be > 0, got {self.image_std}.")
+        if isinstance(self.image_resample, bool) or self.image_resample not in range(6):
+            raise ValueError(f"`image_resample` must be a PIL resampling code 0..5, got {self.image_resample!r}.")
         self.vision_embed_dim  # noqa: B018  (raises for a backbone without a pooled size)

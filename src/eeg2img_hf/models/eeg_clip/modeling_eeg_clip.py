@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from transformers import AutoModel, CLIPImageProcessor, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .common import check_pixel_values
+from .common import check_pixel_values, load_vision_tower, pretrained_tower_config
 from .configuration_eeg_clip import EEGClipConfig
 from .configuration_eeg_encoder import EEGEncoderConfig
 from .modeling_eeg_encoder import EEGEncoderModel
@@ -89,15 +90,16 @@ def positives_from_ids(ids: torch.Tensor) -> torch.Tensor:
 
 
 def make_image_processor(config: EEGClipConfig) -> CLIPImageProcessor:
-    """The image processor of an EEGClip model: RGB, resize (shortest edge `config.image_resize_size`,
-    bilinear), centre crop `config.image_size`, rescale by 1/255 and normalise with `config.image_mean/std`.
+    """The image processor of an EEGClip model: RGB, resize (shortest edge `config.image_resize_size`, filter
+    `config.image_resample`), centre crop `config.image_size`, rescale by 1/255 and normalise with
+    `config.image_mean/std`.
 
     It is a standard `CLIPImageProcessor`, so `save_pretrained` / `AutoImageProcessor.from_pretrained` work.
     """
     return CLIPImageProcessor(
         do_resize=True,
         size={"shortest_edge": config.image_resize_size},
-        resample=2,  # PIL.Image.BILINEAR, as torchvision's ResNet-50 transforms
+        resample=config.image_resample,  # default PIL.Image.BILINEAR, as torchvision's ResNet-50 transforms
         do_center_crop=True,
         crop_size={"height": config.image_size, "width": config.image_size},
         do_rescale=True,
@@ -198,6 +200,43 @@ class EEGClipModel(EEGClipPreTrainedModel):
         parameters with `requires_grad=True`)."""
         model = super().from_pretrained(*args, **kwargs)
         model._freeze_vision_tower()
+        return model
+
+    @classmethod
+    def from_vision_pretrained(cls, config: EEGClipConfig | str = "authors", *, vision_model: str,
+                               revision: str | None = None, hub_kwargs: dict[str, Any] | None = None,
+                               **overrides: Any) -> EEGClipModel:  # fmt: skip
+        """An EEGClip model whose vision tower holds exactly the weights of a pretrained transformers backbone.
+
+        The checkpoint's tower config, its image preprocessing (size, resize, mean, std and filter from its
+        `preprocessor_config.json`, used by [`make_image_processor`]) and its provenance
+        (`vision_model_name_or_path`, `vision_model_revision`, `vision_weights_sha256`) replace the config's; the
+        EEG tower and the projections are initialised as usual. `save_pretrained` writes the tower's weights into
+        `model.safetensors`, so the saved folder reloads offline without the original checkpoint.
+
+        Args:
+            config (`EEGClipConfig` or `str`, *optional*, defaults to `"authors"`): a config or a preset name.
+            vision_model (`str`): Hub repo id or folder: `"microsoft/resnet-50"` (the paper's tower), any
+                transformers vision backbone (ConvNeXt, DINOv2, ...) or a CLIP / SigLIP checkpoint (its vision tower).
+            revision (`str`, *optional*): branch, tag or commit of the Hub repo.
+            hub_kwargs (`dict`, *optional*): `from_pretrained` options (`cache_dir`, `token`, `local_files_only`).
+            overrides: config fields applied to the preset (with a preset name only).
+
+        Example:
+
+        ```python
+        >>> model = EEGClipModel.from_vision_pretrained("authors", vision_model="microsoft/resnet-50")  # doctest: +SKIP
+        ```
+        """
+        if isinstance(config, str):
+            config = EEGClipConfig.from_preset(config, **overrides)
+        elif overrides:
+            raise ValueError("config overrides need a preset name; with a config object, set them on the object")
+        elif not isinstance(config, EEGClipConfig):
+            raise ValueError(f"config must be an EEGClipConfig or a preset name, got {type(config).__name__}")
+        tower, values, image = load_vision_tower(vision_model, revision=revision, **(hub_kwargs or {}))
+        model = cls(pretrained_tower_config(config, values, image, square_resize=False))
+        model.vision_model.load_state_dict(tower.state_dict())
         return model
 
     def train(self, mode: bool = True) -> EEGClipModel:

@@ -21,7 +21,7 @@ __all__ = ["IMAGE_TO_EEG_PRESETS", "ImageToEEGConfig", "vision_feature_dim"]
 IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
     # Frozen ImageNet-style backbone + Linear(1024) -> LeakyReLU -> Dropout(0.05) -> Linear(128, no bias), L2.
     # Deviation: transformers' ResNet-50 layout replaces the authors' torchvision GoogLeNet (no GoogLeNet in
-    # transformers); load ImageNet weights (e.g. microsoft/resnet-50) into `vision_model` when you have them.
+    # transformers); `ImageToEEGModel.from_vision_pretrained` loads ImageNet weights (e.g. microsoft/resnet-50).
     "authors": {},
     # A small ResNet trained from scratch: minutes on a CPU (the simulated images are 64 px).
     "cpu-small": {
@@ -78,12 +78,25 @@ class ImageToEEGConfig(PreTrainedConfig):
             conditioning.
         image_size (`int`, *optional*, defaults to 224):
             Side of the square input of the backbone.
+        image_resize_size (`int`, *optional*):
+            Shortest edge after resizing, before a centre crop to `image_size`; `None` resizes straight to
+            `image_size` x `image_size`.
+        image_resample (`int`, *optional*, defaults to 2):
+            PIL resampling filter of the resize (2 = bilinear, 3 = bicubic).
         image_mean (`list[float]`, *optional*, defaults to the ImageNet mean):
             Per-channel mean used to normalise `[0, 1]` pixels.
         image_std (`list[float]`, *optional*, defaults to the ImageNet std):
             Per-channel standard deviation used to normalise `[0, 1]` pixels.
         generator_name_or_path (`str`, *optional*):
             The `EEGStyleGANModel` (folder or Hub id) the `"image-to-eeg-to-image"` pipeline uses by default.
+        vision_model_name_or_path (`str`, *optional*):
+            Hub repo id or folder the backbone's weights were loaded from (set by
+            [`ImageToEEGModel.from_vision_pretrained`]; `None` = not loaded: random init, or trained from scratch
+            when the backbone is not frozen). A record only: building a model from the config loads nothing.
+        vision_model_revision (`str`, *optional*):
+            Commit of that Hub repo (`None` for a local folder).
+        vision_weights_sha256 (`str`, *optional*):
+            sha256 of the weights file the backbone was loaded from.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the subject embedding's normal init.
 
@@ -111,6 +124,11 @@ class ImageToEEGConfig(PreTrainedConfig):
         image_std: list[float] | tuple[float, ...] = tuple(IMAGENET_STD),
         generator_name_or_path: str | None = None,
         initializer_range: float = 0.02,
+        image_resize_size: int | None = None,
+        image_resample: int = 2,
+        vision_model_name_or_path: str | None = None,
+        vision_model_revision: str | None = None,
+        vision_weights_sha256: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.vision_config = build_vision_config(vision_config)
@@ -128,6 +146,12 @@ class ImageToEEGConfig(PreTrainedConfig):
             raise ValueError(f"image_mean and image_std need {channels} values (std > 0), got {image_mean} and "
                              f"{image_std}")  # fmt: skip
         vision_feature_dim(self.vision_config)  # raises for a backbone config without a known feature size
+        bad_resize = isinstance(image_resize_size, bool) or not isinstance(image_resize_size, int)
+        if image_resize_size is not None and (bad_resize or image_resize_size < image_size):
+            raise ValueError(f"image_resize_size must be None or an integer >= image_size ({image_size}), got "
+                             f"{image_resize_size!r}")  # fmt: skip
+        if isinstance(image_resample, bool) or image_resample not in range(6):
+            raise ValueError(f"image_resample must be a PIL resampling code 0..5, got {image_resample!r}")
         self.eeg_embed_dim = eeg_embed_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
@@ -139,6 +163,11 @@ class ImageToEEGConfig(PreTrainedConfig):
         self.image_std = image_std
         self.generator_name_or_path = generator_name_or_path
         self.initializer_range = initializer_range
+        self.image_resize_size = image_resize_size
+        self.image_resample = image_resample
+        self.vision_model_name_or_path = vision_model_name_or_path
+        self.vision_model_revision = vision_model_revision
+        self.vision_weights_sha256 = vision_weights_sha256
         drop_registered_pipelines(kwargs)
         super().__init__(**kwargs)
 

@@ -19,7 +19,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .common import check_pixel_values
+from .common import check_pixel_values, load_vision_tower, pretrained_tower_config
 from .configuration_image_to_eeg import ImageToEEGConfig
 
 __all__ = [
@@ -142,18 +142,54 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
             self.vision_model.eval()
         return self
 
-    def build_image_processor(self):
-        """A transformers image processor for this model's input: bilinear resize to `image_size`, scale to
-        `[0, 1]`, normalise with `image_mean` / `image_std` (it is saved next to trained models)."""
-        from transformers import ViTImageProcessor
-        from transformers.image_utils import PILImageResampling
+    @classmethod
+    def from_vision_pretrained(cls, config: ImageToEEGConfig | str = "authors", *, vision_model: str,
+                               revision: str | None = None, hub_kwargs: dict[str, Any] | None = None,
+                               **overrides: Any) -> ImageToEEGModel:  # fmt: skip
+        """An image -> EEG model whose backbone holds exactly the weights of a pretrained transformers backbone.
 
-        size = self.config.image_size
-        return ViTImageProcessor(
-            do_resize=True, size={"height": size, "width": size}, resample=PILImageResampling.BILINEAR,
-            do_rescale=True, rescale_factor=1 / 255, do_normalize=True, image_mean=list(self.config.image_mean),
-            image_std=list(self.config.image_std),
-        )  # fmt: skip
+        The checkpoint's backbone config, its image preprocessing (size, resize / crop, mean, std and filter from
+        its `preprocessor_config.json`, used by `build_image_processor`) and its provenance
+        (`vision_model_name_or_path`, `vision_model_revision`, `vision_weights_sha256`) replace the config's; the
+        head is initialised as usual. `save_pretrained` writes the backbone's weights into `model.safetensors`, so
+        the saved folder reloads offline without the original checkpoint.
+
+        Args:
+            config (`ImageToEEGConfig` or `str`, *optional*, defaults to `"authors"`): a config or a preset name.
+            vision_model (`str`): Hub repo id or folder: `"microsoft/resnet-50"`, any transformers vision backbone
+                (ConvNeXt, DINOv2, ...) or a CLIP / SigLIP checkpoint (its vision tower).
+            revision (`str`, *optional*): branch, tag or commit of the Hub repo.
+            hub_kwargs (`dict`, *optional*): `from_pretrained` options (`cache_dir`, `token`, `local_files_only`).
+            overrides: config fields applied to the preset (with a preset name only).
+        """
+        if isinstance(config, str):
+            config = ImageToEEGConfig.from_preset(config, **overrides)
+        elif overrides:
+            raise ValueError("config overrides need a preset name; with a config object, set them on the object")
+        elif not isinstance(config, ImageToEEGConfig):
+            raise ValueError(f"config must be an ImageToEEGConfig or a preset name, got {type(config).__name__}")
+        tower, values, image = load_vision_tower(vision_model, revision=revision, **(hub_kwargs or {}))
+        model = cls(pretrained_tower_config(config, values, image, square_resize=True))
+        model.vision_model.load_state_dict(tower.state_dict())
+        return model
+
+    def build_image_processor(self):
+        """A transformers image processor for this model's input: resize to `image_size` x `image_size` (or, with
+        `image_resize_size`, the shortest edge to it and a centre crop to `image_size`) with filter
+        `image_resample`, scale to `[0, 1]`, normalise with `image_mean` / `image_std` (it is saved next to
+        trained models)."""
+        from transformers import CLIPImageProcessor, ViTImageProcessor
+
+        config = self.config
+        size = config.image_size
+        common = {"do_resize": True, "resample": getattr(config, "image_resample", 2), "do_rescale": True,
+                  "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": list(config.image_mean),
+                  "image_std": list(config.image_std)}  # fmt: skip
+        resize = getattr(config, "image_resize_size", None)
+        if resize is None:
+            return ViTImageProcessor(size={"height": size, "width": size}, **common)
+        return CLIPImageProcessor(size={"shortest_edge": resize}, do_center_crop=True,
+                                  crop_size={"height": size, "width": size}, do_convert_rgb=True, **common)  # fmt: skip
 
     def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Flattened pooled backbone output `(batch_size, feature_dim)` (no gradient when the tower is frozen)."""
