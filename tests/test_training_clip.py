@@ -28,8 +28,9 @@ def data_dir(tmp_path_factory):
 
 
 def tiny_args(data_dir: str, output_dir, **overrides) -> ClipTrainingArguments:
+    # The tiny preset's frozen tower loads no weights: the run opts in to its random features.
     base = dict(dataset=data_dir, output_dir=str(output_dir), model_preset="tiny", epochs=2, batch_size=8,
-                learning_rate=1e-3, simulate={}, model_config={}, log_with=["csv"])
+                learning_rate=1e-3, simulate={}, model_config={}, log_with=["csv"], allow_random_vision_tower=True)
     return ClipTrainingArguments.from_preset("cpu-small", **{**base, **overrides})
 
 
@@ -151,9 +152,9 @@ def test_cli_in_process(data_dir, tmp_path, capsys):
     from eeg2img_hf.cli import main
 
     out = tmp_path / "cli"
-    code = main(["train-clip", "--preset", "cpu-small", "--model-preset", "tiny", "--dataset", data_dir,
-                 "--output-dir", str(out), "--epochs", "1", "--batch-size", "4", "--log-with", "csv",
-                 "--classes", "Apple,Car,Dog"])
+    code = main(["train-clip", "--preset", "cpu-small", "--model-preset", "tiny", "--allow-random-vision-tower",
+                 "--dataset", data_dir, "--output-dir", str(out), "--epochs", "1", "--batch-size", "4",
+                 "--log-with", "csv", "--classes", "Apple,Car,Dog"])
     assert code == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["model_dir"] == str(out / "model") and line["selection_metric"] == "val_exact_mrr"
@@ -169,7 +170,8 @@ def test_two_process_accelerate_launch(data_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29547", "--module",
-           "eeg2img_hf.cli", "train-clip", "--preset", "cpu-small", "--model-preset", "tiny", "--dataset", data_dir,
+           "eeg2img_hf.cli", "train-clip", "--preset", "cpu-small", "--model-preset", "tiny",
+           "--allow-random-vision-tower", "--dataset", data_dir,
            "--output-dir", str(out), "--epochs", "1", "--batch-size", "8", "--log-with", "csv"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)

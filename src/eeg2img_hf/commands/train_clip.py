@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from ._vision_options import add_vision_options, vision_overrides
+
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
@@ -27,6 +29,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         overrides["class_balanced"] = True
     if ns.unique_classes:
         overrides.update(class_balanced=True, unique_classes=True)
+    overrides.update(vision_overrides(ns))
     return overrides
 
 
@@ -57,6 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--output-dir")
     p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
+    add_vision_options(p)
     p.add_argument("--classes", help="comma-separated class names to keep")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ._vision_options import add_vision_options, vision_overrides
+
 
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     """Training-argument overrides from the parsed command line (unset options are left to the preset)."""
@@ -20,6 +22,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         overrides["subject_conditioning"] = True
     if ns.freeze_vision_tower is not None:
         overrides["model_config"] = {"freeze_vision_tower": ns.freeze_vision_tower == "yes"}
+    overrides.update(vision_overrides(ns))
     return overrides
 
 
@@ -63,6 +66,7 @@ def register(subparsers) -> None:
     p.add_argument("--margin", type=float, help="triplet margin (squared distances)")
     p.add_argument("--model-preset", help="ImageToEEGConfig preset (authors, cpu-small, tiny)")
     p.add_argument("--freeze-vision-tower", choices=["yes", "no"])
+    add_vision_options(p)
     p.add_argument("--subject-conditioning", action="store_true", help="learn a subject embedding (optional later)")
     p.add_argument("--generator", help="EEGStyleGANModel folder recorded for the reconstruction pipeline")
     p.add_argument("--selection", choices=["kmeans", "cosine"], help="validation criterion for the saved model")

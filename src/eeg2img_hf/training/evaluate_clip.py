@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..utils.vision_towers import vision_tower_record
+
 __all__ = ["PAPER_EEGCLIP_RESULTS", "evaluate_clip", "train_probe_head"]
 
 PAPER_EEGCLIP_RESULTS: dict[str, Any] = {
@@ -238,7 +240,9 @@ def evaluate_clip(
 
     Returns:
         `dict` with `"eeg_to_image"`, `"zero_shot_classification"`, `"trained_head"`, `"counts"`, `"split"`,
-        `"split_strategy"`, `"definitions"` and `"paper"` (the paper's figures and how its protocol differs).
+        `"split_strategy"`, `"vision_tower"` (the image tower and where its weights came from: pretrained repo /
+        path, revision, weights sha256, or random init / trained from scratch), `"definitions"` and `"paper"` (the
+        paper's figures and how its protocol differs).
     """
     from ..data import get_eeg_info
     from ..metrics import RETRIEVAL_DEFINITIONS, prototype_classification
@@ -264,6 +268,7 @@ def evaluate_clip(
         "split": split,
         "split_strategy": info.get("split"),
         "simulated": info.get("simulated"),
+        "vision_tower": vision_tower_record(model.config),
         "counts": {
             "eeg_queries": int(eeg.shape[0]), "gallery_images": len(gallery), "classes": len(class_names),
             "classes_in_split": int(np.unique(labels).size), "train_images_for_prototypes": len(train_images),

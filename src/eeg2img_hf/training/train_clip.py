@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..utils.names import TRAINING_RECORD
+from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
+from ..utils.vision_towers import vision_tower_record
 from .args import EpochLoopArguments
 from .common import (
     EEGBatchDataset,
@@ -34,6 +35,7 @@ from .common import (
     start_run,
     train_epochs,
 )
+from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
 
 SELECTION_METRIC = "val_exact_mrr"
 POSITIVES = ("diagonal", "image", "class")
@@ -52,6 +54,13 @@ class ClipTrainingArguments(EpochLoopArguments):
             preset's); `n_chans`, `n_times`, `sfreq` always come from the dataset.
         encoder: folder of a trained `EEGEncoderModel` (e.g. `train-encoder`'s `.../model`) whose config and
             weights initialise the EEG tower; `None` trains it from scratch.
+        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
+            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the image
+            tower (`EEGClipModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
+            `None` keeps the preset's randomly initialised tower.
+        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
+        allow_random_vision_tower: accept a frozen tower that `vision_model` does not load (random features that
+            training never changes); refused otherwise. For tests and timing runs.
         classes: keep only these class names (all splits, labels re-indexed); `None` keeps all.
         epochs / max_steps: training length (`max_steps` stops early when set).
         batch_size: global batch (split across processes).
@@ -77,6 +86,9 @@ class ClipTrainingArguments(EpochLoopArguments):
     model_preset: str = "authors"
     model_config: dict[str, Any] = field(default_factory=dict)
     encoder: str | None = None
+    vision_model: str | None = None
+    vision_revision: str | None = None
+    allow_random_vision_tower: bool = False
     classes: list[str] | None = None
     epochs: int = 2048
     weight_decay: float = 0.0
@@ -91,15 +103,16 @@ class ClipTrainingArguments(EpochLoopArguments):
             raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
         if self.unique_classes and not self.class_balanced:
             raise ValueError("unique_classes needs class_balanced=True")
+        check_vision_arguments(self)
         self.check_loop_fields()
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
     # The authors' EEGClip run (reference-impl.md s8): batch 64, Adam 3e-4, 2048 epochs (their loop ran 2049 and
-    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ResNet-50 at 224 px.
-    # Load `microsoft/resnet-50` weights into `vision_model` for the pretrained tower (not done offline).
+    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50 at 224 px
+    # (`microsoft/resnet-50` with its weights and preprocessing, downloaded from the Hub or read from its cache).
     "authors": {"dataset": "eegcvpr40", "model_preset": "authors", "epochs": 2048, "batch_size": 64,
-                "learning_rate": 3e-4},
+                "learning_rate": 3e-4, "vision_model": DEFAULT_VISION_MODEL},
     # About 3 minutes on 2 CPU cores (OMP_NUM_THREADS=1): the simulated EEGCVPR40 restricted to 10 of its 40 classes
     # with 12 trials per block (2,160 trials), the `cpu-small` EEGClip (tiny ResNet at 64 px trained from scratch,
     # learnable logit scale) with a small batch-norm CNN as EEG tower: the small LSTM stayed at chance on
@@ -215,7 +228,8 @@ def load_clip_data(args: ClipTrainingArguments):
 
 
 def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_names: list[str]):
-    """Create the EEGClip model: preset + overrides, EEG shape from the dataset, optional trained EEG tower."""
+    """Create the EEGClip model: preset + overrides, EEG shape from the dataset, optional trained EEG tower,
+    pretrained vision tower from `args.vision_model` (a frozen tower that stays random is refused)."""
     from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel
 
     overrides = dict(args.model_config)
@@ -233,11 +247,8 @@ def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_na
         overrides["encoder_config"] = encoder.config.to_dict()
     else:
         overrides["encoder_config"] = {**overrides.get("encoder_config", {}), **shape}
-    config = EEGClipConfig.from_preset(
-        args.model_preset, id2label=dict(enumerate(class_names)), label2id={n: i for i, n in enumerate(class_names)},
-        **overrides,
-    )
-    model = EEGClipModel(config)
+    overrides.update(id2label=dict(enumerate(class_names)), label2id={n: i for i, n in enumerate(class_names)})
+    model = build_with_vision_tower(EEGClipModel, EEGClipConfig, args, overrides)
     if encoder is not None:
         model.eeg_model.load_state_dict(encoder.state_dict())
     return model
@@ -316,14 +327,17 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     from ..models import make_image_processor
+    from ..models.eeg_clip import CLIP_MODEL_PRESETS
 
+    check_vision_tower_plan(args, CLIP_MODEL_PRESETS)  # before any data is read
     _check_output_dir(args)
     prepare_run_dir(args, "train-clip")
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     dataset, info = load_clip_data(args)
     class_names = dataset["train"].features["label"].names
-    model = build_clip_model(args, info, class_names)
+    with accelerator.main_process_first():  # one process downloads a pretrained tower, the others use the cache
+        model = build_clip_model(args, info, class_names)
     processor = make_image_processor(model.config)
     splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
               for name in ("train", "validation")}
@@ -352,6 +366,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         accelerator, args, state, seconds, seen, SELECTION_METRIC, best_validation_metrics=state["best_metrics"],
         dataset_info=info, classes=class_names, n_train_trials=len(splits["train"]),
         n_train_images=len(splits["train"].pixel_cache), n_validation_trials=len(splits["validation"]),
-        n_validation_images=len(splits["validation"].pixel_cache), training_args=args.to_dict(),
+        n_validation_images=len(splits["validation"].pixel_cache),
+        vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )
     return finish_run(accelerator, record, TRAINING_RECORD)

@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..utils.names import TRAINING_RECORD
+from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
+from ..utils.vision_towers import vision_tower_record
 from .args import EpochLoopArguments
 from .common import (
     finish_run,
@@ -33,6 +34,7 @@ from .common import (
     train_epochs,
     write_json,
 )
+from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
 
 __all__ = [
     "IMAGE_TO_EEG_TRAINING_PRESETS",
@@ -56,6 +58,13 @@ class ImageToEEGTrainingArguments(EpochLoopArguments):
         loss: `"mse"` (authors' code) or `"triplet"` (the paper's wording; cross-modal, semi-hard).
         margin: triplet margin (squared distances).
         model_preset / model_config: `ImageToEEGConfig` preset (`"authors"`, `"cpu-small"`, `"tiny"`) and overrides.
+        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
+            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the backbone
+            (`ImageToEEGModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
+            `None` keeps the preset's randomly initialised backbone.
+        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
+        allow_random_vision_tower: accept a frozen backbone that `vision_model` does not load (random features
+            that training never changes); refused otherwise. For tests and timing runs.
         subject_conditioning: learn a subject embedding (`n_subjects` from the data); optional at inference.
         generator: EEGStyleGANModel folder recorded as `generator_name_or_path` for the reconstruction pipeline.
         epochs / max_steps / batch_size / learning_rate / adam_betas: Adam training (authors: lr 3e-4, batch 256).
@@ -73,6 +82,9 @@ class ImageToEEGTrainingArguments(EpochLoopArguments):
     margin: float = 1.0
     model_preset: str = "cpu-small"
     model_config: dict[str, Any] = field(default_factory=dict)
+    vision_model: str | None = None
+    vision_revision: str | None = None
+    allow_random_vision_tower: bool = False
     subject_conditioning: bool = False
     generator: str | None = None
     epochs: int = 15
@@ -88,14 +100,16 @@ class ImageToEEGTrainingArguments(EpochLoopArguments):
             raise ValueError(f"loss must be 'mse' or 'triplet', got {self.loss!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        check_vision_arguments(self)
         self.check_loop_fields()
 
 
 IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
     # Authors' Image2EEG settings (reference-impl.md s7.1): MSE, Adam 3e-4, batch 256, 4096 epochs, subjects;
-    # the ResNet-50 layout stands in for GoogLeNet (load ImageNet weights yourself: none are downloaded here).
+    # the frozen ImageNet ResNet-50 `microsoft/resnet-50` (weights and preprocessing from the Hub or its cache)
+    # stands in for their GoogLeNet (transformers has none).
     "authors": {"model_preset": "authors", "loss": "mse", "epochs": 4096, "batch_size": 256, "learning_rate": 3e-4,
-                "subject_conditioning": True},
+                "subject_conditioning": True, "vision_model": DEFAULT_VISION_MODEL},
     # A small ResNet from scratch on the simulated images: minutes on 2 CPU cores.
     "cpu-small": {"model_preset": "cpu-small", "epochs": 15, "batch_size": 64, "learning_rate": 1e-3},
     # Unit tests.
@@ -151,15 +165,14 @@ def process_split(split, image_processor, batch_size: int = 256) -> _TrialImages
 
 
 def build_image_to_eeg_model(args: ImageToEEGTrainingArguments, encoder, n_subjects: int):
-    """`ImageToEEGModel` from the preset + overrides, sized to the encoder's embedding."""
+    """`ImageToEEGModel` from the preset + overrides, sized to the encoder's embedding, with its backbone loaded
+    from `args.vision_model` when set (a frozen backbone that stays random is refused)."""
     from ..models import ImageToEEGConfig, ImageToEEGModel
 
-    config = ImageToEEGConfig.from_preset(
-        args.model_preset, **{"eeg_embed_dim": int(encoder.config.embed_dim),
-                              "n_subjects": n_subjects if args.subject_conditioning else None,
-                              "generator_name_or_path": args.generator, **args.model_config},
-    )  # fmt: skip
-    return ImageToEEGModel(config)
+    overrides = {"eeg_embed_dim": int(encoder.config.embed_dim),
+                 "n_subjects": n_subjects if args.subject_conditioning else None,
+                 "generator_name_or_path": args.generator, **args.model_config}  # fmt: skip
+    return build_with_vision_tower(ImageToEEGModel, ImageToEEGConfig, args, overrides)
 
 
 def load_image_to_eeg_data(args: ImageToEEGTrainingArguments, encoder, accelerator) -> dict[str, Any]:
@@ -219,16 +232,19 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     """
     from accelerate.utils import set_seed
 
+    from ..models.image_to_eeg import IMAGE_TO_EEG_PRESETS
     from .common import prepare_run_dir
     from .train_gan import load_frozen_encoder
 
+    check_vision_tower_plan(args, IMAGE_TO_EEG_PRESETS)  # before any data is read
     prepare_run_dir(args, "train-image-to-eeg")
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     encoder = load_frozen_encoder(args.encoder, accelerator.device)
     data = load_image_to_eeg_data(args, encoder, accelerator)
     set_seed(args.seed)
-    model = build_image_to_eeg_model(args, encoder, data["n_subjects"])
+    with accelerator.main_process_first():  # one process downloads a pretrained tower, the others use the cache
+        model = build_image_to_eeg_model(args, encoder, data["n_subjects"])
     image_processor = model.build_image_processor()  # saved with the model: training and inference agree
     data.update({s: process_split(data["dataset"][s], image_processor) for s in ("train", "validation")})
     loader = shuffled_loader(data["train"], args.batch_size, accelerator.num_processes)
@@ -254,7 +270,8 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     summary = run_record(
         accelerator, args, state, seconds, seen, selection_key, dataset_info=data["info"],
         classes=data["class_names"], n_train_trials=len(data["train"]), n_train_images=len(data["train"].pixels),
-        embeddings_cache=data["embeddings_cache"], training_args=args.to_dict(),
+        embeddings_cache=data["embeddings_cache"],
+        vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )  # fmt: skip
     return finish_run(accelerator, summary, TRAINING_RECORD)
 
@@ -345,7 +362,9 @@ def evaluate_reconstruction(
 
     Returns:
         `dict` with `seen`, `unseen`, `all` (each `n_images`, `n_reconstructions`,
-        `reconstruction_class_accuracy`, `real_image_judge_accuracy`), `chance`, `definitions` and settings.
+        `reconstruction_class_accuracy`, `real_image_judge_accuracy`), `chance`, `definitions`, `vision_tower`
+        (the backbone and where its weights came from: pretrained repo / path, revision, weights sha256, or random
+        init / trained from scratch) and settings.
     """
     from ..pipelines import ImageToEEGToImagePipeline
 
@@ -380,6 +399,7 @@ def evaluate_reconstruction(
         "chance": 1.0 / len(judge.config.classes), "splits": list(splits),
         "num_images_per_image": num_images_per_image, "truncation_psi": truncation_psi, "seed": seed,
         "image_to_eeg": str(image_to_eeg.config._name_or_path or ""),
+        "vision_tower": vision_tower_record(image_to_eeg.config),
         "generator": str(pipe.generation.model.config._name_or_path or ""),
         "judge": {"classes": len(judge.config.classes), "image_size": judge.config.image_size,
                   "val_accuracy": judge.config.val_accuracy},

@@ -7,4 +7,8 @@ SPLIT_STRATEGIES = ("paper", "within-block", "subject-held-out", "exemplar-disjo
 """Split strategies of `eeg2img_hf.data.split_trials` / `split_dataset` (here so the CLI's `--help` lists them
 without importing `datasets`)."""
 
-__all__ = ["SPLIT_STRATEGIES", "TRAINING_RECORD"]
+DEFAULT_VISION_MODEL = "microsoft/resnet-50"
+"""The paper's image tower (an ImageNet ResNet-50) as a transformers checkpoint: the `authors` training presets load
+it into EEGClip's and the image -> EEG model's vision tower."""
+
+__all__ = ["DEFAULT_VISION_MODEL", "SPLIT_STRATEGIES", "TRAINING_RECORD"]
