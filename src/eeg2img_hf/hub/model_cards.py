@@ -26,6 +26,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..utils.names import TRAINING_RECORD
+from ..utils.vision_towers import describe_vision_tower, vision_tower_record
 from .dataset_cards import KNOWN_LICENSES, _LICENSE_NAME, _card_metadata, _markdown_table, _preprocessing_list
 
 
@@ -75,7 +76,8 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
 _SKIPPED_METRICS = {"chance", "chance_level", "majority_baseline", "std", "seed", "batch_size", "epochs", "best_epoch",
                     "learning_rate", "elapsed_seconds", "subset_size", "image_size", "num_classes", "k"}  # fmt: skip
 _SKIPPED_SUBTREES = {"definitions", "paper", "seeds", "counts", "dataset_info", "protocols", "extractor", "judge",
-                     "per_class", "generated_per_class", "settings", "training_args", "checkpoint"}  # fmt: skip
+                     "per_class", "generated_per_class", "settings", "training_args", "checkpoint",
+                     "vision_tower"}  # fmt: skip
 _MAX_METRICS = 40
 
 CITATION = """@inproceedings{singh2024learning,
@@ -289,7 +291,10 @@ def model_card_context(
         `metrics_table`, `dataset_name`, `dataset_pretty`, `dataset_repo_id`, `dataset_info`, `simulated`
         (`True` / `False` / `None` = unknown), `provenance`, `split_strategy`, `split_parameters`,
         `evaluated_split`, `preprocessing_list`, `sfreq`, `n_chans`, `n_times`, `classes`, `base_model`,
-        `base_model_local`, `imagery`, `block_design`, `citation`.
+        `base_model_local`, `imagery`, `block_design`, `citation`, and for models with an image tower
+        `vision_tower` (`utils.vision_towers.vision_tower_record` of `config.json`: tower type, pretrained repo /
+        path, revision, weights sha256, or random init / trained from scratch) and `vision_tower_text` (one
+        sentence); both `None` for the other families.
     """
     family = model_family(model_dir)
     config = read_json_file(Path(model_dir) / "config.json", "config")
@@ -308,6 +313,7 @@ def model_card_context(
     base_model = _hub_id(recorded_base)
     name = dataset_name.lower()
     imagery = "thoughtviz" in name or info.get("image_pairing") == "random"
+    tower = vision_tower_record(config) if isinstance(config.get("vision_config"), Mapping) else None
     context: dict[str, Any] = {
         "family": family.key,
         "pretty_name": family.pretty_name,
@@ -339,6 +345,8 @@ def model_card_context(
         "imagery": imagery,
         "block_design": "cvpr40" in name or bool(info.get("block_drift")),
         "citation": CITATION,
+        "vision_tower": tower,
+        "vision_tower_text": describe_vision_tower(tower) if tower else None,
     }  # fmt: skip
     context["metrics"] = evaluation_metrics(result, family) if result else []
     context["metrics_table"] = _metrics_table(context["metrics"])
