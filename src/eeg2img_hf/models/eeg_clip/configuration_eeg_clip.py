@@ -47,9 +47,9 @@ class EEGClipConfig(PreTrainedConfig):
     Configuration of an [`EEGClipModel`]: an EEG encoder and an image backbone projected into one joint space
     and trained with a symmetric CLIP loss ("EEGClip", Singh et al., WACV 2024, sec. 3.3). The defaults are the
     authors' settings (preset `"authors"`): a 1-layer LSTM with 128 units, transformers' ResNet-50 layout
-    (`ResNetConfig()`; load `microsoft/resnet-50` weights into `vision_model` for the pretrained tower) kept
-    frozen, a 256-D joint space and a fixed logit scale `exp(0.5)`. A config holds no weights: build the model
-    with [`EEGClipModel.from_vision_pretrained`] to load a pretrained tower (e.g. `microsoft/resnet-50`).
+    (`ResNetConfig()`) kept frozen, a 256-D joint space and a fixed logit scale `exp(0.5)`. A config holds no
+    weights: build the model with [`EEGClipModel.from_vision_pretrained`] to load a pretrained tower (e.g.
+    `microsoft/resnet-50`, the paper's).
 
     Args:
         encoder_config (`EEGEncoderConfig` or `dict`, *optional*):
