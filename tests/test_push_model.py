@@ -20,6 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
+import eeg2img_hf.pipelines  # noqa: F401  (registers the pipeline tasks used below)
 from eeg2img_hf.models import (
     EEGClipConfig,
     EEGClipModel,
