@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QUICKSTART_STAGES", "QUICKSTART_SETTINGS", "parse_stages", "results_markdown", "run_quickstart", "usage_text"]
+__all__ = ["QUICKSTART_OUTPUT_DIR", "QUICKSTART_STAGES", "QUICKSTART_SETTINGS", "find_quickstart_outputs",
+           "parse_stages", "quickstart_layout", "results_markdown", "run_quickstart", "usage_text"]
+
+QUICKSTART_OUTPUT_DIR = "outputs/quickstart"
+"""Where `eeg2img quickstart` writes by default (relative to the working directory)."""
 
 QUICKSTART_STAGES = ("simulate", "encoder", "gan", "clip", "image_to_eeg", "report")
 """Stage names in run order (`--stages` takes a comma-separated subset)."""
@@ -68,6 +72,26 @@ _SCRATCH_NOTE = (
     "> **Quickstart model.** Written by `eeg2img quickstart` on SIMULATED data (`eeg2img_hf.data.simulate_dataset`, "
     "ThoughtViz-shaped){towers}. The figures show that the pipeline works end to end, not what EEG encodes.\n"
 )
+
+
+_LAYOUT_MARKERS = {"dataset": "dataset_dict.json", "judge": "image_classifier.json", "encoder": "config.json",
+                   "gan": "config.json", "clip": "config.json", "image_to_eeg": "config.json"}  # fmt: skip
+
+
+def quickstart_layout(output_dir: str | Path = QUICKSTART_OUTPUT_DIR) -> dict[str, Path]:
+    """Where a quickstart run keeps its outputs: the simulated `dataset`, the image-classifier `judge` and the
+    model folders `encoder`, `gan`, `clip` and `image_to_eeg` (whether or not they exist yet)."""
+    out = Path(output_dir)
+    return {"dataset": out / "dataset_thoughtviz", "judge": out / "judge", "encoder": out / "encoder" / "model",
+            "gan": out / "gan" / "model", "clip": out / "clip" / "model",
+            "image_to_eeg": out / "image_to_eeg" / "model"}  # fmt: skip
+
+
+def find_quickstart_outputs(output_dir: str | Path = QUICKSTART_OUTPUT_DIR) -> dict[str, str]:
+    """The finished outputs of a quickstart run in `output_dir` (the [`quickstart_layout`] entries whose dataset,
+    judge or model folder is complete enough to load), as name -> path; `{}` when there is none."""
+    return {name: str(path) for name, path in quickstart_layout(output_dir).items()
+            if (path / _LAYOUT_MARKERS[name]).is_file()}  # fmt: skip
 
 
 def parse_stages(text: str | None) -> list[str]:
@@ -116,10 +140,10 @@ class _Run:
             if not gan_kimg > 0:
                 raise ValueError(f"--gan-kimg must be > 0, got {gan_kimg}")
             self.settings["gan"]["overrides"]["kimg"] = float(gan_kimg)
-        self.data_dir = self.out / "dataset_thoughtviz"
-        self.judge_dir = self.out / "judge"
-        self.model_dirs = {"encoder": self.out / "encoder" / "model", "gan": self.out / "gan" / "model",
-                           "clip": self.out / "clip" / "model", "image_to_eeg": self.out / "image_to_eeg" / "model"}
+        layout = quickstart_layout(self.out)
+        self.data_dir = layout["dataset"]
+        self.judge_dir = layout["judge"]
+        self.model_dirs = {name: layout[name] for name in ("encoder", "gan", "clip", "image_to_eeg")}
 
     def record_path(self, stage: str) -> Path:
         return self.out / "stages" / f"{stage}.json"

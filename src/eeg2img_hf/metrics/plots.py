@@ -1,4 +1,4 @@
-"""t-SNE visualisation of EEG features (the paper's feature-space figures)."""
+"""t-SNE visualisation of EEG features (the paper's feature-space figures) and stacked-trace plots of EEG trials."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["plot_tsne"]
+__all__ = ["eeg_display_unit", "plot_eeg_trial", "plot_tsne"]
 
 _MAX_LEGEND_CLASSES = 40
 
@@ -103,3 +103,84 @@ def _draw_scatter(points: np.ndarray, labels: np.ndarray, classes: np.ndarray, n
     if n_classes <= _MAX_LEGEND_CLASSES:
         axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=2, frameon=False)
     return figure
+
+
+_MICRO = "\u00b5"
+_UNIT_SCALES = {"v": (1e6, f"{_MICRO}V"), "mv": (1e3, f"{_MICRO}V"), "uv": (1.0, f"{_MICRO}V"),
+                f"{_MICRO}v": (1.0, f"{_MICRO}V"), "\u03bcv": (1.0, f"{_MICRO}V"), "nv": (1e-3, f"{_MICRO}V")}  # fmt: skip
+
+
+def eeg_display_unit(unit: str | None) -> tuple[float, str]:
+    """`(factor, label)` to show EEG in `unit`: volts and their multiples become microvolts; an unknown unit is
+    shown as is, a missing one as arbitrary units (`"a.u."`)."""
+    if not unit:
+        return 1.0, "a.u."
+    return _UNIT_SCALES.get(unit.strip().lower(), (1.0, unit))
+
+
+def _scale_bar_length(span: float) -> float:
+    """The largest 1, 2 or 5 times a power of ten not above `span`."""
+    if not span > 0 or not np.isfinite(span):
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(span))
+    return float(max(m * power for m in (1.0, 2.0, 5.0) if m * power <= span))
+
+
+def plot_eeg_trial(
+    eeg: np.ndarray,
+    sfreq: float | None = None,
+    ch_names: Sequence[str] | None = None,
+    unit: str | None = None,
+    title: str = "",
+    max_channels: int = 32,
+) -> Any:
+    """Stacked-trace plot of one `(n_chans, n_times)` trial as a PIL image, with an amplitude scale bar.
+
+    Each channel is drawn around its own mean, one row per channel (at most `max_channels`, evenly chosen), all at
+    the same amplitude scale; the bar on the right gives that scale in the data's unit (volts are shown in
+    microvolts, data of unknown unit in arbitrary units). Time is in ms when `sfreq` is known, else in samples.
+
+    Args:
+        eeg (`np.ndarray`): float `(n_chans, n_times)`.
+        sfreq (`float`, *optional*): Sampling rate in Hz.
+        ch_names (`Sequence[str]`, *optional*): Channel names (row labels; channel numbers otherwise).
+        unit (`str`, *optional*): Unit of `eeg` (`"V"` for MNE data, `"uV"`, ...); `None` = unknown.
+        title (`str`, *optional*): Plot title.
+        max_channels (`int`, *optional*, defaults to 32): Most channels drawn.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    eeg = np.asarray(eeg, dtype=np.float64)
+    if eeg.ndim != 2 or min(eeg.shape) < 1:
+        raise ValueError(f"expected one trial (n_chans, n_times), got shape {eeg.shape}")
+    factor, label = eeg_display_unit(unit)
+    n_chans, n_times = eeg.shape
+    shown = np.unique(np.linspace(0, n_chans - 1, min(n_chans, max_channels)).round().astype(int))
+    times = np.arange(n_times) / sfreq * 1000 if sfreq else np.arange(n_times, dtype=np.float64)
+    data = (eeg[shown] - eeg[shown].mean(axis=1, keepdims=True)) * factor
+    step = float(np.abs(data).max()) * 1.2 or 1.0
+    figure = Figure(figsize=(6, 0.18 * len(shown) + 1.3), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for row in range(len(shown)):
+        axes.plot(times, data[row] - row * step, linewidth=0.8)
+    axes.set_yticks([-row * step for row in range(len(shown))])
+    names = [str(ch_names[c]) if ch_names is not None and c < len(ch_names) else str(c) for c in shown]
+    axes.set_yticklabels(names, fontsize=6)
+    axes.set_xlabel("time (ms)" if sfreq else "time (samples; sampling rate unknown)")
+    span = times[-1] - times[0] if n_times > 1 else 1.0
+    axes.set_xlim(times[0], times[-1] + 0.2 * span)
+    axes.spines[["top", "right"]].set_visible(False)
+    bar = _scale_bar_length(step * 0.9)
+    x_bar, top = times[-1] + 0.05 * span, 0.5 * step
+    axes.plot([x_bar, x_bar], [top - bar, top], color="black", linewidth=2.5, solid_capstyle="butt")
+    axes.text(x_bar + 0.02 * span, top - bar / 2, f"{bar:g} {label}", fontsize=7, va="center", ha="left")
+    axes.set_ylim(-(len(shown) - 1) * step - 0.6 * step, 0.6 * step)
+    note = f" ({len(shown)} of {n_chans} channels)" if len(shown) < n_chans else ""
+    axes.set_title((title + note).strip(), fontsize=9)
+    axes.set_ylabel(f"channel (rows share one scale; bar = {bar:g} {label})", fontsize=7)
+    figure.tight_layout()
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
