@@ -20,7 +20,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import get_eeg_info, load_eeg_dataset
+from ..metrics import (
+    RETRIEVAL_DEFINITIONS,
+    class_topk_retrieval,
+    mean_average_precision,
+    mean_reciprocal_rank,
+    prototype_classification,
+    similarity_matrix,
+    topk_accuracy,
+)
+from ..metrics.retrieval import _check_ks
+from ..models.eeg_clip import EEGClipModel
+from ..retrieval import build_gallery, default_image_processor
+from ..utils.checks import check_seed
+from ..utils.model_folders import load_model_folder
 from ..utils.vision_towers import vision_tower_record
+from .common import EEGBatchDataset, write_json
 
 __all__ = ["PAPER_EEGCLIP_RESULTS", "evaluate_clip", "train_probe_head"]
 
@@ -72,8 +88,6 @@ def _check_split(dataset: Any, split: str) -> Any:
 @torch.no_grad()
 def _embed_eeg(model: Any, split: Any, batch_size: int) -> tuple[torch.Tensor, np.ndarray]:
     """EEG joint-space embeddings `(n_trials, dim)` (float32, CPU) and labels of one split, model in eval mode."""
-    from .common import EEGBatchDataset
-
     config = model.config.encoder_config
     shape = tuple(split.features["eeg"].shape)
     if shape != (config.n_chans, config.n_times):
@@ -128,13 +142,10 @@ def train_probe_head(
     Returns:
         `dict` with `"test"` and `"validation"` top-k at the selected epoch, `"best_epoch"`, `"epochs"`.
     """
-    from ..metrics import topk_accuracy
-
     for name, (features, labels) in (("train", train), ("validation", validation), ("test", test)):
         _check_probe_inputs(name, features, labels)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    from ..utils.checks import check_seed
 
     check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):
@@ -166,14 +177,6 @@ def train_probe_head(
 
 
 def _retrieval(eeg: torch.Tensor, labels: np.ndarray, targets: np.ndarray, gallery: Any, ks: tuple) -> dict:
-    from ..metrics import (
-        class_topk_retrieval,
-        mean_average_precision,
-        mean_reciprocal_rank,
-        similarity_matrix,
-        topk_accuracy,
-    )
-
     scores = similarity_matrix(eeg.numpy(), gallery.embeddings.numpy())
     gallery_labels = gallery.labels.numpy()
     exact = topk_accuracy(scores, targets, ks)
@@ -186,20 +189,13 @@ def _retrieval(eeg: torch.Tensor, labels: np.ndarray, targets: np.ndarray, galle
 
 
 def _load(model: Any, dataset: Any, simulate: dict[str, Any] | None, device: str | None) -> tuple[Any, Any, str]:
-    from ..data import load_eeg_dataset
-
     if isinstance(model, (str, Path)):
-        from ..models.eeg_clip import EEGClipModel
-
-        from ..utils.model_folders import load_model_folder
-
         model = load_model_folder(EEGClipModel, model)
     if not hasattr(model, "get_eeg_features") or not hasattr(model, "get_image_features"):
         raise ValueError(f"evaluate_clip needs an EEGClip model (or its folder), got {type(model).__name__}")
     if device is not None:
         model = model.to(device)
     data = load_eeg_dataset(dataset, **(simulate or {}))
-    from ..data import get_eeg_info
 
     in_memory = get_eeg_info(data).get("name", "in-memory DatasetDict")
     source = str(dataset) if isinstance(dataset, (str, Path)) else in_memory
@@ -244,10 +240,6 @@ def evaluate_clip(
         path, revision, weights sha256, or random init / trained from scratch), `"definitions"` and `"paper"` (the
         paper's figures and how its protocol differs).
     """
-    from ..data import get_eeg_info
-    from ..metrics import RETRIEVAL_DEFINITIONS, prototype_classification
-    from ..metrics.retrieval import _check_ks
-    from ..retrieval import build_gallery, default_image_processor
 
     ks = _check_ks(ks)
     model, data, source = _load(model, dataset, simulate, device)
@@ -285,8 +277,6 @@ def evaluate_clip(
         "paper": PAPER_EEGCLIP_RESULTS,
     }
     if output_json is not None:
-        from .common import write_json
-
         write_json(output_json, result)
     return result
 
@@ -295,8 +285,6 @@ def _trained_heads(model: Any, data: Any, split: str, evaluated_eeg: tuple, gall
                    n_classes: int, enabled: bool, epochs: int, learning_rate: float, batch_size: int, seed: int,
                    ks: tuple) -> dict[str, Any]:  # fmt: skip
     """EEG and image heads on frozen embeddings (train -> select on validation -> report on `split`)."""
-    from ..retrieval import build_gallery
-
     if not enabled:
         return {"skipped": "train_heads=False"}
     if "validation" not in data or len(data["validation"]) == 0:

@@ -18,6 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..metrics import retrieval_report
+from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel, make_image_processor
+from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
+from ..utils.model_folders import load_model_folder
 from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import EpochLoopArguments
@@ -25,6 +29,7 @@ from .common import (
     EEGBatchDataset,
     check_batch_size,
     finish_run,
+    identity_collate,
     latest_checkpoint,
     load_train_validation,
     make_accelerator,
@@ -230,15 +235,12 @@ def load_clip_data(args: ClipTrainingArguments):
 def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_names: list[str]):
     """Create the EEGClip model: preset + overrides, EEG shape from the dataset, optional trained EEG tower,
     pretrained vision tower from `args.vision_model` (a frozen tower that stays random is refused)."""
-    from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel
-
     overrides = dict(args.model_config)
     shape = {"n_chans": int(info["n_chans"]), "n_times": int(info["n_times"]), "sfreq": info.get("sfreq")}
     encoder = None
     if args.encoder is not None:
         if not Path(args.encoder).is_dir():
             raise ValueError(f"--encoder {args.encoder!r} is not a folder holding a trained EEGEncoderModel")
-        from ..utils.model_folders import load_model_folder
 
         encoder = load_model_folder(EEGEncoderModel, args.encoder, what="encoder")
         got = {"n_chans": encoder.config.n_chans, "n_times": encoder.config.n_times}
@@ -255,8 +257,6 @@ def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_na
 
 
 def _loss_targets(batch: dict[str, torch.Tensor], positives: str) -> torch.Tensor | None:
-    from ..models.eeg_clip import positives_from_ids
-
     if positives == "diagonal":
         return None
     return positives_from_ids(batch["image_index"] if positives == "image" else batch["labels"])
@@ -270,8 +270,6 @@ def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) 
     `val_class_top1`: nearest image-class prototype; `val_class_map`: mAP with relevant = same class
     (definitions in `eeg2img_hf.metrics.RETRIEVAL_DEFINITIONS`).
     """
-    from ..metrics import retrieval_report
-
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -307,7 +305,6 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     check_batch_size(args.batch_size, len(train), num_processes)
     keys = np.asarray(train.dataset["label"]) if args.unique_classes else train.image_index.numpy()
     sampler = UniqueKeyBatchSampler(keys, args.batch_size, seed=args.seed)
-    from .common import identity_collate
 
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
@@ -325,9 +322,6 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     training record as a dict.
     """
     from accelerate.utils import set_seed
-
-    from ..models import make_image_processor
-    from ..models.eeg_clip import CLIP_MODEL_PRESETS
 
     check_vision_tower_plan(args, CLIP_MODEL_PRESETS)  # before any data is read
     _check_output_dir(args)

@@ -21,12 +21,20 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..data import get_eeg_info, load_eeg_dataset
+from ..metrics import kmeans_accuracy
+from ..metrics.image_classifier import load_image_classifier
+from ..models import ImageToEEGConfig, ImageToEEGModel
+from ..models.image_to_eeg import IMAGE_TO_EEG_PRESETS
+from ..pipelines import ImageToEEGToImagePipeline
+from ..utils.model_folders import load_model_folder
 from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import EpochLoopArguments
 from .common import (
     finish_run,
     make_accelerator,
+    prepare_run_dir,
     restore_state,
     run_record,
     shuffled_loader,
@@ -34,6 +42,8 @@ from .common import (
     train_epochs,
     write_json,
 )
+from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
+from .train_gan import load_frozen_encoder
 from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
 
 __all__ = [
@@ -151,8 +161,6 @@ def unique_images(split) -> tuple[list[str], list[int], np.ndarray]:
 
 def process_split(split, image_processor, batch_size: int = 256) -> _TrialImages:
     """Decode every distinct image of a split once, run the image processor, and pair trials with targets."""
-    from .embeddings import EMBEDS_COLUMN
-
     _, rows, trial_to_image = unique_images(split)
     chunks = []
     for start in range(0, len(rows), batch_size):
@@ -167,8 +175,6 @@ def process_split(split, image_processor, batch_size: int = 256) -> _TrialImages
 def build_image_to_eeg_model(args: ImageToEEGTrainingArguments, encoder, n_subjects: int):
     """`ImageToEEGModel` from the preset + overrides, sized to the encoder's embedding, with its backbone loaded
     from `args.vision_model` when set (a frozen backbone that stays random is refused)."""
-    from ..models import ImageToEEGConfig, ImageToEEGModel
-
     overrides = {"eeg_embed_dim": int(encoder.config.embed_dim),
                  "n_subjects": n_subjects if args.subject_conditioning else None,
                  "generator_name_or_path": args.generator, **args.model_config}  # fmt: skip
@@ -177,8 +183,6 @@ def build_image_to_eeg_model(args: ImageToEEGTrainingArguments, encoder, n_subje
 
 def load_image_to_eeg_data(args: ImageToEEGTrainingArguments, encoder, accelerator) -> dict[str, Any]:
     """The `train` and `validation` splits with the frozen encoder's (cached) embeddings of every trial."""
-    from ..data import get_eeg_info, load_eeg_dataset
-    from .embeddings import add_eeg_embeddings
 
     dataset = load_eeg_dataset(args.dataset, **args.simulate)
     for split in ("train", "validation"):
@@ -199,8 +203,6 @@ def load_image_to_eeg_data(args: ImageToEEGTrainingArguments, encoder, accelerat
 @torch.no_grad()
 def validation_metrics(model, view: _TrialImages, loss: str, margin: float, batch_size: int = 256) -> dict[str, float]:
     """Validation loss, k-means accuracy of the predicted embeddings and their mean cosine to the targets."""
-    from ..metrics import kmeans_accuracy
-
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -231,10 +233,6 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     from accelerate.utils import set_seed
-
-    from ..models.image_to_eeg import IMAGE_TO_EEG_PRESETS
-    from .common import prepare_run_dir
-    from .train_gan import load_frozen_encoder
 
     check_vision_tower_plan(args, IMAGE_TO_EEG_PRESETS)  # before any data is read
     prepare_run_dir(args, "train-image-to-eeg")
@@ -294,13 +292,7 @@ RECONSTRUCTION_DEFINITIONS = {
 
 
 def _resolve_reconstruction_inputs(image_to_eeg: Any, dataset: Any, judge: Any) -> tuple[Any, Any, Any]:
-    from ..data import load_eeg_dataset
-    from ..metrics.image_classifier import load_image_classifier
-    from ..models import ImageToEEGModel
-
     if isinstance(image_to_eeg, (str, Path)):
-        from ..utils.model_folders import load_model_folder
-
         image_to_eeg = load_model_folder(ImageToEEGModel, image_to_eeg)
     if isinstance(dataset, (str, Path)):
         dataset = load_eeg_dataset(dataset)
@@ -366,8 +358,6 @@ def evaluate_reconstruction(
         (the backbone and where its weights came from: pretrained repo / path, revision, weights sha256, or random
         init / trained from scratch) and settings.
     """
-    from ..pipelines import ImageToEEGToImagePipeline
-
     image_to_eeg, dataset, judge = _resolve_reconstruction_inputs(image_to_eeg, dataset, judge)
     missing = [s for s in splits if s not in dataset]
     if missing or not splits:
