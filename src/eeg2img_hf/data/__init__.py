@@ -13,6 +13,7 @@ from .converters import (
     convert_hub_parquet,
     convert_mne_epochs,
     convert_object,
+    convert_things_eeg2,
     convert_thoughtviz,
     write_eeg_dataset,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "convert_hub_parquet",
     "convert_mne_epochs",
     "convert_object",
+    "convert_things_eeg2",
     "convert_thoughtviz",
     "bandpass",
     "crop",

@@ -12,6 +12,7 @@ from .byo import convert_arrays, convert_mne_epochs
 from .eegcvpr40 import convert_eegcvpr40, load_torch_file
 from .hub_parquet import convert_hub_parquet
 from .object import convert_object
+from .things_eeg2 import convert_things_eeg2
 from .thoughtviz import convert_thoughtviz
 from .writer import encode_image, write_eeg_dataset
 
@@ -19,6 +20,7 @@ CONVERTERS: dict[str, str] = {
     "eegcvpr40": "eeg2img_hf.data.converters.eegcvpr40",
     "authors-npy": "eeg2img_hf.data.converters.authors_npy",
     "thoughtviz": "eeg2img_hf.data.converters.thoughtviz",
+    "things-eeg2": "eeg2img_hf.data.converters.things_eeg2",
     "object": "eeg2img_hf.data.converters.object",
     "hub-parquet": "eeg2img_hf.data.converters.hub_parquet",
     "byo": "eeg2img_hf.data.converters.byo",
@@ -33,6 +35,7 @@ __all__ = [
     "convert_hub_parquet",
     "convert_mne_epochs",
     "convert_object",
+    "convert_things_eeg2",
     "convert_thoughtviz",
     "encode_image",
     "load_object_npy",
