@@ -10,13 +10,17 @@ import torch
 import yaml
 
 from eeg2img_hf.hub import MODEL_FAMILIES, check_model_card_metadata, evaluation_metrics, render_model_card
+from eeg2img_hf.hub.model_cards import GAN_EXTRACTOR_LABELS
 from eeg2img_hf.models import EEGClipConfig, EEGClipModel, EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
 
 ENCODER = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=12)
 GAN_EVAL = {"model": "gan", "dataset": "thoughtviz", "reference_split": "test", "fid": 174.13,
             "kid": {"mean": 0.065, "std": 0.01, "num_subsets": 100}, "inception_score": {"mean": 10.82, "std": 0.2},
             "inception_score_real": {"mean": 11.0}, "class_accuracy": {"generated": 0.35, "chance": 0.1,
-            "generated_per_class": {"Apple": 0.5}}, "seeds": {"seed": 0}, "n_fake": 50}  # fmt: skip
+            "generated_per_class": {"Apple": 0.5}}, "seeds": {"seed": 0}, "n_fake": 50,
+            "extractor": {"name": "inception-2015-12-05.pt", "kind": "inception"},
+            "paper_protocol": {"metrics": {"fid": False, "kid": False, "inception_score": False},
+                               "reasons": ["num_fakes: 50 (paper: 50000)"]}}  # fmt: skip
 CLIP_EVAL = {"dataset": "eegcvpr40", "split": "test", "split_strategy": {"strategy": "by_block"}, "simulated": False,
              "counts": {"eeg_queries": 10}, "eeg_to_image": {"exact_image": {"top1": 0.2, "mrr": 0.31},
              "same_class": {"top1": 0.5, "map": 0.45}}, "zero_shot_classification": {"eeg": {"top1": 0.6}},
@@ -67,7 +71,7 @@ def test_gan_card_metadata_matches_evaluation(folders) -> None:
         assert section in text, section
     assert "SIMULATED" in text and "Imagery data" in text and "@inproceedings{singh2024learning" in text
     assert 'pipeline("eeg-to-image", model="org/eegstylegan-sim", trust_remote_code=True)' in text
-    assert "`bandpass` (low=5.0, high=95.0)" in text and "| `fid` | 174.1 |" in text
+    assert "`bandpass` (low=5.0, high=95.0)" in text and "| `fid` | `fid` | 174.1 |" in text
     assert check_model_card_metadata(card) == meta
 
 
@@ -124,3 +128,55 @@ def test_bad_inputs_are_refused(folders, tmp_path) -> None:
         check_model_card_metadata(good.replace("value: 174.13", "value: .nan"))
     with pytest.raises(ValueError, match="no YAML metadata"):
         check_model_card_metadata("# no header")
+
+
+def _gan_evaluation(kind: str | None, comparable: bool) -> dict:
+    evaluation = {key: value for key, value in GAN_EVAL.items() if key not in ("extractor", "paper_protocol")}
+    if kind is not None:
+        evaluation["extractor"] = {"name": f"{kind}-extractor", "kind": kind}
+        evaluation["paper_protocol"] = {
+            "metrics": {"fid": comparable, "kid": comparable, "inception_score": comparable and kind == "inception"},
+            "reasons": [] if comparable else ["num_fakes: 50 (paper: 50000)"]}
+    if kind == "inception-pool":  # no 1008-class head: no IS
+        evaluation["inception_score"] = None
+    return evaluation
+
+
+def _card_metric_rows(text: str) -> dict[str, list[str]]:
+    """Rows of the card's metric table: name -> [type, value, extractor, paper set-up]."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 5:
+            rows[cells[0].strip("`")] = [cells[1].strip("`"), *cells[2:]]
+    return rows
+
+
+@pytest.mark.parametrize("kind, comparable", [("judge", False), ("inception", True), ("inception", False),
+                                              ("inception-pool", True), ("custom", False), (None, False)])
+def test_gan_card_prose_and_metadata_come_from_the_same_values(folders, kind, comparable) -> None:
+    card = render_model_card(folders / "gan", repo_id="org/g", evaluation=_gan_evaluation(kind, comparable))
+    (result,) = _meta(card)["model-index"][0]["results"]
+    rows = _card_metric_rows(card.text)
+    suffix = {"judge": "-judge-features", "custom": "-custom-features", None: "-unknown-features"}.get(kind, "")
+    names = set()
+    for metric in result["metrics"]:
+        names.add(metric["name"])
+        assert rows[metric["name"]][:2] == [metric["type"], f"{metric['value']:.4g}"]  # table row == metadata
+        base = metric["name"].split(".")[0]
+        if base == "class_accuracy":
+            assert metric["type"] == "class_accuracy" and "args" not in metric
+            continue
+        assert metric["type"] == base + suffix  # a bare `fid` / `kid` / `inception_score` only for Inception
+        flag = metric["args"]["comparable_to_paper"]
+        assert flag is (comparable and (base != "inception_score" or kind == "inception"))
+        assert rows[metric["name"]][3] == ("yes" if flag else "**no**")
+        assert metric["args"].get("extractor_kind") == kind and metric["args"]["n_fake"] == 50
+        expected = "computed with the paper's Table 3 set-up" if flag else "**not comparable** with the paper's"
+        assert f"- `{base}`: {expected}" in card.text  # the prose says what the metadata says
+    assert names == set(rows)
+    if kind in (None, "judge", "custom"):
+        assert not any(m["type"] in ("fid", "kid", "inception_score") for m in result["metrics"])
+    assert f"FID / KID / IS features: **{GAN_EXTRACTOR_LABELS[kind][1]}**" in card.text
+    if not comparable:
+        assert "Differences from the paper's set-up" in card.text

