@@ -501,12 +501,12 @@ def test_encoder_refuses_state_dicts_that_do_not_fit(tmp_path):
     cases = {
         "bidirectional": {"lstm.weight_ih_l0": torch.zeros(8, 3), "lstm.weight_ih_l0_reverse": torch.zeros(8, 3)},
         "two_lstms": {"a.weight_ih_l0": torch.zeros(8, 3), "b.weight_ih_l0": torch.zeros(8, 3)},
-        "no_lstm": {"conv.weight": torch.zeros(4, 1, 3, 3), "fc.weight": torch.zeros(4, 4)},
+        "no_lstm": {"fc.weight": torch.zeros(4, 4)},
     }
     for name, state in cases.items():
         torch.save({"epoch": 1, "model_state_dict": state}, tmp_path / f"{name}.pth")
         with pytest.raises(ValueError, match="LSTM|bidirectional"):
-            convert_authors_encoder(tmp_path / f"{name}.pth")
+            convert_authors_encoder(tmp_path / f"{name}.pth", n_chans=3)
     module = _authors_encoder_module()
     state = {k: v for k, v in module.state_dict().items() if k != "fc.weight"}
     torch.save({"model_state_dict": state}, tmp_path / "no_fc.pth")
@@ -517,6 +517,67 @@ def test_encoder_refuses_state_dicts_that_do_not_fit(tmp_path):
     torch.save({"model_state_dict": state}, tmp_path / "bad_shape.pth")
     with pytest.raises(ValueError, match=r"encoder.bias_hh_l1 should have shape \(64,\)"):
         convert_authors_encoder(tmp_path / "bad_shape.pth")
+
+
+class _AuthorsCNN(torch.nn.Module):
+    """Stand-in with the authors' CNN structure (fig. 3b): 4 x (Conv 3x3 s2 no bias, InstanceNorm, LeakyReLU 0.01,
+    Dropout 0.05), global average pooling, bias-free Linear; module names are our guess (they are not relied on)."""
+
+    def __init__(self, channels=(6, 8, 10, 12), embed: int = 16, head: int = 0) -> None:
+        super().__init__()
+        layers, previous = [], 1
+        for width in channels:
+            layers += [torch.nn.Conv2d(previous, width, 3, stride=2, padding=1, bias=False),
+                       torch.nn.InstanceNorm2d(width), torch.nn.LeakyReLU(0.01), torch.nn.Dropout(0.05)]
+            previous = width
+        self.encoder = torch.nn.Sequential(*layers)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(previous, embed, bias=False)
+        self.classifier = torch.nn.Linear(embed, head) if head else None
+
+    def forward(self, x: torch.Tensor, normalize: bool = True) -> torch.Tensor:  # x: (batch, 1, n_times, n_chans)
+        x = self.fc(self.pool(self.encoder(x)).flatten(1))
+        return F.normalize(x, dim=1) if normalize else x
+
+
+@pytest.mark.parametrize(("n_chans", "head"), [(124, 0), (14, 5)])
+def test_cnn_encoder_round_trip(tmp_path, n_chans, head):
+    torch.manual_seed(n_chans)
+    module = _AuthorsCNN(head=head).eval()
+    _save_authors_pth(tmp_path / "eegfeat_cnn_all_0.5.pth", module)
+    model, report = convert_authors_encoder(tmp_path / "eegfeat_cnn_all_0.5.pth", n_chans=n_chans,
+                                            return_report=True)  # fmt: skip
+    config = model.config
+    assert config.architecture == "cnn" and report["architecture"] == "cnn"
+    assert (config.cnn_channels, config.cnn_kernel_size, config.embed_dim) == ([6, 8, 10, 12], 3, 16)
+    assert (config.n_chans, config.n_times, config.cnn_norm) == (n_chans, 32, "instance")
+    assert config.normalize_embeds is (n_chans != 14)  # the authors' ThoughtViz CNN skips the final L2
+    assert report["unmapped_keys"] == (["classifier.bias", "classifier.weight"] if head else [])
+    eeg = torch.rand(3, n_chans, 32) + 0.05
+    scaled = 2 * eeg / eeg.amax(dim=(1, 2), keepdim=True) - 1
+    with torch.no_grad():
+        expected = module(scaled.transpose(1, 2).unsqueeze(1), normalize=config.normalize_embeds)
+        got = model(eeg_values=eeg).eeg_embeds
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="CNN encoder, whose weights do not fix the channel count"):
+        convert_authors_encoder(tmp_path / "eegfeat_cnn_all_0.5.pth")
+    forced = convert_authors_encoder(tmp_path / "eegfeat_cnn_all_0.5.pth", n_chans=14, normalize_embeds=True)
+    assert forced.config.normalize_embeds is True
+
+
+def test_cnn_encoder_refuses_layouts_that_do_not_fit(tmp_path):
+    state = _AuthorsCNN().state_dict()
+    cases = {
+        "affine_norm": ({**state, "encoder.1.weight": torch.ones(6), "encoder.1.bias": torch.zeros(6)},
+                        "normalisation tensors"),
+        "conv_bias": ({**state, "encoder.0.bias": torch.zeros(6)}, "have a bias"),
+        "two_chains": ({**state, "other.weight": torch.zeros(4, 1, 3, 3)}, "2 convolution kernels take 1 input"),
+        "no_projection": ({k: v for k, v in state.items() if k != "fc.weight"}, "bias-free 2-D projection"),
+    }
+    for name, (bad, message) in cases.items():
+        torch.save({"model_state_dict": bad}, tmp_path / f"{name}.pth")
+        with pytest.raises(ValueError, match=message):
+            convert_authors_encoder(tmp_path / f"{name}.pth", n_chans=124)
 
 
 def test_encoder_pth_needing_unsafe_globals_is_refused(tmp_path):

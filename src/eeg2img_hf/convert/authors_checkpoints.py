@@ -1,8 +1,9 @@
 """Converters from the authors' published checkpoints to this package's models.
 
-* [`convert_authors_encoder`]: the LSTM encoder `.pth` files (`torch.save` dicts with `epoch`,
+* [`convert_authors_encoder`]: the LSTM and CNN encoder `.pth` files (`torch.save` dicts with `epoch`,
   `model_state_dict` (keys prefixed `module.`), `optimizer_state_dict`), read with
-  `torch.load(weights_only=True)` only; the module names are inferred from the tensors' structure.
+  `torch.load(weights_only=True)` only; the module names are inferred from the tensors' structure
+  (`ENCODER_MAPPING`, `CNN_ENCODER_MAPPING`).
 * [`convert_stylegan_snapshot`]: StyleGAN2-ADA `network-snapshot-*.pkl` files, read with the
   restricted unpickler of `eeg2img_hf.utils.safe_pickle` (no code from the file is executed).
 
@@ -50,11 +51,13 @@ from ..utils.model_folders import load_model_folder
 from ..utils.safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle
 
 __all__ = [
+    "CNN_ENCODER_MAPPING",
     "ENCODER_MAPPING",
     "MAPPING_VERSION",
     "STYLEGAN_NAME_MAPPING",
     "convert_authors_encoder",
     "convert_stylegan_snapshot",
+    "cnn_encoder_state_dict_from_authors",
     "encoder_state_dict_from_authors",
     "flatten_record",
     "load_authors_encoder_state_dict",
@@ -80,6 +83,15 @@ ENCODER_MAPPING: tuple[tuple[str, str], ...] = (
     ("<prefix>bias_ih_l{k}", "tower.lstm.bias_ih_l{k}"),
     ("<prefix>bias_hh_l{k}", "tower.lstm.bias_hh_l{k}"),
     ("<the only bias-free 2-D weight of shape (embed, hidden)>", "tower.proj.weight"),
+)
+
+#: Authors' CNN encoder -> `EEGEncoderModel(architecture="cnn")` (inferred by structure, `module.` stripped): the
+#: bias-free 4-D kernels chained by channel count from 1 input plane (stride 2, padding k // 2; instance norm
+#: without affine parameters holds no tensors), then the bias-free 2-D projection from the last block's channels.
+CNN_ENCODER_MAPPING: tuple[tuple[str, str], ...] = (
+    ("<the k-th bias-free conv kernel of the chain 1 -> c1 -> ... -> cK, shape (c_k, c_(k-1), s, s)>",
+     "tower.blocks.{k}.conv.weight"),
+    ("<the only bias-free 2-D weight of shape (embed, cK)>", "tower.proj.weight"),
 )
 
 #: NVIDIA StyleGAN2-ADA generator names -> this package's `EEGStyleGANGenerator` names (`res` = 4, 8, ...).
@@ -211,34 +223,118 @@ def encoder_state_dict_from_authors(
     return mapped, dims, sorted(set(state) - used)
 
 
+def _is_lstm(state: dict[str, torch.Tensor]) -> bool:
+    return any(re.fullmatch(r".*weight_ih_l\d+(_reverse)?", k) for k in state)
+
+
+def cnn_encoder_state_dict_from_authors(
+    state: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[str]]:
+    """Maps an authors' CNN encoder state dict (prefix stripped) to `EEGEncoderModel` names (`CNN_ENCODER_MAPPING`).
+
+    The convolution kernels are found by their shapes: the chain starts at the one bias-free 4-D kernel with a single
+    input plane and follows the channel counts (`(c_k, c_(k-1), s, s)`); the projection is the bias-free 2-D weight
+    whose input is the last block's channel count. Normalisation with tensors (affine instance norm, batch norm) and
+    convolutions with a bias are refused: the authors' blocks have neither.
+
+    Returns:
+        `(state_dict, dims, ignored_keys)` with `dims` = `cnn_channels`, `cnn_kernel_size`, `embed_dim`;
+        `ignored_keys` are the extra tensors (e.g. a fine-tuning head), reported, not loaded.
+    """
+    kernels = {k: v for k, v in state.items() if v.ndim == 4 and k.endswith("weight")}
+    biased = sorted(k for k in kernels if k[: -len("weight")] + "bias" in state)
+    if biased:
+        raise ValueError(f"the convolutions {biased} have a bias; the authors' CNN blocks are bias-free")
+    chain: list[str] = []
+    channels = 1
+    while True:
+        nxt = [k for k, v in kernels.items() if v.shape[1] == channels and k not in chain]
+        if len(nxt) > 1:
+            raise ValueError(f"{len(nxt)} convolution kernels take {channels} input channels ({sorted(nxt)}); "
+                             "expected one chain 1 -> c1 -> ... -> cK")  # fmt: skip
+        if not nxt:
+            break
+        chain.append(nxt[0])
+        channels = int(kernels[nxt[0]].shape[0])
+    if not chain:
+        raise ValueError("no LSTM and no convolution kernel with one input plane: not an authors' encoder state dict "
+                         f"(keys: {sorted(state)[:12]})")  # fmt: skip
+    unused = sorted(set(kernels) - set(chain))
+    if unused:
+        raise ValueError(f"convolution kernels {unused} are not part of the chain {chain}")
+    sizes = {tuple(kernels[k].shape[2:]) for k in chain}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 2 or len(set(next(iter(sizes)))) != 1:
+        raise ValueError(f"the kernels must share one square, odd size; found {sorted(sizes)}")
+    size = next(iter(sizes))[0]
+    if size % 2 == 0:
+        raise ValueError(f"kernel size {size} is even; the CNN blocks use padding k // 2 with odd kernels")
+    norms = sorted(k for k, v in state.items() if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+                   or (k.endswith("weight") and v.ndim == 1))  # fmt: skip
+    if norms:
+        raise ValueError(f"the checkpoint holds normalisation tensors {norms[:6]}; the authors' instance norm is not "
+                         "affine (no tensors), so it does not fit EEGEncoderModel(architecture='cnn')")  # fmt: skip
+    projections = [k for k, v in state.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == channels
+                   and k[: -len("weight")] + "bias" not in state]  # fmt: skip
+    if len(projections) != 1:
+        raise ValueError(f"expected one bias-free 2-D projection weight of shape (embed_dim, {channels}), found "
+                         f"{projections}")  # fmt: skip
+    proj = projections[0]
+    mapped = {f"tower.blocks.{i}.conv.weight": state[k].to(torch.float32).clone() for i, k in enumerate(chain)}
+    mapped["tower.proj.weight"] = state[proj].to(torch.float32).clone()
+    dims = {"cnn_channels": [int(kernels[k].shape[0]) for k in chain], "cnn_kernel_size": int(size),
+            "embed_dim": int(state[proj].shape[0])}  # fmt: skip
+    return mapped, dims, sorted(set(state) - set(chain) - {proj})
+
+
 def convert_authors_encoder(
-    path: str | os.PathLike[str], n_chans: int | None = None, n_times: int | None = None, return_report: bool = False
+    path: str | os.PathLike[str],
+    n_chans: int | None = None,
+    n_times: int | None = None,
+    return_report: bool = False,
+    normalize_embeds: bool | None = None,
 ) -> EEGEncoderModel | tuple[EEGEncoderModel, dict[str, Any]]:
-    """Converts an authors' LSTM encoder `.pth` into an [`EEGEncoderModel`] (`input_normalization="trial_max"`).
+    """Converts an authors' encoder `.pth` (LSTM or CNN, told apart by its tensors) into an [`EEGEncoderModel`]
+    with `input_normalization="trial_max"`.
 
     Args:
         path (`str` or `os.PathLike`): the `.pth` file.
-        n_chans (`int`, *optional*): expected channel count; checked against the weights.
+        n_chans (`int`, *optional*): the channel count. Checked against the LSTM's input weights; required for a CNN
+            (its kernels see one input plane, so the weights do not fix it: 128 EEGCVPR40, 14 ThoughtViz, 124 Object).
         n_times (`int`, *optional*): trial length; defaults to the authors' (440 for 128 channels, else 32).
         return_report (`bool`, *optional*, defaults to `False`): also return a dict describing the conversion.
+        normalize_embeds (`bool`, *optional*): L2-normalise the embeddings. Default: yes, except for a CNN with 14
+            channels (the authors' ThoughtViz CNN has its final normalisation commented out).
     """
     state, info = load_authors_encoder_state_dict(path)
-    mapped, dims, ignored = encoder_state_dict_from_authors(state)
-    if n_chans is not None and n_chans != dims["n_chans"]:
-        raise ValueError(f"n_chans={n_chans} was given but the LSTM's input weights have {dims['n_chans']} channels")
+    if _is_lstm(state):
+        mapped, dims, ignored = encoder_state_dict_from_authors(state)
+        if n_chans is not None and n_chans != dims["n_chans"]:
+            raise ValueError(f"n_chans={n_chans} was given but the LSTM's input weights have {dims['n_chans']} "
+                             "channels")  # fmt: skip
+        architecture = "lstm"
+    else:
+        mapped, dims, ignored = cnn_encoder_state_dict_from_authors(state)
+        if n_chans is None:
+            raise ValueError(f"{Path(path).name} holds a CNN encoder, whose weights do not fix the channel count: "
+                             "pass n_chans (--n-chans: 128 EEGCVPR40, 14 ThoughtViz, 124 Object)")  # fmt: skip
+        dims["n_chans"] = int(n_chans)
+        architecture = "cnn"
     if n_times is None:
         if dims["n_chans"] not in AUTHORS_N_TIMES:
             raise ValueError(f"no default n_times for {dims['n_chans']} channels; pass n_times")
         n_times = AUTHORS_N_TIMES[dims["n_chans"]]
-    config = EEGEncoderConfig(architecture="lstm", n_times=n_times, input_normalization="trial_max",
-                              normalize_embeds=True, **dims)  # fmt: skip
+    if normalize_embeds is None:
+        normalize_embeds = not (architecture == "cnn" and dims["n_chans"] == 14)
+    config = EEGEncoderConfig(architecture=architecture, n_times=n_times, input_normalization="trial_max",
+                              normalize_embeds=normalize_embeds, **dims)  # fmt: skip
     model = EEGEncoderModel(config)
     model.load_state_dict(mapped, strict=True)
     model.eval()
     if not return_report:
         return model
-    report = {"kind": "encoder", "epoch": info["epoch"], "top_level_keys": info["top_level_keys"],
-              "mapped_keys": len(mapped), "unmapped_keys": ignored, "dims": dims, "n_times": n_times}  # fmt: skip
+    report = {"kind": "encoder", "architecture": architecture, "epoch": info["epoch"],
+              "top_level_keys": info["top_level_keys"], "mapped_keys": len(mapped), "unmapped_keys": ignored,
+              "dims": dims, "n_times": n_times, "normalize_embeds": normalize_embeds}  # fmt: skip
     return model, report
 
 
