@@ -260,3 +260,20 @@ def test_bad_arguments(data_dir, encoder_dir, tmp_path):
         train_gan(tiny_args(data_dir, tmp_path, encoder=str(tmp_path / "missing")))
     with pytest.raises(ValueError, match="exceeds"):
         train_gan(tiny_args(data_dir, tmp_path, conditioning="onehot", batch_size=1024))
+
+
+def test_paper_presets_feed_raw_embeddings_as_the_authors_and_the_deviation_is_listed():
+    from pathlib import Path
+
+    from eeg2img_hf.cli import build_parser
+    from eeg2img_hf.commands.train_gan import _overrides
+
+    for name in ("paper-eegcvpr40", "paper-thoughtviz"):
+        assert GAN_PRESETS[name]["standardize_conditioning"] is False, name
+    assert GANTrainingArguments.from_preset("cpu-small", conditioning="onehot").standardize_conditioning is True
+    deviations = (Path(__file__).resolve().parents[1] / "docs" / "deviations.md").read_text()
+    assert "`standardize_conditioning`" in deviations and "paper-*" in deviations
+    parse = build_parser().parse_args
+    assert "standardize_conditioning" not in _overrides(parse(["train-gan", "--preset", "paper-thoughtviz"]))
+    assert _overrides(parse(["train-gan", "--standardize-conditioning"]))["standardize_conditioning"] is True
+    assert _overrides(parse(["train-gan", "--no-standardize-conditioning"]))["standardize_conditioning"] is False

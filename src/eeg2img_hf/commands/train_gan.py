@@ -22,8 +22,8 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
-    if ns.no_standardize_conditioning:
-        overrides["standardize_conditioning"] = False
+    if ns.standardize_conditioning is not None:
+        overrides["standardize_conditioning"] = ns.standardize_conditioning
     if ns.num_fp16_res is not None:
         overrides["stylegan_config"] = {"num_fp16_res": ns.num_fp16_res}
     return overrides
@@ -54,8 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
     p.add_argument("--conditioning", choices=["eeg", "onehot"])
-    p.add_argument("--no-standardize-conditioning", action="store_true",
-                   help="feed the raw EEG embeddings (default: centred and scaled to unit RMS inside the mapping)")
+    p.add_argument("--standardize-conditioning", action=argparse.BooleanOptionalAction,
+                   help="centre the EEG embeddings and scale them to unit RMS inside the mapping networks (default: "
+                        "off in the paper-* presets, as the authors' code, on in the others; docs/deviations.md)")
     p.add_argument("--stylegan-preset", help="EEGStyleGANConfig preset (cifar-128, cpu-small, tiny)")
     p.add_argument("--kimg", type=float, help="training length in thousands of real images")
     p.add_argument("--max-steps", type=int)

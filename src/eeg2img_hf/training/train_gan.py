@@ -122,7 +122,8 @@ class GANTrainingArguments(PresetArguments):
             RMS inside G's and D's mapping networks (stored with the weights; an affine change of the embedding
             layer's input, so the model family is unchanged). An encoder's unit-norm embeddings may all lie in a
             narrow cone whose class differences are small next to the common direction; without this the GAN
-            picks up the condition far more slowly.
+            picks up the condition far more slowly. Off in the `paper-*` presets (the authors' code feeds the raw
+            embeddings), on in the others: a deviation listed in docs/deviations.md.
         batch_size: global batch (split across processes).
         kimg / max_steps: training length in thousands of real images shown to D (`max_steps` wins if set).
         learning_rate / adam_betas / adam_eps: Adam settings before lazy-regularisation rescaling.
@@ -241,7 +242,7 @@ def _paper(dataset: str, kimg: float) -> dict[str, Any]:
             "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
             "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0, "ema_rampup": 0.05,
             "augment": "bgcfnc", "ada_target": 0.6, "ada_interval": 4, "ada_kimg": 500.0, "tick_kimg": 4.0,
-            "snapshot_ticks": 10, "checkpoint_ticks": 10}
+            "snapshot_ticks": 10, "checkpoint_ticks": 10, "standardize_conditioning": False}
 
 
 GAN_PRESETS: dict[str, dict[str, Any]] = {
