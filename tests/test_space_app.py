@@ -1,10 +1,14 @@
-"""The Gradio Space `spaces/eeg2img-demo/app.py`: handlers called directly (outputs, readable errors for bad
-uploads) and every endpoint through `gradio_client` against the app on 127.0.0.1 (tiny random models, CPU)."""
+"""The Gradio Space `spaces/eeg2img-demo/app.py`: handlers called directly (outputs, the truth beside every
+prediction, stated requirements, controls shown only where they apply, readable path-free errors for bad uploads,
+quickstart discovery, the batch view) and every endpoint through `gradio_client` against the app on 127.0.0.1
+(tiny random models, CPU)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import pathlib
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -19,6 +23,7 @@ gr = pytest.importorskip("gradio", reason="the Space needs gradio (pip install '
 APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "eeg2img-demo" / "app.py"
 CLASSES = ["Apple", "Car", "Dog"]
 N_CHANS, N_TIMES, EMBED, SFREQ = 14, 32, 12, 128.0
+GAN_EVALUATION = {"fid": 123.4, "kid": {"mean": 0.0567}, "class_accuracy": {"generated": 0.25, "chance": 1 / 3}}
 
 
 def load_app():
@@ -50,6 +55,11 @@ def save_components(root: Path) -> dict[str, str]:
     for name, model in models.items():
         model.save_pretrained(root / name)
         paths[name] = str(root / name)
+    (root / "gan" / "eval_results.json").write_text(json.dumps(GAN_EVALUATION))
+    from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
+
+    ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=16, widths=[4, 8])).save_pretrained(root / "judge")
+    paths["judge"] = str(root / "judge")
     dataset = simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=2, image_size=32,
                                trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
     dataset.save_to_disk(str(root / "dataset"))
@@ -118,10 +128,12 @@ def trials(tmp_path):
 def test_unconfigured_tabs_show_a_message(app):
     demo = app.build_demo()
     messages = demo.backend.unavailable
-    assert set(messages) == {"generate", "retrieve", "reconstruct"}
+    assert set(messages) == {"generate", "retrieve", "reconstruct", "batch"}
     assert "EEG2IMG_GAN" in messages["generate"] and "EEG2IMG_CLIP" in messages["retrieve"]
+    assert all("eeg2img quickstart" in messages[tab] for tab in ("generate", "retrieve", "reconstruct"))
     elem_ids = {block.elem_id for block in demo.blocks.values()}
-    assert {"generate-unavailable", "retrieve-unavailable", "reconstruct-unavailable"} <= elem_ids
+    assert {"generate-unavailable", "retrieve-unavailable", "reconstruct-unavailable", "batch-unavailable"} <= elem_ids
+    assert "Hub" in demo.backend.requirements_markdown() and "eeg2img quickstart" in demo.backend.requirements_markdown()
     assert "gen-button" not in elem_ids
     with pytest.raises(ValueError, match="EEG2IMG_GAN"):
         demo.backend.generate("upload", None, 0, None, 0, 1, 1.0)
@@ -134,8 +146,9 @@ def test_build_from_env_and_ids(app, paths, demo):
     elem_ids = {block.elem_id for block in demo.blocks.values()}
     for prefix in ("gen", "ret", "rec"):
         assert {f"{prefix}-{name}" for name in ("source", "split", "index", "upload", "button")} <= elem_ids
+    assert {"gen-pick", "ret-pick", "batch-button", "ret-true-image", "rec-decoded", "requirements"} <= elem_ids
     api_names = {dep.get("api_name") for dep in demo.config["dependencies"]}
-    assert {"generate", "retrieve", "reconstruct"} <= api_names
+    assert {"generate", "retrieve", "reconstruct", "batch"} <= api_names
     with pytest.raises(ValueError, match="Could not load the EEGClip model"):
         app.build_demo(clip=str(Path(paths["dataset"]) / "missing"))
 
@@ -147,7 +160,10 @@ def test_generate_from_dataset_trial(app, backend):
     row = backend.dataset["test"][1]
     label = CLASSES[row["label"]]
     assert len(gallery) == 3 and all(f"true class: {label}" in caption for _, caption in gallery)
-    assert f"true class: {label}" in info and "seed 7" in info
+    assert all("judge: " in caption for _, caption in gallery)  # the judge names each generated image's class
+    assert f"true class: {label}" in info and "seed 7" in info and "EEG embedding decodes to" in info
+    assert "images 16x16 px, shown enlarged 8x without smoothing" in info  # native size stated
+    assert min(gallery[0][0].size) >= app.DISPLAY_SIZE
     expected = backend.generation(np.asarray(row["eeg"], np.float32), seed=7, num_images_per_eeg=3)
     for (image, _), reference in zip(gallery, expected):
         assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
@@ -173,6 +189,10 @@ def test_generate_from_uploads(backend, trials, tmp_path):
     for name, index in (("trials-epo.fif", 2), ("trial.edf", 0), ("trial_raw.fif", 0)):
         plot, _, gallery, text = backend.generate("upload", None, index, str(tmp_path / name), 3, 1, 1.0)
         assert len(gallery) == 1 and name in text
+        assert "128 Hz; channels EEG0, EEG1, EEG2" in text  # the recording's channels and rate are shown
+    assert "sampling rate not stored" in reference[3]
+    trial = backend.read_trial("upload", None, 0, str(tmp_path / "trial.edf"), backend.generation.model.config.encoder_config)
+    assert trial.unit == "V" and trial.sfreq == SFREQ and trial.ch_names[:2] == ["EEG0", "EEG1"]
     # the model's input normalisation divides by the trial maximum, so volts and the array give the same image
     fif = backend.generate("upload", None, 2, str(tmp_path / "trials-epo.fif"), 3, 1, 1.0)[2][0][0]
     edf = backend.generate("upload", None, 0, str(tmp_path / "trial.edf"), 3, 1, 1.0)[2][0][0]
@@ -209,6 +229,14 @@ def test_bad_eeg_uploads_are_refused_readably(app, backend, trials, tmp_path):
         with pytest.raises(ValueError, match=message):
             backend.generate("upload", None, 0, str(tmp_path / name), 0, 1, 1.0)
     assert not marker.exists(), "an uploaded pickle was unpickled"
+    # what the browser shows: the reader's own message, the upload's base name only, the demo's checkbox as hint
+    generate = app._ui(backend.generate)
+    for name, wanted, unwanted in (("corrupt.npy", "corrupt", "pickle"), ("corrupt.fif", "'corrupt.fif'", "Path("),
+                                   ("fast-epo.fif", "tick “Pick the model's channels and resample”", "CLI")):
+        with pytest.raises(gr.Error) as caught:
+            generate("upload", None, 0, str(tmp_path / name), 0, 1, 1.0, False)
+        assert wanted in caught.value.message and unwanted not in caught.value.message
+        assert str(tmp_path) not in caught.value.message and "/tmp" not in caught.value.message
     np.save(tmp_path / "ok.npy", trials)
     with pytest.raises(ValueError, match="out of range: 'ok.npy' holds 3 trials"):
         backend.generate("upload", None, 5, str(tmp_path / "ok.npy"), 0, 1, 1.0)
@@ -223,9 +251,18 @@ def test_bad_eeg_uploads_are_refused_readably(app, backend, trials, tmp_path):
             backend.generate("dataset", args["split"], args["index"], None, args["seed"], args["num_images"], 1.0)
 
 
+def test_public_messages_name_files_only(app):
+    text = "'x.fif' is not readable (ValueError: file PosixPath('/tmp/gradio/ab12/x.fif') bad); see /tmp/gradio/ab12/x.fif"
+    assert app.public_message(text) == "'x.fif' is not readable (ValueError: file 'x.fif' bad); see x.fif"
+    assert app.public_message(r"C:\Users\me\AppData\Temp\gradio\trial.npy") == "trial.npy"
+    assert app.public_message("the model needs 14 channels x 32 samples at 128 Hz") == (
+        "the model needs 14 channels x 32 samples at 128 Hz")
+
+
 def test_retrieval_marks_the_true_image(backend):
     gallery = backend.gallery_for("test")
-    plot, items, rows, info = backend.retrieve("dataset", "test", 2, None, len(gallery))
+    plot, true_image, items, rows, info = backend.retrieve("dataset", "test", 2, None, len(gallery))
+    assert isinstance(true_image, Image.Image)
     true_id = backend.dataset["test"][2]["image_id"]
     assert len(items) == len(rows) == len(gallery) == 6
     assert [row[0] for row in rows] == list(range(1, 7))
@@ -234,8 +271,30 @@ def test_retrieval_marks_the_true_image(backend):
     assert len(marked) == 1 and marked[0][3] == true_id
     assert "TRUE IMAGE" in items[marked[0][0] - 1][1]
     assert f"true image {true_id!r}" in info and f"ranked {marked[0][0]} of 6" in info
-    top2 = backend.retrieve("dataset", "test", 2, None, 2)[2]
-    assert top2 == rows[:2]
+    top2 = backend.retrieve("dataset", "test", 2, None, 2)[3]
+    assert top2 == rows[:2] or (top2[:2] == rows[:2] and top2[2] == marked[0])
+
+
+def test_retrieval_shows_the_true_image_and_its_rank_outside_the_top_k(app, backend):
+    for index in range(len(backend.dataset["test"])):  # a trial whose true image is not ranked first
+        plot, true_image, items, rows, info = backend.retrieve("dataset", "test", index, None, 1)
+        if "outside the top-1" in info:
+            break
+    else:
+        pytest.skip("every test trial ranks its image first")
+    row = backend.dataset["test"][index]
+    assert len(items) == 1 and len(rows) == 2 and not rows[0][4]
+    assert rows[1][4] and rows[1][3] == row["image_id"] and rows[1][0] > 1
+    assert f"is ranked {rows[1][0]} of 6" in info and isinstance(true_image, Image.Image)
+    assert np.array_equal(np.asarray(true_image), np.asarray(app._display(row["image"].convert("RGB"))))
+
+
+def test_retrieval_gallery_sizes_are_explained(backend):
+    note = backend.gallery_note()
+    sizes = {split: len(set(backend.dataset[split]["image_id"])) for split in backend.splits}
+    assert all(f"{split} {count}" in note for split, count in sizes.items())
+    assert f"an uploaded trial against the test split ({sizes['test']} images)" in note
+    assert len(backend.gallery_for(None)) == sizes["test"]
     with pytest.raises(ValueError, match="Top-k must be between 1 and 6"):
         backend.retrieve("dataset", "test", 2, None, 7)
 
@@ -244,8 +303,9 @@ def test_retrieval_with_saved_gallery_and_upload(app, backend, paths, trials, tm
     index_path = backend.gallery_for("test").save(tmp_path / "gallery.safetensors")
     other = app.DemoBackend(clip=paths["clip"], dataset=backend.dataset, gallery=index_path)
     np.save(tmp_path / "trial.npy", trials[0])
-    plot, items, rows, info = other.retrieve("upload", None, 0, str(tmp_path / "trial.npy"), 3)
-    assert len(items) == 3 and not any(row[4] for row in rows) and "unknown" in info
+    plot, true_image, items, rows, info = other.retrieve("upload", None, 0, str(tmp_path / "trial.npy"), 3)
+    assert len(items) == 3 and not any(row[4] for row in rows) and "unknown" in info and true_image is None
+    assert "configured gallery (6 images)" in other.gallery_note()
     assert all(isinstance(image, Image.Image) for image, _ in items)  # pixels re-attached from the dataset
     from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
 
@@ -256,14 +316,22 @@ def test_retrieval_with_saved_gallery_and_upload(app, backend, paths, trials, tm
 
 
 def test_reconstruct_dataset_and_upload(app, backend, tmp_path):
-    source, gallery, info = backend.reconstruct("dataset", "test", 0, None, 5, 2, 0.8)
+    source, gallery, decoded, info = backend.reconstruct("dataset", "test", 0, None, 5, 2, 0.8)
     assert isinstance(source, Image.Image) and len(gallery) == 2
-    assert f"true class: {CLASSES[backend.dataset['test'][0]['label']]}" in info and "12-D" in info
+    label = CLASSES[backend.dataset['test'][0]['label']]
+    assert f"true class: {label}" in info and "12-D" in info and "judge on the input image" in info
+    assert all("judge: " in caption for _, caption in gallery)
+    # the predicted EEG embedding, decoded by the nearest class prototypes (mean training embedding per class)
+    assert [row[0] for row in decoded] and {row[0] for row in decoded} <= set(CLASSES)
+    assert [row[1] for row in decoded] == sorted((row[1] for row in decoded), reverse=True)
+    assert [row[2] for row in decoded] == [row[0] == label for row in decoded]
+    assert f"EEG embedding decodes to {decoded[0][0]} (cosine {decoded[0][1]:.3f}" in info
     image = backend.dataset["test"][0]["image"]
     image.save(tmp_path / "stimulus.png")
     uploaded = backend.reconstruct("upload", None, 0, str(tmp_path / "stimulus.png"), 5, 2, 0.8)
     for (a, _), (b, _) in zip(uploaded[1], gallery):
         assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert uploaded[2] == [[name, score, False] for name, score, _ in decoded]  # no true class for an upload
     (tmp_path / "fake.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="not a readable image"):
         backend.reconstruct("upload", None, 0, str(tmp_path / "fake.png"), 5, 1, 1.0)
@@ -274,6 +342,133 @@ def test_reconstruct_dataset_and_upload(app, backend, tmp_path):
                             max_upload_bytes=100)  # fmt: skip
     with pytest.raises(ValueError, match="the limit is"):
         small.reconstruct("upload", None, 0, str(tmp_path / "stimulus.png"), 5, 1, 1.0)
+
+
+def test_requirements_are_stated(app, backend, paths, demo):
+    text = backend.requirements_markdown()
+    assert "input EEG 14 channels x 32 samples at 128 Hz (250 ms)" in text  # before any upload fails
+    assert "channels AF3, F7, F3" in text and "Classes** (3): Apple, Car, Dog" in text
+    for name in ("gan", "clip", "image_to_eeg", "judge", "dataset"):
+        assert paths[name] in text  # where each model came from
+    assert "Card: fid 123, kid.mean 0.0567, class_accuracy.generated 0.25" in text  # headline metrics of the card
+    assert "no evaluation found" in text  # the other models have none
+    requirement = backend.eeg_requirement(backend.generation.model.config.encoder_config)
+    assert requirement.startswith("(n_chans, n_times) = (14, 32): 14 channels x 32 samples at 128 Hz")
+    markdown = {block.elem_id: block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)}
+    assert markdown["requirements"] == text and "14 channels x 32 samples at 128 Hz" in markdown["gen-requirements"]
+    assert "Gallery:" in markdown["ret-gallery-note"]
+
+
+def test_controls_that_do_not_apply_are_hidden(app, demo):
+    visible = lambda updates: [u["visible"] for u in updates]  # noqa: E731  (split, index, upload, pick)
+    assert visible(app.source_updates("dataset", "eeg")) == [True, True, False, False]
+    assert visible(app.source_updates("upload", "eeg")) == [False, True, True, True]
+    assert visible(app.source_updates("dataset", "image")) == [True, True, False, False]
+    assert visible(app.source_updates("upload", "image")) == [False, False, True, False]
+    config = {c["props"].get("elem_id"): c for c in demo.config["components"]}
+    for prefix in ("gen", "ret", "rec"):  # dataset mode first: no upload box, no pick option
+        assert config[f"{prefix}-split"]["props"]["visible"] is True
+        assert config[f"{prefix}-upload"]["props"]["visible"] is False
+        radio = config[f"{prefix}-source"]["id"]
+        change = [d for d in demo.config["dependencies"] if [radio, "change"] in [list(t) for t in d["targets"]]]
+        assert len(change) == 1
+        assert {config[f"{prefix}-{n}"]["id"] for n in ("split", "index", "upload")} <= set(change[0]["outputs"])
+    uploads_only = app.build_demo(gan=demo.backend.generation.model)  # no dataset: the split is never shown
+    config = {c["props"].get("elem_id"): c["props"] for c in uploads_only.config["components"]}
+    assert config["gen-split"]["visible"] is False and config["gen-upload"]["visible"] is True
+
+
+def test_class_prototypes_decode_embeddings(backend):
+    from eeg2img_hf.retrieval.prototypes import compute_class_prototypes
+
+    prototypes = backend.prototypes()
+    assert prototypes is backend.prototypes()  # computed once, cached
+    train = backend.dataset["train"].with_format("numpy")[:]
+    encoder = backend.generation.model.eeg_encoder
+    again = compute_class_prototypes(encoder, train["eeg"], train["label"], CLASSES)
+    assert torch.allclose(again.embeds, prototypes.embeds) and prototypes.counts == list(np.bincount(train["label"]))
+    assert torch.allclose(prototypes.embeds.norm(dim=1), torch.ones(3))
+    with torch.no_grad():
+        embeds = encoder(eeg_values=torch.from_numpy(train["eeg"][:1])).eeg_embeds[0]
+    decoded = prototypes.decode(embeds.numpy(), top_k=3)
+    scores = prototypes.scores(embeds.numpy())[0]
+    assert [name for name, _ in decoded] == [CLASSES[i] for i in np.argsort(-scores)]
+    assert decoded[0][1] == pytest.approx(float(scores.max()))
+
+
+def test_pick_channels_and_resample(app, backend, trials, tmp_path):
+    import mne
+
+    names = backend.info["ch_names"] + ["EXTRA1", "EXTRA2"]
+    wide = np.random.default_rng(1).uniform(0.1, 1.0, (2, len(names), 2 * N_TIMES)) * 1e-5
+    info = mne.create_info(names[::-1], 2 * SFREQ, "eeg")  # other order, more channels, twice the rate
+    mne.EpochsArray(wide[:, ::-1], info, verbose="error").save(tmp_path / "wide-epo.fif", verbose="error")
+    path = str(tmp_path / "wide-epo.fif")
+    with pytest.raises(ValueError, match="'wide-epo.fif' has 16 channels x 64 samples at 256 Hz"):
+        backend.generate("upload", None, 1, path, 0, 1, 1.0, False)
+    plot, _, gallery, info_text = backend.generate("upload", None, 1, path, 0, 1, 1.0, True)
+    assert "picked the model's 14 channels by name" in info_text and "resampled from 256 Hz to 128 Hz" in info_text
+    assert "16 channels x 64 samples, 256 Hz; channels EXTRA2, EXTRA1, AF4" in info_text
+    trial = backend.read_trial("upload", None, 1, path, backend.generation.model.config.encoder_config, True)
+    assert trial.eeg.shape == (N_CHANS, N_TIMES) and trial.sfreq == SFREQ and trial.ch_names == backend.info["ch_names"]
+    assert "resampled from 256 Hz to 128 Hz" in backend.retrieve("upload", None, 1, path, 2, True)[4]
+
+
+def test_eeg_plots_have_a_scale_and_units(app):
+    from eeg2img_hf.metrics.plots import eeg_display_unit
+
+    assert eeg_display_unit("V") == (1e6, "\u00b5V") and eeg_display_unit(None) == (1.0, "a.u.")
+    eeg = np.random.default_rng(0).normal(size=(N_CHANS, N_TIMES)) * 2e-5
+    volts = app.plot_eeg(eeg, SFREQ, None, "t", "V")
+    unknown = app.plot_eeg(eeg, None, None, "t", None)
+    assert isinstance(volts, Image.Image) and volts.size == unknown.size
+    assert not np.array_equal(np.asarray(volts), np.asarray(unknown))  # scale-bar label and time axis differ
+
+
+def test_quickstart_folder_is_found_without_variables(app, paths, tmp_path):
+    from eeg2img_hf.quickstart import find_quickstart_outputs, quickstart_layout
+
+    root = tmp_path / "outputs" / "quickstart"
+    for name, target in quickstart_layout(root).items():
+        if name in paths:
+            shutil.copytree(paths[name], target)
+    found = find_quickstart_outputs(root)
+    assert set(found) == {"dataset", "judge", "gan", "clip", "image_to_eeg"}  # no encoder copied
+    sources, note = app.discover_sources({}, search=[tmp_path / "missing", root])
+    assert {k: v for k, v in sources.items() if v} == found and f"found in `{root}`" in note
+    assert "EEG2IMG_GAN" in note and "repo ids" in note  # how to point the app at Hub repos
+    demo = app.build_demo_from_env({}, search=[root])
+    assert demo.backend.unavailable == {} and demo.backend.origin == note
+    assert demo.backend.requirements_markdown().startswith(note)
+    assert app.discover_sources({"EEG2IMG_QUICKSTART": str(root)})[1] == note  # another folder, by variable
+    explicit, none = app.discover_sources({"EEG2IMG_CLIP": "org/clip"}, search=[root])
+    assert none is None and explicit["clip"] == "org/clip" and explicit["gan"] is None
+    empty, none = app.discover_sources({}, search=[tmp_path / "missing"])
+    assert none is None and not any(empty.values())
+
+
+def test_batch_view(app, backend):
+    from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows
+
+    generated, stimuli, info = backend.batch("test", ["Car", "Apple"], 2, 3, 1.0)
+    grid = class_grid(backend.generation, backend.dataset["test"], [1, 0], 2, 3)
+    room = app.GRID_HEADROOM  # a white band for the image component's label
+    expected = label_grid_rows(grid.generated_grid(), ["Car", "Apple"], 4)
+    assert np.array_equal(np.asarray(generated)[room:], np.asarray(expected))
+    assert (np.asarray(generated)[:room] == 255).all()
+    expected = label_grid_rows(grid.stimulus_grid(), ["Car", "Apple"], 4)
+    assert np.array_equal(np.asarray(stimuli)[room:], np.asarray(expected))
+    assert generated.size == stimuli.size and generated.height == room + 4 * (2 * (16 + 2) + 2)
+    assert "2 classes x 2 trials of the test split" in info and "cells 16x16 px, shown enlarged 4x" in info
+    assert "judge: " in info and "of 4 stimuli classified" in info
+    labels = np.asarray(backend.dataset["test"]["label"])
+    assert all(labels[i] == c for c, row in zip(grid.class_ids, grid.rows) for i in row)
+    for bad, message in (({"classes": []}, "at least one class"), ({"classes": ["Zebra"]}, "unknown"),
+                         ({"trials": 9}, "between 1 and 8"), ({"trials": 5}, "'Car' has 4 trials in the test split"),
+                         ({"split": "nope"}, "Unknown split")):  # fmt: skip
+        args = {"split": "test", "classes": ["Car"], "trials": 1, **bad}
+        with pytest.raises(ValueError, match=message):
+            backend.batch(args["split"], args["classes"], args["trials"], 0, 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -290,16 +485,18 @@ def test_gradio_client_endpoints(server, backend, trials, tmp_path):
 
     client = Client(server, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/generate", "/retrieve", "/reconstruct"} <= set(endpoints)
-    plot, shown, gallery, info = client.predict("dataset", "test", 1, None, 7, 2, 1.0, api_name="/generate")
+    assert {"/generate", "/retrieve", "/reconstruct", "/batch"} <= set(endpoints)
+    plot, shown, gallery, info = client.predict("dataset", "test", 1, None, 7, 2, 1.0, False, api_name="/generate")
     assert Path(plot).is_file() and Path(shown).is_file() and len(gallery) == 2 and "true class" in info
     direct = backend.generate("dataset", "test", 1, None, 7, 2, 1.0)[2]
     served = Image.open(gallery[0]["image"]).convert("RGB")
     assert served.size == direct[0][0].size
-    plot, items, table, info = client.predict("dataset", "test", 2, None, 3, api_name="/retrieve")
-    assert len(items) == 3 and len(table["data"]) == 3 and "ranked" in info
-    source, recon, info = client.predict("dataset", "test", 0, None, 5, 1, 1.0, api_name="/reconstruct")
-    assert Path(source).is_file() and len(recon) == 1 and "reconstruction" in info
+    plot, true_image, items, table, info = client.predict("dataset", "test", 2, None, 3, False, api_name="/retrieve")
+    assert len(items) == 3 and len(table["data"]) in (3, 4) and "ranked" in info and Path(true_image).is_file()
+    source, recon, decoded, info = client.predict("dataset", "test", 0, None, 5, 1, 1.0, api_name="/reconstruct")
+    assert Path(source).is_file() and len(recon) == 1 and "reconstruction" in info and decoded["data"]
+    generated, stimuli, info = client.predict("test", ["Apple", "Dog"], 1, 0, 1.0, api_name="/batch")
+    assert Path(generated).is_file() and Path(stimuli).is_file() and "2 classes x 1 trials" in info
     marker = tmp_path / "unpickled"
     np.save(tmp_path / "pickle.npy", np.array([_Touch(marker)], dtype=object), allow_pickle=True)
     with pytest.raises(Exception, match="pickle"):

@@ -1,7 +1,9 @@
 """The Gradio Space in a real browser: headless Debian Chromium driven by playwright against the app on 127.0.0.1.
 
 Each tab is exercised by clicking, its output read back from the page and a screenshot saved (under `tmp_path`,
-and into `$EEG2IMG_SCREENSHOTS` when set); an invalid and an oversized upload show a readable error while the app
+and into `$EEG2IMG_SCREENSHOTS` when set): every generated image lies whole inside its gallery with its caption
+visible below it (at a wide and a narrow window), the models' requirements are on the page, controls that do not
+apply are hidden, and invalid, corrupt and oversized uploads show a readable error naming the file only while the app
 keeps serving. The test installs nothing: `gradio` and `playwright` come with the `test` extra, Chromium from
 `make browser-deps` (Debian's `chromium` package; `.ci/run` calls it). Without Chromium the test skips on a
 developer machine and fails in CI (`CI` set), so a CI run never passes without the browser check.
@@ -11,6 +13,7 @@ Integration tier: `make test-integration`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -46,10 +49,23 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def server(chromium_path, tmp_path_factory):
+    """The app as a new user starts it: no variables set, a quickstart output folder in the working directory."""
     from test_space_app import free_port, load_app, save_components
 
+    from eeg2img_hf.quickstart import quickstart_layout
+
     app = load_app()
-    demo = app.build_demo(**save_components(tmp_path_factory.mktemp("space")), max_upload_bytes=MAX_UPLOAD_BYTES)
+    root = tmp_path_factory.mktemp("space")
+    components = save_components(root / "components")
+    for name, target in quickstart_layout(root / "outputs" / "quickstart").items():
+        if name in components:
+            shutil.move(components[name], target)
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        demo = app.build_demo_from_env({}, search=[Path("outputs", "quickstart")], max_upload_bytes=MAX_UPLOAD_BYTES)
+    finally:
+        os.chdir(cwd)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url
@@ -108,11 +124,73 @@ def image_sources(page, elem_id: str) -> list[str]:
     return [src for src in page.locator(f"#{elem_id} img").evaluate_all("els => els.map(e => e.src)") if src]
 
 
+GALLERY_GEOMETRY = """(id) => {
+  const box = document.querySelector('#' + id).getBoundingClientRect();
+  const label = document.querySelector('#' + id + ' [data-testid="block-label"]').getBoundingClientRect();
+  return [...document.querySelectorAll('#' + id + ' .thumbnail-item')].map(tile => {
+    const img = tile.querySelector('img').getBoundingClientRect();
+    const caption = tile.querySelector('.caption-label');
+    const cap = caption ? caption.getBoundingClientRect() : null;
+    return {gallery: [box.left, box.top, box.right, box.bottom], image: [img.left, img.top, img.right, img.bottom],
+            label_bottom: label.bottom,
+            natural: tile.querySelector('img').naturalWidth, caption: cap && [cap.left, cap.top, cap.right, cap.bottom],
+            text: caption ? caption.innerText : null,
+            clipped: caption ? caption.scrollWidth > caption.clientWidth + 1 : null};
+  });
+}"""
+
+
+def assert_gallery_shows_everything(page, elem_id: str, count: int) -> list[dict]:
+    """Every image of gallery `elem_id` lies whole inside the gallery (below its label), at a sensible size, with
+    its caption visible (inside the gallery, below the image, not cut off)."""
+    page.locator(f"#{elem_id} .thumbnail-item img").nth(count - 1).wait_for()
+    page.wait_for_timeout(300)  # let the grid settle
+    tiles = page.evaluate(GALLERY_GEOMETRY, elem_id)
+    assert len(tiles) == count
+    for tile in tiles:
+        (gl, gt, gr, gb), (il, it, ir, ib) = tile["gallery"], tile["image"]
+        assert gl <= il and gt <= it and ir <= gr and ib <= gb, tile  # the whole image inside the gallery
+        assert it >= tile["label_bottom"], tile  # not under the gallery's label
+        assert 96 <= ir - il <= 400 and abs((ib - it) - (ir - il)) <= 2, tile  # square, sensible size
+        cl, ct, cr, cb = tile["caption"]
+        assert tile["text"] and cb - ct > 5 and not tile["clipped"], tile  # caption visible, not cut
+        assert gl <= cl and gt <= ct and cr <= gr and cb <= gb and ct >= ib - 1, tile  # below the image, inside
+    return tiles
+
+
 def wait_for_error(page, text: str) -> str:
     toast = page.locator("[data-testid=toast-text]").filter(has_text=text)
     toast.first.wait_for(state="visible", timeout=TIMEOUT_MS)
     page.wait_for_timeout(400)  # let the toast finish fading in before a screenshot
     return toast.first.inner_text()
+
+
+def test_requirements_are_on_the_page(page):
+    requirements = page.locator("#requirements").inner_text()
+    assert "input EEG 14 channels x 32 samples at 128 Hz (250 ms)" in requirements
+    assert "found in outputs/quickstart" in requirements and "outputs/quickstart/gan/model" in requirements
+    assert "repo ids" in requirements  # how to point the app at Hub models instead
+    assert "Classes (3): Apple, Car, Dog" in requirements and "Card: fid 123" in requirements
+    assert "(n_chans, n_times) = (14, 32)" in page.locator("#gen-requirements").inner_text()
+
+
+def test_controls_that_do_not_apply_are_hidden(page):
+    open_tab(page, "EEG → image")
+    assert page.locator("#gen-split").is_visible() and not page.locator("#gen-upload").is_visible()
+    assert not page.locator("#gen-pick").is_visible()
+    page.locator("#gen-source").get_by_label("Uploaded file").check()
+    page.locator("#gen-upload").wait_for(state="visible")
+    page.locator("#gen-split").wait_for(state="hidden")
+    assert page.locator("#gen-pick").is_visible() and page.locator("#gen-index").is_visible()
+    page.locator("#gen-source").get_by_label("Dataset trial").check()
+    page.locator("#gen-upload").wait_for(state="hidden")
+    assert page.locator("#gen-split").is_visible()
+    open_tab(page, "Image → EEG → image")
+    page.locator("#rec-source").get_by_label("Uploaded file").check()
+    page.locator("#rec-index").wait_for(state="hidden")  # an uploaded image has no trial index
+    assert page.locator("#rec-upload").is_visible() and not page.locator("#rec-split").is_visible()
+    page.locator("#rec-source").get_by_label("Dataset image").check()
+    page.locator("#rec-upload").wait_for(state="hidden")
 
 
 def test_generate_tab(page, tmp_path):
@@ -123,11 +201,26 @@ def test_generate_tab(page, tmp_path):
     page.locator("#gen-button").click()
     info = wait_for_text(page, "gen-info", "seed 11")
     assert info.startswith("3 image(s) from test[1]") and "true class:" in info
-    page.locator("#gen-gallery img").nth(2).wait_for()
-    assert len(image_sources(page, "gen-gallery")) >= 3
+    assert "images 16x16 px, shown enlarged 8x without smoothing" in info and "EEG embedding decodes to" in info
+    tiles = assert_gallery_shows_everything(page, "gen-gallery", 3)
+    assert all("true class:" in tile["text"] and "judge:" in tile["text"] for tile in tiles)
     assert image_sources(page, "gen-eeg-plot") and image_sources(page, "gen-shown")
-    assert "true class:" in page.locator("#gen-gallery").inner_text()
     screenshot(page, tmp_path, "tab-eeg-to-image")
+
+
+@pytest.mark.parametrize("width,count", [(1200, 2), (1200, 8), (640, 2), (640, 8)])
+def test_generated_images_are_whole_at_any_width(page, width, count):
+    open_tab(page, "EEG → image")
+    page.set_viewport_size({"width": width, "height": 900})
+    try:
+        seed = 100 + count * 10 + width % 7  # a new seed per case: the info below is this run's
+        set_number(page, "#gen-seed input", seed)
+        set_number(page, "#gen-num-images input[type=number]", count)
+        page.locator("#gen-button").click()
+        assert wait_for_text(page, "gen-info", f"seed {seed},").startswith(f"{count} image(s) from test[1]")
+        assert_gallery_shows_everything(page, "gen-gallery", count)
+    finally:
+        page.set_viewport_size({"width": 1200, "height": 1000})
 
 
 def test_retrieval_tab(page, tmp_path):
@@ -137,10 +230,13 @@ def test_retrieval_tab(page, tmp_path):
     page.locator("#ret-button").click()
     info = wait_for_text(page, "ret-info", "Top-6 of 6")
     assert "for test[2]" in info and "is ranked" in info
-    page.locator("#ret-gallery img").nth(5).wait_for()
-    assert len(image_sources(page, "ret-gallery")) >= 6
-    assert "TRUE IMAGE" in page.locator("#ret-gallery").inner_text()  # all 6 shown: the true one is marked
+    tiles = assert_gallery_shows_everything(page, "ret-gallery", 6)
+    assert sum("TRUE IMAGE" in tile["text"] for tile in tiles) == 1  # all 6 shown: the true one is marked
     assert "true image" in page.locator("#ret-table").inner_text()
+    assert image_sources(page, "ret-true-image")  # the truth beside the prediction
+    note = page.locator("#ret-gallery-note").inner_text()
+    assert re.search(r"its own split \(train \d+, validation \d+, test 6 images\)", note), note  # sizes explained
+    assert "an uploaded trial against the test split (6 images)" in note
     screenshot(page, tmp_path, "tab-eeg-image-retrieval")
 
 
@@ -157,23 +253,45 @@ def test_reconstruct_tab_with_uploaded_image(page, tmp_path):
     page.locator("#rec-button").click()
     info = wait_for_text(page, "rec-info", "uploaded image 'picture.png'")
     assert info.startswith("2 reconstruction(s)") and "true class: unknown" in info
-    page.locator("#rec-gallery img").nth(1).wait_for()
-    assert len(image_sources(page, "rec-gallery")) >= 2 and image_sources(page, "rec-input-image")
+    assert "EEG embedding decodes to" in info and "judge on the input image" in info
+    tiles = assert_gallery_shows_everything(page, "rec-gallery", 2)
+    assert all("judge:" in tile["text"] for tile in tiles) and image_sources(page, "rec-input-image")
+    assert "cosine" in page.locator("#rec-decoded").inner_text()
     screenshot(page, tmp_path, "tab-image-to-eeg-to-image")
+    page.locator("#rec-source").get_by_label("Dataset image").check()
+
+
+def test_batch_view(page, tmp_path):
+    open_tab(page, "Batch view")
+    page.locator("#batch-classes").get_by_label("Dog").uncheck()
+    set_number(page, "#batch-trials input[type=number]", 3)
+    page.locator("#batch-button").click()
+    info = wait_for_text(page, "batch-info", "2 classes x 3 trials of the test split")
+    assert "judge:" in info and "cells 16x16 px" in info
+    assert image_sources(page, "batch-generated") and image_sources(page, "batch-stimuli")
+    screenshot(page, tmp_path, "tab-batch-view")
 
 
 def test_bad_uploads_show_errors_and_the_app_keeps_serving(page, tmp_path):
     np.save(tmp_path / "pickled.npy", np.array([{"eeg": 1}], dtype=object), allow_pickle=True)
     np.save(tmp_path / "huge.npy", np.zeros((2, 14, 400), np.float32))  # 44.9 kB > MAX_UPLOAD_BYTES
     np.save(tmp_path / "valid.npy", np.random.default_rng(1).uniform(0.1, 1, (2, 14, 32)).astype(np.float32))
+    (tmp_path / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
     open_tab(page, "EEG → image")
     page.locator("#gen-source").get_by_label("Uploaded file").check()
+    page.locator("#gen-upload").wait_for(state="visible")
     upload = page.locator("#gen-upload input[type=file]")
     upload.set_input_files(str(tmp_path / "pickled.npy"))
     page.locator("#gen-upload").get_by_text("pickled.npy").first.wait_for()
     page.locator("#gen-button").click()
-    assert "never loaded" in wait_for_error(page, "pickle")
+    assert "never unpickled" in wait_for_error(page, "pickle")
     screenshot(page, tmp_path, "error-pickle-upload")
+    page.locator("#gen-upload button[aria-label=Clear]").first.click()
+    upload.set_input_files(str(tmp_path / "corrupt.npy"))
+    page.locator("#gen-upload").get_by_text("corrupt.npy").first.wait_for()
+    page.locator("#gen-button").click()
+    message = wait_for_error(page, "'corrupt.npy' is corrupt")
+    assert "pickle" not in message and "/tmp" not in message and str(tmp_path) not in message
     page.locator("#gen-upload button[aria-label=Clear]").first.click()
     upload.set_input_files(str(tmp_path / "huge.npy"))
     page.locator("#gen-upload").get_by_text("huge.npy").first.wait_for()
