@@ -54,7 +54,7 @@ def thoughtviz_default() -> DatasetDict:
 # ----------------------------------------------------------------------------------------------- schema
 
 
-@pytest.mark.parametrize("preset", sorted(SIMULATION_PRESETS))
+@pytest.mark.parametrize("preset", sorted(SMALL))  # the block-design presets (things-eeg2: its own tests)
 def test_schema_per_preset(preset):
     spec = SIMULATION_PRESETS[preset]
     dd = simulate_dataset(preset, **SMALL[preset])

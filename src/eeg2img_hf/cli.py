@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("simulate", help="write a simulated EEG-image DatasetDict to disk")
-    p.add_argument("preset", choices=["thoughtviz", "eegcvpr40", "object"])
+    p.add_argument("preset", choices=["thoughtviz", "eegcvpr40", "object", "things-eeg2"])
     p.add_argument("--output", required=True)
     _add_simulation_args(p)
     p.set_defaults(func=cmd_simulate)

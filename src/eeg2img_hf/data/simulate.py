@@ -77,6 +77,13 @@ _EMOTIV_LAYOUT = {
     "P7": (-0.81, -0.59), "O1": (-0.31, -0.95), "O2": (0.31, -0.95), "P8": (0.81, -0.59), "T8": (1.0, 0.0),
     "FC6": (0.72, 0.26), "F4": (0.39, 0.52), "F8": (0.81, 0.59), "AF4": (0.27, 0.78),
 }  # fmt: skip
+# The 17 occipital / parietal channels of the preprocessed THINGS-EEG2 release, approximate 10-10 positions (same axes).
+_POSTERIOR_1010_LAYOUT = {
+    "Pz": (0.0, -0.4), "P1": (-0.19, -0.41), "P2": (0.19, -0.41), "P3": (-0.37, -0.45), "P4": (0.37, -0.45),
+    "P5": (-0.55, -0.5), "P6": (0.55, -0.5), "P7": (-0.81, -0.59), "P8": (0.81, -0.59), "POz": (0.0, -0.6),
+    "PO3": (-0.25, -0.65), "PO4": (0.25, -0.65), "PO7": (-0.59, -0.81), "PO8": (0.59, -0.81), "O1": (-0.31, -0.95),
+    "Oz": (0.0, -1.0), "O2": (0.31, -0.95),
+}  # fmt: skip
 IMAGE_PAIRINGS = ("shown", "random")
 
 
@@ -180,9 +187,11 @@ class _Geometry:
 
 
 def _channel_positions(ch_names: tuple[str, ...]) -> np.ndarray:
-    """Unit vectors (x right, y nose, z up): Emotiv layout if known, else an even cap layout."""
-    if all(name in _EMOTIV_LAYOUT for name in ch_names):
-        xy = np.array([_EMOTIV_LAYOUT[name] for name in ch_names])
+    """Unit vectors (x right, y nose, z up): Emotiv or posterior 10-10 layout if known, else an even cap layout."""
+    layout = next((known for known in (_EMOTIV_LAYOUT, _POSTERIOR_1010_LAYOUT)
+                   if all(name in known for name in ch_names)), None)  # fmt: skip
+    if layout is not None:
+        xy = np.array([layout[name] for name in ch_names])
         theta, phi = np.hypot(xy[:, 0], xy[:, 1]) * np.pi / 2, np.arctan2(xy[:, 1], xy[:, 0])
     else:  # Fibonacci points from the vertex down to ~20 degrees below ear level
         i = np.arange(len(ch_names)) + 0.5
@@ -670,8 +679,14 @@ def simulate_dataset(
     val_fraction: float = 0.15,
     test_fraction: float = 0.2,
     classes: list[str] | None = None,
+    **preset_options,
 ) -> DatasetDict:
     """Simulate an EEG-image dataset shaped like one of the paper's datasets (see the module docstring).
+
+    The `"things-eeg2"` preset (concepts x images x repetitions with unseen test concepts) is simulated by
+    [`~eeg2img_hf.data.simulate_things.simulate_things_eeg2`]: `seed`, `snr`, `n_subjects`, `image_size` and
+    `val_fraction` apply, its counts come as `preset_options` (`n_train_concepts`, `n_test_concepts`,
+    `train_images_per_concept`, `train_repetitions`, `test_repetitions`, `concept_weight`, `image_weight`).
 
     Every block holds the trials of one class of one subject; each subject has `n_blocks_per_class`
     blocks per class; `block` ids are unique across the dataset. Images are procedural (one shape
@@ -720,6 +735,20 @@ def simulate_dataset(
         `datasets.DatasetDict` with splits `train`, `validation`, `test` following
         [`make_features`], and its metadata (see [`get_eeg_info`]) in every split's info.
     """
+    if isinstance(SIMULATION_PRESETS.get(preset), ThingsSimulationPreset):
+        block_options = {"block_drift": (block_drift, 0.0), "n_blocks_per_class": (n_blocks_per_class, None),
+                         "trials_per_block": (trials_per_block, None), "images_per_class": (images_per_class, None),
+                         "split": (split, "within-block"), "test_fraction": (test_fraction, 0.2),
+                         "classes": (classes, None)}  # fmt: skip
+        unused = sorted(name for name, (value, default) in block_options.items() if value != default)
+        if unused:
+            raise ValueError(f"{unused} do not apply to the {preset!r} preset (concepts x images x repetitions, "
+                             "zero-shot split); its options are n_train_concepts, n_test_concepts, "
+                             "train_images_per_concept, train_repetitions, test_repetitions")  # fmt: skip
+        return simulate_things_eeg2(seed=seed, snr=snr, n_subjects=n_subjects, image_size=image_size,
+                                    val_fraction=val_fraction, **preset_options)  # fmt: skip
+    if preset_options:
+        raise ValueError(f"unknown simulation arguments {sorted(preset_options)} for preset {preset!r}")
     config = _resolve_config(
         preset, seed=seed, snr=snr, block_drift=block_drift, n_subjects=n_subjects,
         n_blocks_per_class=n_blocks_per_class, trials_per_block=trials_per_block, images_per_class=images_per_class,
@@ -736,3 +765,9 @@ def simulate_dataset(
     check_disjoint(splits, **{k: v for k, v in arrays.items() if k in SPLIT_GUARANTEES[split]})
     eeg = _simulate_eeg(config, design, _build_geometry(config.preset))
     return _assemble(config, eeg, design, _render_images(config), splits)
+
+
+# The THINGS-EEG2 simulator builds on the helpers above (imported last: it imports them from this module).
+from .simulate_things import THINGS_PRESET, ThingsSimulationPreset, simulate_things_eeg2  # noqa: E402
+
+SIMULATION_PRESETS[THINGS_PRESET.name] = THINGS_PRESET
