@@ -43,6 +43,28 @@ class TestCNNEncoder(TestLSTMEncoder):
         return tiny_config(architecture="cnn", cnn_dropout=0.0)
 
 
+class TestTSConvEncoder(TestLSTMEncoder):
+    """The temporal-spatial convolution tower (`architecture="tsconv"`), tiny: 4 temporal kernels of 5 samples, 2
+    spatial filters each, pooling 8 / stride 4."""
+
+    def get_config(self):
+        return tiny_config(architecture="tsconv", tsconv_filters=4, tsconv_kernel_size=5, tsconv_depth_multiplier=2,
+                           tsconv_pool_size=8, tsconv_pool_stride=4, tsconv_dropout=0.0)  # fmt: skip
+
+    def test_layout_and_things_eeg2_shape(self):
+        tower = self.make_model().tower
+        assert tower.temporal.weight.shape == (4, 1, 1, 5)  # one temporal kernel shared by the channels
+        assert tower.spatial.weight.shape == (8, 1, N_CHANS, 1) and tower.spatial.groups == 4  # depthwise, all channels
+        assert tower.proj.in_features == 8 * ((N_TIMES - 8) // 4 + 1)
+        config = EEGEncoderConfig(architecture="tsconv", n_chans=17, n_times=100, tsconv_kernel_size=13,
+                                  tsconv_pool_size=20, tsconv_pool_stride=5, embed_dim=16)  # fmt: skip
+        out = EEGEncoderModel(config).eval()(eeg_values=torch.randn(2, 17, 100)).eeg_embeds
+        assert out.shape == (2, 16)
+        with pytest.raises(ValueError, match="tsconv pooling window"):
+            EEGEncoderConfig(architecture="tsconv", n_chans=17, n_times=30, tsconv_pool_size=51)
+        EEGEncoderConfig(architecture="lstm", n_times=30)  # the tsconv fields are checked only for tsconv
+
+
 class TestClassification(ModelTesterMixin):
     model_class = EEGEncoderForClassification
     output_key = "logits"

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu-small", help="training preset (see ENCODER_PRESETS)")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
-    p.add_argument("--architecture", choices=["lstm", "cnn"])
+    p.add_argument("--architecture", choices=["lstm", "cnn", "tsconv"])
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised"])
     p.add_argument("--margin", type=float)
     p.add_argument("--epochs", type=int)

@@ -1,10 +1,11 @@
-"""Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b)."""
+"""Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b; a compact
+temporal-spatial convolution tower)."""
 
 from __future__ import annotations
 
 from transformers import PreTrainedConfig
 
-ARCHITECTURES = ("lstm", "cnn")
+ARCHITECTURES = ("lstm", "cnn", "tsconv")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
 CNN_NORMS = ("instance", "batch", "none")
 
@@ -17,10 +18,15 @@ class EEGEncoderConfig(PreTrainedConfig):
     normalisation (Singh et al., WACV 2024, fig. 3a). `architecture="cnn"` gives fig. 3b: four
     stride-2 3x3 convolutions (128/256/512/1024 filters, instance norm, LeakyReLU 0.01, dropout 0.05)
     over the (time, channel) plane, global average pooling and a bias-free projection.
+    `architecture="tsconv"` is a compact temporal-spatial convolution encoder of the kind used on THINGS-EEG2: a
+    temporal convolution (`tsconv_filters` kernels of `tsconv_kernel_size` samples, shared by all channels), batch
+    norm, a depthwise spatial convolution across all channels (`tsconv_depth_multiplier` per temporal filter), batch
+    norm, ELU, average pooling over time (`tsconv_pool_size`, stride `tsconv_pool_stride`), dropout, and a bias-free
+    projection of the flattened maps to `embed_dim`.
 
     Args:
         architecture (`str`, *optional*, defaults to `"lstm"`):
-            `"lstm"` or `"cnn"`.
+            `"lstm"`, `"cnn"` or `"tsconv"`.
         n_chans (`int`, *optional*, defaults to 128):
             Number of EEG channels of an input trial.
         n_times (`int`, *optional*, defaults to 440):
@@ -47,6 +53,18 @@ class EEGEncoderConfig(PreTrainedConfig):
             LeakyReLU slope of the CNN blocks and of the classification head.
         normalize_embeds (`bool`, *optional*, defaults to `True`):
             L2-normalise `eeg_embeds` (the authors do, except their ThoughtViz CNN).
+        tsconv_filters (`int`, *optional*, defaults to 40):
+            Temporal kernels of the `"tsconv"` tower.
+        tsconv_kernel_size (`int`, *optional*, defaults to 25):
+            Length in samples of the temporal kernels (zero padding keeps the length for odd sizes).
+        tsconv_depth_multiplier (`int`, *optional*, defaults to 1):
+            Spatial filters per temporal kernel.
+        tsconv_pool_size (`int`, *optional*, defaults to 51):
+            Window of the average pooling over time.
+        tsconv_pool_stride (`int`, *optional*, defaults to 5):
+            Stride of that pooling.
+        tsconv_dropout (`float`, *optional*, defaults to 0.5):
+            Dropout before the projection.
         input_normalization (`str`, *optional*, defaults to `"trial_max"`):
             Per-trial scaling applied inside `forward`: `"trial_max"` is the authors' `2x/max - 1`
             (max over all channels and times; a trial whose max is <= 0 is refused),
@@ -75,6 +93,12 @@ class EEGEncoderConfig(PreTrainedConfig):
         normalize_embeds: bool = True,
         input_normalization: str = "trial_max",
         initializer_range: float = 0.02,
+        tsconv_filters: int = 40,
+        tsconv_kernel_size: int = 25,
+        tsconv_depth_multiplier: int = 1,
+        tsconv_pool_size: int = 51,
+        tsconv_pool_stride: int = 5,
+        tsconv_dropout: float = 0.5,
         **kwargs,
     ) -> None:
         if architecture not in ARCHITECTURES:
@@ -85,7 +109,10 @@ class EEGEncoderConfig(PreTrainedConfig):
             )
         for name, value in (("n_chans", n_chans), ("n_times", n_times), ("embed_dim", embed_dim),
                             ("lstm_hidden_size", lstm_hidden_size), ("lstm_num_layers", lstm_num_layers),
-                            ("cnn_kernel_size", cnn_kernel_size)):
+                            ("cnn_kernel_size", cnn_kernel_size), ("tsconv_filters", tsconv_filters),
+                            ("tsconv_kernel_size", tsconv_kernel_size),
+                            ("tsconv_depth_multiplier", tsconv_depth_multiplier),
+                            ("tsconv_pool_size", tsconv_pool_size), ("tsconv_pool_stride", tsconv_pool_stride)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         cnn_channels = [int(c) for c in cnn_channels]
@@ -95,6 +122,14 @@ class EEGEncoderConfig(PreTrainedConfig):
             raise ValueError(f"cnn_norm must be one of {CNN_NORMS}, got {cnn_norm!r}")
         if not 0.0 <= cnn_dropout < 1.0:
             raise ValueError(f"cnn_dropout must be in [0, 1), got {cnn_dropout!r}")
+        if not 0.0 <= tsconv_dropout < 1.0:
+            raise ValueError(f"tsconv_dropout must be in [0, 1), got {tsconv_dropout!r}")
+        if architecture == "tsconv":
+            length = n_times + 2 * (tsconv_kernel_size // 2) - tsconv_kernel_size + 1
+            if length < tsconv_pool_size:
+                raise ValueError(f"the tsconv pooling window ({tsconv_pool_size} samples) is longer than the "
+                                 f"{length} samples left after the temporal convolution of n_times={n_times}; lower "
+                                 "tsconv_pool_size")  # fmt: skip
         self.architecture = architecture
         self.n_chans = n_chans
         self.n_times = n_times
@@ -110,6 +145,12 @@ class EEGEncoderConfig(PreTrainedConfig):
         self.normalize_embeds = normalize_embeds
         self.input_normalization = input_normalization
         self.initializer_range = initializer_range
+        self.tsconv_filters = tsconv_filters
+        self.tsconv_kernel_size = tsconv_kernel_size
+        self.tsconv_depth_multiplier = tsconv_depth_multiplier
+        self.tsconv_pool_size = tsconv_pool_size
+        self.tsconv_pool_stride = tsconv_pool_stride
+        self.tsconv_dropout = tsconv_dropout
         super().__init__(**kwargs)
 
 

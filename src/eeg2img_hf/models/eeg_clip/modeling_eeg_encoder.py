@@ -1,4 +1,4 @@
-"""EEG encoders (LSTM and CNN) as Hugging Face models.
+"""EEG encoders (LSTM, CNN and a temporal-spatial convolution tower) as Hugging Face models.
 
 Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG
 and Brain Recordings", WACV 2024, fig. 3a (LSTM) and fig. 3b (CNN). Inputs follow braindecode's
@@ -142,6 +142,34 @@ class EEGCNNTower(nn.Module):
         return self.proj(hidden.mean(dim=(2, 3)))
 
 
+class EEGTSConvTower(nn.Module):
+    """Temporal convolution -> batch norm -> depthwise spatial convolution across all channels -> batch norm -> ELU
+    -> average pooling over time -> dropout -> bias-free projection of the flattened maps (see [`EEGEncoderConfig`])."""
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        filters, kernel = config.tsconv_filters, config.tsconv_kernel_size
+        spatial = filters * config.tsconv_depth_multiplier
+        self.temporal = nn.Conv2d(1, filters, (1, kernel), padding=(0, kernel // 2), bias=False)
+        self.temporal_norm = nn.BatchNorm2d(filters)
+        self.spatial = nn.Conv2d(filters, spatial, (config.n_chans, 1), groups=filters, bias=False)
+        self.spatial_norm = nn.BatchNorm2d(spatial)
+        self.act = nn.ELU()
+        self.pool = nn.AvgPool2d((1, config.tsconv_pool_size), stride=(1, config.tsconv_pool_stride))
+        self.dropout = nn.Dropout(config.tsconv_dropout)
+        length = config.n_times + 2 * (kernel // 2) - kernel + 1
+        pooled = (length - config.tsconv_pool_size) // config.tsconv_pool_stride + 1
+        self.proj = nn.Linear(spatial * pooled, config.embed_dim, bias=False)
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        hidden = self.temporal_norm(self.temporal(eeg_values.unsqueeze(1)))  # (batch, filters, n_chans, n_times)
+        hidden = self.act(self.spatial_norm(self.spatial(hidden)))  # (batch, spatial, 1, n_times)
+        return self.proj(self.dropout(self.pool(hidden)).flatten(1))
+
+
+_TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower}
+
+
 class EEGEncoderPreTrainedModel(PreTrainedModel):
     """Weight initialisation and loading for the EEG encoders."""
 
@@ -150,7 +178,7 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
     base_model_prefix = "eeg_encoder"
     main_input_name = "eeg_values"
     input_modalities = "time"
-    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower"]
+    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -174,7 +202,8 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
 
 
 class EEGEncoderModel(EEGEncoderPreTrainedModel):
-    """EEG trial -> 128-D embedding with the LSTM (fig. 3a) or CNN (fig. 3b) encoder.
+    """EEG trial -> 128-D embedding with the LSTM (fig. 3a), the CNN (fig. 3b) or the temporal-spatial
+    convolution (`architecture="tsconv"`) encoder.
 
     Example:
         >>> import torch
@@ -186,7 +215,7 @@ class EEGEncoderModel(EEGEncoderPreTrainedModel):
 
     def __init__(self, config: EEGEncoderConfig) -> None:
         super().__init__(config)
-        self.tower = EEGLSTMTower(config) if config.architecture == "lstm" else EEGCNNTower(config)
+        self.tower = _TOWERS[config.architecture](config)
         self.post_init()
 
     def forward(self, eeg_values: torch.Tensor, return_dict: bool | None = None, **kwargs) -> EEGEncoderOutput | tuple:
