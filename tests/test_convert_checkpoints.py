@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -43,8 +44,19 @@ from eeg2img_hf.convert.authors_checkpoints import (
     flatten_record,
     stylegan_config_from_record,
 )
+from eeg2img_hf.convert.stylegan_snapshot import (
+    PACKAGE_ONLY_D_KEYS,
+    convert_stylegan_training_snapshot,
+    nvidia_to_package_d_name,
+    package_to_nvidia_d_name,
+)
 from eeg2img_hf.models.eeg_encoder import EEGEncoderModel
-from eeg2img_hf.models.eeg_stylegan import EEGStyleGANConfig, EEGStyleGANGenerator, EEGStyleGANModel
+from eeg2img_hf.models.eeg_stylegan import (
+    EEGStyleGANConfig,
+    EEGStyleGANDiscriminator,
+    EEGStyleGANGenerator,
+    EEGStyleGANModel,
+)
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import conv2d_resample, setup_filter, upsample2d
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -127,23 +139,24 @@ def _nvidia_tensors(generator: EEGStyleGANGenerator) -> dict[str, torch.Tensor]:
     return flat
 
 
-def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: str, extra: dict | None = None):
-    """Builds the persistent-object tree of a StyleGAN2-ADA `Generator` from one of our generators."""
-    config = generator.config
-    flat = {**_nvidia_tensors(generator), **(extra or {})}
+def _record_tree(flat: dict[str, torch.Tensor], classify, module_src: str) -> dict[str, _Persistent]:
+    """Persistent-object trees of the dotted tensor names in `flat`; `classify(path)` gives `(class, attrs)`."""
     nodes: dict[str, dict[str, Any]] = {}
 
     def node(path: str) -> dict[str, Any]:
         if path not in nodes:
-            nodes[path] = _module_state(*_class_and_attrs(path, config)) if path else {}
+            nodes[path] = _module_state(*classify(path)) if path else {}
             if path:
-                nodes[path]["_class"] = _class_and_attrs(path, config)[0]
+                nodes[path]["_class"] = classify(path)[0]
                 parent, _, leaf = path.rpartition(".")
                 node(parent).setdefault("_children", OrderedDict())[leaf] = path
         return nodes[path]
 
     for name, tensor in flat.items():
         path, _, leaf = name.rpartition(".")
+        if leaf == "":  # a module without tensors ("path." -> None)
+            node(path)
+            continue
         kind = "_buffers" if leaf in _BUFFERS else "_parameters"
         node(path)[kind][leaf] = tensor if kind == "_buffers" else torch.nn.Parameter(tensor)
 
@@ -153,6 +166,13 @@ def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: s
         state["_modules"] = OrderedDict((leaf, build(child)) for leaf, child in children.items())
         return _Persistent(class_name, state, module_src)
 
+    return OrderedDict((leaf, build(child)) for leaf, child in nodes[""]["_children"].items())
+
+
+def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: str, extra: dict | None = None):
+    """Builds the persistent-object tree of a StyleGAN2-ADA `Generator` from one of our generators."""
+    config = generator.config
+    flat = {**_nvidia_tensors(generator), **(extra or {})}
     kwargs = easy(z_dim=config.z_dim, c_dim=config.embed_dim, w_dim=config.w_dim,
                   img_resolution=config.img_resolution, img_channels=config.img_channels,
                   mapping_kwargs=easy(num_layers=config.mapping_num_layers),
@@ -163,8 +183,58 @@ def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: s
                                            "img_resolution": config.img_resolution,
                                            "img_channels": config.img_channels, "num_ws": generator.num_ws,
                                            "_init_kwargs": kwargs})  # fmt: skip
-    root["_modules"] = OrderedDict((leaf, build(child)) for leaf, child in nodes[""]["_children"].items())
+    root["_modules"] = _record_tree(flat, lambda path: _class_and_attrs(path, config), module_src)
     return _Persistent("Generator", root, module_src)
+
+
+def _nvidia_d_tensors(discriminator: EEGStyleGANDiscriminator) -> dict[str, torch.Tensor]:
+    """The discriminator's tensors under NVIDIA names, plus the filters NVIDIA registers on every block and conv
+    layer, and the tensor-free `b4.mbstd` module (an empty leaf name)."""
+    res = discriminator.config.img_resolution
+    flat = {package_to_nvidia_d_name(k, res): v.detach().clone() for k, v in discriminator.state_dict().items()
+            if k not in PACKAGE_ONLY_D_KEYS}
+    taps = setup_filter(discriminator.config.resample_filter)
+    for r in (2**i for i in range(3, res.bit_length())):
+        flat[f"b{r}.resample_filter"] = taps.clone()
+        flat[f"b{r}.conv0.resample_filter"] = taps.clone()
+        if r == res:
+            flat[f"b{r}.fromrgb.resample_filter"] = taps.clone()
+    flat["b4.conv.resample_filter"] = taps.clone()
+    flat["b4.mbstd."] = None
+    return flat
+
+
+def _discriminator_record(discriminator: EEGStyleGANDiscriminator, easy: type, module_src: str):
+    """Builds the persistent-object tree of a StyleGAN2-ADA `Discriminator` from one of our discriminators."""
+    config = discriminator.config
+
+    def classify(path: str) -> tuple[str, dict[str, Any]]:
+        leaf = path.rsplit(".", 1)[-1]
+        if leaf == "embed" or re.fullmatch(r"fc\d+", leaf) and path.startswith("mapping"):
+            lr = config.mapping_lr_multiplier if leaf.startswith("fc") else 1.0
+            return "FullyConnectedLayer", {"activation": "lrelu" if leaf.startswith("fc") else "linear",
+                                           "bias_gain": lr}  # fmt: skip
+        if leaf in ("fc", "out"):
+            return "FullyConnectedLayer", {"activation": "lrelu" if leaf == "fc" else "linear", "bias_gain": 1.0}
+        if leaf in ("fromrgb", "conv0", "conv1", "skip", "conv"):
+            clamp = None if leaf == "skip" else config.conv_clamp
+            return "Conv2dLayer", {"conv_clamp": clamp, "down": 2 if leaf in ("conv1", "skip") else 1}
+        if leaf == "mbstd":
+            return "MinibatchStdLayer", {"group_size": config.mbstd_group_size,
+                                         "num_channels": config.mbstd_num_channels}  # fmt: skip
+        if leaf == "b4":
+            return "DiscriminatorEpilogue", {"cmap_dim": config.discriminator_channel_max}
+        if re.fullmatch(r"b\d+", leaf):
+            return "DiscriminatorBlock", {"architecture": config.discriminator_architecture, "use_fp16": True}
+        return "MappingNetwork", {"w_avg_beta": None}
+
+    root = _module_state("Discriminator", {"c_dim": config.embed_dim, "img_resolution": config.img_resolution,
+                                               "img_channels": config.img_channels,
+                                               "_init_kwargs": easy(channel_base=config.discriminator_channel_base,
+                                                                    epilogue_kwargs=easy(mbstd_group_size=99))})
+    flat = _nvidia_d_tensors(discriminator)
+    root["_modules"] = _record_tree(flat, classify, module_src)
+    return _Persistent("Discriminator", root, module_src)
 
 
 def _randomized_generator(config: EEGStyleGANConfig, seed: int) -> EEGStyleGANGenerator:
@@ -179,19 +249,28 @@ def _randomized_generator(config: EEGStyleGANConfig, seed: int) -> EEGStyleGANGe
 
 def _write_snapshot(path: Path, monkeypatch: pytest.MonkeyPatch, g_ema: EEGStyleGANGenerator,
                     g: EEGStyleGANGenerator | None = None, marker: Path | None = None,
-                    extra: dict | None = None) -> None:  # fmt: skip
-    """Writes `path` like StyleGAN2-ADA's `pickle.dump(snapshot_data, f)`; the fake modules exist only meanwhile."""
+                    extra: dict | None = None, d: EEGStyleGANDiscriminator | None = None,
+                    augment: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Writes `path` like StyleGAN2-ADA's `pickle.dump(snapshot_data, f)`; the fake modules exist only meanwhile.
+
+    Without `d`, D is a placeholder record (with a plain torch module inside); `augment` gives the augment pipe's
+    attributes (default: `brightness` only), with `p = 0.25`."""
     module_src = f"import os\nos.system('touch {marker}')\n" if marker else "raise SystemExit\n"
     with monkeypatch.context() as patch:
         easy = _fake_upstream_modules(patch)
-        disc = _Persistent("Discriminator", _module_state("Discriminator", {
-            "_parameters": OrderedDict(w=torch.nn.Parameter(torch.randn(3, 2))),
-            "_modules": OrderedDict(plain=torch.nn.Linear(2, 2))}), module_src)  # fmt: skip
-        augment = _Persistent("AugmentPipe", _module_state("AugmentPipe", {
-            "_buffers": OrderedDict(p=torch.tensor(0.25)), "brightness": np.float32(1.0)}), module_src)  # fmt: skip
+        if d is not None:
+            disc = _discriminator_record(d, easy, module_src)
+        else:
+            disc = _Persistent("Discriminator", _module_state("Discriminator", {
+                "_parameters": OrderedDict(w=torch.nn.Parameter(torch.randn(3, 2))),
+                "_modules": OrderedDict(plain=torch.nn.Linear(2, 2))}), module_src)  # fmt: skip
+        attrs = {k: np.float32(v) for k, v in (augment or {"brightness": 1.0}).items()}
+        augment_pipe = _Persistent("AugmentPipe", _module_state("AugmentPipe", {
+            "_buffers": OrderedDict(p=torch.tensor(0.25), Hz_geom=torch.randn(12)),
+            "imgfilter_bands": [1, 1, 1, 1], **attrs}), module_src)  # fmt: skip
         snapshot = {
             "G": _generator_record(g or g_ema, easy, module_src, extra), "D": disc,
-            "G_ema": _generator_record(g_ema, easy, module_src, extra), "augment_pipe": augment,
+            "G_ema": _generator_record(g_ema, easy, module_src, extra), "augment_pipe": augment_pipe,
             "training_set_kwargs": easy(class_name="training.dataset.EEG2ImageDataset", resolution=np.int64(16),
                                         use_labels=True, max_size=np.arange(3, dtype=np.int32)),
         }  # fmt: skip
@@ -347,6 +426,210 @@ def test_paper_size_snapshot_round_trip(tmp_path, monkeypatch):
     assert (model.config.synthesis_channel_base, model.config.synthesis_channel_max) == (32768, 512)
     assert model.generator.num_ws == 12
     assert all(torch.equal(v, model.generator.state_dict()[k]) for k, v in generator.state_dict().items())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# StyleGAN training snapshot: D, G, G_ema and the ADA state
+
+
+def _randomized_discriminator(config: EEGStyleGANConfig, seed: int) -> EEGStyleGANDiscriminator:
+    torch.manual_seed(seed)
+    discriminator = EEGStyleGANDiscriminator(config).eval()
+    with torch.no_grad():
+        for param in discriminator.parameters():
+            param.copy_(torch.randn_like(param))
+    return discriminator
+
+
+def _fir(x: torch.Tensor, taps: torch.Tensor, pad: int) -> torch.Tensor:
+    """Zero-pad by `pad`, then filter every channel with the 2-D FIR kernel (symmetric, so correlation)."""
+    channels = x.shape[1]
+    kernel = taps[None, None].repeat(channels, 1, 1, 1).to(x.dtype)
+    return F.conv2d(F.pad(x, [pad] * 4), kernel, groups=channels)
+
+
+def _reference_logits(t: dict[str, torch.Tensor], img: torch.Tensor, c: torch.Tensor,
+                      cfg: dict[str, Any]) -> torch.Tensor:  # fmt: skip
+    """StyleGAN2-ADA's projection discriminator written out from the papers' maths on the NVIDIA-named tensors
+    (float64): equalised-lr layers (weights scaled by 1/sqrt(fan_in), FC by lr/sqrt(fan_in), biases by lr),
+    lrelu(0.2) * sqrt(2) then clamp, 4x4 FIR [1,3,3,1] before each stride-2 conv, minibatch std, projection."""
+    gain, clamp = math.sqrt(2.0), cfg["conv_clamp"]
+
+    def act(x: torch.Tensor, lrelu: bool, g: float = 1.0, use_clamp: bool = True) -> torch.Tensor:
+        x = F.leaky_relu(x, 0.2) * gain * g if lrelu else x * g
+        return x.clamp(-clamp * g, clamp * g) if (clamp is not None and use_clamp) else x
+
+    def fc(x: torch.Tensor, name: str, lr: float = 1.0, lrelu: bool = False) -> torch.Tensor:
+        w = t[f"{name}.weight"] * (lr / math.sqrt(t[f"{name}.weight"].shape[1]))
+        y = x @ w.t() + t[f"{name}.bias"] * lr
+        return F.leaky_relu(y, 0.2) * gain if lrelu else y
+
+    def conv(x: torch.Tensor, name: str, down: bool = False, lrelu: bool = True, g: float = 1.0) -> torch.Tensor:
+        w = t[f"{name}.weight"]
+        w = w / math.sqrt(w[0].numel())
+        k = w.shape[-1]
+        if down and k == 1:
+            y = F.conv2d(_fir(x, f, 1)[:, :, ::2, ::2], w)
+        elif down:
+            y = F.conv2d(_fir(x, f, 2), w, stride=2)
+        else:
+            y = F.conv2d(x, w, padding=k // 2)
+        bias = t.get(f"{name}.bias")
+        y = y if bias is None else y + bias.view(1, -1, 1, 1)
+        return act(y, lrelu, g, use_clamp=bias is not None)
+
+    f = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])).double()
+    f = f / f.sum()
+    res = img.shape[-1]
+    x = conv(img, f"b{res}.fromrgb")
+    for r in (2**i for i in range(res.bit_length() - 1, 2, -1)):
+        if cfg["architecture"] == "resnet":
+            skip = conv(x, f"b{r}.skip", down=True, lrelu=False, g=math.sqrt(0.5))
+            x = skip + conv(conv(x, f"b{r}.conv0"), f"b{r}.conv1", down=True, g=math.sqrt(0.5))
+        else:
+            x = conv(conv(x, f"b{r}.conv0"), f"b{r}.conv1", down=True)
+    cmap = fc(c, "mapping.embed")
+    cmap = cmap / (cmap.square().mean(dim=1, keepdim=True) + 1e-8).sqrt()
+    for i in range(cfg["mapping_layers"]):
+        cmap = fc(cmap, f"mapping.fc{i}", lr=cfg["lr"], lrelu=True)
+    n, ch, h, w = x.shape
+    group = min(cfg["mbstd_group_size"], n)
+    y = x.reshape(group, n // group, 1, ch, h, w)
+    y = ((y - y.mean(dim=0)).square().mean(dim=0) + 1e-8).sqrt().mean(dim=(2, 3, 4)).reshape(-1, 1, 1, 1)
+    x = torch.cat([x, y.repeat(group, 1, h, w)], dim=1)
+    x = conv(x, "b4.conv")
+    x = fc(fc(x.flatten(1), "b4.fc", lrelu=True), "b4.out")
+    return (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(cmap.shape[1])
+
+
+_BGCFNC = {name: 1.0 for name in ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness",
+                                  "contrast", "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout")}
+
+
+def _write_training_snapshot(path: Path, monkeypatch, d_arch: str = "orig", seed: int = 0) -> dict[str, Any]:
+    config = _tiny_config(discriminator_architecture=d_arch)
+    nets = {"G_ema": _randomized_generator(config, seed), "G": _randomized_generator(config, seed + 1),
+            "D": _randomized_discriminator(config, seed + 2)}
+    _write_snapshot(path, monkeypatch, nets["G_ema"], nets["G"], d=nets["D"], augment={**_BGCFNC, "noise_std": 0.05})
+    return nets
+
+
+@pytest.mark.parametrize("d_arch", ["orig", "resnet"])
+def test_discriminator_converts_bit_identically_and_matches_the_reference_maths(tmp_path, monkeypatch, d_arch):
+    nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch, d_arch)
+    converted = convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl")
+    d = converted.discriminator
+    assert d.config.discriminator_architecture == d_arch and d.config.mbstd_group_size == 2
+    assert d.config.discriminator_mapping_num_layers == 2
+    assert all(torch.equal(v, d.state_dict()[k]) for k, v in nets["D"].state_dict().items())
+    assert all(torch.equal(v, converted.generator.state_dict()[k]) for k, v in nets["G"].state_dict().items())
+    assert all(torch.equal(v, converted.model.generator.state_dict()[k]) for k, v in nets["G_ema"].state_dict().items())
+    assert converted.gan_state["augment_p"] == pytest.approx(0.25) and converted.gan_state["augment_preset"] == "bgcfnc"
+    assert converted.gan_state["augment_pipe"]["noise_std"] == pytest.approx(0.05)
+    assert converted.gan_state["snapshot_kimg"] == 120
+    report = converted.report
+    assert "b16.resample_filter" in report["discriminator_checked_and_dropped_keys"]
+    assert report["mbstd_group_size_source"] == "b4.mbstd"
+
+    stored = flatten_record(load_restricted_pickle(tmp_path / "network-snapshot-000120.pkl")["D"])
+    tensors = {k: v.double() for k, v in stored.items()}
+    torch.manual_seed(5)
+    images, c = torch.randn(4, 3, 16, 16), F.normalize(torch.randn(4, 12), dim=1)
+    cfg = {"architecture": d_arch, "conv_clamp": 256.0, "mapping_layers": 2, "lr": 0.05, "mbstd_group_size": 2}
+    expected = _reference_logits(tensors, images.double(), c.double(), cfg)
+    with torch.no_grad():
+        got = d(images, eeg_embeds=c).logits
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)
+    assert expected.abs().max() > 1e-2  # a non-trivial output
+
+
+def test_discriminator_name_mapping_is_invertible():
+    for arch in ("orig", "resnet"):
+        discriminator = EEGStyleGANDiscriminator(_tiny_config(discriminator_architecture=arch))
+        for name in discriminator.state_dict():
+            if name not in PACKAGE_ONLY_D_KEYS:
+                assert nvidia_to_package_d_name(package_to_nvidia_d_name(name, 16), 16) == name
+    assert package_to_nvidia_d_name("blocks.0.fromrgb.weight", 128) == "b128.fromrgb.weight"
+    assert package_to_nvidia_d_name("blocks.4.conv1.weight", 128) == "b8.conv1.weight"
+    assert package_to_nvidia_d_name("epilogue.out.bias", 128) == "b4.out.bias"
+    assert nvidia_to_package_d_name("b256.conv0.weight", 128) is None
+
+
+def test_training_snapshot_refuses_mismatched_or_missing_networks(tmp_path, monkeypatch):
+    _write_snapshot(tmp_path / "g_only.pkl", monkeypatch, _randomized_generator(_tiny_config(), 0))
+    with pytest.raises(ValueError, match="discriminator blocks must cover b16 .. b4"):
+        convert_stylegan_training_snapshot(tmp_path / "g_only.pkl")
+    other = _randomized_discriminator(EEGStyleGANConfig.from_preset("tiny", mapping_lr_multiplier=0.01), 0)
+    _write_snapshot(tmp_path / "lr.pkl", monkeypatch, _randomized_generator(_tiny_config(), 0), d=other)
+    with pytest.raises(ValueError, match="mapping lr multiplier"):
+        convert_stylegan_training_snapshot(tmp_path / "lr.pkl")
+
+
+@pytest.fixture(scope="module")
+def gan_data(tmp_path_factory):
+    """A tiny simulated ThoughtViz-like dataset at 16 px and a 12-D LSTM encoder (the tiny GAN's embed_dim)."""
+    from eeg2img_hf.data import get_eeg_info, simulate_dataset
+    from eeg2img_hf.models import EEGEncoderConfig
+
+    root = tmp_path_factory.mktemp("gan-init")
+    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
+    data.save_to_disk(str(root / "data"))
+    info = get_eeg_info(data)
+    torch.manual_seed(0)
+    EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
+                                     lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
+    return root
+
+
+def _init_args(gan_data: Path, out: Path, init_from: Path, **overrides: Any):
+    from eeg2img_hf.training.train_gan import GANTrainingArguments
+
+    return GANTrainingArguments.from_preset(
+        "tiny", dataset=str(gan_data / "data"), encoder=str(gan_data / "encoder"), output_dir=str(out),
+        init_from=str(init_from), log_with=["csv"], **overrides)  # fmt: skip
+
+
+def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, monkeypatch, gan_data):
+    from eeg2img_hf.training.train_gan import _setup
+
+    nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch, "resnet")
+    converted = convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl",
+                                                   encoder_path=gan_data / "encoder")  # fmt: skip
+    converted.save_pretrained(tmp_path / "start")
+    assert {"discriminator", "generator", "gan_init_state.json", "model.safetensors"} <= {
+        p.name for p in (tmp_path / "start").iterdir()}
+    _, _, config, _, loop, _ = _setup(_init_args(gan_data, tmp_path / "run", tmp_path / "start"))
+    assert config.discriminator_architecture == "resnet" and config.mapping_lr_multiplier == pytest.approx(0.05)
+    for network, source in ((loop.G_net, nets["G"]), (loop.G_ema, nets["G_ema"]), (loop.D_net, nets["D"])):
+        state = network.state_dict()
+        assert all(torch.equal(v, state[k]) for k, v in source.state_dict().items())
+    assert torch.equal(loop.G_ema.mapping.w_avg, nets["G_ema"].mapping.w_avg)
+    assert torch.equal(loop.G_net.mapping.w_avg, nets["G"].mapping.w_avg)
+    assert float(loop.pipe.p) == pytest.approx(0.25)
+    _, _, _, _, fixed, _ = _setup(_init_args(gan_data, tmp_path / "run", tmp_path / "start", augment_p=0.5))
+    assert float(fixed.pipe.p) == pytest.approx(0.5)  # a fixed probability wins over the snapshot's
+
+
+def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch, gan_data):
+    from eeg2img_hf.training.train_gan import GANTrainingArguments, _setup
+    from eeg2img_hf.utils.errors import BadModelFolderError
+
+    _write_training_snapshot(tmp_path / "snap.pkl", monkeypatch)
+    convert_stylegan_snapshot(tmp_path / "snap.pkl").save_pretrained(tmp_path / "g_only")
+    base = {"dataset": str(gan_data / "data"), "encoder": str(gan_data / "encoder"), "log_with": ["csv"]}
+    args = GANTrainingArguments.from_preset("tiny", output_dir=str(tmp_path / "run"),
+                                            init_from=str(tmp_path / "g_only"), **base)  # fmt: skip
+    with pytest.raises(BadModelFolderError, match="no discriminator/ folder"):
+        _setup(args)
+    other = tmp_path / "enc7"
+    encoder_config = EEGEncoderModel.config_class.from_pretrained(gan_data / "encoder")
+    encoder_config.embed_dim = 7
+    EEGEncoderModel(encoder_config).save_pretrained(other)
+    convert_stylegan_training_snapshot(tmp_path / "snap.pkl").save_pretrained(tmp_path / "start")
+    args = GANTrainingArguments.from_preset("tiny", **{**base, "encoder": str(other)}, output_dir=str(tmp_path / "r2"),
+                                            init_from=str(tmp_path / "start"))  # fmt: skip
+    with pytest.raises(BadModelFolderError, match="embed_dim.: 12"):
+        _setup(args)
 
 
 # ----------------------------------------------------------------------------------------------------------------

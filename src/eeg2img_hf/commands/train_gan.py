@@ -19,7 +19,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "augment_p": ns.augment_p, "ada_target": ns.ada_target, "ada_kimg": ns.ada_kimg, "tick_kimg": ns.tick_kimg,
         "snapshot_ticks": ns.snapshot_ticks, "checkpoint_ticks": ns.checkpoint_ticks, "seed": ns.seed,
         "stylegan_preset": ns.stylegan_preset, "mixed_precision": ns.mixed_precision,
-        "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
+        "log_with": _csv(ns.log_with) if ns.log_with is not None else None, "init_from": ns.init_from,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
     if ns.standardize_conditioning is not None:
@@ -79,4 +79,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.add_argument("--init-from", metavar="FOLDER",
+                   help="start from the G, G_ema, D and ADA p of a `convert-checkpoint stylegan-snapshot` folder or "
+                        "a train-gan model folder (fine-tune / continue on new data; architecture from the folder)")
     p.set_defaults(func=cmd_train_gan)

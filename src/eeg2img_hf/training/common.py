@@ -352,12 +352,14 @@ def prepare_run_dir(args: Any, command: str) -> Path:
     """Check `args.output_dir` before a run writes anything, then create it with the ownership marker.
 
     Refused (see [`eeg2img_hf.utils.outputs`]): an output folder that equals, contains or lies inside the dataset
-    folder or a model folder the run reads (`encoder`, `generator`, `vision_model`), a path that is a file, and a
-    non-empty folder that is not a training run written by this package. Only the main process creates the folder.
+    folder or a model folder the run reads (`encoder`, `generator`, `vision_model`, `init_from`), a path that is a
+    file, and a non-empty folder that is not a training run written by this package. Only the main process creates
+    the folder.
     """
     import os
 
-    inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model")}
+    inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model",
+                                                           "init_from")}
     out_dir = prepare_output_dir(args.output_dir, command=command, kind="run", inputs=inputs, reuse=True,
                                  what="output_dir")  # fmt: skip
     if os.environ.get("RANK", "0") == "0":

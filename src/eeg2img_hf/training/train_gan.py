@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
+import json
 import math
 import shutil
 import time
@@ -35,9 +37,10 @@ from ..models import (
     EEGStyleGANModel,
 )
 from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
+from ..utils.errors import BadModelFolderError
 from ..utils.images import save_grid
 from ..utils.model_folders import load_model_folder
-from ..utils.names import TRAINING_RECORD
+from ..utils.names import GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER, GAN_INIT_STATE, TRAINING_RECORD
 from ..utils.progress import progress_bar
 from .args import PresetArguments, check_adam_betas
 from .augment import AdaController, AugmentPipe
@@ -140,6 +143,13 @@ class GANTrainingArguments(PresetArguments):
         mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
         resume: continue from the latest checkpoint in `output_dir`.
+        init_from: start from the networks of a GAN folder instead of random weights (fine-tuning, or continuing
+            the authors' run on new data): a `convert-checkpoint stylegan-snapshot` folder (G, G_ema, D and the ADA
+            probability of a `network-snapshot-*.pkl`) or a `train-gan` model folder (G_ema, which also starts G,
+            and `discriminator/`). The architecture, `w_avg` and the conditioning standardisation come from that
+            folder (`stylegan_preset` and `standardize_conditioning` are not used; `stylegan_config` still applies,
+            e.g. `num_fp16_res`); the ADA probability starts at the folder's unless `augment_p` fixes it. The
+            optimiser moments and counters start fresh. With `resume`, a checkpoint in `output_dir` wins.
         log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
             [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
 
@@ -182,6 +192,7 @@ class GANTrainingArguments(PresetArguments):
     mixed_precision: str | None = None
     simulate: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    init_from: str | None = None
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
     seed: int = 0
 
@@ -207,6 +218,8 @@ class GANTrainingArguments(PresetArguments):
             raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
         if not isinstance(self.resume, bool):
             raise ValueError(f"resume must be True or False, got {self.resume!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
+            raise ValueError(f"init_from must be a model folder path or None, got {self.init_from!r}")
 
     def _check_numbers(self) -> None:
         """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
@@ -343,12 +356,83 @@ def load_frozen_encoder(path: str | None, device: torch.device):
     return encoder
 
 
-def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int):
-    """`EEGStyleGANConfig` of the run: preset + overrides, embedding size/classes from the data and encoder."""
+def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int, start: GANStartingPoint | None = None):
+    """`EEGStyleGANConfig` of the run: preset + overrides, embedding size/classes from the data and encoder; with a
+    starting point, its architecture (checked against the run's conditioning, encoder and classes) + overrides."""
     extra: dict[str, Any] = {"conditioning": args.conditioning, "num_classes": num_classes}
     if args.conditioning == "eeg":
         extra.update(embed_dim=int(encoder.config.embed_dim), encoder_config=encoder.config.to_dict())
-    return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
+    if start is None:
+        return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
+    base = start.config
+    found = {"conditioning": base.conditioning, "embed_dim" if args.conditioning == "eeg" else "num_classes":
+             base.embed_dim if args.conditioning == "eeg" else base.num_classes}  # fmt: skip
+    wanted = {k: extra[k] for k in found}
+    if found != wanted:
+        raise BadModelFolderError(
+            f"--init-from {start.path!r} was trained with {found}, this run needs {wanted}",
+            hint="use an encoder of the same embedding size (or the same classes for one-hot conditioning)")
+    names = [n for n in inspect.signature(EEGStyleGANConfig.__init__).parameters if n not in ("self", "kwargs")]
+    return EEGStyleGANConfig(**{**{n: getattr(base, n) for n in names}, **extra, **args.stylegan_config})
+
+
+@dataclass
+class GANStartingPoint:
+    """The networks `train-gan --init-from` starts from (state dicts on the CPU) and the ADA probability."""
+
+    path: str
+    config: EEGStyleGANConfig
+    generator: dict[str, torch.Tensor]
+    generator_ema: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor]
+    augment_p: float | None
+    generator_source: str
+
+
+def load_starting_point(path: str) -> GANStartingPoint:
+    """Reads a GAN folder for `init_from`: the `EEGStyleGANModel` at the top (its generator is G_ema),
+    `discriminator/` (required), `generator/` (G; without it G starts as G_ema) and the ADA probability from
+    `gan_init_state.json` (a converted snapshot) or the training record (a `train-gan` model)."""
+    folder = Path(path)
+    model = load_model_folder(EEGStyleGANModel, folder, what="--init-from")
+    d_dir = folder / GAN_DISCRIMINATOR_FOLDER
+    if not (d_dir / "config.json").is_file():
+        raise BadModelFolderError(f"--init-from {path!r} has no {GAN_DISCRIMINATOR_FOLDER}/ folder: a GAN cannot "
+                                  "continue training without its discriminator",
+                                  hint="pass a train-gan model folder or a `convert-checkpoint stylegan-snapshot` "
+                                       "folder")  # fmt: skip
+    discriminator = load_model_folder(EEGStyleGANDiscriminator, d_dir, what="--init-from discriminator")
+    g_dir = folder / GAN_GENERATOR_FOLDER
+    if (g_dir / "config.json").is_file():
+        generator, source = load_model_folder(EEGStyleGANGenerator, g_dir, what="--init-from generator"), "generator"
+        generator_state = generator.state_dict()
+    else:
+        generator_state, source = model.generator.state_dict(), "generator_ema"
+    augment_p = None
+    for name in (GAN_INIT_STATE, TRAINING_RECORD):
+        record = folder / name
+        if record.is_file():
+            value = json.loads(record.read_text(encoding="utf-8")).get("augment_p")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                augment_p = float(value)
+                break
+    clone = {k: v.detach().clone() for k, v in generator_state.items()}
+    return GANStartingPoint(
+        path=str(path), config=model.config, generator=clone,
+        generator_ema={k: v.detach().clone() for k, v in model.generator.state_dict().items()},
+        discriminator={k: v.detach().clone() for k, v in discriminator.state_dict().items()},
+        augment_p=augment_p, generator_source=source,
+    )  # fmt: skip
+
+
+def _load_network(network: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: str) -> None:
+    """`load_state_dict(strict=True)` with an error naming the starting-point folder."""
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())[:300]
+        raise BadModelFolderError(f"--init-from {path!r}: the {what} weights do not fit this run's network ({detail})",
+                                  hint="stylegan_config overrides must not change the architecture") from err
 
 
 def conditioning_standardization(embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -635,8 +719,10 @@ def _setup(args: GANTrainingArguments):
     if args.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
     encoder = load_frozen_encoder(args.encoder if args.conditioning == "eeg" else None, accelerator.device)
-    data = load_gan_data(args, build_gan_config(args, encoder, 2).img_resolution, encoder, accelerator)
-    config = build_gan_config(args, encoder, num_classes=len(data["class_names"]))
+    start = load_starting_point(args.init_from) if args.init_from else None
+    resolution = start.config.img_resolution if start else build_gan_config(args, encoder, 2).img_resolution
+    data = load_gan_data(args, resolution, encoder, accelerator)
+    config = build_gan_config(args, encoder, num_classes=len(data["class_names"]), start=start)
     local_batch = args.batch_size // accelerator.num_processes
     group = min(config.mbstd_group_size, local_batch) if config.mbstd_group_size > 0 else local_batch
     if local_batch % group:
@@ -645,7 +731,10 @@ def _setup(args: GANTrainingArguments):
         raise ValueError(f"batch_size {args.batch_size} exceeds the {len(data['train'])} training trials")
     set_seed(args.seed)  # identical initial weights on every process
     G, D = EEGStyleGANGenerator(config).train(), EEGStyleGANDiscriminator(config).train()
-    if args.conditioning == "eeg" and args.standardize_conditioning:
+    if start is not None:  # the starting point's weights, w_avg and conditioning standardisation
+        _load_network(G, start.generator, "generator", start.path)
+        _load_network(D, start.discriminator, "discriminator", start.path)
+    elif args.conditioning == "eeg" and args.standardize_conditioning:
         shift, scale = conditioning_standardization(data["train"].embeds)
         for network in (G, D):
             network.mapping.set_conditioning_standardization(shift, scale)
@@ -656,7 +745,15 @@ def _setup(args: GANTrainingArguments):
                                          generator=torch.Generator().manual_seed(args.seed))
     G, D, G_opt, D_opt, loader = accelerator.prepare(G, D, G_opt, D_opt, loader)
     set_seed(args.seed, device_specific=True)  # different z, fake trials and augmentations per process
-    return accelerator, encoder, config, data, GANLoop(accelerator, args, G, D, G_opt, D_opt, data), loader
+    loop = GANLoop(accelerator, args, G, D, G_opt, D_opt, data)
+    if start is not None:
+        _load_network(loop.G_ema, start.generator_ema, "EMA generator", start.path)
+        if loop.pipe is not None and args.augment_p is None and start.augment_p is not None:
+            loop.pipe.p.fill_(start.augment_p)
+        if accelerator.is_main_process:
+            logger.info(f"initialised G ({start.generator_source}), G_ema and D from {start.path}"
+                        + (f", augment p {start.augment_p:.4f}" if start.augment_p is not None else ""))
+    return accelerator, encoder, config, data, loop, loader
 
 
 def _tick_row(state: GANTrainState, sums: dict[str, list[float]], loop: GANLoop, tick_seconds: float,
@@ -739,7 +836,7 @@ def _finish(loop: GANLoop, state: GANTrainState, ctx: TickContext, data: dict[st
     }
     if accelerator.is_main_process:
         save_snapshot(ctx.snapshot, loop, ctx.encoder, model_dir)
-        loop.D_net.save_pretrained(model_dir / "discriminator")
+        loop.D_net.save_pretrained(model_dir / GAN_DISCRIMINATOR_FOLDER)
         write_json(model_dir / TRAINING_RECORD, summary)
     accelerator.wait_for_everyone()
     return summary
