@@ -44,6 +44,12 @@ from eeg2img_hf.convert.authors_checkpoints import (
     flatten_record,
     stylegan_config_from_record,
 )
+from eeg2img_hf.convert.authors_image_models import convert_authors_eeg_clip, file_sha256
+from eeg2img_hf.convert.resnet_names import (
+    resnet_config_from_torchvision,
+    torchvision_to_transformers_resnet,
+    transformers_to_torchvision_resnet,
+)
 from eeg2img_hf.convert.stylegan_snapshot import (
     PACKAGE_ONLY_D_KEYS,
     convert_stylegan_training_snapshot,
@@ -903,3 +909,152 @@ def test_cli_encoder_and_stylegan(tmp_path, monkeypatch, capsys):
     assert all(torch.equal(v, loaded.generator.state_dict()[k]) for k, v in generator.state_dict().items())
     assert loaded.eeg_encoder is not None
     assert main(["convert-checkpoint", "stylegan", str(tmp_path / "missing.pkl"), str(tmp_path / "x")]) == 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# torchvision ResNet <-> transformers ResNetModel, and the authors' EEGClip
+
+
+def _random_batchnorm_stats(module: torch.nn.Module, seed: int) -> None:
+    """Random weights and running statistics (so a mix-up of BN tensors cannot go unnoticed)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.normal_()
+                m.bias.normal_()
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+                m.num_batches_tracked.fill_(7)
+
+
+def _tiny_transformers_resnet(layer_type: str, seed: int = 0):
+    from transformers import ResNetConfig, ResNetModel
+
+    torch.manual_seed(seed)
+    sizes = [16, 32] if layer_type == "bottleneck" else [8, 14]
+    config = ResNetConfig(embedding_size=8, hidden_sizes=sizes, depths=[1, 2], layer_type=layer_type)
+    model = ResNetModel(config).eval()
+    _random_batchnorm_stats(model, seed)
+    return model
+
+
+@pytest.mark.parametrize("layer_type", ["bottleneck", "basic"])
+def test_resnet_names_round_trip_through_the_torchvision_layout(layer_type):
+    model = _tiny_transformers_resnet(layer_type)
+    torchvision_state = transformers_to_torchvision_resnet(model.state_dict())
+    assert {"conv1.weight", "bn1.running_var", "layer1.0.conv1.weight", "layer2.1.bn2.num_batches_tracked",
+            "layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_mean"} <= set(torchvision_state)
+    if layer_type == "bottleneck":
+        assert "layer1.0.downsample.1.weight" in torchvision_state and "layer2.1.conv3.weight" in torchvision_state
+    config = resnet_config_from_torchvision(torchvision_state)
+    for key in ("embedding_size", "hidden_sizes", "depths", "layer_type", "downsample_in_first_stage",
+                "downsample_in_bottleneck"):
+        assert config[key] == getattr(model.config, key), key
+    back, unmapped = torchvision_to_transformers_resnet({**torchvision_state, "fc.weight": torch.zeros(3, 2)},
+                                                        model.state_dict())
+    assert unmapped == ["fc.weight"]
+    assert back.keys() == model.state_dict().keys()
+    assert all(torch.equal(back[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="does not fit"):
+        torchvision_to_transformers_resnet({k: v for k, v in torchvision_state.items() if k != "bn1.bias"},
+                                           model.state_dict())
+
+
+def test_torchvision_resnet50_maps_exactly_onto_the_resnet50_layout():
+    import torchvision
+    from transformers import ResNetConfig, ResNetModel
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet50(weights=None).eval()
+    _random_batchnorm_stats(reference, 1)
+    hf = ResNetModel(ResNetConfig()).eval()
+    config = resnet_config_from_torchvision(reference.state_dict())
+    assert (config["hidden_sizes"], config["depths"], config["layer_type"]) == ([256, 512, 1024, 2048],
+                                                                               [3, 4, 6, 3], "bottleneck")
+    mapped, unmapped = torchvision_to_transformers_resnet(reference.state_dict(), hf.state_dict())
+    assert unmapped == ["fc.bias", "fc.weight"]
+    assert {k: tuple(v.shape) for k, v in mapped.items()} == {k: tuple(v.shape) for k, v in hf.state_dict().items()}
+    hf.load_state_dict(mapped, strict=True)
+    reference.fc = torch.nn.Identity()
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(hf(pixel_values=x).pooler_output.flatten(1), reference(x), rtol=1e-5, atol=1e-5)
+
+
+def _authors_clip_state(n_chans: int, hidden: int, proj: int, tower: dict[str, torch.Tensor], seed: int = 0):
+    """An authors'-layout EEGClip state dict: LSTM + bias-free Linear, torchvision ResNet + fc = (ReLU, Linear)."""
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(n_chans, hidden, 1, batch_first=True)
+    eeg_fc = torch.nn.Linear(hidden, proj, bias=False)
+    features = next(v.shape[0] for k, v in reversed(tower.items()) if k.endswith(("conv3.weight", "conv2.weight")))
+    image_fc = torch.nn.Linear(features, proj, bias=False)
+    state = {f"eeg_encoder.lstm.{k}": v for k, v in lstm.state_dict().items()}
+    state["eeg_encoder.fc.weight"] = eeg_fc.weight.detach().clone()
+    state.update({f"image_encoder.{k}": v for k, v in tower.items()})
+    state["image_encoder.fc.1.weight"] = image_fc.weight.detach().clone()
+    return {f"module.{k}": v for k, v in state.items()}, lstm, eeg_fc, image_fc
+
+
+def test_eeg_clip_converts_and_matches_a_hand_written_forward(tmp_path):
+    resnet = _tiny_transformers_resnet("bottleneck", seed=3)
+    state, lstm, eeg_fc, image_fc = _authors_clip_state(4, 10, 6, transformers_to_torchvision_resnet(
+        resnet.state_dict()))
+    torch.save({"epoch": 2048, "model_state_dict": state}, tmp_path / "clip_2048.pth")
+    model, report = convert_authors_eeg_clip(tmp_path / "clip_2048.pth", n_times=32, return_report=True)
+    assert report["unmapped_keys"] == [] and report["resnet_prefix"] == "image_encoder."
+    assert model.config.projection_dim == 6 and model.config.encoder_config.lstm_num_layers == 1
+    assert model.config.freeze_vision_tower and not model.config.learnable_logit_scale
+    assert model.config.vision_weights_sha256 == file_sha256(tmp_path / "clip_2048.pth")
+    torch.manual_seed(4)
+    eeg, pixels = torch.rand(3, 4, 32) + 0.1, torch.randn(3, 3, 224, 224)
+    with torch.no_grad():
+        out = model(eeg_values=eeg, pixel_values=pixels)
+        scaled = 2 * eeg / eeg.amax(dim=(1, 2), keepdim=True) - 1
+        _, (h_n, _) = lstm(scaled.transpose(1, 2))
+        eeg_ref = F.normalize(h_n[-1] @ eeg_fc.weight.t(), dim=1)
+        image_ref = F.normalize(F.relu(resnet(pixel_values=pixels).pooler_output.flatten(1)) @ image_fc.weight.t(),
+                                dim=1)  # fmt: skip
+    torch.testing.assert_close(out.eeg_embeds, eeg_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.image_embeds, image_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.logits_per_eeg, math.exp(0.5) * eeg_ref @ image_ref.t(), rtol=1e-5, atol=1e-5)
+
+    bad = dict(state)
+    bad["module.image_encoder.fc.1.bias"] = torch.zeros(6)
+    torch.save(bad, tmp_path / "biased.pth")
+    with pytest.raises(ValueError, match="ReLU -> Linear"):
+        convert_authors_eeg_clip(tmp_path / "biased.pth", n_times=32)
+    with pytest.raises(ValueError, match="n_chans=5 was given"):
+        convert_authors_eeg_clip(tmp_path / "clip_2048.pth", n_chans=5, n_times=32)
+
+
+@pytest.mark.integration
+def test_eeg_clip_with_a_torchvision_resnet50_matches_the_authors_module(tmp_path):
+    """The published layout end to end: a torchvision ResNet-50 with fc = ReLU -> Linear(2048, 256), 128 channels."""
+    import torchvision
+
+    class AuthorsClip(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.eeg_encoder = torch.nn.Module()
+            self.eeg_encoder.lstm = torch.nn.LSTM(128, 128, 1, batch_first=True)
+            self.eeg_encoder.fc = torch.nn.Linear(128, 256, bias=False)
+            self.image_encoder = torchvision.models.resnet50(weights=None)
+            self.image_encoder.fc = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2048, 256, bias=False))
+
+    torch.manual_seed(0)
+    authors = AuthorsClip().eval()
+    _random_batchnorm_stats(authors, 2)
+    torch.save({"epoch": 2048, "model_state_dict": torch.nn.DataParallel(authors).state_dict()},
+               tmp_path / "eegclip.pth")
+    model = convert_authors_eeg_clip(tmp_path / "eegclip.pth")
+    assert model.config.vision_config.hidden_sizes == [256, 512, 1024, 2048]
+    assert model.config.encoder_config.n_times == 440
+    eeg, pixels = torch.rand(2, 128, 440) + 0.1, torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        got = model(eeg_values=eeg, pixel_values=pixels)
+        _, (h_n, _) = authors.eeg_encoder.lstm((2 * eeg / eeg.amax(dim=(1, 2), keepdim=True) - 1).transpose(1, 2))
+        eeg_ref = F.normalize(authors.eeg_encoder.fc(h_n[-1]), dim=1)
+        image_ref = F.normalize(authors.image_encoder(pixels), dim=1)
+    torch.testing.assert_close(got.eeg_embeds, eeg_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got.image_embeds, image_ref, rtol=1e-4, atol=1e-5)
