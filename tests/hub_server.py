@@ -4,8 +4,9 @@
 (`huggingface_hub` 2.x, `datasets` 5.x, `transformers` 5.x) use to create repositories, upload files
 and folders (NDJSON commits, LFS "basic" transfers), read repository info, list trees and paths, and
 download files (`resolve`, with `ETag` / `X-Repo-Commit` / `X-Linked-*` headers and byte ranges). It
-serves model and dataset repositories, stores blobs under a temporary folder and keeps every commit,
-so downloads by commit id work.
+serves model, dataset and Space repositories (Spaces: files only, nothing runs; `evaluate.load("org/name")`
+reads a metric script from `/spaces/org/name/resolve/...`), stores blobs under a temporary folder and keeps
+every commit, so downloads by commit id work.
 
 Clients are pointed at it through the environment (read by `huggingface_hub` at import time, so use a
 subprocess or set it before importing): `hub.client_env()` returns `HF_ENDPOINT`, a fake `HF_TOKEN`,
@@ -42,8 +43,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 FAKE_TOKEN = "hf_loopback_dummy_token"
 FAKE_USER = "loopback-user"
-REPO_TYPES = ("model", "dataset")
-_URL_PREFIX = {"model": "", "dataset": "datasets/"}
+REPO_TYPES = ("model", "dataset", "space")
+_URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 _REGULAR_MAX_BYTES = 1 << 20
 _REGULAR_SUFFIXES = (".md", ".json", ".py", ".txt", ".yaml", ".yml", ".gitattributes", ".gitignore", ".cfg", ".toml")
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -465,7 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- LFS and file routes --------------------------------------------------------------------
     def lfs_batch(self, match: re.Match, query: dict, body: bytes) -> None:
-        repo = self.server_hub.get_repo("dataset" if match["prefix"] else "model", match["repo"])
+        repo = self.server_hub.get_repo(_prefix_type(match["prefix"]), match["repo"])
         payload = json.loads(body)
         if payload.get("operation") != "upload":
             raise HubError(400, "only LFS uploads are supported; download through resolve/")
@@ -486,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, b"")
 
     def resolve(self, match: re.Match, query: dict, body: bytes) -> None:
-        repo = self.server_hub.get_repo("dataset" if match["prefix"] else "model", match["repo"])
+        repo = self.server_hub.get_repo(_prefix_type(match["prefix"]), match["repo"])
         commit = self._commit_at(repo, match["rev"])
         path = unquote(match["path"])
         file = commit.files.get(path)
@@ -516,8 +517,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, data, headers, ctype="application/octet-stream")
 
 
-_API = rf"/api/(?P<type>models|datasets)/{_REPO}"
-_FILE = rf"/(?P<prefix>datasets/)?{_REPO}"
+_API = rf"/api/(?P<type>models|datasets|spaces)/{_REPO}"
+_FILE = rf"/(?P<prefix>datasets/|spaces/)?{_REPO}"
+
+
+def _prefix_type(prefix: str | None) -> str:
+    """Repo type of a file URL's prefix (`datasets/`, `spaces/` or none)."""
+    return {"datasets/": "dataset", "spaces/": "space"}.get(prefix or "", "model")
 _ROUTES: list[tuple[str, str, Any]] = [
     ("GET", r"/api/whoami-v2", _Handler.whoami),
     ("POST", r"/api/repos/create", _Handler.create),
@@ -532,7 +538,7 @@ _ROUTES: list[tuple[str, str, Any]] = [
     ("POST", rf"{_API}/paths-info/(?P<rev>[^/]+)", _Handler.paths_info),
     ("GET", rf"{_API}/xet-write-token/(?P<rev>[^/]+)", _Handler.xet_token),
     ("POST", rf"{_FILE}\.git/info/lfs/objects/batch", _Handler.lfs_batch),
-    ("PUT", r"/lfs-upload/(?P<type>model|dataset)/(?P<oid>[0-9a-f]{64})", _Handler.lfs_upload),
+    ("PUT", r"/lfs-upload/(?P<type>model|dataset|space)/(?P<oid>[0-9a-f]{64})", _Handler.lfs_upload),
     ("GET", rf"{_FILE}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", _Handler.resolve),
 ]
 

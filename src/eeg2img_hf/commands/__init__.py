@@ -19,4 +19,5 @@ COMMAND_MODULES = (
     "build_gallery",
     "train_image_to_eeg",
     "push_model",
+    "push_metrics",
 )

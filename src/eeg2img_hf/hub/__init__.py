@@ -22,6 +22,7 @@ from .model_cards import (
     render_model_card,
 )
 from .push import PICKLE_WEIGHT_SUFFIXES, prepare_model_folder, push_model
+from .push_metrics import prepare_metric_space, push_metrics
 
 __all__ = [
     "HUB_PREFIX",
@@ -32,7 +33,9 @@ __all__ = [
     "evaluation_metrics",
     "model_card_context",
     "model_family",
+    "prepare_metric_space",
     "prepare_model_folder",
+    "push_metrics",
     "push_model",
     "render_model_card",
     "SIZE_CATEGORIES",

@@ -1,5 +1,8 @@
 """Image-synthesis metrics (paper Table 3): FID, KID and Inception Score from features or probabilities.
 
+This module imports nothing else of the package: `eeg2img_hf/evaluate_metrics/*/generative.py` are verbatim
+copies of it that make the `evaluate` metric modules work without the package (`metrics.evaluate_modules`).
+
 The metrics operate on precomputed features/probabilities. The feature network (for the paper's
 numbers: the TF Inception-v3 port used by StyleGAN2-ADA, 2048-D pool features for FID/KID and
 softmax probabilities for IS) is passed in as a callable; nothing here loads weights.
@@ -27,6 +30,7 @@ __all__ = [
 ]
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
+_MAX_SEED = 2**32 - 1  # utils.checks.MAX_SEED; this module imports nothing of the package (evaluate_metrics copies it)
 
 
 @runtime_checkable
@@ -171,9 +175,8 @@ def compute_kid(
         raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
     if max_subset_size < 2:
         raise ValueError(f"max_subset_size must be >= 2, got {max_subset_size}")
-    from ..utils.checks import check_seed
-
-    check_seed(seed, "seed")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= _MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, {_MAX_SEED}] (2**32 - 1), got {seed!r}")
     dim = real.shape[1]
     m = min(real.shape[0], fake.shape[0], max_subset_size)
     rng = np.random.default_rng(seed)
