@@ -49,7 +49,7 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
         "margin": ns.margin, "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size,
         "learning_rate": ns.lr, "seed": ns.seed, "checkpoint_every_steps": ns.checkpoint_every,
         "exclude_classes": _csv(ns.exclude_classes) if ns.exclude_classes else None,
-        "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
+        "log_with": _csv(ns.log_with) if ns.log_with is not None else None, "mixed_precision": ns.mixed_precision,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     simulate = _simulation_kwargs(ns)
@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-classes", help="comma-separated class names left out (unseen-class experiment)")
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"],
+                   help="Accelerate mixed precision (bf16 also on CPU); default: accelerate launch's setting")
     _add_simulation_args(p)
     p.set_defaults(func=cmd_train_encoder)
 

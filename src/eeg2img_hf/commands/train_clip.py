@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from ._precision import add_mixed_precision_option, precision_overrides
 from ._vision_options import add_vision_options, vision_overrides
 
 
@@ -30,6 +31,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     if ns.unique_classes:
         overrides.update(class_balanced=True, unique_classes=True)
     overrides.update(vision_overrides(ns))
+    overrides.update(precision_overrides(ns))
     return overrides
 
 
@@ -74,4 +76,5 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_mixed_precision_option(p)
     p.set_defaults(func=cmd_train_clip)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ._precision import add_mixed_precision_option, precision_overrides
 from ._vision_options import add_vision_options, vision_overrides
 
 
@@ -23,6 +24,7 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     if ns.freeze_vision_tower is not None:
         overrides["model_config"] = {"freeze_vision_tower": ns.freeze_vision_tower == "yes"}
     overrides.update(vision_overrides(ns))
+    overrides.update(precision_overrides(ns))
     return overrides
 
 
@@ -76,6 +78,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_mixed_precision_option(p)
     p.set_defaults(func=cmd_train_image_to_eeg)
 
     e = subparsers.add_parser("evaluate-reconstruction",

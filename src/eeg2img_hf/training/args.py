@@ -10,6 +10,9 @@ from typing import Any, ClassVar
 
 from ..utils.checks import check_int, check_number, check_seed
 
+MIXED_PRECISION_CHOICES = (None, "no", "fp16", "bf16")
+"""Values of the trainers' `mixed_precision` (`None`: whatever `accelerate launch` / the Accelerate config says)."""
+
 ENCODER_LOSS_NAMES = ("triplet-semihard", "triplet-ms", "supervised")
 """Names of `EncoderTrainingArguments.loss` (the keys of `losses.ENCODER_LOSSES`)."""
 
@@ -55,6 +58,8 @@ class EpochLoopArguments(PresetArguments):
         keep_checkpoints: how many state checkpoints to keep; >= 1.
         resume: continue from the latest checkpoint in `output_dir`.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
+        mixed_precision: `"no"`, `"fp16"` or `"bf16"` (Accelerate's autocast; bf16 also runs on CPU); `None`
+            follows `accelerate launch --mixed_precision` / the Accelerate config.
         seed: seed for `accelerate.utils.set_seed` (and the data order); an integer in [0, 2**32 - 1].
 
     Out-of-range values raise a `ValueError` naming the field, the value and the allowed range.
@@ -71,6 +76,7 @@ class EpochLoopArguments(PresetArguments):
     keep_checkpoints: int = 2
     resume: bool = False
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    mixed_precision: str | None = None
     seed: int = 45
 
     def __post_init__(self) -> None:
@@ -95,6 +101,8 @@ class EpochLoopArguments(PresetArguments):
         unknown = set(self.log_with) - {"csv", "tensorboard"}
         if unknown:
             raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
+        if self.mixed_precision not in MIXED_PRECISION_CHOICES:
+            raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
         if getattr(self, "weight_decay", None) is not None:
             check_number("weight_decay", self.weight_decay, 0.0)
         if getattr(self, "margin", None) is not None:

@@ -305,12 +305,14 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
     """The trainers' `Accelerator`: trackers from `args.log_with`, logs in `output_dir/logs`, seedable sampler.
 
     Args:
-        args: training arguments with `output_dir`, `log_with` and `seed`.
-        mixed_precision (`str`, *optional*): passed to `Accelerator` when given (the GAN trainer's option).
+        args: training arguments with `output_dir`, `log_with`, `seed` and optionally `mixed_precision`.
+        mixed_precision (`str`, *optional*): passed to `Accelerator` when given; default `args.mixed_precision`
+            (`None` leaves it to `accelerate launch` / the Accelerate config).
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
 
+    mixed_precision = mixed_precision if mixed_precision is not None else getattr(args, "mixed_precision", None)
     extra = {} if mixed_precision is None else {"mixed_precision": mixed_precision}
     return Accelerator(
         **extra,
