@@ -58,7 +58,8 @@ def save_components(root: Path) -> dict[str, str]:
     (root / "gan" / "eval_results.json").write_text(json.dumps(GAN_EVALUATION))
     from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
 
-    ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=16, widths=[4, 8])).save_pretrained(root / "judge")
+    judge = ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=16, widths=[4, 8]))
+    judge.save_pretrained(root / "judge")
     paths["judge"] = str(root / "judge")
     dataset = simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=2, image_size=32,
                                trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
@@ -133,7 +134,8 @@ def test_unconfigured_tabs_show_a_message(app):
     assert all("eeg2img quickstart" in messages[tab] for tab in ("generate", "retrieve", "reconstruct"))
     elem_ids = {block.elem_id for block in demo.blocks.values()}
     assert {"generate-unavailable", "retrieve-unavailable", "reconstruct-unavailable", "batch-unavailable"} <= elem_ids
-    assert "Hub" in demo.backend.requirements_markdown() and "eeg2img quickstart" in demo.backend.requirements_markdown()
+    requirements = demo.backend.requirements_markdown()
+    assert "Hub" in requirements and "eeg2img quickstart" in requirements
     assert "gen-button" not in elem_ids
     with pytest.raises(ValueError, match="EEG2IMG_GAN"):
         demo.backend.generate("upload", None, 0, None, 0, 1, 1.0)
@@ -191,7 +193,8 @@ def test_generate_from_uploads(backend, trials, tmp_path):
         assert len(gallery) == 1 and name in text
         assert "128 Hz; channels EEG0, EEG1, EEG2" in text  # the recording's channels and rate are shown
     assert "sampling rate not stored" in reference[3]
-    trial = backend.read_trial("upload", None, 0, str(tmp_path / "trial.edf"), backend.generation.model.config.encoder_config)
+    encoder = backend.generation.model.config.encoder_config
+    trial = backend.read_trial("upload", None, 0, str(tmp_path / "trial.edf"), encoder)
     assert trial.unit == "V" and trial.sfreq == SFREQ and trial.ch_names[:2] == ["EEG0", "EEG1"]
     # the model's input normalisation divides by the trial maximum, so volts and the array give the same image
     fif = backend.generate("upload", None, 2, str(tmp_path / "trials-epo.fif"), 3, 1, 1.0)[2][0][0]
@@ -252,8 +255,8 @@ def test_bad_eeg_uploads_are_refused_readably(app, backend, trials, tmp_path):
 
 
 def test_public_messages_name_files_only(app):
-    text = "'x.fif' is not readable (ValueError: file PosixPath('/tmp/gradio/ab12/x.fif') bad); see /tmp/gradio/ab12/x.fif"
-    assert app.public_message(text) == "'x.fif' is not readable (ValueError: file 'x.fif' bad); see x.fif"
+    text = "'x.fif' unreadable (ValueError: file PosixPath('/tmp/gradio/ab12/x.fif') bad); see /tmp/gradio/ab12/x.fif"
+    assert app.public_message(text) == "'x.fif' unreadable (ValueError: file 'x.fif' bad); see x.fif"
     assert app.public_message(r"C:\Users\me\AppData\Temp\gradio\trial.npy") == "trial.npy"
     assert app.public_message("the model needs 14 channels x 32 samples at 128 Hz") == (
         "the model needs 14 channels x 32 samples at 128 Hz")

@@ -50,9 +50,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def server(chromium_path, tmp_path_factory):
     """The app as a new user starts it: no variables set, a quickstart output folder in the working directory."""
-    from test_space_app import free_port, load_app, save_components
-
     from eeg2img_hf.quickstart import quickstart_layout
+    from test_space_app import free_port, load_app, save_components
 
     app = load_app()
     root = tmp_path_factory.mktemp("space")
@@ -272,6 +271,17 @@ def test_batch_view(page, tmp_path):
     screenshot(page, tmp_path, "tab-batch-view")
 
 
+def upload_eeg(page, path: Path, previous: str | None = None) -> None:
+    """Puts `path` into the EEG upload box, clearing the `previous` file first (and waiting until it is gone, so a
+    slow re-render cannot drop the new file)."""
+    box = page.locator("#gen-upload")
+    if previous is not None:
+        box.locator("button[aria-label=Clear]").first.click()
+        box.get_by_text(previous).first.wait_for(state="detached")
+    box.locator("input[type=file]").set_input_files(str(path))
+    box.get_by_text(path.name).first.wait_for()
+
+
 def test_bad_uploads_show_errors_and_the_app_keeps_serving(page, tmp_path):
     np.save(tmp_path / "pickled.npy", np.array([{"eeg": 1}], dtype=object), allow_pickle=True)
     np.save(tmp_path / "huge.npy", np.zeros((2, 14, 400), np.float32))  # 44.9 kB > MAX_UPLOAD_BYTES
@@ -280,26 +290,18 @@ def test_bad_uploads_show_errors_and_the_app_keeps_serving(page, tmp_path):
     open_tab(page, "EEG → image")
     page.locator("#gen-source").get_by_label("Uploaded file").check()
     page.locator("#gen-upload").wait_for(state="visible")
-    upload = page.locator("#gen-upload input[type=file]")
-    upload.set_input_files(str(tmp_path / "pickled.npy"))
-    page.locator("#gen-upload").get_by_text("pickled.npy").first.wait_for()
+    upload_eeg(page, tmp_path / "pickled.npy")
     page.locator("#gen-button").click()
     assert "never unpickled" in wait_for_error(page, "pickle")
     screenshot(page, tmp_path, "error-pickle-upload")
-    page.locator("#gen-upload button[aria-label=Clear]").first.click()
-    upload.set_input_files(str(tmp_path / "corrupt.npy"))
-    page.locator("#gen-upload").get_by_text("corrupt.npy").first.wait_for()
+    upload_eeg(page, tmp_path / "corrupt.npy", previous="pickled.npy")
     page.locator("#gen-button").click()
-    message = wait_for_error(page, "'corrupt.npy' is corrupt")
+    message = wait_for_error(page, "'corrupt.npy' is corrupt")  # the reader's message: corrupt, not a pickle
     assert "pickle" not in message and "/tmp" not in message and str(tmp_path) not in message
-    page.locator("#gen-upload button[aria-label=Clear]").first.click()
-    upload.set_input_files(str(tmp_path / "huge.npy"))
-    page.locator("#gen-upload").get_by_text("huge.npy").first.wait_for()
+    upload_eeg(page, tmp_path / "huge.npy", previous="corrupt.npy")
     page.locator("#gen-button").click()
     assert "the limit is" in wait_for_error(page, "huge.npy")
-    page.locator("#gen-upload button[aria-label=Clear]").first.click()
-    upload.set_input_files(str(tmp_path / "valid.npy"))
-    page.locator("#gen-upload").get_by_text("valid.npy").first.wait_for()
+    upload_eeg(page, tmp_path / "valid.npy", previous="huge.npy")
     set_number(page, "#gen-index input", 1)
     set_number(page, "#gen-num-images input[type=number]", 1)
     page.locator("#gen-button").click()

@@ -1084,8 +1084,9 @@ def discover_sources(
         found = find_quickstart_outputs(folder)
         if {"gan", "dataset"} <= set(found):
             sources.update({name: found.get(name) for name in ("gan", "clip", "image_to_eeg", "dataset", "judge")})
-            note = (f"Using the quickstart's models and simulated dataset found in `{folder}` (no {', '.join(ENV_VARS.values())} "
-                    f"set). {HUB_HINT}")  # fmt: skip
+            unset = ", ".join(ENV_VARS.values())
+            note = (f"Using the quickstart's models and simulated dataset found in `{folder}` (no {unset} set). "
+                    f"{HUB_HINT}")  # fmt: skip
             return sources, note
     return sources, None
 
