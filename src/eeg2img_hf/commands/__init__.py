@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "evaluate_gan",
     "convert_checkpoint",
     "train_clip",
+    "image_features",
     "evaluate_clip",
     "build_gallery",
     "train_image_to_eeg",

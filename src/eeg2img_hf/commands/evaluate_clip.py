@@ -22,8 +22,14 @@ def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
     result = evaluate_clip(
         ns.model, ns.dataset, split=ns.split, ks=ns.ks, batch_size=ns.batch_size, head_epochs=ns.head_epochs,
         head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,
-        device=ns.device,
+        device=ns.device, protocol=ns.protocol, subjects=list(ns.subjects) if ns.subjects else None, ways=ns.ways,
+        n_draws=ns.n_draws, single_trial=not ns.no_single_trial,
     )  # fmt: skip
+    if ns.protocol == "things-zero-shot":
+        print(json.dumps({"output": ns.output, "protocol": result["protocol"], "regime": result["regime"],
+                          "evaluated_subjects": result["evaluated_subjects"], "counts": result["counts"],
+                          "mean_over_subjects": result["mean_over_subjects"]}))  # fmt: skip
+        return
     head = result["trained_head"]
     print(json.dumps({
         "output": ns.output, "split": result["split"], "split_strategy": result["split_strategy"],
@@ -47,4 +53,13 @@ def register(subparsers) -> None:
     p.add_argument("--no-heads", action="store_true", help="skip the trained-head protocol")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="e.g. cuda or cpu (default: cpu)")
+    p.add_argument("--protocol", choices=["default", "things-zero-shot"], default="default",
+                   help="things-zero-shot: N-way identification of unseen test concepts (THINGS-EEG2), repetitions "
+                        "averaged and single trials, per subject")
+    p.add_argument("--subjects", type=_csv_ints, help="things-zero-shot: evaluated subjects (default: all)")
+    p.add_argument("--ways", type=_csv_ints, default=(2, 4, 10, 200),
+                   help="things-zero-shot: k of the k-way tests (default 2,4,10,200; capped at the test images)")
+    p.add_argument("--n-draws", type=int, default=0,
+                   help="things-zero-shot: distractor sets drawn per query (default 0: exact mean over all sets)")
+    p.add_argument("--no-single-trial", action="store_true", help="things-zero-shot: skip the single-trial scores")
     p.set_defaults(func=cmd_evaluate_clip)

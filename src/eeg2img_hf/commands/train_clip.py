@@ -15,6 +15,15 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _subjects(value: str | None, option: str) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in _csv(value)]
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated subject numbers, got {value!r}") from None
+
+
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     """Training-argument overrides from the parsed command line (unset options are left to the preset)."""
     pairs = {
@@ -23,6 +32,9 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "positives": ns.positives, "eval_every_epochs": ns.eval_every_epochs,
         "checkpoint_every_steps": ns.checkpoint_every_steps, "seed": ns.seed,
         "classes": _csv(ns.classes) if ns.classes is not None else None,
+        "subjects": _subjects(ns.subjects, "--subjects"), "exclude_subjects": _subjects(ns.exclude_subjects,
+                                                                                         "--exclude-subjects"),
+        "image_features": ns.image_features,
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
@@ -57,13 +69,18 @@ def cmd_train_clip(ns: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     """Add the `train-clip` sub-command."""
     p = subparsers.add_parser("train-clip", help="train EEGClip (EEG + image towers, symmetric CLIP loss)")
-    p.add_argument("--preset", default="cpu-small", help="authors or cpu-small")
+    p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2 or things-eeg2-sim")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
-    p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, tiny)")
+    p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, things-eeg2-tsconv, "
+                   "things-eeg2-lstm, things-eeg2-cnn, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
     add_vision_options(p)
     p.add_argument("--classes", help="comma-separated class names to keep")
+    p.add_argument("--subjects", help="train on these subjects only, e.g. 1 (subject-dependent; THINGS-EEG2)")
+    p.add_argument("--exclude-subjects", help="leave these subjects out of training, e.g. 1 (leave-one-subject-out)")
+    p.add_argument("--image-features", metavar="FILE.safetensors",
+                   help="precomputed pooled features of the frozen image tower ('eeg2img image-features')")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int, help="global batch, split across processes")

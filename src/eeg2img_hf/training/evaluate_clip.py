@@ -37,8 +37,13 @@ from ..utils.checks import check_seed
 from ..utils.model_folders import load_model_folder
 from ..utils.vision_towers import vision_tower_record
 from .common import EEGBatchDataset, write_json
+from .things_protocol import DEFAULT_WAYS, things_zero_shot
 
-__all__ = ["PAPER_EEGCLIP_RESULTS", "evaluate_clip", "train_probe_head"]
+__all__ = ["PAPER_EEGCLIP_RESULTS", "PROTOCOLS", "evaluate_clip", "train_probe_head"]
+
+PROTOCOLS = ("default", "things-zero-shot")
+"""`default`: the module docstring's retrieval and classification; `things-zero-shot`: N-way identification of
+unseen test concepts (see `eeg2img_hf.training.things_protocol`)."""
 
 PAPER_EEGCLIP_RESULTS: dict[str, Any] = {
     "source": "Singh et al., WACV 2024, Tables 4-5: EEGClip on EEGCVPR40 (raw), batch 64, 2048 epochs",
@@ -216,8 +221,20 @@ def evaluate_clip(
     simulate: dict[str, Any] | None = None,
     output_json: str | Path | None = None,
     device: str | None = None,
+    protocol: str = "default",
+    subjects: list[int] | None = None,
+    ways: Iterable[int] = DEFAULT_WAYS,
+    n_draws: int = 0,
+    single_trial: bool = True,
 ) -> dict[str, Any]:
     """Score an EEGClip model on one split of an EEG-image dataset (see the module docstring for the protocol).
+
+    With `protocol="things-zero-shot"` the THINGS-EEG2 zero-shot protocol runs instead
+    ([`~eeg2img_hf.training.things_protocol.things_zero_shot`]): 2-, 4-, 10- and 200-way (capped at the number of
+    test images) top-1 / top-5 identification of the split's images from each subject's EEG, repetitions averaged and
+    single trials, per subject and averaged over subjects, with the regime (subject-dependent or
+    leave-one-subject-out) read from the model's training record; `subjects`, `ways`, `n_draws`, `single_trial` and
+    `seed` apply to it, the other options to the default protocol.
 
     Args:
         model: An [`EEGClipModel`] or the folder it was saved to.
@@ -241,9 +258,15 @@ def evaluate_clip(
         paper's figures and how its protocol differs).
     """
 
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     ks = _check_ks(ks)
     model, data, source = _load(model, dataset, simulate, device)
     evaluated = _check_split(data, split)
+    if protocol == "things-zero-shot":
+        return _things_protocol(model, data, source, split, evaluated, batch_size=batch_size, subjects=subjects,
+                                ways=tuple(ways), n_draws=n_draws, seed=seed, single_trial=single_trial,
+                                output_json=output_json)  # fmt: skip
     train_split = _check_split(data, "train")
     processor = default_image_processor(model)
     eeg, labels = _embed_eeg(model, evaluated, batch_size)
@@ -304,3 +327,34 @@ def _trained_heads(model: Any, data: Any, split: str, evaluated_eeg: tuple, gall
         "image": train_probe_head(images(train_images), images(val_images), images(gallery), n_classes, **options),
         "selection": "best validation top-1 (earliest epoch on ties)",
     }
+
+
+def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: Any, *, batch_size: int,
+                     subjects: list[int] | None, ways: tuple[int, ...], n_draws: int, seed: int, single_trial: bool,
+                     output_json: str | Path | None) -> dict[str, Any]:  # fmt: skip
+    """The THINGS-EEG2 zero-shot protocol on `split`, with the run's provenance; written to `output_json`."""
+    config = model.config.encoder_config
+    shape = tuple(evaluated.features["eeg"].shape)
+    if shape != (config.n_chans, config.n_times):
+        raise ValueError(f"the dataset's EEG trials are {shape} but the model expects (n_chans, n_times) = "
+                         f"({config.n_chans}, {config.n_times})")  # fmt: skip
+    model.eval()
+    parameter = next(model.parameters())
+    gallery = build_gallery(model, evaluated, image_processor=default_image_processor(model), batch_size=batch_size)
+
+    def embed(eeg: torch.Tensor) -> torch.Tensor:
+        return model.get_eeg_features(eeg_values=eeg.to(parameter.device, parameter.dtype)).float().cpu()
+
+    train_concepts = set(np.unique(data["train"]["label"]).tolist()) if "train" in data else None
+    info = get_eeg_info(data)
+    result = {
+        "model": getattr(model, "name_or_path", "") or None, "dataset": source, "split": split,
+        "split_strategy": info.get("split", {}).get("strategy") if isinstance(info.get("split"), dict) else
+        info.get("split"), "simulated": info.get("simulated"), "vision_tower": vision_tower_record(model.config),
+        **things_zero_shot(model, evaluated, gallery.embeddings, list(gallery.image_ids), gallery.labels.numpy(),
+                           embed, ways=ways, n_draws=n_draws, seed=seed, subjects=subjects,
+                           single_trial=single_trial, train_concepts=train_concepts),
+    }  # fmt: skip
+    if output_json is not None:
+        write_json(output_json, result)
+    return result

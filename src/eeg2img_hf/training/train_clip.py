@@ -40,9 +40,12 @@ from .common import (
     start_run,
     train_epochs,
 )
+from .image_features import features_for_split, load_image_features
 from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
 
 SELECTION_METRIC = "val_exact_mrr"
+THINGS_EEG2_VISION_MODEL = "openai/clip-vit-large-patch14"
+"""Image tower of the `things-eeg2` training preset: the vision tower of OpenAI's CLIP ViT-L/14 (frozen)."""
 POSITIVES = ("diagonal", "image", "class")
 
 
@@ -67,6 +70,13 @@ class ClipTrainingArguments(EpochLoopArguments):
         allow_random_vision_tower: accept a frozen tower that `vision_model` does not load (random features that
             training never changes); refused otherwise. For tests and timing runs.
         classes: keep only these class names (all splits, labels re-indexed); `None` keeps all.
+        subjects: keep only the trials of these subjects in `train` and `validation` (subject-dependent training:
+            one subject); `None` keeps all.
+        exclude_subjects: drop the trials of these subjects from `train` and `validation` (leave-one-subject-out:
+            the held-out subject).
+        image_features: a file written by [`compute_image_features`] (`eeg2img image-features`): the frozen tower's
+            pooled features of every image, used instead of running the tower every step; it must match the model's
+            tower (weights sha256) and image preprocessing.
         epochs / max_steps: training length (`max_steps` stops early when set).
         batch_size: global batch (split across processes).
         learning_rate / adam_betas / weight_decay: Adam settings (authors: 3e-4, (0.9, 0.999), 0).
@@ -95,6 +105,9 @@ class ClipTrainingArguments(EpochLoopArguments):
     vision_revision: str | None = None
     allow_random_vision_tower: bool = False
     classes: list[str] | None = None
+    subjects: list[int] | None = None
+    exclude_subjects: list[int] | None = None
+    image_features: str | None = None
     epochs: int = 2048
     weight_decay: float = 0.0
     class_balanced: bool = False
@@ -108,6 +121,15 @@ class ClipTrainingArguments(EpochLoopArguments):
             raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
         if self.unique_classes and not self.class_balanced:
             raise ValueError("unique_classes needs class_balanced=True")
+        for name in ("subjects", "exclude_subjects"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, (str, bytes)) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value)):  # fmt: skip
+                raise ValueError(f"{name} must be a list of subject numbers (ints) or None, got {value!r}")
+        if self.subjects and self.exclude_subjects and set(self.subjects) & set(self.exclude_subjects):
+            raise ValueError(f"subjects {self.subjects} and exclude_subjects {self.exclude_subjects} overlap")
+        if self.image_features is not None and (not isinstance(self.image_features, str) or not self.image_features):
+            raise ValueError(f"image_features must be a file path or None, got {self.image_features!r}")
         check_vision_arguments(self)
         self.check_loop_fields()
 
@@ -129,7 +151,27 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                   "simulate": {"trials_per_block": 12,
                                "classes": ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball",
                                            "pool table", "banana", "pizza", "daisy", "airliner"]}},
+    # THINGS-EEG2 (converted with `eeg2img convert things-eeg2`; pass its folder as --dataset): the temporal-spatial
+    # convolution EEG tower, a frozen CLIP ViT-L/14 image tower (`--image-features` makes the run read its pooled
+    # features from a file instead of running it), batches without repeated images, image positives, Adam 2e-4,
+    # batch 1024, 100 epochs; the model with the best validation (unseen concepts) MRR is kept.
+    "things-eeg2": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 100,
+                    "batch_size": 1024, "learning_rate": 2e-4, "class_balanced": True, "positives": "image",
+                    "vision_model": THINGS_EEG2_VISION_MODEL},
+    # The simulated THINGS-EEG2 on 2 CPU cores in about a minute: the same EEG tower, a small ResNet at 64 px trained
+    # from scratch (no pretrained weights offline), batches of 64 distinct images.
+    "things-eeg2-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 30,
+                        "batch_size": 64, "learning_rate": 1e-3, "class_balanced": True, "positives": "image",
+                        "model_config": {"freeze_vision_tower": False, "image_size": 64, "image_resize_size": 64,
+                                         "vision_config": {"model_type": "resnet", "embedding_size": 16,
+                                                           "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1],
+                                                           "layer_type": "basic"},
+                                         "encoder_config": {"tsconv_filters": 16, "embed_dim": 128,
+                                                            "tsconv_dropout": 0.25}}},
 }
+
+THINGS_EEG2_ENCODER_PRESETS = {"tsconv": "things-eeg2-tsconv", "lstm": "things-eeg2-lstm", "cnn": "things-eeg2-cnn"}
+"""EEG tower -> EEGClip model preset suited to THINGS-EEG2's 17 x 100 input (`train-clip --model-preset`)."""
 
 ClipTrainingArguments.PRESETS = CLIP_PRESETS
 
@@ -195,17 +237,21 @@ class ClipBatchDataset(EEGBatchDataset):
         dataset: a split in the package schema.
         pixel_cache (`torch.Tensor` of shape `(n_images, 3, image_size, image_size)`): processed unique images.
         image_index (`np.ndarray` of shape `(n_trials,)`): row of `pixel_cache` of every trial.
+        image_key (`str`, *optional*, defaults to `"pixel_values"`): the model input the cache holds:
+            `"pixel_values"`, or `"vision_features"` for precomputed pooled features of a frozen tower.
     """
 
-    def __init__(self, dataset, pixel_cache: torch.Tensor, image_index: np.ndarray) -> None:
+    def __init__(self, dataset, pixel_cache: torch.Tensor, image_index: np.ndarray,
+                 image_key: str = "pixel_values") -> None:  # fmt: skip
         super().__init__(dataset)
         self.pixel_cache = pixel_cache
         self.image_index = torch.as_tensor(image_index, dtype=torch.long)
+        self.image_key = image_key
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = super().__getitems__(indices)
         image_index = self.image_index[list(indices)]
-        return {**batch, "image_index": image_index, "pixel_values": self.pixel_cache[image_index]}
+        return {**batch, "image_index": image_index, self.image_key: self.pixel_cache[image_index]}
 
 
 def cache_split_images(split, processor, batch_size: int = 64) -> tuple[torch.Tensor, np.ndarray, list[str]]:
@@ -228,8 +274,26 @@ def cache_split_images(split, processor, batch_size: int = 64) -> tuple[torch.Te
 
 
 def load_clip_data(args: ClipTrainingArguments):
-    """The DatasetDict to train on (restricted to `args.classes`) and its EEG metadata."""
-    return load_train_validation(args, keep=args.classes)
+    """The DatasetDict to train on (restricted to `args.classes` and, in `train` / `validation`, to the subjects of
+    `args.subjects` / `args.exclude_subjects`) and its EEG metadata."""
+    dataset, info = load_train_validation(args, keep=args.classes)
+    if args.subjects or args.exclude_subjects:
+        keep, drop = set(args.subjects or []), set(args.exclude_subjects or [])
+        present = set()
+        for name in ("train", "validation"):
+            present |= set(np.unique(dataset[name]["subject"]).tolist())
+        unknown = sorted((keep | drop) - present)
+        if unknown:
+            raise ValueError(f"subjects {unknown} are not in the dataset's train / validation splits (subjects: "
+                             f"{sorted(present)})")  # fmt: skip
+        for name in ("train", "validation"):
+            subjects = np.asarray(dataset[name]["subject"])
+            mask = ~np.isin(subjects, list(drop)) & (np.isin(subjects, list(keep)) if keep else True)
+            dataset[name] = dataset[name].select(np.flatnonzero(mask).tolist())
+            if len(dataset[name]) == 0:
+                raise ValueError(f"no {name} trials left after choosing subjects (subjects={args.subjects}, "
+                                 f"exclude_subjects={args.exclude_subjects})")  # fmt: skip
+    return dataset, info
 
 
 def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_names: list[str]):
@@ -277,7 +341,8 @@ def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) 
     for start in range(0, len(dataset), batch_size):
         batch = EEGBatchDataset.__getitems__(dataset, range(start, min(start + batch_size, len(dataset))))
         eeg.append(model.get_eeg_features(batch["eeg_values"].to(device)).float().cpu())
-    images = torch.cat([model.get_image_features(dataset.pixel_cache[i:i + batch_size].to(device)).float().cpu()
+    key = getattr(dataset, "image_key", "pixel_values")
+    images = torch.cat([model.get_image_features(**{key: dataset.pixel_cache[i:i + batch_size].to(device)}).float().cpu()
                         for i in range(0, len(dataset.pixel_cache), batch_size)])
     model.train(was_training)
     labels = np.asarray(dataset.dataset["label"])
@@ -333,8 +398,15 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     with accelerator.main_process_first():  # one process downloads a pretrained tower, the others use the cache
         model = build_clip_model(args, info, class_names)
     processor = make_image_processor(model.config)
-    splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
-              for name in ("train", "validation")}
+    if args.image_features is not None:
+        features, rows, _ = load_image_features(args.image_features, model.config)
+        splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
+                                                                            args.image_features), "vision_features")
+                  for name in ("train", "validation")}  # fmt: skip
+    else:
+        splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
+                  for name in ("train", "validation")}  # fmt: skip
+    image_key = splits["train"].image_key
     loader, sampler = _build_loader(args, splits["train"], accelerator.num_processes)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=args.adam_betas, weight_decay=args.weight_decay)
@@ -348,10 +420,10 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
-        "loss": lambda net, batch: net(eeg_values=batch["eeg_values"], pixel_values=batch["pixel_values"],
+        "loss": lambda net, batch: net(eeg_values=batch["eeg_values"], **{image_key: batch[image_key]},
                                        return_loss=True, targets=_loss_targets(batch, args.positives)).loss,
         "epoch_metrics": lambda net: {
-            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.exp().clamp(max=100.0))},
+            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0))},
         "validate": lambda net: validation_metrics(net, splits["validation"]),
         "selection_key": SELECTION_METRIC, "save_best": save_best,
     }
@@ -361,6 +433,8 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         dataset_info=info, classes=class_names, n_train_trials=len(splits["train"]),
         n_train_images=len(splits["train"].pixel_cache), n_validation_trials=len(splits["validation"]),
         n_validation_images=len(splits["validation"].pixel_cache),
+        train_subjects=sorted(set(np.unique(dataset["train"]["subject"]).tolist())),
+        image_features=args.image_features,
         vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )
     return finish_run(accelerator, record, TRAINING_RECORD)

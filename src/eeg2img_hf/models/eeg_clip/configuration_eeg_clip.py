@@ -30,6 +30,29 @@ CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "freeze_vision_tower": False,
         "image_size": 64,
     },
+    # THINGS-EEG2 (17 channels x 100 samples at 100 Hz): an EEG tower suited to that input, a frozen pretrained image
+    # tower loaded with `vision_model` (e.g. a CLIP vision model; its image settings replace these), a 256-D joint
+    # space and CLIP's learnable logit scale. The compact temporal-spatial convolution tower ...
+    "things-eeg2-tsconv": {
+        "encoder_config": {"architecture": "tsconv", "tsconv_filters": 40, "tsconv_kernel_size": 13,
+                           "tsconv_depth_multiplier": 1, "tsconv_pool_size": 20, "tsconv_pool_stride": 5,
+                           "tsconv_dropout": 0.5, "embed_dim": 256, "input_normalization": "none",
+                           "normalize_embeds": False},
+        "projection_dim": 256, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
+    },
+    # ... the paper's LSTM (1 layer of 128 units over the 100 time steps) ...
+    "things-eeg2-lstm": {
+        "encoder_config": {"architecture": "lstm", "lstm_num_layers": 1, "lstm_hidden_size": 128, "embed_dim": 128,
+                           "input_normalization": "none", "normalize_embeds": False},
+        "projection_dim": 256, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
+    },
+    # ... and the paper's CNN (four stride-2 blocks of 128/256/512/1024 filters reduce 100 x 17 to 7 x 2; batch norm).
+    "things-eeg2-cnn": {
+        "encoder_config": {"architecture": "cnn", "cnn_channels": [128, 256, 512, 1024], "cnn_norm": "batch",
+                           "cnn_dropout": 0.05, "embed_dim": 128, "input_normalization": "none",
+                           "normalize_embeds": False},
+        "projection_dim": 256, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
+    },
     # For unit tests only (odd sizes expose transposed dimensions).
     "tiny": {
         "encoder_config": {"n_chans": 4, "n_times": 32, "lstm_num_layers": 1, "lstm_hidden_size": 10, "embed_dim": 12,
@@ -143,7 +166,8 @@ class EEGClipConfig(PreTrainedConfig):
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> EEGClipConfig:
-        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"tiny"`) plus overrides.
+        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"things-eeg2-tsconv"`, `"things-eeg2-lstm"`,
+        `"things-eeg2-cnn"`, `"tiny"`) plus overrides.
 
         A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
         `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.

@@ -256,16 +256,36 @@ class EEGClipModel(EEGClipPreTrainedModel):
         embeds = self.eeg_model(eeg_values=eeg_values).eeg_embeds
         return F.normalize(self.eeg_projection(embeds), dim=-1)
 
-    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """L2-normalised joint-space embeddings `(batch_size, projection_dim)` of images.
+    def get_vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The vision tower's pooled output `(batch_size, vision_embed_dim)`, before `image_projection`: what a
+        precomputed image-features file holds for a frozen tower.
 
         Args:
             pixel_values (`torch.Tensor` of shape `(batch_size, num_channels, image_size, image_size)`): images from
                 the model's image processor ([`make_image_processor`]).
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.image_size)
-        pooled = self.vision_model(pixel_values=pixel_values).pooler_output
-        return F.normalize(self.image_projection(pooled.flatten(1)), dim=-1)
+        return self.vision_model(pixel_values=pixel_values).pooler_output.flatten(1)
+
+    def get_image_features(self, pixel_values: torch.Tensor | None = None,
+                           vision_features: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """L2-normalised joint-space embeddings `(batch_size, projection_dim)` of images.
+
+        Args:
+            pixel_values (`torch.Tensor` of shape `(batch_size, num_channels, image_size, image_size)`): images from
+                the model's image processor ([`make_image_processor`]).
+            vision_features (`torch.Tensor` of shape `(batch_size, vision_embed_dim)`, *optional*): the tower's pooled
+                output computed beforehand ([`get_vision_features`]) instead of `pixel_values`; valid for a frozen
+                tower only (a trained tower changes them).
+        """
+        if (pixel_values is None) == (vision_features is None):
+            raise ValueError("pass exactly one of `pixel_values` and `vision_features`")
+        if vision_features is None:
+            vision_features = self.get_vision_features(pixel_values)
+        elif vision_features.ndim != 2 or vision_features.shape[1] != self.config.vision_embed_dim:
+            raise ValueError(f"vision_features must have shape (batch_size, {self.config.vision_embed_dim}), got "
+                             f"{tuple(vision_features.shape)}")  # fmt: skip
+        return F.normalize(self.image_projection(vision_features), dim=-1)
 
     def forward(
         self,
@@ -274,6 +294,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
         return_loss: bool = False,
         targets: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        vision_features: torch.Tensor | None = None,
     ) -> EEGClipOutput | tuple[torch.Tensor, ...]:
         """
         Args:
@@ -285,15 +306,25 @@ class EEGClipModel(EEGClipPreTrainedModel):
             targets (`torch.Tensor` of shape `(batch_size, batch_size)`, *optional*): positives mask for the loss
                 (default: the diagonal), e.g. `positives_from_ids(image_ids)`.
             return_dict (`bool`, *optional*): return a tuple when `False`.
+            vision_features (`torch.Tensor` of shape `(batch_size, vision_embed_dim)`, *optional*): precomputed pooled
+                outputs of a frozen vision tower, in place of `pixel_values` (see [`get_image_features`]).
         """
-        if eeg_values is None and pixel_values is None:
+        if vision_features is not None:
+            if pixel_values is not None:
+                raise ValueError("pass `pixel_values` or `vision_features`, not both")
+            if not self.config.freeze_vision_tower:
+                raise ValueError("precomputed `vision_features` need a frozen vision tower (freeze_vision_tower=True): "
+                                 "a trained tower would change them")  # fmt: skip
+        images_given = pixel_values is not None or vision_features is not None
+        if eeg_values is None and not images_given:
             raise ValueError("pass `eeg_values`, `pixel_values` or both")
-        if return_loss and (eeg_values is None or pixel_values is None):
+        if return_loss and (eeg_values is None or not images_given):
             raise ValueError("return_loss=True needs both `eeg_values` and `pixel_values` (paired row by row)")
         if targets is not None and not return_loss:
             raise ValueError("`targets` is only used by the loss: pass return_loss=True")
         eeg_embeds = self.get_eeg_features(eeg_values) if eeg_values is not None else None
-        image_embeds = self.get_image_features(pixel_values) if pixel_values is not None else None
+        image_embeds = (self.get_image_features(pixel_values=pixel_values, vision_features=vision_features)
+                        if images_given else None)  # fmt: skip
         logits_per_eeg = logits_per_image = loss = None
         if eeg_embeds is not None and image_embeds is not None:
             scale = self.logit_scale.exp().clamp(max=100.0)  # CLIP's cap keeps a learnable scale stable

@@ -1,0 +1,224 @@
+"""The THINGS-EEG2 zero-shot protocol: N-way EEG -> image identification of test concepts never seen in training.
+
+For each evaluated subject, queries are that subject's test EEG, either averaged over the repetitions of each test
+image (the figure papers report) or single trials; candidates are the test images (one per test concept in
+THINGS-EEG2). In a k-way test the true image competes with k - 1 distractor images of OTHER test concepts drawn
+uniformly without replacement; top-1 counts the true image strictly above every distractor (ties count against),
+top-5 the true image among the 5 highest (reported only for k > 5). With `n_draws=0` (default) the accuracy is the
+exact mean over ALL possible distractor sets (hypergeometric: no sampling, no seed); with `n_draws > 0`, each query
+gets `n_draws` sets drawn with `numpy.random.default_rng([seed, k, subject])`. k = number of test images uses every
+image (no draw). Chance: top-1 = 1 / k, top-5 = 5 / k. Subject figures are averaged with equal weight per subject.
+
+The regime is read from the model's training record (`train_subjects`): subject-dependent (trained on the
+evaluated subject only), leave-one-subject-out (the evaluated subject was not trained on), or joint training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import hypergeom
+
+from ..utils.checks import check_seed
+from ..utils.names import TRAINING_RECORD
+
+__all__ = ["PUBLISHED_THINGS_EEG2", "THINGS_DEFINITIONS", "things_zero_shot", "way_accuracy"]
+
+DEFAULT_WAYS = (2, 4, 10, 200)
+
+PUBLISHED_THINGS_EEG2: dict[str, Any] = {
+    "protocol": "200-way zero-shot EEG -> image identification on the THINGS-EEG2 test set (200 concepts unseen in "
+                "training), subject-dependent training, test repetitions averaged (80), mean over the 10 subjects",
+    "chance": {"top1": 0.005, "top5": 0.025},
+    "results": [
+        {"method": "NICE", "source": "Song et al., Decoding natural images from EEG for object recognition, ICLR "
+                                     "2024 (arXiv 2023)", "top1": 0.156, "top5": 0.428},
+        {"method": "UBP", "source": "Wu et al., Bridging the vision-brain gap with an uncertainty-aware blur prior, "
+                                    "CVPR 2025", "top1": 0.509, "top5": 0.797},
+    ],
+    "note": "published figures on the real recordings; figures on simulated data are not comparable to them",
+}
+
+THINGS_DEFINITIONS = {
+    "queries.averaged": "per subject and test image: the mean of the raw EEG of all its repetitions (rows of the "
+                        "evaluated split with that subject and image_id), then embedded",
+    "queries.single_trial": "every test trial of the subject, embedded on its own",
+    "candidates": "the unique images of the evaluated split (its test concepts, unseen in training)",
+    "k_way": "the true image against k - 1 distractors: images of other concepts, drawn uniformly without "
+             "replacement; similarity = cosine of the joint-space embeddings",
+    "top1": "1 when the true image's similarity is strictly above every distractor's (ties count against)",
+    "top5": "1 when fewer than 5 distractors reach the true image's similarity; reported only for k > 5",
+    "draws.exact": "n_draws = 0: the exact mean over all C(M, k - 1) distractor sets (M = candidates of other "
+                   "concepts), from the hypergeometric distribution of the distractors at or above the true image",
+    "draws.sampled": "n_draws > 0: per query n_draws sets drawn with numpy.random.default_rng([seed, k, subject])",
+    "chance": "top1 = 1 / k, top5 = 5 / k (k > 5)",
+    "subjects": "per-subject accuracy, then the unweighted mean (and standard deviation) over subjects",
+    "regime": "from the model's training record: subject-dependent = trained on the evaluated subject only; "
+              "leave-one-subject-out = the evaluated subject was not among the training subjects; joint = trained "
+              "on several subjects including the evaluated one",
+}
+
+
+def way_accuracy(scores: np.ndarray, target: np.ndarray, concept: np.ndarray, k: int, *, n_draws: int = 0,
+                 seed: int = 0, subject: int = 0) -> dict[str, float | None]:  # fmt: skip
+    """Top-1 / top-5 of k-way identification (see the module docstring).
+
+    Args:
+        scores (`np.ndarray` of shape `(n_queries, n_candidates)`): similarities.
+        target (`np.ndarray` of shape `(n_queries,)`): column of each query's true image.
+        concept (`np.ndarray` of shape `(n_candidates,)`): concept of each candidate (distractors are other concepts).
+        k (`int`): candidates per test, 2 .. 1 + the fewest other-concept candidates of any query.
+        n_draws (`int`, *optional*, defaults to 0): 0 = exact mean over all sets; else sets drawn per query.
+        seed, subject (`int`): seed of the draws.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    true = scores[np.arange(len(target)), target]
+    others = concept[None, :] != concept[target][:, None]  # (Q, G) distractor pool of each query
+    pool = others.sum(axis=1)
+    if k < 2 or k - 1 > pool.min():
+        raise ValueError(f"{k}-way needs 2 <= k <= {int(pool.min()) + 1} (candidates of other concepts + 1)")
+    at_or_above = ((scores >= true[:, None]) & others).sum(axis=1)
+    m = k - 1
+    if n_draws == 0 or m == pool.min() == pool.max():
+        top1 = hypergeom.pmf(0, pool, at_or_above, m)
+        top5 = hypergeom.cdf(4, pool, at_or_above, m) if k > 5 else None
+        return {"top1": float(np.mean(top1)), "top5": None if top5 is None else float(np.mean(top5))}
+    rng = np.random.default_rng([seed, k, subject])
+    hits1, hits5 = np.zeros(len(true)), np.zeros(len(true))
+    for q in range(len(true)):
+        candidates = np.flatnonzero(others[q])
+        keys = rng.random((n_draws, len(candidates)))
+        chosen = candidates[np.argpartition(keys, m - 1, axis=1)[:, :m]]  # (n_draws, m) uniform subsets
+        beaten = (scores[q, chosen] >= true[q]).sum(axis=1)
+        hits1[q], hits5[q] = np.mean(beaten == 0), np.mean(beaten <= 4)
+    return {"top1": float(hits1.mean()), "top5": float(hits5.mean()) if k > 5 else None}
+
+
+def _training_subjects(model: Any) -> list[int] | None:
+    """`train_subjects` from the training record in the model's folder, when there is one."""
+    folder = getattr(model, "name_or_path", "") or ""
+    record = Path(folder) / TRAINING_RECORD if folder else None
+    if record is None or not record.is_file():
+        return None
+    try:
+        subjects = json.loads(record.read_text()).get("train_subjects")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return [int(s) for s in subjects] if isinstance(subjects, list) else None
+
+
+def _regime(train_subjects: list[int] | None, subject: int) -> str:
+    if train_subjects is None:
+        return "unknown (no training record with train_subjects)"
+    if train_subjects == [subject]:
+        return "subject-dependent"
+    if subject not in train_subjects:
+        return "leave-one-subject-out" if len(train_subjects) > 0 else "unknown"
+    return "joint (several subjects including this one)"
+
+
+def _summary(values: list[dict[str, float | None]]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key in ("top1", "top5"):
+        numbers = [v[key] for v in values if v[key] is not None]
+        out[key] = float(np.mean(numbers)) if numbers else None
+        out[f"{key}_std_over_subjects"] = float(np.std(numbers)) if len(numbers) > 1 else None
+    return out
+
+
+@torch.no_grad()
+def things_zero_shot(
+    model: Any,
+    split: Any,
+    image_embeds: torch.Tensor,
+    image_ids: list[str],
+    image_labels: np.ndarray,
+    embed_eeg: Any,
+    *,
+    ways: tuple[int, ...] = DEFAULT_WAYS,
+    n_draws: int = 0,
+    seed: int = 0,
+    subjects: list[int] | None = None,
+    single_trial: bool = True,
+    train_concepts: set[int] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol on one split (see the module docstring).
+
+    Args:
+        model: the EEGClip model (its folder's training record gives the regime).
+        split: the evaluated split (package schema; `subject`, `image_id`, `label`, `eeg`).
+        image_embeds (`torch.Tensor` of shape `(n_images, dim)`): L2-normalised embeddings of the split's images.
+        image_ids (`list[str]`): their ids; image_labels (`np.ndarray`): their concepts.
+        embed_eeg (`Callable[[torch.Tensor], torch.Tensor]`): raw EEG `(n, C, T)` -> normalised embeddings.
+        ways (`tuple[int, ...]`, *optional*): k values; those above the number of images are replaced by it.
+        n_draws (`int`, *optional*, defaults to 0): see [`way_accuracy`].
+        seed (`int`, *optional*, defaults to 0): seed of sampled draws.
+        subjects (`list[int]`, *optional*): evaluated subjects (default: all in the split).
+        single_trial (`bool`, *optional*, defaults to `True`): also score single trials.
+        train_concepts (`set[int]`, *optional*): labels seen in training, to count any overlap.
+    """
+    check_seed(seed, "seed")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 0:
+        raise ValueError(f"n_draws must be an int >= 0, got {n_draws!r}")
+    n_images = len(image_ids)
+    if n_images < 2:
+        raise ValueError(f"the zero-shot protocol needs at least 2 test images, the split has {n_images}")
+    requested = sorted({int(k) for k in ways})
+    if not requested or requested[0] < 2:
+        raise ValueError(f"ways must be integers >= 2, got {list(ways)}")
+    column = {image_id: i for i, image_id in enumerate(image_ids)}
+    n_concepts = len(np.unique(image_labels))
+    max_k = 1 + n_images - int(np.max(np.unique(image_labels, return_counts=True)[1]))
+    effective = sorted({min(k, max_k) for k in requested})
+    small = split.select_columns(["subject", "image_id"]).to_dict()
+    all_subjects = np.asarray(small["subject"])
+    trial_image = np.asarray([column[str(i)] for i in small["image_id"]])
+    present = sorted(set(all_subjects.tolist()))
+    chosen = present if subjects is None else [int(s) for s in subjects]
+    missing = sorted(set(chosen) - set(present))
+    if missing:
+        raise ValueError(f"subjects {missing} have no trials in the evaluated split (subjects: {present})")
+    eeg_view = split.select_columns(["eeg"]).with_format("numpy")
+    train_subjects = _training_subjects(model)
+    gallery = image_embeds.float().numpy()
+    per_subject: dict[str, Any] = {}
+    for subject in chosen:
+        rows = np.flatnonzero(all_subjects == subject)
+        eeg = np.asarray(eeg_view[rows.tolist()]["eeg"], dtype=np.float32)
+        images = np.unique(trial_image[rows])
+        averaged = np.stack([eeg[trial_image[rows] == i].mean(axis=0) for i in images])
+        modes = {"averaged": (averaged, images)}
+        if single_trial:
+            modes["single_trial"] = (eeg, trial_image[rows])
+        result: dict[str, Any] = {"regime": _regime(train_subjects, subject), "n_queries": {}}
+        for mode, (values, target) in modes.items():
+            embeds = torch.cat([embed_eeg(torch.as_tensor(values[i:i + 256])) for i in range(0, len(values), 256)])
+            scores = embeds.float().numpy() @ gallery.T
+            result["n_queries"][mode] = int(len(values))
+            result[mode] = {f"{k}-way": way_accuracy(scores, target, image_labels, k, n_draws=n_draws, seed=seed,
+                                                     subject=subject) for k in effective}  # fmt: skip
+        per_subject[str(subject)] = result
+    modes = ["averaged", "single_trial"] if single_trial else ["averaged"]
+    mean = {mode: {f"{k}-way": _summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
+                   for k in effective} for mode in modes}  # fmt: skip
+    regimes = sorted({per_subject[str(s)]["regime"] for s in chosen})
+    return {
+        "protocol": "things-zero-shot",
+        "ways": effective, "ways_requested": requested,
+        "chance": {f"{k}-way": {"top1": 1.0 / k, "top5": 5.0 / k if k > 5 else None} for k in effective},
+        "draws": {"n_draws": n_draws, "seed": seed if n_draws else None,
+                  "method": "sampled" if n_draws else "exact mean over all distractor sets"},
+        "regime": regimes[0] if len(regimes) == 1 else regimes,
+        "train_subjects": train_subjects, "evaluated_subjects": chosen,
+        "counts": {"test_images": n_images, "test_concepts": int(n_concepts),
+                   "test_concepts_seen_in_training": None if train_concepts is None else
+                   int(len(set(np.unique(image_labels).tolist()) & set(train_concepts)))},  # fmt: skip
+        "mean_over_subjects": mean,
+        "per_subject": per_subject,
+        "definitions": THINGS_DEFINITIONS,
+        "published_reference": PUBLISHED_THINGS_EEG2,
+    }
