@@ -25,6 +25,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from .evaluation.generate import generate_grids
+from .hub import render_model_card
+from .metrics.image_classifier import CONFIG_NAME, load_image_classifier, train_image_classifier
+from .training import (
+    ClipTrainingArguments,
+    EncoderTrainingArguments,
+    GANTrainingArguments,
+    ImageToEEGTrainingArguments,
+    evaluate_clip,
+    evaluate_encoder,
+    evaluate_gan,
+    evaluate_reconstruction,
+    train_clip,
+    train_encoder,
+    train_gan,
+    train_image_to_eeg,
+)
+from .training.common import write_json
+from .utils.outputs import create_output_dir, prepare_output_dir
+
 __all__ = ["QUICKSTART_OUTPUT_DIR", "QUICKSTART_STAGES", "QUICKSTART_SETTINGS", "find_quickstart_outputs",
            "parse_stages", "quickstart_layout", "results_markdown", "run_quickstart", "usage_text"]
 
@@ -165,8 +186,6 @@ class _Run:
         return None
 
     def save(self, stage: str, record: dict[str, Any]) -> dict[str, Any]:
-        from .training.common import write_json
-
         record = {"stage": stage, "mode": self.mode, **record}
         self.record_path(stage).parent.mkdir(parents=True, exist_ok=True)
         write_json(self.record_path(stage), record)
@@ -179,8 +198,6 @@ def _chance(n_classes: int) -> float:
 
 def _write_card(model_dir: Path, evaluation: Path, towers: str = "") -> str:
     """Render the model card into `model_dir/README.md` with the quickstart note (simulated data, from-scratch)."""
-    from .hub import render_model_card
-
     card = render_model_card(model_dir, repo_id=str(model_dir), evaluation=evaluation)  # loading code = real path
     note = _SCRATCH_NOTE.format(towers=towers)
     lines = card.text.split("\n")
@@ -195,8 +212,6 @@ def _write_card(model_dir: Path, evaluation: Path, towers: str = "") -> str:
 
 
 def _stage_simulate(run: _Run) -> dict[str, Any]:
-    from .data import get_eeg_info, load_eeg_dataset, simulate_dataset
-
     if not (run.data_dir / "dataset_dict.json").exists():
         simulate_dataset("thoughtviz", **run.settings["simulate"]).save_to_disk(str(run.data_dir))
     data = load_eeg_dataset(str(run.data_dir))
@@ -210,8 +225,6 @@ def _stage_simulate(run: _Run) -> dict[str, Any]:
 
 
 def _stage_encoder(run: _Run) -> dict[str, Any]:
-    from .training import EncoderTrainingArguments, evaluate_encoder, train_encoder
-
     cfg = run.settings["encoder"]
     args = EncoderTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
                                                 output_dir=str(run.out / "encoder"), resume=True, **cfg["overrides"])
@@ -230,8 +243,6 @@ def _stage_encoder(run: _Run) -> dict[str, Any]:
 
 def _train_judge(run: _Run, image_size: int) -> dict[str, Any]:
     """Train the image-classifier judge once (on the real training images) at the generator's resolution."""
-    from .data import load_eeg_dataset
-    from .metrics.image_classifier import CONFIG_NAME, load_image_classifier, train_image_classifier
 
     if (run.judge_dir / CONFIG_NAME).is_file():
         judge = load_image_classifier(run.judge_dir)
@@ -245,9 +256,6 @@ def _train_judge(run: _Run, image_size: int) -> dict[str, Any]:
 
 
 def _stage_gan(run: _Run) -> dict[str, Any]:
-    from .evaluation.generate import generate_grids
-    from .training import GANTrainingArguments, evaluate_gan, train_gan
-
     cfg = run.settings["gan"]
     args = GANTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
                                             encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "gan"),
@@ -277,8 +285,6 @@ def _stage_gan(run: _Run) -> dict[str, Any]:
 
 
 def _stage_clip(run: _Run) -> dict[str, Any]:
-    from .training import ClipTrainingArguments, evaluate_clip, train_clip
-
     cfg = run.settings["clip"]
     args = ClipTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), simulate={},
                                              encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "clip"),
@@ -303,8 +309,6 @@ def _stage_clip(run: _Run) -> dict[str, Any]:
 
 
 def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
-    from .training import ImageToEEGTrainingArguments, evaluate_reconstruction, train_image_to_eeg
-
     cfg = run.settings["image_to_eeg"]
     args = ImageToEEGTrainingArguments.from_preset(
         cfg["preset"], encoder=str(run.model_dirs["encoder"]), dataset=str(run.data_dir),
@@ -368,8 +372,6 @@ def run_quickstart(
     Returns:
         `dict`: the content of `results.json` (per-stage figures, chance levels, seconds, folders).
     """
-    from .utils.outputs import create_output_dir, prepare_output_dir
-
     wanted = parse_stages(stages) if not isinstance(stages, list) else parse_stages(",".join(stages))
     # A non-empty folder must be an earlier quickstart run (its finished stages are reused), never foreign files.
     prepare_output_dir(output_dir, command="quickstart", kind="quickstart", reuse=True, what="--output-dir")
@@ -408,8 +410,6 @@ def run_quickstart(
 
 
 def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) -> dict[str, Any]:
-    from .training.common import write_json
-
     results = {"output_dir": str(run.out), "fast": run.mode == "fast", "settings": run.settings,
                "stages": {name: {k: v for k, v in rec.items() if k not in ("stage", "mode")}
                           for name, rec in records.items()},
