@@ -58,10 +58,13 @@ def _handmade(name: str, split_info, n_chans: int = 4, n_times: int = 8, **extra
 
 def test_templates_found_and_chosen_by_name() -> None:
     folder = templates_dir()
-    assert sorted(p.stem for p in folder.glob("*.md")) == ["custom", "eegcvpr40", "object", "simulated", "thoughtviz"]
+    assert sorted(p.stem for p in folder.glob("*.md")) == ["custom", "eegcvpr40", "object", "simulated", "things_eeg2",
+                                                           "thoughtviz"]  # fmt: skip
     assert template_for({"name": "eegcvpr40-5-95"}).stem == "eegcvpr40"
     assert template_for({"name": "thoughtviz"}).stem == "thoughtviz"
     assert template_for({"name": "object"}).stem == "object"
+    assert template_for({"name": "things-eeg2"}).stem == "things_eeg2"
+    assert template_for({"name": "sim-things-eeg2", "simulated": True}).stem == "simulated"
     assert template_for({"name": "sim-eegcvpr40", "simulated": True}).stem == "simulated"
     assert template_for({"name": "my-lab-data"}).stem == "custom"
     assert template_for({}).stem == "custom"
@@ -171,3 +174,24 @@ def test_check_card_metadata_rejects(yaml_text: str, message: str) -> None:
 def test_check_card_metadata_needs_header() -> None:
     with pytest.raises(ValueError, match="no YAML metadata header"):
         check_card_metadata("# just text\n")
+
+
+def test_things_eeg2_card(tmp_path):
+    from test_converters_things_eeg2 import make_release
+
+    from eeg2img_hf.data import convert_things_eeg2
+
+    eeg_dir, images_dir, _ = make_release(tmp_path, subjects=(1,))
+    ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", average="train")
+    card = render_dataset_card(ds, repo_id="org/things-eeg2")
+    meta = _metadata(card)
+    assert meta["license"] == "other" and meta["license_name"] == "cc-by-4.0-eeg-things-images"
+    assert {"eeg", "zero-shot", "things"} <= set(meta["tags"])
+    text = card.text
+    for section in SECTIONS + ("## Benchmark", "## Source and conversion"):
+        assert section in text
+    assert "CC BY 4.0" in text and "The **images are not CC BY**" in text and "THINGS terms of use" in text
+    assert "Strategy: **things-zero-shot**" in text and "15.6 % top-1 / 42.8 % top-5" in text
+    assert "| `repetition` |" in text and "17 channels x 100 samples at 100.0 Hz" in text and "Pz, P3, P7" in text
+    assert "| `test` | 10 | 2 | 1 | 0 | 2 |" in text  # recorded counts: 1 subject x 2 images x 5 repetitions
+    check_card_metadata(card)

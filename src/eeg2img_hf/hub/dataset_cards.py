@@ -26,7 +26,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, RepoCard
 
 from ..data.features import get_eeg_info, validate_eeg_dataset
 
-TEMPLATE_NAMES = ("eegcvpr40", "thoughtviz", "object", "simulated", "custom")
+TEMPLATE_NAMES = ("eegcvpr40", "thoughtviz", "object", "things_eeg2", "simulated", "custom")
 """Templates shipped in `hub_cards/datasets/`, one per source plus `custom` (bring your own data)."""
 
 SIZE_CATEGORIES = (
@@ -70,6 +70,8 @@ def template_for(info: Mapping[str, Any]) -> Path:
         key = "thoughtviz"
     elif name.startswith("object") or "kaneshiro" in name:
         key = "object"
+    elif name.startswith(("things-eeg2", "things_eeg2", "thingseeg2")):
+        key = "things_eeg2"
     else:
         key = "custom"
     return templates_dir() / f"{key}.md"
