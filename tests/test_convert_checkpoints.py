@@ -1058,3 +1058,89 @@ def test_eeg_clip_with_a_torchvision_resnet50_matches_the_authors_module(tmp_pat
         image_ref = F.normalize(authors.image_encoder(pixels), dim=1)
     torch.testing.assert_close(got.eeg_embeds, eeg_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got.image_embeds, image_ref, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the authors' image -> EEG encoder (torchvision GoogLeNet + subject planes)
+
+
+class _AuthorsImageFeatNet(torch.nn.Module):
+    """Stand-in with the authors' `ImageFeatNet` structure (reference-impl.md s7.1); module names are our guess."""
+
+    def __init__(self, n_subjects: int = 6, hidden: int = 1024, embed: int = 128) -> None:
+        import torchvision
+
+        super().__init__()
+        self.n_subjects = n_subjects
+        self.conv = torch.nn.Sequential(torch.nn.Conv2d(3 + n_subjects, 3, 3, padding=1), torch.nn.ReLU())
+        self.encoder = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False,
+                                                    transform_input=True)  # as built for its ImageNet weights
+        self.encoder.fc = torch.nn.Sequential(torch.nn.Linear(1024, hidden), torch.nn.LeakyReLU(),
+                                              torch.nn.Dropout(0.05), torch.nn.Linear(hidden, embed, bias=False))
+
+    def forward(self, images: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.encoder(self.conv(torch.cat([images, planes], dim=1))), dim=1)
+
+
+@pytest.fixture(scope="module")
+def authors_image_to_eeg(tmp_path_factory):
+    """An authors'-layout image -> EEG checkpoint (6 subjects, a small head) and its module, with random BN stats."""
+    torch.manual_seed(0)
+    authors = _AuthorsImageFeatNet(n_subjects=6, hidden=64, embed=12).eval()
+    _random_batchnorm_stats(authors, 1)
+    path = tmp_path_factory.mktemp("image-to-eeg") / "eegfeat_all_0.6875.pth"
+    _save_authors_pth(path, authors)
+    return path, authors
+
+
+def test_image_to_eeg_maps_every_tensor_of_the_authors_layout(authors_image_to_eeg):
+    """Fast check at 64 px (GoogLeNet pools adaptively): the converted layers, composed, equal the authors' module;
+    the model's subject planes are the authors' one-hot planes (1 / n_subjects for an unknown subject)."""
+    from eeg2img_hf.convert.authors_image_models import convert_authors_image_to_eeg
+
+    path, authors = authors_image_to_eeg
+    model, report = convert_authors_image_to_eeg(path, generator="org/gan", return_report=True)
+    config = model.config
+    assert (config.vision_backbone, config.subject_conditioning, config.n_subjects) == (
+        "torchvision-googlenet", "planes", 6)
+    assert (config.hidden_dim, config.eeg_embed_dim, config.image_size, config.image_resize_size) == (64, 12, 224, 256)
+    assert report["unmapped_keys"] == [] and report["googlenet_prefix"] == "encoder."
+    assert config.generator_name_or_path == "org/gan" and config.freeze_vision_tower
+    images = torch.randn(2, 3, 64, 64)
+    planes = model.subject_planes(torch.tensor([6, -1]), images)
+    hand = torch.zeros(2, 6, 64, 64)
+    hand[0, 5], hand[1] = 1.0, 1.0 / 6
+    assert torch.equal(planes, hand)
+    with torch.no_grad():
+        features = model.vision_model(F.relu(model.subject_conv(torch.cat([images, planes], dim=1))))
+        got = F.normalize(model.fc2(model.act(model.fc1(features))), dim=1)
+        torch.testing.assert_close(got, authors(images, hand), rtol=1e-4, atol=1e-5)
+    state = torch.load(path, weights_only=True)["model_state_dict"]
+    torch.save({k: v for k, v in state.items() if "conv.0." not in k}, path.parent / "no_conv.pth")
+    with pytest.raises(ValueError, match=r"input convolution Conv2d\(3 \+ n_subjects"):
+        convert_authors_image_to_eeg(path.parent / "no_conv.pth")
+
+
+@pytest.mark.integration
+def test_image_to_eeg_converts_and_matches_the_authors_module(tmp_path, authors_image_to_eeg):
+    from eeg2img_hf.convert.authors_image_models import convert_authors_image_to_eeg
+    from eeg2img_hf.models import ImageToEEGModel
+
+    path, authors = authors_image_to_eeg
+    model = convert_authors_image_to_eeg(path)
+    images = torch.randn(2, 3, 224, 224)
+    subject = torch.tensor([6, -1])
+    planes = torch.zeros(2, 6, 224, 224)
+    planes[0, 5], planes[1] = 1.0, 1.0 / 6  # subject -1: unknown, the mean plane value
+    with torch.no_grad():
+        expected = authors(images, planes)
+        got = model(pixel_values=images, subject=subject).eeg_embeds
+        missing = model(pixel_values=images[1:]).eeg_embeds  # no subject at all: unknown
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(missing[0], got[1])
+    model.save_pretrained(tmp_path / "i2e")
+    again = ImageToEEGModel.from_pretrained(tmp_path / "i2e")
+    assert again.config.vision_backbone == "torchvision-googlenet"
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match=r"subject ids must be in 1..6"):
+        model(pixel_values=images, subject=torch.tensor([0, 7]))

@@ -11,6 +11,13 @@ projection to `embed_dim` followed by `eeg_projection`: the converted tower keep
 an identity `tower.proj` (exact), and the authors' `Linear(128, 256)` becomes `eeg_projection`. The ResNet is
 renamed to transformers' `ResNetModel` layout ([`eeg2img_hf.convert.resnet_names`]); its `fc.1` becomes
 `image_projection.1`.
+
+Image -> EEG encoder (reference-impl.md s7.1, `Image2EEG/network.py`): a trainable `Conv2d(3 + n_subjects -> 3,
+3x3, padding 1)` with a bias, then a ReLU, over the image concatenated with one constant plane per subject; a frozen
+torchvision GoogLeNet whose `fc` is `Linear(1024, 1024) -> LeakyReLU -> Dropout(0.05) -> Linear(1024, 128,
+bias=False)`; the output L2-normalised. [`ImageToEEGModel`] holds the same layout with
+`vision_backbone="torchvision-googlenet"` and `subject_conditioning="planes"` (`IMAGE_TO_EEG_MAPPING`); the
+GoogLeNet tensors keep their torchvision names.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from typing import Any
 
 import torch
 
-from ..models import EEGClipConfig, EEGClipModel
+from ..models import EEGClipConfig, EEGClipModel, ImageToEEGConfig, ImageToEEGModel
+from ..models.common import IMAGENET_MEAN, IMAGENET_STD
 from .authors_checkpoints import AUTHORS_N_TIMES, _find_lstm, _find_projection, load_authors_encoder_state_dict
 from .resnet_names import resnet_config_from_torchvision, torchvision_to_transformers_resnet
 
-__all__ = ["EEGCLIP_MAPPING", "convert_authors_eeg_clip", "file_sha256", "find_torchvision_prefix"]
+__all__ = ["EEGCLIP_MAPPING", "IMAGE_TO_EEG_MAPPING", "convert_authors_eeg_clip", "convert_authors_image_to_eeg",
+           "file_sha256", "find_torchvision_prefix"]
 
 #: Authors' EEGClip (any module names, `module.` stripped) -> `EEGClipModel`.
 EEGCLIP_MAPPING: tuple[tuple[str, str], ...] = (
@@ -37,6 +46,14 @@ EEGCLIP_MAPPING: tuple[tuple[str, str], ...] = (
     ("<resnet prefix><torchvision ResNet name>", "vision_model.<transformers ResNetModel name> (resnet_names)"),
     ("<resnet prefix>fc.<i>.weight (bias-free, (proj, 2048), after a ReLU)", "image_projection.1.weight"),
     ("(none: fixed exp(0.5))", "logit_scale = 0.5 (buffer)"),
+)
+
+#: Authors' image -> EEG encoder (any module names, `module.` stripped) -> `ImageToEEGModel`.
+IMAGE_TO_EEG_MAPPING: tuple[tuple[str, str], ...] = (
+    ("<googlenet prefix><torchvision GoogLeNet name> (conv1 .. inception5b)", "vision_model.<same name>"),
+    ("<the 4-D kernel (3, 3 + n_subjects, 3, 3) with a bias>.{weight,bias}", "subject_conv.{weight,bias}"),
+    ("<the 2-D weight (hidden, 1024) with a bias>.{weight,bias}", "fc1.{weight,bias}"),
+    ("<the bias-free 2-D weight (embed, hidden)>", "fc2.weight"),
 )
 
 
@@ -147,4 +164,92 @@ def convert_authors_eeg_clip(
               "notes": ["the authors' frozen ResNet-50 was never put in eval mode, so its batch norms used batch "
                         "statistics during their training and evaluation; the converted model uses the stored "
                         "running statistics (eval mode), which is what the weights define"]}  # fmt: skip
+    return model, report
+
+
+def _mlp_head(candidates: dict[str, torch.Tensor], in_features: int) -> tuple[str, str, list[str]]:
+    """`(fc1 prefix, fc2 weight key, used keys)` of `Linear(in, hidden) -> ... -> Linear(hidden, embed, bias=False)`."""
+    first = [k for k, v in candidates.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == in_features
+             and k[: -len("weight")] + "bias" in candidates]  # fmt: skip
+    if len(first) != 1:
+        raise ValueError(f"expected one Linear({in_features}, hidden) with a bias (the head's first layer), found "
+                         f"{first}")  # fmt: skip
+    hidden = int(candidates[first[0]].shape[0])
+    second = [k for k, v in candidates.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == hidden
+              and k != first[0] and k[: -len("weight")] + "bias" not in candidates]  # fmt: skip
+    if len(second) != 1:
+        raise ValueError(f"expected one bias-free Linear({hidden}, embed) (the head's last layer), found {second}")
+    prefix = first[0][: -len("weight")]
+    return prefix, second[0], [first[0], prefix + "bias", second[0]]
+
+
+def convert_authors_image_to_eeg(
+    path: str | os.PathLike[str], generator: str | None = None, return_report: bool = False,
+) -> ImageToEEGModel | tuple[ImageToEEGModel, dict[str, Any]]:  # fmt: skip
+    """Converts an authors' image -> EEG encoder `.pth` into an [`ImageToEEGModel`] (`IMAGE_TO_EEG_MAPPING`).
+
+    The config: `vision_backbone="torchvision-googlenet"` (with `googlenet_transform_input`, as torchvision builds
+    its ImageNet GoogLeNet), `subject_conditioning="planes"` with `n_subjects` read from the input convolution, the
+    head sizes from its tensors (dropout 0.05 and LeakyReLU slope 0.01 as the authors'), the tower frozen, and the
+    authors' training preprocessing (resize 256, centre crop 224, ImageNet mean/std: torchvision's GoogLeNet
+    transforms). At inference a missing subject (`None` or `-1`) sets every subject plane to `1 / n_subjects`.
+
+    Args:
+        path (`str` or `os.PathLike`): the `.pth` file (e.g. `imageckpt/eegfeat_all_0.6875.pth`).
+        generator (`str`, *optional*): `EEGStyleGANModel` folder or Hub id recorded as `generator_name_or_path`.
+        return_report (`bool`, *optional*, defaults to `False`): also return a dict describing the conversion.
+    """
+    state, info = load_authors_encoder_state_dict(path)
+    prefix = find_torchvision_prefix(state, "inception3a.branch1.conv.weight", "GoogLeNet")
+    tower = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    body = {k: v for k, v in tower.items() if not k.startswith(("fc.", "aux1.", "aux2."))}
+    aux = sorted(prefix + k for k in tower if k.startswith(("aux1.", "aux2.")))
+    outside = {k: v for k, v in state.items() if not k.startswith(prefix)}
+    candidates = {**{prefix + k: v for k, v in tower.items() if k.startswith("fc.")}, **outside}
+    fc1, fc2, head_keys = _mlp_head(candidates, 1024)
+    convs = [k for k, v in outside.items() if k.endswith("weight") and v.ndim == 4 and v.shape[0] == 3
+             and v.shape[1] > 3 and tuple(v.shape[2:]) == (3, 3)
+             and k[: -len("weight")] + "bias" in outside]  # fmt: skip
+    if len(convs) != 1:
+        raise ValueError(f"expected one input convolution Conv2d(3 + n_subjects -> 3, 3x3) with a bias outside the "
+                         f"GoogLeNet, found {convs}")  # fmt: skip
+    conv = convs[0]
+    n_subjects = int(outside[conv].shape[1]) - 3
+    config = ImageToEEGConfig(
+        vision_backbone="torchvision-googlenet", googlenet_transform_input=True, subject_conditioning="planes",
+        n_subjects=n_subjects, eeg_embed_dim=int(candidates[fc2].shape[0]),
+        hidden_dim=int(candidates[fc1 + "weight"].shape[0]),
+        dropout=0.05, negative_slope=0.01, freeze_vision_tower=True, image_size=224, image_resize_size=256,
+        image_resample=2, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD, generator_name_or_path=generator,
+        vision_model_name_or_path=Path(path).name, vision_weights_sha256=file_sha256(path),
+    )  # fmt: skip
+    model = ImageToEEGModel(config)
+    target = model.state_dict()
+    mapped = {f"vision_model.{k}": v.detach().clone() for k, v in body.items()}
+    mapped["subject_conv.weight"] = outside[conv].to(torch.float32).clone()
+    mapped["subject_conv.bias"] = outside[conv[: -len("weight")] + "bias"].to(torch.float32).clone()
+    mapped["fc1.weight"] = candidates[fc1 + "weight"].to(torch.float32).clone()
+    mapped["fc1.bias"] = candidates[fc1 + "bias"].to(torch.float32).clone()
+    mapped["fc2.weight"] = candidates[fc2].to(torch.float32).clone()
+    missing, extra = sorted(set(target) - set(mapped)), sorted(set(mapped) - set(target))
+    shapes = sorted(f"{k} {tuple(mapped[k].shape)} != {tuple(target[k].shape)}" for k in set(mapped) & set(target)
+                    if tuple(mapped[k].shape) != tuple(target[k].shape))  # fmt: skip
+    if missing or extra or shapes:
+        raise ValueError(f"the checkpoint's GoogLeNet does not fit torchvision's GoogLeNet: missing {missing[:5]}, "
+                         f"unexpected {extra[:5]}, shape mismatches {shapes[:5]}")  # fmt: skip
+    model.load_state_dict(mapped, strict=True)
+    model.eval()
+    if not return_report:
+        return model
+    used = set(head_keys) | {conv, conv[: -len("weight")] + "bias"} | {prefix + k for k in body}
+    report = {"kind": "image-to-eeg", "epoch": info["epoch"], "top_level_keys": info["top_level_keys"],
+              "mapped_keys": len(mapped), "unmapped_keys": sorted(set(state) - used), "googlenet_prefix": prefix,
+              "auxiliary_heads_dropped": aux, "subject_conv_key": conv, "head_keys": head_keys,
+              "n_subjects": n_subjects,
+              "notes": ["the authors never put this model in eval mode, so the frozen GoogLeNet's batch norms used "
+                        "batch statistics and its dropout was active; the converted model uses the stored running "
+                        "statistics (eval mode)",
+                        "the authors' reconstruction script fed 0..255 pixels at inference (their ToTensor on a float "
+                        "array does not rescale), unlike their training (0..1); the converted model's image "
+                        "processor uses the training preprocessing"]}  # fmt: skip
     return model, report

@@ -19,9 +19,10 @@ def vision_tower_record(config: Any) -> dict[str, Any]:
     (set by `from_vision_pretrained`) and `freeze_vision_tower`.
 
     Returns:
-        `dict` with `model_type` (of the tower), `weights` (`"pretrained"`, `"pretrained, fine-tuned"`,
-        `"trained from scratch"`, or `"random init"`: frozen and never loaded), `frozen`, `name_or_path` (Hub repo id
-        or folder, `None` when not loaded), `revision` (Hub commit) and `weights_sha256`.
+        `dict` with `model_type` (of the tower; the config's `vision_backbone` when that is not `"transformers"`),
+        `weights` (`"pretrained"`, `"pretrained, fine-tuned"`, `"trained from scratch"`, or `"random init"`: frozen
+        and never loaded), `frozen`, `name_or_path` (Hub repo id, folder, or the converted checkpoint file; `None`
+        when not loaded), `revision` (Hub commit) and `weights_sha256`.
     """
     source, frozen = _get(config, "vision_model_name_or_path"), _get(config, "freeze_vision_tower")
     frozen = True if frozen is None else bool(frozen)
@@ -29,7 +30,9 @@ def vision_tower_record(config: Any) -> dict[str, Any]:
         weights = "pretrained" if frozen else "pretrained, fine-tuned"
     else:
         weights = "random init" if frozen else "trained from scratch"
-    return {"model_type": _get(_get(config, "vision_config"), "model_type"), "weights": weights, "frozen": frozen,
+    backbone = _get(config, "vision_backbone")  # image -> EEG models may use torchvision's GoogLeNet instead
+    kind = backbone if backbone not in (None, "transformers") else _get(_get(config, "vision_config"), "model_type")
+    return {"model_type": kind, "weights": weights, "frozen": frozen,
             "name_or_path": source or None, "revision": _get(config, "vision_model_revision"),
             "weights_sha256": _get(config, "vision_weights_sha256")}  # fmt: skip
 

@@ -15,7 +15,12 @@ from .common import (
     vision_feature_dim,
 )
 
-__all__ = ["IMAGE_TO_EEG_PRESETS", "ImageToEEGConfig", "vision_feature_dim"]
+__all__ = ["IMAGE_TO_EEG_PRESETS", "SUBJECT_CONDITIONINGS", "VISION_BACKBONES", "ImageToEEGConfig",
+           "vision_feature_dim"]
+
+VISION_BACKBONES = ("transformers", "torchvision-googlenet")
+SUBJECT_CONDITIONINGS = ("embedding", "planes")
+GOOGLENET_FEATURE_DIM = 1024
 
 #: Named presets: overrides of the defaults (the defaults are the `"authors"` layout).
 IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
@@ -55,13 +60,33 @@ class ImageToEEGConfig(PreTrainedConfig):
     The head is the authors': `Linear(feature_dim, hidden_dim) -> LeakyReLU -> Dropout(dropout) ->
     Linear(hidden_dim, eeg_embed_dim, bias=False)`, output L2-normalised. With `n_subjects` set, a learned
     subject embedding (one vector of size `feature_dim` per subject) is added to the pooled image features (the
-    authors concatenated one-hot subject planes to the image instead). The subject is optional at inference: an
-    image without a subject uses the mean of the subject embeddings.
+    authors concatenated one-hot subject planes to the image instead: `subject_conditioning="planes"`). The subject
+    is optional at inference: an image without a subject (or with subject `-1`) uses the mean of the subject
+    embeddings, or with planes the mean plane value `1 / n_subjects` in every subject plane, which (the input
+    convolution being linear) gives the average of the subjects' convolution outputs before the ReLU.
+
+    The authors' exact layout (reference-impl.md s7.1; what `eeg2img convert-checkpoint image-to-eeg` builds) is
+    `vision_backbone="torchvision-googlenet"` with `subject_conditioning="planes"`: torchvision's GoogLeNet
+    architecture (built with `torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)`, its
+    `fc` replaced by the identity: 1024 pooled features) behind a `Conv2d(3 + n_subjects -> 3, 3x3) + ReLU` over the
+    image and one constant plane per subject (the subject's plane is ones, the others zeros).
 
     Args:
         vision_config (`PreTrainedConfig` or `dict`, *optional*):
             Any transformers vision backbone config; a dict needs a `model_type` key and is rebuilt with
-            `AutoConfig.for_model`. Defaults to transformers' ResNet-50 layout (`ResNetConfig()`).
+            `AutoConfig.for_model`. Defaults to transformers' ResNet-50 layout (`ResNetConfig()`). Not used with
+            `vision_backbone="torchvision-googlenet"`.
+        vision_backbone (`str`, *optional*, defaults to `"transformers"`):
+            `"transformers"` (`AutoModel.from_config(vision_config)`) or `"torchvision-googlenet"` (torchvision's
+            GoogLeNet architecture, the authors' tower; needs torchvision).
+        googlenet_transform_input (`bool`, *optional*, defaults to `True`):
+            torchvision GoogLeNet's `transform_input` (re-scales ImageNet-normalised input to the `(x - 0.5) / 0.5`
+            input its ImageNet weights were trained on; torchvision turns it on whenever those weights are loaded,
+            as in the authors' model).
+        subject_conditioning (`str`, *optional*, defaults to `"embedding"`):
+            How `n_subjects` conditions the model: `"embedding"` (a learned vector added to the pooled features) or
+            `"planes"` (the authors' one-hot planes concatenated to the image, mapped back to the image's channels
+            by a trainable 3x3 convolution and a ReLU before the backbone).
         eeg_embed_dim (`int`, *optional*, defaults to 128):
             Size of the EEG embedding to predict (the EEG encoder's `embed_dim`).
         hidden_dim (`int`, *optional*, defaults to 1024):
@@ -129,8 +154,19 @@ class ImageToEEGConfig(PreTrainedConfig):
         vision_model_name_or_path: str | None = None,
         vision_model_revision: str | None = None,
         vision_weights_sha256: str | None = None,
+        vision_backbone: str = "transformers",
+        googlenet_transform_input: bool = True,
+        subject_conditioning: str = "embedding",
         **kwargs: Any,
     ) -> None:
+        if vision_backbone not in VISION_BACKBONES:
+            raise ValueError(f"vision_backbone must be one of {VISION_BACKBONES}, got {vision_backbone!r}")
+        if subject_conditioning not in SUBJECT_CONDITIONINGS:
+            raise ValueError(f"subject_conditioning must be one of {SUBJECT_CONDITIONINGS}, got "
+                             f"{subject_conditioning!r}")  # fmt: skip
+        self.vision_backbone = vision_backbone
+        self.googlenet_transform_input = bool(googlenet_transform_input)
+        self.subject_conditioning = subject_conditioning
         self.vision_config = build_vision_config(vision_config)
         for name, value in (("eeg_embed_dim", eeg_embed_dim), ("hidden_dim", hidden_dim), ("image_size", image_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -141,7 +177,7 @@ class ImageToEEGConfig(PreTrainedConfig):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         image_mean, image_std = [float(v) for v in image_mean], [float(v) for v in image_std]
-        channels = getattr(self.vision_config, "num_channels", 3)
+        channels = 3 if vision_backbone != "transformers" else getattr(self.vision_config, "num_channels", 3)
         if len(image_mean) != channels or len(image_std) != channels or min(image_std) <= 0:
             raise ValueError(f"image_mean and image_std need {channels} values (std > 0), got {image_mean} and "
                              f"{image_std}")  # fmt: skip
@@ -174,6 +210,8 @@ class ImageToEEGConfig(PreTrainedConfig):
     @property
     def feature_dim(self) -> int:
         """Size of the backbone's flattened pooled output (the head's input)."""
+        if self.vision_backbone == "torchvision-googlenet":
+            return GOOGLENET_FEATURE_DIM
         return vision_feature_dim(self.vision_config)
 
     @classmethod

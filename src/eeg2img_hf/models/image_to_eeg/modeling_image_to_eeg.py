@@ -95,15 +95,35 @@ class ImageToEEGPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # The head keeps PyTorch's fan-in uniform init (as the authors' head); the backbone, a PreTrainedModel
-        # of its own, is initialised by its own `_init_weights`.
-        if isinstance(module, nn.Linear):
-            bound = 1.0 / math.sqrt(module.weight.shape[1])
+        # The head and the subject-plane convolution keep PyTorch's fan-in uniform init (as the authors'); a
+        # transformers backbone, a PreTrainedModel of its own, is initialised by its own `_init_weights`; the layers
+        # of the torchvision GoogLeNet get PyTorch's defaults (its weights come from a checkpoint).
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            bound = 1.0 / math.sqrt(module.weight[0].numel())
             init.uniform_(module.weight, -bound, bound)
             if module.bias is not None:
                 init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.BatchNorm2d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+
+
+def build_torchvision_googlenet(transform_input: bool = True) -> nn.Module:
+    """torchvision's GoogLeNet architecture without weights, auxiliary heads or its classifier (`fc` is the identity,
+    so it returns the 1024 pooled features, after its dropout)."""
+    try:
+        from torchvision.models import googlenet
+    except ImportError as err:  # pragma: no cover - torchvision is a dependency of the package
+        raise ImportError("vision_backbone='torchvision-googlenet' needs torchvision (pip install torchvision)"
+                          ) from err
+    model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=transform_input)
+    model.fc = nn.Identity()
+    return model
 
 
 class ImageToEEGModel(ImageToEEGPreTrainedModel):
@@ -124,9 +144,17 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
 
     def __init__(self, config: ImageToEEGConfig) -> None:
         super().__init__(config)
-        self.vision_model = AutoModel.from_config(config.vision_config)
+        if config.vision_backbone == "torchvision-googlenet":
+            self.vision_model = build_torchvision_googlenet(config.googlenet_transform_input)
+        else:
+            self.vision_model = AutoModel.from_config(config.vision_config)
         feature_dim = config.feature_dim
-        self.subject_embedding = nn.Embedding(config.n_subjects, feature_dim) if config.n_subjects else None
+        planes = config.subject_conditioning == "planes" and bool(config.n_subjects)
+        channels = len(config.image_mean)
+        # the authors' input layer: image + one constant plane per subject -> Conv 3x3 -> ReLU -> backbone
+        self.subject_conv = nn.Conv2d(channels + config.n_subjects, channels, 3, padding=1) if planes else None
+        embedding = bool(config.n_subjects) and not planes
+        self.subject_embedding = nn.Embedding(config.n_subjects, feature_dim) if embedding else None
         self.fc1 = nn.Linear(feature_dim, config.hidden_dim)
         self.act = nn.LeakyReLU(config.negative_slope)
         self.dropout = nn.Dropout(config.dropout)
@@ -168,6 +196,10 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
             raise ValueError("config overrides need a preset name; with a config object, set them on the object")
         elif not isinstance(config, ImageToEEGConfig):
             raise ValueError(f"config must be an ImageToEEGConfig or a preset name, got {type(config).__name__}")
+        if config.vision_backbone != "transformers":
+            raise ValueError(f"from_vision_pretrained loads transformers backbones; vision_backbone="
+                             f"{config.vision_backbone!r} gets its weights from a converted checkpoint "
+                             "(`eeg2img convert-checkpoint image-to-eeg`)")  # fmt: skip
         tower, values, image = load_vision_tower(vision_model, revision=revision, **(hub_kwargs or {}))
         model = cls(pretrained_tower_config(config, values, image, square_resize=True))
         model.vision_model.load_state_dict(tower.state_dict())
@@ -191,11 +223,49 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         return CLIPImageProcessor(size={"shortest_edge": resize}, do_center_crop=True,
                                   crop_size={"height": size, "width": size}, do_convert_rgb=True, **common)  # fmt: skip
 
-    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Flattened pooled backbone output `(batch_size, feature_dim)` (no gradient when the tower is frozen)."""
+    def subject_planes(self, subject: torch.Tensor | None, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The `(batch_size, n_subjects, height, width)` planes of `subject_conditioning="planes"`: ones in the
+        subject's plane (ids `1..n_subjects`), zeros elsewhere; `1 / n_subjects` everywhere for an unknown subject
+        (`None` or `-1`)."""
+        n = self.config.n_subjects
+        batch, _, height, width = pixel_values.shape
+        ids = self._check_subject(subject, batch, pixel_values.device)
+        known = ids != UNKNOWN_SUBJECT
+        weights = torch.where(known.view(-1, 1), F.one_hot((ids - 1).clamp_min(0), n).to(pixel_values.dtype),
+                              torch.full((batch, n), 1.0 / n, dtype=pixel_values.dtype, device=pixel_values.device))
+        return weights.view(batch, n, 1, 1).expand(batch, n, height, width)
+
+    def _check_subject(self, subject: torch.Tensor | None, batch_size: int, device: torch.device) -> torch.Tensor:
+        """Subject ids as a long tensor of shape `(batch_size,)` (`-1` = unknown), checked."""
+        if subject is None:
+            return torch.full((batch_size,), UNKNOWN_SUBJECT, dtype=torch.long, device=device)
+        subject = torch.as_tensor(subject, device=device)
+        if subject.is_floating_point() or subject.dtype == torch.bool or subject.shape != (batch_size,):
+            raise ValueError(f"subject must be an integer tensor of shape ({batch_size},), got dtype {subject.dtype} "
+                             f"and shape {tuple(subject.shape)}")  # fmt: skip
+        known = subject != UNKNOWN_SUBJECT
+        bad = known & ((subject < 1) | (subject > self.config.n_subjects))
+        if bool(bad.any()):
+            raise ValueError(f"subject ids must be in 1..{self.config.n_subjects} (or -1 for unknown), got "
+                             f"{sorted(set(subject[bad].tolist()))}")  # fmt: skip
+        return subject.long()
+
+    def get_image_features(self, pixel_values: torch.Tensor, subject: torch.Tensor | None = None) -> torch.Tensor:
+        """Flattened pooled backbone output `(batch_size, feature_dim)` (no gradient when the tower is frozen).
+
+        With `subject_conditioning="planes"`, the subject planes (`subject`: ids `1..n_subjects`, `-1` or `None` =
+        unknown, see `subject_planes`) go through the input convolution first; otherwise `subject` must be `None`.
+        """
         check_pixel_values(pixel_values, len(self.config.image_mean), self.config.image_size)
+        if self.subject_conv is not None:
+            planes = self.subject_planes(subject, pixel_values)
+            pixel_values = F.relu(self.subject_conv(torch.cat([pixel_values, planes], dim=1)))
+        elif subject is not None:
+            raise ValueError("get_image_features takes `subject` only with subject_conditioning='planes'")
         frozen = self.config.freeze_vision_tower
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            if self.config.vision_backbone == "torchvision-googlenet":
+                return self.vision_model(pixel_values).flatten(1)
             out = self.vision_model(pixel_values=pixel_values, return_dict=True)
         pooled = getattr(out, "pooler_output", None)
         if pooled is None:  # no pooler: average the tokens / the spatial map
@@ -207,21 +277,14 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         """The subject embedding to add per row: the subject's vector, or the mean over subjects where the subject
         is `None` or `-1` (unknown). `None` when the model has no subject conditioning."""
         if self.subject_embedding is None:
-            if subject is not None:
+            if subject is not None and self.subject_conv is None:
                 raise ValueError("this model has no subject conditioning (config.n_subjects is None): omit `subject`")
             return None
         mean = self.subject_embedding.weight.mean(dim=0)
         if subject is None:
             return mean.expand(batch_size, -1)
-        subject = torch.as_tensor(subject, device=mean.device)
-        if subject.is_floating_point() or subject.dtype == torch.bool or subject.shape != (batch_size,):
-            raise ValueError(f"subject must be an integer tensor of shape ({batch_size},), got dtype {subject.dtype} "
-                             f"and shape {tuple(subject.shape)}")  # fmt: skip
+        subject = self._check_subject(subject, batch_size, mean.device)
         known = subject != UNKNOWN_SUBJECT
-        bad = known & ((subject < 1) | (subject > self.config.n_subjects))
-        if bool(bad.any()):
-            raise ValueError(f"subject ids must be in 1..{self.config.n_subjects} (or -1 for unknown), got "
-                             f"{sorted(set(subject[bad].tolist()))}")  # fmt: skip
         vectors = self.subject_embedding((subject - 1).clamp_min(0))
         return torch.where(known.view(-1, 1), vectors, mean)
 
@@ -254,7 +317,7 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         """
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        features = self.get_image_features(pixel_values)
+        features = self.get_image_features(pixel_values, subject if self.subject_conv is not None else None)
         subject_vectors = self.subject_features(subject, features.shape[0])
         hidden = features if subject_vectors is None else features + subject_vectors.to(features.dtype)
         embeds = F.normalize(self.fc2(self.dropout(self.act(self.fc1(hidden)))), dim=-1)
