@@ -56,6 +56,7 @@ from eeg2img_hf.convert.stylegan_snapshot import (
     nvidia_to_package_d_name,
     package_to_nvidia_d_name,
 )
+from eeg2img_hf.models import EEGClipModel
 from eeg2img_hf.models.eeg_encoder import EEGEncoderModel
 from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANConfig,
@@ -616,6 +617,26 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
     assert float(fixed.pipe.p) == pytest.approx(0.5)  # a fixed probability wins over the snapshot's
 
 
+@pytest.mark.integration
+def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_path, monkeypatch, gan_data):
+    from eeg2img_hf.training.train_gan import _setup, train_gan
+
+    _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)
+    assert main(["convert-checkpoint", "stylegan-snapshot", str(tmp_path / "network-snapshot-000120.pkl"),
+                 str(tmp_path / "start"), "--encoder", str(gan_data / "encoder")]) == 0
+    args = _init_args(gan_data, tmp_path / "run", tmp_path / "start", max_steps=2)
+    summary = train_gan(args)
+    assert summary["steps"] == 2 and summary["training_args"]["init_from"] == str(tmp_path / "start")
+    final = tmp_path / "run" / "model"
+    assert (final / "discriminator" / "model.safetensors").is_file()
+    # a train-gan model folder is a starting point too (no generator/: G starts as G_ema; p from its record)
+    _, _, _, _, loop, _ = _setup(_init_args(gan_data, tmp_path / "run2", final))
+    ema = EEGStyleGANModel.from_pretrained(final).generator.state_dict()
+    assert all(torch.equal(v, loop.G_net.state_dict()[k]) and torch.equal(v, loop.G_ema.state_dict()[k])
+               for k, v in ema.items())
+    assert float(loop.pipe.p) == pytest.approx(summary["augment_p"])
+
+
 def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch, gan_data):
     from eeg2img_hf.training.train_gan import GANTrainingArguments, _setup
     from eeg2img_hf.utils.errors import BadModelFolderError
@@ -911,6 +932,81 @@ def test_cli_encoder_and_stylegan(tmp_path, monkeypatch, capsys):
     assert main(["convert-checkpoint", "stylegan", str(tmp_path / "missing.pkl"), str(tmp_path / "x")]) == 2
 
 
+def test_cli_writes_model_cards_naming_the_source_and_its_sha256(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import ModelCard
+
+    from eeg2img_hf.hub.model_cards import check_model_card_metadata
+
+    torch.manual_seed(0)
+    _save_authors_pth(tmp_path / "eegfeat_cnn_all_0.9.pth", _AuthorsCNN(head=3))
+    assert main(["convert-checkpoint", "encoder", str(tmp_path / "eegfeat_cnn_all_0.9.pth"), str(tmp_path / "cnn"),
+                 "--n-chans", "124"]) == 0
+    sha = file_sha256(tmp_path / "eegfeat_cnn_all_0.9.pth")
+    card = (tmp_path / "cnn" / "README.md").read_text()
+    assert "## Source checkpoint" in card and "`eegfeat_cnn_all_0.9.pth` (sha256 `" + sha + "`)" in card
+    assert "`classifier.bias`" in card and "official layout" in card and "MIT (this package); weights:" in card
+    meta = check_model_card_metadata(ModelCard(card))
+    assert (meta["license"], meta["license_name"]) == ("other", "authors-checkpoint-terms")
+    record = json.loads((tmp_path / "cnn" / "conversion.json").read_text())
+    assert record["architecture"] == "cnn" and record["source_sha256"] == sha and record["kind"] == "encoder"
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["kind"] == "encoder"
+
+    _write_training_snapshot(tmp_path / "network-snapshot-000040.pkl", monkeypatch)
+    out = tmp_path / "snap"
+    assert main(["convert-checkpoint", "stylegan-snapshot", str(tmp_path / "network-snapshot-000040.pkl"),
+                 str(out)]) == 0
+    assert {"discriminator", "generator", "gan_init_state.json", "conversion.json", "README.md"} <= {
+        p.name for p in out.iterdir()}
+    assert json.loads((out / "gan_init_state.json").read_text())["augment_p"] == pytest.approx(0.25)
+    card = (out / "README.md").read_text()
+    assert "train-gan --init-from" in card and "non-commercial" in card
+    assert check_model_card_metadata(ModelCard(card))["license_name"] == "nvidia-source-code-license"
+    # --overwrite replaces the whole folder (no stale sub-folders); a foreign folder is never touched
+    assert main(["convert-checkpoint", "stylegan", str(tmp_path / "network-snapshot-000040.pkl"), str(out),
+                 "--overwrite"]) == 0
+    assert not (out / "discriminator").exists() and (out / "README.md").is_file()
+    assert not list(tmp_path.glob(".snap.new-*"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["convert-checkpoint", "stylegan", str(tmp_path / "network-snapshot-000040.pkl"),
+                 str(tmp_path / "mine"), "--overwrite"]) == 2
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    assert main(["convert-checkpoint", "stylegan", str(tmp_path / "network-snapshot-000040.pkl"), str(tmp_path / "x"),
+                 "--push-to-hub", "not a repo id"]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+PUSH_CONVERTED = r"""
+import json, sys
+from eeg2img_hf.cli import main
+code = main(["convert-checkpoint", "encoder", sys.argv[1], sys.argv[2], "--push-to-hub", "org/converted-encoder"])
+print("CODE" + json.dumps(code))
+"""
+
+
+@pytest.mark.integration
+def test_cli_push_to_hub_publishes_the_converted_folder(tmp_path, hub_server):
+    import subprocess
+    import urllib.request
+
+    torch.manual_seed(0)
+    _save_authors_pth(tmp_path / "eegfeat_all_0.9.pth", _authors_encoder_module(n_chans=14, hidden=16, layers=2))
+    env = {**os.environ, **hub_server.client_env(hf_home=tmp_path / "hf"), "TRANSFORMERS_VERBOSITY": "error"}
+    proc = subprocess.run([sys.executable, "-c", PUSH_CONVERTED, str(tmp_path / "eegfeat_all_0.9.pth"),
+                           str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0 and "CODE0" in proc.stdout, proc.stderr[-3000:]
+    summary = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    assert summary["repo_id"] == "org/converted-encoder" and summary["url"].endswith("/org/converted-encoder")
+    with urllib.request.urlopen(f"{hub_server.endpoint}/api/models/org/converted-encoder/tree/main") as resp:
+        files = {e["path"] for e in json.load(resp) if e["type"] == "file"}
+    assert {"model.safetensors", "config.json", "README.md", "conversion.json",
+            "configuration_eeg_encoder.py", "modeling_eeg_encoder.py"} <= files
+    url = f"{hub_server.endpoint}/org/converted-encoder/resolve/main/README.md"
+    with urllib.request.urlopen(url) as resp:
+        card = resp.read().decode()
+    assert "org/converted-encoder" in card and file_sha256(tmp_path / "eegfeat_all_0.9.pth") in card
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # torchvision ResNet <-> transformers ResNetModel, and the authors' EEGClip
 
@@ -1019,6 +1115,15 @@ def test_eeg_clip_converts_and_matches_a_hand_written_forward(tmp_path):
     torch.testing.assert_close(out.image_embeds, image_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out.logits_per_eeg, math.exp(0.5) * eeg_ref @ image_ref.t(), rtol=1e-5, atol=1e-5)
 
+    assert main(["convert-checkpoint", "eeg-clip", str(tmp_path / "clip_2048.pth"), str(tmp_path / "clip"),
+                 "--n-times", "32"]) == 0
+    loaded = EEGClipModel.from_pretrained(tmp_path / "clip")
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    card = (tmp_path / "clip" / "README.md").read_text()
+    assert "`clip_2048.pth` (sha256 `" in card and "pretrained weights from `clip_2048.pth`" in card
+    processor = json.loads((tmp_path / "clip" / "preprocessor_config.json").read_text())
+    assert processor["crop_size"] == {"height": 224, "width": 224} and processor["size"] == {"shortest_edge": 232}
+
     bad = dict(state)
     bad["module.image_encoder.fc.1.bias"] = torch.zeros(6)
     torch.save(bad, tmp_path / "biased.pth")
@@ -1115,6 +1220,12 @@ def test_image_to_eeg_maps_every_tensor_of_the_authors_layout(authors_image_to_e
         features = model.vision_model(F.relu(model.subject_conv(torch.cat([images, planes], dim=1))))
         got = F.normalize(model.fc2(model.act(model.fc1(features))), dim=1)
         torch.testing.assert_close(got, authors(images, hand), rtol=1e-4, atol=1e-5)
+    out = path.parent / "i2e"
+    assert main(["convert-checkpoint", "image-to-eeg", str(path), str(out), "--generator", "org/gan"]) == 0
+    card = (out / "README.md").read_text()
+    assert "`torchvision-googlenet`, pretrained weights from `eegfeat_all_0.6875.pth`" in card
+    assert json.loads((out / "conversion.json").read_text())["n_subjects"] == 6
+    assert json.loads((out / "preprocessor_config.json").read_text())["size"] == {"shortest_edge": 256}
     state = torch.load(path, weights_only=True)["model_state_dict"]
     torch.save({k: v for k, v in state.items() if "conv.0." not in k}, path.parent / "no_conv.pth")
     with pytest.raises(ValueError, match=r"input convolution Conv2d\(3 \+ n_subjects"):

@@ -1,67 +1,143 @@
-"""`eeg2img convert-checkpoint {encoder,stylegan}`: the authors' checkpoints -> Hugging Face folders."""
+"""`eeg2img convert-checkpoint KIND CHECKPOINT OUTPUT_DIR`: the authors' checkpoints -> Hugging Face model folders.
+
+Kinds: `encoder` (LSTM or CNN `.pth`), `stylegan` (G_ema or G of a `network-snapshot-*.pkl`), `stylegan-snapshot`
+(G_ema, G, D and the ADA state: a `train-gan --init-from` starting point), `eeg-clip` and `image-to-eeg` (`.pth`).
+Every output folder holds safetensors weights, `config.json`, the remote code, `conversion.json` (source file name,
+its sha256, the name mapping version and what was mapped) and a model card (`README.md`) naming the source file and
+its sha256. `--push-to-hub ORG/NAME` publishes the folder in the same command.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-_HELP = "convert the authors' published checkpoints (encoder .pth, StyleGAN2-ADA .pkl) to HF folders"
+_HELP = ("convert the authors' published checkpoints (encoder, EEGClip and image -> EEG .pth files, StyleGAN2-ADA "
+         ".pkl snapshots) to Hugging Face model folders")  # fmt: skip
+KINDS = ("encoder", "stylegan", "stylegan-snapshot", "eeg-clip", "image-to-eeg")
 
 
 def register(subparsers: Any) -> None:
-    """Adds `convert-checkpoint encoder ...` and `convert-checkpoint stylegan ...` to the `eeg2img` CLI."""
+    """Adds `convert-checkpoint {encoder,stylegan,stylegan-snapshot,eeg-clip,image-to-eeg} ...` to the CLI."""
     parser = subparsers.add_parser("convert-checkpoint", help=_HELP, description=_HELP)
     kinds = parser.add_subparsers(dest="kind", required=True)
-    enc = kinds.add_parser("encoder", help="authors' LSTM encoder .pth (torch.save dict, read weights-only)")
-    enc.add_argument("checkpoint", help="the authors' .pth file")
-    enc.add_argument("output_dir", help="folder to write (save_pretrained, safetensors)")
-    enc.add_argument("--n-chans", type=int, help="expected EEG channels (checked against the weights)")
-    enc.add_argument("--n-times", type=int, help="trial length (default: 440 for 128 channels, else 32)")
-    gan = kinds.add_parser("stylegan", help="StyleGAN2-ADA network-snapshot-*.pkl (read with a restricted unpickler)")
-    gan.add_argument("checkpoint", help="the network-snapshot-*.pkl file")
-    gan.add_argument("output_dir", help="folder to write (save_pretrained, safetensors)")
-    gan.add_argument("--encoder", help="EEG encoder: a converted encoder folder or the authors' .pth")
+    enc = kinds.add_parser("encoder", help="authors' LSTM or CNN encoder .pth (torch.save dict, read weights-only)")
+    enc.add_argument("--n-chans", type=int, help="EEG channels: checked against an LSTM, required for a CNN "
+                                                 "(128 EEGCVPR40, 14 ThoughtViz, 124 Object)")  # fmt: skip
+    enc.add_argument("--normalize-embeds", action=argparse.BooleanOptionalAction, default=None,
+                     help="L2-normalise the embeddings (default: yes, except the 14-channel ThoughtViz CNN)")
+    gan = kinds.add_parser("stylegan", help="the generator of a StyleGAN2-ADA network-snapshot-*.pkl (restricted "
+                                            "unpickler): an inference model")  # fmt: skip
     gan.add_argument("--network", choices=["G_ema", "G"], default="G_ema", help="which generator to convert")
-    for sub in (enc, gan):
-        sub.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty output_dir")
+    snap = kinds.add_parser("stylegan-snapshot", help="G_ema, G, D and the ADA state of a network-snapshot-*.pkl: "
+                                                      "a starting point for `train-gan --init-from`")  # fmt: skip
+    clip = kinds.add_parser("eeg-clip", help="authors' EEGClip .pth (1-layer LSTM, torchvision ResNet-50)")
+    clip.add_argument("--n-chans", type=int, help="expected EEG channels (checked against the LSTM)")
+    image = kinds.add_parser("image-to-eeg", help="authors' image -> EEG encoder .pth (torchvision GoogLeNet, "
+                                                  "subject planes)")  # fmt: skip
+    image.add_argument("--generator", help="EEGStyleGANModel folder or Hub id the image-to-eeg-to-image pipeline "
+                                           "uses by default (recorded in the config)")  # fmt: skip
+    for sub in (enc, gan, snap, clip, image):
+        sub.add_argument("checkpoint", help="the authors' checkpoint file")
+        sub.add_argument("output_dir", help="folder to write (safetensors, config, remote code, model card)")
+        if sub in (gan, snap):
+            sub.add_argument("--encoder", help="EEG encoder packed into the model: a converted encoder folder or the "
+                                               "authors' .pth")  # fmt: skip
+        if sub in (enc, clip):
+            sub.add_argument("--n-times", type=int, help="trial length (default: 440 for 128 channels, else 32)")
+        sub.add_argument("--overwrite", action="store_true", help="replace an output_dir written earlier by eeg2img")
+        sub.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the folder to this Hub model repo "
+                                                                   "(as `eeg2img push`)")  # fmt: skip
+        sub.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
+        sub.add_argument("--token", help="with --push-to-hub: Hub token (default: HF_TOKEN or the saved login)")
         sub.set_defaults(func=cmd_convert_checkpoint, command="convert-checkpoint")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _convert(ns: argparse.Namespace, source: Path) -> tuple[Any, dict[str, Any]]:
+    """The converted object (anything with `save_pretrained`) and its report."""
+    if ns.kind == "encoder":
+        from ..convert.authors_checkpoints import convert_authors_encoder
+
+        return convert_authors_encoder(source, n_chans=ns.n_chans, n_times=ns.n_times, return_report=True,
+                                       normalize_embeds=ns.normalize_embeds)  # fmt: skip
+    if ns.kind == "stylegan":
+        from ..convert.authors_checkpoints import convert_stylegan_snapshot
+
+        return convert_stylegan_snapshot(source, encoder_path=ns.encoder, network=ns.network, return_report=True)
+    if ns.kind == "stylegan-snapshot":
+        from ..convert.stylegan_snapshot import convert_stylegan_training_snapshot
+
+        snapshot = convert_stylegan_training_snapshot(source, encoder_path=ns.encoder)
+        return snapshot, snapshot.report
+    if ns.kind == "eeg-clip":
+        from ..convert.authors_image_models import convert_authors_eeg_clip
+
+        return convert_authors_eeg_clip(source, n_chans=ns.n_chans, n_times=ns.n_times, return_report=True)
+    from ..convert.authors_image_models import convert_authors_image_to_eeg
+
+    return convert_authors_image_to_eeg(source, generator=ns.generator, return_report=True)
 
 
 def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
-    """Runs the conversion, writes `save_pretrained` output and `conversion.json`, prints a JSON summary."""
-    from ..convert.authors_checkpoints import MAPPING_VERSION, convert_authors_encoder, convert_stylegan_snapshot
-    from ..utils.outputs import create_output_dir, prepare_output_dir
+    """Converts, writes the folder (staged next to it, then moved into place), optionally pushes; prints one JSON
+    line: `{"saved", "kind", "unmapped_keys"[, "url", "repo_id"]}`."""
+    import os
+    import tempfile
+
+    from ..convert.authors_checkpoints import MAPPING_VERSION
+    from ..convert.authors_image_models import file_sha256
+    from ..convert.licences import checkpoint_licence
+    from ..data.loading import check_repo_id
+    from ..hub.model_cards import render_model_card
+    from ..utils.names import CONVERSION_RECORD
+    from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
 
     source, out = Path(ns.checkpoint), Path(ns.output_dir)
     if not source.is_file():
         raise ValueError(f"{ns.checkpoint}: no such file" if not source.exists() else f"{ns.checkpoint} is a folder, "
                          "expected the checkpoint file")  # fmt: skip
+    if ns.push_to_hub:
+        check_repo_id(ns.push_to_hub)
     command = f"convert-checkpoint {ns.kind}"
-    prepare_output_dir(out, command=command, kind="model", overwrite=ns.overwrite, what="output_dir",
-                       inputs={"checkpoint": ns.checkpoint, "--encoder": getattr(ns, "encoder", None)})  # fmt: skip
-    if ns.kind == "encoder":
-        model, report = convert_authors_encoder(source, n_chans=ns.n_chans, n_times=ns.n_times, return_report=True)
-    else:
-        model, report = convert_stylegan_snapshot(source, encoder_path=ns.encoder, network=ns.network,
-                                                  return_report=True)  # fmt: skip
-    create_output_dir(out, command=command, kind="model")
-    model.save_pretrained(out, safe_serialization=True)
-    record = {"source_file": source.name, "source_sha256": _sha256(source), "mapping_version": MAPPING_VERSION,
-              **report}  # fmt: skip
-    if ns.kind == "encoder":
-        record["licence"] = "Encoder weights from the authors' EEGStyleGAN-ADA repository; see its licence terms."
-    elif ns.encoder:
+    inputs = {"checkpoint": ns.checkpoint, "--encoder": getattr(ns, "encoder", None),
+              "--generator": getattr(ns, "generator", None)}  # fmt: skip
+    out = prepare_output_dir(out, command=command, kind="model", overwrite=ns.overwrite, what="output_dir",
+                             inputs=inputs)  # fmt: skip
+    converted, report = _convert(ns, source)
+    record = {"source_file": source.name, "source_sha256": file_sha256(source), "mapping_version": MAPPING_VERSION,
+              "command": command, **checkpoint_licence(ns.kind), **report}  # fmt: skip
+    if getattr(ns, "encoder", None):
         record["encoder_source"] = Path(ns.encoder).name
-    (out / "conversion.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    print(json.dumps({"saved": str(out), "kind": ns.kind, "unmapped_keys": report["unmapped_keys"]}))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the model folder gets the usual permissions
+    try:
+        write_marker(staging, command=command, kind="model")
+        converted.save_pretrained(staging)
+        if ns.kind == "eeg-clip":  # the image preprocessing travels with the model, as trainers save it
+            from ..models import make_image_processor
+
+            make_image_processor(converted.config).save_pretrained(staging)
+        elif ns.kind == "image-to-eeg":
+            converted.build_image_processor().save_pretrained(staging)
+        (staging / CONVERSION_RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
+        card = render_model_card(staging, repo_id=ns.push_to_hub)
+        (staging / "README.md").write_text(str(card), encoding="utf-8")
+        replace_folder(staging, out, kind="model")
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    summary = {"saved": str(out), "kind": ns.kind, "unmapped_keys": report.get("unmapped_keys", [])}
+    if ns.push_to_hub:
+        from ..hub.push import push_model
+
+        message = f"Convert {source.name} with eeg2img convert-checkpoint"
+        summary["url"] = push_model(out, ns.push_to_hub, token=ns.token, private=ns.private, commit_message=message)
+        summary["repo_id"] = ns.push_to_hub
+    print(json.dumps(summary))

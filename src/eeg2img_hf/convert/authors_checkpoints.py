@@ -7,6 +7,10 @@
 * [`convert_stylegan_snapshot`]: StyleGAN2-ADA `network-snapshot-*.pkl` files, read with the
   restricted unpickler of `eeg2img_hf.utils.safe_pickle` (no code from the file is executed).
 
+The discriminator, G and ADA state of a snapshot (a `train-gan --init-from` starting point) are converted by
+[`eeg2img_hf.convert.stylegan_snapshot`]; EEGClip and the image -> EEG encoder by
+[`eeg2img_hf.convert.authors_image_models`].
+
 Equalised learning rate. StyleGAN2-ADA stores raw weights and scales them at run time: a fully
 connected layer stores `weight ~ N(0, 1) / lr_multiplier` and `bias`, and computes
 `x @ (weight * lr_multiplier / sqrt(in)).T + bias * lr_multiplier`; convolutions store `N(0, 1)`

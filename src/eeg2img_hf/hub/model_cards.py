@@ -25,7 +25,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..utils.names import TRAINING_RECORD
+from ..utils.names import CONVERSION_RECORD, TRAINING_RECORD
 from ..utils.vision_towers import describe_vision_tower, vision_tower_record
 from .dataset_cards import _LICENSE_NAME, KNOWN_LICENSES, _card_metadata, _markdown_table, _preprocessing_list
 
@@ -341,7 +341,8 @@ def model_card_context(
         `base_model_local`, `imagery`, `block_design`, `citation`, and for models with an image tower
         `vision_tower` (`utils.vision_towers.vision_tower_record` of `config.json`: tower type, pretrained repo /
         path, revision, weights sha256, or random init / trained from scratch) and `vision_tower_text` (one
-        sentence); both `None` for the other families.
+        sentence); both `None` for the other families; `conversion` (the `conversion.json` of a model converted
+        from an authors' checkpoint, else `None`) and `conversion_section` (its Markdown section, else `""`).
     """
     family = model_family(model_dir)
     config = read_json_file(Path(model_dir) / "config.json", "config")
@@ -398,7 +399,31 @@ def model_card_context(
     context["metrics"] = evaluation_metrics(result, family) if result else []
     context["metrics_table"] = _metrics_table(context["metrics"])
     context["gan_protocol"] = gan_protocol(result) if result and family.key == "eeg_stylegan" else None
+    conversion_path = Path(model_dir) / CONVERSION_RECORD
+    context["conversion"] = read_json_file(conversion_path, "conversion record") if conversion_path.is_file() else None
+    context["conversion_section"] = conversion_section(context["conversion"]) if context["conversion"] else ""
     return context
+
+
+def conversion_section(record: Mapping[str, Any]) -> str:
+    """The model card's "Source checkpoint" section for a `conversion.json` record (`convert-checkpoint`)."""
+    unmapped = record.get("unmapped_keys") or []
+    skipped = f" Tensors of the file not loaded: {', '.join(f'`{k}`' for k in unmapped[:8])}." if unmapped else ""
+    lines = [
+        "## Source checkpoint", "",
+        f"Converted with `eeg2img {record.get('command') or 'convert-checkpoint'}` from the authors' checkpoint "
+        f"`{record.get('source_file')}` (sha256 `{record.get('source_sha256')}`), name mapping version "
+        f"{record.get('mapping_version')}; `conversion.json` records what was mapped.{skipped}", "",
+        "The conversion was verified on files written in the official layout (the same key names and file "
+        "structure) from this package's own models; equality with the authors' original code on this published "
+        "file itself was not checked.",
+    ]  # fmt: skip
+    if record.get("kind") == "stylegan-snapshot":
+        lines += ["", "The conversion also wrote `discriminator/`, `generator/` and `gan_init_state.json` beside the "
+                  "model (not uploaded to the Hub): the starting point of `eeg2img train-gan --init-from`."]
+    if record.get("licence"):
+        lines += ["", f"Weights licence: {record['licence']}"]
+    return "\n".join(lines) + "\n"
 
 
 def _card_data(family: ModelFamily, context: Mapping[str, Any]) -> ModelCardData:
@@ -408,8 +433,11 @@ def _card_data(family: ModelFamily, context: Mapping[str, Any]) -> ModelCardData
     datasets = [context["dataset_repo_id"]] if context["dataset_repo_id"] else None
     repo_name = context["repo_id"].split("/")[-1]
     results = _eval_results(context["evaluation"], family, context) if context["evaluation"] else None
+    conversion = context.get("conversion") or {}
+    licence = {"license": "other", "license_name": conversion["license_name"]} if conversion.get("license_name") \
+        else {"license": "mit"}  # fmt: skip
     return ModelCardData(
-        license="mit", library_name="transformers", pipeline_tag=family.pipeline_tag, tags=tags, datasets=datasets,
+        **licence, library_name="transformers", pipeline_tag=family.pipeline_tag, tags=tags, datasets=datasets,
         base_model=context["base_model"], model_name=repo_name if results else None, eval_results=results or None,
     )  # fmt: skip
 
@@ -517,6 +545,7 @@ __all__ = [
     "ModelFamily",
     "TRAINING_RECORD",
     "check_model_card_metadata",
+    "conversion_section",
     "evaluation_metrics",
     "gan_protocol",
     "model_card_context",

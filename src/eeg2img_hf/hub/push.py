@@ -41,6 +41,7 @@ from huggingface_hub import (
 from ..data.features import INFO_KEY, get_eeg_info
 from ..data.loading import HUB_PREFIX, INFO_FILENAME, check_repo_id, load_eeg_dataset, load_eeg_dataset_from_hub
 from ..models import EEGClipConfig, ImageToEEGConfig, ImageToEEGModel, make_image_processor
+from ..utils.names import CONVERSION_RECORD
 from .dataset_cards import check_card_metadata, render_dataset_card
 from .model_cards import (
     EVALUATION_FILENAME,
@@ -186,7 +187,7 @@ PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".j
 """Weight files refused by [`push_model`]: only safetensors go to the Hub (pickles run code when loaded)."""
 
 _MODEL_FILES = ("config.json", "preprocessor_config.json", "generation_config.json", "model.safetensors.index.json",
-                TRAINING_RECORD)  # fmt: skip
+                TRAINING_RECORD, CONVERSION_RECORD)  # fmt: skip
 # task -> (pipeline source files copied from eeg2img_hf.pipelines, "module.Class", transformers pipeline type)
 _REMOTE_PIPELINES = {
     "eeg-to-image": (("eeg_to_image.py",), "eeg_to_image.EEGToImagePipeline", "multimodal"),
@@ -290,7 +291,8 @@ def prepare_model_folder(
     """Write what [`push_model`] uploads into `staging_dir` (an empty or missing folder); `model_dir` is not touched.
 
     Copies the safetensors weights, `config.json` (plus `custom_pipelines`), the remote-code `.py` files, the image
-    processor, the training record, the pipeline source, `README.md` (the card) and `eval_results.json`.
+    processor, the training record (or, for a converted checkpoint, `conversion.json`), the pipeline source,
+    `README.md` (the card) and `eval_results.json`.
     Sub-folders (e.g. the GAN's training-only `discriminator/`) are left out.
 
     Returns:
