@@ -1,14 +1,18 @@
-"""Training arguments and per-dataset presets (the authors' hyper-parameters plus small CPU presets)."""
+"""Every trainer's arguments and presets in one place: the EEG encoder, EEGStyleGAN-ADA, EEGClip and image -> EEG
+(the authors' hyper-parameters as `paper-*` / `authors` presets, plus small CPU and test presets)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..utils.checks import check_int, check_number, check_seed
+from ..utils.names import DEFAULT_VISION_MODEL
+from .vision_towers import check_vision_arguments
 
 MIXED_PRECISION_CHOICES = (None, "no", "fp16", "bf16")
 """Values of the trainers' `mixed_precision` (`None`: whatever `accelerate launch` / the Accelerate config says)."""
@@ -186,3 +190,394 @@ ENCODER_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 EncoderTrainingArguments.PRESETS = ENCODER_PRESETS
+
+
+# ----------------------------------------------------------------------------------------------------------
+# EEGStyleGAN-ADA
+
+
+@dataclass
+class GANTrainingArguments(PresetArguments):
+    """Everything `train_gan` needs. Presets in `GAN_PRESETS` fill these; any field can be overridden.
+
+    The paper presets use the StyleGAN2-ADA 'cifar' values at 128 px (batch 64, lr 0.0025, betas (0, 0.99),
+    R1 gamma 0.01 every 16 D steps, EMA 500 kimg with ramp-up 0.05, ADA `bgcfnc` target 0.6). On a GPU set
+    `stylegan_config={"num_fp16_res": 4}` (float16 in the 4 highest resolutions, as the paper did) and mixed
+    precision (`mixed_precision="fp16"` or `accelerate launch --mixed_precision fp16`); keep both off on CPU.
+
+    Args:
+        dataset: simulated preset name, `sim:<preset>` or a saved DatasetDict folder (needs train/validation).
+        encoder: folder of a trained `EEGEncoderModel` (`train-encoder` output); required for `conditioning="eeg"`,
+            ignored for `"onehot"`. Its embeddings are computed once and cached in `output_dir/embeddings`.
+        output_dir: grids, snapshots, checkpoints, logs and the final `model` folder.
+        stylegan_preset / stylegan_config: `EEGStyleGANConfig.from_preset` name and overrides.
+        conditioning: `"eeg"` (EEG embeddings) or `"onehot"` (class labels, the paper's ablation).
+        standardize_conditioning: for `"eeg"`, centre the embeddings on their training mean and scale them to unit
+            RMS inside G's and D's mapping networks (stored with the weights; an affine change of the embedding
+            layer's input, so the model family is unchanged). An encoder's unit-norm embeddings may all lie in a
+            narrow cone whose class differences are small next to the common direction; without this the GAN
+            picks up the condition far more slowly. Off in the `paper-*` presets (the authors' code feeds the raw
+            embeddings), on in the others: a deviation listed in docs/deviations.md.
+        batch_size: global batch (split across processes).
+        kimg / max_steps: training length in thousands of real images shown to D (`max_steps` wins if set).
+        learning_rate / adam_betas / adam_eps: Adam settings before lazy-regularisation rescaling.
+        r1_gamma / r1_interval: R1 weight and lazy interval (D steps).
+        g_reg_interval: lazy interval of G's regulariser (also rescales G's Adam as in StyleGAN2-ADA; 0 = none).
+        pl_weight / pl_decay / pl_batch_shrink: path-length regulariser (0 = off, the 'cifar' value).
+        style_mixing_prob: probability of style mixing in G's forward passes (0 in 'cifar').
+        ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up (`None` = no ramp-up).
+        augment: `AugmentPipe` preset (`"bgcfnc"`, ...) or `"noaug"`.
+        augment_p: fixed augmentation probability (disables ADA when set).
+        ada_target / ada_interval / ada_kimg: ADA target r_t, adjustment interval (steps) and speed.
+        tick_kimg: log + image grid every tick. snapshot_ticks / checkpoint_ticks: every N ticks (0 = only at end).
+        keep_checkpoints: state checkpoints kept. grid_columns: trials per class row of the grids.
+        mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        resume: continue from the latest checkpoint in `output_dir`.
+        init_from: start from the networks of a GAN folder instead of random weights (fine-tuning, or continuing
+            the authors' run on new data): a `convert-checkpoint stylegan-snapshot` folder (G, G_ema, D and the ADA
+            probability of a `network-snapshot-*.pkl`) or a `train-gan` model folder (G_ema, which also starts G,
+            and `discriminator/`). The architecture, `w_avg` and the conditioning standardisation come from that
+            folder (`stylegan_preset` and `standardize_conditioning` are not used; `stylegan_config` still applies,
+            e.g. `num_fp16_res`); the ADA probability starts at the folder's unless `augment_p` fixes it. The
+            optimiser moments and counters start fresh. With `resume`, a checkpoint in `output_dir` wins.
+        log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
+            [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
+
+    Every numeric field must be finite and in its range (rates and intervals positive, weights >= 0,
+    probabilities in [0, 1], `keep_checkpoints` >= 1); a bad value raises a `ValueError` naming the field.
+    """
+
+    dataset: str = "thoughtviz"
+    encoder: str | None = None
+    output_dir: str = "outputs/gan"
+    stylegan_preset: str = "cpu-small"
+    stylegan_config: dict[str, Any] = field(default_factory=dict)
+    conditioning: str = "eeg"
+    standardize_conditioning: bool = True
+    batch_size: int = 32
+    kimg: float = 100.0
+    max_steps: int | None = None
+    learning_rate: float = 0.0025
+    adam_betas: tuple[float, float] = (0.0, 0.99)
+    adam_eps: float = 1e-8
+    r1_gamma: float = 0.01
+    r1_interval: int = 16
+    g_reg_interval: int = 4
+    pl_weight: float = 0.0
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    style_mixing_prob: float = 0.0
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = 0.05
+    augment: str = "bgcfnc"
+    augment_p: float | None = None
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 100.0
+    tick_kimg: float = 4.0
+    snapshot_ticks: int = 10
+    checkpoint_ticks: int = 10
+    keep_checkpoints: int = 2
+    grid_columns: int = 8
+    mixed_precision: str | None = None
+    simulate: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    init_from: str | None = None
+    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
+    seed: int = 0
+
+    KIND: ClassVar[str] = "GAN"
+
+    def __post_init__(self) -> None:
+        self.adam_betas = check_adam_betas(self.adam_betas)
+        if self.conditioning not in ("eeg", "onehot"):
+            raise ValueError(f"conditioning must be 'eeg' or 'onehot', got {self.conditioning!r}")
+        if self.conditioning == "eeg" and not self.encoder:
+            raise ValueError("conditioning='eeg' needs `encoder` (the folder of a trained EEGEncoderModel)")
+        check_int("batch_size", self.batch_size, 2)
+        check_number("kimg", self.kimg, 0.0, low_open=True)
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps, 1)
+        self._check_numbers()
+        if isinstance(self.log_with, str) or not all(isinstance(t, str) for t in self.log_with):
+            raise ValueError(f"log_with must be a list of tracker names ('csv', 'tensorboard'), got {self.log_with!r}")
+        unknown = set(self.log_with) - {"csv", "tensorboard"}
+        if unknown:
+            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
+        if self.mixed_precision not in (None, "no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
+        if not isinstance(self.resume, bool):
+            raise ValueError(f"resume must be True or False, got {self.resume!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
+            raise ValueError(f"init_from must be a model folder path or None, got {self.init_from!r}")
+
+    def _check_numbers(self) -> None:
+        """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
+        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
+        for name in ("r1_gamma", "pl_weight", "ema_kimg"):
+            check_number(name, getattr(self, name), 0.0)
+        for name in ("pl_decay", "style_mixing_prob", "ada_target"):
+            check_number(name, getattr(self, name), 0.0, 1.0)
+        for name in ("ada_kimg", "tick_kimg"):
+            check_number(name, getattr(self, name), 0.0, low_open=True)
+        if self.ema_rampup is not None:
+            check_number("ema_rampup", self.ema_rampup, 0.0)
+        if self.augment_p is not None:
+            check_number("augment_p", self.augment_p, 0.0, 1.0)
+        for name, low in (("r1_interval", 1), ("g_reg_interval", 0), ("pl_batch_shrink", 1), ("ada_interval", 1),
+                          ("snapshot_ticks", 0), ("checkpoint_ticks", 0), ("keep_checkpoints", 1),
+                          ("grid_columns", 1)):  # fmt: skip
+            check_int(name, getattr(self, name), low)
+        if self.pl_weight > 0 and self.g_reg_interval < 1:
+            raise ValueError("pl_weight > 0 needs g_reg_interval >= 1")
+        check_seed(self.seed, "seed")
+
+    @property
+    def total_steps(self) -> int:
+        """Number of optimisation steps (`max_steps`, else `ceil(kimg * 1000 / batch_size)`)."""
+        return self.max_steps if self.max_steps is not None else math.ceil(self.kimg * 1000 / self.batch_size)
+
+
+def _gan_paper(dataset: str, kimg: float) -> dict[str, Any]:
+    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (reference-impl.md s6.2).
+    return {"dataset": dataset, "stylegan_preset": "cifar-128", "batch_size": 64, "kimg": kimg,
+            "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
+            "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0, "ema_rampup": 0.05,
+            "augment": "bgcfnc", "ada_target": 0.6, "ada_interval": 4, "ada_kimg": 500.0, "tick_kimg": 4.0,
+            "snapshot_ticks": 10, "checkpoint_ticks": 10, "standardize_conditioning": False}
+
+
+GAN_PRESETS: dict[str, dict[str, Any]] = {
+    "paper-eegcvpr40": _gan_paper("eegcvpr40", 5500.0),
+    "paper-thoughtviz": _gan_paper("thoughtviz", 6500.0),
+    # 32 px, small networks: a visible result in minutes on a laptop CPU.
+    "cpu-small": {"dataset": "thoughtviz", "stylegan_preset": "cpu-small", "batch_size": 32, "kimg": 10.0,
+                  "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0, "snapshot_ticks": 5, "checkpoint_ticks": 5},
+    # Unit tests only.
+    "tiny": {"dataset": "thoughtviz", "stylegan_preset": "tiny", "batch_size": 8, "kimg": 0.032, "r1_interval": 2,
+             "ema_kimg": 0.01, "ada_interval": 1, "ada_kimg": 1.0, "tick_kimg": 0.016, "snapshot_ticks": 1,
+             "checkpoint_ticks": 1, "grid_columns": 3},
+}
+
+
+GANTrainingArguments.PRESETS = GAN_PRESETS
+
+
+# ----------------------------------------------------------------------------------------------------------
+# EEGClip
+
+
+SELECTION_METRIC = "val_exact_mrr"
+"""Validation metric that selects the kept EEGClip model."""
+THINGS_EEG2_VISION_MODEL = "openai/clip-vit-large-patch14"
+"""Image tower of the `things-eeg2` training preset: the vision tower of OpenAI's CLIP ViT-L/14 (frozen)."""
+POSITIVES = ("diagonal", "image", "class")
+
+
+@dataclass
+class ClipTrainingArguments(EpochLoopArguments):
+    """Everything `train_clip` needs. Presets in `CLIP_PRESETS` fill these; any field can be overridden.
+
+    Args:
+        dataset: a simulated preset (`"eegcvpr40"`, `"thoughtviz"`, `"object"`, `"sim:<preset>"`) or the path of
+            a DatasetDict saved with `save_to_disk` in the package schema (splits `train` and `validation`).
+        output_dir: where checkpoints, logs and the final model (`output_dir/model`) go.
+        model_preset: `EEGClipConfig` preset (`"authors"`, `"cpu-small"`, `"tiny"`).
+        model_config: overrides of the model preset (`encoder_config` / `vision_config` dicts update the
+            preset's); `n_chans`, `n_times`, `sfreq` always come from the dataset.
+        encoder: folder of a trained `EEGEncoderModel` (e.g. `train-encoder`'s `.../model`) whose config and
+            weights initialise the EEG tower; `None` trains it from scratch.
+        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
+            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the image
+            tower (`EEGClipModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
+            `None` keeps the preset's randomly initialised tower.
+        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
+        allow_random_vision_tower: accept a frozen tower that `vision_model` does not load (random features that
+            training never changes); refused otherwise. For tests and timing runs.
+        classes: keep only these class names (all splits, labels re-indexed); `None` keeps all.
+        subjects: keep only the trials of these subjects in `train` and `validation` (subject-dependent training:
+            one subject); `None` keeps all.
+        exclude_subjects: drop the trials of these subjects from `train` and `validation` (leave-one-subject-out:
+            the held-out subject).
+        image_features: a file written by [`compute_image_features`] (`eeg2img image-features`): the frozen tower's
+            pooled features of every image, used instead of running the tower every step; it must match the model's
+            tower (weights sha256) and image preprocessing.
+        epochs / max_steps: training length (`max_steps` stops early when set).
+        batch_size: global batch (split across processes).
+        learning_rate / adam_betas / weight_decay: Adam settings (authors: 3e-4, (0.9, 0.999), 0).
+        class_balanced: draw batches with [`UniqueKeyBatchSampler`]: no two trials of the same image in one batch
+            (the authors' shuffled loader let trials of one image, seen by different subjects, act as each
+            other's negatives); with `unique_classes` no two trials of the same class either (needs
+            `batch_size` <= number of classes).
+        unique_classes: see `class_balanced`.
+        positives: which pairs the loss treats as positives: `"diagonal"` (the authors': only the paired image),
+            `"image"` (every pair in the batch that shares an `image_id`) or `"class"` (shares a label).
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        eval_every_epochs: validation frequency.
+        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
+        keep_checkpoints: how many state checkpoints to keep.
+        resume: continue from the latest checkpoint in `output_dir`.
+        log_with: trackers: any of `"csv"`, `"tensorboard"`.
+        seed: seed for `accelerate.utils.set_seed` and the batch sampler.
+    """
+
+    dataset: str = "eegcvpr40"
+    output_dir: str = "outputs/clip"
+    model_preset: str = "authors"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None
+    vision_model: str | None = None
+    vision_revision: str | None = None
+    allow_random_vision_tower: bool = False
+    classes: list[str] | None = None
+    subjects: list[int] | None = None
+    exclude_subjects: list[int] | None = None
+    image_features: str | None = None
+    epochs: int = 2048
+    weight_decay: float = 0.0
+    class_balanced: bool = False
+    unique_classes: bool = False
+    positives: str = "diagonal"
+
+    KIND: ClassVar[str] = "clip"
+
+    def __post_init__(self) -> None:
+        if self.positives not in POSITIVES:
+            raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
+        if self.unique_classes and not self.class_balanced:
+            raise ValueError("unique_classes needs class_balanced=True")
+        for name in ("subjects", "exclude_subjects"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, (str, bytes)) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value)):  # fmt: skip
+                raise ValueError(f"{name} must be a list of subject numbers (ints) or None, got {value!r}")
+        if self.subjects and self.exclude_subjects and set(self.subjects) & set(self.exclude_subjects):
+            raise ValueError(f"subjects {self.subjects} and exclude_subjects {self.exclude_subjects} overlap")
+        if self.image_features is not None and (not isinstance(self.image_features, str) or not self.image_features):
+            raise ValueError(f"image_features must be a file path or None, got {self.image_features!r}")
+        check_vision_arguments(self)
+        self.check_loop_fields()
+
+
+CLIP_PRESETS: dict[str, dict[str, Any]] = {
+    # The authors' EEGClip run (reference-impl.md s8): batch 64, Adam 3e-4, 2048 epochs (their loop ran 2049 and
+    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50 at 224 px
+    # (`microsoft/resnet-50` with its weights and preprocessing, downloaded from the Hub or read from its cache).
+    "authors": {"dataset": "eegcvpr40", "model_preset": "authors", "epochs": 2048, "batch_size": 64,
+                "learning_rate": 3e-4, "vision_model": DEFAULT_VISION_MODEL},
+    # About 3 minutes on 2 CPU cores (OMP_NUM_THREADS=1): the simulated EEGCVPR40 restricted to 10 of its 40 classes
+    # with 12 trials per block (2,160 trials), the `cpu-small` EEGClip (tiny ResNet at 64 px trained from scratch,
+    # learnable logit scale) with a small batch-norm CNN as EEG tower: the small LSTM stayed at chance on
+    # validation within this budget (README, results), batches without repeated images.
+    "cpu-small": {"dataset": "eegcvpr40", "model_preset": "cpu-small", "epochs": 10, "batch_size": 32,
+                  "learning_rate": 1e-3, "class_balanced": True, "positives": "image",
+                  "model_config": {"encoder_config": {"architecture": "cnn", "cnn_channels": [16, 32, 64, 64],
+                                                      "cnn_norm": "batch", "cnn_dropout": 0.0}},
+                  "simulate": {"trials_per_block": 12,
+                               "classes": ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball",
+                                           "pool table", "banana", "pizza", "daisy", "airliner"]}},
+    # THINGS-EEG2 (converted with `eeg2img convert things-eeg2`; pass its folder as --dataset): the temporal-spatial
+    # convolution EEG tower, a frozen CLIP ViT-L/14 image tower (`--image-features` makes the run read its pooled
+    # features from a file instead of running it), batches without repeated images, image positives, Adam 2e-4,
+    # batch 1024, 100 epochs; the model with the best validation (unseen concepts) MRR is kept.
+    "things-eeg2": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 100,
+                    "batch_size": 1024, "learning_rate": 2e-4, "class_balanced": True, "positives": "image",
+                    "vision_model": THINGS_EEG2_VISION_MODEL},
+    # The simulated THINGS-EEG2 on 2 CPU cores in about a minute: the same EEG tower, a small ResNet at 64 px trained
+    # from scratch (no pretrained weights offline), batches of 64 distinct images.
+    "things-eeg2-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 30,
+                        "batch_size": 64, "learning_rate": 1e-3, "class_balanced": True, "positives": "image",
+                        "model_config": {"freeze_vision_tower": False, "image_size": 64, "image_resize_size": 64,
+                                         "vision_config": {"model_type": "resnet", "embedding_size": 16,
+                                                           "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1],
+                                                           "layer_type": "basic"},
+                                         "encoder_config": {"tsconv_filters": 16, "embed_dim": 128,
+                                                            "tsconv_dropout": 0.25}}},
+}
+
+THINGS_EEG2_ENCODER_PRESETS = {"tsconv": "things-eeg2-tsconv", "lstm": "things-eeg2-lstm", "cnn": "things-eeg2-cnn"}
+"""EEG tower -> EEGClip model preset suited to THINGS-EEG2's 17 x 100 input (`train-clip --model-preset`)."""
+
+ClipTrainingArguments.PRESETS = CLIP_PRESETS
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Image -> EEG
+
+
+SELECTIONS = ("kmeans", "cosine")
+"""Model-selection rules of `train_image_to_eeg`."""
+
+
+@dataclass
+class ImageToEEGTrainingArguments(EpochLoopArguments):
+    """Everything `train_image_to_eeg` needs. Presets in `IMAGE_TO_EEG_TRAINING_PRESETS` fill these.
+
+    Args:
+        encoder: folder of the trained `EEGEncoderModel` whose embedding space is the target (required).
+        dataset: a simulated preset (`"eegcvpr40"`, ...), `"sim:<preset>"` or a saved DatasetDict folder.
+        output_dir: checkpoints, logs, the embeddings cache and the final model (`output_dir/model`).
+        loss: `"mse"` (authors' code) or `"triplet"` (the paper's wording; cross-modal, semi-hard).
+        margin: triplet margin (squared distances).
+        model_preset / model_config: `ImageToEEGConfig` preset (`"authors"`, `"cpu-small"`, `"tiny"`) and overrides.
+        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
+            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the backbone
+            (`ImageToEEGModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
+            `None` keeps the preset's randomly initialised backbone.
+        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
+        allow_random_vision_tower: accept a frozen backbone that `vision_model` does not load (random features
+            that training never changes); refused otherwise. For tests and timing runs.
+        subject_conditioning: learn a subject embedding (`n_subjects` from the data); optional at inference.
+        generator: EEGStyleGANModel folder recorded as `generator_name_or_path` for the reconstruction pipeline.
+        epochs / max_steps / batch_size / learning_rate / adam_betas: Adam training (authors: lr 3e-4, batch 256).
+        selection: validation criterion, `"kmeans"` (k-means accuracy of predicted embeddings, the authors') or
+            `"cosine"` (mean cosine similarity between predicted and target embeddings).
+        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
+        eval_every_epochs / checkpoint_every_steps / keep_checkpoints / resume / log_with / seed: as for
+            `train_encoder`.
+    """
+
+    encoder: str | None = None
+    dataset: str = "eegcvpr40"
+    output_dir: str = "outputs/image_to_eeg"
+    loss: str = "mse"
+    margin: float = 1.0
+    model_preset: str = "cpu-small"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    vision_model: str | None = None
+    vision_revision: str | None = None
+    allow_random_vision_tower: bool = False
+    subject_conditioning: bool = False
+    generator: str | None = None
+    epochs: int = 15
+    selection: str = "kmeans"
+    log_with: list[str] = field(default_factory=lambda: ["csv"])
+
+    KIND: ClassVar[str] = "image-to-eeg"
+
+    def __post_init__(self) -> None:
+        if not self.encoder:
+            raise ValueError("`encoder` is required: the folder of the trained EEGEncoderModel (train-encoder's model)")
+        if self.loss not in ("mse", "triplet"):
+            raise ValueError(f"loss must be 'mse' or 'triplet', got {self.loss!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        check_vision_arguments(self)
+        self.check_loop_fields()
+
+
+IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
+    # Authors' Image2EEG settings (reference-impl.md s7.1): MSE, Adam 3e-4, batch 256, 4096 epochs, subjects;
+    # the frozen ImageNet ResNet-50 `microsoft/resnet-50` (weights and preprocessing from the Hub or its cache)
+    # stands in for their GoogLeNet (transformers has none).
+    "authors": {"model_preset": "authors", "loss": "mse", "epochs": 4096, "batch_size": 256, "learning_rate": 3e-4,
+                "subject_conditioning": True, "vision_model": DEFAULT_VISION_MODEL},
+    # A small ResNet from scratch on the simulated images: minutes on 2 CPU cores.
+    "cpu-small": {"model_preset": "cpu-small", "epochs": 15, "batch_size": 64, "learning_rate": 1e-3},
+    # Unit tests.
+    "tiny": {"model_preset": "tiny", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "log_with": ["csv"]},
+}  # fmt: skip
+
+ImageToEEGTrainingArguments.PRESETS = IMAGE_TO_EEG_TRAINING_PRESETS

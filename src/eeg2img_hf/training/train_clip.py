@@ -11,9 +11,8 @@ With several processes the global batch is split and each process computes the C
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,9 +21,9 @@ from ..metrics import retrieval_report
 from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel, make_image_processor
 from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
 from ..utils.model_folders import load_model_folder
-from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
+from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
-from .args import EpochLoopArguments
+from .args import CLIP_PRESETS, SELECTION_METRIC, THINGS_EEG2_ENCODER_PRESETS, ClipTrainingArguments
 from .common import (
     EEGBatchDataset,
     check_batch_size,
@@ -41,139 +40,11 @@ from .common import (
     train_epochs,
 )
 from .image_features import features_for_split, load_image_features
-from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
+from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
-SELECTION_METRIC = "val_exact_mrr"
-THINGS_EEG2_VISION_MODEL = "openai/clip-vit-large-patch14"
-"""Image tower of the `things-eeg2` training preset: the vision tower of OpenAI's CLIP ViT-L/14 (frozen)."""
-POSITIVES = ("diagonal", "image", "class")
-
-
-@dataclass
-class ClipTrainingArguments(EpochLoopArguments):
-    """Everything `train_clip` needs. Presets in `CLIP_PRESETS` fill these; any field can be overridden.
-
-    Args:
-        dataset: a simulated preset (`"eegcvpr40"`, `"thoughtviz"`, `"object"`, `"sim:<preset>"`) or the path of
-            a DatasetDict saved with `save_to_disk` in the package schema (splits `train` and `validation`).
-        output_dir: where checkpoints, logs and the final model (`output_dir/model`) go.
-        model_preset: `EEGClipConfig` preset (`"authors"`, `"cpu-small"`, `"tiny"`).
-        model_config: overrides of the model preset (`encoder_config` / `vision_config` dicts update the
-            preset's); `n_chans`, `n_times`, `sfreq` always come from the dataset.
-        encoder: folder of a trained `EEGEncoderModel` (e.g. `train-encoder`'s `.../model`) whose config and
-            weights initialise the EEG tower; `None` trains it from scratch.
-        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
-            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the image
-            tower (`EEGClipModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
-            `None` keeps the preset's randomly initialised tower.
-        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
-        allow_random_vision_tower: accept a frozen tower that `vision_model` does not load (random features that
-            training never changes); refused otherwise. For tests and timing runs.
-        classes: keep only these class names (all splits, labels re-indexed); `None` keeps all.
-        subjects: keep only the trials of these subjects in `train` and `validation` (subject-dependent training:
-            one subject); `None` keeps all.
-        exclude_subjects: drop the trials of these subjects from `train` and `validation` (leave-one-subject-out:
-            the held-out subject).
-        image_features: a file written by [`compute_image_features`] (`eeg2img image-features`): the frozen tower's
-            pooled features of every image, used instead of running the tower every step; it must match the model's
-            tower (weights sha256) and image preprocessing.
-        epochs / max_steps: training length (`max_steps` stops early when set).
-        batch_size: global batch (split across processes).
-        learning_rate / adam_betas / weight_decay: Adam settings (authors: 3e-4, (0.9, 0.999), 0).
-        class_balanced: draw batches with [`UniqueKeyBatchSampler`]: no two trials of the same image in one batch
-            (the authors' shuffled loader let trials of one image, seen by different subjects, act as each
-            other's negatives); with `unique_classes` no two trials of the same class either (needs
-            `batch_size` <= number of classes).
-        unique_classes: see `class_balanced`.
-        positives: which pairs the loss treats as positives: `"diagonal"` (the authors': only the paired image),
-            `"image"` (every pair in the batch that shares an `image_id`) or `"class"` (shares a label).
-        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        eval_every_epochs: validation frequency.
-        checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
-        keep_checkpoints: how many state checkpoints to keep.
-        resume: continue from the latest checkpoint in `output_dir`.
-        log_with: trackers: any of `"csv"`, `"tensorboard"`.
-        seed: seed for `accelerate.utils.set_seed` and the batch sampler.
-    """
-
-    dataset: str = "eegcvpr40"
-    output_dir: str = "outputs/clip"
-    model_preset: str = "authors"
-    model_config: dict[str, Any] = field(default_factory=dict)
-    encoder: str | None = None
-    vision_model: str | None = None
-    vision_revision: str | None = None
-    allow_random_vision_tower: bool = False
-    classes: list[str] | None = None
-    subjects: list[int] | None = None
-    exclude_subjects: list[int] | None = None
-    image_features: str | None = None
-    epochs: int = 2048
-    weight_decay: float = 0.0
-    class_balanced: bool = False
-    unique_classes: bool = False
-    positives: str = "diagonal"
-
-    KIND: ClassVar[str] = "clip"
-
-    def __post_init__(self) -> None:
-        if self.positives not in POSITIVES:
-            raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
-        if self.unique_classes and not self.class_balanced:
-            raise ValueError("unique_classes needs class_balanced=True")
-        for name in ("subjects", "exclude_subjects"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, (str, bytes)) or not all(
-                    isinstance(v, int) and not isinstance(v, bool) for v in value)):  # fmt: skip
-                raise ValueError(f"{name} must be a list of subject numbers (ints) or None, got {value!r}")
-        if self.subjects and self.exclude_subjects and set(self.subjects) & set(self.exclude_subjects):
-            raise ValueError(f"subjects {self.subjects} and exclude_subjects {self.exclude_subjects} overlap")
-        if self.image_features is not None and (not isinstance(self.image_features, str) or not self.image_features):
-            raise ValueError(f"image_features must be a file path or None, got {self.image_features!r}")
-        check_vision_arguments(self)
-        self.check_loop_fields()
-
-
-CLIP_PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' EEGClip run (reference-impl.md s8): batch 64, Adam 3e-4, 2048 epochs (their loop ran 2049 and
-    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50 at 224 px
-    # (`microsoft/resnet-50` with its weights and preprocessing, downloaded from the Hub or read from its cache).
-    "authors": {"dataset": "eegcvpr40", "model_preset": "authors", "epochs": 2048, "batch_size": 64,
-                "learning_rate": 3e-4, "vision_model": DEFAULT_VISION_MODEL},
-    # About 3 minutes on 2 CPU cores (OMP_NUM_THREADS=1): the simulated EEGCVPR40 restricted to 10 of its 40 classes
-    # with 12 trials per block (2,160 trials), the `cpu-small` EEGClip (tiny ResNet at 64 px trained from scratch,
-    # learnable logit scale) with a small batch-norm CNN as EEG tower: the small LSTM stayed at chance on
-    # validation within this budget (README, results), batches without repeated images.
-    "cpu-small": {"dataset": "eegcvpr40", "model_preset": "cpu-small", "epochs": 10, "batch_size": 32,
-                  "learning_rate": 1e-3, "class_balanced": True, "positives": "image",
-                  "model_config": {"encoder_config": {"architecture": "cnn", "cnn_channels": [16, 32, 64, 64],
-                                                      "cnn_norm": "batch", "cnn_dropout": 0.0}},
-                  "simulate": {"trials_per_block": 12,
-                               "classes": ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball",
-                                           "pool table", "banana", "pizza", "daisy", "airliner"]}},
-    # THINGS-EEG2 (converted with `eeg2img convert things-eeg2`; pass its folder as --dataset): the temporal-spatial
-    # convolution EEG tower, a frozen CLIP ViT-L/14 image tower (`--image-features` makes the run read its pooled
-    # features from a file instead of running it), batches without repeated images, image positives, Adam 2e-4,
-    # batch 1024, 100 epochs; the model with the best validation (unseen concepts) MRR is kept.
-    "things-eeg2": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 100,
-                    "batch_size": 1024, "learning_rate": 2e-4, "class_balanced": True, "positives": "image",
-                    "vision_model": THINGS_EEG2_VISION_MODEL},
-    # The simulated THINGS-EEG2 on 2 CPU cores in about a minute: the same EEG tower, a small ResNet at 64 px trained
-    # from scratch (no pretrained weights offline), batches of 64 distinct images.
-    "things-eeg2-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-tsconv", "epochs": 30,
-                        "batch_size": 64, "learning_rate": 1e-3, "class_balanced": True, "positives": "image",
-                        "model_config": {"freeze_vision_tower": False, "image_size": 64, "image_resize_size": 64,
-                                         "vision_config": {"model_type": "resnet", "embedding_size": 16,
-                                                           "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1],
-                                                           "layer_type": "basic"},
-                                         "encoder_config": {"tsconv_filters": 16, "embed_dim": 128,
-                                                            "tsconv_dropout": 0.25}}},
-}
-
-THINGS_EEG2_ENCODER_PRESETS = {"tsconv": "things-eeg2-tsconv", "lstm": "things-eeg2-lstm", "cnn": "things-eeg2-cnn"}
-"""EEG tower -> EEGClip model preset suited to THINGS-EEG2's 17 x 100 input (`train-clip --model-preset`)."""
-
-ClipTrainingArguments.PRESETS = CLIP_PRESETS
+# The argument classes and presets live in `training.args`; re-exported here, where they are used.
+__all__ = ["CLIP_PRESETS", "THINGS_EEG2_ENCODER_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler", "build_clip_model",
+           "train_clip"]
 
 
 class UniqueKeyBatchSampler:

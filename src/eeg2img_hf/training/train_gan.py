@@ -22,7 +22,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,13 +36,13 @@ from ..models import (
     EEGStyleGANGenerator,
     EEGStyleGANModel,
 )
-from ..utils.checks import MAX_SEED, check_int, check_number, check_seed
+from ..utils.checks import MAX_SEED
 from ..utils.errors import BadModelFolderError
 from ..utils.images import save_grid
 from ..utils.model_folders import load_model_folder
 from ..utils.names import GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER, GAN_INIT_STATE, TRAINING_RECORD
 from ..utils.progress import progress_bar
-from .args import PresetArguments, check_adam_betas
+from .args import GAN_PRESETS, GANTrainingArguments
 from .augment import AdaController, AugmentPipe
 from .common import (
     check_weights_file,
@@ -58,6 +58,9 @@ from .common import (
 from .ema import ema_beta, update_ema
 from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
+
+# The argument classes and presets live in `training.args`; re-exported here, where they are used.
+__all__ = ["GAN_PRESETS", "GANTrainingArguments", "train_gan"]
 
 logger = logging.get_logger(__name__)
 
@@ -103,172 +106,6 @@ class TickContext:
     def start_tick(self, images_seen: int) -> None:
         """Empties the accumulators and restarts the tick clock."""
         self.sums, self.tick_start, self.tick_images_start = {}, time.perf_counter(), images_seen
-
-
-@dataclass
-class GANTrainingArguments(PresetArguments):
-    """Everything `train_gan` needs. Presets in `GAN_PRESETS` fill these; any field can be overridden.
-
-    The paper presets use the StyleGAN2-ADA 'cifar' values at 128 px (batch 64, lr 0.0025, betas (0, 0.99),
-    R1 gamma 0.01 every 16 D steps, EMA 500 kimg with ramp-up 0.05, ADA `bgcfnc` target 0.6). On a GPU set
-    `stylegan_config={"num_fp16_res": 4}` (float16 in the 4 highest resolutions, as the paper did) and mixed
-    precision (`mixed_precision="fp16"` or `accelerate launch --mixed_precision fp16`); keep both off on CPU.
-
-    Args:
-        dataset: simulated preset name, `sim:<preset>` or a saved DatasetDict folder (needs train/validation).
-        encoder: folder of a trained `EEGEncoderModel` (`train-encoder` output); required for `conditioning="eeg"`,
-            ignored for `"onehot"`. Its embeddings are computed once and cached in `output_dir/embeddings`.
-        output_dir: grids, snapshots, checkpoints, logs and the final `model` folder.
-        stylegan_preset / stylegan_config: `EEGStyleGANConfig.from_preset` name and overrides.
-        conditioning: `"eeg"` (EEG embeddings) or `"onehot"` (class labels, the paper's ablation).
-        standardize_conditioning: for `"eeg"`, centre the embeddings on their training mean and scale them to unit
-            RMS inside G's and D's mapping networks (stored with the weights; an affine change of the embedding
-            layer's input, so the model family is unchanged). An encoder's unit-norm embeddings may all lie in a
-            narrow cone whose class differences are small next to the common direction; without this the GAN
-            picks up the condition far more slowly. Off in the `paper-*` presets (the authors' code feeds the raw
-            embeddings), on in the others: a deviation listed in docs/deviations.md.
-        batch_size: global batch (split across processes).
-        kimg / max_steps: training length in thousands of real images shown to D (`max_steps` wins if set).
-        learning_rate / adam_betas / adam_eps: Adam settings before lazy-regularisation rescaling.
-        r1_gamma / r1_interval: R1 weight and lazy interval (D steps).
-        g_reg_interval: lazy interval of G's regulariser (also rescales G's Adam as in StyleGAN2-ADA; 0 = none).
-        pl_weight / pl_decay / pl_batch_shrink: path-length regulariser (0 = off, the 'cifar' value).
-        style_mixing_prob: probability of style mixing in G's forward passes (0 in 'cifar').
-        ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up (`None` = no ramp-up).
-        augment: `AugmentPipe` preset (`"bgcfnc"`, ...) or `"noaug"`.
-        augment_p: fixed augmentation probability (disables ADA when set).
-        ada_target / ada_interval / ada_kimg: ADA target r_t, adjustment interval (steps) and speed.
-        tick_kimg: log + image grid every tick. snapshot_ticks / checkpoint_ticks: every N ticks (0 = only at end).
-        keep_checkpoints: state checkpoints kept. grid_columns: trials per class row of the grids.
-        mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
-        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        resume: continue from the latest checkpoint in `output_dir`.
-        init_from: start from the networks of a GAN folder instead of random weights (fine-tuning, or continuing
-            the authors' run on new data): a `convert-checkpoint stylegan-snapshot` folder (G, G_ema, D and the ADA
-            probability of a `network-snapshot-*.pkl`) or a `train-gan` model folder (G_ema, which also starts G,
-            and `discriminator/`). The architecture, `w_avg` and the conditioning standardisation come from that
-            folder (`stylegan_preset` and `standardize_conditioning` are not used; `stylegan_config` still applies,
-            e.g. `num_fp16_res`); the ADA probability starts at the folder's unless `augment_p` fixes it. The
-            optimiser moments and counters start fresh. With `resume`, a checkpoint in `output_dir` wins.
-        log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
-            [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
-
-    Every numeric field must be finite and in its range (rates and intervals positive, weights >= 0,
-    probabilities in [0, 1], `keep_checkpoints` >= 1); a bad value raises a `ValueError` naming the field.
-    """
-
-    dataset: str = "thoughtviz"
-    encoder: str | None = None
-    output_dir: str = "outputs/gan"
-    stylegan_preset: str = "cpu-small"
-    stylegan_config: dict[str, Any] = field(default_factory=dict)
-    conditioning: str = "eeg"
-    standardize_conditioning: bool = True
-    batch_size: int = 32
-    kimg: float = 100.0
-    max_steps: int | None = None
-    learning_rate: float = 0.0025
-    adam_betas: tuple[float, float] = (0.0, 0.99)
-    adam_eps: float = 1e-8
-    r1_gamma: float = 0.01
-    r1_interval: int = 16
-    g_reg_interval: int = 4
-    pl_weight: float = 0.0
-    pl_decay: float = 0.01
-    pl_batch_shrink: int = 2
-    style_mixing_prob: float = 0.0
-    ema_kimg: float = 10.0
-    ema_rampup: float | None = 0.05
-    augment: str = "bgcfnc"
-    augment_p: float | None = None
-    ada_target: float = 0.6
-    ada_interval: int = 4
-    ada_kimg: float = 100.0
-    tick_kimg: float = 4.0
-    snapshot_ticks: int = 10
-    checkpoint_ticks: int = 10
-    keep_checkpoints: int = 2
-    grid_columns: int = 8
-    mixed_precision: str | None = None
-    simulate: dict[str, Any] = field(default_factory=dict)
-    resume: bool = False
-    init_from: str | None = None
-    log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
-    seed: int = 0
-
-    KIND: ClassVar[str] = "GAN"
-
-    def __post_init__(self) -> None:
-        self.adam_betas = check_adam_betas(self.adam_betas)
-        if self.conditioning not in ("eeg", "onehot"):
-            raise ValueError(f"conditioning must be 'eeg' or 'onehot', got {self.conditioning!r}")
-        if self.conditioning == "eeg" and not self.encoder:
-            raise ValueError("conditioning='eeg' needs `encoder` (the folder of a trained EEGEncoderModel)")
-        check_int("batch_size", self.batch_size, 2)
-        check_number("kimg", self.kimg, 0.0, low_open=True)
-        if self.max_steps is not None:
-            check_int("max_steps", self.max_steps, 1)
-        self._check_numbers()
-        if isinstance(self.log_with, str) or not all(isinstance(t, str) for t in self.log_with):
-            raise ValueError(f"log_with must be a list of tracker names ('csv', 'tensorboard'), got {self.log_with!r}")
-        unknown = set(self.log_with) - {"csv", "tensorboard"}
-        if unknown:
-            raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
-        if self.mixed_precision not in (None, "no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
-        if not isinstance(self.resume, bool):
-            raise ValueError(f"resume must be True or False, got {self.resume!r}")
-        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
-            raise ValueError(f"init_from must be a model folder path or None, got {self.init_from!r}")
-
-    def _check_numbers(self) -> None:
-        """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
-        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
-        check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
-        for name in ("r1_gamma", "pl_weight", "ema_kimg"):
-            check_number(name, getattr(self, name), 0.0)
-        for name in ("pl_decay", "style_mixing_prob", "ada_target"):
-            check_number(name, getattr(self, name), 0.0, 1.0)
-        for name in ("ada_kimg", "tick_kimg"):
-            check_number(name, getattr(self, name), 0.0, low_open=True)
-        if self.ema_rampup is not None:
-            check_number("ema_rampup", self.ema_rampup, 0.0)
-        if self.augment_p is not None:
-            check_number("augment_p", self.augment_p, 0.0, 1.0)
-        for name, low in (("r1_interval", 1), ("g_reg_interval", 0), ("pl_batch_shrink", 1), ("ada_interval", 1),
-                          ("snapshot_ticks", 0), ("checkpoint_ticks", 0), ("keep_checkpoints", 1),
-                          ("grid_columns", 1)):  # fmt: skip
-            check_int(name, getattr(self, name), low)
-        if self.pl_weight > 0 and self.g_reg_interval < 1:
-            raise ValueError("pl_weight > 0 needs g_reg_interval >= 1")
-        check_seed(self.seed, "seed")
-
-    @property
-    def total_steps(self) -> int:
-        """Number of optimisation steps (`max_steps`, else `ceil(kimg * 1000 / batch_size)`)."""
-        return self.max_steps if self.max_steps is not None else math.ceil(self.kimg * 1000 / self.batch_size)
-
-
-def _paper(dataset: str, kimg: float) -> dict[str, Any]:
-    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (reference-impl.md s6.2).
-    return {"dataset": dataset, "stylegan_preset": "cifar-128", "batch_size": 64, "kimg": kimg,
-            "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
-            "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0, "ema_rampup": 0.05,
-            "augment": "bgcfnc", "ada_target": 0.6, "ada_interval": 4, "ada_kimg": 500.0, "tick_kimg": 4.0,
-            "snapshot_ticks": 10, "checkpoint_ticks": 10, "standardize_conditioning": False}
-
-
-GAN_PRESETS: dict[str, dict[str, Any]] = {
-    "paper-eegcvpr40": _paper("eegcvpr40", 5500.0),
-    "paper-thoughtviz": _paper("thoughtviz", 6500.0),
-    # 32 px, small networks: a visible result in minutes on a laptop CPU.
-    "cpu-small": {"dataset": "thoughtviz", "stylegan_preset": "cpu-small", "batch_size": 32, "kimg": 10.0,
-                  "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0, "snapshot_ticks": 5, "checkpoint_ticks": 5},
-    # Unit tests only.
-    "tiny": {"dataset": "thoughtviz", "stylegan_preset": "tiny", "batch_size": 8, "kimg": 0.032, "r1_interval": 2,
-             "ema_kimg": 0.01, "ada_interval": 1, "ada_kimg": 1.0, "tick_kimg": 0.016, "snapshot_ticks": 1,
-             "checkpoint_ticks": 1, "grid_columns": 3},
-}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -861,4 +698,3 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     accelerator.end_training()  # closes trackers and, when distributed, the process group
     return summary
 
-GANTrainingArguments.PRESETS = GAN_PRESETS

@@ -14,9 +14,8 @@ the class of its input image, separately for images seen in training and unseen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +27,9 @@ from ..models import ImageToEEGConfig, ImageToEEGModel
 from ..models.image_to_eeg import IMAGE_TO_EEG_PRESETS
 from ..pipelines import ImageToEEGToImagePipeline
 from ..utils.model_folders import load_model_folder
-from ..utils.names import DEFAULT_VISION_MODEL, TRAINING_RECORD
+from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
-from .args import EpochLoopArguments
+from .args import IMAGE_TO_EEG_TRAINING_PRESETS, ImageToEEGTrainingArguments
 from .common import (
     finish_run,
     make_accelerator,
@@ -44,7 +43,7 @@ from .common import (
 )
 from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
 from .train_gan import load_frozen_encoder
-from .vision_towers import build_with_vision_tower, check_vision_arguments, check_vision_tower_plan
+from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 __all__ = [
     "IMAGE_TO_EEG_TRAINING_PRESETS",
@@ -53,80 +52,6 @@ __all__ = [
     "evaluate_reconstruction",
     "train_image_to_eeg",
 ]
-
-SELECTIONS = ("kmeans", "cosine")
-
-
-@dataclass
-class ImageToEEGTrainingArguments(EpochLoopArguments):
-    """Everything `train_image_to_eeg` needs. Presets in `IMAGE_TO_EEG_TRAINING_PRESETS` fill these.
-
-    Args:
-        encoder: folder of the trained `EEGEncoderModel` whose embedding space is the target (required).
-        dataset: a simulated preset (`"eegcvpr40"`, ...), `"sim:<preset>"` or a saved DatasetDict folder.
-        output_dir: checkpoints, logs, the embeddings cache and the final model (`output_dir/model`).
-        loss: `"mse"` (authors' code) or `"triplet"` (the paper's wording; cross-modal, semi-hard).
-        margin: triplet margin (squared distances).
-        model_preset / model_config: `ImageToEEGConfig` preset (`"authors"`, `"cpu-small"`, `"tiny"`) and overrides.
-        vision_model: Hub repo id or folder of a pretrained transformers vision backbone (`microsoft/resnet-50`,
-            ConvNeXt, DINOv2, or a CLIP / SigLIP checkpoint's vision tower) loaded WITH its weights into the backbone
-            (`ImageToEEGModel.from_vision_pretrained`); its config and image preprocessing replace the preset's.
-            `None` keeps the preset's randomly initialised backbone.
-        vision_revision: branch, tag or commit of the `vision_model` Hub repo.
-        allow_random_vision_tower: accept a frozen backbone that `vision_model` does not load (random features
-            that training never changes); refused otherwise. For tests and timing runs.
-        subject_conditioning: learn a subject embedding (`n_subjects` from the data); optional at inference.
-        generator: EEGStyleGANModel folder recorded as `generator_name_or_path` for the reconstruction pipeline.
-        epochs / max_steps / batch_size / learning_rate / adam_betas: Adam training (authors: lr 3e-4, batch 256).
-        selection: validation criterion, `"kmeans"` (k-means accuracy of predicted embeddings, the authors') or
-            `"cosine"` (mean cosine similarity between predicted and target embeddings).
-        simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        eval_every_epochs / checkpoint_every_steps / keep_checkpoints / resume / log_with / seed: as for
-            `train_encoder`.
-    """
-
-    encoder: str | None = None
-    dataset: str = "eegcvpr40"
-    output_dir: str = "outputs/image_to_eeg"
-    loss: str = "mse"
-    margin: float = 1.0
-    model_preset: str = "cpu-small"
-    model_config: dict[str, Any] = field(default_factory=dict)
-    vision_model: str | None = None
-    vision_revision: str | None = None
-    allow_random_vision_tower: bool = False
-    subject_conditioning: bool = False
-    generator: str | None = None
-    epochs: int = 15
-    selection: str = "kmeans"
-    log_with: list[str] = field(default_factory=lambda: ["csv"])
-
-    KIND: ClassVar[str] = "image-to-eeg"
-
-    def __post_init__(self) -> None:
-        if not self.encoder:
-            raise ValueError("`encoder` is required: the folder of the trained EEGEncoderModel (train-encoder's model)")
-        if self.loss not in ("mse", "triplet"):
-            raise ValueError(f"loss must be 'mse' or 'triplet', got {self.loss!r}")
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        check_vision_arguments(self)
-        self.check_loop_fields()
-
-
-IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    # Authors' Image2EEG settings (reference-impl.md s7.1): MSE, Adam 3e-4, batch 256, 4096 epochs, subjects;
-    # the frozen ImageNet ResNet-50 `microsoft/resnet-50` (weights and preprocessing from the Hub or its cache)
-    # stands in for their GoogLeNet (transformers has none).
-    "authors": {"model_preset": "authors", "loss": "mse", "epochs": 4096, "batch_size": 256, "learning_rate": 3e-4,
-                "subject_conditioning": True, "vision_model": DEFAULT_VISION_MODEL},
-    # A small ResNet from scratch on the simulated images: minutes on 2 CPU cores.
-    "cpu-small": {"model_preset": "cpu-small", "epochs": 15, "batch_size": 64, "learning_rate": 1e-3},
-    # Unit tests.
-    "tiny": {"model_preset": "tiny", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "log_with": ["csv"]},
-}  # fmt: skip
-
-ImageToEEGTrainingArguments.PRESETS = IMAGE_TO_EEG_TRAINING_PRESETS
 
 
 class _TrialImages(torch.utils.data.Dataset):
