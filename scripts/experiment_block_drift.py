@@ -17,7 +17,8 @@ import json
 import tempfile
 import time
 
-from eeg2img_hf.training import EncoderTrainingArguments, evaluate_encoder, train_encoder
+from eeg2img_hf.evaluation import evaluate_encoder
+from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 
 KEYS = ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")
 

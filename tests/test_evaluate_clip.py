@@ -32,7 +32,7 @@ def make_model(seed: int = 0, n_chans: int = 14):
 
 @pytest.fixture(scope="module")
 def result(dataset, tmp_path_factory):
-    from eeg2img_hf.training import evaluate_clip
+    from eeg2img_hf.evaluation import evaluate_clip
 
     path = tmp_path_factory.mktemp("eval") / "clip_eval.json"
     out = evaluate_clip(make_model(), dataset, head_epochs=3, output_json=path)
@@ -85,7 +85,7 @@ def test_definitions_and_paper_numbers(result):
 
 
 def test_probe_head_learns_separable_features():
-    from eeg2img_hf.training import train_probe_head
+    from eeg2img_hf.evaluation import train_probe_head
 
     rng = np.random.default_rng(0)
 
@@ -104,7 +104,7 @@ def test_probe_head_learns_separable_features():
 
 
 def test_bad_inputs(dataset):
-    from eeg2img_hf.training import evaluate_clip
+    from eeg2img_hf.evaluation import evaluate_clip
 
     with pytest.raises(ValueError, match="no 'dev' split"):
         evaluate_clip(make_model(), dataset, split="dev", train_heads=False)

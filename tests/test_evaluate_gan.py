@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.evaluation.evaluate_gan import PAPER_GAN_PROTOCOL, evaluate_gan, paper_comparability
 from eeg2img_hf.metrics import compute_fid, extract_features
 from eeg2img_hf.metrics.extractors import ClassifierExtractor, InceptionV3Extractor
 from eeg2img_hf.metrics.image_classifier import (
@@ -21,7 +22,6 @@ from eeg2img_hf.metrics.image_classifier import (
     load_split_images,
     train_image_classifier,
 )
-from eeg2img_hf.training.evaluate_gan import PAPER_GAN_PROTOCOL, evaluate_gan, paper_comparability
 
 SIZE = 16
 RESULT_KEYS = {

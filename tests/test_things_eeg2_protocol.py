@@ -11,9 +11,9 @@ import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.evaluation.things_protocol import PUBLISHED_THINGS_EEG2, way_accuracy
 from eeg2img_hf.models import EEGClipConfig, EEGClipModel
 from eeg2img_hf.training.image_features import compute_image_features, load_image_features
-from eeg2img_hf.training.things_protocol import PUBLISHED_THINGS_EEG2, way_accuracy
 from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
 
 SIM = {"n_subjects": 2, "n_train_concepts": 16, "n_test_concepts": 6, "train_images_per_concept": 2,

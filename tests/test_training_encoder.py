@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from eeg2img_hf.data import simulate_dataset
-from eeg2img_hf.training import EncoderTrainingArguments, evaluate_encoder, train_encoder
+from eeg2img_hf.evaluation import evaluate_encoder
+from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 
 SIM = {"seed": 3, "n_subjects": 3, "images_per_class": 2}
 

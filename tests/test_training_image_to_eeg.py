@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from eeg2img_hf.evaluation import evaluate_reconstruction
 from eeg2img_hf.models import (
     EEGEncoderConfig,
     EEGEncoderModel,
@@ -17,7 +18,7 @@ from eeg2img_hf.models import (
     ImageToEEGConfig,
     ImageToEEGModel,
 )
-from eeg2img_hf.training import ImageToEEGTrainingArguments, evaluate_reconstruction, train_image_to_eeg
+from eeg2img_hf.training import ImageToEEGTrainingArguments, train_image_to_eeg
 
 EMBED, CLASSES = 12, ["Apple", "Car", "Dog"]
 
@@ -70,8 +71,8 @@ def test_tiny_run_saves_model_processor_and_resumes(setup, tmp_path):
 
 
 def test_targets_are_the_frozen_encoders_embeddings(setup, tmp_path):
-    from eeg2img_hf.training.train_image_to_eeg import load_image_to_eeg_data
     from eeg2img_hf.training.train_gan import load_frozen_encoder
+    from eeg2img_hf.training.train_image_to_eeg import load_image_to_eeg_data
 
     root, dataset = setup
     args = tiny_args(root, tmp_path)

@@ -321,8 +321,8 @@ def test_missing_or_unreachable_vision_model_is_named_before_any_data(data_dir, 
 
 def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, capsys):
     from eeg2img_hf.cli import main
+    from eeg2img_hf.evaluation import evaluate_clip
     from eeg2img_hf.hub.model_cards import render_model_card
-    from eeg2img_hf.training import evaluate_clip
 
     source = tmp_path / "resnet"  # a copy, deleted before the saved model is reloaded
     shutil.copytree(resnet_dir, source)
@@ -350,10 +350,11 @@ def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, ca
 
 
 def test_train_image_to_eeg_with_a_local_vision_model(resnet_dir, data_dir, tmp_path):
+    from eeg2img_hf.evaluation import evaluate_reconstruction
     from eeg2img_hf.hub.model_cards import render_model_card
     from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
     from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel, EEGStyleGANConfig, EEGStyleGANModel
-    from eeg2img_hf.training import ImageToEEGTrainingArguments, evaluate_reconstruction, train_image_to_eeg
+    from eeg2img_hf.training import ImageToEEGTrainingArguments, train_image_to_eeg
 
     encoder = EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=8, embed_dim=12)
     torch.manual_seed(0)

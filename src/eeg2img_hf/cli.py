@@ -62,7 +62,7 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 
 
 def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
-    from .training import evaluate_encoder
+    from .evaluation import evaluate_encoder
     from .utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_eeg_encoder")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from .evaluation import evaluate_clip, evaluate_encoder, evaluate_gan, evaluate_reconstruction
 from .evaluation.generate import generate_grids
 from .hub import render_model_card
 from .metrics.image_classifier import CONFIG_NAME, load_image_classifier, train_image_classifier
@@ -34,10 +35,6 @@ from .training import (
     EncoderTrainingArguments,
     GANTrainingArguments,
     ImageToEEGTrainingArguments,
-    evaluate_clip,
-    evaluate_encoder,
-    evaluate_gan,
-    evaluate_reconstruction,
     train_clip,
     train_encoder,
     train_gan,

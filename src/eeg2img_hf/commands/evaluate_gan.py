@@ -13,7 +13,7 @@ DEFAULT_RESULT_NAME = "gan_eval_results.json"
 
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
     """Run [`evaluate_gan`] and print the headline figures as one JSON line."""
-    from ..training.evaluate_gan import evaluate_gan
+    from ..evaluation.evaluate_gan import evaluate_gan
     from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_stylegan")

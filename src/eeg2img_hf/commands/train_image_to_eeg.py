@@ -44,7 +44,7 @@ def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
 
 def cmd_evaluate_reconstruction(ns: argparse.Namespace) -> None:
     """Handler: run `evaluate_reconstruction` and print the seen/unseen/all scores as one JSON line."""
-    from ..training.train_image_to_eeg import evaluate_reconstruction
+    from ..evaluation.evaluate_reconstruction import evaluate_reconstruction
     from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_image_to_eeg")

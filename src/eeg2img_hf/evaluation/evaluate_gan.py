@@ -35,12 +35,12 @@ from ..metrics.extractors import InceptionV3Extractor, describe
 from ..metrics.image_classifier import load_image_classifier, load_split_images, train_image_classifier
 from ..models import EEGStyleGANModel
 from ..pipelines.eeg_to_image import check_generation_options
+from ..training.common import EEGBatchDataset, write_json
 from ..utils.checks import check_seed
 from ..utils.images import images_to_uint8
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import prepare_result_json
-from .common import EEGBatchDataset, write_json
 
 __all__ = ["EXTRACTOR_CHOICES", "PAPER_GAN_PROTOCOL", "PAPER_GAN_RESULTS", "evaluate_gan", "paper_comparability"]
 

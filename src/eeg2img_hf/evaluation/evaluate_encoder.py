@@ -9,10 +9,10 @@ from typing import Any
 from ..data import get_eeg_info, load_eeg_dataset
 from ..metrics import evaluate_features, plot_tsne, unseen_class_evaluation
 from ..models import EEGEncoderModel
+from ..training.common import compute_embeddings, select_classes, write_json
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import prepare_result_json
-from .common import compute_embeddings, select_classes, write_json
 
 
 def _unseen_report(model, dataset, unseen: list[str]) -> dict[str, Any]:

@@ -33,17 +33,17 @@ from ..metrics import (
 from ..metrics.retrieval import _check_ks
 from ..models.eeg_clip import EEGClipModel
 from ..retrieval import build_gallery, default_image_processor
+from ..training.common import EEGBatchDataset, write_json
 from ..utils.checks import check_seed
 from ..utils.model_folders import load_model_folder
 from ..utils.vision_towers import vision_tower_record
-from .common import EEGBatchDataset, write_json
 from .things_protocol import DEFAULT_WAYS, things_zero_shot
 
 __all__ = ["PAPER_EEGCLIP_RESULTS", "PROTOCOLS", "evaluate_clip", "train_probe_head"]
 
 PROTOCOLS = ("default", "things-zero-shot")
 """`default`: the module docstring's retrieval and classification; `things-zero-shot`: N-way identification of
-unseen test concepts (see `eeg2img_hf.training.things_protocol`)."""
+unseen test concepts (see `eeg2img_hf.evaluation.things_protocol`)."""
 
 PAPER_EEGCLIP_RESULTS: dict[str, Any] = {
     "source": "Singh et al., WACV 2024, Tables 4-5: EEGClip on EEGCVPR40 (raw), batch 64, 2048 epochs",
@@ -230,7 +230,7 @@ def evaluate_clip(
     """Score an EEGClip model on one split of an EEG-image dataset (see the module docstring for the protocol).
 
     With `protocol="things-zero-shot"` the THINGS-EEG2 zero-shot protocol runs instead
-    ([`~eeg2img_hf.training.things_protocol.things_zero_shot`]): 2-, 4-, 10- and 200-way (capped at the number of
+    ([`~eeg2img_hf.evaluation.things_protocol.things_zero_shot`]): 2-, 4-, 10- and 200-way (capped at the number of
     test images) top-1 / top-5 identification of the split's images from each subject's EEG, repetitions averaged and
     single trials, per subject and averaged over subjects, with the regime (subject-dependent or
     leave-one-subject-out) read from the model's training record; `subjects`, `ways`, `n_draws`, `single_trial` and
