@@ -15,12 +15,14 @@ FLOPs (1 multiply-add = 2 FLOPs):
 
 Memory: every forward pass allocates large activations (268 MB per tensor at batch 16); glibc serves blocks
 above its mmap threshold (at most 32 MB) with fresh mmaps, so the kernel zero-fills every page again on each op
-(about a quarter of the wall time at batch 16 here). `--retain-freed-memory` re-runs the script with
-`MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64 GiB` (heap only, freed memory kept for reuse; same arithmetic, same
-outputs); the JSON says which allocator settings were in effect.
+(about a quarter of the wall time at batch 16 here). The generator avoids this by default: its CPU forward pass
+runs inside `allocator_stylegan.reuse_freed_memory` (heap only, freed memory reused within the pass, defaults
+restored after it); `EEG2IMG_MALLOC_TUNING=0` turns that off, and `--compare-allocator` times both, interleaved.
+`--retain-freed-memory` re-runs the script with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64 GiB` for the whole
+process (the former workaround); the JSON says which settings were in effect.
 
     python scripts/bench_generate.py [--batch-sizes 1,16] [--repeats 3] [--threads N] [--profile]
-        [--fused-modconv auto|true|false] [--retain-freed-memory]
+        [--fused-modconv auto|true|false] [--retain-freed-memory] [--compare-allocator]
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto = the model's choice (fused for batch 1); true/false force it (mapping + synthesis)")
     parser.add_argument("--retain-freed-memory", action="store_true",
                         help="re-run with glibc malloc set to keep freed memory (no per-op page faults)")
+    parser.add_argument("--compare-allocator", action="store_true",
+                        help="per batch size, alternate forward passes with the generator's built-in memory policy "
+                             "on and off (EEG2IMG_MALLOC_TUNING), each paired with a matmul measurement")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     if not args.batch_sizes or min(args.batch_sizes) < 1 or args.repeats < 1:
@@ -155,6 +160,35 @@ def time_generation(
             "paired_ratio": sorted(ratios)[len(ratios) // 2]}  # fmt: skip
 
 
+def compare_allocator(generator: torch.nn.Module, batch_size: int, repeats: int, mm_size: int = 2048) -> dict:
+    """Alternates timed forward passes with the package's CPU memory policy on (the default) and off, each paired
+    with a matmul measurement just before it, so both settings see the same machine load."""
+    run = make_runner(generator, batch_size)
+    analytic = analytic_flops_per_image(generator.config)
+    ratios: dict[str, list[float]] = {"on": [], "off": []}
+    seconds: dict[str, list[float]] = {"on": [], "off": []}
+    saved = os.environ.get("EEG2IMG_MALLOC_TUNING")
+    try:
+        with torch.inference_mode():
+            run()  # warm-up
+            for _ in range(repeats):
+                for mode in ("on", "off"):
+                    os.environ["EEG2IMG_MALLOC_TUNING"] = "1" if mode == "on" else "0"
+                    peak = matmul_flops_per_s(mm_size, repeats=3)
+                    start = time.perf_counter()
+                    run()
+                    seconds[mode].append(time.perf_counter() - start)
+                    ratios[mode].append(analytic * batch_size / seconds[mode][-1] / peak)
+    finally:
+        if saved is None:
+            os.environ.pop("EEG2IMG_MALLOC_TUNING", None)
+        else:
+            os.environ["EEG2IMG_MALLOC_TUNING"] = saved
+    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    return {mode: {"images_per_s": round(batch_size / median(seconds[mode]), 3),
+                   "fraction_of_matmul_peak_paired": round(median(ratios[mode]), 3)} for mode in ("on", "off")}
+
+
 def profile_table(generator: torch.nn.Module, batch_size: int) -> str:
     from torch.profiler import ProfilerActivity, profile
 
@@ -195,6 +229,9 @@ def main(argv: list[str] | None = None) -> dict:
             "achieved_gflops_per_s": round(analytic * timing["images_per_s"] / 1e9, 1),
             "fraction_of_matmul_peak_paired": round(timing["paired_ratio"], 3),
         }
+        if args.compare_allocator:
+            batches[str(batch_size)]["memory_policy"] = compare_allocator(generator, batch_size, args.repeats,
+                                                                          args.mm_size)
         if args.profile:
             print(f"--- batch {batch_size} ---\n{profile_table(generator, batch_size)}", file=sys.stderr)
     peak_after = matmul_flops_per_s(args.mm_size)  # the machine is shared: measure again, keep the best
@@ -205,6 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         "preset": args.preset, "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
         "fused_modconv": args.fused_modconv, "repeats": args.repeats,
         "malloc_env": {k: os.environ[k] for k in sorted(RETAIN_ENV) if k in os.environ},
+        "memory_policy": "off" if os.environ.get("EEG2IMG_MALLOC_TUNING") == "0" else "on (package default)",
         "matmul_gflops_per_s": round(peak / 1e9, 1),
         "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
         "flops_per_image_analytic_g": round(analytic / 1e9, 3), "batches": batches,
