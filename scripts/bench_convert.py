@@ -52,7 +52,7 @@ def generate(folder: Path, n_trials: int, seed: int = 0) -> dict:
     for i in range(n_trials):
         eeg = torch.from_numpy(rng.standard_normal((N_CHANS, int(lengths[i])), dtype=np.float32))
         dataset.append({"eeg": eeg, "label": int(image_index[i] // per_class), "image": int(image_index[i]),
-                        "subject": int(1 + i % N_SUBJECTS)})  # fmt: skip
+                        "subject": int(1 + i % N_SUBJECTS)})
     torch.save({"dataset": dataset, "labels": wnids, "images": images}, folder / "eeg_signals_raw_with_mean_std.pth")
     del dataset
     # split by image, as the official file does: all trials of one image land in one split
@@ -99,7 +99,7 @@ def child_convert(folder: Path) -> dict:
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "peak_rss_bytes": peak_rss_bytes(),
             "import_rss_bytes": baseline,
-            "rows": {k: len(v) for k, v in ds.items()}, "dropped": get_eeg_info(ds)["split"]["dropped"]}  # fmt: skip
+            "rows": {k: len(v) for k, v in ds.items()}, "dropped": get_eeg_info(ds)["split"]["dropped"]}
 
 
 def _rate(n: int, seconds: float) -> float:
@@ -144,12 +144,12 @@ def child_iterate(folder: Path) -> dict:
     return {"train_trials": n, "arrow_torch_format_trials_per_s": _rate(n, arrow_torch),
             "arrow_eeg_batch_dataset_trials_per_s": _rate(n, arrow_getitems),
             "arrow_zero_copy_trials_per_s": _rate(n, arrow_zero_copy),
-            "in_memory_tensors_trials_per_s": _rate(len(kept), in_memory)}  # fmt: skip
+            "in_memory_tensors_trials_per_s": _rate(len(kept), in_memory)}
 
 
 def _run_child(mode: str, folder: Path) -> dict:
     result = subprocess.run([sys.executable, __file__, "--child", mode, "--workdir", str(folder)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{mode} child failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -181,11 +181,11 @@ def main() -> None:
         "peak_rss_over_data": round(converted["peak_rss_bytes"] / data_bytes, 3),
         "import_rss_bytes": converted["import_rss_bytes"],
         "conversion_rss_over_data": round((converted["peak_rss_bytes"] - converted["import_rss_bytes"]) / data_bytes,
-                                          3),  # fmt: skip
+                                          3),
         "rows": converted["rows"], "dropped": converted["dropped"], **iterated,
         "targets": {"convert_seconds": 120, "peak_rss_over_data": 2.0, "trials_per_s": 5000},
         "cpu_count": os.cpu_count(),
-    }))  # fmt: skip
+    }))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def time_generation(
             ratios.append(analytic * batch_size / times[-1] / peak)
     best, median = min(times), sorted(times)[len(times) // 2]
     return {"images_per_s": batch_size / median, "images_per_s_best": batch_size / best, "seconds_median": median,
-            "paired_ratio": sorted(ratios)[len(ratios) // 2]}  # fmt: skip
+            "paired_ratio": sorted(ratios)[len(ratios) // 2]}
 
 
 def compare_allocator(generator: torch.nn.Module, batch_size: int, repeats: int, mm_size: int = 2048) -> dict:
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
         "matmul_gflops_per_s": round(peak / 1e9, 1),
         "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
         "flops_per_image_analytic_g": round(analytic / 1e9, 3), "batches": batches,
-    }  # fmt: skip
+    }
     print(json.dumps(result))
     return result
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from transformers import pipeline
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the tasks)
 from eeg2img_hf.models import (
@@ -24,7 +25,6 @@ from eeg2img_hf.models import (
     ImageToEEGModel,
 )
 from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
-from transformers import pipeline
 
 N_CHANS, N_TIMES, EMBED = 4, 32, 12
 NAN, INF = float("nan"), float("inf")
@@ -237,7 +237,7 @@ def test_stylegan_generator_checks_outside_training(gan):
     ("case", "match"),
     [("encoder-eeg", r"eeg_values.*NaN or inf.*\[1\]"), ("clip-eeg", r"eeg_values.*NaN or inf"),
      ("clip-pixels", r"pixel_values.*NaN or inf"), ("image-to-eeg-pixels", r"pixel_values.*NaN or inf")],
-)  # fmt: skip
+)
 def test_other_models_refuse_non_finite_inputs(clip, case, match):
     torch.manual_seed(0)
     encoder = EEGEncoderModel(_encoder_config()).eval()
@@ -330,7 +330,7 @@ ARGUMENT_CASES = [
 @pytest.mark.parametrize(
     ("factory", "overrides", "match"), ARGUMENT_CASES,
     ids=[f"{c[0].__name__[1:]}-{next(iter(c[1]))}-{c[1][next(iter(c[1]))]!r}" for c in ARGUMENT_CASES],
-)  # fmt: skip
+)
 def test_training_arguments_refuse(factory, overrides, match):
     with pytest.raises(ValueError, match=match):
         factory(**overrides)
@@ -387,7 +387,7 @@ def test_preprocessing_steps_leave_usable_trials(steps, match):
     ("text", "match"),
     [("18446744073709551616", r"--seeds.*\[0, 4294967295\]"), ("5-3", r"--seeds range '5-3' is reversed"),
      ("0-4294967296", r"--seeds.*4294967295"), ("0-99999", r"more than 10000 seeds"), ("-2", r"--seeds")],
-)  # fmt: skip
+)
 def test_generate_seeds(text, match):
     from eeg2img_hf.evaluation.generate import parse_seeds
 
@@ -400,7 +400,7 @@ def test_generate_seeds(text, match):
     [({"truncation_psi": NAN}, r"--truncation-psi.*nan"), ({"num_images": 0}, r"--num-images.*>= 1"),
      ({"batch_size": True}, r"--batch-size.*True"), ({"trials_per_class": 2.5}, r"--trials-per-class.*2\.5"),
      ({"seeds": [2**32]}, r"--seeds.*4294967296")],
-)  # fmt: skip
+)
 def test_generate_grids_refuses_before_writing(tmp_path, options, match):
     from eeg2img_hf.evaluation.generate import generate_grids
 
@@ -413,7 +413,7 @@ def test_generate_cli_truncation_psi_nan_fails(tmp_path, capsys):
     from eeg2img_hf.cli import main
 
     argv = ["generate", str(tmp_path / "model"), "--dataset", "thoughtviz", "--truncation-psi", "nan",
-            "--output-dir", str(tmp_path / "out")]  # fmt: skip
+            "--output-dir", str(tmp_path / "out")]
     try:
         code = main(argv)
     except ValueError as err:

@@ -52,7 +52,7 @@ def env(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")
     torch.manual_seed(0)
     enc_config = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                                  embed_dim=12)  # fmt: skip
+                                  embed_dim=12)
     models = {
         "encoder": EEGEncoderModel(enc_config),
         "gan": EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=enc_config)),
@@ -92,13 +92,13 @@ def _error_lines(err: str) -> list[str]:
 def _byo(env: Path, out: Path, arrays: Path | None = None, images: Path | None = None, *extra: str) -> list[str]:
     return ["convert", "byo", "--arrays", str(arrays or env / "trials.npz"), "--images",
             str(images or env / "images" / "map.json"), str(out), "--sfreq", "100", "--ch-names", CHANNELS,
-            "--class-names", "a,b", *extra]  # fmt: skip
+            "--class-names", "a,b", *extra]
 
 
 def _generate(model: Path, env: Path, tmp_path: Path, *source: str) -> list[str]:
     source = source or ("--dataset", str(env / "data"))
     return ["generate", str(model), *source, "--classes", "2", "--trials-per-class", "1", "--device", "cpu",
-            "--output-dir", str(tmp_path / "grids")]  # fmt: skip
+            "--output-dir", str(tmp_path / "grids")]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def _gan_sharded_index_missing_shard(env, tmp):
 
 def _evaluate_encoder_clip_folder(env, tmp):
     return ["evaluate-encoder", str(env / "clip"), "--dataset", str(env / "data"), "--no-tsne"], \
-        ["clip", "EEGClip", "expected an EEG encoder"]  # fmt: skip
+        ["clip", "EEGClip", "expected an EEG encoder"]
 
 
 def _evaluate_encoder_shape_mismatch(env, tmp):
@@ -213,19 +213,19 @@ def _evaluate_encoder_shape_mismatch(env, tmp):
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps({**config, "lstm_hidden_size": 11}))
     return ["evaluate-encoder", str(model), "--dataset", str(env / "data"), "--no-tsne"], \
-        ["encoder", "another shape", "tower.lstm"]  # fmt: skip
+        ["encoder", "another shape", "tower.lstm"]
 
 
 def _evaluate_gan_encoder_folder(env, tmp):
     return ["evaluate-gan", str(env / "encoder"), "--dataset", str(env / "data"), "--num-fakes", "4"], \
-        ["encoder", "expected an EEGStyleGAN"]  # fmt: skip
+        ["encoder", "expected an EEGStyleGAN"]
 
 
 def _evaluate_gan_truncated(env, tmp):
     model = _copy(env, "gan", tmp)
     _truncate(model / "model.safetensors", 0.9)
     return ["evaluate-gan", str(model), "--dataset", str(env / "data"), "--num-fakes", "4"], \
-        ["model.safetensors", "truncated"]  # fmt: skip
+        ["model.safetensors", "truncated"]
 
 
 def _evaluate_gan_bad_judge(env, tmp):
@@ -250,17 +250,17 @@ def _evaluate_clip_pickle_weights(env, tmp):
 
 def _evaluate_reconstruction_encoder_folder(env, tmp):
     return ["evaluate-reconstruction", str(env / "encoder"), "--generator", str(env / "gan"), "--dataset",
-            str(env / "data"), "--judge", str(tmp)], ["encoder", "expected an image -> EEG model"]  # fmt: skip
+            str(env / "data"), "--judge", str(tmp)], ["encoder", "expected an image -> EEG model"]
 
 
 def _evaluate_reconstruction_bad_generator(env, tmp):
     return ["evaluate-reconstruction", str(env / "i2e"), "--generator", str(env / "clip"), "--dataset",
-            str(env / "data"), "--judge", str(tmp)], ["--generator", "clip", "expected an EEGStyleGAN"]  # fmt: skip
+            str(env / "data"), "--judge", str(tmp)], ["--generator", "clip", "expected an EEGStyleGAN"]
 
 
 def _build_gallery_encoder_folder(env, tmp):
     return ["build-gallery", str(env / "encoder"), str(env / "images"), "--output", str(tmp / "g.safetensors")], \
-        ["encoder", "expected an EEGClip"]  # fmt: skip
+        ["encoder", "expected an EEGClip"]
 
 
 def _build_gallery_corrupt_header(env, tmp):
@@ -268,29 +268,29 @@ def _build_gallery_corrupt_header(env, tmp):
     data = (model / "model.safetensors").read_bytes()
     (model / "model.safetensors").write_bytes(data[:8] + b"\xff" * 16 + data[24:])
     return ["build-gallery", str(model), str(env / "images"), "--output", str(tmp / "g.safetensors")], \
-        ["model.safetensors", "not a safetensors file"]  # fmt: skip
+        ["model.safetensors", "not a safetensors file"]
 
 
 def _train_gan_clip_encoder(env, tmp):
     return ["train-gan", "--preset", "tiny", "--encoder", str(env / "clip"), "--dataset", str(env / "data"),
-            "--output-dir", str(tmp / "run")], ["encoder", "EEGClip", "expected an EEG encoder"]  # fmt: skip
+            "--output-dir", str(tmp / "run")], ["encoder", "EEGClip", "expected an EEG encoder"]
 
 
 def _train_gan_truncated_encoder(env, tmp):
     model = _copy(env, "encoder", tmp)
     _truncate(model / "model.safetensors")
     return ["train-gan", "--preset", "tiny", "--encoder", str(model), "--dataset", str(env / "data"),
-            "--output-dir", str(tmp / "run")], ["encoder/model.safetensors", "truncated"]  # fmt: skip
+            "--output-dir", str(tmp / "run")], ["encoder/model.safetensors", "truncated"]
 
 
 def _train_clip_gan_encoder(env, tmp):
     return ["train-clip", "--preset", "cpu-small", "--encoder", str(env / "gan"), "--dataset", str(env / "data"),
-            "--output-dir", str(tmp / "run")], ["gan", "expected an EEG encoder"]  # fmt: skip
+            "--output-dir", str(tmp / "run")], ["gan", "expected an EEG encoder"]
 
 
 def _train_image_to_eeg_clip_encoder(env, tmp):
     return ["train-image-to-eeg", "--preset", "tiny", "--encoder", str(env / "clip"), "--dataset",
-            str(env / "data"), "--output-dir", str(tmp / "run")], ["--encoder", "expected an EEG encoder"]  # fmt: skip
+            str(env / "data"), "--output-dir", str(tmp / "run")], ["--encoder", "expected an EEG encoder"]
 
 
 def _push_pickle_weights(env, tmp):
@@ -370,7 +370,7 @@ def _gallery_decompression_bomb(env, tmp):
     folder.mkdir()
     Image.new("RGB", (64, 64)).save(folder / "bomb.png")
     return ["build-gallery", str(env / "clip"), str(folder), "--output", str(tmp / "g.safetensors")], \
-        ["bomb.png", "decompression bomb"]  # fmt: skip
+        ["bomb.png", "decompression bomb"]
 
 
 def _gallery_corrupt_image(env, tmp):
@@ -378,7 +378,7 @@ def _gallery_corrupt_image(env, tmp):
     folder.mkdir()
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 10)
     return ["build-gallery", str(env / "clip"), str(folder), "--output", str(tmp / "g.safetensors")], \
-        ["broken.jpg", "not a readable image"]  # fmt: skip
+        ["broken.jpg", "not a readable image"]
 
 
 def _generate_eeg_truncated(env, tmp):
@@ -452,7 +452,7 @@ def _preprocess_output_is_file(env, tmp):
 
 def _split_output_inside_input(env, tmp):
     return ["split", str(env / "data"), "--strategy", "paper", "--output", str(env / "data" / "resplit"),
-            "--overwrite"], ["--output", "inside the input dataset"]  # fmt: skip
+            "--overwrite"], ["--output", "inside the input dataset"]
 
 
 def _simulate_output_foreign(env, tmp):
@@ -471,7 +471,7 @@ def _train_encoder_output_foreign(env, tmp):
     (tmp / "run").mkdir()
     (tmp / "run" / "data.csv").write_text("1,2")
     return ["train-encoder", "--dataset", str(env / "data"), "--output-dir", str(tmp / "run"), "--resume"], \
-        ["output_dir", "not written by eeg2img_hf"]  # fmt: skip
+        ["output_dir", "not written by eeg2img_hf"]
 
 
 def _quickstart_output_foreign(env, tmp):
@@ -488,37 +488,37 @@ def _generate_output_is_file(env, tmp):
 
 def _gallery_output_is_folder(env, tmp):
     return ["build-gallery", str(env / "clip"), str(env / "images"), "--output", str(tmp)], \
-        ["--output", "existing folder"]  # fmt: skip
+        ["--output", "existing folder"]
 
 
 def _gallery_output_is_model_weights(env, tmp):
     model = _copy(env, "clip", tmp)
     return ["build-gallery", str(model), str(env / "images"), "--output", str(model / "model.safetensors"),
-            "--overwrite"], ["--output", "inside the input model"]  # fmt: skip
+            "--overwrite"], ["--output", "inside the input model"]
 
 
 def _evaluate_encoder_output_is_weights(env, tmp):
     model = _copy(env, "encoder", tmp)
     return ["evaluate-encoder", str(model), "--dataset", str(env / "data"), "--no-tsne", "--output",
-            str(model / "model.safetensors")], ["model.safetensors", ".json"]  # fmt: skip
+            str(model / "model.safetensors")], ["model.safetensors", ".json"]
 
 
 def _evaluate_encoder_output_is_config(env, tmp):
     model = _copy(env, "encoder", tmp)
     return ["evaluate-encoder", str(model), "--dataset", str(env / "data"), "--no-tsne", "--output",
-            str(model / "config.json")], ["config.json", "model, dataset or run folder"]  # fmt: skip
+            str(model / "config.json")], ["config.json", "model, dataset or run folder"]
 
 
 def _evaluate_gan_output_is_foreign_json(env, tmp):
     (tmp / "notes.json").write_text("[1, 2, 3]")
     return ["evaluate-gan", str(env / "gan"), "--dataset", str(env / "data"), "--output", str(tmp / "notes.json")], \
-        ["notes.json", "not a json result"]  # fmt: skip
+        ["notes.json", "not a json result"]
 
 
 CASES = {name[1:]: func for name, func in sorted(globals().items()) if name.startswith("_") and callable(func)
          and name.startswith(("_gan_", "_evaluate_", "_build_gallery_", "_train_", "_push_", "_byo_", "_gallery_",
                               "_generate_", "_preprocess_", "_split_", "_convert_checkpoint_", "_simulate_",
-                              "_quickstart_"))}  # fmt: skip
+                              "_quickstart_"))}
 
 
 def test_enough_cases():
@@ -616,7 +616,7 @@ def _loss_train_encoder(env, tmp, out):
 def _loss_train_gan(env, tmp, out):
     encoder = _copy(env, "encoder", tmp)
     return ["train-gan", "--preset", "tiny", "--encoder", str(encoder), "--dataset", str(env / "data"),
-            "--output-dir", str(out or encoder), "--resume"], [encoder]  # fmt: skip
+            "--output-dir", str(out or encoder), "--resume"], [encoder]
 
 
 def _loss_train_clip(env, tmp, out):
@@ -627,7 +627,7 @@ def _loss_train_clip(env, tmp, out):
 def _loss_train_image_to_eeg(env, tmp, out):
     encoder = _copy(env, "encoder", tmp)
     return ["train-image-to-eeg", "--preset", "tiny", "--encoder", str(encoder), "--dataset", str(env / "data"),
-            "--output-dir", str(out or encoder.parent), "--resume"], [encoder]  # fmt: skip
+            "--output-dir", str(out or encoder.parent), "--resume"], [encoder]
 
 
 def _loss_train_image_classifier(env, tmp, out):
@@ -710,5 +710,5 @@ def test_debug_traceback_in_a_fresh_process(env, tmp_path):
     argv = ["--debug", "push", str(tmp_path / "nowhere"), "org/x"]
     code = f"from eeg2img_hf.cli import main; raise SystemExit(main({argv!r}))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "no such model folder" in proc.stderr

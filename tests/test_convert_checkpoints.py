@@ -78,7 +78,7 @@ class _Persistent:
 
     def __reduce__(self):
         meta = {"type": "class", "version": 4, "module_src": self.module_src, "class_name": self.class_name,
-                "state": self.state}  # fmt: skip
+                "state": self.state}
         return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (meta,))
 
 
@@ -110,7 +110,7 @@ def _module_state(class_name: str, attrs: dict[str, Any]) -> dict[str, Any]:
                              "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
                              "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
                              "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
-                             "_modules": OrderedDict(), "_init_args": (), "_init_kwargs": {}}  # fmt: skip
+                             "_modules": OrderedDict(), "_init_args": (), "_init_kwargs": {}}
     state.update(attrs)
     return state
 
@@ -120,10 +120,10 @@ def _class_and_attrs(path: str, config: EEGStyleGANConfig) -> tuple[str, dict[st
     if leaf in ("embed", "affine") or re.fullmatch(r"fc\d+", leaf):
         lr = config.mapping_lr_multiplier if leaf.startswith("fc") else 1.0
         return "FullyConnectedLayer", {"activation": "lrelu" if leaf.startswith("fc") else "linear",
-                                       "weight_gain": 0.1, "bias_gain": lr}  # fmt: skip
+                                       "weight_gain": 0.1, "bias_gain": lr}
     if leaf in ("conv0", "conv1"):
         return "SynthesisLayer", {"conv_clamp": config.conv_clamp, "use_noise": True, "activation": "lrelu",
-                                  "up": 2 if leaf == "conv0" else 1}  # fmt: skip
+                                  "up": 2 if leaf == "conv0" else 1}
     if leaf == "torgb":
         return "ToRGBLayer", {"conv_clamp": config.conv_clamp}
     if leaf == "skip":
@@ -185,11 +185,11 @@ def _generator_record(generator: EEGStyleGANGenerator, easy: type, module_src: s
                   mapping_kwargs=easy(num_layers=config.mapping_num_layers),
                   synthesis_kwargs=easy(channel_base=config.synthesis_channel_base,
                                         channel_max=config.synthesis_channel_max, num_fp16_res=4,
-                                        conv_clamp=config.conv_clamp))  # fmt: skip
+                                        conv_clamp=config.conv_clamp))
     root = _module_state("Generator", {"z_dim": config.z_dim, "c_dim": config.embed_dim, "w_dim": config.w_dim,
                                            "img_resolution": config.img_resolution,
                                            "img_channels": config.img_channels, "num_ws": generator.num_ws,
-                                           "_init_kwargs": kwargs})  # fmt: skip
+                                           "_init_kwargs": kwargs})
     root["_modules"] = _record_tree(flat, lambda path: _class_and_attrs(path, config), module_src)
     return _Persistent("Generator", root, module_src)
 
@@ -220,7 +220,7 @@ def _discriminator_record(discriminator: EEGStyleGANDiscriminator, easy: type, m
         if leaf == "embed" or re.fullmatch(r"fc\d+", leaf) and path.startswith("mapping"):
             lr = config.mapping_lr_multiplier if leaf.startswith("fc") else 1.0
             return "FullyConnectedLayer", {"activation": "lrelu" if leaf.startswith("fc") else "linear",
-                                           "bias_gain": lr}  # fmt: skip
+                                           "bias_gain": lr}
         if leaf in ("fc", "out"):
             return "FullyConnectedLayer", {"activation": "lrelu" if leaf == "fc" else "linear", "bias_gain": 1.0}
         if leaf in ("fromrgb", "conv0", "conv1", "skip", "conv"):
@@ -228,7 +228,7 @@ def _discriminator_record(discriminator: EEGStyleGANDiscriminator, easy: type, m
             return "Conv2dLayer", {"conv_clamp": clamp, "down": 2 if leaf in ("conv1", "skip") else 1}
         if leaf == "mbstd":
             return "MinibatchStdLayer", {"group_size": config.mbstd_group_size,
-                                         "num_channels": config.mbstd_num_channels}  # fmt: skip
+                                         "num_channels": config.mbstd_num_channels}
         if leaf == "b4":
             return "DiscriminatorEpilogue", {"cmap_dim": config.discriminator_channel_max}
         if re.fullmatch(r"b\d+", leaf):
@@ -257,7 +257,7 @@ def _randomized_generator(config: EEGStyleGANConfig, seed: int) -> EEGStyleGANGe
 def _write_snapshot(path: Path, monkeypatch: pytest.MonkeyPatch, g_ema: EEGStyleGANGenerator,
                     g: EEGStyleGANGenerator | None = None, marker: Path | None = None,
                     extra: dict | None = None, d: EEGStyleGANDiscriminator | None = None,
-                    augment: dict[str, Any] | None = None) -> None:  # fmt: skip
+                    augment: dict[str, Any] | None = None) -> None:
     """Writes `path` like StyleGAN2-ADA's `pickle.dump(snapshot_data, f)`; the fake modules exist only meanwhile.
 
     Without `d`, D is a placeholder record (with a plain torch module inside); `augment` gives the augment pipe's
@@ -270,17 +270,17 @@ def _write_snapshot(path: Path, monkeypatch: pytest.MonkeyPatch, g_ema: EEGStyle
         else:
             disc = _Persistent("Discriminator", _module_state("Discriminator", {
                 "_parameters": OrderedDict(w=torch.nn.Parameter(torch.randn(3, 2))),
-                "_modules": OrderedDict(plain=torch.nn.Linear(2, 2))}), module_src)  # fmt: skip
+                "_modules": OrderedDict(plain=torch.nn.Linear(2, 2))}), module_src)
         attrs = {k: np.float32(v) for k, v in (augment or {"brightness": 1.0}).items()}
         augment_pipe = _Persistent("AugmentPipe", _module_state("AugmentPipe", {
             "_buffers": OrderedDict(p=torch.tensor(0.25), Hz_geom=torch.randn(12)),
-            "imgfilter_bands": [1, 1, 1, 1], **attrs}), module_src)  # fmt: skip
+            "imgfilter_bands": [1, 1, 1, 1], **attrs}), module_src)
         snapshot = {
             "G": _generator_record(g or g_ema, easy, module_src, extra), "D": disc,
             "G_ema": _generator_record(g_ema, easy, module_src, extra), "augment_pipe": augment_pipe,
             "training_set_kwargs": easy(class_name="training.dataset.EEG2ImageDataset", resolution=np.int64(16),
                                         use_labels=True, max_size=np.arange(3, dtype=np.int32)),
-        }  # fmt: skip
+        }
         with path.open("wb") as handle:
             pickle.dump(snapshot, handle)
     assert "torch_utils.persistence" not in sys.modules
@@ -456,7 +456,7 @@ def _fir(x: torch.Tensor, taps: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 def _reference_logits(t: dict[str, torch.Tensor], img: torch.Tensor, c: torch.Tensor,
-                      cfg: dict[str, Any]) -> torch.Tensor:  # fmt: skip
+                      cfg: dict[str, Any]) -> torch.Tensor:
     """StyleGAN2-ADA's projection discriminator written out from the papers' maths on the NVIDIA-named tensors
     (float64): equalised-lr layers (weights scaled by 1/sqrt(fan_in), FC by lr/sqrt(fan_in), biases by lr),
     lrelu(0.2) * sqrt(2) then clamp, 4x4 FIR [1,3,3,1] before each stride-2 conv, minibatch std, projection."""
@@ -593,7 +593,7 @@ def _init_args(gan_data: Path, out: Path, init_from: Path, **overrides: Any):
 
     return GANTrainingArguments.from_preset(
         "tiny", dataset=str(gan_data / "data"), encoder=str(gan_data / "encoder"), output_dir=str(out),
-        init_from=str(init_from), log_with=["csv"], **overrides)  # fmt: skip
+        init_from=str(init_from), log_with=["csv"], **overrides)
 
 
 def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, monkeypatch, gan_data):
@@ -601,7 +601,7 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
 
     nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch, "resnet")
     converted = convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl",
-                                                   encoder_path=gan_data / "encoder")  # fmt: skip
+                                                   encoder_path=gan_data / "encoder")
     converted.save_pretrained(tmp_path / "start")
     assert {"discriminator", "generator", "gan_init_state.json", "model.safetensors"} <= {
         p.name for p in (tmp_path / "start").iterdir()}
@@ -645,7 +645,7 @@ def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch
     convert_stylegan_snapshot(tmp_path / "snap.pkl").save_pretrained(tmp_path / "g_only")
     base = {"dataset": str(gan_data / "data"), "encoder": str(gan_data / "encoder"), "log_with": ["csv"]}
     args = GANTrainingArguments.from_preset("tiny", output_dir=str(tmp_path / "run"),
-                                            init_from=str(tmp_path / "g_only"), **base)  # fmt: skip
+                                            init_from=str(tmp_path / "g_only"), **base)
     with pytest.raises(BadModelFolderError, match="no discriminator/ folder"):
         _setup(args)
     other = tmp_path / "enc7"
@@ -654,7 +654,7 @@ def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch
     EEGEncoderModel(encoder_config).save_pretrained(other)
     convert_stylegan_training_snapshot(tmp_path / "snap.pkl").save_pretrained(tmp_path / "start")
     args = GANTrainingArguments.from_preset("tiny", **{**base, "encoder": str(other)}, output_dir=str(tmp_path / "r2"),
-                                            init_from=str(tmp_path / "start"))  # fmt: skip
+                                            init_from=str(tmp_path / "start"))
     with pytest.raises(BadModelFolderError, match="embed_dim.: 12"):
         _setup(args)
 
@@ -856,7 +856,7 @@ def test_cnn_encoder_round_trip(tmp_path, n_chans, head):
     module = _AuthorsCNN(head=head).eval()
     _save_authors_pth(tmp_path / "eegfeat_cnn_all_0.5.pth", module)
     model, report = convert_authors_encoder(tmp_path / "eegfeat_cnn_all_0.5.pth", n_chans=n_chans,
-                                            return_report=True)  # fmt: skip
+                                            return_report=True)
     config = model.config
     assert config.architecture == "cnn" and report["architecture"] == "cnn"
     assert (config.cnn_channels, config.cnn_kernel_size, config.embed_dim) == ([6, 8, 10, 12], 3, 16)
@@ -921,7 +921,7 @@ def test_cli_encoder_and_stylegan(tmp_path, monkeypatch, capsys):
     _write_snapshot(tmp_path / "network-snapshot-000010.pkl", monkeypatch, generator)
     out = tmp_path / "gan"
     args = ["convert-checkpoint", "stylegan", str(tmp_path / "network-snapshot-000010.pkl"), str(out),
-            "--encoder", str(tmp_path / "enc")]  # fmt: skip
+            "--encoder", str(tmp_path / "enc")]
     assert main(args) == 0
     record = json.loads((out / "conversion.json").read_text())
     assert "non-commercial" in record["licence"] and record["network"] == "G_ema"
@@ -993,7 +993,7 @@ def test_cli_push_to_hub_publishes_the_converted_folder(tmp_path, hub_server):
     _save_authors_pth(tmp_path / "eegfeat_all_0.9.pth", _authors_encoder_module(n_chans=14, hidden=16, layers=2))
     env = {**os.environ, **hub_server.client_env(hf_home=tmp_path / "hf"), "TRANSFORMERS_VERBOSITY": "error"}
     proc = subprocess.run([sys.executable, "-c", PUSH_CONVERTED, str(tmp_path / "eegfeat_all_0.9.pth"),
-                           str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+                           str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "CODE0" in proc.stdout, proc.stderr[-3000:]
     summary = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
     assert summary["repo_id"] == "org/converted-encoder" and summary["url"].endswith("/org/converted-encoder")
@@ -1110,7 +1110,7 @@ def test_eeg_clip_converts_and_matches_a_hand_written_forward(tmp_path):
         _, (h_n, _) = lstm(scaled.transpose(1, 2))
         eeg_ref = F.normalize(h_n[-1] @ eeg_fc.weight.t(), dim=1)
         image_ref = F.normalize(F.relu(resnet(pixel_values=pixels).pooler_output.flatten(1)) @ image_fc.weight.t(),
-                                dim=1)  # fmt: skip
+                                dim=1)
     torch.testing.assert_close(out.eeg_embeds, eeg_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out.image_embeds, image_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out.logits_per_eeg, math.exp(0.5) * eeg_ref @ image_ref.t(), rtol=1e-5, atol=1e-5)

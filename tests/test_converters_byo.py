@@ -41,7 +41,7 @@ def test_convert_arrays_label_mapping_and_split(tmp_path, images):
     labels = np.arange(30) % 3
     ds = convert_arrays(eeg, labels, {0: images[0], "b": images[1], 2: images[2]}, tmp_path / "out", sfreq=250,
                         ch_names=["C3", "C4"], class_names=["a", "b", "c"], subjects=np.arange(30) % 2 + 1,
-                        blocks=np.arange(30) // 10, seed=1, unit="uV")  # fmt: skip
+                        blocks=np.arange(30) // 10, seed=1, unit="uV")
     validate_eeg_dataset(ds)
     assert {k: len(v) for k, v in ds.items()} == {"train": 18, "validation": 6, "test": 6}  # per class of 10: 2 test, 2 val
     all_rows = {tuple(np.asarray(r["eeg"]).ravel()[:2]): r for s in ds.values() for r in s.with_format("numpy")}
@@ -60,7 +60,7 @@ def test_convert_arrays_per_trial_images_and_user_split(tmp_path, images):
     eeg = np.ones((4, 1, 3), np.float32) * np.arange(4)[:, None, None]
     ds = convert_arrays(eeg, ["x", "y", "x", "y"], [p.name for p in images], tmp_path / "out", sfreq=10,
                         ch_names=["Fz"], class_names=["x", "y"], split=["train", "val", "test", "train"],
-                        image_root=images[0].parent, image_ids=["i0", "i1", "i2", "i3"])  # fmt: skip
+                        image_root=images[0].parent, image_ids=["i0", "i1", "i2", "i3"])
     assert ds["train"]["image_id"] == ["i0", "i3"] and ds["validation"]["label"] == [1]
     assert ds["test"]["official_split"] == ["test"] and ds["test"][0]["image"].getpixel((0, 0)) == (80, 0, 0)
     assert ds["train"]["subject"] == [0, 0] and ds["train"]["block"] == [-1, -1]
@@ -92,7 +92,7 @@ def test_convert_mne_epochs_from_fif(tmp_path, images):
     epochs.save(path, verbose="error")
     mapping = {10: images[0], 20: images[1], "house/a": images[2], "house/b": images[3]}
     ds = convert_mne_epochs(path, mapping, tmp_path / "out", class_of_event={"face/a": "face", "face/b": "face",
-                            30: "house", 40: "house"}, subject=7, seed=0)  # fmt: skip
+                            30: "house", 40: "house"}, subject=7, seed=0)
     validate_eeg_dataset(ds)
     assert ds["train"].features["label"].names == ["face", "house"]
     info = get_eeg_info(ds)
@@ -119,7 +119,7 @@ def test_mapping_files_and_cli(tmp_path, images):
     epochs.save(tmp_path / "x-epo.fif", verbose="error")
     csv_path = tmp_path / "img" / "map.csv"
     csv_path.write_text("event,image,class\n" + "".join(f"{c},stim{i}.png,{'ab'[i // 2]}\n"
-                                                        for i, c in enumerate((10, 20, 30, 40))))  # fmt: skip
+                                                        for i, c in enumerate((10, 20, 30, 40))))
     found, classes = read_event_mapping(csv_path)
     assert found[30] == images[2] and classes == {10: "a", 20: "a", 30: "b", 40: "b"}
     json_path = tmp_path / "img" / "map.json"
@@ -131,7 +131,7 @@ def test_mapping_files_and_cli(tmp_path, images):
     parser = __import__("argparse").ArgumentParser()
     byo.add_arguments(parser)
     args = parser.parse_args(["--epochs", str(tmp_path / "x-epo.fif"), "--images", str(csv_path),
-                              str(tmp_path / "cli"), "--image-size", "2"])  # fmt: skip
+                              str(tmp_path / "cli"), "--image-size", "2"])
     summary = run(args)
     assert summary["output"] == str(tmp_path / "cli") and sum(summary["rows"].values()) == 8
     ds = load_from_disk(str(tmp_path / "cli"))
@@ -147,12 +147,12 @@ def test_cli_arrays_npz(tmp_path, images):
 
     rng = np.random.default_rng(1)
     np.savez(tmp_path / "trials.npz", eeg=rng.normal(size=(12, 2, 5)), labels=np.arange(12) % 2,
-             subjects=np.arange(12) // 6 + 1)  # fmt: skip
+             subjects=np.arange(12) // 6 + 1)
     mapping = tmp_path / "img" / "labels.json"
     mapping.write_text(json.dumps({"0": "stim0.png", "1": "stim1.png"}))
     out = tmp_path / "out"
     argv = ["convert", "byo", "--arrays", str(tmp_path / "trials.npz"), "--images", str(mapping), str(out),
-            "--sfreq", "50", "--ch-names", "O1,O2", "--class-names", "cat,dog"]  # fmt: skip
+            "--sfreq", "50", "--ch-names", "O1,O2", "--class-names", "cat,dog"]
     assert main(argv) == 0
     ds = load_from_disk(str(out))
     assert sum(len(s) for s in ds.values()) == 12 and sorted(set(ds["train"]["subject"])) == [1, 2]
@@ -176,17 +176,17 @@ def test_raw_recording_epoched_with_window_baseline_and_picks(tmp_path, images):
     raw.save(tmp_path / "sub-01_raw.fif", verbose="error")
     mapping = dict(zip((10, 20, 30, 40), images))
     ds = convert_mne_epochs(tmp_path / "sub-01_raw.fif", mapping, tmp_path / "out", tmin=-0.1, tmax=0.2,
-                            baseline=(None, 0), picks=["Cz", "Oz"], event_id={"a": 10, "b": 20, "c": 30, "d": 40})  # fmt: skip
+                            baseline=(None, 0), picks=["Cz", "Oz"], event_id={"a": 10, "b": 20, "c": 30, "d": 40})
     validate_eeg_dataset(ds)
     info = get_eeg_info(ds)
     assert info["ch_names"] == ["Cz", "Oz"] and info["n_times"] == 31 and info["unit"] == "V"
     assert info["source"] == "MNE raw recording (sub-01_raw.fif), epoched" and info["tmin"] == -0.1
     assert info["epoching"] == {"tmin": -0.1, "tmax": 0.2, "baseline": [None, 0], "events_from": "stim",
-                                "events_in_recording": len(onsets) + 1, "epoched": len(onsets), "dropped": 0}  # fmt: skip
+                                "events_in_recording": len(onsets) + 1, "epoched": len(onsets), "dropped": 0}
     assert ds["train"].features["label"].names == ["a", "b", "c", "d"]
     expected = mne.Epochs(raw, mne.find_events(raw, verbose="error"), event_id={"a": 10, "b": 20, "c": 30, "d": 40},
                           tmin=-0.1, tmax=0.2, baseline=(None, 0), picks=["Cz", "Oz"], preload=True,
-                          verbose="error").get_data()  # fmt: skip
+                          verbose="error").get_data()
     rows = [r for s in ds.values() for r in s.with_format("numpy")]
     assert len(rows) == len(onsets)
     for row in rows:  # each row is one of MNE's own epochs (baseline-corrected, picked) with its event's image
@@ -207,7 +207,7 @@ def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
     mapping = tmp_path / "img" / "map.json"
     mapping.write_text(json.dumps({"face": "stim0.png", "house": "stim1.png"}))
     argv = ["convert", "byo", "--recording", str(tmp_path / "annot_raw.fif"), "--images", str(mapping),
-            str(tmp_path / "cli"), "--tmin", "0", "--tmax", "0.1", "--baseline", "none", "--picks", "Pz"]  # fmt: skip
+            str(tmp_path / "cli"), "--tmin", "0", "--tmax", "0.1", "--baseline", "none", "--picks", "Pz"]
     assert main(argv) == 0
     ds = load_from_disk(str(tmp_path / "cli"))
     info = get_eeg_info(ds)
@@ -222,7 +222,7 @@ def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
     epochs.metadata = pd.DataFrame({"image_id": [f"stim{(i * 3) % 4}.png" for i in range(8)], "rt": np.arange(8.0)})
     epochs.save(tmp_path / "meta-epo.fif", verbose="error")
     argv = ["convert", "byo", "--recording", str(tmp_path / "meta-epo.fif"), "--image-root", str(images[0].parent),
-            str(tmp_path / "meta")]  # fmt: skip
+            str(tmp_path / "meta")]
     assert main(argv) == 0
     ds = load_from_disk(str(tmp_path / "meta"))
     rows = [r for s in ds.values() for r in s.with_format("numpy")]
@@ -234,7 +234,7 @@ def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
     ids = tmp_path / "img" / "ids.json"  # metadata values looked up in a mapping keyed by image id
     ids.write_text(json.dumps({f"stim{k}.png": f"stim{3 - k}.png" for k in range(4)}))
     ds = convert_mne_epochs(tmp_path / "meta-epo.fif", read_event_mapping(ids)[0], tmp_path / "ids",
-                            metadata_image_column="image_id")  # fmt: skip
+                            metadata_image_column="image_id")
     assert sorted(ds["train"]["image_id"])[0].startswith("stim")
     with pytest.raises(ValueError, match=r"no column 'stimulus' \(columns: \['image_id', 'rt'\]\)"):
         convert_mne_epochs(tmp_path / "meta-epo.fif", None, tmp_path / "o3", metadata_image_column="stimulus")
@@ -250,7 +250,7 @@ def test_cli_arrays_unit_and_corrupt_npz(tmp_path, images, capsys):
     mapping = tmp_path / "img" / "labels.json"
     mapping.write_text(json.dumps({"0": "stim0.png", "1": "stim1.png"}))
     argv = ["convert", "byo", "--arrays", str(tmp_path / "trials.npz"), "--images", str(mapping), str(tmp_path / "o"),
-            "--sfreq", "50", "--ch-names", "O1,O2", "--class-names", "cat,dog", "--unit", "uV"]  # fmt: skip
+            "--sfreq", "50", "--ch-names", "O1,O2", "--class-names", "cat,dog", "--unit", "uV"]
     assert main(argv) == 0
     info = get_eeg_info(load_from_disk(str(tmp_path / "o")))
     assert info["unit"] == "uV" and info["preprocessing"][0]["source_dtype"] == "float64"

@@ -27,7 +27,7 @@ NAMES = ["German shepherd", "Egyptian cat", "lycaenid butterfly"]
 N_CHANS = 4
 # trial index -> (length, label, image, subject); 1: too short, 2: too long, 3: kept by length but < crop stop
 TRIALS = [(500, 0, 0, 1), (440, 1, 2, 1), (700, 2, 4, 1), (455, 0, 1, 2), (500, 1, 2, 2), (520, 2, 4, 2),
-          (500, 0, 0, 2), (600, 1, 3, 1), (480, 2, 5, 1), (500, 0, 1, 1)]  # fmt: skip
+          (500, 0, 0, 2), (600, 1, 3, 1), (480, 2, 5, 1), (500, 0, 1, 1)]
 IMAGES = ["n02106662_1", "n02106662_2", "n02124075_1", "n02124075_7", "n02281787_3", "n02281787_9"]
 
 
@@ -43,7 +43,7 @@ def _jpeg(seed: int) -> bytes:
 
 def _official(tmp_path, trials=TRIALS, name="eeg_5_95_std.pth", **save_kwargs):
     dataset = [{"eeg": _eeg(i, length), "label": label, "image": image, "subject": subject}
-               for i, (length, label, image, subject) in enumerate(trials)]  # fmt: skip
+               for i, (length, label, image, subject) in enumerate(trials)]
     eeg_file = tmp_path / name
     torch.save({"dataset": dataset, "labels": WNIDS, "images": IMAGES}, eeg_file, **save_kwargs)
     splits_file = tmp_path / "block_splits_by_image_all.pth"
@@ -89,7 +89,7 @@ def test_convert_official_fields(tmp_path):
     assert info["split"]["source"] == "block_splits_by_image_all.pth[0]"
     assert info["split"]["counts"] == {"train": 4, "validation": 2, "test": 1}
     assert info["split"]["dropped"] == {"not_in_split": 0, "length": {"train": 1, "validation": 1, "test": 0},
-                                        "shorter_than_crop": {"train": 0, "validation": 0, "test": 1}}  # fmt: skip
+                                        "shorter_than_crop": {"train": 0, "validation": 0, "test": 1}}
     load_eeg_dataset(str(tmp_path / "out"))  # schema check
 
 
@@ -99,7 +99,7 @@ def test_split_index_legacy_file_and_no_crop(tmp_path):
     assert {k: len(v) for k, v in ds.items()} == {"train": 1, "validation": 0, "test": 0}
     assert get_eeg_info(ds)["split"]["dropped"]["not_in_split"] == len(TRIALS) - 1
     ds = convert_eegcvpr40(eeg_file, tmp_path / "b", splits_file=splits_file, images_dir=images, crop=None,
-                           min_length=500, max_length=500)  # fmt: skip
+                           min_length=500, max_length=500)
     assert ds["train"].features["eeg"].shape == (N_CHANS, 500)
     np.testing.assert_array_equal(ds["train"].with_format("numpy")[0]["eeg"], _eeg(0, 500).numpy())
     with pytest.raises(ValueError, match="split_index must be an int in 0..1"):
@@ -140,7 +140,7 @@ def test_foreign_and_invalid_files(tmp_path):
                    "labels": WNIDS, "images": IMAGES}, r"\['label'\] = 3 is outside 0..2"),
         "subject": ({"dataset": [{"eeg": _eeg(0, 500), "label": 0, "image": 0, "subject": 0}],
                      "labels": WNIDS, "images": IMAGES}, "numbered from 1"),
-    }  # fmt: skip
+    }
     for key, (content, message) in cases.items():
         torch.save(content, tmp_path / f"{key}.pth")
         with pytest.raises(ValueError, match=message):
@@ -148,13 +148,13 @@ def test_foreign_and_invalid_files(tmp_path):
     nan = _eeg(0, 500)
     nan[1, 100] = float("nan")
     torch.save({"dataset": [{"eeg": nan, "label": 0, "image": 0, "subject": 1}], "labels": WNIDS, "images": IMAGES},
-               tmp_path / "nan.pth")  # fmt: skip
+               tmp_path / "nan.pth")
     with pytest.raises(ValueError, match=r"dataset\[0\]\['eeg'\] contains NaN"):
         convert_eegcvpr40(tmp_path / "nan.pth", tmp_path / "nan", images_dir=images)
     torch.save({"splits": [{"train": [0, 1], "val": [1], "test": []}]}, tmp_path / "dup.pth")
     with pytest.raises(ValueError, match="trial 1 is in both 'train' and 'val'"):
         convert_eegcvpr40(tmp_path / "eeg_5_95_std.pth", tmp_path / "dup", splits_file=tmp_path / "dup.pth",
-                          images_dir=images)  # fmt: skip
+                          images_dir=images)
     assert not any((tmp_path / key).exists() for key in [*cases, "nan", "dup"])
 
 
@@ -182,7 +182,7 @@ def test_overwrite_protection_keeps_old_dataset(tmp_path):
 def test_cli_convert_eegcvpr40(tmp_path, capsys):
     eeg_file, splits_file, images = _official(tmp_path)
     args = ["convert", "eegcvpr40", "--eeg", str(eeg_file), "--splits", str(splits_file), "--images", str(images),
-            "--output", str(tmp_path / "out")]  # fmt: skip
+            "--output", str(tmp_path / "out")]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["rows"] == {"train": 4, "validation": 2, "test": 1}

@@ -21,7 +21,7 @@ _HF_META = {"info": {"features": {
     "image": {"_type": "Image"}, "conditioning_image": {"_type": "Array2D", "shape": [128, N_TIMES], "dtype": "float32"},
     "caption": {"_type": "Value", "dtype": "string"}, "label_folder": {"_type": "Value", "dtype": "string"},
     "label": {"_type": "Value", "dtype": "int64"}, "subject": {"_type": "Value", "dtype": "int64"},
-}}}  # fmt: skip
+}}}
 
 
 def _png(value: int) -> bytes:
@@ -37,7 +37,7 @@ def _rows(n, seed, time_first=False):
         label = int(rng.integers(40))
         eeg = rng.normal(size=(128, N_TIMES)).astype(np.float32)
         rows.append({"eeg": eeg.T if time_first else eeg, "label": label, "subject": int(i % 6) + 1,
-                     "image": _png(label), "path": f"{WNIDS[label]}_{1000 + i}.JPEG"})  # fmt: skip
+                     "image": _png(label), "path": f"{WNIDS[label]}_{1000 + i}.JPEG"})
     return rows
 
 
@@ -52,7 +52,7 @@ def _write_parquet(path, rows, hf_metadata=True, extra_columns=None):
         "label": pa.array([r["label"] for r in rows], type=pa.int64()),
         "subject": pa.array([r["subject"] for r in rows], type=pa.int64()),
         **(extra_columns or {}),
-    })  # fmt: skip
+    })
     if hf_metadata:
         table = table.replace_schema_metadata({"huggingface": json.dumps(_HF_META)})
     path.parent.mkdir(parents=True, exist_ok=True)

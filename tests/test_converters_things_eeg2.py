@@ -34,7 +34,7 @@ def make_release(root, subjects=(1, 2), arrays=False):
     """`root/eeg/sub-XX/*.npy` and `root/images/{training,test}_images/<concept>/<file>.jpg` + image_metadata.npy."""
     meta = {"train_img_concepts": [], "train_img_files": [], "test_img_concepts": [], "test_img_files": []}
     for part, folder, concepts, n_images in (("train", "training_images", TRAIN_CONCEPTS, TRAIN_IMAGES),
-                                             ("test", "test_images", TEST_CONCEPTS, 1)):  # fmt: skip
+                                             ("test", "test_images", TEST_CONCEPTS, 1)):
         for c, concept in enumerate(concepts):
             name = concept.split("_", 1)[1]
             for k in range(n_images):
@@ -53,9 +53,9 @@ def make_release(root, subjects=(1, 2), arrays=False):
         folder = root / "eeg" / f"sub-{subject:02d}"
         folder.mkdir(parents=True)
         for name, n_images, n_reps in (("training", len(TRAIN_CONCEPTS) * TRAIN_IMAGES, TRAIN_REPS),
-                                       ("test", len(TEST_CONCEPTS), TEST_REPS)):  # fmt: skip
+                                       ("test", len(TEST_CONCEPTS), TEST_REPS)):
             content = {"preprocessed_eeg_data": _eeg(rng, n_images, n_reps), "ch_names": list(THINGS_EEG2_CHANNELS),
-                       "times": TIMES}  # fmt: skip
+                       "times": TIMES}
             np.save(folder / f"preprocessed_eeg_{name}.npy", content)
             data[(subject, name)] = content["preprocessed_eeg_data"]
     return root / "eeg", root / "images", data
@@ -77,7 +77,7 @@ def test_convert_rows_labels_eeg_and_zero_shot_split(tmp_path, release):
     assert list(ds) == ["train", "validation", "test"]
     names = ds["train"].features["label"].names
     assert names == sorted(["aardvark", "abacus", "accordion", "acorn", "air_conditioner", "aircraft_carrier",
-                            "antelope"])  # fmt: skip
+                            "antelope"])
     per_split = {s: {names[i] for i in _columns(ds[s], "label")["label"]} for s in ds}
     assert per_split["test"] == {"aircraft_carrier", "antelope"}
     assert len(per_split["validation"]) == 1 and not per_split["validation"] & per_split["train"]
@@ -86,7 +86,7 @@ def test_convert_rows_labels_eeg_and_zero_shot_split(tmp_path, release):
     assert len(ds["test"]) == 2 * 2 * TEST_REPS
     assert len(ds["train"]) + len(ds["validation"]) == 2 * len(TRAIN_CONCEPTS) * TRAIN_IMAGES * TRAIN_REPS
     test = _columns(ds["test"], "eeg", "subject", "repetition", "image_id", "label", "session", "block",
-                    "things_index", "official_split")  # fmt: skip
+                    "things_index", "official_split")
     assert test["eeg"].shape[1:] == (17, 100) and test["eeg"].dtype == np.float32
     # row order: subject, image, repetition; values are the file's, cast to float32
     np.testing.assert_array_equal(test["eeg"][:TEST_REPS], data[(1, "test")][0].astype(np.float32))
@@ -115,7 +115,7 @@ def test_average_subjects_and_things_index(tmp_path, release):
     ids = ["aardvark", "abacus", "accordion", "acorn", "air_conditioner", "aircraft_carrier", "altar", "antelope"]
     tsv.write_text("Word\tuniqueID\n" + "".join(f"{u.replace('_', ' ')}\t{u}\n" for u in ids))
     ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", subjects=[2], average="both", val_fraction=0.0,
-                             things_concepts=tsv)  # fmt: skip
+                             things_concepts=tsv)
     assert list(ds) == ["train", "test"]
     test = _columns(ds["test"], "eeg", "subject", "repetition", "label", "things_index")
     assert len(test["eeg"]) == 2 and set(test["subject"]) == {2} and set(test["repetition"]) == {-1}
@@ -185,7 +185,7 @@ def test_refuses_malformed_files(tmp_path, release):
         convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", subjects=[7])
     ds_dir, images, _ = make_release(tmp_path / "wrong_shape", subjects=(1,))
     content = {"preprocessed_eeg_data": np.zeros((3, 5, 17, 100)), "ch_names": list(THINGS_EEG2_CHANNELS),
-               "times": TIMES}  # fmt: skip
+               "times": TIMES}
     np.save(ds_dir / "sub-01" / "preprocessed_eeg_test.npy", content)
     with pytest.raises(BadInputFileError, match="3 images, but image_metadata.npy lists 2"):
         convert_things_eeg2(ds_dir, images, tmp_path / "out")
@@ -197,7 +197,7 @@ def test_refuses_malformed_files(tmp_path, release):
 def test_refuses_overlapping_concepts(tmp_path):
     eeg_dir, images_dir, _ = make_release(tmp_path, subjects=(1,))
     meta = load_things_npy(images_dir / "image_metadata.npy", ["train_img_concepts", "train_img_files",
-                                                               "test_img_concepts", "test_img_files"])  # fmt: skip
+                                                               "test_img_concepts", "test_img_files"])
     meta["test_img_concepts"][0] = "00001_aardvark"
     (images_dir / "test_images" / "00001_aardvark").mkdir()
     (images_dir / "test_images" / "00001_aircraft_carrier" / "aircraft_carrier_00s.jpg").rename(

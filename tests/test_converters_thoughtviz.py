@@ -11,7 +11,6 @@ import pytest
 from datasets import load_from_disk
 from PIL import Image
 
-from eeg2img_hf.utils.safe_pickle import UnsafePickleError
 from eeg2img_hf.data import get_eeg_info, validate_eeg_dataset
 from eeg2img_hf.data.converters.thoughtviz import (
     THOUGHTVIZ_CHANNELS,
@@ -19,6 +18,7 @@ from eeg2img_hf.data.converters.thoughtviz import (
     convert_thoughtviz,
     load_thoughtviz_pickle,
 )
+from eeg2img_hf.utils.safe_pickle import UnsafePickleError
 
 
 class _Py2Pickler(pickle._Pickler):

@@ -29,14 +29,14 @@ def _rows(n: int, split: str = "train", start: int = 0):
     for i in range(start, start + n):
         yield {"eeg": np.full((N_CHANS, N_TIMES), i, dtype=np.float32) + np.arange(N_TIMES, dtype=np.float32),
                "image": _png((i, 0, 0)), "label": i % 2, "subject": 1 + i % 3, "image_id": f"img{i}", "block": i,
-               "official_split": split}  # fmt: skip
+               "official_split": split}
 
 
 def _write(path, splits=None, **kwargs):
     splits = splits if splits is not None else {"train": _rows(7), "test": _rows(2, "test", start=100)}
     kwargs.setdefault("extra_columns", {"official_split": Value("string")})
     return write_eeg_dataset(path, splits, n_chans=N_CHANS, n_times=N_TIMES, class_names=CLASSES,
-                             info={"name": "toy", "sfreq": 10.0}, batch_size=3, **kwargs)  # fmt: skip
+                             info={"name": "toy", "sfreq": 10.0}, batch_size=3, **kwargs)
 
 
 def test_round_trip_values_layout_and_info(tmp_path):

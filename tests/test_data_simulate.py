@@ -103,7 +103,7 @@ def test_validate_rejects_wrong_columns(thoughtviz_small):
     features = make_features(2, 3, ["a", "b"])
     features["eeg"] = Array2D((2, 3), "float64")
     rows = {"eeg": np.zeros((2, 2, 3)), "image": [None, None], "label": [0, 1], "subject": [1, 1],
-            "image_id": ["a", "b"], "block": [0, 0]}  # fmt: skip
+            "image_id": ["a", "b"], "block": [0, 0]}
     wrong = Dataset.from_dict(rows, features=features)
     with pytest.raises(ValueError, match="float32"):
         validate_eeg_dataset(wrong)

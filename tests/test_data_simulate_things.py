@@ -16,7 +16,7 @@ from eeg2img_hf.data.simulate_things import (
 )
 
 SMALL = {"n_subjects": 2, "n_train_concepts": 12, "n_test_concepts": 5, "train_images_per_concept": 2,
-         "train_repetitions": 2, "test_repetitions": 3, "image_size": 16}  # fmt: skip
+         "train_repetitions": 2, "test_repetitions": 3, "image_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_release_shapes_and_design(small):
     assert spec.ch_names == THINGS_EEG2_CHANNELS and (spec.n_chans, spec.n_times, spec.sfreq) == (17, 100, 100.0)
     assert THINGS_EEG2_RELEASE_COUNTS == {"n_subjects": 10, "n_train_concepts": 1654, "n_test_concepts": 200,
                                           "train_images_per_concept": 10, "train_repetitions": 4,
-                                          "test_repetitions": 80}  # fmt: skip
+                                          "test_repetitions": 80}
     assert {k: getattr(spec, k) for k in THINGS_SIMULATION_DEFAULTS} == THINGS_SIMULATION_DEFAULTS
     validate_eeg_dataset(small)
     assert list(small) == ["train", "validation", "test"]
@@ -74,7 +74,7 @@ def test_attribute_structure_carries_to_unseen_concepts():
     unseen test concepts far above chance, yet not perfectly (the concept component)."""
     n_train, n_test = 80, 20
     ds = simulate_things_eeg2(n_subjects=1, n_train_concepts=n_train, n_test_concepts=n_test, train_repetitions=2,
-                              test_repetitions=10, image_size=8, val_fraction=0.0)  # fmt: skip
+                              test_repetitions=10, image_size=8, val_fraction=0.0)
     att = _concept_attributes(n_train + n_test, 0)
 
     def features(concepts):

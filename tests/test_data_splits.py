@@ -80,7 +80,7 @@ def test_paper_uses_official_split_and_carves_validation_by_image():
     assert len(split_trials(d["labels"], d["blocks"], d["images"], "paper", 0.0, official=no_val)["validation"]) == 0
     with pytest.raises(ValueError, match="official split names must be one of"):
         split_trials(d["labels"], d["blocks"], d["images"], "paper", official=np.where(official == "validation",
-                                                                                      "val", official))  # fmt: skip
+                                                                                      "val", official))
     with pytest.raises(ValueError, match="train and test"):
         split_trials(d["labels"], d["blocks"], d["images"], "paper", official=np.full(len(no_val), "train"))
     with pytest.raises(ValueError, match="only apply to the 'paper'"):
@@ -111,17 +111,17 @@ def test_exemplar_disjoint_and_refusals():
 def test_subject_held_out():
     d = _design(n_subjects=4)
     splits = split_trials(d["labels"], d["blocks"], strategy="subject-held-out", subjects=d["subjects"],
-                          test_subjects=[2])  # fmt: skip
+                          test_subjects=[2])
     _assert_partition(splits, len(d["labels"]))
     check_disjoint(splits, subjects=d["subjects"], blocks=d["blocks"])
     assert _values(d, "subjects", splits, "test") == {2}
     assert len(_values(d, "subjects", splits, "validation")) == 1  # round(0.15 * 4) = 1 subject
     assert len(_values(d, "subjects", splits, "train")) == 2
     drawn = split_trials(d["labels"], d["blocks"], strategy="subject-held-out", subjects=d["subjects"],
-                         n_test_subjects=2, seed=5)  # fmt: skip
+                         n_test_subjects=2, seed=5)
     assert len(_values(d, "subjects", drawn, "test")) == 2
     again = split_trials(d["labels"], d["blocks"], strategy="subject-held-out", subjects=d["subjects"],
-                         n_test_subjects=2, seed=5)  # fmt: skip
+                         n_test_subjects=2, seed=5)
     assert all(np.array_equal(drawn[k], again[k]) for k in drawn)
     kwargs = {"strategy": "subject-held-out", "subjects": d["subjects"]}
     with pytest.raises(ValueError, match="subjects in the data"):
@@ -137,7 +137,7 @@ def test_subject_held_out():
     with pytest.raises(ValueError, match=">= 3 subjects"):
         split_trials(two["labels"], two["blocks"], strategy="subject-held-out", subjects=two["subjects"])
     no_val = split_trials(two["labels"], two["blocks"], strategy="subject-held-out", subjects=two["subjects"],
-                          val_fraction=0.0)  # fmt: skip
+                          val_fraction=0.0)
     assert len(no_val["validation"]) == 0 and len(_values(two, "subjects", no_val, "test")) == 1
     with pytest.raises(ValueError, match="only apply to 'subject-held-out'"):
         split_trials(d["labels"], d["blocks"], d["images"], "paper", test_subjects=[1])
@@ -202,7 +202,7 @@ def test_split_dataset_paper_uses_official_column(tiny):
     for name, split in tiny.items():
         official = "validation" if name == "validation" else name
         labelled[name] = split.add_column("official_split", [official] * len(split),
-                                          feature=Value("string"))  # fmt: skip
+                                          feature=Value("string"))
     from datasets import DatasetDict
 
     out = split_dataset(DatasetDict(labelled), "paper")
@@ -223,7 +223,7 @@ def test_split_report_and_refusals(tiny):
 def test_simulate_accepts_every_strategy():
     for strategy in SPLIT_STRATEGIES:
         ds = simulate_dataset("thoughtviz", n_subjects=3, trials_per_block=3, images_per_class=4, image_size=8,
-                              split=strategy)  # fmt: skip
+                              split=strategy)
         assert get_eeg_info(ds)["split"] == strategy and all(len(s) for s in ds.values())
 
 

@@ -46,10 +46,10 @@ def write_edf(path: Path, data: np.ndarray, sfreq: float, ch_names: list[str], b
     low, high = (-(2**23), 2**23 - 1) if bdf else (-(2**15), 2**15 - 1)
     header = ((b"\xffBIOSEMI" if bdf else field("0", 8)) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80)
               + field("01.01.24", 8) + field("00.00.00", 8) + field(256 * (n_chans + 1), 8)
-              + field("24BIT" if bdf else "", 44) + field(1, 8) + field(f"{n_times / sfreq:g}", 8) + field(n_chans, 4))  # fmt: skip
+              + field("24BIT" if bdf else "", 44) + field(1, 8) + field(f"{n_times / sfreq:g}", 8) + field(n_chans, 4))
     columns = [(16, ch_names), (80, [""] * n_chans), (8, ["uV"] * n_chans), (8, ["-1000"] * n_chans),
                (8, ["1000"] * n_chans), (8, [low] * n_chans), (8, [high] * n_chans), (80, [""] * n_chans),
-               (8, [n_times] * n_chans), (32, [""] * n_chans)]  # fmt: skip
+               (8, [n_times] * n_chans), (32, [""] * n_chans)]
     for width, values in columns:
         header += b"".join(field(v, width) for v in values)
     digital = np.round((data * 1e6 + 1000) / 2000 * (high - low) + low).astype("<i4")  # volts -> digital
@@ -65,12 +65,12 @@ def write_brainvision(vhdr: Path, raw) -> None:
     vhdr.write_text("Brain Vision Data Exchange Header File Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\n"
                     f"DataFile={stem}.eeg\nMarkerFile={stem}.vmrk\nDataFormat=BINARY\nDataOrientation=MULTIPLEXED\n"
                     f"NumberOfChannels={n_chans}\nSamplingInterval={1e6 / raw.info['sfreq']:g}\n\n[Binary Infos]\n"
-                    f"BinaryFormat=IEEE_FLOAT_32\n\n[Channel Infos]\n{channels}", encoding="utf-8")  # fmt: skip
+                    f"BinaryFormat=IEEE_FLOAT_32\n\n[Channel Infos]\n{channels}", encoding="utf-8")
     markers = "".join(f"Mk{i + 2}=Comment,{a['description']},{int(round(a['onset'] * raw.info['sfreq'])) + 1},1,0\n"
-                      for i, a in enumerate(raw.annotations))  # fmt: skip
+                      for i, a in enumerate(raw.annotations))
     (vhdr.parent / f"{stem}.vmrk").write_text("Brain Vision Data Exchange Marker File, Version 1.0\n\n[Common Infos]\n"
                                              f"Codepage=UTF-8\nDataFile={stem}.eeg\n\n[Marker Infos]\n"
-                                             f"Mk1=New Segment,,1,1,0\n{markers}", encoding="utf-8")  # fmt: skip
+                                             f"Mk1=New Segment,,1,1,0\n{markers}", encoding="utf-8")
     (vhdr.parent / f"{stem}.eeg").write_bytes((data.T * 1e6).astype("<f4").tobytes())
 
 
@@ -132,7 +132,7 @@ def _npy_header(path: Path, shape: tuple, descr: str = "<f8", data: bytes = b"")
 def test_npy_header_checks_before_allocating(tmp_path):
     _npy_header(tmp_path / "huge.npy", (1000, 1000, 1000, 500), data=b"\0" * 64)  # claims 3.6 TiB
     with pytest.raises(BadInputFileError, match=r"claims a float64 array of shape \(1000, 1000, 1000, 500\) \(3.64 "
-                                                 r"TiB\), more than the limit of 4 GiB"):  # fmt: skip
+                                                 r"TiB\), more than the limit of 4 GiB"):
         read_eeg_file(tmp_path / "huge.npy")
     with pytest.raises(BadInputFileError, match="is truncated: .* only 64 bytes follow the header"):
         read_eeg_file(tmp_path / "huge.npy", max_array_bytes=None)  # the file's own size still bounds it
@@ -289,7 +289,7 @@ def test_validate_messages(tmp_path):
     mne.io.RawArray(np.zeros((64, 512)), info, verbose="error").save(tmp_path / "big_raw.fif", verbose="error")
     rec = read_eeg_file(tmp_path / "big_raw.fif")
     with pytest.raises(ValueError, match=r"the model needs 14 channels x 32 samples at 128 Hz; 'big_raw.fif' has 64 "
-                                         r"channels x 512 samples at 512 Hz\npick the model's channels and resample"):  # fmt: skip
+                                         r"channels x 512 samples at 512 Hz\npick the model's channels and resample"):
         validate_eeg(rec, n_chans=14, n_times=32, sfreq=128)
     trials = np.random.default_rng(0).normal(size=(3, 14, 32)).astype(np.float32)
     np.save(tmp_path / "trials.npy", trials)
@@ -299,12 +299,12 @@ def test_validate_messages(tmp_path):
     with pytest.raises(ValueError, match=r"Trial index 3 is out of range: 'trials.npy' holds 3 trials \(0..2\)"):
         validate_eeg(rec, n_chans=14, n_times=32, trial_index=3)
     with pytest.raises(ValueError, match=r"needs 14 channels x 64 samples at 128 Hz; 'trials.npy' has 14 channels x "
-                                         r"32 samples \(sampling rate not recorded in the file\)"):  # fmt: skip
+                                         r"32 samples \(sampling rate not recorded in the file\)"):
         validate_eeg(rec, n_chans=14, n_times=64, sfreq=128)
     with pytest.raises(ValueError, match="the EEG has 32 channels x 14 samples\nit looks transposed"):
         validate_eeg(trials[0].T, n_chans=14, n_times=32)
     with pytest.raises(ValueError, match="needs 14 channels x 32 samples at 128 Hz; the EEG has 14 channels x 32 "
-                                         "samples at 256 Hz"):  # fmt: skip
+                                         "samples at 256 Hz"):
         validate_eeg(trials[0], n_chans=14, n_times=32, sfreq=128, eeg_sfreq=256)
     bad = trials.copy()
     bad[1, 4, 7] = np.nan
@@ -331,7 +331,7 @@ def test_validate_pick_and_resample(tmp_path):
     picked = rec.data[:, [5, 4]]
     np.testing.assert_allclose(out, resample(picked, 256.0, 128.0), rtol=1e-5, atol=1e-12)
     one = validate_eeg(rec, n_chans=2, n_times=32, sfreq=128, ch_names=["O2", "O1"], pick_and_resample=True,
-                       trial_index=1)  # fmt: skip
+                       trial_index=1)
     np.testing.assert_array_equal(one, out[1])
     with pytest.raises(ValueError, match=r"'fast-epo.fif' lacks the model's channels \['Oz'\]"):
         validate_eeg(rec, n_chans=2, n_times=32, sfreq=128, ch_names=["Oz", "O1"], pick_and_resample=True)

@@ -20,7 +20,7 @@ def dataset():
     from eeg2img_hf.data import simulate_dataset
 
     return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
-                            trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
+                            trials_per_block=3, n_blocks_per_class=2)
 
 
 def make_model(seed: int = 0, n_chans: int = 14):
@@ -56,7 +56,7 @@ def test_result_structure_and_ranges(result, dataset):
     assert set(retrieval["exact_image"]) == {"top1", "top5", "top10", "mrr"}
     assert set(retrieval["same_class"]) == {"top1", "top5", "top10", "mrr", "map"}
     blocks = [retrieval["exact_image"], retrieval["same_class"], *out["zero_shot_classification"].values(),
-              *(out["trained_head"][k][s] for k in ("eeg", "image") for s in ("test", "validation"))]  # fmt: skip
+              *(out["trained_head"][k][s] for k in ("eeg", "image") for s in ("test", "validation"))]
     for block in blocks:
         values = _fractions(block)
         assert values and all(0.0 < v <= 1.0 for v in values)
@@ -126,7 +126,7 @@ def test_cli_evaluate_clip_and_build_gallery(dataset, tmp_path, capsys):
     dataset.save_to_disk(str(data_dir))
     output = tmp_path / "eval.json"
     assert main(["evaluate-clip", str(model_dir), "--dataset", str(data_dir), "--output", str(output),
-                 "--head-epochs", "2", "--ks", "1,2"]) == 0  # fmt: skip
+                 "--head-epochs", "2", "--ks", "1,2"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     saved = json.loads(output.read_text())
     assert line["eeg_to_image"] == saved["eeg_to_image"] and set(line["trained_head"]) == {"eeg", "image"}

@@ -28,7 +28,7 @@ RESULT_KEYS = {
     "model", "dataset", "reference_split", "image_size", "n_real", "n_real_unique_images", "n_fake", "num_classes",
     "extractor", "fid", "kid", "inception_score", "inception_score_reason", "inception_score_real",
     "class_accuracy", "judge", "seeds", "truncation_psi", "noise_mode", "batch_size", "protocol", "paper_protocol",
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -23,7 +23,7 @@ def _metadata(card) -> dict:
 @pytest.fixture(scope="module")
 def sim_ds() -> DatasetDict:
     return simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=1, trials_per_block=3, images_per_class=2,
-                            image_size=8, classes=["Apple", "Car", "Dog"])  # fmt: skip
+                            image_size=8, classes=["Apple", "Car", "Dog"])
 
 
 def _handmade(name: str, split_info, n_chans: int = 4, n_times: int = 8, **extra) -> DatasetDict:
@@ -52,14 +52,14 @@ def _handmade(name: str, split_info, n_chans: int = 4, n_times: int = 8, **extra
             "n_chans": n_chans, "n_times": n_times, "class_ids": ["n02106662", "n02124075"],
             "preprocessing": [{"name": "crop", "start": 20, "stop": 28},
                               {"name": "bandpass", "l_freq": 5, "h_freq": 95}],
-            "split": split_info, "simulated": False, **extra}  # fmt: skip
+            "split": split_info, "simulated": False, **extra}
     return set_eeg_info(ds, info)
 
 
 def test_templates_found_and_chosen_by_name() -> None:
     folder = templates_dir()
     assert sorted(p.stem for p in folder.glob("*.md")) == ["custom", "eegcvpr40", "object", "simulated", "things_eeg2",
-                                                           "thoughtviz"]  # fmt: skip
+                                                           "thoughtviz"]
     assert template_for({"name": "eegcvpr40-5-95"}).stem == "eegcvpr40"
     assert template_for({"name": "thoughtviz"}).stem == "thoughtviz"
     assert template_for({"name": "object"}).stem == "object"
@@ -69,7 +69,7 @@ def test_templates_found_and_chosen_by_name() -> None:
     assert template_for({"name": "my-lab-data"}).stem == "custom"
     assert template_for({}).stem == "custom"
     assert [size_category(n) for n in (0, 999, 1000, 11964, 10**6)] == ["n<1K", "n<1K", "1K<n<10K", "10K<n<100K",
-                                                                         "1M<n<10M"]  # fmt: skip
+                                                                         "1M<n<10M"]
 
 
 def test_simulated_card(sim_ds: DatasetDict) -> None:
@@ -80,7 +80,7 @@ def test_simulated_card(sim_ds: DatasetDict) -> None:
     assert meta["size_categories"] == ["n<1K"]
     assert "SIMULATED" in meta["pretty_name"]
     assert meta["configs"] == [{"config_name": "default", "data_files": [
-        {"split": s, "path": f"data/{s}-*"} for s in ("train", "validation", "test")]}]  # fmt: skip
+        {"split": s, "path": f"data/{s}-*"} for s in ("train", "validation", "test")]}]
     text = card.text
     for section in SECTIONS:
         assert section in text
@@ -88,7 +88,7 @@ def test_simulated_card(sim_ds: DatasetDict) -> None:
     assert "| `eeg` | `Array2D((14, 32), float32)` |" in text and "128.0 Hz" in text and "AF3, F7" in text
     for name, split in sim_ds.items():  # computed counts: trials, images, subjects, blocks, classes
         row = (f"| `{name}` | {split.num_rows} | {len(set(split['image_id']))} | {len(set(split['subject']))} | "
-               f"{len(set(split['block']))} | {len(set(split['label']))} |")  # fmt: skip
+               f"{len(set(split['block']))} | {len(set(split['label']))} |")
         assert row in text
     assert f"| **total rows** | {sum(s.num_rows for s in sim_ds.values())} |" in text
     assert '"snr": 0.12' in text  # simulator parameters recorded
@@ -98,10 +98,10 @@ def test_simulated_card(sim_ds: DatasetDict) -> None:
 def test_eegcvpr40_card_uses_recorded_split_counts() -> None:
     counts = {"train": {"trials": 8, "images": 4, "subjects": 2, "blocks": 4, "classes": 2},
               "validation": {"trials": 2, "images": 2, "subjects": 1, "blocks": 2, "classes": 2},
-              "test": {"trials": 2, "images": 2, "subjects": 1, "blocks": 2, "classes": 2}}  # fmt: skip
+              "test": {"trials": 2, "images": 2, "subjects": 1, "blocks": 2, "classes": 2}}
     split_info = {"strategy": "subject-held-out", "test_subjects": [2], "counts": counts, "disjoint": ["subjects"]}
     ds = _handmade("eegcvpr40-5-95", split_info, source="eeg_5_95_std.pth + block_splits_by_image_all.pth",
-                   converter="eeg2img_hf.data.converters.eegcvpr40")  # fmt: skip
+                   converter="eeg2img_hf.data.converters.eegcvpr40")
     card = render_dataset_card(ds, repo_id="org/cvpr")
     meta = _metadata(card)
     assert meta["license"] == "other" and meta["license_name"] == "no-license-stated"
@@ -177,9 +177,8 @@ def test_check_card_metadata_needs_header() -> None:
 
 
 def test_things_eeg2_card(tmp_path):
-    from test_converters_things_eeg2 import make_release
-
     from eeg2img_hf.data import convert_things_eeg2
+    from test_converters_things_eeg2 import make_release
 
     eeg_dir, images_dir, _ = make_release(tmp_path, subjects=(1,))
     ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", average="train")

@@ -20,16 +20,16 @@ GAN_EVAL = {"model": "gan", "dataset": "thoughtviz", "reference_split": "test", 
             "generated_per_class": {"Apple": 0.5}}, "seeds": {"seed": 0}, "n_fake": 50,
             "extractor": {"name": "inception-2015-12-05.pt", "kind": "inception"},
             "paper_protocol": {"metrics": {"fid": False, "kid": False, "inception_score": False},
-                               "reasons": ["num_fakes: 50 (paper: 50000)"]}}  # fmt: skip
+                               "reasons": ["num_fakes: 50 (paper: 50000)"]}}
 CLIP_EVAL = {"dataset": "eegcvpr40", "split": "test", "split_strategy": {"strategy": "by_block"}, "simulated": False,
              "counts": {"eeg_queries": 10}, "eeg_to_image": {"exact_image": {"top1": 0.2, "mrr": 0.31},
              "same_class": {"top1": 0.5, "map": 0.45}}, "zero_shot_classification": {"eeg": {"top1": 0.6}},
-             "trained_head": {"skipped": "train_heads=False"}, "paper": {"mrr": 0.7427}}  # fmt: skip
+             "trained_head": {"skipped": "train_heads=False"}, "paper": {"mrr": 0.7427}}
 RECORD = {"dataset": "thoughtviz", "encoder": "org/tiny-encoder", "kimg": 0.1, "steps": 3, "augment_p": 0.0,
           "dataset_info": {"name": "sim-thoughtviz", "simulated": True, "sfreq": 128.0,
                            "split": {"strategy": "by_block", "seed": 0},
                            "preprocessing": [{"name": "bandpass", "low": 5.0, "high": 95.0}]},
-          "classes": ["Apple", "Car", "Dog"], "training_args": {"learning_rate": 0.0025}}  # fmt: skip
+          "classes": ["Apple", "Car", "Dog"], "training_args": {"learning_rate": 0.0025}}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def _meta(card) -> dict:
 
 def test_gan_card_metadata_matches_evaluation(folders) -> None:
     card = render_model_card(folders / "gan", repo_id="org/eegstylegan-sim", evaluation=GAN_EVAL,
-                             dataset_repo_id="org/sim-tv")  # fmt: skip
+                             dataset_repo_id="org/sim-tv")
     meta = _meta(card)
     assert meta["license"] == "mit" and meta["library_name"] == "transformers"
     assert meta["pipeline_tag"] == "other"  # not a Hub pipeline tag: the custom task goes under tags
@@ -60,7 +60,7 @@ def test_gan_card_metadata_matches_evaluation(folders) -> None:
     (result,) = index["results"]
     assert result["task"]["type"] == "eeg-to-image"
     assert result["dataset"] == {"type": "org/sim-tv", "name": "sim-thoughtviz (SIMULATED)", "split": "test",
-                                 "args": {"split_strategy": "by_block", "provenance": "simulated"}}  # fmt: skip
+                                 "args": {"split_strategy": "by_block", "provenance": "simulated"}}
     metrics = {m["name"]: (m["type"], m["value"]) for m in result["metrics"]}
     assert metrics == {"fid": ("fid", GAN_EVAL["fid"]), "kid.mean": ("kid", GAN_EVAL["kid"]["mean"]),
                        "inception_score.mean": ("inception_score", GAN_EVAL["inception_score"]["mean"]),
@@ -86,7 +86,7 @@ def test_clip_card_real_data_and_default_evaluation_file(folders, tmp_path) -> N
     assert {m["name"]: m["value"] for m in result["metrics"]} == {
         "eeg_to_image.exact_image.top1": 0.2, "eeg_to_image.exact_image.mrr": 0.31,
         "eeg_to_image.same_class.top1": 0.5, "eeg_to_image.same_class.map": 0.45,
-        "zero_shot_classification.eeg.top1": 0.6}  # fmt: skip
+        "zero_shot_classification.eeg.top1": 0.6}
     assert "simulated-data" not in meta["tags"] and "base_model" not in meta
     no_eval = _meta(render_model_card(folders / "clip", repo_id="org/clip", tags=["eeg", "custom"]))
     assert "model-index" not in no_eval and no_eval["tags"] == ["eeg", "custom"]  # metadata override
@@ -96,7 +96,7 @@ def test_evaluation_metrics_skip_counts_and_definitions() -> None:
     family = MODEL_FAMILIES["eeg2img_eeg_encoder"]
     evaluation = {"seen_classes": {"kmeans_test": 0.9, "svm_train_to_test": 0.8, "n_train": 30, "chance_level": 0.1,
                                    "protocols": {"kmeans_test": "..."}},
-                  "unseen_classes": {"svm": 0.7, "flag": True, "missing": None}}  # fmt: skip
+                  "unseen_classes": {"svm": 0.7, "flag": True, "missing": None}}
     assert evaluation_metrics(evaluation, family) == [
         {"type": "kmeans_test", "name": "seen_classes.kmeans_test", "value": 0.9},
         {"type": "svm_train_to_test", "name": "seen_classes.svm_train_to_test", "value": 0.8},

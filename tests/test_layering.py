@@ -27,7 +27,7 @@ LAYERS = {
     "hub": 5,
     "quickstart": 6,
     "commands": 7, "cli": 7,
-}  # fmt: skip
+}
 
 # Imports of the package's own modules allowed inside functions: each keeps `eeg2img --help` or `import
 # eeg2img_hf` light (they pull torch, transformers or datasets).

@@ -21,7 +21,7 @@ TRACKERS = ["--log-with", ""]
 def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("bf16") / "data"
     simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=2, trials_per_block=4, image_size=16,
-                     classes=["Apple", "Car", "Dog"]).save_to_disk(str(path))  # fmt: skip
+                     classes=["Apple", "Car", "Dog"]).save_to_disk(str(path))
     return path
 
 

@@ -43,7 +43,7 @@ def test_shared_code_has_one_class():
 @pytest.mark.parametrize("build", [
     lambda: EEGClipModel(EEGClipConfig.from_preset("tiny")),
     lambda: EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny")),
-])  # fmt: skip
+])
 def test_saved_folder_is_self_contained(tmp_path, build):
     build().save_pretrained(tmp_path)
     sources = sorted(p.name for p in tmp_path.glob("*.py"))

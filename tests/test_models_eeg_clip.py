@@ -17,9 +17,10 @@ from eeg2img_hf.models.eeg_clip import (
     EEGClipModel,
     clip_loss,
     make_image_processor,
+    modeling_eeg_clip,
     positives_from_ids,
 )
-from eeg2img_hf.models.eeg_clip import modeling_eeg_clip
+
 from testing_utils import ModelTesterMixin, import_roots, run_python
 
 N_CHANS, N_TIMES, SIZE = 4, 32, 32

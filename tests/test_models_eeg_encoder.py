@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
+
 from testing_utils import ModelTesterMixin, run_python
 
 N_CHANS, N_TIMES = 5, 32
@@ -49,7 +50,7 @@ class TestTSConvEncoder(TestLSTMEncoder):
 
     def get_config(self):
         return tiny_config(architecture="tsconv", tsconv_filters=4, tsconv_kernel_size=5, tsconv_depth_multiplier=2,
-                           tsconv_pool_size=8, tsconv_pool_stride=4, tsconv_dropout=0.0)  # fmt: skip
+                           tsconv_pool_size=8, tsconv_pool_stride=4, tsconv_dropout=0.0)
 
     def test_layout_and_things_eeg2_shape(self):
         tower = self.make_model().tower
@@ -57,7 +58,7 @@ class TestTSConvEncoder(TestLSTMEncoder):
         assert tower.spatial.weight.shape == (8, 1, N_CHANS, 1) and tower.spatial.groups == 4  # depthwise, all channels
         assert tower.proj.in_features == 8 * ((N_TIMES - 8) // 4 + 1)
         config = EEGEncoderConfig(architecture="tsconv", n_chans=17, n_times=100, tsconv_kernel_size=13,
-                                  tsconv_pool_size=20, tsconv_pool_stride=5, embed_dim=16)  # fmt: skip
+                                  tsconv_pool_size=20, tsconv_pool_stride=5, embed_dim=16)
         out = EEGEncoderModel(config).eval()(eeg_values=torch.randn(2, 17, 100)).eeg_embeds
         assert out.shape == (2, 16)
         with pytest.raises(ValueError, match="tsconv pooling window"):

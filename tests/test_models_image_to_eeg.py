@@ -6,10 +6,11 @@ import json
 
 import pytest
 import torch
-from testing_utils import ModelTesterMixin, run_python
 
 from eeg2img_hf.models import ImageToEEGConfig, ImageToEEGModel
 from eeg2img_hf.models.image_to_eeg import cross_modal_triplet_loss
+
+from testing_utils import ModelTesterMixin, run_python
 
 SIZE, EMBED = 16, 12
 
@@ -185,7 +186,7 @@ def test_bad_configs(kwargs, match):
 def test_other_backbone_without_pooler_hidden_sizes():
     """Any vision backbone config: a tiny ViT (hidden_size, pooled output)."""
     vit = {"model_type": "vit", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-           "intermediate_size": 20, "image_size": SIZE, "patch_size": 8}  # fmt: skip
+           "intermediate_size": 20, "image_size": SIZE, "patch_size": 8}
     model = ImageToEEGModel(tiny_config(vision_config=vit)).eval()
     assert model.config.feature_dim == 16
     assert model(pixel_values=pixels(2)).eeg_embeds.shape == (2, EMBED)
@@ -240,6 +241,7 @@ def test_modeling_imports_only_torch_and_transformers():
     import inspect
 
     from eeg2img_hf.models.image_to_eeg import configuration_image_to_eeg, modeling_image_to_eeg
+
     from testing_utils import import_roots
 
     roots = set()

@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import PreTrainedModel
 
 import eeg2img_hf.models as models
+
 from testing_utils import ModelTesterMixin
 
 TESTS = Path(__file__).resolve().parent

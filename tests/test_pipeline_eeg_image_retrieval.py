@@ -16,7 +16,7 @@ def dataset():
     from eeg2img_hf.data import simulate_dataset
 
     return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
-                            trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
+                            trials_per_block=3, n_blocks_per_class=2)
 
 
 def make_model(seed: int = 0):
@@ -28,8 +28,9 @@ def make_model(seed: int = 0):
 
 @pytest.fixture(scope="module")
 def pipe(dataset):
-    import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
     from transformers import pipeline
+
+    import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
 
     return pipeline("eeg-image-retrieval", model=make_model(), gallery=dataset["test"])
 
@@ -109,8 +110,9 @@ def test_every_gallery_form_gives_the_same_ranking(pipe, eeg, dataset, tmp_path)
 
 
 def test_gallery_is_indexed_once(dataset, eeg, monkeypatch):
-    import eeg2img_hf.pipelines.eeg_image_retrieval as module
     from transformers import pipeline
+
+    import eeg2img_hf.pipelines.eeg_image_retrieval as module
 
     calls = []
     real = module.build_gallery

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from transformers import pipeline
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
 from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
 from eeg2img_hf.pipelines import EEGToImagePipeline
-from transformers import pipeline
-
 
 N_CHANS, N_TIMES, EMBED_DIM, RES = 4, 32, 12, 16
 # first channel, 3x3 top-left corner of the first image: tiny model after torch.manual_seed(0), eeg below, seed=0
@@ -21,7 +20,7 @@ GOLDEN_FLOAT = torch.tensor([[0.0573, 0.0098, -0.1159], [0.0829, 0.0367, -0.1164
 
 def make_model(n_chans: int = N_CHANS, seed: int = 0) -> EEGStyleGANModel:
     encoder = EEGEncoderConfig(n_chans=n_chans, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                               embed_dim=EMBED_DIM)  # fmt: skip
+                               embed_dim=EMBED_DIM)
     torch.manual_seed(seed)
     return EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).eval()
 
@@ -69,7 +68,7 @@ def test_every_input_kind_gives_the_same_first_image(pipe, eeg):
     dataset = Dataset.from_dict({"eeg": eeg.tolist(), "label": [0, 1, 2]}, features=features)
     singles = [torch.from_numpy(eeg[0]), eeg[0].tolist(), eeg[0].astype(np.float64), {"eeg": eeg[0]}, dataset[0]]
     batches = [eeg, torch.from_numpy(eeg), list(eeg), [torch.from_numpy(e) for e in eeg], {"eeg": eeg},
-               dataset[:3], dataset, [dataset[i] for i in range(3)]]  # fmt: skip
+               dataset[:3], dataset, [dataset[i] for i in range(3)]]
     for item in singles:
         torch.testing.assert_close(pipe(item, seed=0, output_type="pt"), reference)
     for item in batches:
@@ -217,13 +216,13 @@ def generate_setup(tmp_path_factory):
 
 
 def test_generate_cli_is_byte_reproducible(generate_setup):
-    from testing_utils import run_python
-
     from eeg2img_hf.cli import main
+
+    from testing_utils import run_python
 
     root = generate_setup
     args = [str(root / "model"), "--dataset", str(root / "data"), "--classes", "3", "--trials-per-class", "2",
-            "--seeds", "0-1", "--device", "cpu", "--threads", "1"]  # fmt: skip
+            "--seeds", "0-1", "--device", "cpu", "--threads", "1"]
     threads = torch.get_num_threads()
     try:
         assert main(["generate", *args, "--output-dir", str(root / "a")]) == 0
@@ -250,7 +249,7 @@ def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
     np.save(root / "trial.npy", np.random.default_rng(0).random((14, N_TIMES), dtype=np.float32))
     out = root / "single"
     assert main(["generate", str(root / "model"), "--eeg", str(root / "trial.npy"), "--num-images", "3",
-                 "--device", "cpu", "--output-dir", str(out)]) == 0  # fmt: skip
+                 "--device", "cpu", "--output-dir", str(out)]) == 0
     assert Image.open(out / "eeg_seed0000.png").size == (3 * (RES + 2) + 2, RES + 4)
     with open(root / "pickled.npy", "wb") as handle:
         pickle.dump(np.zeros((14, N_TIMES)), handle)
@@ -268,17 +267,17 @@ def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
     from eeg2img_hf.cli import main
 
     encoder = EEGEncoderConfig(n_chans=2, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                               embed_dim=EMBED_DIM, sfreq=64.0)  # fmt: skip
+                               embed_dim=EMBED_DIM, sfreq=64.0)
     torch.manual_seed(0)
     EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(tmp_path / "model")
     info = mne.create_info(["Fz", "O1", "O2"], 128.0, "eeg")
     data = np.random.default_rng(0).normal(scale=1e-5, size=(2, 3, 2 * N_TIMES))
     mne.EpochsArray(data, info, verbose="error").save(tmp_path / "x-epo.fif", verbose="error")
     argv = ["generate", str(tmp_path / "model"), "--eeg", str(tmp_path / "x-epo.fif"), "--num-images", "1",
-            "--device", "cpu"]  # fmt: skip
+            "--device", "cpu"]
     assert main(argv + ["--output-dir", str(tmp_path / "refused")]) == 2
     assert (f"the model needs 2 channels x {N_TIMES} samples at 64 Hz; 'x-epo.fif' has 3 channels x {2 * N_TIMES} "
-            "samples at 128 Hz") in capsys.readouterr().err  # fmt: skip
+            "samples at 128 Hz") in capsys.readouterr().err
     assert main(argv + ["--pick-and-resample", "--ch-names", "O2,O1", "--output-dir", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "eeg_seed0000.png").size == (RES + 4, 2 * (RES + 2) + 2)  # 2 trials
 
@@ -288,6 +287,7 @@ def test_pipeline_module_imports_only_portable_libraries():
     import inspect
 
     from eeg2img_hf.pipelines import eeg_to_image
+
     from testing_utils import import_roots
 
     roots = import_roots(inspect.getsource(eeg_to_image))
@@ -296,9 +296,9 @@ def test_pipeline_module_imports_only_portable_libraries():
 
 def test_pipeline_task_registered_after_explicit_register(tmp_path):
     """`eeg2img_hf.register()` then `transformers.pipeline("eeg-to-image", ...)`, nothing else imported."""
-    from testing_utils import run_python
-
     from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
+
+    from testing_utils import run_python
 
     encoder = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, embed_dim=12)
     EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(tmp_path)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from transformers import pipeline
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
 from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel, ImageToEEGConfig, ImageToEEGModel
 from eeg2img_hf.pipelines import ImageToEEGToImagePipeline
-from transformers import pipeline
 
 EMBED, RES, SIZE = 12, 16, 16
 
@@ -34,7 +34,7 @@ def generator_model():
 @pytest.fixture(scope="module")
 def pipe(generator_model):
     return pipeline("image-to-eeg-to-image", model=make_image_model(n_subjects=3), generator=generator_model,
-                    device="cpu")  # fmt: skip
+                    device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_matches_model_then_generator(pipe, images, generator_model):
         expected = pipe.model(pixel_values=pixel_values).eeg_embeds[0]
     torch.testing.assert_close(result["eeg_embeds"], expected)
     direct = pipeline("eeg-to-image", model=generator_model, device="cpu")(
-        eeg_embeds=expected, seed=3, output_type="pt")  # fmt: skip
+        eeg_embeds=expected, seed=3, output_type="pt")
     torch.testing.assert_close(result["images"], direct)
 
 
@@ -89,13 +89,13 @@ def test_every_input_kind(pipe, images, tmp_path):
     path = tmp_path / "a.png"
     Image.fromarray(images[0]).save(path)
     dataset = Dataset.from_dict({"image": [Image.fromarray(a) for a in images]},
-                                features=Features({"image": ImageFeature()}))  # fmt: skip
+                                features=Features({"image": ImageFeature()}))
     for item in (Image.fromarray(images[0]), str(path), path, {"image": Image.fromarray(images[0])}, dataset[0]):
         out = pipe(item, seed=0, output_type="np")
         np.testing.assert_array_equal(out["images"], reference["images"])
         np.testing.assert_allclose(out["eeg_embeds"], reference["eeg_embeds"], atol=1e-6)
     for batch in (images, list(images), [Image.fromarray(a) for a in images], dataset, dataset[:3],
-                  [dataset[i] for i in range(3)]):  # fmt: skip
+                  [dataset[i] for i in range(3)]):
         out = pipe(batch, seed=0, output_type="np")
         assert isinstance(out, list) and len(out) == 3
         np.testing.assert_array_equal(out[0]["images"], reference["images"])
@@ -111,7 +111,7 @@ def test_num_images_seed_and_batch_size(pipe, images):
     other = pipe(images[:2], num_images_per_image=3, seed=1, output_type="pt")
     assert not torch.equal(result[0]["images"][0], other[0]["images"][0])
     with_generator = pipe(images[:2], num_images_per_image=3, generator=torch.Generator().manual_seed(0),
-                          output_type="pt")  # fmt: skip
+                          output_type="pt")
     torch.testing.assert_close(torch.stack(with_generator[1]["images"]), torch.stack(result[1]["images"]))
     same = pipe(images[0], num_images_per_image=2, truncation_psi=0.0, seed=0, output_type="pt")
     torch.testing.assert_close(same["images"][0], same["images"][1])

@@ -20,8 +20,8 @@ import pytest
 from datasets import DatasetDict, load_from_disk
 
 from eeg2img_hf.data import simulate_dataset
-from eeg2img_hf.hub import push_dataset
 from eeg2img_hf.data.loading import _read_info_file
+from eeg2img_hf.hub import push_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ print("RESULT" + json.dumps({"url": str(url), "files": files, "same": same, "con
 def _run(args: list[str], env: dict[str, str], marker: str, keep_marker: bool = False) -> dict:
     full_env = {**os.environ, **env, "OMP_NUM_THREADS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run([sys.executable, *args], env=full_env, capture_output=True, text=True, timeout=180,
-                          cwd=REPO_ROOT)  # fmt: skip
+                          cwd=REPO_ROOT)
     assert proc.returncode == 0, f"{args[:3]} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith(marker)]
     assert lines, f"no {marker} line in output:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
@@ -93,7 +93,7 @@ def _local_summary(ds: DatasetDict) -> dict:
                      "labels": list(split["label"]), "subjects": list(split["subject"]), "blocks": list(split["block"]),
                      "image_ids": list(split["image_id"]),
                      "pixels_sha": [hashlib.sha256(np.asarray(im).tobytes()).hexdigest()
-                                    for im in split["image"]]}  # fmt: skip
+                                    for im in split["image"]]}
     return out
 
 
@@ -101,7 +101,7 @@ def _local_summary(ds: DatasetDict) -> dict:
 def saved_dataset(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("push") / "sim-thoughtviz"
     simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=1, trials_per_block=3, images_per_class=2,
-                     image_size=8, classes=["Apple", "Car", "Dog"]).save_to_disk(str(path))  # fmt: skip
+                     image_size=8, classes=["Apple", "Car", "Dog"]).save_to_disk(str(path))
     return path
 
 
@@ -109,7 +109,7 @@ def saved_dataset(tmp_path_factory) -> Path:
 def test_push_dataset_cli_and_reload_through_official_clients(hub_server, saved_dataset, tmp_path) -> None:
     env = hub_server.client_env(hf_home=tmp_path / "hf-home")
     pushed = _run(["-m", "eeg2img_hf.cli", "push-dataset", str(saved_dataset), "org/sim-tv", "--message", "first push"],
-                  env, marker='{"url"', keep_marker=True)  # fmt: skip
+                  env, marker='{"url"', keep_marker=True)
     assert pushed == {"url": f"{hub_server.endpoint}/datasets/org/sim-tv", "repo_id": "org/sim-tv"}
     files = set(_repo_files(hub_server, "org/sim-tv"))
     assert {"README.md", "eeg2img_info.json", ".gitattributes"} <= files
@@ -145,7 +145,7 @@ def _repo_files(hub, repo_id: str, repo_type: str = "datasets") -> list[str]:
 @pytest.mark.integration
 def test_model_repo_upload_and_download(hub_server, tmp_path) -> None:
     result = _run(["-c", MODEL_ROUNDTRIP, str(tmp_path / "model")],
-                  hub_server.client_env(hf_home=tmp_path / "hf-model"), "RESULT")  # fmt: skip
+                  hub_server.client_env(hf_home=tmp_path / "hf-model"), "RESULT")
     assert result["url"].endswith("/org/tiny-model")
     assert result["files"] == [".gitattributes", "config.json", "model.safetensors"]
     assert result["same"] is True and result["sha"] == result["oid"]

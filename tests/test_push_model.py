@@ -37,10 +37,10 @@ N_CHANS, N_TIMES = 4, 32
 
 GAN_EVAL = {"model": "gan", "dataset": "thoughtviz", "reference_split": "test", "fid": 201.5,
             "kid": {"mean": 0.081, "std": 0.01, "num_subsets": 10}, "inception_score": {"mean": 1.9, "std": 0.1},
-            "class_accuracy": {"generated": 0.4, "chance": 0.1}}  # fmt: skip
+            "class_accuracy": {"generated": 0.4, "chance": 0.1}}
 GAN_RECORD = {"dataset": "thoughtviz", "encoder": "org/tiny-encoder", "kimg": 0.032, "steps": 4, "augment_p": 0.0,
               "dataset_info": {"name": "sim-thoughtviz", "simulated": True, "sfreq": 128.0,
-                               "split": {"strategy": "by_block", "seed": 0}}}  # fmt: skip
+                               "split": {"strategy": "by_block", "seed": 0}}}
 
 PUSH = r"""
 import json, sys
@@ -110,7 +110,7 @@ print("RESULT" + json.dumps(out))
 def _run(code: str, args: list[str], env: dict[str, str], marker: str = "RESULT") -> dict:
     full_env = {**os.environ, **env, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=full_env, capture_output=True,
-                          text=True, timeout=300, cwd=REPO_ROOT)  # fmt: skip
+                          text=True, timeout=300, cwd=REPO_ROOT)
     assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith(marker)]
     assert lines, f"no {marker} line:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
@@ -135,7 +135,7 @@ def models(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("push-model")
     torch.manual_seed(0)
     enc_config = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                                  embed_dim=12)  # fmt: skip
+                                  embed_dim=12)
     encoder = EEGEncoderModel(enc_config).eval()
     gan = EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=enc_config)).eval()
     clip = EEGClipModel(EEGClipConfig.from_preset("tiny")).eval()
@@ -159,7 +159,7 @@ def models(tmp_path_factory) -> Path:
                  encoder_embeds=encoder(eeg_values=eeg).eeg_embeds.numpy(),
                  clip_embeds=clip.get_eeg_features(eeg).numpy(),
                  i2e_embeds=i2e(pixel_values=pixels).eeg_embeds.numpy(),
-                 picture=picture, reconstruction=recon(Image.fromarray(picture), seed=0, output_type="np")["images"])  # fmt: skip
+                 picture=picture, reconstruction=recon(Image.fromarray(picture), seed=0, output_type="np")["images"])
     return root
 
 
@@ -244,7 +244,7 @@ def test_prepare_model_folder_stages_pipeline_and_processor(models, tmp_path) ->
     assert "preprocessor_config.json" not in os.listdir(models / "i2e")  # written to the staging copy only
     staged = prepare_model_folder(models / "encoder", tmp_path / "enc", repo_id="org/enc")
     assert staged == ["README.md", "config.json", "configuration_eeg_encoder.py", "model.safetensors",
-                      "modeling_eeg_encoder.py"]  # fmt: skip
+                      "modeling_eeg_encoder.py"]
 
 
 def test_staged_pipeline_folder_runs_installed_pipeline_without_remote_code(models, tmp_path) -> None:

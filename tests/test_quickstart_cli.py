@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from testing_utils import run_python
 
 from eeg2img_hf.quickstart import QUICKSTART_STAGES, parse_stages, results_markdown, run_quickstart
+
+from testing_utils import run_python
 
 EEG2IMG = os.path.join(os.path.dirname(sys.executable), "eeg2img")
 MODELS = ("encoder", "gan", "clip", "image_to_eeg")

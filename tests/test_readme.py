@@ -43,8 +43,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,13 +61,13 @@ TESTS_DIR = Path(__file__).resolve().parent
 README = REPO_ROOT / "README.md"
 N_CHANS, N_TIMES, EMBED = 14, 32, 12  # ThoughtViz shape; EMBED: the tiny GAN's / image -> EEG model's space
 TINY_SIM = {"n_subjects": 2, "classes": ["Apple", "Car", "Dog"], "images_per_class": 2, "trials_per_block": 3,
-            "n_blocks_per_class": 2, "image_size": 32}  # fmt: skip
+            "n_blocks_per_class": 2, "image_size": 32}
 
 # Blocks skipped by their text: (substring of the block, reason). Keep every entry justified.
 SKIPS: list[tuple[str, str]] = []
 
 FAST_ENCODER = {"epochs": 1, "batch_size": 16, "log_with": ["csv"],
-                "simulate": {"n_subjects": 2, "images_per_class": 2, "image_size": 32}}  # fmt: skip
+                "simulate": {"n_subjects": 2, "images_per_class": 2, "image_size": 32}}
 
 
 def _fast_encoder_presets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +85,7 @@ def _fast_encoder_presets(monkeypatch: pytest.MonkeyPatch) -> None:
 PATCHES: list[tuple[str, Callable[[pytest.MonkeyPatch], None], str]] = [
     ("train_encoder(", _fast_encoder_presets,
      "10 encoder epochs on the full simulated set + evaluation take > 10 s: forced to 1 epoch on 2 subjects"),
-]  # fmt: skip
+]
 
 # Hub repo ids the README uses -> (kind, local folder pushed there, relative to the working directory).
 HUB_REPOS: dict[str, tuple[str, str]] = {
@@ -216,7 +217,7 @@ def _save_tiny_models(root: Path) -> None:
 
     torch.manual_seed(0)
     encoder = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                               embed_dim=EMBED)  # fmt: skip
+                               embed_dim=EMBED)
     EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(root / "runs/gan/model")
     clip = EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS, "n_times": N_TIMES}))
     clip.save_pretrained(root / "runs/clip/model")
@@ -297,9 +298,9 @@ def _subprocess(spec: dict, env: dict[str, str], cwd: Path) -> dict | None:
     spec_path = cwd / f"spec-{os.getpid()}-{len(os.listdir(cwd))}.json"
     spec_path.write_text(json.dumps({"tests_dir": str(TESTS_DIR), **spec}))
     full_env = {**os.environ, **env, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error",
-                "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}  # fmt: skip
+                "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(RUNNER), str(spec_path)], env=full_env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     return json.loads(lines[-1][len("RESULT") :]) if lines else None
@@ -343,7 +344,7 @@ def test_readme_block(block: ReadmeBlock, readme_env: dict[str, Any], request: p
             _run(earlier, readme_env, request)
         except Exception as error:  # noqa: BLE001
             pytest.fail(f"README block {earlier.test_id} (line {earlier.first_line}), which block "
-                        f"{block.test_id} follows, failed: {error!r}")  # fmt: skip
+                        f"{block.test_id} follows, failed: {error!r}")
     _run(block, readme_env, request)
 
 

@@ -24,7 +24,7 @@ def dataset():
     from eeg2img_hf.data import simulate_dataset
 
     return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
-                            trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
+                            trials_per_block=3, n_blocks_per_class=2)
 
 
 def make_model(seed: int = 0, **overrides):
@@ -89,7 +89,7 @@ def test_float16_prefilter_gives_the_float32_result():
     gallery[100:110] = gallery[5]  # exact duplicates: ties must come out by ascending index
     gallery = normalize_embeddings(gallery)
     queries = torch.cat([gallery[5:6] + 1e-3 * torch.randn(1, 32, generator=generator),
-                         torch.randn(20, 32, generator=generator)])  # fmt: skip
+                         torch.randn(20, 32, generator=generator)])
     index = GalleryIndex(gallery, [str(i) for i in range(3000)], torch.zeros(3000, dtype=torch.int64))
     fast_scores, fast_indices = index.search(queries, 12, prefilter=True)
     scores, indices = index.search(queries, 12, prefilter=False)
@@ -99,7 +99,7 @@ def test_float16_prefilter_gives_the_float32_result():
     with pytest.raises(ValueError, match="float16 tensor"):
         topk_search(queries, gallery, 3, gallery_half=gallery)
     big = GalleryIndex(torch.randn(1 << 14, 8, generator=generator), [str(i) for i in range(1 << 14)],
-                       torch.zeros(1 << 14, dtype=torch.int64))  # fmt: skip
+                       torch.zeros(1 << 14, dtype=torch.int64))
     query = torch.randn(8, generator=generator)
     automatic = big.search(query, 5)  # single query over >= 16,384 images: pre-filtered by default
     assert big._half is not None

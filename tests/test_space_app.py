@@ -39,13 +39,18 @@ def load_app():
 def save_components(root: Path) -> dict[str, str]:
     """Tiny random EEGStyleGAN, EEGClip and ImageToEEG models and a tiny simulated dataset, saved under `root`."""
     from eeg2img_hf.data import simulate_dataset
-    from eeg2img_hf.models import (EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel, ImageToEEGConfig,
-                                   ImageToEEGModel)  # fmt: skip
+    from eeg2img_hf.models import (
+        EEGEncoderConfig,
+        EEGStyleGANConfig,
+        EEGStyleGANModel,
+        ImageToEEGConfig,
+        ImageToEEGModel,
+    )
     from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
 
     torch.manual_seed(0)
     encoder = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
-                               embed_dim=EMBED, sfreq=SFREQ)  # fmt: skip
+                               embed_dim=EMBED, sfreq=SFREQ)
     models = {
         "gan": EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)),
         "clip": EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS})),
@@ -62,7 +67,7 @@ def save_components(root: Path) -> dict[str, str]:
     judge.save_pretrained(root / "judge")
     paths["judge"] = str(root / "judge")
     dataset = simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=2, image_size=32,
-                               trials_per_block=3, n_blocks_per_class=2)  # fmt: skip
+                               trials_per_block=3, n_blocks_per_class=2)
     dataset.save_to_disk(str(root / "dataset"))
     paths["dataset"] = str(root / "dataset")
     return paths
@@ -80,11 +85,11 @@ def write_edf(path: Path, data: np.ndarray, sfreq: float) -> None:
     field = lambda value, width: str(value).ljust(width)[:width].encode("ascii")  # noqa: E731
     header = (field("0", 8) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80) + field("01.01.24", 8)
               + field("00.00.00", 8) + field(256 * (n_chans + 1), 8) + field("", 44) + field(1, 8)
-              + field(f"{n_times / sfreq:g}", 8) + field(n_chans, 4))  # fmt: skip
+              + field(f"{n_times / sfreq:g}", 8) + field(n_chans, 4))
     columns = [(16, [f"EEG{i}" for i in range(n_chans)]), (80, [""] * n_chans), (8, ["uV"] * n_chans),
                (8, ["-1000"] * n_chans), (8, ["1000"] * n_chans), (8, ["-32768"] * n_chans),
                (8, ["32767"] * n_chans), (80, [""] * n_chans), (8, [n_times] * n_chans),
-               (32, [""] * n_chans)]  # fmt: skip
+               (32, [""] * n_chans)]
     for width, values in columns:
         header += b"".join(field(v, width) for v in values)
     digital = np.round((data * 1e6 + 1000) / 2000 * 65535 - 32768).astype("<i2")  # volts -> int16
@@ -227,7 +232,7 @@ def test_bad_eeg_uploads_are_refused_readably(app, backend, trials, tmp_path):
         "ints.npy": "floating point", "two.npz": "expected an 'eeg' array", "corrupt.npy": "not a valid .npy",
         "trial.txt": "Unsupported EEG file type", "fast-epo.fif": "'fast-epo.fif' has 14 channels x 32 samples at 256 Hz",
         "missing.npy": "could not be found", "corrupt.fif": "not a readable .fif recording",
-    }  # fmt: skip
+    }
     for name, message in cases.items():
         with pytest.raises(ValueError, match=message):
             backend.generate("upload", None, 0, str(tmp_path / name), 0, 1, 1.0)
@@ -342,7 +347,7 @@ def test_reconstruct_dataset_and_upload(app, backend, tmp_path):
     with pytest.raises(ValueError, match="Unsupported image type '.gif'"):
         backend.reconstruct("upload", None, 0, str(tmp_path / "trial.gif"), 5, 1, 1.0)
     small = app.DemoBackend(gan=backend.generation.model, image_to_eeg=backend.reconstruction.model,
-                            max_upload_bytes=100)  # fmt: skip
+                            max_upload_bytes=100)
     with pytest.raises(ValueError, match="the limit is"):
         small.reconstruct("upload", None, 0, str(tmp_path / "stimulus.png"), 5, 1, 1.0)
 
@@ -468,7 +473,7 @@ def test_batch_view(app, backend):
     assert all(labels[i] == c for c, row in zip(grid.class_ids, grid.rows) for i in row)
     for bad, message in (({"classes": []}, "at least one class"), ({"classes": ["Zebra"]}, "unknown"),
                          ({"trials": 9}, "between 1 and 8"), ({"trials": 5}, "'Car' has 4 trials in the test split"),
-                         ({"split": "nope"}, "Unknown split")):  # fmt: skip
+                         ({"split": "nope"}, "Unknown split")):
         args = {"split": "test", "classes": ["Car"], "trials": 1, **bad}
         with pytest.raises(ValueError, match=message):
             backend.batch(args["split"], args["classes"], args["trials"], 0, 1.0)
@@ -507,5 +512,5 @@ def test_gradio_client_endpoints(server, backend, trials, tmp_path):
     assert not marker.exists()
     np.save(tmp_path / "trials.npy", trials)
     *_, info = client.predict("upload", None, 2, handle_file(str(tmp_path / "trials.npy")), 0, 1, 1.0,
-                              api_name="/generate")  # fmt: skip
+                              api_name="/generate")
     assert "trials.npy" in info and "trial 2" in info  # still serving after the error

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAX_UPLOAD_BYTES = 32_000  # small, so the oversize check is cheap to exercise
 TIMEOUT_MS = 90_000  # generous: the CI machine may be busy (2 shared cores)
 

@@ -17,11 +17,11 @@ from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANDiscriminatorOutput,
     EEGStyleGANGenerator,
     EEGStyleGANGeneratorOutput,
+    modeling_eeg_stylegan,
 )
-from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import FullyConnectedLayer, minibatch_std, setup_filter
-from testing_utils import ModelTesterMixin, import_roots
 
+from testing_utils import ModelTesterMixin, import_roots
 
 BATCH = 4
 

@@ -22,7 +22,6 @@ from eeg2img_hf.models.eeg_stylegan.ops_stylegan import (
     upsample2d,
 )
 
-
 DOUBLE = torch.float64
 
 

@@ -17,7 +17,7 @@ from eeg2img_hf.training.image_features import compute_image_features, load_imag
 from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
 
 SIM = {"n_subjects": 2, "n_train_concepts": 16, "n_test_concepts": 6, "train_images_per_concept": 2,
-       "train_repetitions": 2, "test_repetitions": 3, "image_size": 32}  # fmt: skip
+       "train_repetitions": 2, "test_repetitions": 3, "image_size": 32}
 
 
 def _brute_force(scores, target, k):
@@ -59,7 +59,7 @@ def _tiny_model(**overrides) -> EEGClipModel:
     config = EEGClipConfig.from_preset("things-eeg2-tsconv", encoder_config={"n_chans": 17, "n_times": 100},
                                        vision_config={"model_type": "resnet", "embedding_size": 8,
                                                       "hidden_sizes": [8, 12], "depths": [1, 1],
-                                                      "layer_type": "basic"}, image_size=32, **overrides)  # fmt: skip
+                                                      "layer_type": "basic"}, image_size=32, **overrides)
     return EEGClipModel(config).eval()
 
 
@@ -84,9 +84,9 @@ def clip_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clip")
     torch.manual_seed(2)
     text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}  # fmt: skip
+            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
     vision = {"hidden_size": 24, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "image_size": 32, "patch_size": 8}  # fmt: skip
+              "image_size": 32, "patch_size": 8}
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
@@ -113,7 +113,7 @@ def test_image_features_file_round_trip_and_refusals(clip_dir, data_dir, tmp_pat
 
     processed = make_image_processor(model.config)(images=[first[0]["image"].convert("RGB")], return_tensors="pt")
     torch.testing.assert_close(features[rows[first[0]["image_id"]]], pixels.get_vision_features(
-        processed["pixel_values"])[0], rtol=1e-5, atol=1e-5)  # fmt: skip
+        processed["pixel_values"])[0], rtol=1e-5, atol=1e-5)
     with pytest.raises(Eeg2ImgError, match="already exists"):
         compute_image_features(model, str(data_dir), out)
     compute_image_features(model, str(data_dir), out, overwrite=True, splits=["test"])
@@ -140,10 +140,10 @@ def _cli(args, capsys) -> dict:
 def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, data_dir, tmp_path, capsys):
     features = tmp_path / "features.safetensors"
     summary = _cli(["image-features", "--dataset", str(data_dir), "--output", str(features), "--vision-model",
-                    str(clip_dir)], capsys)  # fmt: skip
+                    str(clip_dir)], capsys)
     assert summary["n_images"] == 38
     common = ["train-clip", "--preset", "things-eeg2", "--dataset", str(data_dir), "--vision-model", str(clip_dir),
-              "--image-features", str(features), "--epochs", "2", "--batch-size", "8", "--log-with", ""]  # fmt: skip
+              "--image-features", str(features), "--epochs", "2", "--batch-size", "8", "--log-with", ""]
     _cli([*common, "--output-dir", str(tmp_path / "dep"), "--subjects", "1"], capsys)
     _cli([*common, "--output-dir", str(tmp_path / "loso"), "--exclude-subjects", "1"], capsys)
     record = json.loads((tmp_path / "dep" / "model" / "eeg2img_training.json").read_text())
@@ -153,7 +153,7 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     for run in ("dep", "loso"):
         out = tmp_path / f"{run}.json"
         line = _cli(["evaluate-clip", str(tmp_path / run / "model"), "--dataset", str(data_dir), "--protocol",
-                     "things-zero-shot", "--subjects", "1", "--output", str(out)], capsys)  # fmt: skip
+                     "things-zero-shot", "--subjects", "1", "--output", str(out)], capsys)
         assert line["mean_over_subjects"]["averaged"]["2-way"]["top1"] is not None
         results[run] = json.loads(out.read_text())
     assert results["dep"]["regime"] == "subject-dependent" and results["loso"]["regime"] == "leave-one-subject-out"
@@ -171,5 +171,5 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     from eeg2img_hf.cli import main
 
     assert main([*common[:5], "--vision-model", str(clip_dir), "--image-features", str(tmp_path / "dep.json"),
-                 "--output-dir", str(other / "run"), "--epochs", "1"]) == 2  # fmt: skip
+                 "--output-dir", str(other / "run"), "--epochs", "1"]) == 2
     assert "image-features" in capsys.readouterr().err

@@ -29,11 +29,11 @@ def setup(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("image_to_eeg")
     dataset = simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=2, trials_per_block=5, image_size=16,
-                               classes=CLASSES)  # fmt: skip
+                               classes=CLASSES)
     dataset.save_to_disk(str(root / "data"))
     torch.manual_seed(0)
     EEGEncoderModel(EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=8,
-                                     embed_dim=EMBED)).save_pretrained(root / "encoder")  # fmt: skip
+                                     embed_dim=EMBED)).save_pretrained(root / "encoder")
     return root, dataset
 
 
@@ -95,7 +95,7 @@ def test_targets_are_the_frozen_encoders_embeddings(setup, tmp_path):
 def test_triplet_loss_subjects_and_cosine_selection(setup, tmp_path):
     root, _ = setup
     summary = train_image_to_eeg(tiny_args(root, tmp_path, loss="triplet", subject_conditioning=True,
-                                           selection="cosine", max_steps=2, margin=0.5))  # fmt: skip
+                                           selection="cosine", max_steps=2, margin=0.5))
     assert summary["global_step"] == 2 and summary["selection_metric"] == "val_cosine"
     model = ImageToEEGModel.from_pretrained(tmp_path / "model")
     assert model.config.n_subjects == 2 and model.subject_embedding is not None
@@ -130,7 +130,7 @@ def test_cli(setup, tmp_path, capsys):
 
     root, _ = setup
     argv = ["train-image-to-eeg", "--preset", "tiny", "--encoder", str(root / "encoder"), "--dataset",
-            str(root / "data"), "--output-dir", str(tmp_path), "--loss", "mse", "--max-steps", "1"]  # fmt: skip
+            str(root / "data"), "--output-dir", str(tmp_path), "--loss", "mse", "--max-steps", "1"]
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["model_dir"] == str(tmp_path / "model") and (tmp_path / "model" / "model.safetensors").exists()
@@ -162,7 +162,7 @@ def test_evaluate_reconstruction_known_answer(setup, tiny_models, tmp_path):
     _, dataset = setup
     image_model, generator = tiny_models
     report = evaluate_reconstruction(image_model, generator, dataset, _constant_judge(1), num_images_per_image=2,
-                                     output_path=tmp_path / "report.json")  # fmt: skip
+                                     output_path=tmp_path / "report.json")
     train_ids = set(dataset["train"]["image_id"])
     label_of = {}
     for split in ("train", "validation", "test"):
@@ -196,7 +196,7 @@ def test_evaluate_reconstruction_judges_the_generated_images(setup, tiny_models)
     pictures = list(dataset["test"].select(first_rows)["image"])
     pipe = ImageToEEGToImagePipeline(model=image_model, generator=generator, device="cpu")
     expected = torch.stack([torch.from_numpy(r["images"]).permute(2, 0, 1)
-                            for r in pipe(pictures, seed=3, output_type="np")])  # fmt: skip
+                            for r in pipe(pictures, seed=3, output_type="np")])
     assert len(calls) == 2 and torch.equal(calls[0], expected)
     real = torch.stack([torch.from_numpy(np.array(p.convert("RGB"))).permute(2, 0, 1) for p in pictures])
     assert torch.equal(calls[1], real)  # the simulated images are already at the judge's 16 px

@@ -63,7 +63,7 @@ def resnet_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("resnet-50")
     torch.manual_seed(1)
     model = ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 12], depths=[1, 1],
-                                                      layer_type="basic", num_labels=5))  # fmt: skip
+                                                      layer_type="basic", num_labels=5))
     with torch.no_grad():  # non-trivial batch-norm statistics, so buffers are checked too
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -71,7 +71,7 @@ def resnet_dir(tmp_path_factory) -> Path:
                 module.running_var.uniform_(0.5, 1.5)
     model.save_pretrained(folder)
     ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=0.875, resample=3, image_mean=[0.485, 0.456, 0.406],
-                           image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)  # fmt: skip
+                           image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
     assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors", "preprocessor_config.json"]
     return folder
 
@@ -82,9 +82,9 @@ def clip_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("clip")
     torch.manual_seed(2)
     text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}  # fmt: skip
+            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
     vision = {"hidden_size": 24, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "image_size": 32, "patch_size": 8}  # fmt: skip
+              "image_size": 32, "patch_size": 8}
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
@@ -225,7 +225,7 @@ print("RESULT" + json.dumps({"class": type(model).__module__, "crop": processor.
 def _run(code: str, args: list[str], env: dict[str, str]) -> dict:
     full_env = {**os.environ, **env, "OMP_NUM_THREADS": "1", "TRANSFORMERS_VERBOSITY": "error"}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=full_env, capture_output=True,
-                          text=True, timeout=300, cwd=REPO_ROOT)  # fmt: skip
+                          text=True, timeout=300, cwd=REPO_ROOT)
     assert proc.returncode == 0, f"failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stdout[-2000:]
@@ -288,20 +288,20 @@ def test_random_frozen_tower_is_refused_unless_opted_in(data_dir, tmp_path, caps
     with pytest.raises(RandomFrozenTowerError):
         build_clip_model(args, info, SIM["classes"])
     opted_in = ClipTrainingArguments.from_preset("cpu-small", output_dir=str(tmp_path / "b"),
-                                                 allow_random_vision_tower=True, **base)  # fmt: skip
+                                                 allow_random_vision_tower=True, **base)
     assert build_clip_model(opted_in, info, SIM["classes"]).config.vision_model_name_or_path is None
     trained = ClipTrainingArguments.from_preset("cpu-small", output_dir=str(tmp_path / "b"), **{**base,
-                                                "model_config": {"freeze_vision_tower": False}})  # fmt: skip
+                                                "model_config": {"freeze_vision_tower": False}})
     assert not build_clip_model(trained, info, SIM["classes"]).config.freeze_vision_tower
     # the command line names the option
     assert main(["train-clip", "--model-preset", "tiny", "--dataset", data_dir, "--output-dir",
-                 str(tmp_path / "c")]) == 2  # fmt: skip
+                 str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "--vision-model REPO_OR_PATH" in err and "Traceback" not in err
     from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 
     EEGEncoderModel(EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=8,
-                                     embed_dim=12)).save_pretrained(tmp_path / "encoder")  # fmt: skip
+                                     embed_dim=12)).save_pretrained(tmp_path / "encoder")
     assert main(["train-image-to-eeg", "--preset", "tiny", "--freeze-vision-tower", "yes", "--encoder",
                  str(tmp_path / "encoder"), "--dataset", data_dir, "--output-dir", str(tmp_path / "d")]) == 2
     assert "--vision-model REPO_OR_PATH" in capsys.readouterr().err and not (tmp_path / "d").exists()
@@ -330,7 +330,7 @@ def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, ca
     out = tmp_path / "run"
     assert main(["train-clip", "--preset", "cpu-small", "--model-preset", "tiny", "--vision-model", str(source),
                  "--dataset", data_dir, "--output-dir", str(out), "--epochs", "1", "--batch-size", "4",
-                 "--log-with", "csv"]) == 0  # fmt: skip
+                 "--log-with", "csv"]) == 0
     capsys.readouterr()
     shutil.rmtree(source)
     model_dir = out / "model"
@@ -341,7 +341,7 @@ def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, ca
     assert processor["resample"] == 3 and processor["image_mean"] == pytest.approx([0.485, 0.456, 0.406])
     record = json.loads((model_dir / "eeg2img_training.json").read_text())
     expected = {"model_type": "resnet", "weights": "pretrained", "frozen": True, "name_or_path": str(source),
-                "revision": None, "weights_sha256": _sha256(resnet_dir / "model.safetensors")}  # fmt: skip
+                "revision": None, "weights_sha256": _sha256(resnet_dir / "model.safetensors")}
     assert record["vision_tower"] == expected
     result = evaluate_clip(model_dir, data_dir, split="test", train_heads=False)
     assert result["vision_tower"] == expected
@@ -361,7 +361,7 @@ def test_train_image_to_eeg_with_a_local_vision_model(resnet_dir, data_dir, tmp_
     EEGEncoderModel(encoder).save_pretrained(tmp_path / "encoder")
     args = ImageToEEGTrainingArguments.from_preset(
         "tiny", encoder=str(tmp_path / "encoder"), dataset=data_dir, output_dir=str(tmp_path / "run"), epochs=1,
-        vision_model=str(resnet_dir), model_config={"freeze_vision_tower": True})  # fmt: skip
+        vision_model=str(resnet_dir), model_config={"freeze_vision_tower": True})
     summary = train_image_to_eeg(args)
     model_dir = Path(summary["model_dir"])
     model = ImageToEEGModel.from_pretrained(model_dir)
@@ -376,6 +376,6 @@ def test_train_image_to_eeg_with_a_local_vision_model(resnet_dir, data_dir, tmp_
     assert "pretrained weights from" in str(render_model_card(model_dir))
     # the tiny preset trains its tower from scratch: no option needed, and the card says so
     scratch = ImageToEEGTrainingArguments.from_preset("tiny", encoder=str(tmp_path / "encoder"), dataset=data_dir,
-                                                      output_dir=str(tmp_path / "scratch"), epochs=1)  # fmt: skip
+                                                      output_dir=str(tmp_path / "scratch"), epochs=1)
     assert train_image_to_eeg(scratch)["vision_tower"]["weights"] == "trained from scratch"
     assert "trained from scratch" in str(render_model_card(tmp_path / "scratch" / "model"))

@@ -86,9 +86,9 @@ DATASET, UPLOAD = "dataset", "upload"
 PICK_LABEL = "Pick the model's channels and resample"
 HUB_HINT = (f"To use models from the Hugging Face Hub, set {ENV_VARS['gan']}, {ENV_VARS['clip']} and "
             f"{ENV_VARS['image_to_eeg']} to repo ids (`org/name`) or model folders, {ENV_VARS['dataset']} to a dataset "
-            f"and {ENV_VARS['judge']} to a judge folder.")  # fmt: skip
+            f"and {ENV_VARS['judge']} to a judge folder.")
 QUICKSTART_HINT = (f"Run `eeg2img quickstart` (its `{QUICKSTART_OUTPUT_DIR}` folder is found automatically) or set "
-                   "{var} to a model folder or Hub repo id.")  # fmt: skip
+                   "{var} to a model folder or Hub repo id.")
 
 DEMO_CSS = """
 /* every image whole: no scrolled, fixed-height gallery; square tiles of a sensible size; captions below */
@@ -139,11 +139,11 @@ def _check_upload(path: str | os.PathLike | None, extensions: tuple[str, ...], m
         raise ValueError(f"The uploaded {what} {path.name!r} could not be found on the server; upload it again.")
     if path.suffix.lower() not in extensions:
         raise ValueError(f"Unsupported {what} type {path.suffix or '(no extension)'!r} for {path.name!r}; "
-                         f"expected one of {', '.join(extensions)}.")  # fmt: skip
+                         f"expected one of {', '.join(extensions)}.")
     size = path.stat().st_size
     if size > max_bytes:
         raise ValueError(f"The uploaded {what} {path.name!r} is {_format_size(size)}; the limit is "
-                         f"{_format_size(max_bytes)}.")  # fmt: skip
+                         f"{_format_size(max_bytes)}.")
     return path
 
 
@@ -162,7 +162,7 @@ def _read_upload(
     recording = read_eeg_recording(path, max_bytes=max_bytes, max_array_bytes=MAX_ARRAY_BYTES)
     eeg = validate_eeg(recording, n_chans=n_chans, n_times=n_times, sfreq=sfreq, trial_index=trial_index,
                        ch_names=ch_names if pick_and_resample else None,
-                       pick_and_resample=pick_and_resample)  # fmt: skip
+                       pick_and_resample=pick_and_resample)
     return eeg, recording
 
 
@@ -202,7 +202,7 @@ def read_image_file(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES) 
         with Image.open(path) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise ValueError(f"{path.name!r} is {image.width}x{image.height} pixels; the limit is "
-                                 f"{MAX_IMAGE_PIXELS} pixels.")  # fmt: skip
+                                 f"{MAX_IMAGE_PIXELS} pixels.")
             return image.convert("RGB")
     except (OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path.name!r} is not a readable image ({err}).") from err
@@ -321,8 +321,9 @@ def _load_model(source: Any, kind: str) -> Any:
         return None
     if hasattr(source, "config"):
         return source.eval()
-    import eeg2img_hf.models  # noqa: F401  (registers the model classes with AutoModel)
     from transformers import AutoModel
+
+    import eeg2img_hf.models  # noqa: F401  (registers the model classes with AutoModel)
 
     try:
         return AutoModel.from_pretrained(str(source)).eval()
@@ -389,7 +390,7 @@ class DemoBackend:
         self.info: dict[str, Any] = self._dataset_info()
         sources = {"gan": gan, "clip": clip, "image_to_eeg": image_to_eeg, "judge": judge}
         gan, clip, image_to_eeg = (_load_model(gan, "EEGStyleGAN-ADA"), _load_model(clip, "EEGClip"),
-                                   _load_model(image_to_eeg, "image-to-EEG"))  # fmt: skip
+                                   _load_model(image_to_eeg, "image-to-EEG"))
         self.judge = _load_judge(judge)
         loaded = {"gan": gan, "clip": clip, "image_to_eeg": image_to_eeg, "judge": self.judge}
         self.sources = {name: _source_name(sources[name], model) for name, model in loaded.items() if model is not None}
@@ -399,7 +400,7 @@ class DemoBackend:
         if image_to_eeg is not None:
             try:
                 self.reconstruction = pipeline("image-to-eeg-to-image", model=image_to_eeg, generator=gan,
-                                               device=device)  # fmt: skip
+                                               device=device)
             except (ValueError, OSError) as err:
                 self.unavailable["reconstruct"] = f"The image-to-EEG model cannot be used: {err}"
         self._galleries: dict[str, Any] = {}
@@ -414,13 +415,13 @@ class DemoBackend:
                 var=ENV_VARS["clip"])
         elif gallery is None and self.dataset is None:
             self.unavailable["retrieve"] = (f"No retrieval gallery: set {ENV_VARS['gallery']} (a saved gallery "
-                                            f"index or a folder of images) or {ENV_VARS['dataset']}.")  # fmt: skip
+                                            f"index or a folder of images) or {ENV_VARS['dataset']}.")
         if image_to_eeg is None:
             self.unavailable["reconstruct"] = "No image-to-EEG model is configured. " + QUICKSTART_HINT.format(
                 var=f"{ENV_VARS['image_to_eeg']} (and {ENV_VARS['gan']})")
         if gan is None or self.dataset is None:
             self.unavailable["batch"] = (f"The batch view needs an EEGStyleGAN-ADA model ({ENV_VARS['gan']}) and a "
-                                         f"dataset ({ENV_VARS['dataset']}).")  # fmt: skip
+                                         f"dataset ({ENV_VARS['dataset']}).")
         if gallery is not None and clip is not None:
             self._galleries[""] = self._load_gallery(gallery)
 
@@ -502,7 +503,7 @@ class DemoBackend:
             from eeg2img_hf.retrieval import build_gallery
 
             self._galleries[split] = build_gallery(self.retrieval.model, self.dataset[split],
-                                                   image_processor=self.retrieval.image_processor)  # fmt: skip
+                                                   image_processor=self.retrieval.image_processor)
         return self._galleries[split]
 
     def gallery_note(self) -> str:
@@ -517,7 +518,7 @@ class DemoBackend:
         return (f"**Gallery:** the distinct images of one dataset split. A dataset trial is ranked against the "
                 f"images of its own split ({listed} images), so galleries differ in size between splits; an uploaded "
                 f"trial against the {self.upload_split} split ({sizes[self.upload_split]} images). A score is the "
-                "cosine similarity of the EEG and image embeddings; chance rank is half the gallery size.")  # fmt: skip
+                "cosine similarity of the EEG and image embeddings; chance rank is half the gallery size.")
 
     def _row(self, split: Any, index: Any) -> tuple[dict[str, Any], str | None]:
         if self.dataset is None:
@@ -540,7 +541,7 @@ class DemoBackend:
         if source == UPLOAD:
             model_names = self.model_ch_names(encoder_config)
             eeg, recording = _read_upload(upload, n_chans, n_times, _as_int(index, "Trial index", 0),
-                                          self.max_upload_bytes, model_sfreq, model_names, bool(pick))  # fmt: skip
+                                          self.max_upload_bytes, model_sfreq, model_names, bool(pick))
             name = Path(upload).name
             names, sfreq = recording.ch_names, recording.sfreq
             notes = [self._recording_summary(name, recording)]
@@ -551,17 +552,17 @@ class DemoBackend:
                 notes.append(f"resampled from {sfreq:g} Hz to {model_sfreq:g} Hz")
                 sfreq = model_sfreq
             return Trial(eeg, sfreq, f"uploaded file {name!r}, trial {int(index)}", ch_names=names,
-                         unit=recording.unit, notes=notes)  # fmt: skip
+                         unit=recording.unit, notes=notes)
         if source != DATASET:
             raise ValueError(f"Unknown EEG source {source!r}; expected {DATASET!r} or {UPLOAD!r}.")
         row, label = self._row(split, index)
         eeg = np.asarray(row["eeg"], dtype=np.float32)
         if eeg.shape != (n_chans, n_times):
             raise ValueError(f"The dataset's trials have shape {eeg.shape} but the model expects (n_chans, n_times) "
-                             f"= ({n_chans}, {n_times}); configure a matching model or dataset.")  # fmt: skip
+                             f"= ({n_chans}, {n_times}); configure a matching model or dataset.")
         return Trial(eeg, self.info.get("sfreq"), f"{split}[{row['_index']}], subject {row.get('subject')}", label,
                      row.get("image_id"), row.get("image"), self.info.get("ch_names"),
-                     _unit_of(self.info))  # fmt: skip
+                     _unit_of(self.info))
 
     @staticmethod
     def _recording_summary(name: str, recording: Any) -> str:
@@ -570,7 +571,7 @@ class DemoBackend:
         rate = f"{recording.sfreq:g} Hz" if recording.sfreq else "sampling rate not stored (taken as the model's)"
         names = f"; channels {_name_list(recording.ch_names)}" if recording.ch_names else ""
         return (f"{name!r} ({kind}): {trials}{recording.n_chans} channels x {recording.n_times} samples, "
-                f"{rate}{names}")  # fmt: skip
+                f"{rate}{names}")
 
     # -------------------------------------------------------------------------------------- truth helpers
 
@@ -622,7 +623,7 @@ class DemoBackend:
         channels = f"; channels {_name_list(names)}" if names else ""
         return (f"(n_chans, n_times) = ({encoder_config.n_chans}, {encoder_config.n_times}): {shape}{channels}. "
                 "Files: .npy / .npz (one trial, channels first, or trials (n, channels, samples)); .fif, .edf, .bdf, "
-                f".set (their channels and rate are checked; tick “{PICK_LABEL}” to adapt a recording)")  # fmt: skip
+                f".set (their channels and rate are checked; tick “{PICK_LABEL}” to adapt a recording)")
 
     def headline_metrics(self, name: str) -> str:
         """The model card's headline metrics of a loaded model (from eval_results.json or its README)."""
@@ -645,31 +646,31 @@ class DemoBackend:
                 encoder is not None) else "class labels"
             lines.append(f"- **EEG → image**: EEGStyleGAN-ADA from `{self.sources['gan']}`; input {needs}; output "
                          f"{config.img_resolution}x{config.img_resolution} px images. Card: "
-                         f"{self.headline_metrics('gan')}.")  # fmt: skip
+                         f"{self.headline_metrics('gan')}.")
         if self.retrieval is not None:
             encoder = self.retrieval.model.config.encoder_config
             lines.append(f"- **Retrieval**: EEGClip from `{self.sources['clip']}`; input EEG "
                          f"{_describe_shape(encoder.n_chans, encoder.n_times, self.model_sfreq(encoder))}. "
-                         f"Card: {self.headline_metrics('clip')}.")  # fmt: skip
+                         f"Card: {self.headline_metrics('clip')}.")
         if self.reconstruction is not None:
             config = self.reconstruction.model.config
             lines.append(f"- **Image → EEG → image**: image-to-EEG model from `{self.sources['image_to_eeg']}`; any "
                          f"RGB image → {config.eeg_embed_dim}-D EEG embedding → the EEG → image generator. Card: "
-                         f"{self.headline_metrics('image_to_eeg')}.")  # fmt: skip
+                         f"{self.headline_metrics('image_to_eeg')}.")
         if self.judge is not None:
             config = self.judge.config
             accuracy = (f"validation accuracy {config.val_accuracy:.3f}" if config.val_accuracy is not None
-                        else "no validation accuracy recorded")  # fmt: skip
+                        else "no validation accuracy recorded")
             lines.append(f"- **Judge** (names the class of each generated image): image classifier from "
                          f"`{self.sources['judge']}`, {len(config.classes)} classes, {config.image_size} px; "
-                         f"{accuracy}.")  # fmt: skip
+                         f"{accuracy}.")
         if self.dataset is not None:
             counts = ", ".join(f"{split} {len(self.dataset[split])}" for split in self.splits)
             shape = _describe_shape(self.info.get("n_chans", 0), self.info.get("n_times", 0), self.info.get("sfreq"))
             simulated = " (simulated)" if self.info.get("simulated") else ""
             source = f"`{self.dataset_source}`" if self.dataset_source else "a DatasetDict"
             lines.append(f"- **Dataset**{simulated}: {source}; trials {counts}; {shape}; channels "
-                         f"{_name_list(self.info.get('ch_names')) or 'not stored'}.")  # fmt: skip
+                         f"{_name_list(self.info.get('ch_names')) or 'not stored'}.")
         classes = self.class_names
         if classes:
             lines.append(f"- **Classes** ({len(classes)}): {', '.join(classes)}.")
@@ -687,7 +688,7 @@ class DemoBackend:
     def generate(
         self, source: str, split: Any, index: Any, upload: Any, seed: Any, num_images: Any, truncation: Any,
         pick: bool = False,
-    ) -> tuple[Image.Image, Image.Image | None, list[tuple[Image.Image, str]], str]:  # fmt: skip
+    ) -> tuple[Image.Image, Image.Image | None, list[tuple[Image.Image, str]], str]:
         """EEG -> image. Returns `(eeg_plot, shown_image, [(image, caption), ...], info)`."""
         pipe = self._require("generate", self.generation)
         trial = self.read_trial(source, split, index, upload, pipe.model.config.encoder_config, pick)
@@ -696,7 +697,7 @@ class DemoBackend:
         psi = _finite(truncation, "Truncation")
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
         result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                      return_embeds=True)  # fmt: skip
+                      return_embeds=True)
         images = result["images"] if isinstance(result["images"], list) else [result["images"]]
         truth = f"true class: {trial.label}" if trial.label is not None else "true class: unknown"
         judged = self.judge_images(images)
@@ -816,7 +817,7 @@ class DemoBackend:
         per_class = _as_int(trials_per_class, "Trials per class", 1, MAX_TRIALS_PER_CLASS)
         if per_class * len(chosen) > MAX_GRID_IMAGES:
             raise ValueError(f"{len(chosen)} classes x {per_class} trials is more than {MAX_GRID_IMAGES} images; "
-                             "choose fewer classes or trials.")  # fmt: skip
+                             "choose fewer classes or trials.")
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
         psi = _finite(truncation, "Truncation")
         labels = np.asarray(self.dataset[split]["label"])
@@ -824,9 +825,9 @@ class DemoBackend:
             available = int((labels == names.index(name)).sum())
             if available < per_class:
                 raise ValueError(f"Class {name!r} has {available} trials in the {split} split; choose at most "
-                                 f"{available} trials per class, or another split.")  # fmt: skip
+                                 f"{available} trials per class, or another split.")
         grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed, labels=labels,
-                          truncation_psi=psi)  # fmt: skip
+                          truncation_psi=psi)
         size = grid.generated.shape[1]
         scale = max(1, GRID_CELL_SIZE // size)
         generated = _headroom(label_grid_rows(grid.generated_grid(), chosen, scale=scale))
@@ -842,7 +843,7 @@ class DemoBackend:
             real_hits = sum(name == true for (name, _), true in zip(real, truth))
             parts.append(f"judge: {hits} of {len(truth)} generated images ({hits / len(truth):.0%}) and {real_hits} "
                          f"of {len(truth)} stimuli classified as their trial's class (chance "
-                         f"{1 / len(names):.0%})")  # fmt: skip
+                         f"{1 / len(names):.0%})")
         return generated, stimuli, "; ".join(parts) + "."
 
 
@@ -871,7 +872,7 @@ def source_updates(source: str, kind: str = "eeg") -> tuple[Any, ...]:
     dataset = source == DATASET
     index_label = "Dataset row" if dataset else "Trial in the file (for a file holding several trials)"
     return (gr.update(visible=dataset), gr.update(visible=dataset or kind == "eeg", label=index_label),
-            gr.update(visible=not dataset), gr.update(visible=not dataset and kind == "eeg"))  # fmt: skip
+            gr.update(visible=not dataset), gr.update(visible=not dataset and kind == "eeg"))
 
 
 def _trial_inputs(backend: DemoBackend, prefix: str, what: str, extensions: tuple[str, ...], kind: str) -> list[Any]:
@@ -881,13 +882,13 @@ def _trial_inputs(backend: DemoBackend, prefix: str, what: str, extensions: tupl
     initial = source_updates(choices[0][1], kind)
     with gr.Row():
         split = gr.Dropdown(backend.splits, value=backend.splits[-1] if backend.splits else None, label="Split",
-                            elem_id=f"{prefix}-split", **_props(initial[0]))  # fmt: skip
+                            elem_id=f"{prefix}-split", **_props(initial[0]))
         index = gr.Number(0, precision=0, minimum=0, elem_id=f"{prefix}-index", **_props(initial[1]))
     upload = gr.File(label=f"Upload ({', '.join(extensions)}; at most {_format_size(backend.max_upload_bytes)})",
                      file_types=list(extensions), type="filepath", elem_id=f"{prefix}-upload",
-                     **_props(initial[2]))  # fmt: skip
+                     **_props(initial[2]))
     pick = gr.Checkbox(False, label=PICK_LABEL, elem_id=f"{prefix}-pick", info="for .fif / .edf / .bdf / .set "
-                       "recordings with other channels or another sampling rate", **_props(initial[3]))  # fmt: skip
+                       "recordings with other channels or another sampling rate", **_props(initial[3]))
     outputs = [split, index, upload, pick]
     source.change(lambda value: source_updates(value, kind), inputs=source, outputs=outputs,
                   api_visibility="private")
@@ -908,7 +909,7 @@ def _generation_options(prefix: str) -> list[Any]:
 
 def _gallery(label: str, elem_id: str) -> gr.Gallery:
     return gr.Gallery(label=label, columns=4, object_fit="contain", height="auto", allow_preview=True,
-                      elem_id=elem_id, elem_classes=["eeg2img-gallery"])  # fmt: skip
+                      elem_id=elem_id, elem_classes=["eeg2img-gallery"])
 
 
 class DemoBlocks(gr.Blocks):
@@ -940,10 +941,10 @@ def build_demo(
     """
     if backend is None:
         backend = DemoBackend(gan, clip, image_to_eeg, dataset, gallery, judge, max_upload_bytes=max_upload_bytes,
-                              device=device, origin=origin)  # fmt: skip
+                              device=device, origin=origin)
     with DemoBlocks(title="EEG2Img demo") as demo:
         gr.Markdown("# EEG2Img: images from EEG\nEEGStyleGAN-ADA and EEGClip (Singh et al., *Learning Robust Deep "
-                    "Visual Representations from EEG and Brain Recordings*, WACV 2024).")  # fmt: skip
+                    "Visual Representations from EEG and Brain Recordings*, WACV 2024).")
         with gr.Accordion("Loaded models and what they need", open=True, elem_id="requirements-box"):
             gr.Markdown(backend.requirements_markdown(), elem_id="requirements")
         with gr.Tabs(elem_id="tabs"):
@@ -962,7 +963,7 @@ def build_demo(
 def _unavailable(backend: DemoBackend, tab: str) -> bool:
     if tab in backend.unavailable:
         gr.Markdown(f"**This tab is not available.** {backend.unavailable[tab]} {HUB_HINT}",
-                    elem_id=f"{tab}-unavailable")  # fmt: skip
+                    elem_id=f"{tab}-unavailable")
         return True
     return False
 
@@ -984,12 +985,12 @@ def _generate_tab(backend: DemoBackend) -> None:
         with gr.Column():
             plot = gr.Image(label="EEG", type="pil", interactive=False, elem_id="gen-eeg-plot")
             shown = gr.Image(label="Image shown with this trial", type="pil", interactive=False, height=220,
-                             elem_id="gen-shown", elem_classes=["eeg2img-pixel"])  # fmt: skip
+                             elem_id="gen-shown", elem_classes=["eeg2img-pixel"])
     gallery = _gallery("Generated images (small images enlarged without smoothing; native size in Info)",
                        "gen-gallery")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="gen-info")
     button.click(_ui(backend.generate), inputs=[source, split, index, upload, *options, pick],
-                 outputs=[plot, shown, gallery, info], api_name="generate")  # fmt: skip
+                 outputs=[plot, shown, gallery, info], api_name="generate")
 
 
 def _retrieve_tab(backend: DemoBackend) -> None:
@@ -1006,13 +1007,13 @@ def _retrieve_tab(backend: DemoBackend) -> None:
             plot = gr.Image(label="EEG", type="pil", interactive=False, elem_id="ret-eeg-plot")
             truth = gr.Image(label="True image (shown with this trial; its rank is in Info)", type="pil",
                              interactive=False, height=220, elem_id="ret-true-image",
-                             elem_classes=["eeg2img-pixel"])  # fmt: skip
+                             elem_classes=["eeg2img-pixel"])
     gallery = _gallery("Closest gallery images", "ret-gallery")
     table = gr.Dataframe(headers=["rank", "score", "label", "image_id", "true image"], interactive=False,
-                         elem_id="ret-table")  # fmt: skip
+                         elem_id="ret-table")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="ret-info")
     button.click(_ui(backend.retrieve), inputs=[source, split, index, upload, top_k, pick],
-                 outputs=[plot, truth, gallery, table, info], api_name="retrieve")  # fmt: skip
+                 outputs=[plot, truth, gallery, table, info], api_name="retrieve")
 
 
 def _reconstruct_tab(backend: DemoBackend) -> None:
@@ -1025,15 +1026,15 @@ def _reconstruct_tab(backend: DemoBackend) -> None:
             button = gr.Button("Reconstruct", variant="primary", elem_id="rec-button")
         with gr.Column():
             source_image = gr.Image(label="Input image", type="pil", interactive=False, height=220,
-                                    elem_id="rec-input-image", elem_classes=["eeg2img-pixel"])  # fmt: skip
+                                    elem_id="rec-input-image", elem_classes=["eeg2img-pixel"])
             decoded = gr.Dataframe(headers=["class (nearest prototypes)", "cosine", "true class"], interactive=False,
                                    label="What the predicted EEG embedding decodes to (class prototypes: mean "
                                          "encoder embedding of each class's training trials)",
-                                   elem_id="rec-decoded")  # fmt: skip
+                                   elem_id="rec-decoded")
     gallery = _gallery("Reconstructions", "rec-gallery")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="rec-info")
     button.click(_ui(backend.reconstruct), inputs=[source, split, index, upload, *options],
-                 outputs=[source_image, gallery, decoded, info], api_name="reconstruct")  # fmt: skip
+                 outputs=[source_image, gallery, decoded, info], api_name="reconstruct")
 
 
 def _batch_tab(backend: DemoBackend) -> None:
@@ -1041,23 +1042,23 @@ def _batch_tab(backend: DemoBackend) -> None:
         return
     names = backend.class_names or []
     gr.Markdown("Generated images for several trials of each class (rows), next to the stimuli shown with the "
-                "same trials: how an EEG → image model is judged at a glance.")  # fmt: skip
+                "same trials: how an EEG → image model is judged at a glance.")
     with gr.Row():
         split = gr.Dropdown(backend.splits, value=backend.splits[-1], label="Split", elem_id="batch-split")
         per_class = gr.Slider(1, MAX_TRIALS_PER_CLASS, value=4, step=1, label="Trials per class",
-                              elem_id="batch-trials")  # fmt: skip
+                              elem_id="batch-trials")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (trials and latents)", elem_id="batch-seed")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation psi", elem_id="batch-truncation")
     classes = gr.CheckboxGroup(names, value=names[:10], label="Classes", elem_id="batch-classes")
     button = gr.Button("Generate the grid", variant="primary", elem_id="batch-button")
     with gr.Row():
         generated = gr.Image(label="Generated (rows = classes, columns = trials)", type="pil", interactive=False,
-                             elem_id="batch-generated", elem_classes=["eeg2img-pixel"])  # fmt: skip
+                             elem_id="batch-generated", elem_classes=["eeg2img-pixel"])
         stimuli = gr.Image(label="Stimuli of the same trials", type="pil", interactive=False,
-                           elem_id="batch-stimuli", elem_classes=["eeg2img-pixel"])  # fmt: skip
+                           elem_id="batch-stimuli", elem_classes=["eeg2img-pixel"])
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="batch-info")
     button.click(_ui(backend.batch), inputs=[split, classes, per_class, seed, psi], outputs=[generated, stimuli, info],
-                 api_name="batch")  # fmt: skip
+                 api_name="batch")
 
 
 # ------------------------------------------------------------------------------------------------ configuration
@@ -1086,7 +1087,7 @@ def discover_sources(
             sources.update({name: found.get(name) for name in ("gan", "clip", "image_to_eeg", "dataset", "judge")})
             unset = ", ".join(ENV_VARS.values())
             note = (f"Using the quickstart's models and simulated dataset found in `{folder}` (no {unset} set). "
-                    f"{HUB_HINT}")  # fmt: skip
+                    f"{HUB_HINT}")
             return sources, note
     return sources, None
 

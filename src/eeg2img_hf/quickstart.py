@@ -4,7 +4,8 @@ Stages, each written into one output folder and each resumable:
 
 1. `simulate`: the ThoughtViz-shaped simulated dataset (`save_to_disk`), used by every later stage (and by the
    Space: one dataset, one EEG shape, so all four models run on the same trials);
-2. `encoder`: the triplet LSTM (`cpu-small`), evaluated with k-means / SVM / kNN and a t-SNE plot;
+2. `encoder`: the temporal-spatial convolution encoder (`cpu-small`: cross-entropy + triplet loss), evaluated with
+   k-means / SVM / kNN and a t-SNE plot;
 3. `gan`: EEGStyleGAN-ADA (`cpu-small`, a `kimg` budget) conditioned on the frozen encoder, the image-classifier
    "judge" trained once on the real images, `evaluate_gan` with that judge and an image grid PNG;
 4. `clip`: EEGClip (`cpu-small`: a tiny ResNet image tower trained from scratch; the EEG tower starts from the
@@ -53,7 +54,7 @@ QUICKSTART_STAGES = ("simulate", "encoder", "gan", "clip", "image_to_eeg", "repo
 """Stage names in run order (`--stages` takes a comma-separated subset)."""
 
 _DEPENDS = {"encoder": ("simulate",), "gan": ("simulate", "encoder"), "clip": ("simulate", "encoder"),
-            "image_to_eeg": ("simulate", "encoder", "gan")}  # fmt: skip
+            "image_to_eeg": ("simulate", "encoder", "gan")}
 
 QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
     # About 15 minutes on 2 CPU cores (measured per stage in results.md).
@@ -83,7 +84,7 @@ QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
         "image_to_eeg": {"preset": "tiny", "overrides": {"epochs": 1, "max_steps": 2}},
         "reconstruction": {"splits": ("test",), "batch_size": 16},
     },
-}  # fmt: skip
+}
 """Sizes of a default and a `--fast` run (training presets plus overrides, evaluation sizes)."""
 
 _SCRATCH_NOTE = (
@@ -93,7 +94,7 @@ _SCRATCH_NOTE = (
 
 
 _LAYOUT_MARKERS = {"dataset": "dataset_dict.json", "judge": "image_classifier.json", "encoder": "config.json",
-                   "gan": "config.json", "clip": "config.json", "image_to_eeg": "config.json"}  # fmt: skip
+                   "gan": "config.json", "clip": "config.json", "image_to_eeg": "config.json"}
 
 
 def quickstart_layout(output_dir: str | Path = QUICKSTART_OUTPUT_DIR) -> dict[str, Path]:
@@ -102,14 +103,14 @@ def quickstart_layout(output_dir: str | Path = QUICKSTART_OUTPUT_DIR) -> dict[st
     out = Path(output_dir)
     return {"dataset": out / "dataset_thoughtviz", "judge": out / "judge", "encoder": out / "encoder" / "model",
             "gan": out / "gan" / "model", "clip": out / "clip" / "model",
-            "image_to_eeg": out / "image_to_eeg" / "model"}  # fmt: skip
+            "image_to_eeg": out / "image_to_eeg" / "model"}
 
 
 def find_quickstart_outputs(output_dir: str | Path = QUICKSTART_OUTPUT_DIR) -> dict[str, str]:
     """The finished outputs of a quickstart run in `output_dir` (the [`quickstart_layout`] entries whose dataset,
     judge or model folder is complete enough to load), as name -> path; `{}` when there is none."""
     return {name: str(path) for name, path in quickstart_layout(output_dir).items()
-            if (path / _LAYOUT_MARKERS[name]).is_file()}  # fmt: skip
+            if (path / _LAYOUT_MARKERS[name]).is_file()}
 
 
 def parse_stages(text: str | None) -> list[str]:
@@ -138,7 +139,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "Accuracies are on the test split unless stated; chance = 1 / number of classes. FID is computed on the "
         "judge's features (not Inception: not comparable with the paper).", "",
         "| stage | headline figures | chance | seconds | output |", "|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for name, stage in results["stages"].items():
         figures = ", ".join(f"{f['name']} {_fmt(f['value'])}" for f in stage.get("figures", [])) or "-"
         seconds = f"{stage.get('seconds', 0.0):.1f}" + (" (earlier run)" if stage.get("reused") else "")
@@ -231,11 +232,11 @@ def _stage_encoder(run: _Run) -> dict[str, Any]:
     seen = result["seen_classes"]
     card = _write_card(model_dir, model_dir / "eval_results.json")
     figures = [{"name": "k-means", "value": seen["kmeans_test"]}, {"name": "SVM", "value": seen["svm_train_to_test"]},
-               {"name": "kNN-3", "value": seen["knn3_train_to_test"]}]  # fmt: skip
+               {"name": "kNN-3", "value": seen["knn3_train_to_test"]}]
     return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
                                                    card, str(model_dir / "tsne_test.png")],
             "figures": figures, "chance": seen.get("chance_level"), "train_seconds": summary["train_seconds"],
-            "eval_json": str(model_dir / "eval_results.json"), "tsne_png": str(model_dir / "tsne_test.png")}  # fmt: skip
+            "eval_json": str(model_dir / "eval_results.json"), "tsne_png": str(model_dir / "tsne_test.png")}
 
 
 def _train_judge(run: _Run, image_size: int) -> dict[str, Any]:
@@ -256,7 +257,7 @@ def _stage_gan(run: _Run) -> dict[str, Any]:
     cfg = run.settings["gan"]
     args = GANTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
                                             encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "gan"),
-                                            resume=True, **cfg["overrides"])  # fmt: skip
+                                            resume=True, **cfg["overrides"])
     summary = train_gan(args)
     model_dir = Path(summary["model_dir"])
     resolution = json.loads((model_dir / "config.json").read_text())["img_resolution"]
@@ -272,20 +273,20 @@ def _stage_gan(run: _Run) -> dict[str, Any]:
     figures = [{"name": "generated-image class accuracy", "value": accuracy["generated"]},
                {"name": "judge on real test images", "value": accuracy["judge_real_accuracy"]},
                {"name": "FID (judge features)", "value": result["fid"]},
-               {"name": "kimg", "value": summary["kimg"]}]  # fmt: skip
+               {"name": "kimg", "value": summary["kimg"]}]
     return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
                                                    card, *grid["files"]],
             "figures": figures, "chance": accuracy["chance"], "train_seconds": summary["train_seconds"],
             "sec_per_kimg": summary["sec_per_kimg"], "judge": {"dir": str(run.judge_dir), **judge},
             "grid_png": grid["files"][0], "real_png": grid["files"][1],
-            "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+            "eval_json": str(model_dir / "eval_results.json")}
 
 
 def _stage_clip(run: _Run) -> dict[str, Any]:
     cfg = run.settings["clip"]
     args = ClipTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), simulate={},
                                              encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "clip"),
-                                             resume=True, **cfg["overrides"])  # fmt: skip
+                                             resume=True, **cfg["overrides"])
     summary = train_clip(args)
     model_dir = Path(summary["model_dir"])
     result = evaluate_clip(model_dir, str(run.data_dir), output_json=model_dir / "eval_results.json",
@@ -298,11 +299,11 @@ def _stage_clip(run: _Run) -> dict[str, Any]:
     figures = [{"name": "EEG->image same-class MRR", "value": same["mrr"]},
                {"name": "same-class mAP", "value": same["map"]},
                {"name": "zero-shot EEG top-1", "value": result["zero_shot_classification"]["eeg"]["top1"]},
-               {"name": "trained-head EEG top-1", "value": head.get("top1")}]  # fmt: skip
+               {"name": "trained-head EEG top-1", "value": head.get("top1")}]
     return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
                                                    card],
             "figures": figures, "chance": _chance(result["counts"]["classes"]),
-            "train_seconds": summary["train_seconds"], "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+            "train_seconds": summary["train_seconds"], "eval_json": str(model_dir / "eval_results.json")}
 
 
 def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
@@ -310,7 +311,7 @@ def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
     args = ImageToEEGTrainingArguments.from_preset(
         cfg["preset"], encoder=str(run.model_dirs["encoder"]), dataset=str(run.data_dir),
         generator=str(run.model_dirs["gan"]), output_dir=str(run.out / "image_to_eeg"), resume=True,
-        **cfg["overrides"])  # fmt: skip
+        **cfg["overrides"])
     summary = train_image_to_eeg(args)
     model_dir = Path(summary["model_dir"])
     if not (run.judge_dir / "model.safetensors").is_file():
@@ -319,28 +320,28 @@ def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
     print("      evaluate_reconstruction: image -> EEG embedding -> EEGStyleGAN image, judged by the image classifier")
     result = evaluate_reconstruction(model_dir, str(run.model_dirs["gan"]), str(run.data_dir), str(run.judge_dir),
                                      splits=tuple(rec["splits"]), batch_size=rec["batch_size"],
-                                     output_path=model_dir / "eval_results.json")  # fmt: skip
+                                     output_path=model_dir / "eval_results.json")
     card = _write_card(model_dir, model_dir / "eval_results.json",
                        towers="; the image tower is a small ResNet trained from scratch (no pretrained backbone "
                               "could be downloaded)")
     figures = [{"name": "reconstruction class accuracy", "value": result["all"]["reconstruction_class_accuracy"]},
                {"name": "judge on the input images", "value": result["all"]["real_image_judge_accuracy"]},
                {"name": "images", "value": result["all"]["n_images"]},
-               {"name": "validation k-means of predicted embeddings", "value": summary["best_validation"]}]  # fmt: skip
+               {"name": "validation k-means of predicted embeddings", "value": summary["best_validation"]}]
     return {"output": str(model_dir), "outputs": [str(model_dir / "config.json"), str(model_dir / "eval_results.json"),
                                                    card],
             "figures": figures, "chance": result["chance"], "train_seconds": summary["train_seconds"],
-            "eval_json": str(model_dir / "eval_results.json")}  # fmt: skip
+            "eval_json": str(model_dir / "eval_results.json")}
 
 
 _STAGE_FUNCTIONS = {"simulate": _stage_simulate, "encoder": _stage_encoder, "gan": _stage_gan, "clip": _stage_clip,
-                    "image_to_eeg": _stage_image_to_eeg}  # fmt: skip
+                    "image_to_eeg": _stage_image_to_eeg}
 _TITLES = {"simulate": "simulating the ThoughtViz-shaped dataset",
-           "encoder": "training + evaluating the EEG encoder (LSTM, triplet loss)",
+           "encoder": "training + evaluating the EEG encoder (tsconv, cross-entropy + triplet loss)",
            "gan": "training EEGStyleGAN-ADA on the frozen encoder, judge, evaluate_gan, image grid",
            "clip": "training + evaluating EEGClip (image tower from scratch)",
            "image_to_eeg": "training the image -> EEG model (MSE), image -> EEG -> image reconstruction",
-           "report": "writing results.json and results.md"}  # fmt: skip
+           "report": "writing results.json and results.md"}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) ->
                "stages": {name: {k: v for k, v in rec.items() if k not in ("stage", "mode")}
                           for name, rec in records.items()},
                "total_seconds": round(sum(rec.get("seconds", 0.0) for rec in records.values()), 1),
-               "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}  # fmt: skip
+               "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}
     if "report" in wanted:
         print(f"[{len(QUICKSTART_STAGES)}/{len(QUICKSTART_STAGES)}] report: {_TITLES['report']}", flush=True)
         write_json(run.out / "results.json", results)

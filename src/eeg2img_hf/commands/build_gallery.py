@@ -35,7 +35,7 @@ def cmd_build_gallery(ns: argparse.Namespace) -> None:
     index = build_gallery(model, images, batch_size=ns.batch_size)
     index.save(output, overwrite=ns.overwrite)
     print(json.dumps({"saved": str(output), "images": len(index), "embed_dim": index.embed_dim,
-                      "classes": len(index.class_names), "source": index.sources.get("kind")}))  # fmt: skip
+                      "classes": len(index.class_names), "source": index.sources.get("kind")}))
 
 
 def _is_gallery_file(path: Path) -> bool:

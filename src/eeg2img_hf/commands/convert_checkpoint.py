@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 _HELP = ("convert the authors' published checkpoints (encoder, EEGClip and image -> EEG .pth files, StyleGAN2-ADA "
-         ".pkl snapshots) to Hugging Face model folders")  # fmt: skip
+         ".pkl snapshots) to Hugging Face model folders")
 KINDS = ("encoder", "stylegan", "stylegan-snapshot", "eeg-clip", "image-to-eeg")
 
 
@@ -25,31 +25,31 @@ def register(subparsers: Any) -> None:
     kinds = parser.add_subparsers(dest="kind", required=True)
     enc = kinds.add_parser("encoder", help="authors' LSTM or CNN encoder .pth (torch.save dict, read weights-only)")
     enc.add_argument("--n-chans", type=int, help="EEG channels: checked against an LSTM, required for a CNN "
-                                                 "(128 EEGCVPR40, 14 ThoughtViz, 124 Object)")  # fmt: skip
+                                                 "(128 EEGCVPR40, 14 ThoughtViz, 124 Object)")
     enc.add_argument("--normalize-embeds", action=argparse.BooleanOptionalAction, default=None,
                      help="L2-normalise the embeddings (default: yes, except the 14-channel ThoughtViz CNN)")
     gan = kinds.add_parser("stylegan", help="the generator of a StyleGAN2-ADA network-snapshot-*.pkl (restricted "
-                                            "unpickler): an inference model")  # fmt: skip
+                                            "unpickler): an inference model")
     gan.add_argument("--network", choices=["G_ema", "G"], default="G_ema", help="which generator to convert")
     snap = kinds.add_parser("stylegan-snapshot", help="G_ema, G, D and the ADA state of a network-snapshot-*.pkl: "
-                                                      "a starting point for `train-gan --init-from`")  # fmt: skip
+                                                      "a starting point for `train-gan --init-from`")
     clip = kinds.add_parser("eeg-clip", help="authors' EEGClip .pth (1-layer LSTM, torchvision ResNet-50)")
     clip.add_argument("--n-chans", type=int, help="expected EEG channels (checked against the LSTM)")
     image = kinds.add_parser("image-to-eeg", help="authors' image -> EEG encoder .pth (torchvision GoogLeNet, "
-                                                  "subject planes)")  # fmt: skip
+                                                  "subject planes)")
     image.add_argument("--generator", help="EEGStyleGANModel folder or Hub id the image-to-eeg-to-image pipeline "
-                                           "uses by default (recorded in the config)")  # fmt: skip
+                                           "uses by default (recorded in the config)")
     for sub in (enc, gan, snap, clip, image):
         sub.add_argument("checkpoint", help="the authors' checkpoint file")
         sub.add_argument("output_dir", help="folder to write (safetensors, config, remote code, model card)")
         if sub in (gan, snap):
             sub.add_argument("--encoder", help="EEG encoder packed into the model: a converted encoder folder or the "
-                                               "authors' .pth")  # fmt: skip
+                                               "authors' .pth")
         if sub in (enc, clip):
             sub.add_argument("--n-times", type=int, help="trial length (default: 440 for 128 channels, else 32)")
         sub.add_argument("--overwrite", action="store_true", help="replace an output_dir written earlier by eeg2img")
         sub.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the folder to this Hub model repo "
-                                                                   "(as `eeg2img push`)")  # fmt: skip
+                                                                   "(as `eeg2img push`)")
         sub.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
         sub.add_argument("--token", help="with --push-to-hub: Hub token (default: HF_TOKEN or the saved login)")
         sub.set_defaults(func=cmd_convert_checkpoint, command="convert-checkpoint")
@@ -61,7 +61,7 @@ def _convert(ns: argparse.Namespace, source: Path) -> tuple[Any, dict[str, Any]]
         from ..convert.authors_checkpoints import convert_authors_encoder
 
         return convert_authors_encoder(source, n_chans=ns.n_chans, n_times=ns.n_times, return_report=True,
-                                       normalize_embeds=ns.normalize_embeds)  # fmt: skip
+                                       normalize_embeds=ns.normalize_embeds)
     if ns.kind == "stylegan":
         from ..convert.authors_checkpoints import convert_stylegan_snapshot
 
@@ -97,17 +97,17 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
     source, out = Path(ns.checkpoint), Path(ns.output_dir)
     if not source.is_file():
         raise ValueError(f"{ns.checkpoint}: no such file" if not source.exists() else f"{ns.checkpoint} is a folder, "
-                         "expected the checkpoint file")  # fmt: skip
+                         "expected the checkpoint file")
     if ns.push_to_hub:
         check_repo_id(ns.push_to_hub)
     command = f"convert-checkpoint {ns.kind}"
     inputs = {"checkpoint": ns.checkpoint, "--encoder": getattr(ns, "encoder", None),
-              "--generator": getattr(ns, "generator", None)}  # fmt: skip
+              "--generator": getattr(ns, "generator", None)}
     out = prepare_output_dir(out, command=command, kind="model", overwrite=ns.overwrite, what="output_dir",
-                             inputs=inputs)  # fmt: skip
+                             inputs=inputs)
     converted, report = _convert(ns, source)
     record = {"source_file": source.name, "source_sha256": file_sha256(source), "mapping_version": MAPPING_VERSION,
-              "command": command, **checkpoint_licence(ns.kind), **report}  # fmt: skip
+              "command": command, **checkpoint_licence(ns.kind), **report}
     if getattr(ns, "encoder", None):
         record["encoder_source"] = Path(ns.encoder).name
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,5 +59,5 @@ def check_converter_output(args: argparse.Namespace) -> None:
     if values.get(key) is None:
         return
     inputs = {f"--{name.replace('_', '-')}": value for name, value in values.items()
-              if name != key and isinstance(value, str)}  # fmt: skip
+              if name != key and isinstance(value, str)}
     check_inputs(values[key], inputs, what=key if key == "output_dir" else "--output")

@@ -24,11 +24,11 @@ def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
         head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,
         device=ns.device, protocol=ns.protocol, subjects=list(ns.subjects) if ns.subjects else None, ways=ns.ways,
         n_draws=ns.n_draws, single_trial=not ns.no_single_trial,
-    )  # fmt: skip
+    )
     if ns.protocol == "things-zero-shot":
         print(json.dumps({"output": ns.output, "protocol": result["protocol"], "regime": result["regime"],
                           "evaluated_subjects": result["evaluated_subjects"], "counts": result["counts"],
-                          "mean_over_subjects": result["mean_over_subjects"]}))  # fmt: skip
+                          "mean_over_subjects": result["mean_over_subjects"]}))
         return
     head = result["trained_head"]
     print(json.dumps({
@@ -36,7 +36,7 @@ def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
         "counts": result["counts"], "eeg_to_image": result["eeg_to_image"],
         "zero_shot_classification": result["zero_shot_classification"],
         "trained_head": {k: head[k]["test"] for k in ("eeg", "image") if k in head} or head,
-    }))  # fmt: skip
+    }))
 
 
 def register(subparsers) -> None:

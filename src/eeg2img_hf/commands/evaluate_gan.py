@@ -24,7 +24,7 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
         classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
         seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
         noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
-    )  # fmt: skip
+    )
     inception = result["inception_score"]
     print(json.dumps({
         "output": output, "extractor": result["extractor"]["name"], "fid": result["fid"],
@@ -44,13 +44,13 @@ def cmd_train_image_classifier(ns: argparse.Namespace) -> None:
     from ..utils.outputs import create_output_dir, prepare_output_dir
 
     prepare_output_dir(ns.output_dir, command="train-image-classifier", kind="model", reuse=True,
-                       inputs={"dataset": ns.dataset}, what="output_dir")  # fmt: skip
+                       inputs={"dataset": ns.dataset}, what="output_dir")
     create_output_dir(ns.output_dir, command="train-image-classifier", kind="model")
     model = train_image_classifier(
         load_eeg_dataset(ns.dataset), image_size=ns.image_size, epochs=ns.epochs, batch_size=ns.batch_size,
         learning_rate=ns.lr, patience=ns.patience, widths=ns.widths, seed=ns.seed, output_dir=ns.output_dir,
         device=ns.device,
-    )  # fmt: skip
+    )
     print(json.dumps({"saved": ns.output_dir, "val_accuracy": model.config.val_accuracy,
                       "best_epoch": model.config.training["best_epoch"]}))
 

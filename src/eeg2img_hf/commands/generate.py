@@ -19,11 +19,11 @@ def register(subparsers: Any) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     source.add_argument("--eeg", help="EEG file: .npy / .npz with one trial (n_chans, n_times) or a batch (n, n_chans, "
-                        "n_times), or MNE .fif (Epochs or Raw), .edf, .bdf, .vhdr, .set")  # fmt: skip
+                        "n_times), or MNE .fif (Epochs or Raw), .edf, .bdf, .vhdr, .set")
     p.add_argument("--pick-and-resample", action="store_true", help="with --eeg: pick the model's channels by name "
-                   "(--ch-names) and resample the file to the model's sampling rate")  # fmt: skip
+                   "(--ch-names) and resample the file to the model's sampling rate")
     p.add_argument("--ch-names", help="comma-separated channels the model expects, in its order (for "
-                   "--pick-and-resample)")  # fmt: skip
+                   "--pick-and-resample)")
     p.add_argument("--split", default="test", help="dataset split (default: test)")
     p.add_argument("--classes", help="number of classes (the first N) or comma-separated class names (default: all)")
     p.add_argument("--trials-per-class", type=int, default=8, help="grid columns (default: 8)")
@@ -33,10 +33,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
     p.add_argument("--max-memory-gib", type=float, help="refuse a grid whose estimated memory exceeds this many GiB "
-                   "(default: 4, the pipeline's MAX_MEMORY_BYTES)")  # fmt: skip
+                   "(default: 4, the pipeline's MAX_MEMORY_BYTES)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 can be faster on "
-                   "a CPU shared with other busy processes)")  # fmt: skip
+                   "a CPU shared with other busy processes)")
     p.add_argument("--output-dir", default="outputs/generate")
     p.set_defaults(func=_run)
 
@@ -58,7 +58,7 @@ def _run(ns: argparse.Namespace) -> None:
         max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
         pick_and_resample=ns.pick_and_resample,
         ch_names=None if ns.ch_names is None else [c.strip() for c in ns.ch_names.split(",") if c.strip()],
-    )  # fmt: skip
+    )
     print(json.dumps(summary))
 
 

@@ -23,9 +23,9 @@ def cmd_image_features(ns: argparse.Namespace) -> None:
         model = load_model_folder(EEGClipModel, ns.model)
     else:
         model = EEGClipModel.from_vision_pretrained(ns.model_preset, vision_model=ns.vision_model,
-                                                    revision=ns.vision_revision)  # fmt: skip
+                                                    revision=ns.vision_revision)
     summary = compute_image_features(model, ns.dataset, ns.output, splits=ns.splits.split(",") if ns.splits else None,
-                                     batch_size=ns.batch_size, device=ns.device, overwrite=ns.overwrite)  # fmt: skip
+                                     batch_size=ns.batch_size, device=ns.device, overwrite=ns.overwrite)
     print(json.dumps(summary))
 
 

@@ -53,12 +53,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", required=True, help="folder to write (never the input folder)")
     p.add_argument("--crop", action=_StepAction, metavar="START:STOP", help="keep samples [START, STOP)")
     p.add_argument("--bandpass", action=_StepAction, metavar="LOW:HIGH",
-                   help="zero-phase Butterworth band-pass in Hz; '5:' high-pass, ':95' low-pass")  # fmt: skip
+                   help="zero-phase Butterworth band-pass in Hz; '5:' high-pass, ':95' low-pass")
     p.add_argument("--resample", action=_StepAction, metavar="SFREQ", help="new sampling rate in Hz")
     p.add_argument("--zscore", action=_StepAction, nargs=0, dest="zscore_channels",
-                   help="per-trial, per-channel z-score over time")  # fmt: skip
+                   help="per-trial, per-channel z-score over time")
     p.add_argument("--scale-trial-max", action=_StepAction, nargs=0, dest="scale_by_trial_max",
-                   help="the authors' per-trial 2x/max - 1 scaling")  # fmt: skip
+                   help="the authors' per-trial 2x/max - 1 scaling")
     p.add_argument("--batch-size", type=int, default=64, help="trials per processing batch (default: 64)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output folder")
     p.set_defaults(func=_run, steps=None)
@@ -73,17 +73,17 @@ def run_preprocess(
     from ..utils.outputs import prepare_output_dir
 
     prepare_output_dir(output, command="preprocess", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
-                       what="--output")  # fails before the (slow) processing  # fmt: skip
+                       what="--output")  # fails before the (slow) processing
     source = load_eeg_dataset(dataset)
     result = preprocess_dataset(source, steps, output, batch_size=batch_size, overwrite=overwrite)
     info = get_eeg_info(result)
     return {"saved": output, "splits": {k: len(v) for k, v in result.items()}, "n_chans": info.get("n_chans"),
             "n_times": info.get("n_times"), "sfreq": info.get("sfreq"),
-            "steps": info["preprocessing"][-len(steps):]}  # fmt: skip
+            "steps": info["preprocessing"][-len(steps):]}
 
 
 def _run(ns: argparse.Namespace) -> None:
     if not ns.steps:
         raise ValueError("give at least one step: --crop, --bandpass, --resample, --zscore or --scale-trial-max")
     print(json.dumps(run_preprocess(ns.dataset, ns.steps, ns.output, batch_size=ns.batch_size,
-                                    overwrite=ns.overwrite)))  # fmt: skip
+                                    overwrite=ns.overwrite)))

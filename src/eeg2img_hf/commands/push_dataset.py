@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("path", help="folder written by DatasetDict.save_to_disk (e.g. by `eeg2img convert`)")
     add_hub_push_arguments(parser, repo_help="target dataset repo, org/name (created if missing)",
                            message_help="commit message of the data commit",
-                           card_help="markdown card to publish instead of the rendered template")  # fmt: skip
+                           card_help="markdown card to publish instead of the rendered template")
     parser.set_defaults(func=cmd_push_dataset, command="push-dataset")
 
 
@@ -26,5 +26,5 @@ def cmd_push_dataset(ns: argparse.Namespace) -> None:
     from ..hub.push import push_dataset
 
     url = push_dataset(ns.path, ns.repo_id, token=ns.token, private=ns.private, card=ns.card,
-                       commit_message=ns.message)  # fmt: skip
+                       commit_message=ns.message)
     print(json.dumps({"url": url, "repo_id": ns.repo_id}))

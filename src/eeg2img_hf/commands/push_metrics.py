@@ -8,7 +8,7 @@ from typing import Any
 
 _HELP = ("push the package's evaluate metric modules (k-means accuracy, retrieval top-k/MRR/mAP, FID, KID, IS, "
          "generated-image class accuracy) with their metric cards as Spaces ORG/<name>, loadable with "
-         "evaluate.load('ORG/<name>')")  # fmt: skip
+         "evaluate.load('ORG/<name>')")
 
 
 def register(subparsers: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from ._hub_options import add_hub_push_arguments
 
 _HELP = ("push a saved model folder (any eeg2img_hf family) with its model card, remote code, custom pipeline and "
-         "evaluation JSON to a Hub model repo")  # fmt: skip
+         "evaluation JSON to a Hub model repo")
 
 
 def register(subparsers: Any) -> None:
@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("model_dir", help="folder written by save_pretrained (e.g. a trainer's output_dir/model)")
     add_hub_push_arguments(parser, repo_help="target model repo, org/name (created if missing)",
                            message_help="commit message",
-                           card_help="markdown model card to publish instead of the rendered template")  # fmt: skip
+                           card_help="markdown model card to publish instead of the rendered template")
     parser.add_argument("--evaluation", help="evaluation JSON (default: MODEL_DIR/eval_results.json when present)")
     parser.add_argument("--dataset-repo-id", help="Hub id of the training dataset, for the card's metadata")
     parser.set_defaults(func=cmd_push_model, command="push")
@@ -32,5 +32,5 @@ def cmd_push_model(ns: argparse.Namespace) -> None:
 
     check_model_folder(ns.model_dir, what="model_dir")  # config, model type and safetensors headers
     url = push_model(ns.model_dir, ns.repo_id, token=ns.token, private=ns.private, card=ns.card,
-                     evaluation=ns.evaluation, commit_message=ns.message, dataset_repo_id=ns.dataset_repo_id)  # fmt: skip
+                     evaluation=ns.evaluation, commit_message=ns.message, dataset_repo_id=ns.dataset_repo_id)
     print(json.dumps({"url": url, "repo_id": ns.repo_id}))

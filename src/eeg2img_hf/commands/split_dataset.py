@@ -58,15 +58,15 @@ def run_split(
     from ..utils.outputs import prepare_output_dir
 
     prepare_output_dir(output, command="split", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
-                       what="--output")  # fails before the split  # fmt: skip
+                       what="--output")  # fails before the split
     source = load_eeg_dataset(dataset)
     result = split_dataset(source, strategy, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
-                           test_subjects=test_subjects, n_test_subjects=n_test_subjects)  # fmt: skip
+                           test_subjects=test_subjects, n_test_subjects=n_test_subjects)
     save_dataset_dict(result, output, source=source, overwrite=overwrite, inputs={"dataset": dataset},
-                      command="split")  # fmt: skip
+                      command="split")
     split = get_eeg_info(result)["split"]
     return {"saved": output, "strategy": strategy, "counts": split["counts"], "overlaps": split["overlaps"],
-            "disjoint": split["disjoint"]}  # fmt: skip
+            "disjoint": split["disjoint"]}
 
 
 def _run(ns: argparse.Namespace) -> None:
@@ -74,5 +74,5 @@ def _run(ns: argparse.Namespace) -> None:
         ns.dataset, ns.strategy, ns.output, val_fraction=ns.val_fraction, test_fraction=ns.test_fraction,
         seed=ns.seed, test_subjects=parse_subjects(ns.test_subjects) if ns.test_subjects else None,
         n_test_subjects=ns.n_test_subjects, overwrite=ns.overwrite,
-    )  # fmt: skip
+    )
     print(json.dumps(report))

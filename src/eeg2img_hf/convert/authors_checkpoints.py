@@ -191,7 +191,7 @@ def _find_projection(state: dict[str, torch.Tensor], lstm_prefix: str, hidden: i
         k for k, v in state.items()
         if k.endswith("weight") and not k.startswith(lstm_prefix + "weight_") and v.ndim == 2
         and v.shape[1] == hidden and k[: -len("weight")] + "bias" not in state
-    ]  # fmt: skip
+    ]
     if len(candidates) > 1:
         parent = lstm_prefix.rsplit(".", 2)[0] if lstm_prefix.count(".") >= 2 else ""
         candidates = [k for k in candidates if k.startswith(parent)] if parent else candidates
@@ -223,7 +223,7 @@ def encoder_state_dict_from_authors(
             mapped[f"tower.lstm.{kind}_l{k}"] = state[f"{prefix}{kind}_l{k}"].to(torch.float32).clone()
     mapped["tower.proj.weight"] = state[proj_key].to(torch.float32).clone()
     dims = {"n_chans": int(n_chans), "lstm_hidden_size": int(hidden), "lstm_num_layers": num_layers,
-            "embed_dim": int(state[proj_key].shape[0])}  # fmt: skip
+            "embed_dim": int(state[proj_key].shape[0])}
     return mapped, dims, sorted(set(state) - used)
 
 
@@ -255,14 +255,14 @@ def cnn_encoder_state_dict_from_authors(
         nxt = [k for k, v in kernels.items() if v.shape[1] == channels and k not in chain]
         if len(nxt) > 1:
             raise ValueError(f"{len(nxt)} convolution kernels take {channels} input channels ({sorted(nxt)}); "
-                             "expected one chain 1 -> c1 -> ... -> cK")  # fmt: skip
+                             "expected one chain 1 -> c1 -> ... -> cK")
         if not nxt:
             break
         chain.append(nxt[0])
         channels = int(kernels[nxt[0]].shape[0])
     if not chain:
         raise ValueError("no LSTM and no convolution kernel with one input plane: not an authors' encoder state dict "
-                         f"(keys: {sorted(state)[:12]})")  # fmt: skip
+                         f"(keys: {sorted(state)[:12]})")
     unused = sorted(set(kernels) - set(chain))
     if unused:
         raise ValueError(f"convolution kernels {unused} are not part of the chain {chain}")
@@ -273,20 +273,20 @@ def cnn_encoder_state_dict_from_authors(
     if size % 2 == 0:
         raise ValueError(f"kernel size {size} is even; the CNN blocks use padding k // 2 with odd kernels")
     norms = sorted(k for k, v in state.items() if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
-                   or (k.endswith("weight") and v.ndim == 1))  # fmt: skip
+                   or (k.endswith("weight") and v.ndim == 1))
     if norms:
         raise ValueError(f"the checkpoint holds normalisation tensors {norms[:6]}; the authors' instance norm is not "
-                         "affine (no tensors), so it does not fit EEGEncoderModel(architecture='cnn')")  # fmt: skip
+                         "affine (no tensors), so it does not fit EEGEncoderModel(architecture='cnn')")
     projections = [k for k, v in state.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == channels
-                   and k[: -len("weight")] + "bias" not in state]  # fmt: skip
+                   and k[: -len("weight")] + "bias" not in state]
     if len(projections) != 1:
         raise ValueError(f"expected one bias-free 2-D projection weight of shape (embed_dim, {channels}), found "
-                         f"{projections}")  # fmt: skip
+                         f"{projections}")
     proj = projections[0]
     mapped = {f"tower.blocks.{i}.conv.weight": state[k].to(torch.float32).clone() for i, k in enumerate(chain)}
     mapped["tower.proj.weight"] = state[proj].to(torch.float32).clone()
     dims = {"cnn_channels": [int(kernels[k].shape[0]) for k in chain], "cnn_kernel_size": int(size),
-            "embed_dim": int(state[proj].shape[0])}  # fmt: skip
+            "embed_dim": int(state[proj].shape[0])}
     return mapped, dims, sorted(set(state) - set(chain) - {proj})
 
 
@@ -314,13 +314,13 @@ def convert_authors_encoder(
         mapped, dims, ignored = encoder_state_dict_from_authors(state)
         if n_chans is not None and n_chans != dims["n_chans"]:
             raise ValueError(f"n_chans={n_chans} was given but the LSTM's input weights have {dims['n_chans']} "
-                             "channels")  # fmt: skip
+                             "channels")
         architecture = "lstm"
     else:
         mapped, dims, ignored = cnn_encoder_state_dict_from_authors(state)
         if n_chans is None:
             raise ValueError(f"{Path(path).name} holds a CNN encoder, whose weights do not fix the channel count: "
-                             "pass n_chans (--n-chans: 128 EEGCVPR40, 14 ThoughtViz, 124 Object)")  # fmt: skip
+                             "pass n_chans (--n-chans: 128 EEGCVPR40, 14 ThoughtViz, 124 Object)")
         dims["n_chans"] = int(n_chans)
         architecture = "cnn"
     if n_times is None:
@@ -330,7 +330,7 @@ def convert_authors_encoder(
     if normalize_embeds is None:
         normalize_embeds = not (architecture == "cnn" and dims["n_chans"] == 14)
     config = EEGEncoderConfig(architecture=architecture, n_times=n_times, input_normalization="trial_max",
-                              normalize_embeds=normalize_embeds, **dims)  # fmt: skip
+                              normalize_embeds=normalize_embeds, **dims)
     model = EEGEncoderModel(config)
     model.load_state_dict(mapped, strict=True)
     model.eval()
@@ -338,7 +338,7 @@ def convert_authors_encoder(
         return model
     report = {"kind": "encoder", "architecture": architecture, "epoch": info["epoch"],
               "top_level_keys": info["top_level_keys"], "mapped_keys": len(mapped), "unmapped_keys": ignored,
-              "dims": dims, "n_times": n_times, "normalize_embeds": normalize_embeds}  # fmt: skip
+              "dims": dims, "n_times": n_times, "normalize_embeds": normalize_embeds}
     return model, report
 
 
@@ -460,7 +460,7 @@ def _synthesis_layout(synthesis: PersistentRecord, flat: dict[str, torch.Tensor]
     if not resolutions or resolutions != [2**i for i in range(2, resolutions[-1].bit_length())]:
         raise ValueError(f"synthesis blocks must cover 4, 8, ..., img_resolution; found {resolutions}")
     channels = {res: int(flat[f"synthesis.b{res}.const" if res == 4 else f"synthesis.b{res}.conv1.weight"].shape[0])
-                for res in resolutions}  # fmt: skip
+                for res in resolutions}
     blocks = {res: _child(synthesis, f"b{res}") for res in resolutions}
     archs = {str(b.state["architecture"]) for b in blocks.values() if "architecture" in b.state}
     if not archs:
@@ -482,7 +482,7 @@ def _synthesis_layout(synthesis: PersistentRecord, flat: dict[str, torch.Tensor]
         "img_channels": int(flat[f"synthesis.b{top}.torgb.weight"].shape[0]),
         "conv_clamp": clamps.pop() if clamps else "unrecorded",
         "num_fp16_res": sum(bool(b.state.get("use_fp16", False)) for b in blocks.values()),
-    }  # fmt: skip
+    }
 
 
 def _resample_taps(flat: dict[str, torch.Tensor]) -> list[float]:
@@ -553,14 +553,14 @@ def _config_from_record(record: PersistentRecord, flat: dict[str, torch.Tensor])
         "mapping_w_avg_beta": beta if beta is not None else 0.995,
         "synthesis_channel_base": base, "synthesis_channel_max": cmax, "architecture": layout["architecture"],
         "conv_clamp": layout["conv_clamp"], "num_fp16_res": 0, "resample_filter": _resample_taps(flat),
-    }  # fmt: skip
+    }
     for key in ("z_dim", "w_dim", "img_resolution", "img_channels"):
         recorded = _number(record.state.get(key))
         if recorded is not None and int(recorded) != kwargs[key]:
             raise ValueError(f"the generator records {key}={int(recorded)} but its tensors imply {kwargs[key]}")
     info = {"snapshot_num_fp16_res": layout["num_fp16_res"], "lr_multiplier_recorded": lr is not None,
             "conv_clamp_source": clamp_source,
-            "c_dim": _number(record.state.get("c_dim"))}  # fmt: skip
+            "c_dim": _number(record.state.get("c_dim"))}
     return kwargs, info
 
 
@@ -649,5 +649,5 @@ def convert_stylegan_snapshot(
               "checked_and_dropped_keys": dropped,
               "flipped_up_kernels": flip_up_kernels, "snapshot_keys": sorted(map(str, snapshot)),
               "not_converted": [k for k in ("G", "G_ema", "D", "augment_pipe") if k in snapshot and k != network],
-              "config": kwargs, **info, "licence": _LICENCE_NOTE}  # fmt: skip
+              "config": kwargs, **info, "licence": _LICENCE_NOTE}
     return model, report

@@ -72,7 +72,7 @@ def find_torchvision_prefix(state: dict[str, torch.Tensor], marker: str, what: s
     prefixes = [p for p in prefixes if p == "" or p.endswith(".")]
     if len(prefixes) != 1:
         raise ValueError(f"expected one torchvision {what} (keys '<prefix>{marker}'), found {len(prefixes)} "
-                         f"(prefixes {prefixes}); keys: {sorted(state)[:10]}")  # fmt: skip
+                         f"(prefixes {prefixes}); keys: {sorted(state)[:10]}")
     return prefixes[0]
 
 
@@ -83,20 +83,20 @@ def _image_head(head: dict[str, torch.Tensor], in_features: int, what: str) -> t
     if len(weights) != 1 or len(head) != 1 or biases:
         shapes = {k: tuple(v.shape) for k, v in head.items()}
         raise ValueError(f"the {what}'s fc should be ReLU -> Linear({in_features}, d, bias=False) (one bias-free "
-                         f"2-D weight), found {shapes}")  # fmt: skip
+                         f"2-D weight), found {shapes}")
     key, weight = next(iter(weights.items()))
     if weight.shape[1] != in_features:
         raise ValueError(f"the {what}'s fc weight {key} has shape {tuple(weight.shape)}, expected (d, {in_features})")
     if not re.fullmatch(r"fc\.1\.weight", key):
         raise ValueError(f"the {what}'s fc weight is {key!r}; the authors' head is Sequential(ReLU, Linear) "
-                         "('fc.1.weight'): a head without the ReLU would not match EEGClipModel")  # fmt: skip
+                         "('fc.1.weight'): a head without the ReLU would not match EEGClipModel")
     return key, weight
 
 
 def convert_authors_eeg_clip(
     path: str | os.PathLike[str], n_chans: int | None = None, n_times: int | None = None,
     return_report: bool = False,
-) -> EEGClipModel | tuple[EEGClipModel, dict[str, Any]]:  # fmt: skip
+) -> EEGClipModel | tuple[EEGClipModel, dict[str, Any]]:
     """Converts an authors' EEGClip `.pth` into an [`EEGClipModel`] (`EEGCLIP_MAPPING`, module docstring).
 
     The config is the `"authors"` preset with the sizes read from the tensors: the LSTM's channels, width and depth,
@@ -124,7 +124,7 @@ def convert_authors_eeg_clip(
     eeg_weight = rest[proj_key]
     if eeg_weight.shape[0] != image_weight.shape[0]:
         raise ValueError(f"the EEG projection {tuple(eeg_weight.shape)} and the image projection "
-                         f"{tuple(image_weight.shape)} do not meet in one joint space")  # fmt: skip
+                         f"{tuple(image_weight.shape)} do not meet in one joint space")
     if n_chans is not None and n_chans != chans:
         raise ValueError(f"n_chans={n_chans} was given but the LSTM's input weights have {chans} channels")
     if n_times is None:
@@ -133,11 +133,11 @@ def convert_authors_eeg_clip(
         n_times = AUTHORS_N_TIMES[chans]
     encoder = {"n_chans": int(chans), "n_times": int(n_times), "lstm_hidden_size": int(hidden),
                "lstm_num_layers": int(layers), "embed_dim": int(hidden), "normalize_embeds": False,
-               "input_normalization": "trial_max"}  # fmt: skip
+               "input_normalization": "trial_max"}
     config = EEGClipConfig.from_preset("authors", encoder_config=encoder, vision_config=vision,
                                        projection_dim=int(eeg_weight.shape[0]), freeze_vision_tower=True,
                                        vision_model_name_or_path=Path(path).name,
-                                       vision_weights_sha256=file_sha256(path))  # fmt: skip
+                                       vision_weights_sha256=file_sha256(path))
     model = EEGClipModel(config)
     target = model.state_dict()
     vision_state, unmapped_tower = torchvision_to_transformers_resnet(
@@ -155,7 +155,7 @@ def convert_authors_eeg_clip(
     if not return_report:
         return model
     used = {proj_key} | {f"{lstm_prefix}{kind}_l{k}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                         for k in range(layers)}  # fmt: skip
+                         for k in range(layers)}
     ignored = sorted(set(rest) - used) + [prefix + k for k in unmapped_tower]
     report = {"kind": "eeg-clip", "epoch": info["epoch"], "top_level_keys": info["top_level_keys"],
               "mapped_keys": len(mapped), "unmapped_keys": ignored, "resnet_prefix": prefix,
@@ -163,20 +163,20 @@ def convert_authors_eeg_clip(
               "encoder_config": encoder, "logit_scale": "exp(0.5), fixed (authors; not stored in the checkpoint)",
               "notes": ["the authors' frozen ResNet-50 was never put in eval mode, so its batch norms used batch "
                         "statistics during their training and evaluation; the converted model uses the stored "
-                        "running statistics (eval mode), which is what the weights define"]}  # fmt: skip
+                        "running statistics (eval mode), which is what the weights define"]}
     return model, report
 
 
 def _mlp_head(candidates: dict[str, torch.Tensor], in_features: int) -> tuple[str, str, list[str]]:
     """`(fc1 prefix, fc2 weight key, used keys)` of `Linear(in, hidden) -> ... -> Linear(hidden, embed, bias=False)`."""
     first = [k for k, v in candidates.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == in_features
-             and k[: -len("weight")] + "bias" in candidates]  # fmt: skip
+             and k[: -len("weight")] + "bias" in candidates]
     if len(first) != 1:
         raise ValueError(f"expected one Linear({in_features}, hidden) with a bias (the head's first layer), found "
-                         f"{first}")  # fmt: skip
+                         f"{first}")
     hidden = int(candidates[first[0]].shape[0])
     second = [k for k, v in candidates.items() if k.endswith("weight") and v.ndim == 2 and v.shape[1] == hidden
-              and k != first[0] and k[: -len("weight")] + "bias" not in candidates]  # fmt: skip
+              and k != first[0] and k[: -len("weight")] + "bias" not in candidates]
     if len(second) != 1:
         raise ValueError(f"expected one bias-free Linear({hidden}, embed) (the head's last layer), found {second}")
     prefix = first[0][: -len("weight")]
@@ -185,7 +185,7 @@ def _mlp_head(candidates: dict[str, torch.Tensor], in_features: int) -> tuple[st
 
 def convert_authors_image_to_eeg(
     path: str | os.PathLike[str], generator: str | None = None, return_report: bool = False,
-) -> ImageToEEGModel | tuple[ImageToEEGModel, dict[str, Any]]:  # fmt: skip
+) -> ImageToEEGModel | tuple[ImageToEEGModel, dict[str, Any]]:
     """Converts an authors' image -> EEG encoder `.pth` into an [`ImageToEEGModel`] (`IMAGE_TO_EEG_MAPPING`).
 
     The config: `vision_backbone="torchvision-googlenet"` (with `googlenet_transform_input`, as torchvision builds
@@ -209,10 +209,10 @@ def convert_authors_image_to_eeg(
     fc1, fc2, head_keys = _mlp_head(candidates, 1024)
     convs = [k for k, v in outside.items() if k.endswith("weight") and v.ndim == 4 and v.shape[0] == 3
              and v.shape[1] > 3 and tuple(v.shape[2:]) == (3, 3)
-             and k[: -len("weight")] + "bias" in outside]  # fmt: skip
+             and k[: -len("weight")] + "bias" in outside]
     if len(convs) != 1:
         raise ValueError(f"expected one input convolution Conv2d(3 + n_subjects -> 3, 3x3) with a bias outside the "
-                         f"GoogLeNet, found {convs}")  # fmt: skip
+                         f"GoogLeNet, found {convs}")
     conv = convs[0]
     n_subjects = int(outside[conv].shape[1]) - 3
     config = ImageToEEGConfig(
@@ -222,7 +222,7 @@ def convert_authors_image_to_eeg(
         dropout=0.05, negative_slope=0.01, freeze_vision_tower=True, image_size=224, image_resize_size=256,
         image_resample=2, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD, generator_name_or_path=generator,
         vision_model_name_or_path=Path(path).name, vision_weights_sha256=file_sha256(path),
-    )  # fmt: skip
+    )
     model = ImageToEEGModel(config)
     target = model.state_dict()
     mapped = {f"vision_model.{k}": v.detach().clone() for k, v in body.items()}
@@ -233,10 +233,10 @@ def convert_authors_image_to_eeg(
     mapped["fc2.weight"] = candidates[fc2].to(torch.float32).clone()
     missing, extra = sorted(set(target) - set(mapped)), sorted(set(mapped) - set(target))
     shapes = sorted(f"{k} {tuple(mapped[k].shape)} != {tuple(target[k].shape)}" for k in set(mapped) & set(target)
-                    if tuple(mapped[k].shape) != tuple(target[k].shape))  # fmt: skip
+                    if tuple(mapped[k].shape) != tuple(target[k].shape))
     if missing or extra or shapes:
         raise ValueError(f"the checkpoint's GoogLeNet does not fit torchvision's GoogLeNet: missing {missing[:5]}, "
-                         f"unexpected {extra[:5]}, shape mismatches {shapes[:5]}")  # fmt: skip
+                         f"unexpected {extra[:5]}, shape mismatches {shapes[:5]}")
     model.load_state_dict(mapped, strict=True)
     model.eval()
     if not return_report:
@@ -251,5 +251,5 @@ def convert_authors_image_to_eeg(
                         "statistics (eval mode)",
                         "the authors' reconstruction script fed 0..255 pixels at inference (their ToTensor on a float "
                         "array does not rescale), unlike their training (0..1); the converted model's image "
-                        "processor uses the training preprocessing"]}  # fmt: skip
+                        "processor uses the training preprocessing"]}
     return model, report

@@ -12,12 +12,12 @@ from __future__ import annotations
 __all__ = ["CHECKPOINT_LICENCES", "checkpoint_licence"]
 
 _NVIDIA = ("The StyleGAN weights derive from NVIDIA's StyleGAN2-ADA code (NVIDIA Source Code License, non-commercial "
-           "use only); the converted weights inherit that restriction.")  # fmt: skip
+           "use only); the converted weights inherit that restriction.")
 _AUTHORS = ("Weights from the authors' EEGStyleGAN-ADA repository or its download links (github.com/prajwalsingh/"
             "EEGStyleGAN-ADA; the repository's root licence is MIT, the checkpoint files state no licence of their "
-            "own): check the authors' terms before reuse.")  # fmt: skip
+            "own): check the authors' terms before reuse.")
 _TOWERS = (" The image tower started from torchvision's ImageNet weights (ImageNet's terms of access apply to "
-           "models trained on it).")  # fmt: skip
+           "models trained on it).")
 
 #: `convert-checkpoint` kind -> (card metadata `license_name`, licence note).
 CHECKPOINT_LICENCES: dict[str, tuple[str, str]] = {

@@ -122,11 +122,11 @@ def resnet_config_from_torchvision(state: dict[str, torch.Tensor]) -> dict[str, 
         if bottleneck and int(state[f"layer{s}.0.conv1.weight"].shape[0]) * 4 != hidden[-1]:
             width = int(state[f"layer{s}.0.conv1.weight"].shape[0])
             raise ValueError(f"layer{s}'s bottleneck width {width} is not a quarter of its output {hidden[-1]} "
-                             "(grouped or wide ResNets are not supported)")  # fmt: skip
+                             "(grouped or wide ResNets are not supported)")
     return {"model_type": "resnet", "num_channels": int(state["conv1.weight"].shape[1]),
             "embedding_size": int(state["conv1.weight"].shape[0]), "hidden_sizes": hidden, "depths": depths,
             "layer_type": "bottleneck" if bottleneck else "basic", "hidden_act": "relu",
-            "downsample_in_first_stage": False, "downsample_in_bottleneck": False}  # fmt: skip
+            "downsample_in_first_stage": False, "downsample_in_bottleneck": False}
 
 
 def torchvision_to_transformers_resnet(
@@ -152,10 +152,10 @@ def torchvision_to_transformers_resnet(
         missing = sorted(set(target) - set(mapped))
         extra = sorted(set(mapped) - set(target))
         shapes = sorted(f"{k} {tuple(mapped[k].shape)} != {tuple(target[k].shape)}" for k in set(mapped) & set(target)
-                        if tuple(mapped[k].shape) != tuple(target[k].shape))  # fmt: skip
+                        if tuple(mapped[k].shape) != tuple(target[k].shape))
         if missing or extra or shapes:
             raise ValueError(f"the torchvision ResNet does not fit the transformers ResNetModel: missing "
-                             f"{missing[:5]}, unexpected {extra[:5]}, shape mismatches {shapes[:5]}")  # fmt: skip
+                             f"{missing[:5]}, unexpected {extra[:5]}, shape mismatches {shapes[:5]}")
     return mapped, sorted(unmapped)
 
 

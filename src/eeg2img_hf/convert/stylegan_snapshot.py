@@ -82,7 +82,7 @@ AUGMENT_ARGUMENTS = (
     "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness", "contrast", "lumaflip", "hue",
     "saturation", "imgfilter", "noise", "cutout", "xint_max", "scale_std", "rotate_max", "aniso_std", "xfrac_std",
     "brightness_std", "contrast_std", "hue_max", "saturation_std", "imgfilter_std", "noise_std", "cutout_size",
-)  # fmt: skip
+)
 _MULTIPLIERS = AUGMENT_ARGUMENTS[:15]
 
 #: Discriminator buffers of this package that NVIDIA networks do not have (identity when converting theirs).
@@ -151,16 +151,16 @@ def discriminator_config_from_record(
         return _d_config(record, flat, generator_kwargs, img_resolution)
     except KeyError as err:
         raise ValueError(f"the discriminator lacks the tensor or submodule {err}; it does not fit our "
-                         "discriminator") from err  # fmt: skip
+                         "discriminator") from err
 
 
 def _d_config(record: PersistentRecord, flat: dict[str, torch.Tensor], g: dict[str, Any],
-              img_resolution: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+              img_resolution: int) -> tuple[dict[str, Any], dict[str, Any]]:
     resolutions = sorted({int(m.group(1)) for m in (re.match(r"b(\d+)\.", k) for k in flat) if m})
     expected = [2**i for i in range(2, img_resolution.bit_length())]
     if resolutions != expected:
         raise ValueError(f"discriminator blocks must cover b{img_resolution} .. b4 (the generator's resolution); "
-                         f"found {[f'b{r}' for r in resolutions]}")  # fmt: skip
+                         f"found {[f'b{r}' for r in resolutions]}")
     channels = {res: int(flat[f"b{res}.conv0.weight"].shape[0]) for res in expected if res > 4}
     channels[4] = int(flat["b4.conv.weight"].shape[0])
     kwargs_hint = _get(record.state.get("_init_kwargs"), "channel_base")
@@ -175,23 +175,23 @@ def _d_config(record: PersistentRecord, flat: dict[str, torch.Tensor], g: dict[s
     cmap_dim = int(flat["b4.out.weight"].shape[0])
     if cmap_dim != channels[4]:
         raise ValueError(f"the discriminator projects onto cmap_dim={cmap_dim}; this package's uses the 4x4 channel "
-                         f"count ({channels[4]})")  # fmt: skip
+                         f"count ({channels[4]})")
     if "mapping.embed.weight" not in flat or int(flat["mapping.embed.weight"].shape[1]) != g["embed_dim"]:
         found = tuple(flat["mapping.embed.weight"].shape) if "mapping.embed.weight" in flat else None
         raise ValueError(f"the discriminator's conditioning embedding {found} does not take the generator's "
-                         f"c_dim={g['embed_dim']}")  # fmt: skip
+                         f"c_dim={g['embed_dim']}")
     mapping = _child(record, "mapping")
     num_layers = sum(1 for k in flat if re.fullmatch(r"mapping\.fc\d+\.weight", k))
     gains = {_number(m.state.get("bias_gain")) for n, m in mapping.modules.items() if n.startswith("fc")} - {None}
     if gains and gains != {g["mapping_lr_multiplier"]}:
         raise ValueError(f"the discriminator's mapping lr multiplier {sorted(gains)} differs from the generator's "
-                         f"{g['mapping_lr_multiplier']}; the package's config holds one for both")  # fmt: skip
+                         f"{g['mapping_lr_multiplier']}; the package's config holds one for both")
     clamps = {_number(layer.state.get("conv_clamp")) for name, layer in _layer_records(record)
-              if "conv_clamp" in layer.state and layer.class_name == "Conv2dLayer" and name != "skip"}  # fmt: skip
+              if "conv_clamp" in layer.state and layer.class_name == "Conv2dLayer" and name != "skip"}
     if len(clamps) > 1 or (clamps and clamps != {g["conv_clamp"]}):
         shown = sorted(map(str, clamps))
         raise ValueError(f"the discriminator's conv_clamp {shown} differs from the generator's {g['conv_clamp']}; "
-                         "the package's config holds one for both")  # fmt: skip
+                         "the package's config holds one for both")
     extra = int(flat["b4.conv.weight"].shape[1]) - channels[4]
     mbstd = epilogue.modules.get("mbstd")
     epilogue_kwargs = _get(record.state.get("_init_kwargs"), "epilogue_kwargs") or {}
@@ -201,28 +201,28 @@ def _d_config(record: PersistentRecord, flat: dict[str, torch.Tensor], g: dict[s
         group, group_source = _number(_get(epilogue_kwargs, "mbstd_group_size")), "epilogue_kwargs"
     if extra > 0 and group is None:
         raise ValueError("the snapshot records no minibatch-std group size (b4.mbstd.group_size); a whole-batch "
-                         "group is not supported")  # fmt: skip
+                         "group is not supported")
     taps = g["resample_filter"]
     reference = setup_filter(taps)
     filters = {k for k, v in flat.items() if k.endswith("resample_filter")
-               and not torch.allclose(v.to(torch.float32), reference, rtol=0, atol=1e-7)}  # fmt: skip
+               and not torch.allclose(v.to(torch.float32), reference, rtol=0, atol=1e-7)}
     if filters:
         raise ValueError(f"the discriminator's resample filters {sorted(filters)[:4]} differ from the generator's")
     kwargs = {
         "discriminator_architecture": archs.pop(), "discriminator_channel_base": base,
         "discriminator_channel_max": cmax, "discriminator_mapping_num_layers": num_layers,
         "mbstd_group_size": int(group) if extra > 0 else 0, "mbstd_num_channels": max(extra, 1),
-    }  # fmt: skip
+    }
     img_channels = int(flat[f"b{img_resolution}.fromrgb.weight"].shape[1])
     if img_channels != g["img_channels"]:
         raise ValueError(f"the discriminator reads {img_channels} image channels, the generator writes "
-                         f"{g['img_channels']}")  # fmt: skip
+                         f"{g['img_channels']}")
     fp16 = sum(bool(b.state.get("use_fp16", False)) for b in blocks)
     return kwargs, {"discriminator_num_fp16_res": fp16, "mbstd_group_size_source": group_source}
 
 
 def _map_discriminator_state(flat: dict[str, torch.Tensor], target: dict[str, torch.Tensor], img_resolution: int,
-                             taps: list[float]) -> tuple[dict[str, torch.Tensor], list[str]]:  # fmt: skip
+                             taps: list[float]) -> tuple[dict[str, torch.Tensor], list[str]]:
     mapped: dict[str, torch.Tensor] = {}
     dropped, unmapped, bad_shapes = [], [], []
     reference = setup_filter(taps)
@@ -273,7 +273,7 @@ def read_augment_pipe(record: Any) -> dict[str, Any]:
             kwargs[name] = value
     multipliers = {n: kwargs.get(n, 0.0) for n in _MULTIPLIERS}
     preset = next((name for name, values in AUGMENT_PRESETS.items()
-                   if all(multipliers[n] == values.get(n, 0.0) for n in _MULTIPLIERS)), None)  # fmt: skip
+                   if all(multipliers[n] == values.get(n, 0.0) for n in _MULTIPLIERS)), None)
     return {"p": float(p), "kwargs": kwargs, "preset": preset, "unread": unread}
 
 
@@ -320,7 +320,7 @@ def convert_stylegan_training_snapshot(
     for key in ("G", "G_ema", "D", "augment_pipe"):
         if not isinstance(snapshot.get(key), PersistentRecord):
             raise ValueError(f"the snapshot has no {key!r} network (keys {sorted(map(str, snapshot))}); a training "
-                             "snapshot holds G, D, G_ema and augment_pipe")  # fmt: skip
+                             "snapshot holds G, D, G_ema and augment_pipe")
         records[key] = snapshot[key]
     flats = {key: flatten_record(records[key]) for key in ("G", "G_ema", "D")}
     kwargs, info = stylegan_config_from_record(records["G_ema"], flats["G_ema"])
@@ -335,7 +335,7 @@ def convert_stylegan_training_snapshot(
             f"the encoder's embed_dim {encoder.config.embed_dim} != the generator's c_dim {kwargs['embed_dim']}"
         )
     config = EEGStyleGANConfig(encoder_config=None if encoder is None else encoder.config.to_dict(), **kwargs,
-                               **d_kwargs)  # fmt: skip
+                               **d_kwargs)
     model = EEGStyleGANModel(config)
     taps = kwargs["resample_filter"]
     ema_state, dropped = _map_generator_state(flats["G_ema"], model.generator.state_dict(), taps, flip_up_kernels)
@@ -348,18 +348,18 @@ def convert_stylegan_training_snapshot(
     generator.load_state_dict(g_state, strict=True)
     discriminator = EEGStyleGANDiscriminator(net_config)
     d_state, d_dropped = _map_discriminator_state(flats["D"], discriminator.state_dict(), kwargs["img_resolution"],
-                                                  taps)  # fmt: skip
+                                                  taps)
     discriminator.load_state_dict(d_state, strict=True)
     for network in (model, generator, discriminator):
         network.eval()
     augment = read_augment_pipe(records["augment_pipe"])
     kimg = re.search(r"network-snapshot-(\d+)", Path(pkl_path).name)
     gan_state = {"augment_p": augment["p"], "augment_pipe": augment["kwargs"], "augment_preset": augment["preset"],
-                 "snapshot_kimg": int(kimg.group(1)) if kimg else None, "source_file": Path(pkl_path).name}  # fmt: skip
+                 "snapshot_kimg": int(kimg.group(1)) if kimg else None, "source_file": Path(pkl_path).name}
     report = {"kind": "stylegan-snapshot", "network": "G_ema", "mapped_keys": len(ema_state), "unmapped_keys": [],
               "generator_mapped_keys": len(g_state), "discriminator_mapped_keys": len(d_state),
               "checked_and_dropped_keys": dropped, "discriminator_checked_and_dropped_keys": d_dropped,
               "flipped_up_kernels": flip_up_kernels, "snapshot_keys": sorted(map(str, snapshot)),
               "config": {**kwargs, **d_kwargs}, **info, **d_info, "augment_unread": augment["unread"],
-              "gan_state": gan_state, "licence": _LICENCE_NOTE}  # fmt: skip
+              "gan_state": gan_state, "licence": _LICENCE_NOTE}
     return StyleGANTrainingSnapshot(model, generator, discriminator, gan_state, report)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from .features import INFO_KEY, REQUIRED_COLUMNS, get_eeg_info, make_features, set_eeg_info, validate_eeg_dataset
-from .loading import HUB_PREFIX, INFO_FILENAME, load_eeg_dataset, load_eeg_dataset_from_hub
-from .eeg_io import EEGRecording, read_eeg_file, validate_eeg
 from .converters import (
     CONVERTERS,
     convert_arrays,
@@ -17,6 +14,9 @@ from .converters import (
     convert_thoughtviz,
     write_eeg_dataset,
 )
+from .eeg_io import EEGRecording, read_eeg_file, validate_eeg
+from .features import INFO_KEY, REQUIRED_COLUMNS, get_eeg_info, make_features, set_eeg_info, validate_eeg_dataset
+from .loading import HUB_PREFIX, INFO_FILENAME, load_eeg_dataset, load_eeg_dataset_from_hub
 from .preprocessing import (
     apply_steps,
     bandpass,

@@ -159,7 +159,7 @@ def _read_exact(fp: BinaryIO, n_bytes: int, what: str) -> np.ndarray:
         count = fp.readinto(view[filled:])
         if not count:
             raise BadInputFileError(f"{what} is truncated: its header claims {n_bytes} bytes of data but only "
-                                    f"{filled} follow", hint="re-create the file with np.save / np.savez")  # fmt: skip
+                                    f"{filled} follow", hint="re-create the file with np.save / np.savez")
         filled += count
     return buffer
 
@@ -174,7 +174,7 @@ def _read_npy_stream(fp: BinaryIO, size: int, what: str, max_array_bytes: int | 
     if start in _PICKLE_PREFIXES:
         raise BadInputFileError(f"{what} is a Python pickle, not an .npy array: pickled data is refused (never "
                                 "unpickled: loading it can run arbitrary code)",
-                                hint="save a numeric array with np.save(path, array)")  # fmt: skip
+                                hint="save a numeric array with np.save(path, array)")
     try:
         magic = start + fp.read(np.lib.format.MAGIC_LEN - len(start))
         if not magic.startswith(np.lib.format.MAGIC_PREFIX) or len(magic) < np.lib.format.MAGIC_LEN:
@@ -188,11 +188,11 @@ def _read_npy_stream(fp: BinaryIO, size: int, what: str, max_array_bytes: int | 
             raise ValueError(f"unsupported format version {version[0]}.{version[1]}")
     except (ValueError, TypeError, SyntaxError, EOFError, OSError) as err:
         raise BadInputFileError(f"{what} is corrupt or not a valid .npy file ({err})",
-                                hint="re-create the file with np.save(path, array)") from None  # fmt: skip
+                                hint="re-create the file with np.save(path, array)") from None
     if dtype.hasobject:
         raise BadInputFileError(f"{what} contains pickled Python objects (dtype {dtype}), refused: they are never "
                                 "unpickled, since loading them can run arbitrary code",
-                                hint="save a plain numeric array with np.save(path, array)")  # fmt: skip
+                                hint="save a plain numeric array with np.save(path, array)")
     if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _ARRAY_KINDS:
         hint = "save a float32 array (n_chans, n_times) or (n_trials, n_chans, n_times)"
         raise BadInputFileError(f"{what} has dtype {dtype}, not a plain numeric dtype", hint=hint)
@@ -200,12 +200,12 @@ def _read_npy_stream(fp: BinaryIO, size: int, what: str, max_array_bytes: int | 
     if max_array_bytes is not None and n_bytes > max_array_bytes:
         raise BadInputFileError(f"{what}: its header claims a {dtype} array of shape {tuple(shape)} "
                                 f"({_format_bytes(n_bytes)}), more than the limit of "
-                                f"{_format_bytes(max_array_bytes)}; refused before reading")  # fmt: skip
+                                f"{_format_bytes(max_array_bytes)}; refused before reading")
     left = size - fp.tell()
     if n_bytes > left:
         raise BadInputFileError(f"{what} is truncated: its header claims a {dtype} array of shape {tuple(shape)} "
                                 f"({n_bytes} bytes of data) but only {max(left, 0)} bytes follow the header",
-                                hint="re-create the file with np.save / np.savez")  # fmt: skip
+                                hint="re-create the file with np.save / np.savez")
     array = _read_exact(fp, n_bytes, what).view(dtype)
     return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
 
@@ -222,7 +222,7 @@ def _read_npz(path: Path, max_array_bytes: int | None) -> dict[str, np.ndarray]:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise BadInputFileError(f"{path.name!r} is corrupt or truncated: not a readable .npz (zip) archive ({err})",
-                                **corrupt) from None  # fmt: skip
+                                **corrupt) from None
     arrays: dict[str, np.ndarray] = {}
     budget = max_array_bytes
     with archive:
@@ -248,10 +248,10 @@ def _read_npz(path: Path, max_array_bytes: int | None) -> dict[str, np.ndarray]:
 def _eeg_array(array: np.ndarray, what: str) -> np.ndarray:
     if array.dtype.kind != "f":
         raise BadInputFileError(f"{what} holds {array.dtype} values; EEG must be floating point (integer arrays are "
-                                "refused rather than silently cast)", hint="save the EEG as float32")  # fmt: skip
+                                "refused rather than silently cast)", hint="save the EEG as float32")
     if array.ndim not in (2, 3) or array.size == 0:
         raise BadInputFileError(f"{what} holds an array of shape {array.shape}; EEG must be (n_chans, n_times) or "
-                                "(n_trials, n_chans, n_times)")  # fmt: skip
+                                "(n_trials, n_chans, n_times)")
     return array
 
 
@@ -277,7 +277,7 @@ def read_mne_file(path: str | os.PathLike) -> Any:
         ".edf": [mne.io.read_raw_edf], ".bdf": [mne.io.read_raw_bdf], ".vhdr": [mne.io.read_raw_brainvision],
         ".set": [mne.io.read_raw_eeglab, mne.read_epochs_eeglab],
         ".fif": [mne.read_epochs, mne.io.read_raw_fif],
-    }[suffix if suffix != ".fif.gz" else ".fif"]  # fmt: skip
+    }[suffix if suffix != ".fif.gz" else ".fif"]
     if suffix in (".fif", ".fif.gz") and not any(tag in name for tag in ("-epo.", "_epo.")):
         readers = readers[::-1]  # raw first, unless the name says epochs (MNE's naming convention)
     errors = []
@@ -290,7 +290,7 @@ def read_mne_file(path: str | os.PathLike) -> Any:
     hint = {".vhdr": "BrainVision needs its .vmrk and .eeg files next to the .vhdr",
             ".set": "EEGLAB needs its .fdt file next to the .set when the data are stored apart"}.get(suffix)
     raise BadInputFileError(f"{path.name!r} is not a readable {suffix} recording ({errors[0]})",
-                            hint=hint or "check that the file is complete and of the format its extension says")  # fmt: skip
+                            hint=hint or "check that the file is complete and of the format its extension says")
 
 
 def raw_events(raw: Any) -> tuple[np.ndarray, dict[str, int], str]:
@@ -323,7 +323,7 @@ def recording_from_mne(obj: Any, source: str | os.PathLike | None = None, picks:
         data = picked.get_data(copy=False, verbose="error")
         return EEGRecording(data.astype(np.float32), float(obj.info["sfreq"]), list(picked.ch_names), "V", "epochs",
                             source, events=np.asarray(obj.events), event_id=dict(obj.event_id),
-                            metadata=obj.metadata, tmin=float(obj.tmin), source_dtype=str(data.dtype))  # fmt: skip
+                            metadata=obj.metadata, tmin=float(obj.tmin), source_dtype=str(data.dtype))
     if isinstance(obj, mne.io.BaseRaw):
         try:
             events, event_id, _ = raw_events(obj)
@@ -335,7 +335,7 @@ def recording_from_mne(obj: Any, source: str | os.PathLike | None = None, picks:
         data = picked.get_data()
         return EEGRecording(data.astype(np.float32), float(obj.info["sfreq"]), list(picked.ch_names), "V", "raw",
                             source, events=events, event_id=event_id, annotations=annotations,
-                            source_dtype=str(data.dtype))  # fmt: skip
+                            source_dtype=str(data.dtype))
     raise ValueError(f"expected an mne Raw or Epochs object, got {type(obj).__name__}")
 
 
@@ -370,7 +370,7 @@ def epochs_from_raw(
     events, found_id, origin = raw_events(raw)
     if not len(events):
         raise BadInputFileError("the raw recording has no events: no stim channel with events and no annotations",
-                                hint="epoch it yourself and pass an Epochs file, or add annotations")  # fmt: skip
+                                hint="epoch it yourself and pass an Epochs file, or add annotations")
     names_of: dict[int, list[str]] = {}
     for name, code in found_id.items():
         names_of.setdefault(int(code), []).append(name)
@@ -381,19 +381,19 @@ def epochs_from_raw(
     if not codes:
         shown = {c: names_of.get(int(c), []) for c in np.unique(events[:, 2]).tolist()}
         raise BadInputFileError(f"none of the recording's events ({origin}: {shown}) is selected for epoching",
-                                hint="map the events you want (by code or name) to images")  # fmt: skip
+                                hint="map the events you want (by code or name) to images")
     selected = events[np.isin(events[:, 2], codes)]
     ids = {names_of.get(c, [str(c)])[0]: c for c in codes}
     try:
         epochs = mne.Epochs(raw, selected, event_id=ids, tmin=tmin, tmax=tmax, baseline=baseline, picks=picks,
-                            preload=True, event_repeated="drop", verbose="error")  # fmt: skip
+                            preload=True, event_repeated="drop", verbose="error")
     except ValueError as err:
         raise Eeg2ImgError(f"could not epoch the recording (tmin={tmin}, tmax={tmax}, baseline={baseline}, "
-                           f"picks={picks!r}): {err}") from None  # fmt: skip
+                           f"picks={picks!r}): {err}") from None
     dropped = len(selected) - len(epochs)
     if dropped:
         logger.warning(f"{dropped} of {len(selected)} epochs dropped (outside the recording or overlapping BAD_ "
-                       "annotations)")  # fmt: skip
+                       "annotations)")
     if not len(epochs):
         raise Eeg2ImgError(f"all {len(selected)} epochs were dropped (outside the recording or marked bad)")
     return epochs
@@ -445,7 +445,7 @@ def read_eeg_file(
     suffix = _suffix(path)
     if suffix not in EEG_FILE_EXTENSIONS:
         raise BadInputFileError(f"Unsupported EEG file type {suffix or '(no extension)'!r} for {path.name!r}; "
-                                f"expected one of {', '.join(EEG_FILE_EXTENSIONS)}")  # fmt: skip
+                                f"expected one of {', '.join(EEG_FILE_EXTENSIONS)}")
     if not path.is_file():
         raise BadInputFileError(f"EEG file {str(path)!r} does not exist")
     size = path.stat().st_size
@@ -467,7 +467,7 @@ def read_eeg_file(
         chosen = key if key in arrays else (next(iter(arrays)) if len(arrays) == 1 else None)
         if chosen is None:
             raise BadInputFileError(f"{path.name!r} holds the arrays {sorted(arrays)}; expected an {key!r} array or "
-                                    "exactly one array")  # fmt: skip
+                                    "exactly one array")
         member, what = arrays[chosen], f"array {chosen!r} of {path.name!r}"
     data = _eeg_array(member, what)
     if sfreq is not None and (isinstance(sfreq, bool) or not math.isfinite(sfreq) or sfreq <= 0):
@@ -475,9 +475,9 @@ def read_eeg_file(
     names = None if ch_names is None else [str(c) for c in ch_names]
     if names is not None and len(names) != data.shape[-2]:
         raise BadInputFileError(f"{len(names)} channel names given but {what} has {data.shape[-2]} channels "
-                                f"(shape {data.shape})")  # fmt: skip
+                                f"(shape {data.shape})")
     return EEGRecording(data.astype(np.float32), None if sfreq is None else float(sfreq), names, unit, "array",
-                        os.fspath(path), arrays=arrays, source_dtype=str(data.dtype))  # fmt: skip
+                        os.fspath(path), arrays=arrays, source_dtype=str(data.dtype))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,7 +487,7 @@ def read_eeg_file(
 def _pick(data: np.ndarray, have: list[str] | None, want: list[str], label: str) -> np.ndarray:
     if have is None:
         raise Eeg2ImgError(f"cannot pick the model's channels from {label}: it has no channel names",
-                           hint="give the channel names of the file")  # fmt: skip
+                           hint="give the channel names of the file")
     index = {name.lower(): i for i, name in enumerate(have)}
     missing = [name for name in want if name.lower() not in index]
     if missing:
@@ -535,14 +535,14 @@ def validate_eeg(
         raise ValueError(f"eeg must be an EEGRecording or a numpy array, got {type(eeg).__name__}")
     if data.dtype.kind != "f":
         raise Eeg2ImgError(f"{label} holds {data.dtype} values; EEG must be floating point (integer arrays are "
-                           "refused rather than silently cast)")  # fmt: skip
+                           "refused rather than silently cast)")
     if data.ndim not in (2, 3):
         raise Eeg2ImgError(f"{label} holds an array of shape {data.shape}; expected one trial (n_chans, n_times) = "
-                           f"({n_chans}, {n_times}) or trials (n_trials, {n_chans}, {n_times})")  # fmt: skip
+                           f"({n_chans}, {n_times}) or trials (n_trials, {n_chans}, {n_times})")
     if trial_index is not None and data.ndim == 3:
         if not 0 <= trial_index < data.shape[0]:
             raise Eeg2ImgError(f"Trial index {trial_index} is out of range: {label} holds {data.shape[0]} trials "
-                               f"(0..{data.shape[0] - 1})")  # fmt: skip
+                               f"(0..{data.shape[0] - 1})")
         data = data[trial_index]
     want_names = None if ch_names is None else [str(c) for c in ch_names]
     if pick_and_resample:
@@ -551,7 +551,7 @@ def validate_eeg(
         elif data.shape[-2] != (n_chans if want_names is None else len(want_names)):
             side = "the model's" if want_names is None else "the file's"
             raise Eeg2ImgError(f"cannot pick {n_chans} channels from {label} ({data.shape[-2]} channels) without "
-                               f"{side} channel names")  # fmt: skip
+                               f"{side} channel names")
         if sfreq is not None and have_sfreq is not None and not math.isclose(have_sfreq, sfreq, rel_tol=1e-9):
             data = resample(np.asarray(data, dtype=np.float32), have_sfreq, float(sfreq))
             have_sfreq = float(sfreq)
@@ -566,7 +566,7 @@ def validate_eeg(
         if not pick_and_resample and (rate_wrong or data.shape[-2] > n_chans):
             hints.append("pick the model's channels and resample (pick_and_resample=True, CLI --pick-and-resample)")
         raise Eeg2ImgError(f"{label} does not fit the model: the model needs {_describe(n_chans, n_times, sfreq)}; "
-                           f"{label} has {has}", hint="; ".join(hints) or None)  # fmt: skip
+                           f"{label} has {has}", hint="; ".join(hints) or None)
     lowered = None if have_names is None else [c.lower() for c in have_names]
     if want_names is not None and lowered is not None and lowered != [c.lower() for c in want_names]:
         logger.warning(f"{label} has channels {have_names}, the model {want_names}: the order is taken as is")

@@ -125,7 +125,7 @@ def load_eeg_dataset(source: str | os.PathLike | DatasetDict, **simulate_kwargs:
             dataset = load_eeg_dataset_from_hub(name)
         elif not os.path.isdir(name):
             raise ValueError(f"dataset source {name!r} is neither a preset nor an existing directory; expected "
-                             f"{_describe_sources()}")  # fmt: skip
+                             f"{_describe_sources()}")
         else:
             dataset = _load_directory(name)
     else:

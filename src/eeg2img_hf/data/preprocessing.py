@@ -305,7 +305,7 @@ def _step_crop(eeg: np.ndarray, sfreq: float, start: int, stop: int) -> tuple[np
     out = crop(eeg, start, stop)
     if out.shape[-1] < MIN_TRIAL_SAMPLES:
         raise ValueError(f"crop start={start}, stop={stop} keeps {out.shape[-1]} samples per trial, fewer than "
-                         f"MIN_TRIAL_SAMPLES={MIN_TRIAL_SAMPLES}")  # fmt: skip
+                         f"MIN_TRIAL_SAMPLES={MIN_TRIAL_SAMPLES}")
     return out, sfreq
 
 
@@ -323,7 +323,7 @@ def _step_resample(eeg: np.ndarray, sfreq: float, new_sfreq: float) -> tuple[np.
     if n_out < MIN_TRIAL_SAMPLES:  # refused before any filtering runs
         raise ValueError(f"new_sfreq={new_sfreq:g} Hz would leave {n_out} samples per trial ({eeg.shape[-1]} samples "
                          f"at {sfreq:g} Hz), fewer than MIN_TRIAL_SAMPLES={MIN_TRIAL_SAMPLES}; choose new_sfreq >= "
-                         f"{sfreq * MIN_TRIAL_SAMPLES / eeg.shape[-1]:g} Hz")  # fmt: skip
+                         f"{sfreq * MIN_TRIAL_SAMPLES / eeg.shape[-1]:g} Hz")
     return resample(eeg, sfreq, new_sfreq), new_sfreq
 
 
@@ -345,7 +345,7 @@ STEP_FUNCTIONS = {
 """Step names [`apply_steps`] replays, mapped to `(eeg, sfreq, **params) -> (eeg, sfreq)` functions."""
 
 _STEP_OPTIONS = {"crop": "--crop", "bandpass": "--bandpass", "resample": "--resample",
-                 "zscore_channels": "--zscore", "scale_by_trial_max": "--scale-trial-max"}  # fmt: skip
+                 "zscore_channels": "--zscore", "scale_by_trial_max": "--scale-trial-max"}
 """The `eeg2img preprocess` option of each step, named in error messages."""
 
 _STEP_PARAMS = {
@@ -374,7 +374,7 @@ def _check_step(step: Any, index: int, sfreq: float | None) -> tuple[str, dict[s
         )
     if "sfreq" in step and (sfreq is None or not np.isclose(float(step["sfreq"]), sfreq)):
         raise ValueError(f"step {index} ({name!r}) was recorded at sfreq={step['sfreq']} Hz but the data is at "
-                         f"{sfreq} Hz")  # fmt: skip
+                         f"{sfreq} Hz")
     if name in ("bandpass", "resample") and sfreq is None:
         raise ValueError(f"step {index} ({name!r}) needs the sampling rate, but sfreq is unknown")
     return name, params
@@ -472,9 +472,9 @@ def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = N
             raise ValueError(f"output directory {output_dir!r} holds the input dataset's files; choose another one")
         if output_dir.startswith(directory + os.sep):
             raise ValueError(f"output directory {output_dir!r} is inside the input dataset {directory!r}; choose "
-                             "another one")  # fmt: skip
+                             "another one")
     output_dir = os.fspath(prepare_output_dir(output_dir, command=command, kind="dataset", inputs=inputs,
-                                              overwrite=overwrite, what="output directory"))  # fmt: skip
+                                              overwrite=overwrite, what="output directory"))
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
@@ -550,7 +550,7 @@ def preprocess_dataset(
             out[name] = split.with_format("numpy", columns=["eeg"]).map(
                 _process, batched=True, batch_size=batch_size, writer_batch_size=batch_size, input_columns=["eeg"],
                 features=features, cache_file_name=cache, load_from_cache_file=False, desc=f"preprocess {name}",
-            ).with_format(None)  # fmt: skip
+            ).with_format(None)
     except BaseException:
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)

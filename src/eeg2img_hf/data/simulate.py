@@ -65,25 +65,25 @@ EEGCVPR40_CLASSES = (
     ("n03888257", "parachute"), ("n03982430", "pool table"), ("n04044716", "radio telescope"),
     ("n04069434", "reflex camera"), ("n04086273", "revolver"), ("n04120489", "running shoe"),
     ("n07753592", "banana"), ("n07873807", "pizza"), ("n11939491", "daisy"), ("n13054560", "bolete"),
-)  # fmt: skip
+)
 THOUGHTVIZ_CLASSES = ("Apple", "Car", "Dog", "Gold", "Mobile", "Rose", "Scooter", "Tiger", "Wallet", "Watch")
 OBJECT_CLASSES = (
     "human body", "human face", "animal body", "animal face", "fruit vegetable", "inanimate object",
-)  # fmt: skip
+)
 
 # Emotiv EPOC order, with approximate azimuthal-equidistant scalp coordinates (x right, y nose; 1 = ear level).
 _EMOTIV_LAYOUT = {
     "AF3": (-0.27, 0.78), "F7": (-0.81, 0.59), "F3": (-0.39, 0.52), "FC5": (-0.72, 0.26), "T7": (-1.0, 0.0),
     "P7": (-0.81, -0.59), "O1": (-0.31, -0.95), "O2": (0.31, -0.95), "P8": (0.81, -0.59), "T8": (1.0, 0.0),
     "FC6": (0.72, 0.26), "F4": (0.39, 0.52), "F8": (0.81, 0.59), "AF4": (0.27, 0.78),
-}  # fmt: skip
+}
 # The 17 occipital / parietal channels of the preprocessed THINGS-EEG2 release, approximate 10-10 positions (same axes).
 _POSTERIOR_1010_LAYOUT = {
     "Pz": (0.0, -0.4), "P1": (-0.19, -0.41), "P2": (0.19, -0.41), "P3": (-0.37, -0.45), "P4": (0.37, -0.45),
     "P5": (-0.55, -0.5), "P6": (0.55, -0.5), "P7": (-0.81, -0.59), "P8": (0.81, -0.59), "POz": (0.0, -0.6),
     "PO3": (-0.25, -0.65), "PO4": (0.25, -0.65), "PO7": (-0.59, -0.81), "PO8": (0.59, -0.81), "O1": (-0.31, -0.95),
     "Oz": (0.0, -1.0), "O2": (0.31, -0.95),
-}  # fmt: skip
+}
 IMAGE_PAIRINGS = ("shown", "random")
 
 
@@ -146,7 +146,7 @@ SIMULATION_PRESETS: dict[str, SimulationPreset] = {
         sfreq=62.5, n_times=32, n_subjects=10, n_blocks_per_class=3, trials_per_block=12, images_per_class=12,
         image_pairing="shown", snr=0.07, exemplar_weight=0.3, trial_interval_s=0.75,
     ),
-}  # fmt: skip
+}
 """Simulation presets by name, mirroring the shapes of the paper's three datasets."""
 
 # --------------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class _Geometry:
 def _channel_positions(ch_names: tuple[str, ...]) -> np.ndarray:
     """Unit vectors (x right, y nose, z up): Emotiv or posterior 10-10 layout if known, else an even cap layout."""
     layout = next((known for known in (_EMOTIV_LAYOUT, _POSTERIOR_1010_LAYOUT)
-                   if all(name in known for name in ch_names)), None)  # fmt: skip
+                   if all(name in known for name in ch_names)), None)
     if layout is not None:
         xy = np.array([layout[name] for name in ch_names])
         theta, phi = np.hypot(xy[:, 0], xy[:, 1]) * np.pi / 2, np.arctan2(xy[:, 1], xy[:, 0])
@@ -739,21 +739,21 @@ def simulate_dataset(
         block_options = {"block_drift": (block_drift, 0.0), "n_blocks_per_class": (n_blocks_per_class, None),
                          "trials_per_block": (trials_per_block, None), "images_per_class": (images_per_class, None),
                          "split": (split, "within-block"), "test_fraction": (test_fraction, 0.2),
-                         "classes": (classes, None)}  # fmt: skip
+                         "classes": (classes, None)}
         unused = sorted(name for name, (value, default) in block_options.items() if value != default)
         if unused:
             raise ValueError(f"{unused} do not apply to the {preset!r} preset (concepts x images x repetitions, "
                              "zero-shot split); its options are n_train_concepts, n_test_concepts, "
-                             "train_images_per_concept, train_repetitions, test_repetitions")  # fmt: skip
+                             "train_images_per_concept, train_repetitions, test_repetitions")
         return simulate_things_eeg2(seed=seed, snr=snr, n_subjects=n_subjects, image_size=image_size,
-                                    val_fraction=val_fraction, **preset_options)  # fmt: skip
+                                    val_fraction=val_fraction, **preset_options)
     if preset_options:
         raise ValueError(f"unknown simulation arguments {sorted(preset_options)} for preset {preset!r}")
     config = _resolve_config(
         preset, seed=seed, snr=snr, block_drift=block_drift, n_subjects=n_subjects,
         n_blocks_per_class=n_blocks_per_class, trials_per_block=trials_per_block, images_per_class=images_per_class,
         image_size=image_size, split=split, val_fraction=val_fraction, test_fraction=test_fraction, classes=classes,
-    )  # fmt: skip
+    )
     design = _trial_design(config)
     split_seed = int(np.random.SeedSequence(seed, spawn_key=(_KEY_SPLIT,)).generate_state(1)[0])
     exemplar = design["label"] * config.images_per_class + design["image"]
@@ -761,7 +761,7 @@ def simulate_dataset(
     splits = split_trials(
         design["label"], arrays["blocks"], arrays["images"], strategy=split, val_fraction=val_fraction,
         test_fraction=test_fraction, seed=split_seed, subjects=arrays["subjects"],
-    )  # fmt: skip
+    )
     check_disjoint(splits, **{k: v for k, v in arrays.items() if k in SPLIT_GUARANTEES[split]})
     eeg = _simulate_eeg(config, design, _build_geometry(config.preset))
     return _assemble(config, eeg, design, _render_images(config), splits)

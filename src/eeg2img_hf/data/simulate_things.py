@@ -56,10 +56,10 @@ from .simulate import (
 )
 
 __all__ = ["THINGS_EEG2_RELEASE_COUNTS", "THINGS_SIMULATION_DEFAULTS", "ThingsSimulationPreset",
-           "simulate_things_eeg2"]  # fmt: skip
+           "simulate_things_eeg2"]
 
 THINGS_CHANNELS = ("Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz", "PO4", "PO8",
-                   "P6", "P2")  # fmt: skip
+                   "P6", "P2")
 TEXTURES = ("flat", "gradient", "stripes", "speckle")
 
 
@@ -110,18 +110,18 @@ THINGS_PRESET = ThingsSimulationPreset(
     name="things-eeg2", ch_names=THINGS_CHANNELS, sfreq=100.0, n_times=100, t_min=-0.2, n_subjects=2,
     n_train_concepts=150, n_test_concepts=50, train_images_per_concept=4, train_repetitions=2, test_repetitions=10,
     snr=0.35, concept_weight=0.6, image_weight=0.3,
-)  # fmt: skip
+)
 
 THINGS_SIMULATION_DEFAULTS = {
     "n_subjects": 2, "n_train_concepts": 150, "n_test_concepts": 50, "train_images_per_concept": 4,
     "train_repetitions": 2, "test_repetitions": 10,
-}  # fmt: skip
+}
 """Default counts of the simulated preset: 2 x (150 x 4 x 2 + 50 x 1 x 10) = 3,400 trials, seconds to simulate."""
 
 THINGS_EEG2_RELEASE_COUNTS = {
     "n_subjects": 10, "n_train_concepts": 1654, "n_test_concepts": 200, "train_images_per_concept": 10,
     "train_repetitions": 4, "test_repetitions": 80,
-}  # fmt: skip
+}
 """The counts of the real release (pass them to simulate a full-size dataset: about 820,000 trials)."""
 
 _KEY_TEMPLATES, _KEY_CONCEPTS, _KEY_CONCEPT_EEG, _KEY_IMAGE_EEG, _KEY_IMAGE, _KEY_SUBJECT, _KEY_SPLIT = range(7)
@@ -132,7 +132,7 @@ _VERSION = 1
 def _concept_names(n: int, preset: str, seed: int) -> list[str]:
     attributes = _concept_attributes(n, seed)
     return [f"c{c + 1:04d}-{_SHAPES[s]}-{TEXTURES[t]}" for c, (s, t) in
-            enumerate(zip(attributes["shape"], attributes["texture"]))]  # fmt: skip
+            enumerate(zip(attributes["shape"], attributes["texture"]))]
 
 
 def _concept_attributes(n: int, seed: int) -> dict[str, np.ndarray]:
@@ -170,11 +170,11 @@ def _texture(kind: int, param: float, rng: np.random.Generator, size: int) -> np
 
 
 def _render(rng: np.random.Generator, shape: int, hue: float, radius: float, kind: int, param: float,
-            size: int) -> bytes:  # fmt: skip
+            size: int) -> bytes:
     """PNG bytes of one image of a concept."""
     background = _texture(kind, param, rng, size)
     colour = np.array(colorsys.hsv_to_rgb((hue + rng.normal(0.0, 0.015)) % 1.0, rng.uniform(0.65, 0.95),
-                                          rng.uniform(0.7, 0.95)))  # fmt: skip
+                                          rng.uniform(0.7, 0.95)))
     big = 2 * size
     r = radius * rng.uniform(0.9, 1.1) * big
     angle = rng.uniform(-np.pi / 4, np.pi / 4)
@@ -208,7 +208,7 @@ def _stack(parts: list[tuple[_Components, np.ndarray]], onset: float) -> _Compon
 
 
 def _concept_components(templates: _Components, concepts: _Components, attributes: dict[str, np.ndarray],
-                        concept_weight: float, onset: float) -> _Components:  # fmt: skip
+                        concept_weight: float, onset: float) -> _Components:
     """Attribute templates (8 shapes, 4 textures, hue cos, hue sin, size) gathered per concept + its own component.
 
     The five attribute parts have unit weight in total (each 1 / sqrt(5) on average); the concept component has
@@ -261,7 +261,7 @@ def _design(config: _ThingsConfig) -> dict[str, np.ndarray]:
 
 
 def _simulate_eeg(config: _ThingsConfig, design: dict[str, np.ndarray], attributes: dict[str, np.ndarray],
-                  n_images: int) -> np.ndarray:  # fmt: skip
+                  n_images: int) -> np.ndarray:
     geo = _build_geometry(THINGS_PRESET)
     n_concepts = config.n_train_concepts + config.n_test_concepts
     n_templates = len(_SHAPES) + len(TEXTURES) + 3
@@ -278,7 +278,7 @@ def _simulate_eeg(config: _ThingsConfig, design: dict[str, np.ndarray], attribut
         subject_templates = _for_subject(topo, templates, geo)
         subject_concepts = _for_subject(topo, concepts, geo)
         per_concept = _concept_components(subject_templates, subject_concepts, attributes, config.concept_weight,
-                                          onset)  # fmt: skip
+                                          onset)
         evoked = _evoked(evoked_rng, per_concept.take(design["concept"][rows]), geo)
         evoked += config.image_weight * _evoked(evoked_rng, images.take(design["image"][rows]), geo)
         evoked /= np.float32(scale)
@@ -335,7 +335,7 @@ def simulate_things_eeg2(
     spec = THINGS_PRESET
     values = {"n_subjects": n_subjects, "n_train_concepts": n_train_concepts, "n_test_concepts": n_test_concepts,
               "train_images_per_concept": train_images_per_concept, "train_repetitions": train_repetitions,
-              "test_repetitions": test_repetitions}  # fmt: skip
+              "test_repetitions": test_repetitions}
     values = {k: getattr(spec, k) if v is None else v for k, v in values.items()}
     for name, value in values.items():
         _check_count(name, value, 2 if name in ("n_train_concepts", "n_test_concepts") else 1)
@@ -343,7 +343,7 @@ def simulate_things_eeg2(
     _check_count("image_size", image_size, 8)
     floats = {"snr": spec.snr if snr is None else snr,
               "concept_weight": spec.concept_weight if concept_weight is None else concept_weight,
-              "image_weight": spec.image_weight if image_weight is None else image_weight}  # fmt: skip
+              "image_weight": spec.image_weight if image_weight is None else image_weight}
     for name, value in floats.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -351,22 +351,22 @@ def simulate_things_eeg2(
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     n_trials = values["n_subjects"] * (values["n_train_concepts"] * values["train_images_per_concept"]
                                        * values["train_repetitions"] + values["n_test_concepts"]
-                                       * values["test_repetitions"])  # fmt: skip
+                                       * values["test_repetitions"])
     if n_trials * spec.n_chans * spec.n_times >= 2**31:
         raise ValueError(f"the requested dataset has {n_trials} trials, more than 2**31 values; reduce the counts")
     config = _ThingsConfig(seed=seed, image_size=image_size, val_fraction=float(val_fraction),
-                           **{k: float(v) for k, v in floats.items()}, **values)  # fmt: skip
+                           **{k: float(v) for k, v in floats.items()}, **values)
 
     n_concepts = config.n_train_concepts + config.n_test_concepts
     attributes = _concept_attributes(n_concepts, seed)
     names = _concept_names(n_concepts, spec.name, seed)
     n_val = 0 if val_fraction <= 0 else int(min(max(1, np.floor(val_fraction * config.n_train_concepts + 0.5)),
-                                                config.n_train_concepts - 1))  # fmt: skip
+                                                config.n_train_concepts - 1))
     order = _rng(seed, _KEY_SPLIT).permutation(config.n_train_concepts)
     val_concepts = set(order[:n_val].tolist())
     n_images = config.n_train_concepts * config.train_images_per_concept + config.n_test_concepts
     image_concept = np.concatenate([np.repeat(np.arange(config.n_train_concepts), config.train_images_per_concept),
-                                    np.arange(config.n_train_concepts, n_concepts)])  # fmt: skip
+                                    np.arange(config.n_train_concepts, n_concepts)])
     image_ids, pngs = [], []
     for i, c in enumerate(image_concept):
         k = i - c * config.train_images_per_concept if c < config.n_train_concepts else 0
@@ -374,18 +374,18 @@ def simulate_things_eeg2(
         image_ids.append(f"{folder}/{names[c]}/{k:02d}")
         pngs.append(_render(_rng(seed, _KEY_IMAGE, i), int(attributes["shape"][c]), float(attributes["hue"][c]),
                             float(attributes["size"][c]), int(attributes["texture"][c]),
-                            float(attributes["texture_param"][c]), image_size))  # fmt: skip
+                            float(attributes["texture_param"][c]), image_size))
     design = _design(config)
     eeg = _simulate_eeg(config, design, attributes, n_images)
     split_of = np.where(design["test"], 2, np.where(np.isin(design["concept"], list(val_concepts)), 1, 0))
     split_names = ["train", "validation", "test"] if n_val else ["train", "test"]
     features = make_features(spec.n_chans, spec.n_times, names)
     extra = {"repetition": Value("int32"), "session": Value("int32"), "things_index": Value("int32"),
-             "official_split": Value("string")}  # fmt: skip
+             "official_split": Value("string")}
     for column, feature in extra.items():
         features[column] = feature
     concepts_in = {"train": sorted(set(range(config.n_train_concepts)) - val_concepts), "validation": sorted(val_concepts),
-                   "test": list(range(config.n_train_concepts, n_concepts))}  # fmt: skip
+                   "test": list(range(config.n_train_concepts, n_concepts))}
     info = {
         "name": f"sim-{spec.name}", "sfreq": spec.sfreq, "ch_names": list(spec.ch_names), "n_chans": spec.n_chans,
         "n_times": spec.n_times, "class_ids": None, "times_s": [spec.t_min, spec.t_min + (spec.n_times - 1) / spec.sfreq],
@@ -409,7 +409,7 @@ def simulate_things_eeg2(
                                        "SeedSequence(seed, spawn_key=(1, concept))"},
         "simulator": {"preset": spec.name, **{k: getattr(config, k) for k in config.__dataclass_fields__},
                       "t_min": spec.t_min, "version": _VERSION},
-    }  # fmt: skip
+    }
     digest = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()
     out = {}
     for k, split in enumerate(("train", "validation", "test")):
@@ -422,7 +422,7 @@ def simulate_things_eeg2(
             "image_id": [image_ids[i] for i in design["image"][index]], "block": np.full(len(index), -1),
             "repetition": design["repetition"][index], "session": np.full(len(index), -1),
             "things_index": np.full(len(index), -1), "official_split": ["test" if split == "test" else "train"] * len(index),
-        }  # fmt: skip
+        }
         out[split] = _arrow_split(columns, features, split, f"sim-things-{digest[:24]}-{split}")
     return set_eeg_info(DatasetDict(out), info)
 
@@ -433,7 +433,7 @@ def _arrow_split(columns: dict[str, Any], features: Any, split: str, fingerprint
     image_type = schema.field("image").type
     images = pa.StructArray.from_arrays(
         [pa.array([c["bytes"] for c in columns["image"]], type=pa.binary()),
-         pa.nulls(len(columns["image"]), type=pa.string())], fields=list(image_type))  # fmt: skip
+         pa.nulls(len(columns["image"]), type=pa.string())], fields=list(image_type))
     arrays = {"eeg": eeg_arrow(np.ascontiguousarray(columns["eeg"]), schema.field("eeg").type), "image": images}
     for name in schema.names:
         if name not in arrays:

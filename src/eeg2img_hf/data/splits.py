@@ -182,7 +182,7 @@ def _subject_held_out(
     unknown = int((subjects == UNKNOWN_SUBJECT).sum())
     if unknown:
         raise ValueError(f"the subject-held-out split needs known subjects, but {unknown} trials have subject = 0 "
-                         "(unknown)")  # fmt: skip
+                         "(unknown)")
     present = np.unique(subjects)
     val_fraction, test_fraction = fractions
     if test_subjects is not None and n_test_subjects is not None:
@@ -192,12 +192,12 @@ def _subject_held_out(
         missing = np.setdiff1d(test, present)
         if test.size == 0 or missing.size:
             raise ValueError(f"test_subjects must be a non-empty list of subjects in the data {present.tolist()}, "
-                             f"got {list(test_subjects)}")  # fmt: skip
+                             f"got {list(test_subjects)}")
     else:
         n_test = max(1, _round_half_up(test_fraction * len(present))) if n_test_subjects is None else n_test_subjects
         if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or not 1 <= n_test < len(present):
             raise ValueError(f"n_test_subjects must be an int in [1, {len(present) - 1}] for {len(present)} subjects, "
-                             f"got {n_test!r}")  # fmt: skip
+                             f"got {n_test!r}")
         test = np.sort(rng.choice(present, size=int(n_test), replace=False))
     rest = rng.permutation(np.setdiff1d(present, test))
     n_val = 0
@@ -275,7 +275,7 @@ def split_trials(
     labels = np.asarray(labels)
     blocks = np.asarray(blocks)
     fractions = (check_number("val_fraction", val_fraction, 0.0, 1.0, high_open=True),
-                 check_number("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True))  # fmt: skip
+                 check_number("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True))
     seed = check_seed(seed, "seed")
     _check_inputs(labels, blocks, images, strategy, fractions)
     if official is not None and strategy != "paper":
@@ -458,7 +458,7 @@ def split_dataset(
     splits = split_trials(
         columns["label"], columns["block"], columns["image_id"], strategy, val_fraction, test_fraction, seed,
         subjects=columns["subject"], official=official, test_subjects=test_subjects, n_test_subjects=n_test_subjects,
-    )  # fmt: skip
+    )
     guaranteed = ("trials",) if official is not None else SPLIT_GUARANTEES[strategy]
     arrays = {"blocks": columns["block"], "images": columns["image_id"], "subjects": columns["subject"]}
     check_disjoint(splits, **{k: v for k, v in arrays.items() if k in guaranteed})

@@ -97,7 +97,7 @@ def _embed_eeg(model: Any, split: Any, batch_size: int) -> tuple[torch.Tensor, n
     shape = tuple(split.features["eeg"].shape)
     if shape != (config.n_chans, config.n_times):
         raise ValueError(f"the dataset's EEG trials are {shape} but the model expects (n_chans, n_times) = "
-                         f"({config.n_chans}, {config.n_times})")  # fmt: skip
+                         f"({config.n_chans}, {config.n_times})")
     view = EEGBatchDataset(split)
     parameter = next(model.parameters())
     embeds, labels = [], []
@@ -112,7 +112,7 @@ def _embed_eeg(model: Any, split: Any, batch_size: int) -> tuple[torch.Tensor, n
 def _check_probe_inputs(name: str, features: torch.Tensor, labels: np.ndarray) -> None:
     if features.ndim != 2 or features.shape[0] != labels.shape[0] or features.shape[0] == 0:
         raise ValueError(f"{name}: expected (n, dim) features and n labels, got {tuple(features.shape)} and "
-                         f"{labels.shape}")  # fmt: skip
+                         f"{labels.shape}")
     if not bool(torch.isfinite(features).all()):
         raise ValueError(f"{name} features contain NaN or inf values")
 
@@ -156,7 +156,7 @@ def train_probe_head(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         head = torch.nn.Sequential(torch.nn.Linear(train[0].shape[1], 256), torch.nn.ReLU(), torch.nn.Dropout(0.1),
-                                   torch.nn.Linear(256, n_classes))  # fmt: skip
+                                   torch.nn.Linear(256, n_classes))
         optimizer = torch.optim.Adam(head.parameters(), lr=learning_rate)
         features, labels = train[0].float(), torch.as_tensor(train[1], dtype=torch.int64)
         best = (-1.0, 0, copy.deepcopy(head.state_dict()))
@@ -176,9 +176,9 @@ def train_probe_head(
         head.eval()
         with torch.no_grad():
             result = {name: topk_accuracy(head(x.float()).numpy(), y, ks=ks) for name, (x, y) in
-                      (("test", test), ("validation", validation))}  # fmt: skip
+                      (("test", test), ("validation", validation))}
     return {**result, "best_epoch": best[1], "epochs": epochs, "learning_rate": learning_rate,
-            "batch_size": batch_size, "n_train": int(len(labels))}  # fmt: skip
+            "batch_size": batch_size, "n_train": int(len(labels))}
 
 
 def _retrieval(eeg: torch.Tensor, labels: np.ndarray, targets: np.ndarray, gallery: Any, ks: tuple) -> dict:
@@ -189,7 +189,7 @@ def _retrieval(eeg: torch.Tensor, labels: np.ndarray, targets: np.ndarray, galle
     return {
         "exact_image": {**exact, "mrr": mean_reciprocal_rank(scores, targets=targets)},
         "same_class": {**same_class, "mrr": mean_reciprocal_rank(scores, labels, gallery_labels),
-                       "map": mean_average_precision(scores, labels, gallery_labels)},  # fmt: skip
+                       "map": mean_average_precision(scores, labels, gallery_labels)},
     }
 
 
@@ -266,7 +266,7 @@ def evaluate_clip(
     if protocol == "things-zero-shot":
         return _things_protocol(model, data, source, split, evaluated, batch_size=batch_size, subjects=subjects,
                                 ways=tuple(ways), n_draws=n_draws, seed=seed, single_trial=single_trial,
-                                output_json=output_json)  # fmt: skip
+                                output_json=output_json)
     train_split = _check_split(data, "train")
     processor = default_image_processor(model)
     eeg, labels = _embed_eeg(model, evaluated, batch_size)
@@ -288,14 +288,14 @@ def evaluate_clip(
             "eeg_queries": int(eeg.shape[0]), "gallery_images": len(gallery), "classes": len(class_names),
             "classes_in_split": int(np.unique(labels).size), "train_images_for_prototypes": len(train_images),
             "gallery_images_also_in_train": len(set(gallery.image_ids) & set(train_images.image_ids)),
-        },  # fmt: skip
+        },
         "eeg_to_image": _retrieval(eeg, labels, targets, gallery, ks),
         "zero_shot_classification": {
             "eeg": prototype_classification(eeg.numpy(), labels, *prototypes, ks),
             "image": prototype_classification(gallery.embeddings.numpy(), gallery.labels.numpy(), *prototypes, ks),
         },
         "trained_head": _trained_heads(model, data, split, (eeg, labels), gallery, train_images, len(class_names),
-                                       train_heads, head_epochs, head_learning_rate, batch_size, seed, ks),  # fmt: skip
+                                       train_heads, head_epochs, head_learning_rate, batch_size, seed, ks),
         "definitions": {**RETRIEVAL_DEFINITIONS, **_HEAD_DEFINITIONS},
         "paper": PAPER_EEGCLIP_RESULTS,
     }
@@ -306,7 +306,7 @@ def evaluate_clip(
 
 def _trained_heads(model: Any, data: Any, split: str, evaluated_eeg: tuple, gallery: Any, train_images: Any,
                    n_classes: int, enabled: bool, epochs: int, learning_rate: float, batch_size: int, seed: int,
-                   ks: tuple) -> dict[str, Any]:  # fmt: skip
+                   ks: tuple) -> dict[str, Any]:
     """EEG and image heads on frozen embeddings (train -> select on validation -> report on `split`)."""
     if not enabled:
         return {"skipped": "train_heads=False"}
@@ -331,13 +331,13 @@ def _trained_heads(model: Any, data: Any, split: str, evaluated_eeg: tuple, gall
 
 def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: Any, *, batch_size: int,
                      subjects: list[int] | None, ways: tuple[int, ...], n_draws: int, seed: int, single_trial: bool,
-                     output_json: str | Path | None) -> dict[str, Any]:  # fmt: skip
+                     output_json: str | Path | None) -> dict[str, Any]:
     """The THINGS-EEG2 zero-shot protocol on `split`, with the run's provenance; written to `output_json`."""
     config = model.config.encoder_config
     shape = tuple(evaluated.features["eeg"].shape)
     if shape != (config.n_chans, config.n_times):
         raise ValueError(f"the dataset's EEG trials are {shape} but the model expects (n_chans, n_times) = "
-                         f"({config.n_chans}, {config.n_times})")  # fmt: skip
+                         f"({config.n_chans}, {config.n_times})")
     model.eval()
     parameter = next(model.parameters())
     gallery = build_gallery(model, evaluated, image_processor=default_image_processor(model), batch_size=batch_size)
@@ -354,7 +354,7 @@ def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: 
         **things_zero_shot(model, evaluated, gallery.embeddings, list(gallery.image_ids), gallery.labels.numpy(),
                            embed, ways=ways, n_draws=n_draws, seed=seed, subjects=subjects,
                            single_trial=single_trial, train_concepts=train_concepts),
-    }  # fmt: skip
+    }
     if output_json is not None:
         write_json(output_json, result)
     return result

@@ -111,7 +111,7 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
 
 
 def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any, seed: int = 0,
-                     truncation_psi: float = 1.0, noise_mode: str = "random") -> None:  # fmt: skip
+                     truncation_psi: float = 1.0, noise_mode: str = "random") -> None:
     """Fail early (before any model is loaded or trained) on bad arguments."""
 
     check_seed(seed, "seed")
@@ -180,7 +180,7 @@ def _class_accuracy(predictions: np.ndarray, fake_labels: np.ndarray, reals: Any
 PAPER_GAN_PROTOCOL: dict[str, Any] = {
     "extractor": "inception", "num_fakes": 50_000, "image_size": 128, "noise_mode": "random", "truncation_psi": 1.0,
     "reference_split": "test", "num_is_splits": 10, "kid_subsets": 100, "kid_subset_size": 1000, "data": "real",
-}  # fmt: skip
+}
 """Table 3's set-up (reference-impl s6.5: the authors' `calc_metrics.py` with `is50k`, `fid50k_full`,
 `kid50k_full`): NVIDIA's Inception-v3 file, 50,000 fakes conditioned on random test trials, 128 px, StyleGAN2-ADA's
 random noise and psi 1, all test trials as reals, 10 IS splits, KID over 100 subsets of 1,000, real recordings."""
@@ -195,7 +195,7 @@ PAPER_GAN_RESULTS: dict[str, dict[str, float]] = {
 _SHARED_CHECKS = ("num_fakes", "image_size", "noise_mode", "truncation_psi", "reference_split", "data")
 _METRIC_CHECKS = {"fid": (), "kid": ("kid_subsets", "kid_subset_size"), "inception_score": ("num_is_splits",)}
 _METRIC_EXTRACTORS = {"fid": ("inception", "inception-pool"), "kid": ("inception", "inception-pool"),
-                      "inception_score": ("inception",)}  # fmt: skip
+                      "inception_score": ("inception",)}
 
 
 def paper_comparability(settings: dict[str, Any]) -> dict[str, Any]:
@@ -310,7 +310,7 @@ def evaluate_gan(
         "truncation_psi": float(truncation_psi), "reference_split": split, "num_is_splits": num_is_splits,
         "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
         "data": "simulated" if simulated else "real" if simulated is False else "unknown",
-    })  # fmt: skip
+    })
     extractor_info["comparable_to_paper"] = protocol["comparable"]
     is_source = extractor_info["name"]
     inception = _inception_score(fakes["probabilities"], num_is_splits, is_source)

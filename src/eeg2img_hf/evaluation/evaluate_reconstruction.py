@@ -32,7 +32,7 @@ RECONSTRUCTION_DEFINITIONS = {
                                  "ceiling of reconstruction_class_accuracy",
     "chance": "1 / number of classes",
     "subject": "no subject is given: a subject-conditioned model uses its mean subject embedding",
-}  # fmt: skip
+}
 
 
 def _resolve_reconstruction_inputs(image_to_eeg: Any, dataset: Any, judge: Any) -> tuple[Any, Any, Any]:
@@ -62,7 +62,7 @@ def _group_scores(correct_fake: np.ndarray, correct_real: np.ndarray, mask: np.n
     n = int(mask.sum())
     return {"n_images": n, "n_reconstructions": int(correct_fake[mask].size),
             "reconstruction_class_accuracy": float(correct_fake[mask].mean()) if n else None,
-            "real_image_judge_accuracy": float(correct_real[mask].mean()) if n else None}  # fmt: skip
+            "real_image_judge_accuracy": float(correct_real[mask].mean()) if n else None}
 
 
 def evaluate_reconstruction(
@@ -119,9 +119,9 @@ def evaluate_reconstruction(
         labels += list(subset["label"])
     labels = np.asarray(labels)
     outputs = pipe(pictures, num_images_per_image=num_images_per_image, truncation_psi=truncation_psi, seed=seed,
-                   output_type="pt", batch_size=batch_size)  # fmt: skip
+                   output_type="pt", batch_size=batch_size)
     fakes = torch.stack([img for out in outputs for img in (out["images"] if num_images_per_image > 1
-                                                            else [out["images"]])])  # fmt: skip
+                                                            else [out["images"]])])
     fakes = ((fakes.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     correct_fake = (judge.predict(fakes) == np.repeat(labels, num_images_per_image)).reshape(len(ids), -1)
     correct_real = _judge_real(judge, pictures) == labels
@@ -138,7 +138,7 @@ def evaluate_reconstruction(
         "judge": {"classes": len(judge.config.classes), "image_size": judge.config.image_size,
                   "val_accuracy": judge.config.val_accuracy},
         "definitions": RECONSTRUCTION_DEFINITIONS,
-    }  # fmt: skip
+    }
     if output_path is not None:
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
         write_json(output_path, report)

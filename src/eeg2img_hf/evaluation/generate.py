@@ -142,7 +142,7 @@ def generate_grids(
     if (dataset is None) == (eeg_file is None):
         raise ValueError("pass exactly one of --dataset or --eeg")
     for name, value in (("--trials-per-class", trials_per_class), ("--num-images", num_images),
-                        ("--batch-size", batch_size)):  # fmt: skip
+                        ("--batch-size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     seeds = [0] if seeds is None else seeds
@@ -152,7 +152,7 @@ def generate_grids(
         check_seed(seed, "--seeds")
     try:
         check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode,
-                                 max_memory_bytes=max_memory_bytes)  # fmt: skip
+                                 max_memory_bytes=max_memory_bytes)
     except ValueError as err:  # name the command-line options
         raise ValueError(str(err).replace("`truncation_psi`", "--truncation-psi").replace(
             "`noise_mode`", "--noise-mode").replace("`max_memory_bytes`", "--max-memory-gib")) from None
@@ -164,11 +164,11 @@ def generate_grids(
 
     # Before any work: the output must not overlap an input nor hold files this package did not write.
     prepare_output_dir(out, command="generate", kind="images", reuse=True, what="--output-dir",
-                       inputs={"model": model, "--dataset": dataset, "--eeg": eeg_file})  # fmt: skip
+                       inputs={"model": model, "--dataset": dataset, "--eeg": eeg_file})
     check_model_folder(model, "eeg2img_stylegan")
     create_output_dir(out, command="generate", kind="images")
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
-               "output_type": "np"}  # fmt: skip
+               "output_type": "np"}
     if max_memory_bytes is not None:
         options["max_memory_bytes"] = max_memory_bytes
     if recording is not None:
@@ -179,7 +179,7 @@ def generate_grids(
             raise ValueError(f"model {str(model)!r} has no EEG encoder (encoder_config is None): --eeg needs one")
         eeg = validate_eeg(recording, n_chans=encoder.n_chans, n_times=encoder.n_times,
                            sfreq=getattr(encoder, "sfreq", None), ch_names=ch_names,
-                           pick_and_resample=pick_and_resample)  # fmt: skip
+                           pick_and_resample=pick_and_resample)
         files = [_eeg_grid(pipe, eeg, seed, num_images, out, options) for seed in seeds]
         return {"model": str(model), "eeg": str(eeg_file), "seeds": seeds, "files": files}
     return _dataset_grids(model, dataset, split, classes, trials_per_class, seeds, out, device, options)
@@ -195,7 +195,7 @@ def _eeg_grid(pipe: Any, eeg: Any, seed: int, num_images: int, out: Path, option
 def _dataset_grids(
     model: str, dataset: str, split: str, classes: str | None, trials_per_class: int, seeds: list[int],
     out: Path, device: str | None, options: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
 
     splits = load_eeg_dataset(dataset)
     if split not in splits:
@@ -213,6 +213,6 @@ def _dataset_grids(
         trials[str(seed)] = grid.rows
     manifest = {"model": str(model), "dataset": str(dataset), "split": split, "classes": [names[c] for c in class_ids],
                 "trials": trials,
-                **{k: v for k, v in options.items() if k not in ("output_type", "max_memory_bytes")}}  # fmt: skip
+                **{k: v for k, v in options.items() if k not in ("output_type", "max_memory_bytes")}}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"model": str(model), "seeds": seeds, "files": files, "manifest": str(out / "manifest.json")}

@@ -64,7 +64,7 @@ THINGS_DEFINITIONS = {
 
 
 def way_accuracy(scores: np.ndarray, target: np.ndarray, concept: np.ndarray, k: int, *, n_draws: int = 0,
-                 seed: int = 0, subject: int = 0) -> dict[str, float | None]:  # fmt: skip
+                 seed: int = 0, subject: int = 0) -> dict[str, float | None]:
     """Top-1 / top-5 of k-way identification (see the module docstring).
 
     Args:
@@ -200,11 +200,11 @@ def things_zero_shot(
             scores = embeds.float().numpy() @ gallery.T
             result["n_queries"][mode] = int(len(values))
             result[mode] = {f"{k}-way": way_accuracy(scores, target, image_labels, k, n_draws=n_draws, seed=seed,
-                                                     subject=subject) for k in effective}  # fmt: skip
+                                                     subject=subject) for k in effective}
         per_subject[str(subject)] = result
     modes = ["averaged", "single_trial"] if single_trial else ["averaged"]
     mean = {mode: {f"{k}-way": _summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
-                   for k in effective} for mode in modes}  # fmt: skip
+                   for k in effective} for mode in modes}
     regimes = sorted({per_subject[str(s)]["regime"] for s in chosen})
     return {
         "protocol": "things-zero-shot",
@@ -216,7 +216,7 @@ def things_zero_shot(
         "train_subjects": train_subjects, "evaluated_subjects": chosen,
         "counts": {"test_images": n_images, "test_concepts": int(n_concepts),
                    "test_concepts_seen_in_training": None if train_concepts is None else
-                   int(len(set(np.unique(image_labels).tolist()) & set(train_concepts)))},  # fmt: skip
+                   int(len(set(np.unique(image_labels).tolist()) & set(train_concepts)))},
         "mean_over_subjects": mean,
         "per_subject": per_subject,
         "definitions": THINGS_DEFINITIONS,

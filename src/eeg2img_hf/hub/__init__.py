@@ -12,7 +12,6 @@ from .dataset_cards import (
     template_for,
     templates_dir,
 )
-from .push import HUB_PREFIX, INFO_FILENAME, commit_files, load_eeg_dataset_from_hub, push_dataset
 from .model_cards import (
     MODEL_FAMILIES,
     check_model_card_metadata,
@@ -21,7 +20,16 @@ from .model_cards import (
     model_family,
     render_model_card,
 )
-from .push import PICKLE_WEIGHT_SUFFIXES, prepare_model_folder, push_model
+from .push import (
+    HUB_PREFIX,
+    INFO_FILENAME,
+    PICKLE_WEIGHT_SUFFIXES,
+    commit_files,
+    load_eeg_dataset_from_hub,
+    prepare_model_folder,
+    push_dataset,
+    push_model,
+)
 from .push_metrics import prepare_metric_space, push_metrics
 
 __all__ = [

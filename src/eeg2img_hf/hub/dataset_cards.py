@@ -31,16 +31,16 @@ TEMPLATE_NAMES = ("eegcvpr40", "thoughtviz", "object", "things_eeg2", "simulated
 
 SIZE_CATEGORIES = (
     "n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M", "100M<n<1B", "1B<n<10B",
-)  # fmt: skip
+)
 """The Hub's `size_categories` values, smallest first."""
 
 # Licence ids of the Hub's list that these cards may use (the full list is on the Hub; "other" needs a name).
 KNOWN_LICENSES = ("other", "unknown", "cc-by-3.0", "cc-by-4.0", "cc-by-nc-4.0", "cc-by-sa-4.0", "cc0-1.0", "mit",
-                  "apache-2.0")  # fmt: skip
+                  "apache-2.0")
 KNOWN_TASK_CATEGORIES = ("other", "feature-extraction", "image-classification", "text-to-image", "image-to-image",
-                         "zero-shot-classification", "time-series-forecasting")  # fmt: skip
+                         "zero-shot-classification", "time-series-forecasting")
 METADATA_KEYS = ("license", "license_name", "license_link", "pretty_name", "language", "tags", "task_categories",
-                 "task_ids", "size_categories", "source_datasets", "annotations_creators", "configs")  # fmt: skip
+                 "task_ids", "size_categories", "source_datasets", "annotations_creators", "configs")
 """Metadata keys that `render_dataset_card` overrides write into the YAML (others go to the template)."""
 
 
@@ -328,7 +328,7 @@ def check_card_metadata(card: DatasetCard | str) -> dict[str, Any]:
         if not named or not isinstance(files, list):
             raise ValueError(f"each configs entry needs config_name and a data_files list, got {config!r}")
         if not all(isinstance(f, dict) and isinstance(f.get("split"), str) and isinstance(f.get("path"), str)
-                   for f in files):  # fmt: skip
+                   for f in files):
             raise ValueError(f"each data_files entry needs split and path strings, got {files!r}")
     DatasetCardData(**meta)  # the client-side model accepts it
     return meta

@@ -33,7 +33,7 @@ EVALUATION_FILENAME = "eval_results.json"
 """Name of the evaluation JSON in a pushed repo (and the default one looked up in a model folder)."""
 
 HUB_PIPELINE_TAGS = ("feature-extraction", "image-feature-extraction", "image-to-image", "image-classification",
-                     "zero-shot-image-classification", "unconditional-image-generation", "text-to-image", "other")  # fmt: skip
+                     "zero-shot-image-classification", "unconditional-image-generation", "text-to-image", "other")
 """Hub pipeline tags the model cards may use (a subset of the Hub's list)."""
 
 BASE_TAGS = ("eeg", "brain-computer-interface", "neuroscience", "eeg2img_hf")
@@ -69,15 +69,15 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
                     ("image-to-eeg", "image-to-eeg-to-image", "reconstruction"), "image-to-eeg-to-image",
                     ((),)),
     )
-}  # fmt: skip
+}
 """`model_type` -> [`ModelFamily`]."""
 
 _SKIPPED_METRICS = {"chance", "chance_level", "majority_baseline", "std", "seed", "batch_size", "epochs", "best_epoch",
-                    "learning_rate", "elapsed_seconds", "subset_size", "image_size", "num_classes", "k"}  # fmt: skip
+                    "learning_rate", "elapsed_seconds", "subset_size", "image_size", "num_classes", "k"}
 _SKIPPED_SUBTREES = {"definitions", "paper", "paper_protocol", "seeds", "counts", "dataset_info", "protocols",
                      "extractor", "judge",
                      "per_class", "generated_per_class", "settings", "training_args", "checkpoint",
-                     "vision_tower"}  # fmt: skip
+                     "vision_tower"}
 _MAX_METRICS = 40
 
 CITATION = """@inproceedings{singh2024learning,
@@ -90,7 +90,7 @@ CITATION = """@inproceedings{singh2024learning,
 }"""
 
 METADATA_KEYS = ("license", "license_name", "license_link", "pipeline_tag", "tags", "datasets", "base_model",
-                 "language", "model_name", "library_name")  # fmt: skip
+                 "language", "model_name", "library_name")
 """Metadata keys that `render_model_card` overrides write into the YAML (others become template variables)."""
 
 
@@ -135,7 +135,7 @@ def model_family(model_dir: str | os.PathLike) -> ModelFamily:
     model_type = read_json_file(config_path, "config").get("model_type")
     if model_type not in MODEL_FAMILIES:
         raise ValueError(f"config.json of {os.fspath(model_dir)!r} has model_type {model_type!r}; expected one of "
-                         f"{sorted(MODEL_FAMILIES)} (a model of eeg2img_hf)")  # fmt: skip
+                         f"{sorted(MODEL_FAMILIES)} (a model of eeg2img_hf)")
     return MODEL_FAMILIES[model_type]
 
 
@@ -284,7 +284,7 @@ def _eval_results(evaluation: Mapping[str, Any], family: ModelFamily, context: M
                    dataset_split=_evaluated_split(evaluation), dataset_args=args, metric_type=m["type"],
                    metric_name=m["name"], metric_value=m["value"], metric_args=m.get("args"))
         for m in context["metrics"]
-    ]  # fmt: skip
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def _config_summary(config: Mapping[str, Any], family: ModelFamily) -> str:
         if isinstance(config.get(sub), Mapping):
             enc = config[sub]
             rows += [[f"`{sub}.{k}`", f"`{json.dumps(enc[k])}`"] for k in ("architecture", "n_chans", "n_times",
-                                                                          "embed_dim") if k in enc]  # fmt: skip
+                                                                          "embed_dim") if k in enc]
     if isinstance(config.get("vision_config"), Mapping):
         rows.append(["`vision_config.model_type`", f"`{config['vision_config'].get('model_type')}`"])
     return _markdown_table(["setting", "value"], rows) if rows else "not recorded"
@@ -395,7 +395,7 @@ def model_card_context(
         "citation": CITATION,
         "vision_tower": tower,
         "vision_tower_text": describe_vision_tower(tower) if tower else None,
-    }  # fmt: skip
+    }
     context["metrics"] = evaluation_metrics(result, family) if result else []
     context["metrics_table"] = _metrics_table(context["metrics"])
     context["gan_protocol"] = gan_protocol(result) if result and family.key == "eeg_stylegan" else None
@@ -417,7 +417,7 @@ def conversion_section(record: Mapping[str, Any]) -> str:
         "The conversion was verified on files written in the official layout (the same key names and file "
         "structure) from this package's own models; equality with the authors' original code on this published "
         "file itself was not checked.",
-    ]  # fmt: skip
+    ]
     if record.get("kind") == "stylegan-snapshot":
         lines += ["", "The conversion also wrote `discriminator/`, `generator/` and `gan_init_state.json` beside the "
                   "model (not uploaded to the Hub): the starting point of `eeg2img train-gan --init-from`."]
@@ -435,11 +435,11 @@ def _card_data(family: ModelFamily, context: Mapping[str, Any]) -> ModelCardData
     results = _eval_results(context["evaluation"], family, context) if context["evaluation"] else None
     conversion = context.get("conversion") or {}
     licence = {"license": "other", "license_name": conversion["license_name"]} if conversion.get("license_name") \
-        else {"license": "mit"}  # fmt: skip
+        else {"license": "mit"}
     return ModelCardData(
         **licence, library_name="transformers", pipeline_tag=family.pipeline_tag, tags=tags, datasets=datasets,
         base_model=context["base_model"], model_name=repo_name if results else None, eval_results=results or None,
-    )  # fmt: skip
+    )
 
 
 def render_model_card(
@@ -504,7 +504,7 @@ def check_model_card_metadata(card: ModelCard | str) -> dict[str, Any]:
         raise ValueError(f"library_name must be 'transformers', got {meta.get('library_name')!r}")
     if meta.get("pipeline_tag") not in HUB_PIPELINE_TAGS:
         raise ValueError(f"pipeline_tag must be a Hub pipeline tag {HUB_PIPELINE_TAGS} (custom task names go "
-                         f"under tags), got {meta.get('pipeline_tag')!r}")  # fmt: skip
+                         f"under tags), got {meta.get('pipeline_tag')!r}")
     for key in ("tags", "datasets"):
         values = meta.get(key, [] if key == "datasets" else None)
         if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):

@@ -187,13 +187,13 @@ PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".j
 """Weight files refused by [`push_model`]: only safetensors go to the Hub (pickles run code when loaded)."""
 
 _MODEL_FILES = ("config.json", "preprocessor_config.json", "generation_config.json", "model.safetensors.index.json",
-                TRAINING_RECORD, CONVERSION_RECORD)  # fmt: skip
+                TRAINING_RECORD, CONVERSION_RECORD)
 # task -> (pipeline source files copied from eeg2img_hf.pipelines, "module.Class", transformers pipeline type)
 _REMOTE_PIPELINES = {
     "eeg-to-image": (("eeg_to_image.py",), "eeg_to_image.EEGToImagePipeline", "multimodal"),
     "image-to-eeg-to-image": (("eeg_to_image.py", "image_to_eeg_to_image.py"),
                               "image_to_eeg_to_image.ImageToEEGToImagePipeline", "image"),
-}  # fmt: skip
+}
 
 
 def _check_weights(model_dir: Path) -> list[Path]:
@@ -203,7 +203,7 @@ def _check_weights(model_dir: Path) -> list[Path]:
     pickles = sorted(p.name for p in model_dir.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_WEIGHT_SUFFIXES)
     if pickles:
         raise ValueError(f"{os.fspath(model_dir)!r} holds pickle-based weight files {pickles}: only safetensors "
-                         "weights are pushed (re-save the model with save_pretrained, which writes safetensors)")  # fmt: skip
+                         "weights are pushed (re-save the model with save_pretrained, which writes safetensors)")
     weights = sorted(model_dir.glob("*.safetensors"))
     if not weights:
         raise ValueError(f"{os.fspath(model_dir)!r} has no *.safetensors weights (save the model with save_pretrained)")
@@ -222,7 +222,7 @@ def _check_remote_code(folder: Path, config: Mapping[str, Any]) -> None:
     auto_map = config.get("auto_map")
     if not isinstance(auto_map, Mapping) or not {"AutoConfig", "AutoModel"} <= set(auto_map):
         raise ValueError(f"config.json in {os.fspath(folder)!r} has no auto_map with AutoConfig and AutoModel: save the "
-                         "model with eeg2img_hf's save_pretrained so its remote code is included")  # fmt: skip
+                         "model with eeg2img_hf's save_pretrained so its remote code is included")
     for name, reference in auto_map.items():
         module = str(reference).split("--")[-1].rsplit(".", 1)[0]
         if not (folder / f"{module}.py").is_file():
@@ -240,10 +240,10 @@ def _check_remote_code(folder: Path, config: Mapping[str, Any]) -> None:
                 if not (folder / f"{module}.py").is_file():
                     raise ValueError(f"{source.name} imports .{node.module} but {module}.py is not in the folder")
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []  # fmt: skip
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
             if any(n == "eeg2img_hf" or n.startswith("eeg2img_hf.") for n in names):
                 raise ValueError(f"{source.name} imports eeg2img_hf: the folder is not self-contained for "
-                                 "trust_remote_code (save it with the model's save_pretrained)")  # fmt: skip
+                                 "trust_remote_code (save it with the model's save_pretrained)")
 
 
 def _add_pipeline(staging: Path, config: dict[str, Any], family: ModelFamily) -> None:
@@ -273,7 +273,7 @@ def _add_image_processor(staging: Path, family: ModelFamily) -> None:
 
 
 def _resolve_model_card(card: ModelCard | str | os.PathLike | None, model_dir: Path, repo_id: str,
-                        evaluation: Mapping[str, Any] | None, dataset_repo_id: str | None) -> ModelCard:  # fmt: skip
+                        evaluation: Mapping[str, Any] | None, dataset_repo_id: str | None) -> ModelCard:
     if card is None:
         return render_model_card(model_dir, repo_id=repo_id, evaluation=evaluation, dataset_repo_id=dataset_repo_id)
     return _load_card(card, ModelCard, check_model_card_metadata)
@@ -370,11 +370,11 @@ def push_model(
     with tempfile.TemporaryDirectory(prefix="eeg2img-push-") as tmp:
         staging = Path(tmp) / "repo"
         prepare_model_folder(model_dir, staging, repo_id=repo_id, card=card, evaluation=evaluation,
-                             dataset_repo_id=dataset_repo_id)  # fmt: skip
+                             dataset_repo_id=dataset_repo_id)
         api = HfApi(token=token)
         url = api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=staging,
-                          commit_message=commit_message or "Upload eeg2img_hf model with card and remote code")  # fmt: skip
+                          commit_message=commit_message or "Upload eeg2img_hf model with card and remote code")
     return str(url)
 
 

@@ -143,14 +143,14 @@ def load_image_classifier(directory: str | Path, device: str | torch.device = "c
         config = ImageClassifierConfig(**json.loads((path / CONFIG_NAME).read_text()))
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as err:
         raise BadModelFolderError(f"{str(path / CONFIG_NAME)!r} is not a valid image classifier config: {err}",
-                                  hint="retrain the judge with `eeg2img train-image-classifier`") from err  # fmt: skip
+                                  hint="retrain the judge with `eeg2img train-image-classifier`") from err
     read_safetensors_header(path / WEIGHTS_NAME)  # a truncated or corrupt file is named here
     model = ImageClassifier(config)
     try:
         model.load_state_dict(load_file(str(path / WEIGHTS_NAME)))
     except RuntimeError as err:
         raise BadModelFolderError(f"{str(path / WEIGHTS_NAME)!r} does not fit {CONFIG_NAME}: "
-                                  f"{' '.join(str(err).split())[:300]}") from err  # fmt: skip
+                                  f"{' '.join(str(err).split())[:300]}") from err
     return model.to(device).eval()
 
 

@@ -108,7 +108,7 @@ def _draw_scatter(points: np.ndarray, labels: np.ndarray, classes: np.ndarray, n
 _MICRO = "\u00b5"
 _UNIT_SCALES = {"v": (1e6, f"{_MICRO}V"), "mv": (1e3, f"{_MICRO}V"), "uv": (1.0, f"{_MICRO}V"),
                 f"{_MICRO}v": (1.0, f"{_MICRO}V"), "\u03bcv": (1.0, f"{_MICRO}V"),
-                "nv": (1e-3, f"{_MICRO}V")}  # fmt: skip
+                "nv": (1e-3, f"{_MICRO}V")}
 
 
 def eeg_display_unit(unit: str | None) -> tuple[float, str]:

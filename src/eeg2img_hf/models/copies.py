@@ -69,5 +69,5 @@ def main(argv: list[str] | None = None) -> int:
     stale = check_copies(fix=ns.fix)
     for name in stale:
         print(f"{'rewrote' if ns.fix else 'stale'}: eeg2img_hf/models/{name.replace('.', '/')}.py "
-              f"(canonical: {COPIES[name].replace('.', '/')}.py)")  # fmt: skip
+              f"(canonical: {COPIES[name].replace('.', '/')}.py)")
     return 1 if stale and not ns.fix else 0

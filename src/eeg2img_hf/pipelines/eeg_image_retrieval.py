@@ -49,7 +49,7 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
     def __init__(self, model: Any, *args: Any, **kwargs: Any) -> None:
         config = getattr(model, "config", None)
         if not (hasattr(model, "get_eeg_features") and hasattr(model, "get_image_features")
-                and getattr(config, "encoder_config", None) is not None):  # fmt: skip
+                and getattr(config, "encoder_config", None) is not None):
             raise ValueError(f"The eeg-image-retrieval pipeline needs an EEGClip model, got {type(model).__name__}.")
         self._galleries: dict[Any, GalleryIndex] = {}
         super().__init__(model, *args, **kwargs)
@@ -98,10 +98,10 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
                 key = ("folder", str(path))
             else:
                 raise ValueError(f"gallery {str(gallery)!r} is neither a saved gallery index file nor a folder of "
-                                 "images")  # fmt: skip
+                                 "images")
         else:
             raise ValueError("`gallery` must be a GalleryIndex, the path of a saved index, a datasets.Dataset with an "
-                             f"image column or a folder of images; got {type(gallery).__name__}")  # fmt: skip
+                             f"image column or a folder of images; got {type(gallery).__name__}")
         if key not in self._galleries:
             processor = self.image_processor
             if key[0] == "index":
@@ -130,10 +130,10 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
         """Embeds the trials (in chunks of `batch_size`) and searches the gallery."""
         if gallery is None:
             raise ValueError("No gallery: pass `gallery=` (a GalleryIndex, a saved index path, a dataset with an "
-                             "image column or a folder of images) to the pipeline or to the call.")  # fmt: skip
+                             "image column or a folder of images) to the pipeline or to the call.")
         if top_k > len(gallery):
             raise ValueError(f"`top_k` must be at most the gallery size: top_k={top_k} is larger than the gallery "
-                             f"({len(gallery)} images).")  # fmt: skip
+                             f"({len(gallery)} images).")
         embeds = model_inputs.get("eeg_embeds")
         if embeds is None:
             embeds = _encode_in_chunks(self.model.get_eeg_features, model_inputs["eeg_values"].to(self.model.dtype),
@@ -150,7 +150,7 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
             hits = []
             for rank, (score, index) in enumerate(zip(scores, indices)):
                 hit = {"score": float(score), "index": int(index), "image_id": gallery.image_ids[index],
-                       "label": gallery.label_name(index)}  # fmt: skip
+                       "label": gallery.label_name(index)}
                 if images is not None:
                     hit["image"] = images[rank]
                 hits.append(hit)

@@ -78,7 +78,7 @@ def _stack_items(items: list[Any], name: str) -> np.ndarray:
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1 or arrays[0].ndim != 2:
         raise ValueError(f"Every item of a list of `{name}` must be 2-D with one common shape, got shapes "
-                         f"{[a.shape for a in arrays]}.")  # fmt: skip
+                         f"{[a.shape for a in arrays]}.")
     return np.stack(arrays)
 
 
@@ -124,7 +124,7 @@ def _check_eeg(eeg: torch.Tensor, encoder_config: Any) -> None:
     if tuple(eeg.shape[1:]) != (n_chans, n_times):
         hint = " (it looks transposed: expected channels first)" if tuple(eeg.shape[1:]) == (n_times, n_chans) else ""
         raise ValueError(f"The model's encoder expects n_chans={n_chans} channels and n_times={n_times} samples per "
-                         f"trial, {expected}; got trials of shape {tuple(eeg.shape[1:])}{hint}.")  # fmt: skip
+                         f"trial, {expected}; got trials of shape {tuple(eeg.shape[1:])}{hint}.")
     bad = (~torch.isfinite(eeg)).flatten(1).any(dim=1)
     if bad.any():
         raise ValueError(f"EEG contains NaN or inf values (trials {bad.nonzero().flatten().tolist()}).")
@@ -132,7 +132,7 @@ def _check_eeg(eeg: torch.Tensor, encoder_config: Any) -> None:
         low = eeg.flatten(1).amax(dim=1) <= 0
         if low.any():
             raise ValueError(f"input_normalization='trial_max' needs a positive maximum per trial; trials "
-                             f"{low.nonzero().flatten().tolist()} have max <= 0.")  # fmt: skip
+                             f"{low.nonzero().flatten().tolist()} have max <= 0.")
 
 
 def _check_embeds(embeds: torch.Tensor, embed_dim: int) -> None:
@@ -140,7 +140,7 @@ def _check_embeds(embeds: torch.Tensor, embed_dim: int) -> None:
     embeds = embeds if embeds.ndim != 1 else embeds.unsqueeze(0)
     if embeds.ndim != 2 or embeds.shape[1] != embed_dim or embeds.shape[0] == 0:
         raise ValueError(f"Expected `eeg_embeds` of shape ({embed_dim},) or (batch_size, {embed_dim}) (the model's "
-                         f"embed_dim), got shape {tuple(embeds.shape)}.")  # fmt: skip
+                         f"embed_dim), got shape {tuple(embeds.shape)}.")
     if not torch.isfinite(embeds).all():
         raise ValueError("`eeg_embeds` contains NaN or inf values.")
 
@@ -293,20 +293,20 @@ class EEGToImagePipeline(_BatchedPipeline):
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         batch_size = forward_batch_size if forward_batch_size is not None else self._batch_size
         check_generation_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
-                                 output_type, batch_size, max_memory_bytes)  # fmt: skip
+                                 output_type, batch_size, max_memory_bytes)
         num_ws = getattr(getattr(self.model, "generator", None), "num_ws", None)
         if truncation_cutoff is not None and num_ws is not None and truncation_cutoff > num_ws:
             raise ValueError(f"`truncation_cutoff` must be at most the generator's num_ws={num_ws}, got "
-                             f"{truncation_cutoff!r}.")  # fmt: skip
+                             f"{truncation_cutoff!r}.")
         if num_images_per_eeg is not None:  # one trial already needs this much: refuse before reading the input
             _check_memory(self.model.config, num_images_per_eeg, batch_size, max_memory_bytes,
-                          f"num_images_per_eeg={num_images_per_eeg}")  # fmt: skip
+                          f"num_images_per_eeg={num_images_per_eeg}")
         pairs = {"num_images_per_eeg": num_images_per_eeg, "seed": seed, "generator": generator,
                  "noise_mode": noise_mode, "sfreq": sfreq, "batch_size": batch_size,
-                 "max_memory_bytes": max_memory_bytes}  # fmt: skip
+                 "max_memory_bytes": max_memory_bytes}
         preprocess = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
-                 "batch_size": batch_size}  # fmt: skip
+                 "batch_size": batch_size}
         forward = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"output_type": output_type, "return_embeds": return_embeds}
         postprocess = {k: v for k, v in pairs.items() if v is not None}
@@ -330,7 +330,7 @@ class EEGToImagePipeline(_BatchedPipeline):
         key, tensor, single = _read_eeg_batch(inputs, config.encoder_config, config.embed_dim, sfreq)
         num_images = tensor.shape[0] * num_images_per_eeg
         _check_memory(config, num_images, batch_size, max_memory_bytes,
-                      f"{tensor.shape[0]} inputs x num_images_per_eeg={num_images_per_eeg}")  # fmt: skip
+                      f"{tensor.shape[0]} inputs x num_images_per_eeg={num_images_per_eeg}")
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
         device = generator.device if generator is not None else torch.device("cpu")
@@ -342,7 +342,7 @@ class EEGToImagePipeline(_BatchedPipeline):
         if noise_mode == "random":
             noise_seed = int(torch.randint(2**62, (1,), generator=generator, device=device))
         return {key: tensor, "latents": latents,
-                "num_images_per_eeg": num_images_per_eeg, "single": single, "noise_seed": noise_seed}  # fmt: skip
+                "num_images_per_eeg": num_images_per_eeg, "single": single, "noise_seed": noise_seed}
 
     def _forward(
         self,
@@ -371,10 +371,10 @@ class EEGToImagePipeline(_BatchedPipeline):
                 eeg_embeds=conditioning[start : start + chunk], latents=latents[start : start + chunk],
                 truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
                 generator=noise_generator, return_dict=True,
-            )  # fmt: skip
+            )
             images.append(out.images.float().cpu())  # free device memory chunk by chunk
         return {"images": torch.cat(images), "eeg_embeds": embeds.float(),
-                "num_images_per_eeg": model_inputs["num_images_per_eeg"], "single": model_inputs["single"]}  # fmt: skip
+                "num_images_per_eeg": model_inputs["num_images_per_eeg"], "single": model_inputs["single"]}
 
     def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil", return_embeds: bool = False) -> Any:
         """Converts images to PIL / uint8 numpy / float tensors and groups them per input trial."""
@@ -422,7 +422,7 @@ def check_generation_options(
     `max_memory_bytes` a positive integer. `count_name` names the image count in messages.
     """
     for name, value in ((count_name, num_images_per_eeg), ("batch_size", batch_size),
-                        ("max_memory_bytes", max_memory_bytes)):  # fmt: skip
+                        ("max_memory_bytes", max_memory_bytes)):
         if value is not None and (not _is_int(value) or value < 1):
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
     if truncation_psi is not None:
@@ -432,7 +432,7 @@ def check_generation_options(
         )
         if not number or not np.isfinite(float(truncation_psi)) or not low <= float(truncation_psi) <= high:
             raise ValueError(f"`truncation_psi` must be a finite number in [{low}, {high}] (1 = no truncation, 0 = "
-                             f"the average latent), got {truncation_psi!r}.")  # fmt: skip
+                             f"the average latent), got {truncation_psi!r}.")
     if truncation_cutoff is not None and (not _is_int(truncation_cutoff) or truncation_cutoff < 0):
         raise ValueError(f"`truncation_cutoff` must be a non-negative integer, got {truncation_cutoff!r}.")
     if noise_mode is not None and noise_mode not in NOISE_MODES:
@@ -458,7 +458,7 @@ def estimate_generation_bytes(config: Any, num_images: int, batch_size: int | No
     res, channels = int(config.img_resolution), int(config.img_channels)
     output = num_images * (channels * res * res * 9 + 4 * (int(config.z_dim) + int(config.embed_dim)))
     width = {r: min(int(config.synthesis_channel_base) // r, int(config.synthesis_channel_max))
-             for r in (2**i for i in range(2, res.bit_length()))}  # fmt: skip
+             for r in (2**i for i in range(2, res.bit_length()))}
     per_image = 4 * max(width.get(r // 2, 0) * (r // 2) ** 2 + 6 * c * r * r for r, c in width.items())
     chunk = min(batch_size or num_images, num_images)
     return output + chunk * per_image

@@ -35,7 +35,7 @@ def select_trials(labels: Any, class_ids: list[int], trials_per_class: int, seed
         candidates = np.flatnonzero(labels == class_id)
         if len(candidates) < trials_per_class:
             raise ValueError(f"class {class_id} has {len(candidates)} trials in this split, fewer than "
-                             f"--trials-per-class {trials_per_class}")  # fmt: skip
+                             f"--trials-per-class {trials_per_class}")
         order = np.random.default_rng([seed, class_id]).permutation(len(candidates))
         rows.append([int(i) for i in candidates[order[:trials_per_class]]])
     return rows

@@ -47,10 +47,10 @@ def _decode_one(item: Any, where: str) -> Image.Image:
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8 or item.ndim != 3 or item.shape[-1] != 3:
             raise ValueError(f"{where}: an image array must be uint8 of shape (height, width, 3), got "
-                             f"{_describe(item)}")  # fmt: skip
+                             f"{_describe(item)}")
         return Image.fromarray(item, mode="RGB")
     raise ValueError(f"{where}: expected a PIL image, an image path, an (H, W, 3) uint8 array or a dict with an "
-                     f"'image' key, got {_describe(item)}")  # fmt: skip
+                     f"'image' key, got {_describe(item)}")
 
 
 def _read_images(inputs: Any) -> tuple[list[Image.Image], bool]:
@@ -86,7 +86,7 @@ def _check_subject(subject: Any, n_images: int) -> torch.Tensor | None:
         isinstance(v, int) and not isinstance(v, bool) for v in values
     ):
         raise ValueError(f"`subject` must be an int or a list of {n_images} ints (one per image; -1 = unknown), "
-                         f"got {subject!r}")  # fmt: skip
+                         f"got {subject!r}")
     return torch.tensor(list(values), dtype=torch.long)
 
 
@@ -96,7 +96,7 @@ def _load_generator(generator: Any, embed_dim: int, default: str | None) -> Any:
         generator = default
         if not generator:
             raise ValueError("No generator: pass `generator=` (an EEGStyleGANModel or its folder) or set "
-                             "`generator_name_or_path` in the ImageToEEG model's config.")  # fmt: skip
+                             "`generator_name_or_path` in the ImageToEEG model's config.")
     if isinstance(generator, (str, os.PathLike)):
         from transformers import AutoModel
 
@@ -106,7 +106,7 @@ def _load_generator(generator: Any, embed_dim: int, default: str | None) -> Any:
         raise ValueError(f"`generator` must be an EEGStyleGANModel, got {type(generator).__name__}.")
     if config.embed_dim != embed_dim:
         raise ValueError(f"The generator is conditioned on {config.embed_dim}-D embeddings but the image model "
-                         f"predicts {embed_dim}-D ones.")  # fmt: skip
+                         f"predicts {embed_dim}-D ones.")
     return generator
 
 class ImageToEEGToImagePipeline(_BatchedPipeline):
@@ -151,7 +151,7 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "eeg_embed_dim") or not hasattr(config, "vision_config"):
             raise ValueError(f"The image-to-eeg-to-image pipeline needs an ImageToEEGModel, got "
-                             f"{type(model).__name__}.")  # fmt: skip
+                             f"{type(model).__name__}.")
         generator = _load_generator(generator, config.eeg_embed_dim, getattr(config, "generator_name_or_path", None))
         self.generation = None  # `Pipeline.__init__` validates call options before the generation pipeline exists
         super().__init__(model, *args, **kwargs)
@@ -179,21 +179,21 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError("At call time `generator` is the torch.Generator of the latents; pass the EEGStyleGAN "
-                             "model as `pipeline(..., generator=...)` when building the pipeline.")  # fmt: skip
+                             "model as `pipeline(..., generator=...)` when building the pipeline.")
         check_generation_options(num_images_per_image, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
                                  output_type, forward_batch_size, max_memory_bytes,
-                                 count_name="num_images_per_image")  # fmt: skip
+                                 count_name="num_images_per_image")
         if num_images_per_image is not None and self.generation is not None:  # one image already needs this much
             _check_memory(self.generation.model.config, num_images_per_image, forward_batch_size, max_memory_bytes,
-                          f"num_images_per_image={num_images_per_image}")  # fmt: skip
+                          f"num_images_per_image={num_images_per_image}")
         preprocess = {} if subject is None else {"subject": subject}
         if num_images_per_image is not None or max_memory_bytes is not None:
             preprocess.update(num_images_per_image=num_images_per_image or 1, max_memory_bytes=max_memory_bytes,
-                              batch_size=forward_batch_size)  # fmt: skip
+                              batch_size=forward_batch_size)
         generation = {"num_images_per_eeg": num_images_per_image, "truncation_psi": truncation_psi,
                       "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode, "seed": seed,
                       "generator": generator, "output_type": output_type, "batch_size": forward_batch_size,
-                      "max_memory_bytes": max_memory_bytes}  # fmt: skip
+                      "max_memory_bytes": max_memory_bytes}
         generation = {k: v for k, v in generation.items() if v is not None}
         if self.generation is not None:  # validates the generation options before anything runs
             self.generation._sanitize_parameters(
@@ -230,7 +230,7 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
             self.model(pixel_values=pixel_values[i : i + chunk],
                        subject=None if subject is None else subject[i : i + chunk]).eeg_embeds
             for i in range(0, len(pixel_values), chunk)
-        ]).float()  # fmt: skip
+        ]).float()
         generation["output_type"] = "pt"
         images = self.generation(eeg_embeds=embeds, **generation)
         return {"eeg_embeds": embeds.cpu(), "images": images, "single": model_inputs["single"]}
@@ -242,5 +242,5 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
             group = images if isinstance(images, list) else [images]
             converted = _convert_images(torch.stack(group), output_type)
             results.append({"eeg_embeds": embeds if output_type == "pt" else embeds.numpy(),
-                            "images": converted[0] if len(converted) == 1 else converted})  # fmt: skip
+                            "images": converted[0] if len(converted) == 1 else converted})
         return results[0] if model_outputs["single"] else results

@@ -177,9 +177,9 @@ def _from_dataset(dataset: Any, image_column: str, id_column: str, label_column:
     class_names = list(getattr(feature, "names", None) or [])
     sources = {"kind": "dataset", "split": str(dataset.split) if dataset.split is not None else None,
                "dataset_fingerprint": getattr(dataset, "_fingerprint", None), "rows": rows,
-               "image_column": image_column}  # fmt: skip
+               "image_column": image_column}
     return _Collected(_DatasetImages(dataset, rows, image_column), list(first), [labels[r] for r in rows],
-                      class_names, sources)  # fmt: skip
+                      class_names, sources)
 
 
 def _from_folder(root: Path) -> _Collected:
@@ -187,7 +187,7 @@ def _from_folder(root: Path) -> _Collected:
     if not root.is_dir():
         raise ValueError(f"{str(root)!r} is not a folder of images")
     paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)  # fmt: skip
+                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not paths:
         raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {str(root)!r}")
     depths = {p.count("/") for p in paths}
@@ -201,7 +201,7 @@ def _from_folder(root: Path) -> _Collected:
 
 
 def _collect(images: Any, image_column: str, image_ids: Sequence[str] | None, labels: Sequence[int] | None,
-             class_names: Sequence[str] | None) -> _Collected:  # fmt: skip
+             class_names: Sequence[str] | None) -> _Collected:
     from datasets import Dataset, DatasetDict
 
     if isinstance(images, DatasetDict):
@@ -215,10 +215,10 @@ def _collect(images: Any, image_column: str, image_ids: Sequence[str] | None, la
         for i, image in enumerate(items):
             _to_pil(image, f"images[{i}]")
         collected = _Collected(_ListImages(items), [str(i) for i in range(len(items))], [_UNKNOWN_LABEL] * len(items),
-                               [], {"kind": "images"})  # fmt: skip
+                               [], {"kind": "images"})
     else:
         raise ValueError("images must be a datasets.Dataset with an image column, a folder of images or a non-empty "
-                         f"list of PIL images, got {type(images).__name__}")  # fmt: skip
+                         f"list of PIL images, got {type(images).__name__}")
     n = len(collected.image_ids)
     if image_ids is not None:
         if len(image_ids) != n or len(set(map(str, image_ids))) != n:
@@ -307,11 +307,11 @@ class GalleryIndex:
         self.image_ids = [str(i) for i in self.image_ids]
         if len(self.image_ids) != n or len(set(self.image_ids)) != n:
             raise ValueError(f"image_ids must be {n} unique ids, got {len(self.image_ids)} "
-                             f"({len(set(self.image_ids))} unique)")  # fmt: skip
+                             f"({len(set(self.image_ids))} unique)")
         self.labels = torch.as_tensor(self.labels)
         if self.labels.shape != (n,) or self.labels.dtype != torch.int64:
             raise ValueError(f"labels must be an int64 tensor of shape ({n},), got {self.labels.dtype} "
-                             f"{tuple(self.labels.shape)}")  # fmt: skip
+                             f"{tuple(self.labels.shape)}")
         if self.class_names and int(self.labels.max()) >= len(self.class_names):
             raise ValueError(f"labels reach {int(self.labels.max())} but there are {len(self.class_names)} class names")
         if int(self.labels.min()) < _UNKNOWN_LABEL:
@@ -351,7 +351,7 @@ class GalleryIndex:
         if prefilter is None:  # float16 CPU matmuls run as one pass per query: only worth it for a few queries
             n_queries = 1 if getattr(query_embeds, "ndim", 2) == 1 else len(query_embeds)
             prefilter = (len(self) >= _PREFILTER_MIN_ITEMS and n_queries <= _PREFILTER_MAX_QUERIES
-                         and half_matmul_is_accurate())  # fmt: skip
+                         and half_matmul_is_accurate())
         half = None
         if prefilter:
             if self._half is None:
@@ -407,9 +407,9 @@ class GalleryIndex:
             raise ValueError(f"{str(path)!r} is a folder; give a file path such as gallery.safetensors")
         tensors = {"embeddings": self.embeddings.contiguous(), "labels": self.labels.contiguous()}
         header = {"image_ids": self.image_ids, "class_names": self.class_names, "provenance": self.metadata,
-                  "sources": self.sources, "content_sha256": _content_digest(tensors)}  # fmt: skip
+                  "sources": self.sources, "content_sha256": _content_digest(tensors)}
         metadata = {"format": GALLERY_FORMAT, "format_version": str(GALLERY_FORMAT_VERSION),
-                    "gallery": json.dumps(header, sort_keys=True)}  # fmt: skip
+                    "gallery": json.dumps(header, sort_keys=True)}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
@@ -435,7 +435,7 @@ class GalleryIndex:
         tensors, header = _read_gallery_file(Path(path))
         index = cls(embeddings=tensors["embeddings"], image_ids=header["image_ids"], labels=tensors["labels"],
                     class_names=header["class_names"], metadata=header["provenance"],
-                    sources=header["sources"])  # fmt: skip
+                    sources=header["sources"])
         if model is not None:
             index.check_compatible(model, image_processor)
         sources = index.sources
@@ -453,19 +453,19 @@ class GalleryIndex:
         dim = getattr(getattr(model, "config", None), "projection_dim", None)
         if dim is not None and int(dim) != self.embed_dim:
             raise ValueError(f"foreign gallery index: {self.embed_dim}-D embeddings (built with {built_with}) but "
-                             f"{name} embeds into {dim}-D; {fix}")  # fmt: skip
+                             f"{name} embeds into {dim}-D; {fix}")
         expected = self.metadata.get("model_fingerprint")
         actual = image_tower_fingerprint(model)
         if expected != actual:
             raise ValueError(f"stale or foreign gallery index: built with {built_with} (image-tower fingerprint "
                              f"{str(expected)[:12]}...) but {name} has fingerprint {actual[:12]}...; "
-                             f"{fix}")  # fmt: skip
+                             f"{fix}")
         processor = image_processor if image_processor is not None else default_image_processor(model)
         saved, current = self.metadata.get("image_processor", {}), image_processor_config(processor)
         if saved != current:
             changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
             raise ValueError(f"stale gallery index: it was built with different image preprocessing (differs in "
-                             f"{changed}); {fix}")  # fmt: skip
+                             f"{changed}); {fix}")
 
 
 class _Reordered:
@@ -496,10 +496,10 @@ def _read_gallery_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
             names = list(handle.keys())
             if metadata.get("format") != GALLERY_FORMAT:
                 raise ValueError(f"{str(path)!r} is a safetensors file but not an eeg2img_hf gallery index (no "
-                                 f"{GALLERY_FORMAT!r} marker; tensors {names[:5]})")  # fmt: skip
+                                 f"{GALLERY_FORMAT!r} marker; tensors {names[:5]})")
             if set(names) != {"embeddings", "labels"}:
                 raise ValueError(f"corrupt gallery index {str(path)!r}: expected tensors embeddings and labels, "
-                                 f"got {names}")  # fmt: skip
+                                 f"got {names}")
             tensors = {name: handle.get_tensor(name) for name in names}
     except ValueError:
         raise
@@ -508,7 +508,7 @@ def _read_gallery_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     version = metadata.get("format_version", "")
     if not version.isdigit() or int(version) > GALLERY_FORMAT_VERSION:
         raise ValueError(f"gallery index {str(path)!r} has format version {version!r}; this eeg2img_hf reads up "
-                         f"to {GALLERY_FORMAT_VERSION}: upgrade the package")  # fmt: skip
+                         f"to {GALLERY_FORMAT_VERSION}: upgrade the package")
     try:
         header = json.loads(metadata.get("gallery", ""))
         required = ("image_ids", "class_names", "provenance", "sources", "content_sha256")
@@ -564,4 +564,4 @@ def build_gallery(
     }
     return GalleryIndex(embeddings=embeddings, image_ids=collected.image_ids,
                         labels=torch.tensor(collected.labels, dtype=torch.int64), class_names=collected.class_names,
-                        metadata=metadata, sources=collected.sources, _images=collected.provider)  # fmt: skip
+                        metadata=metadata, sources=collected.sources, _images=collected.provider)

@@ -84,11 +84,11 @@ def compute_class_prototypes(
     parameter = next(encoder.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     chunks = [encoder(eeg_values=torch.from_numpy(eeg[start:start + batch_size]).to(device)).eeg_embeds.float().cpu()
-              for start in range(0, len(eeg), batch_size)]  # fmt: skip
+              for start in range(0, len(eeg), batch_size)]
     embeds = normalize_embeddings(torch.cat(chunks), "EEG embeddings")
     sums = torch.zeros(len(class_names), embeds.shape[1]).index_add_(0, torch.from_numpy(labels), embeds)
     counts = np.bincount(labels, minlength=len(class_names))
     means = sums / torch.from_numpy(np.maximum(counts, 1)).float()[:, None]
     means[torch.from_numpy(counts == 0)] = 1.0  # placeholder rows (never chosen: scored -inf)
     return ClassPrototypes(normalize_embeddings(means, "class means"), [str(n) for n in class_names],
-                           [int(c) for c in counts])  # fmt: skip
+                           [int(c) for c in counts])

@@ -148,7 +148,7 @@ def topk_search(
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if gallery_embeds.ndim != 2 or gallery_embeds.shape[0] == 0:
         raise ValueError(f"gallery_embeds must have shape (n_gallery, dim) with n_gallery > 0, got "
-                         f"{tuple(gallery_embeds.shape)}")  # fmt: skip
+                         f"{tuple(gallery_embeds.shape)}")
     n_gallery, dim = gallery_embeds.shape
     if k > n_gallery:
         raise ValueError(f"k={k} is larger than the gallery ({n_gallery} items)")
@@ -180,7 +180,7 @@ def topk_search(
             values.append(v)
             indices.append(i + g_start)
         v, i = (values[0], indices[0]) if len(values) == 1 else _order_candidates(
-            torch.cat(values, dim=1), torch.cat(indices, dim=1), k)  # fmt: skip
+            torch.cat(values, dim=1), torch.cat(indices, dim=1), k)
         all_scores.append(v)
         all_indices.append(i)
     scores, indices = torch.cat(all_scores), torch.cat(all_indices)

@@ -184,7 +184,7 @@ def check_weights_file(path: Path, name: str, module: torch.nn.Module) -> None:
     wrong = sorted(k for k in set(weights) & set(expected) if tuple(weights[k].shape) != tuple(expected[k].shape))
     if unknown or wrong or (expected and not weights):
         raise checkpoint_error(path, name, f"does not match this run's model (unknown tensors {unknown[:5]}, "
-                                            f"different shapes {wrong[:5]})")  # fmt: skip
+                                            f"different shapes {wrong[:5]})")
 
 
 def _check_rng_states(path: Path, name: str, states: Any, device_type: str) -> None:
@@ -257,7 +257,7 @@ def verify_checkpoint(
 
 
 def load_checkpoint(accelerator: Any, path: str | Path, state_keys: tuple[str, ...] = EPOCH_LOOP_STATE_KEYS,
-                    check_more: Any = None) -> dict[str, Any]:  # fmt: skip
+                    check_more: Any = None) -> dict[str, Any]:
     """[`verify_checkpoint`] (then `check_more(state, path)` when given, for a trainer's own files), then
     `accelerator.load_state`, then a check that this process's torch random state is the saved one (the exact
     resume `load_state` does not guarantee); returns the trainer state."""
@@ -271,7 +271,7 @@ def load_checkpoint(accelerator: Any, path: str | Path, state_keys: tuple[str, .
         accelerator.load_state(str(path))
     except Exception as err:  # noqa: BLE001 - a file that passed the checks but does not load into this run
         raise checkpoint_error(path, "the accelerator state", f"does not load ({type(err).__name__}: "
-                                                               f"{str(err)[:300]})") from err  # fmt: skip
+                                                               f"{str(err)[:300]})") from err
     name = f"random_states_{accelerator.process_index}.pkl"
     saved = accelerate_load(path / name)
     if not torch.equal(torch.get_rng_state(), saved["torch_manual_seed"]):
@@ -363,7 +363,7 @@ def prepare_run_dir(args: Any, command: str) -> Path:
     inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model",
                                                            "init_from")}
     out_dir = prepare_output_dir(args.output_dir, command=command, kind="run", inputs=inputs, reuse=True,
-                                 what="output_dir")  # fmt: skip
+                                 what="output_dir")
     if os.environ.get("RANK", "0") == "0":
         create_output_dir(out_dir, command=command, kind="run")
     return out_dir

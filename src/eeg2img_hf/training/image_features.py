@@ -34,7 +34,7 @@ from ..utils.errors import BadInputFileError, Eeg2ImgError
 from ..utils.outputs import prepare_output_file
 
 __all__ = ["FEATURES_FORMAT", "compute_image_features", "features_for_split", "load_image_features",
-           "tower_fields"]  # fmt: skip
+           "tower_fields"]
 
 FEATURES_FORMAT = "eeg2img-image-features"
 _IMAGE_FIELDS = ("image_size", "image_resize_size", "image_mean", "image_std", "image_resample")
@@ -46,7 +46,7 @@ def tower_fields(config: Any) -> dict[str, str]:
     path, revision, weights sha256), its type and feature size, and the image preprocessing."""
     if not getattr(config, "vision_weights_sha256", None):
         raise Eeg2ImgError("precomputed image features need a pretrained vision tower whose weights are identified "
-                           "(vision_weights_sha256): load one with --vision-model REPO_OR_PATH")  # fmt: skip
+                           "(vision_weights_sha256): load one with --vision-model REPO_OR_PATH")
     fields = {name: json.dumps(getattr(config, name)) for name in (*_SOURCE_FIELDS, *_IMAGE_FIELDS)}
     fields["vision_model_type"] = json.dumps(config.vision_config.model_type)
     fields["vision_embed_dim"] = json.dumps(config.vision_embed_dim)
@@ -92,7 +92,7 @@ def compute_image_features(
         raise ValueError(f"compute_image_features needs an EEGClipModel, got {type(model).__name__}")
     if not model.config.freeze_vision_tower:
         raise Eeg2ImgError("precomputed image features need a frozen vision tower (freeze_vision_tower=True): a "
-                           "trained tower changes its features every step")  # fmt: skip
+                           "trained tower changes its features every step")
     fields = tower_fields(model.config)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -127,13 +127,13 @@ def compute_image_features(
         raise ValueError("the dataset has no images to compute features of")
     features = torch.cat(chunks).contiguous()
     metadata = {"format": FEATURES_FORMAT, "image_ids": json.dumps(ids), "splits": json.dumps(chosen),
-                "dataset": str(get_eeg_info(data).get("name") or dataset), **fields}  # fmt: skip
+                "dataset": str(get_eeg_info(data).get("name") or dataset), **fields}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     save_file({"features": features}, str(tmp), metadata=metadata)
     tmp.replace(out)
     return {"output": str(out), "n_images": len(ids), "dim": int(features.shape[1]),
-            **{k: getattr(model.config, k) for k in _SOURCE_FIELDS}}  # fmt: skip
+            **{k: getattr(model.config, k) for k in _SOURCE_FIELDS}}
 
 
 def load_image_features(path: str | os.PathLike, config: Any) -> tuple[torch.Tensor, dict[str, int], dict[str, str]]:
@@ -149,7 +149,7 @@ def load_image_features(path: str | os.PathLike, config: Any) -> tuple[torch.Ten
     path = Path(path)
     if not config.freeze_vision_tower:
         raise Eeg2ImgError(f"--image-features {path}: precomputed features need a frozen vision tower, but the model "
-                           "trains it (freeze_vision_tower=False)")  # fmt: skip
+                           "trains it (freeze_vision_tower=False)")
     if not path.is_file():
         raise BadInputFileError(f"--image-features {path}: no such file")
     try:
@@ -160,23 +160,23 @@ def load_image_features(path: str | os.PathLike, config: Any) -> tuple[torch.Ten
         raise BadInputFileError(f"--image-features {path}: not a readable safetensors file ({err})") from None
     if metadata.get("format") != FEATURES_FORMAT or features is None:
         raise BadInputFileError(f"--image-features {path}: not an image-features file (write one with "
-                                "'eeg2img image-features')")  # fmt: skip
+                                "'eeg2img image-features')")
     try:
         ids = json.loads(metadata["image_ids"])
     except (KeyError, json.JSONDecodeError):
         raise BadInputFileError(f"--image-features {path}: its image_ids metadata is missing or not JSON") from None
     if features.ndim != 2 or features.shape[0] != len(ids) or not bool(torch.isfinite(features).all()):
         raise BadInputFileError(f"--image-features {path}: features of shape {tuple(features.shape)} do not match "
-                                f"its {len(ids)} image ids (or hold NaN / inf)")  # fmt: skip
+                                f"its {len(ids)} image ids (or hold NaN / inf)")
     expected = tower_fields(config)
     for name, value in expected.items():
         if metadata.get(name) != value:
             raise BadInputFileError(f"--image-features {path} was computed with another {name} ({metadata.get(name)} "
                                     f"instead of {value})", hint="recompute it with 'eeg2img image-features' for "
-                                    "this vision model and preset")  # fmt: skip
+                                    "this vision model and preset")
     if features.shape[1] != config.vision_embed_dim:
         raise BadInputFileError(f"--image-features {path}: {features.shape[1]} features per image, the tower gives "
-                                f"{config.vision_embed_dim}")  # fmt: skip
+                                f"{config.vision_embed_dim}")
     return features.float(), {image_id: i for i, image_id in enumerate(ids)}, metadata
 
 
@@ -187,6 +187,6 @@ def features_for_split(split: Any, features: torch.Tensor, rows: dict[str, int],
     missing = [str(i) for i in unique if str(i) not in rows]
     if missing:
         raise BadInputFileError(f"--image-features {path} has no features for {len(missing)} images of the dataset, "
-                                f"e.g. {missing[0]!r}", hint="recompute it for this dataset")  # fmt: skip
+                                f"e.g. {missing[0]!r}", hint="recompute it for this dataset")
     cache = features[torch.as_tensor([rows[str(i)] for i in unique], dtype=torch.long)]
     return cache, inverse.astype(np.int64)

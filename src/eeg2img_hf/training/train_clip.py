@@ -113,7 +113,7 @@ class ClipBatchDataset(EEGBatchDataset):
     """
 
     def __init__(self, dataset, pixel_cache: torch.Tensor, image_index: np.ndarray,
-                 image_key: str = "pixel_values") -> None:  # fmt: skip
+                 image_key: str = "pixel_values") -> None:
         super().__init__(dataset)
         self.pixel_cache = pixel_cache
         self.image_index = torch.as_tensor(image_index, dtype=torch.long)
@@ -156,14 +156,14 @@ def load_clip_data(args: ClipTrainingArguments):
         unknown = sorted((keep | drop) - present)
         if unknown:
             raise ValueError(f"subjects {unknown} are not in the dataset's train / validation splits (subjects: "
-                             f"{sorted(present)})")  # fmt: skip
+                             f"{sorted(present)})")
         for name in ("train", "validation"):
             subjects = np.asarray(dataset[name]["subject"])
             mask = ~np.isin(subjects, list(drop)) & (np.isin(subjects, list(keep)) if keep else True)
             dataset[name] = dataset[name].select(np.flatnonzero(mask).tolist())
             if len(dataset[name]) == 0:
                 raise ValueError(f"no {name} trials left after choosing subjects (subjects={args.subjects}, "
-                                 f"exclude_subjects={args.exclude_subjects})")  # fmt: skip
+                                 f"exclude_subjects={args.exclude_subjects})")
     return dataset, info
 
 
@@ -273,10 +273,10 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         features, rows, _ = load_image_features(args.image_features, model.config)
         splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
                                                                             args.image_features), "vision_features")
-                  for name in ("train", "validation")}  # fmt: skip
+                  for name in ("train", "validation")}
     else:
         splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
-                  for name in ("train", "validation")}  # fmt: skip
+                  for name in ("train", "validation")}
     image_key = splits["train"].image_key
     loader, sampler = _build_loader(args, splits["train"], accelerator.num_processes)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -203,7 +203,7 @@ def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int, star
         return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
     base = start.config
     found = {"conditioning": base.conditioning, "embed_dim" if args.conditioning == "eeg" else "num_classes":
-             base.embed_dim if args.conditioning == "eeg" else base.num_classes}  # fmt: skip
+             base.embed_dim if args.conditioning == "eeg" else base.num_classes}
     wanted = {k: extra[k] for k in found}
     if found != wanted:
         raise BadModelFolderError(
@@ -237,7 +237,7 @@ def load_starting_point(path: str) -> GANStartingPoint:
         raise BadModelFolderError(f"--init-from {path!r} has no {GAN_DISCRIMINATOR_FOLDER}/ folder: a GAN cannot "
                                   "continue training without its discriminator",
                                   hint="pass a train-gan model folder or a `convert-checkpoint stylegan-snapshot` "
-                                       "folder")  # fmt: skip
+                                       "folder")
     discriminator = load_model_folder(EEGStyleGANDiscriminator, d_dir, what="--init-from discriminator")
     g_dir = folder / GAN_GENERATOR_FOLDER
     if (g_dir / "config.json").is_file():
@@ -259,7 +259,7 @@ def load_starting_point(path: str) -> GANStartingPoint:
         generator_ema={k: v.detach().clone() for k, v in model.generator.state_dict().items()},
         discriminator={k: v.detach().clone() for k, v in discriminator.state_dict().items()},
         augment_p=augment_p, generator_source=source,
-    )  # fmt: skip
+    )
 
 
 def _load_network(network: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: str) -> None:
@@ -552,7 +552,7 @@ def _setup(args: GANTrainingArguments):
     accelerator = _make_accelerator(args)
     if args.seed + accelerator.num_processes - 1 > MAX_SEED:
         raise ValueError(f"seed {args.seed} + {accelerator.num_processes - 1} (one seed per process) exceeds "
-                         f"{MAX_SEED} (2**32 - 1); choose a smaller seed")  # fmt: skip
+                         f"{MAX_SEED} (2**32 - 1); choose a smaller seed")
     if args.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
     encoder = load_frozen_encoder(args.encoder if args.conditioning == "eeg" else None, accelerator.device)

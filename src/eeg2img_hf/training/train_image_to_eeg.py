@@ -52,9 +52,9 @@ class _TrialImages(torch.utils.data.Dataset):
     """Trials as (index into unique processed images, target embedding, label, subject); fetched a batch at a time."""
 
     def __init__(self, pixels: torch.Tensor, image_index: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor,
-                 subjects: torch.Tensor) -> None:  # fmt: skip
+                 subjects: torch.Tensor) -> None:
         self.pixels, self.image_index, self.targets, self.labels, self.subjects = (
-            pixels, image_index, targets, labels, subjects)  # fmt: skip
+            pixels, image_index, targets, labels, subjects)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,7 +62,7 @@ class _TrialImages(torch.utils.data.Dataset):
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         index = torch.as_tensor(list(indices), dtype=torch.long)
         return {"pixel_values": self.pixels[self.image_index[index]], "target_embeds": self.targets[index],
-                "labels": self.labels[index], "subject": self.subjects[index]}  # fmt: skip
+                "labels": self.labels[index], "subject": self.subjects[index]}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
@@ -88,7 +88,7 @@ def process_split(split, image_processor, batch_size: int = 256) -> _TrialImages
     targets = torch.as_tensor(np.asarray(split.with_format("numpy")[EMBEDS_COLUMN]), dtype=torch.float32)
     return _TrialImages(torch.cat(chunks), torch.from_numpy(trial_to_image), targets,
                         torch.as_tensor(np.asarray(split["label"]), dtype=torch.long),
-                        torch.as_tensor(np.asarray(split["subject"]), dtype=torch.long))  # fmt: skip
+                        torch.as_tensor(np.asarray(split["subject"]), dtype=torch.long))
 
 
 def build_image_to_eeg_model(args: ImageToEEGTrainingArguments, encoder, n_subjects: int):
@@ -96,7 +96,7 @@ def build_image_to_eeg_model(args: ImageToEEGTrainingArguments, encoder, n_subje
     from `args.vision_model` when set (a frozen backbone that stays random is refused)."""
     overrides = {"eeg_embed_dim": int(encoder.config.embed_dim),
                  "n_subjects": n_subjects if args.subject_conditioning else None,
-                 "generator_name_or_path": args.generator, **args.model_config}  # fmt: skip
+                 "generator_name_or_path": args.generator, **args.model_config}
     return build_with_vision_tower(ImageToEEGModel, ImageToEEGConfig, args, overrides)
 
 
@@ -131,14 +131,14 @@ def validation_metrics(model, view: _TrialImages, loss: str, margin: float, batc
         rows = range(start, min(start + batch_size, len(view)))
         batch = {k: v.to(device) for k, v in view.__getitems__(rows).items()}
         out = model(pixel_values=batch["pixel_values"], subject=batch["subject"] if subject_on else None,
-                    target_embeds=batch["target_embeds"], labels=batch["labels"], loss=loss, margin=margin)  # fmt: skip
+                    target_embeds=batch["target_embeds"], labels=batch["labels"], loss=loss, margin=margin)
         embeds.append(out.eeg_embeds.float().cpu())
         losses.append(float(out.loss) * len(batch["labels"]))
     model.train(was_training)
     predicted = torch.cat(embeds)
     cosine = torch.nn.functional.cosine_similarity(predicted, view.targets, dim=-1)
     return {"val_loss": sum(losses) / len(view), "val_kmeans": kmeans_accuracy(predicted.numpy(), view.labels.numpy()),
-            "val_cosine": float(cosine.mean())}  # fmt: skip
+            "val_cosine": float(cosine.mean())}
 
 
 def _save_model(model, image_processor, model_dir: Path) -> None:
@@ -176,20 +176,20 @@ def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     def loss(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return net(pixel_values=batch["pixel_values"], subject=batch["subject"] if subject_on else None,
                    target_embeds=batch["target_embeds"], labels=batch["labels"], loss=args.loss,
-                   margin=args.margin).loss  # fmt: skip
+                   margin=args.margin).loss
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "loss": loss, "selection_key": selection_key,
         "validate": lambda net: validation_metrics(net, data["validation"], args.loss, args.margin),
         "save_best": lambda net, _: _save_model(net, image_processor, out_dir / "model"),
-    }  # fmt: skip
+    }
     seconds, seen = train_epochs(accelerator, args, parts, state, logger, desc=f"train-image-to-eeg ({args.loss})")
     summary = run_record(
         accelerator, args, state, seconds, seen, selection_key, dataset_info=data["info"],
         classes=data["class_names"], n_train_trials=len(data["train"]), n_train_images=len(data["train"].pixels),
         embeddings_cache=data["embeddings_cache"],
         vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
-    )  # fmt: skip
+    )
     return finish_run(accelerator, summary, TRAINING_RECORD)
 
 

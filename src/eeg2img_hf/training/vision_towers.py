@@ -46,7 +46,7 @@ def refuse_random_frozen_tower(frozen: bool, args: Any) -> None:
             hint=f"pass --vision-model REPO_OR_PATH (e.g. {DEFAULT_VISION_MODEL}; vision_model=...), train the tower "
                  "(freeze_vision_tower=False), or opt in with --allow-random-vision-tower "
                  "(allow_random_vision_tower=True)",
-        )  # fmt: skip
+        )
 
 
 def planned_frozen(args: Any, model_presets: Mapping[str, Mapping[str, Any]], default: bool = True) -> bool:
@@ -85,9 +85,9 @@ def build_with_vision_tower(model_class: Any, config_class: Any, args: Any, over
     if args.vision_model:
         if "vision_config" in overrides:
             raise ValueError("model_config['vision_config'] and vision_model both set the vision tower: the "
-                             "pretrained checkpoint brings its own config, drop one of them")  # fmt: skip
+                             "pretrained checkpoint brings its own config, drop one of them")
         return model_class.from_vision_pretrained(args.model_preset, vision_model=args.vision_model,
-                                                  revision=args.vision_revision, **overrides)  # fmt: skip
+                                                  revision=args.vision_revision, **overrides)
     config = config_class.from_preset(args.model_preset, **overrides)
     refuse_random_frozen_tower(config.freeze_vision_tower, args)
     return model_class(config)

@@ -65,7 +65,7 @@ def check_number(
             ok = ok and (high is None or (number < high if high_open else number <= high))
     if not ok:
         raise ValueError(f"{name} must be a finite number {_bounds(low, high, not low_open, not high_open)}, "
-                         f"got {value!r}")  # fmt: skip
+                         f"got {value!r}")
     return number
 
 

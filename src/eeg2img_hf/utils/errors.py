@@ -71,7 +71,7 @@ _HUB_HINTS = {
     "RevisionNotFoundError": "check the branch or commit name",
     "EntryNotFoundError": "the repo has no such file; check the repo id and revision",
     "HfHubHTTPError": "the Hub refused the request; check the repo id, your token and the network connection",
-}  # fmt: skip
+}
 
 
 def _type_names(err: BaseException) -> list[str]:
@@ -113,7 +113,7 @@ def user_error_message(err: BaseException) -> str | None:
         return "\n".join(lines)
     if "DecompressionBombError" in names or "DecompressionBombWarning" in names:
         return (f"an image is too large to decode safely ({one_line(err)})\n"
-                "resize the image, or check that the file is the image you meant")  # fmt: skip
+                "resize the image, or check that the file is the image you meant")
     if "SafetensorError" in names:
         return f"a safetensors file is corrupt or truncated ({one_line(err)})\nre-save or re-download the file"
     if isinstance(err, zipfile.BadZipFile):

@@ -48,7 +48,7 @@ _MAX_HEADER = 100 * 1024 * 1024
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 _CONVERT_HINT = ("only safetensors weights are loaded (pickle files can run code); convert with "
-                 "`eeg2img convert-checkpoint`, or load the model in trusted code and call save_pretrained")  # fmt: skip
+                 "`eeg2img convert-checkpoint`, or load the model in trusted code and call save_pretrained")
 
 
 @dataclass
@@ -83,22 +83,22 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
             prefix = handle.read(8)
             if len(prefix) < 8:
                 raise BadInputFileError(f"{os.fspath(path)} is not a safetensors file: it is only {size} bytes long",
-                                        hint=hint)  # fmt: skip
+                                        hint=hint)
             (length,) = struct.unpack("<Q", prefix)
             if length > min(_MAX_HEADER, size - 8):
                 raise BadInputFileError(f"{os.fspath(path)} is not a safetensors file (or is truncated): its header "
-                                        f"claims {length} bytes, the file has {size}", hint=hint)  # fmt: skip
+                                        f"claims {length} bytes, the file has {size}", hint=hint)
             header = json.loads(handle.read(length).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadInputFileError(f"{os.fspath(path)} is not a safetensors file: its header is not JSON",
-                                hint=hint) from None  # fmt: skip
+                                hint=hint) from None
     except IsADirectoryError:
         raise BadInputFileError(f"{os.fspath(path)} is a folder, expected a safetensors file") from None
     except FileNotFoundError:
         raise BadInputFileError(f"{os.fspath(path)}: no such file") from None
     if not isinstance(header, dict):
         raise BadInputFileError(f"{os.fspath(path)} is not a safetensors file: its header is not a JSON object",
-                                hint=hint)  # fmt: skip
+                                hint=hint)
     end = 0
     for name, entry in header.items():
         if name == "__metadata__":
@@ -106,11 +106,11 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
         offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
             raise BadInputFileError(f"{os.fspath(path)} is not a valid safetensors file: tensor {name!r} has no "
-                                    "data offsets", hint=hint)  # fmt: skip
+                                    "data offsets", hint=hint)
         end = max(end, offsets[1])
     if 8 + length + end > size:
         raise BadInputFileError(f"{os.fspath(path)} is truncated: its tensors need {8 + length + end} bytes, the file "
-                                f"has {size}", hint=hint)  # fmt: skip
+                                f"has {size}", hint=hint)
     return header
 
 
@@ -119,7 +119,7 @@ def _read_json(path: Path, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BadModelFolderError(f"{os.fspath(path)} ({what}) is not valid JSON: {err}",
-                                  hint="re-save the model with save_pretrained, or restore the file") from None  # fmt: skip
+                                  hint="re-save the model with save_pretrained, or restore the file") from None
 
 
 def _expected_names(expected: tuple[str, ...]) -> str:
@@ -158,14 +158,14 @@ def check_model_folder(
         if looks_like_hub_id(path):
             return None
         raise BadModelFolderError(f"{what} {os.fspath(path)!r}: no such model folder",
-                                  hint=f"pass the folder of {_expected_names(expected)}")  # fmt: skip
+                                  hint=f"pass the folder of {_expected_names(expected)}")
     if not folder.is_dir():
         raise BadModelFolderError(f"{what} {os.fspath(path)!r} is a file, expected a model folder (the folder "
-                                  "holding config.json and model.safetensors)")  # fmt: skip
+                                  "holding config.json and model.safetensors)")
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise BadModelFolderError(f"{what} {os.fspath(folder)!r} has no config.json: not a saved model folder",
-                                  hint=f"pass the folder of {_expected_names(expected)}")  # fmt: skip
+                                  hint=f"pass the folder of {_expected_names(expected)}")
     config = _read_json(config_path, "the model config")
     if not isinstance(config, dict):
         raise BadModelFolderError(f"{os.fspath(config_path)} must hold a JSON object, got {type(config).__name__}")
@@ -173,7 +173,7 @@ def check_model_folder(
     if model_type not in expected:
         found = MODEL_TYPE_NAMES.get(model_type, f"a model of type {model_type!r}")
         raise BadModelFolderError(f"{what} {os.fspath(folder)!r} holds {found}, expected "
-                                  f"{_expected_names(expected)}", hint="pass a folder of the expected kind")  # fmt: skip
+                                  f"{_expected_names(expected)}", hint="pass a folder of the expected kind")
     files = _weight_files(folder, what)
     shapes: dict[str, tuple[int, ...]] = {}
     for file in files:
@@ -193,16 +193,16 @@ def _weight_files(folder: Path, what: str) -> list[Path]:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise BadModelFolderError(f"{what} {os.fspath(folder)!r} lacks the weight shards {missing[:5]} listed in "
-                                      f"{INDEX_NAME}", hint="download or copy the complete folder")  # fmt: skip
+                                      f"{INDEX_NAME}", hint="download or copy the complete folder")
         return files
     if (folder / WEIGHTS_NAME).is_file():
         return [folder / WEIGHTS_NAME]
     pickles = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_WEIGHT_SUFFIXES)
     if pickles:
         raise BadModelFolderError(f"{what} {os.fspath(folder)!r} holds only pickle weights {pickles[:3]}, no "
-                                  f"{WEIGHTS_NAME}", hint=_CONVERT_HINT)  # fmt: skip
+                                  f"{WEIGHTS_NAME}", hint=_CONVERT_HINT)
     raise BadModelFolderError(f"{what} {os.fspath(folder)!r} has no {WEIGHTS_NAME}: the weights are missing",
-                              hint="copy the complete folder written by save_pretrained")  # fmt: skip
+                              hint="copy the complete folder written by save_pretrained")
 
 
 def _align_prefix(wanted: dict[str, Any], saved: dict[str, Any], prefix: str) -> tuple[dict, dict]:
@@ -232,10 +232,10 @@ def check_loaded_keys(model: Any, checked: ModelFolder, *, what: str = "model") 
     reshaped = sorted(k for k in set(wanted) & set(saved) if tuple(wanted[k]) != tuple(saved[k]))
     if missing or unexpected or reshaped:
         parts = [_listed(kind, names) for kind, names in (("missing tensors", missing),
-                 ("unexpected tensors", unexpected), ("tensors of another shape", reshaped)) if names]  # fmt: skip
+                 ("unexpected tensors", unexpected), ("tensors of another shape", reshaped)) if names]
         raise BadModelFolderError(f"{what} {os.fspath(checked.path)!r}: the weights do not fit its config.json ("
                                   f"{'; '.join(parts)})", hint="re-save the model with save_pretrained, or restore "
-                                  "the folder's config.json and weights together")  # fmt: skip
+                                  "the folder's config.json and weights together")
 
 
 def _skeleton(model_class: Any, config: Any) -> Any:
@@ -250,7 +250,7 @@ def _skeleton(model_class: Any, config: Any) -> Any:
 
 
 def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str | tuple[str, ...] | None = None, *,
-                      what: str = "model", **kwargs: Any) -> Any:  # fmt: skip
+                      what: str = "model", **kwargs: Any) -> Any:
     """`model_class.from_pretrained(path, **kwargs)` after [`check_model_folder`], refusing weights that do not fit.
 
     The tensor names and shapes of the weights are compared with the model built from `config.json` before the
@@ -281,7 +281,7 @@ def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str |
         except (TypeError, KeyError, AttributeError, ValueError, OSError) as err:
             raise BadModelFolderError(f"{config_path} is not a valid {checked.model_type} config "
                                       f"({type(err).__name__}: {' '.join(str(err).split())[:300]})",
-                                      hint="restore the config.json written by save_pretrained") from err  # fmt: skip
+                                      hint="restore the config.json written by save_pretrained") from err
     skeleton = _skeleton(model_class, kwargs["config"]) if "config" in kwargs else None
     if skeleton is not None:
         check_loaded_keys(skeleton, checked, what=what)
@@ -292,6 +292,6 @@ def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str |
             raise
         raise BadModelFolderError(f"{what} {os.fspath(checked.path)!r} does not load: the weights or config do not "
                                   f"fit the model ({type(err).__name__}: {' '.join(str(err).split())[:300]})",
-                                  hint="re-save the model with save_pretrained") from err  # fmt: skip
+                                  hint="re-save the model with save_pretrained") from err
     check_loaded_keys(model, checked, what=what)
     return model

@@ -81,7 +81,7 @@ def write_marker(folder: PathLike, *, command: str, kind: str) -> Path:
         raise ValueError(f"unknown output kind {kind!r}; expected one of {sorted(OUTPUT_KINDS)}")
     path = Path(folder) / MARKER_NAME
     record = {"written_by": WRITER, "command": command, "kind": kind,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     # Written beside the folder and renamed into it: another process never sees a half-written marker.
     handle, tmp = tempfile.mkstemp(prefix=f".{Path(folder).name}.marker-", dir=Path(folder).resolve().parent)
     try:
@@ -228,7 +228,7 @@ def check_inputs(output: PathLike, inputs: Inputs, *, what: str = "output") -> P
         else:
             continue
         raise RefusedOutputError(f"{what} {_shown(out)} {relation}: writing there could destroy the input",
-                                 hint="choose a new or empty folder outside the inputs")  # fmt: skip
+                                 hint="choose a new or empty folder outside the inputs")
     return out
 
 
@@ -263,7 +263,7 @@ def prepare_output_dir(
     out = check_inputs(path, inputs, what=what)
     if os.path.lexists(out) and not out.is_dir():
         raise RefusedOutputError(f"{what} {_shown(out)} exists and is not a folder (it is a file)",
-                                 hint="choose a folder path; the file was left unchanged")  # fmt: skip
+                                 hint="choose a folder path; the file was left unchanged")
     if not out.is_dir() or not any(out.iterdir()):
         return out
     owner = own_output_kind(out)
@@ -276,12 +276,12 @@ def prepare_output_dir(
         )
     if owner != kind:
         raise RefusedOutputError(f"{what} {_shown(out)} holds {OUTPUT_KINDS[owner]}, not {OUTPUT_KINDS[kind]}",
-                                 hint="nothing was changed; choose another folder")  # fmt: skip
+                                 hint="nothing was changed; choose another folder")
     if overwrite:
         foreign = _foreign_entries(out, kind)
         if foreign:
             raise RefusedOutputError(f"{what} {_shown(out)} holds files eeg2img_hf did not write: {foreign[:5]}",
-                                     hint="nothing was changed; move them out or choose another folder")  # fmt: skip
+                                     hint="nothing was changed; move them out or choose another folder")
         return out
     if reuse:
         return out
@@ -316,15 +316,15 @@ def prepare_output_file(
     out = check_inputs(path, inputs, what=what)
     if out.is_dir():
         raise RefusedOutputError(f"{what} {_shown(out)} is an existing folder, expected a file path",
-                                 hint="choose a file name (the folder was left unchanged)")  # fmt: skip
+                                 hint="choose a file name (the folder was left unchanged)")
     if not os.path.lexists(out):
         return out
     if not overwrite:
         raise RefusedOutputError(f"{what} {_shown(out)} already exists; pass overwrite=True (--overwrite) to "
-                                 "replace it")  # fmt: skip
+                                 "replace it")
     if is_own is not None and not is_own(out):
         raise RefusedOutputError(f"{what} {_shown(out)} exists and was not written by eeg2img_hf",
-                                 hint="nothing was changed; choose another file name")  # fmt: skip
+                                 hint="nothing was changed; choose another file name")
     return out
 
 
@@ -332,7 +332,7 @@ RESERVED_FILE_NAMES = frozenset({
     "config.json", "preprocessor_config.json", "generation_config.json", "model.safetensors.index.json",
     "training_args.json", "trainer_state.json", "eeg2img_training.json", "dataset_dict.json", "state.json",
     "dataset_info.json", MARKER_NAME,
-})  # fmt: skip
+})
 """JSON files of model, dataset and run folders that a result file must never replace."""
 
 
@@ -348,10 +348,10 @@ def prepare_result_json(path: PathLike, *, what: str = "result JSON") -> Path:
         raise RefusedOutputError(f"{what} {_shown(out)} is an existing folder, expected a .json file path")
     if out.name in RESERVED_FILE_NAMES or out.suffix.lower() != ".json":
         raise RefusedOutputError(f"{what} {_shown(out)} must be a .json file that is not {out.name!r} of a model, "
-                                 "dataset or run folder", hint="choose another file name (nothing was written)")  # fmt: skip
+                                 "dataset or run folder", hint="choose another file name (nothing was written)")
     if out.exists() and _json_object(out) is None:
         raise RefusedOutputError(f"{what} {_shown(out)} exists and is not a JSON result; it was left unchanged",
-                                 hint="choose another file name")  # fmt: skip
+                                 hint="choose another file name")
     return out
 
 
@@ -375,7 +375,7 @@ def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
     if any(target.iterdir()):
         if own_output_kind(target) != kind or _foreign_entries(target, kind):
             raise RefusedOutputError(f"output folder {_shown(target)} was not written by eeg2img_hf as "
-                                     f"{OUTPUT_KINDS[kind]}; it was left unchanged")  # fmt: skip
+                                     f"{OUTPUT_KINDS[kind]}; it was left unchanged")
     else:
         target.rmdir()
         new.rename(target)

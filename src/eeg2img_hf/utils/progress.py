@@ -31,7 +31,7 @@ class Progress:
     """
 
     def __init__(self, total: int, initial: int = 0, desc: str = "", disable: bool = False,
-                 every_seconds: float = 30.0) -> None:  # fmt: skip
+                 every_seconds: float = 30.0) -> None:
         self.total, self.n, self.desc, self.disable = int(total), int(initial), desc, disable
         self.every_seconds = every_seconds
         self._start = self._last = time.monotonic()
@@ -44,7 +44,7 @@ class Progress:
         postfix = ", ".join(f"{k}={v}" for k, v in self._postfix.items())
         percent = 100.0 * self.n / self.total if self.total else 100.0
         return (f"{self.desc}: {self.n}/{self.total} ({percent:.0f} %), {elapsed:.0f} s, {rate:.2f} it/s"
-                + (f", {postfix}" if postfix else ""))  # fmt: skip
+                + (f", {postfix}" if postfix else ""))
 
     def update(self, n: int = 1) -> None:
         """Counts `n` more steps; logs a line when `every_seconds` have passed since the last one."""
@@ -65,7 +65,7 @@ class Progress:
 
 
 def progress_bar(total: int, initial: int = 0, desc: str = "", disable: bool = False,
-                 stream: TextIO | None = None) -> Any:  # fmt: skip
+                 stream: TextIO | None = None) -> Any:
     """A `tqdm` bar when `stream` (default `sys.stderr`, where tqdm writes) is a terminal, else a [`Progress`]."""
     stream = sys.stderr if stream is None else stream
     if getattr(stream, "isatty", lambda: False)():

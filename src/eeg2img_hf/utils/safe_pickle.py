@@ -337,7 +337,7 @@ def load_restricted_pickle(path: str | os.PathLike[str], max_bytes: int = DEFAUL
         `UnsafePickleError`: a refused global; `ValueError`: not a (readable) protocol-2+ pickle or too large.
     """
     return read_pickle_file(path, max_bytes, RestrictedUnpickler, expected="a StyleGAN snapshot pickle",
-                            protocol_note="StyleGAN2-ADA snapshots are")  # fmt: skip
+                            protocol_note="StyleGAN2-ADA snapshots are")
 
 
 def read_pickle_file(

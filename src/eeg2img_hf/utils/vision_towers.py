@@ -34,7 +34,7 @@ def vision_tower_record(config: Any) -> dict[str, Any]:
     kind = backbone if backbone not in (None, "transformers") else _get(_get(config, "vision_config"), "model_type")
     return {"model_type": kind, "weights": weights, "frozen": frozen,
             "name_or_path": source or None, "revision": _get(config, "vision_model_revision"),
-            "weights_sha256": _get(config, "vision_weights_sha256")}  # fmt: skip
+            "weights_sha256": _get(config, "vision_weights_sha256")}
 
 
 def describe_vision_tower(record: Mapping[str, Any]) -> str:
@@ -49,5 +49,5 @@ def describe_vision_tower(record: Mapping[str, Any]) -> str:
         return f"{kind}, pretrained weights from `{record['name_or_path']}`{where}, {state}."
     if record.get("frozen"):
         return (f"{kind}, **random init** (frozen, no pretrained weights loaded): its features are random and "
-                "were never trained.")  # fmt: skip
+                "were never trained.")
     return f"{kind}, trained from scratch with the rest of the model (no pretrained weights)."

@@ -152,17 +152,17 @@ def _file_name(path: Path) -> str:
 
 
 def _rows(files: list[Path], split: str, first: np.ndarray, class_ids: Sequence[str],
-          digests: dict[str, str]) -> Iterator[dict]:  # fmt: skip
+          digests: dict[str, str]) -> Iterator[dict]:
     for path in files:
         name = _file_name(path)
         image, eeg, label, image_id, subject = _parse_trial(load_object_npy(path, trust_pickle=True), name)
         if eeg.shape != first.shape or eeg.dtype != first.dtype:
             raise ValueError(f"{name}: EEG {eeg.shape} {eeg.dtype} differs from the first file's {first.shape} "
-                             f"{first.dtype}")  # fmt: skip
+                             f"{first.dtype}")
         prefix = image_id.split("_")[0]
         if 0 <= label < len(class_ids) and prefix.startswith("n") and prefix != class_ids[label]:
             raise ValueError(f"{name}: image {image_id!r} has label {label} = {class_ids[label]!r} in the class order "
-                             "used; pass class_ids in the authors' label order")  # fmt: skip
+                             "used; pass class_ids in the authors' label order")
         if subject < 1:
             raise ValueError(f"{name}: subject {subject}; EEGCVPR40 subjects are numbered from 1")
         digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
@@ -171,7 +171,7 @@ def _rows(files: list[Path], split: str, first: np.ndarray, class_ids: Sequence[
         png = encode_image(Image.fromarray(np.ascontiguousarray(image)))  # (H, W, 3) uint8 -> RGB
         yield {"eeg": eeg.astype(np.float32, copy=False), "image": png, "label": label,
                "subject": subject, "image_id": image_id, "block": (subject - 1) * len(class_ids) + label,
-               "official_split": split}  # fmt: skip
+               "official_split": split}
 
 
 def convert_authors_npy(
@@ -225,14 +225,14 @@ def convert_authors_npy(
         "class_ids": class_ids,
         "preprocessing": [
             preprocessing_step("crop", start=20, stop=460, sfreq=SFREQ, applied_by="authors (assumed from the "
-                               "128 x 440 shape; the conversion script is unpublished)"),  # fmt: skip
+                               "128 x 440 shape; the conversion script is unpublished)"),
             preprocessing_step("min_max_normalise", applied_by="authors", per="signal",
                                note="the authors normalised each signal when making the .npy files (their "
                                "issue #30); the exact procedure is unknown and the values differ from the "
-                               "official .pth"),  # fmt: skip
+                               "official .pth"),
         ],
         "split": {"strategy": "paper", "source": "authors' train/val/test folders",
-                  "counts": {split: len(split_files) for split, split_files in files.items()}},  # fmt: skip
+                  "counts": {split: len(split_files) for split, split_files in files.items()}},
         "simulated": False,
         "source": "EEGStyleGAN-ADA authors' per-trial .npy export of EEGCVPR40",
         "license": None,
@@ -244,10 +244,10 @@ def convert_authors_npy(
         info["preprocessing"].append(preprocessing_step("cast", dtype="float32", source_dtype=str(first.dtype)))
     digests: dict[str, str] = {}
     rows = {split: _rows(split_files, split, first, class_ids, digests)
-            for split, split_files in files.items()}  # fmt: skip
+            for split, split_files in files.items()}
     return write_eeg_dataset(output_dir, rows, n_chans=eeg_shape[0], n_times=eeg_shape[1],
                              class_names=[names.get(c, c) for c in class_ids], info=info,
-                             extra_columns={"official_split": Value("string")}, overwrite=overwrite)  # fmt: skip
+                             extra_columns={"official_split": Value("string")}, overwrite=overwrite)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -255,7 +255,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", help="folder with train/, val/, test/ of per-trial .npy files")
     parser.add_argument("--output", required=True, help="output folder (DatasetDict.save_to_disk layout)")
     parser.add_argument("--trust-pickle", action="store_true",
-                        help="read the pickled .npy files (with a numpy-only restricted unpickler)")  # fmt: skip
+                        help="read the pickled .npy files (with a numpy-only restricted unpickler)")
     parser.add_argument("--variant", help="variant recorded in the metadata (default: the root folder name)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
 
@@ -263,5 +263,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the conversion from parsed CLI arguments; returns the JSON summary."""
     ds = convert_authors_npy(args.root, args.output, trust_pickle=args.trust_pickle, variant=args.variant,
-                             overwrite=args.overwrite)  # fmt: skip
+                             overwrite=args.overwrite)
     return {"output": str(args.output), "rows": {k: len(v) for k, v in ds.items()}, "dropped": {}}

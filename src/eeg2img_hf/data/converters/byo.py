@@ -43,7 +43,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 
 SPLIT_NAMES = ("train", "validation", "test")
 _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
-                  "val": "validation", "dev": "validation", "test": "test", "testing": "test"}  # fmt: skip
+                  "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validati
 def list_image_files(folder: Path) -> list[Path]:
     """Image files directly inside `folder`, sorted by file name (the order seeded pairing rules use)."""
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-                  key=lambda p: p.name)  # fmt: skip
+                  key=lambda p: p.name)
 
 
 def make_image_loader(image_size: int | None) -> Callable[[Path], Any]:
@@ -247,7 +247,7 @@ def _assign_splits(split: Any, labels: np.ndarray, fractions: tuple[float, float
     record = {"strategy": "random-trial", "stratified_by": "label", "seed": seed, "val_fraction": fractions[0],
               "test_fraction": fractions[1],
               "caveat": "random trial split: trials of the same image or recording block can be in several splits; "
-                        "re-split with a leakage-safe strategy (exemplar-disjoint, block-held-out) for evaluation"}  # fmt: skip
+                        "re-split with a leakage-safe strategy (exemplar-disjoint, block-held-out) for evaluation"}
     return codes, record
 
 
@@ -365,7 +365,7 @@ def convert_arrays(
         for i in np.flatnonzero(codes == code):
             row = {"eeg": np.ascontiguousarray(eeg[i], dtype=np.float32), "image": load_image(paths[i]),
                    "label": int(label_array[i]), "subject": int(subject_array[i]), "image_id": ids[i],
-                   "block": int(block_array[i])}  # fmt: skip
+                   "block": int(block_array[i])}
             if split is not None:
                 row["official_split"] = SPLIT_NAMES[code]
             yield row
@@ -378,11 +378,11 @@ def convert_arrays(
                           *image_steps(image_size)],
         "split": split_record, "simulated": False, "unit": unit, "source": "user-provided arrays",
         **dict(extra_info or {}),
-    }  # fmt: skip
+    }
     extra = {"official_split": Value("string")} if split is not None else None
     return write_eeg_dataset(output_dir, {s: rows(k) for k, s in enumerate(SPLIT_NAMES)}, n_chans=n_chans,
                              n_times=n_times, class_names=names, info=info, extra_columns=extra,
-                             batch_size=batch_size, overwrite=overwrite)  # fmt: skip
+                             batch_size=batch_size, overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,13 +523,13 @@ def convert_mne_epochs(
     if isinstance(recording, mne.io.BaseRaw):
         keep = None if images is None else (lambda code, names: _lookup(images, code, names) is not None)
         epochs = epochs_from_raw(recording, tmin=tmin, tmax=tmax, baseline=baseline, picks=picks, event_id=event_id,
-                                 keep=keep)  # fmt: skip
+                                 keep=keep)
         found, _, origin = raw_events(recording)
         extra["source"] = f"MNE raw recording ({Path(source).name if source else 'mne.io.Raw object'}), epoched"
         extra["epoching"] = {"tmin": float(tmin), "tmax": float(tmax),
                              "baseline": None if baseline is None else list(baseline),
                              "events_from": origin, "events_in_recording": len(found),
-                             "epoched": len(epochs.drop_log), "dropped": len(epochs.drop_log) - len(epochs)}  # fmt: skip
+                             "epoched": len(epochs.drop_log), "dropped": len(epochs.drop_log) - len(epochs)}
         owned = True
     else:
         epochs, owned = recording, recording is not epochs_or_path  # read from a file here: no copy needed
@@ -543,7 +543,7 @@ def convert_mne_epochs(
     image_ids = _metadata_images(epochs, metadata_image_column, auto=images is None)
     if images is None and image_ids is None:
         raise ValueError("no images: give an event -> image mapping, or epochs whose metadata has an image column "
-                         f"({' or '.join(METADATA_IMAGE_COLUMNS)}, or metadata_image_column=...)")  # fmt: skip
+                         f"({' or '.join(METADATA_IMAGE_COLUMNS)}, or metadata_image_column=...)")
     per_trial_images, per_trial_classes = [], []
     classes = None if class_of_event is None else {_mapping_key(k): str(v) for k, v in class_of_event.items()}
     for i, (code, names) in enumerate(keys):
@@ -576,7 +576,7 @@ def convert_mne_epochs(
         raise ValueError(f"could not pick channels {picks!r} from the epochs: {err}") from None
     data = picked.get_data(copy=False, verbose="error").astype(np.float32)
     extra.update({"event_id": {k: int(v) for k, v in epochs.event_id.items()}, "tmin": float(epochs.tmin),
-                  "baseline": None if epochs.baseline is None else [float(b) for b in epochs.baseline]})  # fmt: skip
+                  "baseline": None if epochs.baseline is None else [float(b) for b in epochs.baseline]})
     ds = convert_arrays(
         data, per_trial_classes, per_trial_images, output_dir, sfreq=float(epochs.info["sfreq"]), ch_names=picked.ch_names,
         class_names=class_names, subjects=np.full(len(keys), subject), blocks=np.full(len(keys), block),
@@ -644,30 +644,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `eeg2img convert byo`."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--recording", help="an MNE file: .fif (Epochs or Raw), .edf, .bdf, .vhdr, .set (epochs or "
-                        "raw); raw recordings are epoched around their events (stim channel, else annotations)")  # fmt: skip
+                        "raw); raw recordings are epoched around their events (stim channel, else annotations)")
     source.add_argument("--epochs", help="same as --recording (e.g. sub-01-epo.fif)")
     source.add_argument("--arrays", help=".npz with 'eeg' (n, C, T), 'labels', optional 'subjects', 'blocks', 'events'")
     parser.add_argument("--images",
                         help="CSV (event,image[,class]) or JSON mapping: event code/name (label with --arrays) -> image; "
-                             "optional when the epochs metadata names each epoch's image")  # fmt: skip
+                             "optional when the epochs metadata names each epoch's image")
     parser.add_argument("output_dir", help="folder to write (DatasetDict.save_to_disk layout)")
     parser.add_argument("--sfreq", type=float, help="sampling rate in Hz (--arrays only)")
     parser.add_argument("--ch-names", help="comma-separated channel names (--arrays only)")
     parser.add_argument("--unit", help="unit of the array values, e.g. uV or V, recorded in the metadata (--arrays "
-                        "only; MNE recordings are in V)")  # fmt: skip
+                        "only; MNE recordings are in V)")
     parser.add_argument("--class-names", help="comma-separated class names in label order")
     parser.add_argument("--picks", help="channels to keep: comma-separated names or an MNE type such as eeg "
-                        "(--recording; default: the data channels)")  # fmt: skip
+                        "(--recording; default: the data channels)")
     parser.add_argument("--tmin", type=float, help="epoch start in s relative to each event (raw recordings; "
-                        "default -0.2)")  # fmt: skip
+                        "default -0.2)")
     parser.add_argument("--tmax", type=float, help="epoch end in s (raw recordings; default 0.5)")
     parser.add_argument("--baseline", help="baseline interval START,END in s, either end may be 'none' (the epoch's "
-                        "edge), or 'none' for no correction (raw recordings; default none,0)")  # fmt: skip
+                        "edge), or 'none' for no correction (raw recordings; default none,0)")
     parser.add_argument("--event-id", help="names of stim-channel codes, e.g. face=10,house=20 (raw recordings)")
     parser.add_argument("--metadata-image-column", help="column of the epochs metadata naming each epoch's image "
-                        f"(default without --images: {' or '.join(METADATA_IMAGE_COLUMNS)})")  # fmt: skip
+                        f"(default without --images: {' or '.join(METADATA_IMAGE_COLUMNS)})")
     parser.add_argument("--image-root", help="folder of the image files the epochs metadata names (without --images; "
-                        "default: the recording's folder)")  # fmt: skip
+                        "default: the recording's folder)")
     parser.add_argument("--subject", type=int, default=0, help="subject of all epochs (--recording; 0 = unknown)")
     parser.add_argument("--name", help="dataset name recorded in the metadata")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random train/validation/test split")
@@ -707,7 +707,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert byo` from parsed CLI arguments; returns the JSON summary."""
     images, classes = read_event_mapping(args.images) if args.images else (None, None)
     common = {"seed": args.seed, "image_size": args.image_size, "overwrite": args.overwrite,
-              "batch_size": args.batch_size}  # fmt: skip
+              "batch_size": args.batch_size}
     recording = args.recording or args.epochs
     if recording:
         if args.sfreq is not None or args.ch_names or args.unit:
@@ -721,7 +721,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 class_names=_csv_list(args.class_names), subject=args.subject, picks=picks or "data",
                                 event_id=_parse_event_id(args.event_id) if args.event_id else None,
                                 metadata_image_column=args.metadata_image_column, image_root=root,
-                                name=args.name or "custom-mne", **window, **common)  # fmt: skip
+                                name=args.name or "custom-mne", **window, **common)
     else:
         ds = _run_arrays(args, images, common)
     return summary(ds, args.output_dir)
@@ -742,4 +742,4 @@ def _run_arrays(args: argparse.Namespace, images: dict[Any, Path] | None, common
     return convert_arrays(arrays["eeg"], arrays["labels"], images, args.output_dir, sfreq=args.sfreq,
                           ch_names=_csv_list(args.ch_names), class_names=_csv_list(args.class_names),
                           subjects=arrays.get("subjects"), blocks=arrays.get("blocks"), events=arrays.get("events"),
-                          unit=args.unit, name=args.name or "custom", **common)  # fmt: skip
+                          unit=args.unit, name=args.name or "custom", **common)

@@ -90,7 +90,7 @@ def _as_int(value: Any, where: str) -> int:
     import torch
 
     if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point() \
-            and value.dtype != torch.bool:  # fmt: skip
+            and value.dtype != torch.bool:
         return int(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{where} must be an int, got {type(value).__name__} {value!r:.40}")
@@ -192,7 +192,7 @@ def _check_options(min_length: int, max_length: int, crop: Sequence[int] | None)
     if crop is None:
         return None
     if len(crop) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in crop) \
-            or not 0 <= crop[0] < crop[1]:  # fmt: skip
+            or not 0 <= crop[0] < crop[1]:
         raise ValueError(f"crop must be (start, stop) ints with 0 <= start < stop, got {crop!r}")
     return int(crop[0]), int(crop[1])
 
@@ -236,7 +236,7 @@ def _plan(
 
 
 def _rows(dataset: list, indices: list[int], split: str | None, images: list[str], image_paths: dict[str, Path],
-          n_classes: int, crop: tuple[int, int] | None, name: str) -> Iterator[dict]:  # fmt: skip
+          n_classes: int, crop: tuple[int, int] | None, name: str) -> Iterator[dict]:
     import torch
 
     for i in indices:
@@ -248,7 +248,7 @@ def _rows(dataset: list, indices: list[int], split: str | None, images: list[str
         label, subject = _as_int(trial["label"], "label"), _as_int(trial["subject"], "subject")
         image_id = images[_as_int(trial["image"], "image")]
         row = {"eeg": eeg, "image": str(image_paths[image_id]), "label": label, "subject": subject,
-               "image_id": image_id, "block": (subject - 1) * n_classes + label}  # fmt: skip
+               "image_id": image_id, "block": (subject - 1) * n_classes + label}
         if split is not None:
             row["official_split"] = split
         yield row
@@ -302,7 +302,7 @@ def convert_eegcvpr40(
     crop = _check_options(min_length, max_length, crop)
     if images_dir is None:
         raise ValueError("images_dir is required: EEGCVPR40 images are not inside the .pth files (use the 2,000 "
-                         "ImageNet images named as in the file's 'images' list)")  # fmt: skip
+                         "ImageNet images named as in the file's 'images' list)")
     image_paths = _index_images(images_dir)  # checked first: the EEG file takes long to read
     name = Path(eeg_file).name
     dataset, labels, images = _check_source(load_torch_file(eeg_file, "EEG file"), name)
@@ -317,7 +317,7 @@ def convert_eegcvpr40(
     missing = [image for image in needed if image not in image_paths]
     if missing:
         raise ValueError(f"{len(missing)} of {len(needed)} images are missing from {str(images_dir)!r}, e.g. "
-                         f"{missing[:5]} (expected <name>.JPEG/.jpg/.png, directly or in a subfolder)")  # fmt: skip
+                         f"{missing[:5]} (expected <name>.JPEG/.jpg/.png, directly or in a subfolder)")
     n_chans = plan["n_chans"]
     first = dataset[next(i for indices in kept.values() for i in indices)]["eeg"]
     n_times = crop[1] - crop[0] if crop is not None else first.shape[1]
@@ -333,7 +333,7 @@ def convert_eegcvpr40(
         "source": f"{Path(splits_file).name}[{split_index}]" if splits_file is not None else None,
         "counts": counts,
         "dropped": {"not_in_split": not_in_split, "length": plan["length"],
-                    "shorter_than_crop": plan["shorter_than_crop"]},  # fmt: skip
+                    "shorter_than_crop": plan["shorter_than_crop"]},
     }
     info = {
         "name": "eegcvpr40",
@@ -357,9 +357,9 @@ def convert_eegcvpr40(
     class_names = [_WORDNET_NAMES.get(wnid, wnid) for wnid in labels]
     extra = {"official_split": Value("string")} if splits_file is not None else None
     rows = {split: _rows(dataset, indices, split if extra else None, images, image_paths, len(labels), crop, name)
-            for split, indices in kept.items()}  # fmt: skip
+            for split, indices in kept.items()}
     return write_eeg_dataset(output_dir, rows, n_chans=n_chans, n_times=n_times, class_names=class_names, info=info,
-                             extra_columns=extra, overwrite=overwrite)  # fmt: skip
+                             extra_columns=extra, overwrite=overwrite)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -378,7 +378,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the conversion from parsed CLI arguments; returns the JSON summary."""
     ds = convert_eegcvpr40(args.eeg, args.output, splits_file=args.splits, split_index=args.split_index,
                            images_dir=args.images, min_length=args.min_length, max_length=args.max_length,
-                           overwrite=args.overwrite)  # fmt: skip
+                           overwrite=args.overwrite)
     split = get_eeg_info(ds)["split"]
     return {"output": str(args.output), "rows": {k: len(v) for k, v in ds.items()}, "dropped": split["dropped"]}
 

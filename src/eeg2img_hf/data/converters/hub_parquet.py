@@ -67,7 +67,7 @@ def _open_source(source: str | os.PathLike, revision: str | None) -> Any:
         raise
     except Exception as err:  # noqa: BLE001 - offline Hub, unknown repo, unreadable parquet: one clear error
         raise ValueError(f"could not open {os.fspath(source)!r} as parquet files or a Hub dataset "
-                         f"({type(err).__name__}: {err})") from None  # fmt: skip
+                         f"({type(err).__name__}: {err})") from None
 
 
 def _split_from_name(name: str) -> str | None:
@@ -96,7 +96,7 @@ def _eeg_array(value: Any, layout: str, where: str) -> tuple[np.ndarray, str]:
             layout = "time-first"
         else:
             raise ValueError(f"{where}: cannot tell channels from samples in an EEG of shape {array.shape}; "
-                             "pass eeg_layout='channels-first' or 'time-first'")  # fmt: skip
+                             "pass eeg_layout='channels-first' or 'time-first'")
     eeg = array.T if layout == "time-first" else array
     if eeg.shape[0] != _N_CHANS:
         raise ValueError(f"{where}: expected {_N_CHANS} channels with eeg_layout={layout!r}, got shape {array.shape}")
@@ -145,7 +145,7 @@ class _RowMapper:
             data = _resized(data, self.image_size, where)
         out = {"eeg": eeg, "image": data, "label": label, "subject": int(subject), "image_id": image_id,
                "block": (int(subject) - 1) * len(self.wnids) + label if subject > 0 else -1,
-               "official_split": official}  # fmt: skip
+               "official_split": official}
         if self.has_caption:
             out["caption"] = "" if row.get("caption") is None else str(row["caption"])
         return out
@@ -231,7 +231,7 @@ def convert_hub_parquet(
         missing.append("label_folder or label")
     if missing:
         raise ValueError(f"the source lacks columns {missing} (has {columns}); EEG is read from one of "
-                         f"{list(_EEG_COLUMNS)} or eeg_column")  # fmt: skip
+                         f"{list(_EEG_COLUMNS)} or eeg_column")
     eeg, layout = _eeg_array(first[eeg_column], eeg_layout, "first row")
     n_times = eeg.shape[1]
     mapper = _RowMapper(columns, eeg_column, layout, image_size)
@@ -262,13 +262,13 @@ def convert_hub_parquet(
         "citation": "Spampinato, Palazzo, Kavasidis, Giordano, Souly, Shah (2017). Deep Learning Human Mind for "
                     "Automated Visual Classification. CVPR 2017.",
         "block_rule": "(subject - 1) * 40 + label",
-    }  # fmt: skip
+    }
     extra = {"official_split": Value("string")}
     if mapper.has_caption:
         extra["caption"] = Value("string")
     written = write_eeg_dataset(output_dir, {s: rows(s) for s in SPLIT_NAMES}, n_chans=_N_CHANS, n_times=int(n_times),
                                 class_names=names, info=info, extra_columns=extra, batch_size=batch_size,
-                                overwrite=overwrite)  # fmt: skip
+                                overwrite=overwrite)
     return written
 
 
@@ -286,5 +286,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert hub-parquet` from parsed CLI arguments; returns the JSON summary."""
     ds = convert_hub_parquet(args.source, args.output_dir, revision=args.revision, eeg_column=args.eeg_column,
                              eeg_layout=args.eeg_layout, image_size=args.image_size, overwrite=args.overwrite,
-                             batch_size=args.batch_size)  # fmt: skip
+                             batch_size=args.batch_size)
     return summary(ds, args.output_dir)

@@ -119,12 +119,12 @@ def read_object_mat(path: str | os.PathLike, labels_only: bool = False) -> dict[
         out[name] = values.astype(np.int64)
     if len(out["categoryLabels"]) != len(out["exemplarLabels"]):
         raise ValueError(f"{path.name}: categoryLabels and exemplarLabels differ in length "
-                         f"({len(out['categoryLabels'])} vs {len(out['exemplarLabels'])})")  # fmt: skip
+                         f"({len(out['categoryLabels'])} vs {len(out['exemplarLabels'])})")
     if not labels_only:
         x = np.asarray(content["X_3D"])
         if x.ndim != 3 or x.shape[2] != len(out["categoryLabels"]) or x.dtype.kind != "f":
             raise ValueError(f"{path.name}: X_3D must be a float array (n_chans, n_times, {len(out['categoryLabels'])}), "
-                             f"got shape {x.shape} {x.dtype}")  # fmt: skip
+                             f"got shape {x.shape} {x.dtype}")
         out["X_3D"] = x
     return out
 
@@ -154,7 +154,7 @@ def _find_images(images_dir: Path, exemplars: list[int], pattern: str | None) ->
         missing = [e for e, p in paths.items() if not p.is_file()]
         if missing:
             raise ValueError(f"no image for exemplars {missing[:10]} with image_pattern {pattern!r} "
-                             f"(e.g. {paths[missing[0]].name!r})")  # fmt: skip
+                             f"(e.g. {paths[missing[0]].name!r})")
         return paths
     by_number: dict[int, list[Path]] = {}
     for path in images_dir.iterdir():
@@ -193,7 +193,7 @@ def _exemplar_split(category_of: dict[int, int], fractions: tuple[float, float],
     labels = np.array([category_of[e] for e in exemplars])
     parts = split_trials(labels, np.full(len(exemplars), -1), [str(e) for e in exemplars],
                          strategy="exemplar-disjoint", val_fraction=fractions[0], test_fraction=fractions[1],
-                         seed=seed)  # fmt: skip
+                         seed=seed)
     return {exemplars[i]: code for code, name in enumerate(("train", "validation", "test")) for i in parts[name]}
 
 
@@ -254,7 +254,7 @@ def convert_object(
         for exemplar, category in set(zip(labels["exemplarLabels"].tolist(), labels["categoryLabels"].tolist())):
             if category_of.setdefault(exemplar, category) != category:
                 raise ValueError(f"{path.name}: exemplar {exemplar} is labelled with categories "
-                                 f"{category_of[exemplar]} and {category}")  # fmt: skip
+                                 f"{category_of[exemplar]} and {category}")
     exemplars = sorted(category_of)
     images = _find_images(Path(images_dir), exemplars, image_pattern)
     split_of = _exemplar_split(category_of, fractions, seed)
@@ -266,12 +266,12 @@ def convert_object(
             content = read_object_mat(path)
             if content["X_3D"].shape[:2] != (n_chans, n_times):
                 raise ValueError(f"{path.name}: X_3D has {content['X_3D'].shape[:2]} channels x samples, the first "
-                                 f"file has {(n_chans, n_times)}")  # fmt: skip
+                                 f"file has {(n_chans, n_times)}")
             trials = content["X_3D"].transpose(2, 0, 1).astype(np.float32)  # (n_trials, n_chans, n_times)
             for i, (category, exemplar) in enumerate(zip(content["categoryLabels"], content["exemplarLabels"])):
                 if split_of[int(exemplar)] == code:
                     yield {"eeg": trials[i], "image": load_image(images[int(exemplar)]), "label": int(category) - 1,
-                           "subject": subject, "image_id": str(int(exemplar)), "block": -1}  # fmt: skip
+                           "subject": subject, "image_id": str(int(exemplar)), "block": -1}
 
     split_names = ("train", "validation", "test")
     by_split = {s: sorted(e for e in exemplars if split_of[e] == k) for k, s in enumerate(split_names)}
@@ -300,10 +300,10 @@ def convert_object(
         "license": "CC-BY-3.0", "citation": _CITATION,
         "caveats": ["each of the 72 exemplars is repeated many times per subject: split by exemplar for evaluation",
                     "block is -1: the .mat files carry no block/session information"],
-    }  # fmt: skip
+    }
     return write_eeg_dataset(output_dir, {s: rows(k) for k, s in enumerate(split_names)}, n_chans=int(n_chans),
                              n_times=int(n_times), class_names=OBJECT_CLASS_NAMES, info=info, batch_size=batch_size,
-                             overwrite=overwrite)  # fmt: skip
+                             overwrite=overwrite)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -330,5 +330,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = convert_object(args.mat_dir, args.images_dir, args.output_dir, subjects=subjects,
                         image_pattern=args.image_pattern, val_fraction=args.val_fraction,
                         test_fraction=args.test_fraction, seed=args.seed, image_size=args.image_size,
-                        overwrite=args.overwrite, batch_size=args.batch_size)  # fmt: skip
+                        overwrite=args.overwrite, batch_size=args.batch_size)
     return summary(ds, args.output_dir)

@@ -45,10 +45,10 @@ from .byo import add_common_arguments, allocate, check_image_size, image_steps, 
 from .writer import write_eeg_dataset
 
 __all__ = ["THINGS_EEG2_CHANNELS", "THINGS_EEG2_SFREQ", "add_arguments", "convert_things_eeg2", "load_things_npy",
-           "read_things_concepts", "run"]  # fmt: skip
+           "read_things_concepts", "run"]
 
 THINGS_EEG2_CHANNELS = ("Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz", "PO4",
-                        "PO8", "P6", "P2")  # fmt: skip
+                        "PO8", "P6", "P2")
 """The 17 occipital and parietal channels of the preprocessed release, in its order."""
 
 THINGS_EEG2_SFREQ = 100.0
@@ -56,7 +56,7 @@ AVERAGE_CHOICES = ("none", "train", "test", "both")
 EEG_KEYS = ("preprocessed_eeg_data", "ch_names", "times")
 METADATA_KEYS = ("train_img_concepts", "train_img_files", "test_img_concepts", "test_img_files")
 _PARTS = {"training": ("train", "training_images", "preprocessed_eeg_training.npy"),
-          "test": ("test", "test_images", "preprocessed_eeg_test.npy")}  # fmt: skip
+          "test": ("test", "test_images", "preprocessed_eeg_test.npy")}
 _SUBJECT_FOLDER = re.compile(r"^sub-(\d+)$")
 _CONCEPT = re.compile(r"^(\d+)_(.+)$")
 _DEFAULT_MAX_BYTES = 8 * 1024**3
@@ -93,7 +93,7 @@ class _ThingsUnpickler(RestrictedUnpickler):
         if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == ("_codecs", "encode"):
             return super().find_class(module, name)
         raise UnsafePickleError(f"refused global {module}.{name}: THINGS-EEG2 files hold only numpy arrays, "
-                                "lists, dicts and strings")  # fmt: skip
+                                "lists, dicts and strings")
 
 
 def _read_npy_header(handle: Any, path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -135,14 +135,14 @@ def load_things_npy(path: str | os.PathLike, keys: Sequence[str], max_bytes: int
         shape, dtype = _read_npy_header(handle, path)
         if shape != () or not dtype.hasobject:
             raise BadInputFileError(f"{path}: expected an np.save of a dict (a 0-d object array), got an array of "
-                                    f"shape {shape} and dtype {dtype}")  # fmt: skip
+                                    f"shape {shape} and dtype {dtype}")
         try:
             content = _ThingsUnpickler(handle).load()
         except UnsafePickleError as err:
             raise UnsafePickleError(f"{path}: {err}") from None
         except Exception as err:  # noqa: BLE001 - malformed streams of any kind become one clear error
             raise BadInputFileError(f"{path}: the pickled dict could not be read ({type(err).__name__}: "
-                                    f"{str(err)[:200]})") from None  # fmt: skip
+                                    f"{str(err)[:200]})") from None
     if isinstance(content, np.ndarray) and content.shape == () and content.dtype.hasobject:
         content = content.item()
     if not isinstance(content, dict):
@@ -170,14 +170,14 @@ def _check_eeg(content: dict, path: Path) -> tuple[np.ndarray, list[str], np.nda
     if not isinstance(data, np.ndarray) or data.ndim != 4 or data.dtype.kind != "f" or min(data.shape) < 1:
         kind = f"shape {getattr(data, 'shape', None)} dtype {getattr(data, 'dtype', type(data).__name__)}"
         raise BadInputFileError(f"{path}: 'preprocessed_eeg_data' must be a float array (images, repetitions, "
-                                f"channels, times), got {kind}")  # fmt: skip
+                                f"channels, times), got {kind}")
     ch_names = _strings(content["ch_names"], "ch_names", path)
     times = content["times"]
     if not isinstance(times, np.ndarray) or times.ndim != 1 or times.dtype.kind not in "iuf":
         raise BadInputFileError(f"{path}: 'times' must be a 1-D numeric array")
     if len(ch_names) != data.shape[2] or len(times) != data.shape[3]:
         raise BadInputFileError(f"{path}: 'preprocessed_eeg_data' has {data.shape[2]} channels x {data.shape[3]} "
-                                f"times but ch_names lists {len(ch_names)} and times {len(times)}")  # fmt: skip
+                                f"times but ch_names lists {len(ch_names)} and times {len(times)}")
     return data, ch_names, times.astype(np.float64)
 
 
@@ -199,7 +199,7 @@ def read_things_concepts(path: str | os.PathLike) -> dict[str, int]:
         reader = csv.DictReader(handle, delimiter="\t")
         if not reader.fieldnames or "uniqueID" not in reader.fieldnames:
             raise BadInputFileError(f"{path}: expected a tab-separated table with a 'uniqueID' column, got columns "
-                                    f"{reader.fieldnames}")  # fmt: skip
+                                    f"{reader.fieldnames}")
         ids = [row["uniqueID"].strip() for row in reader]
     if not ids or len(set(ids)) != len(ids) or not all(ids):
         raise BadInputFileError(f"{path}: the 'uniqueID' column must hold distinct non-empty ids")
@@ -224,7 +224,7 @@ def _subject_folders(eeg_dir: Path, subjects: list[int] | None) -> dict[int, Pat
         missing = sorted(set(subjects) - set(found))
         if missing:
             raise BadInputFileError(f"no sub-XX folder for subjects {missing} in {str(eeg_dir)!r} (found "
-                                    f"{sorted(found)})")  # fmt: skip
+                                    f"{sorted(found)})")
         found = {s: found[s] for s in subjects}
     if not found:
         raise BadInputFileError(f"no subject folders (sub-01 .. sub-10) in {str(eeg_dir)!r}")
@@ -252,7 +252,7 @@ def _image_table(meta: dict, path: Path, images_dir: Path) -> dict[str, dict[str
         files = _strings(meta[f"{prefix}_img_files"], f"{prefix}_img_files", path)
         if len(concepts) != len(files):
             raise BadInputFileError(f"{path}: {prefix}_img_concepts has {len(concepts)} entries, {prefix}_img_files "
-                                    f"{len(files)}")  # fmt: skip
+                                    f"{len(files)}")
         root = images_dir / folder
         if not root.is_dir():
             raise BadInputFileError(f"images_dir {str(images_dir)!r} has no {folder}/ folder")
@@ -260,13 +260,13 @@ def _image_table(meta: dict, path: Path, images_dir: Path) -> dict[str, dict[str
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise BadInputFileError(f"{len(missing)} image files listed in {path.name} are missing, e.g. "
-                                    f"{str(missing[0])!r}")  # fmt: skip
+                                    f"{str(missing[0])!r}")
         tables[part] = {"concepts": concepts, "files": files, "paths": paths, "folder": folder}
     names = {part: {_concept_name(c) for c in t["concepts"]} for part, t in tables.items()}
     shared = sorted(names["training"] & names["test"])
     if shared:
         raise BadInputFileError(f"{path}: test concepts {shared[:5]} also appear in training; the zero-shot split "
-                                "needs disjoint concepts")  # fmt: skip
+                                "needs disjoint concepts")
     return tables
 
 
@@ -383,7 +383,7 @@ def convert_things_eeg2(
             if data.shape[0] != n_images:
                 raise BadInputFileError(f"{path}: {data.shape[0]} images, but {meta_path.name} lists {n_images}")
             if (data.shape[2], data.shape[3]) != (n_chans, n_times) or ch_names != reference["ch_names"] \
-                    or not np.allclose(times, reference["times"]):  # fmt: skip
+                    or not np.allclose(times, reference["times"]):
                 raise BadInputFileError(f"{path}: channels or times differ from those of {first / _PARTS[part][2]}")
             cache.update(path=path, data=data)
         return cache["data"]
@@ -403,31 +403,31 @@ def convert_things_eeg2(
                     for rep, trial in enumerate(trials):
                         if not np.isfinite(trial).all():
                             raise BadInputFileError(f"{folders[subject] / _PARTS[part][2]}: image {i} repetition "
-                                                    f"{rep} contains NaN or infinite values")  # fmt: skip
+                                                    f"{rep} contains NaN or infinite values")
                         yield {"eeg": np.ascontiguousarray(trial, dtype=np.float32), "image": image,
                                "label": label_of[name], "subject": subject,
                                "image_id": f"{table['folder']}/{table['concepts'][i]}/{table['files'][i]}",
                                "block": -1, "repetition": -1 if averaged[part] else rep, "session": -1,
-                               "things_index": things_index.get(name, -1), "official_split": _PARTS[part][0]}  # fmt: skip
+                               "things_index": things_index.get(name, -1), "official_split": _PARTS[part][0]}
 
     split_names = ["train", "validation", "test"] if val_names else ["train", "test"]
     n_subjects = len(folders)
     reps = {part: 1 if averaged[part] else reference[part]["n_reps"] for part in _PARTS}
     concepts_in = {"train": [n for n in train_names if n not in val_names], "validation": sorted(val_names),
-                   "test": test_names}  # fmt: skip
+                   "test": test_names}
     counts = {}
     for s in split_names:
         n_images = sum(v == s for p in _PARTS for v in split_of_image[p])
         per_image = reps["test"] if s == "test" else reps["training"]
         counts[s] = {"trials": n_images * n_subjects * per_image, "images": n_images, "subjects": n_subjects,
-                     "blocks": 0, "classes": len(concepts_in[s])}  # fmt: skip
+                     "blocks": 0, "classes": len(concepts_in[s])}
     missing_index = [n for n in class_names if things_index and n not in things_index]
     if missing_index:
         raise BadInputFileError(f"{things_concepts}: no uniqueID for concepts {missing_index[:5]}")
     steps = [preprocessing_step("from_things_eeg2_preprocessed", dtype="float32",
                                 source_dtype=reference["training"]["dtype"],
                                 note="as released by the authors (epoched -0.2..0.8 s, 100 Hz, 17 occipital and "
-                                     "parietal channels, their preprocessing)")]  # fmt: skip
+                                     "parietal channels, their preprocessing)")]
     if any(averaged.values()):
         steps.append(preprocessing_step("average_repetitions", parts=[p for p, a in averaged.items() if a],
                                         repetitions={p: reference[p]["n_reps"] for p, a in averaged.items() if a}))
@@ -457,13 +457,13 @@ def convert_things_eeg2(
         "citation": _CITATION,
         "converter": "eeg2img_hf.data.converters.things_eeg2",
         "unit": "as stored in the preprocessed release",
-    }  # fmt: skip
+    }
     extra = {"repetition": Value("int32"), "session": Value("int32"), "things_index": Value("int32"),
-             "official_split": Value("string")}  # fmt: skip
+             "official_split": Value("string")}
     inputs = {"eeg_dir": eeg_dir, "images_dir": images_dir, "metadata": meta_path}
     return write_eeg_dataset(output_dir, {s: rows(s) for s in split_names}, n_chans=int(n_chans), n_times=int(n_times),
                              class_names=class_names, info=info, extra_columns=extra, batch_size=batch_size,
-                             overwrite=overwrite, inputs=inputs)  # fmt: skip
+                             overwrite=overwrite, inputs=inputs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -493,5 +493,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = convert_things_eeg2(args.eeg_dir, args.images_dir, args.output_dir, subjects=subjects, average=args.average,
                              val_fraction=args.val_fraction, seed=args.seed, metadata=args.metadata,
                              things_concepts=args.things_concepts, image_size=args.image_size,
-                             overwrite=args.overwrite, batch_size=args.batch_size)  # fmt: skip
+                             overwrite=args.overwrite, batch_size=args.batch_size)
     return summary(ds, args.output_dir)

@@ -40,7 +40,7 @@ from .byo import (
 from .writer import write_eeg_dataset
 
 __all__ = ["THOUGHTVIZ_CHANNELS", "THOUGHTVIZ_CLASS_NAMES", "add_arguments", "convert_thoughtviz",
-           "load_thoughtviz_pickle", "run"]  # fmt: skip
+           "load_thoughtviz_pickle", "run"]
 
 THOUGHTVIZ_CLASS_NAMES = ("Apple", "Car", "Dog", "Gold", "Mobile", "Rose", "Scooter", "Tiger", "Wallet", "Watch")
 """Class names in label order (index of the one-hot `y`)."""
@@ -142,7 +142,7 @@ def _find_class_folders(images_dir: Path) -> dict[int, Path]:
     missing = [THOUGHTVIZ_CLASS_NAMES[i] for i in range(len(THOUGHTVIZ_CLASS_NAMES)) if i not in found]
     if missing:
         raise ValueError(f"{str(root)!r} lacks class folders {missing} (expected one folder per class: "
-                         f"{list(THOUGHTVIZ_CLASS_NAMES)}, case-insensitive)")  # fmt: skip
+                         f"{list(THOUGHTVIZ_CLASS_NAMES)}, case-insensitive)")
     return {i: folders[0] for i, folders in found.items()}
 
 
@@ -226,7 +226,7 @@ def convert_thoughtviz(
             image = files[label][int(rng.integers(len(files[label])))]
             yield {"eeg": np.ascontiguousarray(x[i, :, :, 0], dtype=np.float32), "image": load_image(image),
                    "label": label, "subject": 0, "image_id": f"{folders[label].name}/{image.name}", "block": -1,
-                   "official_split": official}  # fmt: skip
+                   "official_split": official}
 
     counts = {name: len(part[1]) for name, part in parts.items()}
     info = {
@@ -255,12 +255,12 @@ def convert_thoughtviz(
         "license": "as published by the ThoughtViz authors (no license stated with the data)",
         "citation": _CITATION,
         "unit": "as stored in data.pkl",
-    }  # fmt: skip
+    }
     splits = {name: rows(code, *parts[name]) for code, name in enumerate(("train", "validation", "test"))}
     return write_eeg_dataset(output_dir, splits, n_chans=len(THOUGHTVIZ_CHANNELS), n_times=32,
                              class_names=THOUGHTVIZ_CLASS_NAMES, info=info,
                              extra_columns={"official_split": Value("string")}, batch_size=batch_size,
-                             overwrite=overwrite)  # fmt: skip
+                             overwrite=overwrite)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -277,5 +277,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert thoughtviz` from parsed CLI arguments; returns the JSON summary."""
     ds = convert_thoughtviz(args.pkl_file, args.images_dir, args.output_dir, seed=args.seed,
                             val_fraction=args.val_fraction, image_size=args.image_size, overwrite=args.overwrite,
-                            batch_size=args.batch_size)  # fmt: skip
+                            batch_size=args.batch_size)
     return summary(ds, args.output_dir)

@@ -152,7 +152,7 @@ class _SplitBuffer:
 
 
 def _write_split(directory: Path, split: str, rows: Iterable[dict], features: Features, extra: list[str],
-                 batch_size: int) -> int:  # fmt: skip
+                 batch_size: int) -> int:
     """Write one split as `<directory>/<split>/data-00000-of-00001.arrow`; returns the number of rows."""
     (directory / split).mkdir()
     buffer = _SplitBuffer(features, extra, batch_size)
@@ -177,7 +177,7 @@ def _write_split(directory: Path, split: str, rows: Iterable[dict], features: Fe
 def _write_split_metadata(directory: Path, split: str, features: Features, info: dict[str, Any]) -> None:
     """The `state.json` and `dataset_info.json` that `Dataset.save_to_disk` writes beside its shards."""
     dataset = Dataset.from_file(str(directory / split / _DATA_FILE), info=DatasetInfo(features=features),
-                                split=NamedSplit(split))  # fmt: skip
+                                split=NamedSplit(split))
     set_eeg_info(dataset, info)
     state = {
         "_data_files": [{"filename": _DATA_FILE}],
@@ -202,7 +202,7 @@ def _check_output_dir(output_dir: Path, overwrite: bool, inputs: Any = None) -> 
 
 
 def _build_features(n_chans: int, n_times: int, class_names: Sequence[str],
-                    extra_columns: Mapping[str, FeatureType] | None) -> tuple[Features, list[str]]:  # fmt: skip
+                    extra_columns: Mapping[str, FeatureType] | None) -> tuple[Features, list[str]]:
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
         raise ValueError(f"class_names must be a sequence of str, got {type(class_names).__name__}")
     features = make_features(n_chans, n_times, list(class_names))

@@ -19,7 +19,6 @@ from transformers.utils import ModelOutput
 
 from .common import check_pixel_values, load_vision_tower, pretrained_tower_config
 from .configuration_eeg_clip import EEGClipConfig
-from .configuration_eeg_encoder import EEGEncoderConfig
 from .modeling_eeg_encoder import EEGEncoderModel
 
 __all__ = [
@@ -205,7 +204,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
     @classmethod
     def from_vision_pretrained(cls, config: EEGClipConfig | str = "authors", *, vision_model: str,
                                revision: str | None = None, hub_kwargs: dict[str, Any] | None = None,
-                               **overrides: Any) -> EEGClipModel:  # fmt: skip
+                               **overrides: Any) -> EEGClipModel:
         """An EEGClip model whose vision tower holds exactly the weights of a pretrained transformers backbone.
 
         The checkpoint's tower config, its image preprocessing (size, resize, mean, std and filter from its
@@ -268,7 +267,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
         return self.vision_model(pixel_values=pixel_values).pooler_output.flatten(1)
 
     def get_image_features(self, pixel_values: torch.Tensor | None = None,
-                           vision_features: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                           vision_features: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised joint-space embeddings `(batch_size, projection_dim)` of images.
 
         Args:
@@ -284,7 +283,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
             vision_features = self.get_vision_features(pixel_values)
         elif vision_features.ndim != 2 or vision_features.shape[1] != self.config.vision_embed_dim:
             raise ValueError(f"vision_features must have shape (batch_size, {self.config.vision_embed_dim}), got "
-                             f"{tuple(vision_features.shape)}")  # fmt: skip
+                             f"{tuple(vision_features.shape)}")
         return F.normalize(self.image_projection(vision_features), dim=-1)
 
     def forward(
@@ -314,7 +313,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
                 raise ValueError("pass `pixel_values` or `vision_features`, not both")
             if not self.config.freeze_vision_tower:
                 raise ValueError("precomputed `vision_features` need a frozen vision tower (freeze_vision_tower=True): "
-                                 "a trained tower would change them")  # fmt: skip
+                                 "a trained tower would change them")
         images_given = pixel_values is not None or vision_features is not None
         if eeg_values is None and not images_given:
             raise ValueError("pass `eeg_values`, `pixel_values` or both")
@@ -324,7 +323,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
             raise ValueError("`targets` is only used by the loss: pass return_loss=True")
         eeg_embeds = self.get_eeg_features(eeg_values) if eeg_values is not None else None
         image_embeds = (self.get_image_features(pixel_values=pixel_values, vision_features=vision_features)
-                        if images_given else None)  # fmt: skip
+                        if images_given else None)
         logits_per_eeg = logits_per_image = loss = None
         if eeg_embeds is not None and image_embeds is not None:
             scale = self.logit_scale.exp().clamp(max=100.0)  # CLIP's cap keeps a learnable scale stable

@@ -15,7 +15,6 @@ from .modeling_eeg_stylegan import (
     SynthesisNetwork,
 )
 
-
 __all__ = [
     "STYLEGAN_PRESETS",
     "EEGStyleGANConfig",

@@ -126,7 +126,7 @@ def image_settings_from_processor(processor: Any) -> dict[str, Any]:
         image_size, resize = int(height), None
     else:
         raise ValueError(f"the image processor {name} (size={size}, crop_size={crop}) does not produce a square "
-                         "centre crop or a square resize; only those can be reproduced")  # fmt: skip
+                         "centre crop or a square resize; only those can be reproduced")
     if resize is not None and resize < image_size:
         raise ValueError(f"the image processor {name} resizes to {resize} before a {image_size} crop")
     if getattr(processor, "do_rescale", True) and abs(float(processor.rescale_factor) - 1 / 255) > 1e-9:
@@ -138,7 +138,7 @@ def image_settings_from_processor(processor: Any) -> dict[str, Any]:
         mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
     resample = getattr(processor, "resample", None)
     return {"image_size": image_size, "image_resize_size": resize, "image_mean": mean, "image_std": std,
-            "image_resample": 2 if resample is None else int(resample)}  # fmt: skip
+            "image_resample": 2 if resample is None else int(resample)}
 
 
 def _file_sha256(path: str) -> str:
@@ -154,9 +154,9 @@ def _weights_sha256(name_or_path: str, revision: str | None, hub_kwargs: Mapping
     from transformers.utils import cached_file
 
     options = {"revision": revision, "_raise_exceptions_for_missing_entries": False,
-               "_raise_exceptions_for_connection_errors": False, **hub_kwargs}  # fmt: skip
+               "_raise_exceptions_for_connection_errors": False, **hub_kwargs}
     for single, index in (("model.safetensors", "model.safetensors.index.json"),
-                          ("pytorch_model.bin", "pytorch_model.bin.index.json")):  # fmt: skip
+                          ("pytorch_model.bin", "pytorch_model.bin.index.json")):
         path = cached_file(name_or_path, single, **options)
         if path:
             return _file_sha256(path)
@@ -170,7 +170,7 @@ def _weights_sha256(name_or_path: str, revision: str | None, hub_kwargs: Mapping
 
 
 def load_vision_tower(name_or_path: str, revision: str | None = None,
-                      **hub_kwargs: Any) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:  # fmt: skip
+                      **hub_kwargs: Any) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
     """The vision backbone of a transformers checkpoint WITH its weights, its image settings and its provenance.
 
     `name_or_path` is a Hub repo id or a local folder holding a transformers vision backbone whose `AutoModel`
@@ -211,31 +211,31 @@ def load_vision_tower(name_or_path: str, revision: str | None = None,
     except KeyError:
         raise ValueError(f"{name_or_path!r} holds a {type(tower_config).__name__}, which has no transformers "
                          "AutoModel backbone; use a vision backbone (ResNet, ConvNeXt, DINOv2, ViT) or a CLIP / "
-                         "SigLIP checkpoint") from None  # fmt: skip
+                         "SigLIP checkpoint") from None
     vision_feature_dim(tower_config)  # raises for a backbone without a known pooled size
     tower, info = model_class.from_pretrained(name_or_path, revision=pinned, dtype=torch.float32,
-                                              output_loading_info=True, **hub_kwargs)  # fmt: skip
+                                              output_loading_info=True, **hub_kwargs)
     missing = sorted(info.get("missing_keys") or ()) + sorted(str(k) for k in info.get("mismatched_keys") or ())
     if missing:
         raise ValueError(f"the checkpoint {name_or_path!r} has no weights (or weights of another shape) for "
                          f"{len(missing)} tensors of its {type(tower).__name__}, e.g. {missing[:3]}; they would be "
-                         "random: use a checkpoint that holds the whole backbone")  # fmt: skip
+                         "random: use a checkpoint that holds the whole backbone")
     values = {k: v for k, v in tower_config.to_dict().items() if k not in _CONFIG_KEYS_NOT_KEPT}
     image = None
     found = cached_file(name_or_path, "preprocessor_config.json", revision=pinned,
                         _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False,
-                        **hub_kwargs)  # fmt: skip
+                        **hub_kwargs)
     if found:
         processor = AutoImageProcessor.from_pretrained(name_or_path, revision=pinned, **hub_kwargs)
         image = image_settings_from_processor(processor)
     source = {"vision_config": build_vision_config(values), "vision_model_name_or_path": name_or_path,
               "vision_model_revision": commit,
-              "vision_weights_sha256": _weights_sha256(name_or_path, pinned, hub_kwargs)}  # fmt: skip
+              "vision_weights_sha256": _weights_sha256(name_or_path, pinned, hub_kwargs)}
     return tower, source, image
 
 
 def pretrained_tower_config(config: PreTrainedConfig, values: Mapping[str, Any], image: Mapping[str, Any] | None,
-                            square_resize: bool) -> PreTrainedConfig:  # fmt: skip
+                            square_resize: bool) -> PreTrainedConfig:
     """`config` (an EEGClip / image -> EEG config) rebuilt with a loaded tower's `values` and `image` settings.
 
     From [`load_vision_tower`]: the tower's config and provenance replace the config's; its processor's settings
@@ -257,7 +257,7 @@ def pretrained_tower_config(config: PreTrainedConfig, values: Mapping[str, Any],
 
 
 def check_pixel_values(pixel_values: Any, num_channels: int, image_size: int,
-                       max_abs: float | None = MAX_NORMALISED_PIXEL) -> None:  # fmt: skip
+                       max_abs: float | None = MAX_NORMALISED_PIXEL) -> None:
     """Raises a `ValueError` naming the problem unless `pixel_values` is a finite, non-empty float tensor of
     shape `(batch_size, num_channels, image_size, image_size)` whose values look normalised (`|x| <= max_abs`;
     `None` skips that check)."""
@@ -266,20 +266,20 @@ def check_pixel_values(pixel_values: Any, num_channels: int, image_size: int,
         raise ValueError(f"pixel_values must be a torch.Tensor of shape {expected}, got {type(pixel_values).__name__}")
     if not pixel_values.is_floating_point():
         raise ValueError(f"pixel_values must be a floating-point tensor (normalised pixels), got dtype "
-                         f"{pixel_values.dtype}; use the model's image processor")  # fmt: skip
+                         f"{pixel_values.dtype}; use the model's image processor")
     shape = tuple(pixel_values.shape)
     if pixel_values.ndim != 4 or shape[1:] != (num_channels, image_size, image_size) or not shape[0]:
         raise ValueError(f"pixel_values must have shape {expected}, got {shape}; resize with the model's image "
-                         "processor")  # fmt: skip
+                         "processor")
     if not bool(torch.isfinite(pixel_values).all()):
         raise ValueError("pixel_values contains NaN or inf values")
     if max_abs is not None and float(pixel_values.abs().max()) > max_abs:
         raise ValueError(f"pixel_values reach {float(pixel_values.abs().max()):.1f}: they look like unnormalised "
-                         "0..255 pixels; rescale and normalise them with the model's image processor")  # fmt: skip
+                         "0..255 pixels; rescale and normalise them with the model's image processor")
 
 
 def config_from_preset(config_class: type, presets: Mapping[str, Mapping[str, Any]], name: str,
-                       overrides: Mapping[str, Any]) -> Any:  # fmt: skip
+                       overrides: Mapping[str, Any]) -> Any:
     """`config_class` built from `presets[name]` updated with `overrides`, the one rule of every `from_preset`.
 
     A dict given for a sub-config (a key of `config_class.sub_configs`) updates the preset's dict for it, so
@@ -294,7 +294,7 @@ def config_from_preset(config_class: type, presets: Mapping[str, Mapping[str, An
     for key, value in overrides.items():
         base = values.get(key)
         if key in sub_configs and isinstance(value, Mapping) and isinstance(base, Mapping) \
-                and value.get("model_type", base.get("model_type")) == base.get("model_type"):  # fmt: skip
+                and value.get("model_type", base.get("model_type")) == base.get("model_type"):
             values[key] = {**base, **value}
         else:
             values[key] = value

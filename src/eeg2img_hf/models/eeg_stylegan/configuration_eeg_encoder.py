@@ -129,7 +129,7 @@ class EEGEncoderConfig(PreTrainedConfig):
             if length < tsconv_pool_size:
                 raise ValueError(f"the tsconv pooling window ({tsconv_pool_size} samples) is longer than the "
                                  f"{length} samples left after the temporal convolution of n_times={n_times}; lower "
-                                 "tsconv_pool_size")  # fmt: skip
+                                 "tsconv_pool_size")
         self.architecture = architecture
         self.n_chans = n_chans
         self.n_times = n_times

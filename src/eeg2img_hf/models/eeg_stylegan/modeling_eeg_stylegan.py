@@ -17,7 +17,6 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .allocator_stylegan import reuse_freed_memory
-from .configuration_eeg_encoder import EEGEncoderConfig
 from .configuration_eeg_stylegan import EEGStyleGANConfig
 from .modeling_eeg_encoder import EEGEncoderModel
 from .ops_stylegan import (
@@ -31,7 +30,6 @@ from .ops_stylegan import (
     setup_filter,
     upsample2d,
 )
-
 
 __all__ = [
     "EEGStyleGANPreTrainedModel",
@@ -61,14 +59,14 @@ def _check_truncation(truncation_psi: float, truncation_cutoff: int | None, num_
         psi = None
     if psi is None or not (math.isfinite(psi) and low <= psi <= high):
         raise ValueError(f"`truncation_psi` must be a finite number in [{low}, {high}] (1 = no truncation, 0 = the "
-                         f"average latent), got {truncation_psi!r}.")  # fmt: skip
+                         f"average latent), got {truncation_psi!r}.")
     if truncation_cutoff is not None and (
         isinstance(truncation_cutoff, bool) or not hasattr(type(truncation_cutoff), "__index__")
         or truncation_cutoff < 0
         or (num_ws is not None and truncation_cutoff > num_ws)
-    ):  # fmt: skip
+    ):
         raise ValueError(f"`truncation_cutoff` must be None or an integer in [0, {num_ws}] (num_ws), got "
-                         f"{truncation_cutoff!r}.")  # fmt: skip
+                         f"{truncation_cutoff!r}.")
 
 
 def _check_tensor(value: object, name: str, dim: int, batch_size: int | None = None) -> None:
@@ -279,7 +277,7 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(
             x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
             resample_filter=self.resample_filter, fused_modconv=fused_modconv,
-        )  # fmt: skip
+        )
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias, act="lrelu", gain=self.act_gain * gain, clamp=clamp)
 
@@ -404,7 +402,7 @@ class SynthesisNetwork(nn.Module):
                 img_channels=img_channels, is_last=res == img_resolution, architecture=architecture,
                 resample_filter=tuple(resample_filter), conv_clamp=conv_clamp,
                 use_fp16=num_fp16_res > 0 and res >= fp16_resolution,
-            )  # fmt: skip
+            )
             self.blocks.append(block)
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
 
@@ -464,7 +462,7 @@ class DiscriminatorBlock(nn.Module):
         self.conv1 = Conv2dLayer(
             tmp_channels, out_channels, 3, activation="lrelu", down=2, resample_filter=resample_filter,
             conv_clamp=conv_clamp,
-        )  # fmt: skip
+        )
         if architecture == "resnet":
             self.skip = Conv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2, resample_filter=resample_filter)
 
@@ -590,13 +588,13 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
             channel_base=config.synthesis_channel_base, channel_max=config.synthesis_channel_max,
             architecture=config.architecture, resample_filter=tuple(config.resample_filter),
             conv_clamp=config.conv_clamp, num_fp16_res=config.num_fp16_res,
-        )  # fmt: skip
+        )
         self.num_ws = synthesis.num_ws
         self.mapping = MappingNetwork(
             z_dim=config.z_dim, c_dim=config.conditioning_dim, w_dim=config.w_dim, num_ws=self.num_ws,
             num_layers=config.mapping_num_layers, lr_multiplier=config.mapping_lr_multiplier,
             w_avg_beta=config.mapping_w_avg_beta,
-        )  # fmt: skip
+        )
         self.synthesis = synthesis
         self.post_init()
 
@@ -676,7 +674,7 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
                 img_channels=config.img_channels, architecture=config.discriminator_architecture,
                 resample_filter=tuple(config.resample_filter), conv_clamp=config.conv_clamp,
                 use_fp16=config.num_fp16_res > 0 and res >= fp16_resolution,
-            )  # fmt: skip
+            )
             for res in sorted(channels, reverse=True)
             if res > 4
         )
@@ -688,11 +686,11 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
             z_dim=0, c_dim=config.conditioning_dim, w_dim=channels[4], num_ws=None,
             num_layers=config.discriminator_mapping_num_layers, lr_multiplier=config.mapping_lr_multiplier,
             w_avg_beta=None,
-        )  # fmt: skip
+        )
         self.epilogue = DiscriminatorEpilogue(
             channels[4], cmap_dim=channels[4], mbstd_group_size=config.mbstd_group_size,
             mbstd_num_channels=config.mbstd_num_channels, conv_clamp=config.conv_clamp,
-        )  # fmt: skip
+        )
         self.post_init()
 
     def forward(
@@ -817,6 +815,6 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         out = self.generator(
             latents, eeg_embeds=eeg_embeds, class_labels=class_labels, truncation_psi=truncation_psi,
             truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, generator=generator, return_dict=True,
-        )  # fmt: skip
+        )
         output = EEGStyleGANModelOutput(images=out.images, eeg_embeds=eeg_embeds, ws=out.ws)
         return output if return_dict is not False else output.to_tuple()

@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 __all__ = [
     "setup_filter",
     "upfirdn2d",

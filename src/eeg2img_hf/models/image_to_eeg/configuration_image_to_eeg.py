@@ -37,7 +37,7 @@ IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
         "image_size": 64,
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
-    },  # fmt: skip
+    },
     # For unit tests only.
     "tiny": {
         "vision_config": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 12],
@@ -48,7 +48,7 @@ IMAGE_TO_EEG_PRESETS: dict[str, dict[str, Any]] = {
         "image_size": 16,
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
-    },  # fmt: skip
+    },
 }
 
 
@@ -163,7 +163,7 @@ class ImageToEEGConfig(PreTrainedConfig):
             raise ValueError(f"vision_backbone must be one of {VISION_BACKBONES}, got {vision_backbone!r}")
         if subject_conditioning not in SUBJECT_CONDITIONINGS:
             raise ValueError(f"subject_conditioning must be one of {SUBJECT_CONDITIONINGS}, got "
-                             f"{subject_conditioning!r}")  # fmt: skip
+                             f"{subject_conditioning!r}")
         self.vision_backbone = vision_backbone
         self.googlenet_transform_input = bool(googlenet_transform_input)
         self.subject_conditioning = subject_conditioning
@@ -180,12 +180,12 @@ class ImageToEEGConfig(PreTrainedConfig):
         channels = 3 if vision_backbone != "transformers" else getattr(self.vision_config, "num_channels", 3)
         if len(image_mean) != channels or len(image_std) != channels or min(image_std) <= 0:
             raise ValueError(f"image_mean and image_std need {channels} values (std > 0), got {image_mean} and "
-                             f"{image_std}")  # fmt: skip
+                             f"{image_std}")
         vision_feature_dim(self.vision_config)  # raises for a backbone config without a known feature size
         bad_resize = isinstance(image_resize_size, bool) or not isinstance(image_resize_size, int)
         if image_resize_size is not None and (bad_resize or image_resize_size < image_size):
             raise ValueError(f"image_resize_size must be None or an integer >= image_size ({image_size}), got "
-                             f"{image_resize_size!r}")  # fmt: skip
+                             f"{image_resize_size!r}")
         if isinstance(image_resample, bool) or image_resample not in range(6):
             raise ValueError(f"image_resample must be a PIL resampling code 0..5, got {image_resample!r}")
         self.eeg_embed_dim = eeg_embed_dim

@@ -173,7 +173,7 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
     @classmethod
     def from_vision_pretrained(cls, config: ImageToEEGConfig | str = "authors", *, vision_model: str,
                                revision: str | None = None, hub_kwargs: dict[str, Any] | None = None,
-                               **overrides: Any) -> ImageToEEGModel:  # fmt: skip
+                               **overrides: Any) -> ImageToEEGModel:
         """An image -> EEG model whose backbone holds exactly the weights of a pretrained transformers backbone.
 
         The checkpoint's backbone config, its image preprocessing (size, resize / crop, mean, std and filter from
@@ -199,7 +199,7 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         if config.vision_backbone != "transformers":
             raise ValueError(f"from_vision_pretrained loads transformers backbones; vision_backbone="
                              f"{config.vision_backbone!r} gets its weights from a converted checkpoint "
-                             "(`eeg2img convert-checkpoint image-to-eeg`)")  # fmt: skip
+                             "(`eeg2img convert-checkpoint image-to-eeg`)")
         tower, values, image = load_vision_tower(vision_model, revision=revision, **(hub_kwargs or {}))
         model = cls(pretrained_tower_config(config, values, image, square_resize=True))
         model.vision_model.load_state_dict(tower.state_dict())
@@ -216,12 +216,12 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         size = config.image_size
         common = {"do_resize": True, "resample": getattr(config, "image_resample", 2), "do_rescale": True,
                   "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": list(config.image_mean),
-                  "image_std": list(config.image_std)}  # fmt: skip
+                  "image_std": list(config.image_std)}
         resize = getattr(config, "image_resize_size", None)
         if resize is None:
             return ViTImageProcessor(size={"height": size, "width": size}, **common)
         return CLIPImageProcessor(size={"shortest_edge": resize}, do_center_crop=True,
-                                  crop_size={"height": size, "width": size}, do_convert_rgb=True, **common)  # fmt: skip
+                                  crop_size={"height": size, "width": size}, do_convert_rgb=True, **common)
 
     def subject_planes(self, subject: torch.Tensor | None, pixel_values: torch.Tensor) -> torch.Tensor:
         """The `(batch_size, n_subjects, height, width)` planes of `subject_conditioning="planes"`: ones in the
@@ -242,12 +242,12 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         subject = torch.as_tensor(subject, device=device)
         if subject.is_floating_point() or subject.dtype == torch.bool or subject.shape != (batch_size,):
             raise ValueError(f"subject must be an integer tensor of shape ({batch_size},), got dtype {subject.dtype} "
-                             f"and shape {tuple(subject.shape)}")  # fmt: skip
+                             f"and shape {tuple(subject.shape)}")
         known = subject != UNKNOWN_SUBJECT
         bad = known & ((subject < 1) | (subject > self.config.n_subjects))
         if bool(bad.any()):
             raise ValueError(f"subject ids must be in 1..{self.config.n_subjects} (or -1 for unknown), got "
-                             f"{sorted(set(subject[bad].tolist()))}")  # fmt: skip
+                             f"{sorted(set(subject[bad].tolist()))}")
         return subject.long()
 
     def get_image_features(self, pixel_values: torch.Tensor, subject: torch.Tensor | None = None) -> torch.Tensor:
@@ -326,7 +326,7 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
             expected = (embeds.shape[0], self.config.eeg_embed_dim)
             if not isinstance(target_embeds, torch.Tensor) or tuple(target_embeds.shape) != expected:
                 raise ValueError(f"target_embeds must be a tensor of shape {expected}, got "
-                                 f"{tuple(getattr(target_embeds, 'shape', ()))}")  # fmt: skip
+                                 f"{tuple(getattr(target_embeds, 'shape', ()))}")
             if not bool(torch.isfinite(target_embeds).all()):
                 raise ValueError("target_embeds contains NaN or inf values")
             target = target_embeds.to(embeds.dtype)
