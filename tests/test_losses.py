@@ -17,6 +17,7 @@ from eeg2img_hf.training.losses import (
     pairwise_distances,
     semihard_triplet_loss,
     supervised_loss,
+    supervised_triplet_loss,
 )
 
 # (batch_size, num_classes, dim, seed); labels are random, so some batches have singleton classes.
@@ -321,11 +322,47 @@ def test_supervised_loss_is_cross_entropy():
     torch.testing.assert_close(supervised_loss(logits, labels), F.cross_entropy(logits, labels))
 
 
+def test_supervised_triplet_loss_hand_computed():
+    # Four unit vectors at 90 degrees, classes {0, 1} and {2, 3}: each anchor's positive has cosine 0, its negatives
+    # -1 and 0; the miner (epsilon 0.1) keeps the positive and the cosine-0 negative, so each anchor gives one
+    # triplet with d(a, p) = d(a, n) = sqrt(2): four triplets of loss 0 - 0 + margin = 0.05, mean 0.05.
+    # Zero logits over 2 classes: cross-entropy log 2. Weight 2: log 2 + 2 * 0.05.
+    embeds = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1])
+    logits = torch.zeros(4, 2, dtype=torch.float64)
+    assert ms_triplet_loss(embeds, labels, return_stats=True)[1] == {"num_triplets": 4, "num_active": 4}
+    loss = supervised_triplet_loss(logits, labels, embeds=embeds, triplet_weight=2.0)
+    assert loss.item() == pytest.approx(math.log(2.0) + 2 * 0.05, abs=1e-12)
+    assert supervised_triplet_loss(logits, labels, embeds=embeds, triplet_weight=0.0).item() == pytest.approx(
+        math.log(2.0), abs=1e-12
+    )
+    assert supervised_triplet_loss(logits, labels, embeds=embeds, margin=0.0).item() == pytest.approx(
+        math.log(2.0), abs=1e-12
+    )
+
+
+def test_supervised_triplet_loss_gradients_and_errors():
+    gen = torch.Generator().manual_seed(4)
+    embeds = torch.randn(8, 5, generator=gen, requires_grad=True)
+    head = torch.nn.Linear(5, 3)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
+    loss = supervised_triplet_loss(head(embeds), labels, embeds=embeds, triplet_weight=0.5)
+    expected = F.cross_entropy(head(embeds), labels) + 0.5 * ms_triplet_loss(embeds, labels)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert torch.isfinite(embeds.grad).all() and embeds.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="triplet_weight"):
+        supervised_triplet_loss(head(embeds), labels, embeds=embeds, triplet_weight=-1.0)
+    with pytest.raises(ValueError, match="rows"):
+        supervised_triplet_loss(head(embeds[:4]), labels[:4], embeds=embeds)
+
+
 def test_registry():
-    assert set(ENCODER_LOSSES) == {"supervised", "triplet-semihard", "triplet-ms"}
+    assert set(ENCODER_LOSSES) == {"supervised", "triplet-semihard", "triplet-ms", "supervised+triplet-ms"}
     assert get_encoder_loss("triplet-semihard") is semihard_triplet_loss
     assert get_encoder_loss("triplet-ms") is ms_triplet_loss
     assert get_encoder_loss("supervised") is supervised_loss
+    assert get_encoder_loss("supervised+triplet-ms") is supervised_triplet_loss
     with pytest.raises(ValueError, match="triplet-semihard"):
         get_encoder_loss("triplet")
 

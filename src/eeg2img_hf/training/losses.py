@@ -13,9 +13,11 @@ Two triplet losses are provided because the paper and the authors' code disagree
   non-squared Euclidean distances of L2-normalised embeddings with margin 0.05, and the mean
   is taken over the triplets whose loss is non-zero. Use it to reproduce the published numbers.
 
-``"supervised"`` is plain cross-entropy on class logits (the fine-tuning baseline). Triplet
-losses take ``embeds`` of shape `(batch_size, embed_dim)`; the supervised loss takes ``logits``
-of shape `(batch_size, num_classes)`. All losses take integer class ``labels`` of shape
+``"supervised"`` is plain cross-entropy on class logits (the fine-tuning baseline), and
+``"supervised+triplet-ms"`` adds a weighted ``"triplet-ms"`` term on the embeddings that feed the
+logits (not in the paper; the `cpu-small` preset uses it). Triplet losses take ``embeds`` of shape
+`(batch_size, embed_dim)`; the supervised loss takes ``logits`` of shape `(batch_size, num_classes)`,
+the combined one both. All losses take integer class ``labels`` of shape
 `(batch_size,)`, are differentiable, fully vectorised (memory `O(batch_size**2)`) and run on
 any device.
 """
@@ -40,6 +42,7 @@ __all__ = [
     "pairwise_distances",
     "semihard_triplet_loss",
     "supervised_loss",
+    "supervised_triplet_loss",
 ]
 
 
@@ -290,8 +293,46 @@ def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels.to(device=logits.device, dtype=torch.long))
 
 
+def supervised_triplet_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    embeds: torch.Tensor,
+    triplet_weight: float = 1.0,
+    margin: float = 0.05,
+    epsilon: float = 0.1,
+) -> torch.Tensor:
+    r"""Cross-entropy on class logits plus a weighted multi-similarity triplet term on the embeddings:
+    :math:`\mathrm{CE}(z, y) + w\,\ell_\mathrm{ms}(x, y)` (see :func:`supervised_loss` and :func:`ms_triplet_loss`).
+
+    The class head keeps the embedding linearly separable while the triplet term shapes its geometry for
+    clustering; `triplet_weight=0` gives :func:`supervised_loss`.
+
+    Args:
+        logits (`torch.Tensor` of shape `(batch_size, num_classes)`): class scores of the head over `embeds`.
+        labels (`torch.Tensor` of shape `(batch_size,)`): integer class ids.
+        embeds (`torch.Tensor` of shape `(batch_size, dim)`): the embeddings (keyword only).
+        triplet_weight (`float`, *optional*, defaults to 1.0): weight :math:`w` of the triplet term (finite, >= 0).
+        margin (`float`, *optional*, defaults to 0.05): margin of the triplet term.
+        epsilon (`float`, *optional*, defaults to 0.1): miner slack of the triplet term.
+
+    Returns:
+        Scalar `torch.Tensor`.
+    """
+    _check_non_negative("triplet_weight", triplet_weight)
+    _check_embeds(logits, name="logits")
+    _check_embeds(embeds)
+    if embeds.shape[0] != logits.shape[0]:
+        raise ValueError(f"`embeds` has {embeds.shape[0]} rows but `logits` has {logits.shape[0]}.")
+    loss = supervised_loss(logits, labels)
+    if triplet_weight == 0:
+        return loss
+    return loss + triplet_weight * ms_triplet_loss(embeds, labels, margin=margin, epsilon=epsilon)
+
+
 ENCODER_LOSSES: dict[str, EncoderLoss] = {
     "supervised": supervised_loss,
+    "supervised+triplet-ms": supervised_triplet_loss,
     "triplet-semihard": semihard_triplet_loss,
     "triplet-ms": ms_triplet_loss,
 }
@@ -301,8 +342,9 @@ def get_encoder_loss(name: str) -> EncoderLoss:
     """Look up an encoder loss by name.
 
     Args:
-        name (`str`): `"supervised"` (cross-entropy on logits), `"triplet-semihard"` (paper eq. 1)
-            or `"triplet-ms"` (authors' code: multi-similarity miner + triplet margin loss).
+        name (`str`): `"supervised"` (cross-entropy on logits), `"triplet-semihard"` (paper eq. 1),
+            `"triplet-ms"` (authors' code: multi-similarity miner + triplet margin loss) or
+            `"supervised+triplet-ms"` (cross-entropy plus a weighted `"triplet-ms"` term; `embeds=` keyword).
 
     Returns:
         The loss function; call it as `loss_fn(embeds_or_logits, labels, **kwargs)`.
