@@ -59,7 +59,9 @@ def main() -> None:
     for seed in seeds:
         for drift in drifts:
             for split in splits:
-                cell = run_cell(args.preset, drift, split, args.epochs, args.training_preset, {**simulate, "seed": seed})
+                cell = run_cell(
+                    args.preset, drift, split, args.epochs, args.training_preset, {**simulate, "seed": seed}
+                )
                 runs.setdefault(f"drift={drift:g}/{split}", []).append(cell)
     cells = {name: {key: round(sum(r[key] for r in rs) / len(rs), 4) for key in rs[0]} for name, rs in runs.items()}
     for name, rs in runs.items():

@@ -55,7 +55,8 @@ def image_pipe(gan):
 @pytest.fixture(scope="module")
 def clip() -> EEGClipModel:
     torch.manual_seed(0)
-    return EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS, "n_times": N_TIMES})).eval()
+    config = EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS, "n_times": N_TIMES})
+    return EEGClipModel(config).eval()
 
 
 @pytest.fixture(scope="module")

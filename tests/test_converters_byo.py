@@ -43,7 +43,8 @@ def test_convert_arrays_label_mapping_and_split(tmp_path, images):
                         ch_names=["C3", "C4"], class_names=["a", "b", "c"], subjects=np.arange(30) % 2 + 1,
                         blocks=np.arange(30) // 10, seed=1, unit="uV")
     validate_eeg_dataset(ds)
-    assert {k: len(v) for k, v in ds.items()} == {"train": 18, "validation": 6, "test": 6}  # per class of 10: 2 test, 2 val
+    # per class of 10: 2 test, 2 val
+    assert {k: len(v) for k, v in ds.items()} == {"train": 18, "validation": 6, "test": 6}
     all_rows = {tuple(np.asarray(r["eeg"]).ravel()[:2]): r for s in ds.values() for r in s.with_format("numpy")}
     for i in range(30):
         row = all_rows[tuple(eeg[i].astype(np.float32).ravel()[:2])]
@@ -123,7 +124,9 @@ def test_mapping_files_and_cli(tmp_path, images):
     found, classes = read_event_mapping(csv_path)
     assert found[30] == images[2] and classes == {10: "a", 20: "a", 30: "b", 40: "b"}
     json_path = tmp_path / "img" / "map.json"
-    json_path.write_text(json.dumps({"face/a": "stim0.png", "face/b": "stim1.png", "30": "stim2.png", "40": "stim3.png"}))
+    json_path.write_text(
+        json.dumps({"face/a": "stim0.png", "face/b": "stim1.png", "30": "stim2.png", "40": "stim3.png"})
+    )
     found, classes = read_event_mapping(json_path)
     assert found["face/a"] == images[0] and found[40] == images[3] and classes is None
     from eeg2img_hf.data.converters import byo

@@ -18,7 +18,8 @@ from eeg2img_hf.data.simulate import EEGCVPR40_CLASSES
 N_TIMES = 20  # 440 in the real files; the layout is what matters
 WNIDS = [w for w, _ in EEGCVPR40_CLASSES]
 _HF_META = {"info": {"features": {
-    "image": {"_type": "Image"}, "conditioning_image": {"_type": "Array2D", "shape": [128, N_TIMES], "dtype": "float32"},
+    "image": {"_type": "Image"},
+    "conditioning_image": {"_type": "Array2D", "shape": [128, N_TIMES], "dtype": "float32"},
     "caption": {"_type": "Value", "dtype": "string"}, "label_folder": {"_type": "Value", "dtype": "string"},
     "label": {"_type": "Value", "dtype": "int64"}, "subject": {"_type": "Value", "dtype": "int64"},
 }}}

@@ -46,8 +46,10 @@ def test_convert_fields_and_exemplar_disjoint_split(tmp_path, source):
     assert sum(len(s) for s in ds.values()) == 2 * 144
     assert "official_split" not in ds["train"].column_names
     ids = {name: set(split["image_id"]) for name, split in ds.items()}
-    assert not ids["train"] & ids["test"] and not ids["train"] & ids["validation"] and not ids["validation"] & ids["test"]
-    assert len(ids["test"]) == 6 * 2 and len(ids["validation"]) == 6 * 2  # per category: round(0.2*12)=2, round(0.15*12)=2
+    assert not ids["train"] & ids["test"] and not ids["train"] & ids["validation"]
+    assert not ids["validation"] & ids["test"]
+    # per category: round(0.2*12)=2, round(0.15*12)=2
+    assert len(ids["test"]) == 6 * 2 and len(ids["validation"]) == 6 * 2
     for split in ds.values():  # each split has every category
         assert sorted(set(split["label"])) == list(range(6))
     assert ds["train"].features["label"].names == list(OBJECT_CLASS_NAMES)

@@ -1,4 +1,5 @@
-"""The simulated THINGS-EEG2 preset: release shapes, design counts, zero-shot split, determinism, attribute structure."""
+"""The simulated THINGS-EEG2 preset: release shapes, design counts, zero-shot split, determinism,
+attribute structure."""
 
 from __future__ import annotations
 

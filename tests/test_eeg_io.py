@@ -44,8 +44,9 @@ def write_edf(path: Path, data: np.ndarray, sfreq: float, ch_names: list[str], b
     n_chans, n_times = data.shape
     field = lambda value, width: str(value).ljust(width)[:width].encode("ascii")  # noqa: E731
     low, high = (-(2**23), 2**23 - 1) if bdf else (-(2**15), 2**15 - 1)
-    header = ((b"\xffBIOSEMI" if bdf else field("0", 8)) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80)
-              + field("01.01.24", 8) + field("00.00.00", 8) + field(256 * (n_chans + 1), 8)
+    header = ((b"\xffBIOSEMI" if bdf else field("0", 8)) + field("X X X X", 80)
+              + field("Startdate 01-JAN-2024 X X X", 80) + field("01.01.24", 8) + field("00.00.00", 8)
+              + field(256 * (n_chans + 1), 8)
               + field("24BIT" if bdf else "", 44) + field(1, 8) + field(f"{n_times / sfreq:g}", 8) + field(n_chans, 4))
     columns = [(16, ch_names), (80, [""] * n_chans), (8, ["uV"] * n_chans), (8, ["-1000"] * n_chans),
                (8, ["1000"] * n_chans), (8, [low] * n_chans), (8, [high] * n_chans), (80, [""] * n_chans),
@@ -109,7 +110,9 @@ def test_npy_and_npz_read(tmp_path):
     np.save(tmp_path / "big_endian.npy", trials[0].astype(">f4"))
     for name in ("fortran.npy", "big_endian.npy"):
         np.testing.assert_array_equal(read_eeg_file(tmp_path / name).data, trials[0].astype(np.float32))
-    np.savez_compressed(tmp_path / "arrays.npz", eeg=trials, labels=np.array(["a", "b", "a", "b"]), subjects=np.arange(4))
+    np.savez_compressed(
+        tmp_path / "arrays.npz", eeg=trials, labels=np.array(["a", "b", "a", "b"]), subjects=np.arange(4)
+    )
     rec = read_eeg_file(tmp_path / "arrays.npz")
     np.testing.assert_array_equal(rec.data, trials.astype(np.float32))
     assert sorted(rec.arrays) == ["eeg", "labels", "subjects"] and rec.arrays["labels"].tolist() == ["a", "b", "a", "b"]
@@ -141,7 +144,9 @@ def test_npy_header_checks_before_allocating(tmp_path):
         read_eeg_file(tmp_path / "ok.npy", max_array_bytes=100)
     full = (tmp_path / "ok.npy").read_bytes()
     (tmp_path / "truncated.npy").write_bytes(full[:-8])
-    with pytest.raises(BadInputFileError, match="'truncated.npy' is truncated: .* \\(960 bytes of data\\) but only 952"):
+    with pytest.raises(
+        BadInputFileError, match="'truncated.npy' is truncated: .* \\(960 bytes of data\\) but only 952"
+    ):
         read_eeg_file(tmp_path / "truncated.npy")
     (tmp_path / "random.npy").write_bytes(np.random.default_rng(0).bytes(300))
     with pytest.raises(BadInputFileError, match="'random.npy' is corrupt or not a valid .npy file") as info:

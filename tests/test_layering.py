@@ -2,8 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and the layers below it, never a layer above):
 
-    utils  <-  models  <-  pipelines / retrieval  <-  data / metrics / evaluate_metrics  <-  training / evaluation / convert  <-  hub
-           <-  quickstart  <-  commands / cli
+    utils  <-  models  <-  pipelines / retrieval  <-  data / metrics / evaluate_metrics
+           <-  training / evaluation / convert  <-  hub  <-  quickstart  <-  commands / cli
 
 `utils` imports nothing of the package. `eeg2img_hf/__init__.py` is the lazy facade: it may name any layer
 (inside functions), and any module may take `__version__` from it.

@@ -85,7 +85,8 @@ def test_config_defaults_are_the_authors_values():
     assert not config.learnable_logit_scale and config.freeze_vision_tower
     assert config.encoder_config.lstm_num_layers == 1 and config.encoder_config.lstm_hidden_size == 128
     assert config.vision_config.model_type == "resnet" and config.vision_embed_dim == 2048
-    assert config.vision_config.hidden_sizes == [256, 512, 1024, 2048] and list(config.vision_config.depths) == [3, 4, 6, 3]
+    assert config.vision_config.hidden_sizes == [256, 512, 1024, 2048]
+    assert list(config.vision_config.depths) == [3, 4, 6, 3]
     assert (config.image_size, config.image_resize_size) == (224, 232)
     assert EEGClipConfig.from_preset("authors").to_dict() == config.to_dict()
 
@@ -135,7 +136,8 @@ def test_config_validation(overrides, message):
 
 def test_clip_loss_hand_computed_2x2():
     logits = torch.tensor([[2.0, 0.0], [1.0, 3.0]])
-    # rows: CE([2,0],0) = log(1+e^-2); CE([1,3],1) = log(1+e^-2); columns: [2,1] -> 0: log(1+e^-1); [0,3] -> 1: log(1+e^-3)
+    # rows: CE([2,0],0) = log(1+e^-2); CE([1,3],1) = log(1+e^-2);
+    # columns: [2,1] -> 0: log(1+e^-1); [0,3] -> 1: log(1+e^-3)
     rows = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-2))) / 2
     cols = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(-3))) / 2
     assert clip_loss(logits).item() == pytest.approx((rows + cols) / 2, rel=1e-6)
@@ -160,7 +162,9 @@ def test_clip_loss_hand_computed_3x3_and_multi_positive():
         return -sum(row[p] - lse for p in positives) / len(positives)
 
     pos = {0: [0, 2], 1: [1], 2: [0, 2]}
-    expected_multi = (sum(soft(rows[i], pos[i]) for i in range(3)) / 3 + sum(soft(cols[j], pos[j]) for j in range(3)) / 3) / 2
+    expected_multi = (
+        sum(soft(rows[i], pos[i]) for i in range(3)) / 3 + sum(soft(cols[j], pos[j]) for j in range(3)) / 3
+    ) / 2
     assert clip_loss(logits, targets).item() == pytest.approx(expected_multi, rel=1e-6)
     assert clip_loss(logits, torch.eye(3)).item() == pytest.approx(expected, rel=1e-6)
 

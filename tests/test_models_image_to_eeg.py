@@ -44,7 +44,9 @@ def test_default_config_is_the_resnet50_layout():
     config = ImageToEEGConfig()
     assert config.vision_config.model_type == "resnet"
     assert list(config.vision_config.hidden_sizes) == [256, 512, 1024, 2048] and config.feature_dim == 2048
-    assert (config.eeg_embed_dim, config.hidden_dim, config.dropout, config.freeze_vision_tower) == (128, 1024, 0.05, True)
+    assert (config.eeg_embed_dim, config.hidden_dim, config.dropout, config.freeze_vision_tower) == (
+        128, 1024, 0.05, True
+    )
     assert ImageToEEGConfig.from_preset("authors").to_dict() == config.to_dict()
     assert ImageToEEGConfig.from_preset("cpu-small").freeze_vision_tower is False
 

@@ -23,7 +23,8 @@ def _tested_model_classes() -> set[type]:
             continue
         module = importlib.import_module(path.stem)
         for _, tester in inspect.getmembers(module, inspect.isclass):
-            if issubclass(tester, ModelTesterMixin) and tester is not ModelTesterMixin and tester.__name__.startswith("Test"):
+            if (issubclass(tester, ModelTesterMixin) and tester is not ModelTesterMixin
+                    and tester.__name__.startswith("Test")):
                 tested.add(tester.model_class)
     return tested
 

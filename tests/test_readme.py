@@ -218,7 +218,9 @@ def _save_tiny_models(root: Path) -> None:
     torch.manual_seed(0)
     encoder = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
                                embed_dim=EMBED)
-    EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(root / "runs/gan/model")
+    EEGStyleGANModel(EEGStyleGANConfig.from_preset("tiny", encoder_config=encoder)).save_pretrained(
+        root / "runs/gan/model"
+    )
     clip = EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS, "n_times": N_TIMES}))
     clip.save_pretrained(root / "runs/clip/model")
     make_image_processor(clip.config).save_pretrained(root / "runs/clip/model")
@@ -250,7 +252,8 @@ def readme_env(tmp_path_factory) -> dict[str, Any]:
     free = {
         "eeg": torch.rand(2, N_CHANS, N_TIMES, generator=torch.Generator().manual_seed(0)) + 0.1,
         "eeg_trial": eeg_trial,
-        "imgs": [Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for _ in range(2)],  # paired with `eeg` (return_loss=True)
+        # paired with `eeg` (return_loss=True)
+        "imgs": [Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for _ in range(2)],
         "dataset": dataset,
         "gallery": dataset["test"],
         "pil_image": picture,
@@ -393,7 +396,8 @@ def test_execute_block_keeps_expressions_and_readme_line_numbers() -> None:
         execute_block("b = 1\nb / 0\n", {}, first_line=40)
     assert info.traceback[-1].lineno + 1 == 41 and Path(str(info.traceback[-1].path)).name == "README.md"
     assert describe(torch.zeros(2, 3)) == {"type": "torch.Tensor", "shape": [2, 3]}
-    assert imports_module("import eeg2img_hf", "eeg2img_hf") and imports_module("from eeg2img_hf.data import x", "eeg2img_hf")
+    assert imports_module("import eeg2img_hf", "eeg2img_hf")
+    assert imports_module("from eeg2img_hf.data import x", "eeg2img_hf")
     assert not imports_module("# `import eeg2img_hf`\nimport eeg2img_hf_other", "eeg2img_hf")
 
 

@@ -230,7 +230,8 @@ def test_bad_eeg_uploads_are_refused_readably(app, backend, trials, tmp_path):
         "short.npy": "the model needs 14 channels x 32 samples at 128 Hz; 'short.npy' has 14 channels x 20 samples",
         "nan.npy": "NaN",
         "ints.npy": "floating point", "two.npz": "expected an 'eeg' array", "corrupt.npy": "not a valid .npy",
-        "trial.txt": "Unsupported EEG file type", "fast-epo.fif": "'fast-epo.fif' has 14 channels x 32 samples at 256 Hz",
+        "trial.txt": "Unsupported EEG file type",
+        "fast-epo.fif": "'fast-epo.fif' has 14 channels x 32 samples at 256 Hz",
         "missing.npy": "could not be found", "corrupt.fif": "not a readable .fif recording",
     }
     for name, message in cases.items():

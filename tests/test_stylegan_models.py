@@ -515,7 +515,9 @@ class TestDiscriminatorContract(ModelTesterMixin):
         config = self.get_config()
         batch_size += batch_size % config.mbstd_group_size  # minibatch-std groups must divide the batch
         gen = torch.Generator().manual_seed(1)
-        images = torch.randn(batch_size, config.img_channels, config.img_resolution, config.img_resolution, generator=gen)
+        images = torch.randn(
+            batch_size, config.img_channels, config.img_resolution, config.img_resolution, generator=gen
+        )
         return {"images": images, "eeg_embeds": torch.randn(batch_size, config.embed_dim, generator=gen)}
 
 

@@ -164,7 +164,8 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     assert dep["chance"]["2-way"] == {"top1": 0.5, "top5": None} and dep["chance"]["6-way"]["top5"] == 5 / 6
     assert "k_way" in dep["definitions"] and dep["draws"]["method"].startswith("exact")
     assert dep["published_reference"]["results"][1]["method"] == "UBP" and dep["simulated"] is True
-    assert dep["mean_over_subjects"]["averaged"]["6-way"]["top1"] == dep["per_subject"]["1"]["averaged"]["6-way"]["top1"]
+    assert (dep["mean_over_subjects"]["averaged"]["6-way"]["top1"]
+            == dep["per_subject"]["1"]["averaged"]["6-way"]["top1"])
     # a features file of another tower is refused before training starts
     other = tmp_path / "other"
     other.mkdir()

@@ -45,7 +45,9 @@ def test_tiny_run_produces_a_loadable_model(data_dir, tmp_path):
     record = json.loads((model_dir / "eeg2img_training.json").read_text())
     assert record["selection_metric"] == "val_exact_mrr" == summary["selection_metric"]
     assert 0.0 < record["best_validation"] <= 1.0 and record["global_step"] == summary["global_step"] > 0
-    assert set(record["best_validation_metrics"]) == {"val_exact_mrr", "val_exact_top1", "val_class_map", "val_class_top1"}
+    assert set(record["best_validation_metrics"]) == {
+        "val_exact_mrr", "val_exact_top1", "val_class_map", "val_class_top1"
+    }
     assert record["classes"] == SIM["classes"] and record["n_train_images"] == 8
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,epoch,train_loss") and len(rows) == 1 + 2
@@ -119,7 +121,9 @@ def test_encoder_initialises_the_eeg_tower(data_dir, tmp_path):
     from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 
     torch.manual_seed(0)
-    encoder = EEGEncoderModel(EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=9, embed_dim=7))
+    encoder = EEGEncoderModel(
+        EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=9, embed_dim=7)
+    )
     encoder.save_pretrained(tmp_path / "encoder")
     args = tiny_args(data_dir, tmp_path / "run", encoder=str(tmp_path / "encoder"))
     info = get_eeg_info(simulate_dataset("thoughtviz", **SIM))

@@ -10,7 +10,8 @@ def test_round_trip_and_clamp():
     u = images_to_uint8(x)
     assert u.shape == (1, 2, 2, 3) and u[0, :, :, 0].tolist() == [[0, 128], [255, 255]]
     back = uint8_to_images(u)
-    assert back.shape == (1, 3, 2, 2) and torch.allclose(back[0, 0], torch.tensor([[-1, 128 / 127.5 - 1], [1, 1]]), atol=1e-6)
+    assert back.shape == (1, 3, 2, 2)
+    assert torch.allclose(back[0, 0], torch.tensor([[-1, 128 / 127.5 - 1], [1, 1]]), atol=1e-6)
 
 
 def test_grid_layout(tmp_path):

@@ -79,7 +79,9 @@ class ModelTesterMixin:
         model = self.make_model().train()
         out = getattr(model(**self.get_inputs(batch_size=4)), self.output_key)
         (out.float() * torch.randn_like(out.float())).sum().backward()
-        missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
+        missing = [
+            n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())
+        ]
         assert not missing, f"parameters without gradient: {missing}"
 
     def test_auto_classes(self, tmp_path):

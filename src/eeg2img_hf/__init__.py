@@ -67,7 +67,8 @@ def register() -> None:
     """Registers the model classes with the transformers Auto classes and the pipeline tasks with `pipeline()`.
 
     Idempotent. Importing `eeg2img_hf.models` (the Auto classes) or `eeg2img_hf.pipelines` (both), or touching
-    any public name of this package (`from eeg2img_hf import EEGStyleGANModel`), registers too; `import eeg2img_hf` alone stays light and
-    registers nothing. Folders saved by this package also load without it through `trust_remote_code=True`.
+    any public name of this package (`from eeg2img_hf import EEGStyleGANModel`), registers too; `import eeg2img_hf`
+    alone stays light and registers nothing. Folders saved by this package also load without it through
+    `trust_remote_code=True`.
     """
     importlib.import_module("eeg2img_hf.pipelines")  # imports eeg2img_hf.models first

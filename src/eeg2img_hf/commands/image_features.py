@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     p.add_argument("--vision-model", metavar="REPO_OR_PATH", help=VISION_MODEL_HELP)
     p.add_argument("--vision-revision", help="branch, tag or commit of the --vision-model Hub repo")
     p.add_argument("--model-preset", default="things-eeg2-tsconv",
-                   help="EEGClipConfig preset whose image preprocessing the training run uses (default things-eeg2-tsconv)")
+                   help="EEGClipConfig preset whose image preprocessing the training run uses "
+                        "(default things-eeg2-tsconv)")
     p.add_argument("--model", help="or: a trained EEGClip folder whose frozen tower and preprocessing to use")
     p.add_argument("--splits", help="comma-separated splits (default: all)")
     p.add_argument("--batch-size", type=int, default=64)

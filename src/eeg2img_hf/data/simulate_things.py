@@ -384,11 +384,13 @@ def simulate_things_eeg2(
              "official_split": Value("string")}
     for column, feature in extra.items():
         features[column] = feature
-    concepts_in = {"train": sorted(set(range(config.n_train_concepts)) - val_concepts), "validation": sorted(val_concepts),
+    concepts_in = {"train": sorted(set(range(config.n_train_concepts)) - val_concepts),
+                   "validation": sorted(val_concepts),
                    "test": list(range(config.n_train_concepts, n_concepts))}
     info = {
         "name": f"sim-{spec.name}", "sfreq": spec.sfreq, "ch_names": list(spec.ch_names), "n_chans": spec.n_chans,
-        "n_times": spec.n_times, "class_ids": None, "times_s": [spec.t_min, spec.t_min + (spec.n_times - 1) / spec.sfreq],
+        "n_times": spec.n_times, "class_ids": None,
+        "times_s": [spec.t_min, spec.t_min + (spec.n_times - 1) / spec.sfreq],
         "preprocessing": [],
         "split": {"strategy": "things-zero-shot", "disjoint": ["concepts"], "validation": {
                       "from": "training concepts", "fraction": float(val_fraction), "seed": seed,
@@ -421,7 +423,8 @@ def simulate_things_eeg2(
             "label": design["concept"][index], "subject": design["subject"][index] + 1,
             "image_id": [image_ids[i] for i in design["image"][index]], "block": np.full(len(index), -1),
             "repetition": design["repetition"][index], "session": np.full(len(index), -1),
-            "things_index": np.full(len(index), -1), "official_split": ["test" if split == "test" else "train"] * len(index),
+            "things_index": np.full(len(index), -1),
+            "official_split": ["test" if split == "test" else "train"] * len(index),
         }
         out[split] = _arrow_split(columns, features, split, f"sim-things-{digest[:24]}-{split}")
     return set_eeg_info(DatasetDict(out), info)

@@ -124,7 +124,7 @@ def _schema_table(ds: DatasetDict, info: Mapping[str, Any]) -> str:
     sfreq = info.get("sfreq")
     seconds = f", {n_times / sfreq:.3g} s at {sfreq:g} Hz" if isinstance(sfreq, (int, float)) and sfreq > 0 else ""
     described = {
-        "eeg": ("`Array2D((%d, %d), float32)`" % (n_chans, n_times), f"one trial, channels x samples{seconds}"),
+        "eeg": (f"`Array2D(({n_chans:d}, {n_times:d}), float32)`", f"one trial, channels x samples{seconds}"),
         "image": ("`Image()`", "the stimulus image (or a paired same-class exemplar, see Caveats)"),
         "label": (f"`ClassLabel` ({features['label'].num_classes} classes)", "class of the trial"),
         "subject": ("`int32`", "subject number (0 = unknown)"),

@@ -221,8 +221,8 @@ def _check_remote_code(folder: Path, config: Mapping[str, Any]) -> None:
     (single-dot relative imports) and no `eeg2img_hf`, so `trust_remote_code=True` works without the package."""
     auto_map = config.get("auto_map")
     if not isinstance(auto_map, Mapping) or not {"AutoConfig", "AutoModel"} <= set(auto_map):
-        raise ValueError(f"config.json in {os.fspath(folder)!r} has no auto_map with AutoConfig and AutoModel: save the "
-                         "model with eeg2img_hf's save_pretrained so its remote code is included")
+        raise ValueError(f"config.json in {os.fspath(folder)!r} has no auto_map with AutoConfig and AutoModel: "
+                         "save the model with eeg2img_hf's save_pretrained so its remote code is included")
     for name, reference in auto_map.items():
         module = str(reference).split("--")[-1].rsplit(".", 1)[0]
         if not (folder / f"{module}.py").is_file():
@@ -268,7 +268,9 @@ def _add_image_processor(staging: Path, family: ModelFamily) -> None:
     if family.key == "eeg_clip":
         processor = make_image_processor(EEGClipConfig.from_pretrained(staging))
     else:  # the processor depends on the config only
-        processor = ImageToEEGModel.build_image_processor(SimpleNamespace(config=ImageToEEGConfig.from_pretrained(staging)))
+        processor = ImageToEEGModel.build_image_processor(
+            SimpleNamespace(config=ImageToEEGConfig.from_pretrained(staging))
+        )
     processor.save_pretrained(staging)
 
 
@@ -318,7 +320,9 @@ def prepare_model_folder(
     final_card = _resolve_model_card(card, model_dir, repo_id, result, dataset_repo_id)
     (staging / "README.md").write_text(str(final_card), encoding="utf-8")
     if result is not None:
-        (staging / EVALUATION_FILENAME).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (staging / EVALUATION_FILENAME).write_text(
+            json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     return sorted(p.name for p in staging.iterdir())
 
 

@@ -12,14 +12,14 @@ from .copies import install_aliases
 
 install_aliases()  # before the model folders import their copies of shared code
 
-from .eeg_clip import (  # noqa: E402
+from .eeg_clip import (  # noqa: E402 - the aliases above must exist before the model folders import
     EEGClipConfig,
     EEGClipModel,
     EEGClipOutput,
     clip_loss,
     make_image_processor,
 )
-from .eeg_encoder import (
+from .eeg_encoder import (  # noqa: E402
     EEGEncoderClassificationOutput,
     EEGEncoderConfig,
     EEGEncoderForClassification,
@@ -27,14 +27,14 @@ from .eeg_encoder import (
     EEGEncoderOutput,
     EEGEncoderPreTrainedModel,
 )
-from .eeg_stylegan import (
+from .eeg_stylegan import (  # noqa: E402
     EEGStyleGANConfig,
     EEGStyleGANDiscriminator,
     EEGStyleGANGenerator,
     EEGStyleGANModel,
     EEGStyleGANModelOutput,
 )
-from .image_to_eeg import ImageToEEGConfig, ImageToEEGModel, ImageToEEGOutput
+from .image_to_eeg import ImageToEEGConfig, ImageToEEGModel, ImageToEEGOutput  # noqa: E402
 
 
 def _register(config_class, auto_pairs) -> None:

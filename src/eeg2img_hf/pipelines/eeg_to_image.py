@@ -480,8 +480,8 @@ def _check_memory(config: Any, num_images: int, batch_size: int | None, limit: i
             f"{what} asks for {num_images} images of {config.img_resolution}x{config.img_resolution} (batch_size="
             f"{batch_size}), about {_format_bytes(needed)}, over the limit of {_format_bytes(limit)} "
             f"(max_memory_bytes={limit}; default MAX_MEMORY_BYTES = {MAX_MEMORY_BYTES}). Generate fewer images per "
-            "call or a smaller batch_size, or pass a higher `max_memory_bytes=` (`eeg2img generate --max-memory-gib`) if "
-            "the memory is there."
+            "call or a smaller batch_size, or pass a higher `max_memory_bytes=` "
+            "(`eeg2img generate --max-memory-gib`) if the memory is there."
         )
 
 

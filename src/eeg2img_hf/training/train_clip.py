@@ -43,8 +43,8 @@ from .image_features import features_for_split, load_image_features
 from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
-__all__ = ["CLIP_PRESETS", "THINGS_EEG2_ENCODER_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler", "build_clip_model",
-           "train_clip"]
+__all__ = ["CLIP_PRESETS", "THINGS_EEG2_ENCODER_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler",
+           "build_clip_model", "train_clip"]
 
 
 class UniqueKeyBatchSampler:
@@ -213,8 +213,10 @@ def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) 
         batch = EEGBatchDataset.__getitems__(dataset, range(start, min(start + batch_size, len(dataset))))
         eeg.append(model.get_eeg_features(batch["eeg_values"].to(device)).float().cpu())
     key = getattr(dataset, "image_key", "pixel_values")
-    images = torch.cat([model.get_image_features(**{key: dataset.pixel_cache[i:i + batch_size].to(device)}).float().cpu()
-                        for i in range(0, len(dataset.pixel_cache), batch_size)])
+    images = torch.cat([
+        model.get_image_features(**{key: dataset.pixel_cache[i:i + batch_size].to(device)}).float().cpu()
+        for i in range(0, len(dataset.pixel_cache), batch_size)
+    ])
     model.train(was_training)
     labels = np.asarray(dataset.dataset["label"])
     index = dataset.image_index.numpy()

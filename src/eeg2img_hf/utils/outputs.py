@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import RefusedOutputError
 
@@ -67,8 +67,8 @@ MODEL_TYPES = ("eeg2img_eeg_encoder", "eeg2img_stylegan", "eeg2img_eeg_clip", "e
 _IMAGE_FILE = re.compile(r"^(eeg_)?seed\d+(_real)?\.png$|^manifest\.json$")
 _DATASET_EXTRA = {MARKER_NAME, "dataset_dict.json", "README.md", ".gitattributes"}
 
-PathLike = Union[str, os.PathLike]
-Inputs = Union[Mapping[str, Any], Iterable[Any], None]
+PathLike = str | os.PathLike
+Inputs = Mapping[str, Any] | Iterable[Any] | None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -87,7 +87,9 @@ def image_steps(image_size: int | None) -> list[dict[str, Any]]:
     """The preprocessing record of the optional image resize."""
     if image_size is None:
         return []
-    return [preprocessing_step("resize_image", size=int(image_size), mode="RGB", resample="bicubic", applies_to="image")]
+    return [
+        preprocessing_step("resize_image", size=int(image_size), mode="RGB", resample="bicubic", applies_to="image")
+    ]
 
 
 def check_image_size(image_size: Any) -> int | None:
@@ -225,7 +227,9 @@ def _default_image_ids(paths: list[Path]) -> list[str]:
     return [path.name if len(by_name[path.name]) == 1 else path.resolve().as_posix() for path in paths]
 
 
-def _assign_splits(split: Any, labels: np.ndarray, fractions: tuple[float, float], seed: int) -> tuple[np.ndarray, dict]:
+def _assign_splits(
+    split: Any, labels: np.ndarray, fractions: tuple[float, float], seed: int
+) -> tuple[np.ndarray, dict]:
     n = len(labels)
     if split is not None:
         names = np.asarray(split)
@@ -350,7 +354,9 @@ def convert_arrays(
     subject_array = _per_trial_ints(subjects, "subjects", n, 0)
     block_array = _per_trial_ints(blocks, "blocks", n, -1)
     event_array = None if events is None else _per_trial_ints(events, "events", n, 0)
-    paths = _resolve_images(images, label_array, names, event_array, n, None if image_root is None else Path(image_root))
+    paths = _resolve_images(
+        images, label_array, names, event_array, n, None if image_root is None else Path(image_root)
+    )
     if image_ids is None:
         ids = _default_image_ids(paths)
     else:
@@ -578,11 +584,11 @@ def convert_mne_epochs(
     extra.update({"event_id": {k: int(v) for k, v in epochs.event_id.items()}, "tmin": float(epochs.tmin),
                   "baseline": None if epochs.baseline is None else [float(b) for b in epochs.baseline]})
     ds = convert_arrays(
-        data, per_trial_classes, per_trial_images, output_dir, sfreq=float(epochs.info["sfreq"]), ch_names=picked.ch_names,
-        class_names=class_names, subjects=np.full(len(keys), subject), blocks=np.full(len(keys), block),
-        image_ids=image_ids, events=None, unit="V", name=name, image_root=image_root, val_fraction=val_fraction,
-        test_fraction=test_fraction, seed=seed, image_size=image_size, extra_info=extra, overwrite=overwrite,
-        batch_size=batch_size,
+        data, per_trial_classes, per_trial_images, output_dir, sfreq=float(epochs.info["sfreq"]),
+        ch_names=picked.ch_names, class_names=class_names, subjects=np.full(len(keys), subject),
+        blocks=np.full(len(keys), block), image_ids=image_ids, events=None, unit="V", name=name,
+        image_root=image_root, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+        image_size=image_size, extra_info=extra, overwrite=overwrite, batch_size=batch_size,
     )
     return ds
 
@@ -648,8 +654,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--epochs", help="same as --recording (e.g. sub-01-epo.fif)")
     source.add_argument("--arrays", help=".npz with 'eeg' (n, C, T), 'labels', optional 'subjects', 'blocks', 'events'")
     parser.add_argument("--images",
-                        help="CSV (event,image[,class]) or JSON mapping: event code/name (label with --arrays) -> image; "
-                             "optional when the epochs metadata names each epoch's image")
+                        help="CSV (event,image[,class]) or JSON mapping: event code/name (label with --arrays) "
+                             "-> image; optional when the epochs metadata names each epoch's image")
     parser.add_argument("output_dir", help="folder to write (DatasetDict.save_to_disk layout)")
     parser.add_argument("--sfreq", type=float, help="sampling rate in Hz (--arrays only)")
     parser.add_argument("--ch-names", help="comma-separated channel names (--arrays only)")

@@ -102,7 +102,9 @@ def read_object_mat(path: str | os.PathLike, labels_only: bool = False) -> dict[
         except NotImplementedError:  # scipy's answer to v7.3 files without the usual header text
             content = _read_hdf5_mat(path)
         except Exception as err:  # noqa: BLE001 - any reader failure means "not a MATLAB file"
-            raise ValueError(f"{path.name} could not be read as a MATLAB .mat file ({type(err).__name__}: {err})") from None
+            raise ValueError(
+                f"{path.name} could not be read as a MATLAB .mat file ({type(err).__name__}: {err})"
+            ) from None
     missing = [n for n in names if n not in content]
     if missing:
         raise ValueError(f"{path.name}: missing variables {missing} (expected {list(_VARIABLES)})")
@@ -123,8 +125,8 @@ def read_object_mat(path: str | os.PathLike, labels_only: bool = False) -> dict[
     if not labels_only:
         x = np.asarray(content["X_3D"])
         if x.ndim != 3 or x.shape[2] != len(out["categoryLabels"]) or x.dtype.kind != "f":
-            raise ValueError(f"{path.name}: X_3D must be a float array (n_chans, n_times, {len(out['categoryLabels'])}), "
-                             f"got shape {x.shape} {x.dtype}")
+            raise ValueError(f"{path.name}: X_3D must be a float array "
+                             f"(n_chans, n_times, {len(out['categoryLabels'])}), got shape {x.shape} {x.dtype}")
         out["X_3D"] = x
     return out
 

@@ -228,7 +228,7 @@ def _subject_folders(eeg_dir: Path, subjects: list[int] | None) -> dict[int, Pat
         found = {s: found[s] for s in subjects}
     if not found:
         raise BadInputFileError(f"no subject folders (sub-01 .. sub-10) in {str(eeg_dir)!r}")
-    for subject, folder in found.items():
+    for _subject, folder in found.items():
         for _, _, name in _PARTS.values():
             if not (folder / name).is_file():
                 raise BadInputFileError(f"{folder / name}: no such file")
@@ -354,7 +354,9 @@ def convert_things_eeg2(
     class_names = sorted(train_names + test_names)
     label_of = {name: i for i, name in enumerate(class_names)}
     split_of_image = {
-        "training": ["validation" if _concept_name(c) in val_names else "train" for c in tables["training"]["concepts"]],
+        "training": [
+            "validation" if _concept_name(c) in val_names else "train" for c in tables["training"]["concepts"]
+        ],
         "test": ["test"] * len(tables["test"]["concepts"]),
     }
 

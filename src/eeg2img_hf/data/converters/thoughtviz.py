@@ -127,7 +127,9 @@ def _find_class_folders(images_dir: Path) -> dict[int, Path]:
     """Class index -> folder, matching class names case-insensitively (also under `ImageNet-Filtered/`)."""
     if not images_dir.is_dir():
         raise ValueError(f"images_dir {str(images_dir)!r} is not a folder")
-    candidates = [images_dir] + [p for p in images_dir.iterdir() if p.is_dir() and p.name.lower() == "imagenet-filtered"]
+    candidates = [images_dir] + [
+        p for p in images_dir.iterdir() if p.is_dir() and p.name.lower() == "imagenet-filtered"
+    ]
     wanted = {name.lower(): i for i, name in enumerate(THOUGHTVIZ_CLASS_NAMES)}
     for root in reversed(candidates):
         found: dict[int, list[Path]] = {}

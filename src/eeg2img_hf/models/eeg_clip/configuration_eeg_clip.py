@@ -166,8 +166,8 @@ class EEGClipConfig(PreTrainedConfig):
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> EEGClipConfig:
-        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"things-eeg2-tsconv"`, `"things-eeg2-lstm"`,
-        `"things-eeg2-cnn"`, `"tiny"`) plus overrides.
+        """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"things-eeg2-tsconv"`,
+        `"things-eeg2-lstm"`, `"things-eeg2-cnn"`, `"tiny"`) plus overrides.
 
         A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
         `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.

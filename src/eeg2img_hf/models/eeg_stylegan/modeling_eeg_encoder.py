@@ -56,7 +56,8 @@ def check_eeg_values(eeg_values: torch.Tensor, n_chans: int, n_times: int) -> No
         raise ValueError(f"eeg_values must be a floating-point tensor, got dtype {eeg_values.dtype}")
     if eeg_values.ndim != 3:
         raise ValueError(
-            f"eeg_values must have shape {expected}, got a {eeg_values.ndim}-D tensor of shape {tuple(eeg_values.shape)}"
+            f"eeg_values must have shape {expected}, got a {eeg_values.ndim}-D tensor "
+            f"of shape {tuple(eeg_values.shape)}"
         )
     if eeg_values.shape[1] != n_chans:
         raise ValueError(f"eeg_values must have {n_chans} channels {expected}, got shape {tuple(eeg_values.shape)}")
