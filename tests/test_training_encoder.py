@@ -26,18 +26,28 @@ def data_dir(tmp_path_factory):
     return str(path)
 
 
-def tiny_args(data_dir: str, output_dir, **overrides) -> EncoderTrainingArguments:
+TINY_TSCONV = {"tsconv_filters": 4, "tsconv_kernel_size": 5, "tsconv_pool_size": 32, "tsconv_pool_stride": 32,
+               "embed_dim": 16}
+TINY_LSTM = {"lstm_num_layers": 1, "lstm_hidden_size": 16, "embed_dim": 16}
+AUGMENT = {"augment_time_shift": 2, "augment_channel_dropout": 0.2, "augment_noise_std": 0.3}
+
+
+def tiny_args(data_dir: str, output_dir, preset: str = "cpu-small-lstm-triplet", **overrides):
+    encoder_config = TINY_TSCONV if preset == "cpu-small" else TINY_LSTM
     base = dict(dataset=data_dir, output_dir=str(output_dir), epochs=2, batch_size=32, learning_rate=1e-3,
-                encoder_config={"lstm_num_layers": 1, "lstm_hidden_size": 16, "embed_dim": 16}, log_with=["csv"])
-    return EncoderTrainingArguments.from_preset("cpu-small", **{**base, **overrides})
+                encoder_config=encoder_config, log_with=["csv"])
+    return EncoderTrainingArguments.from_preset(preset, **{**base, **overrides})
 
 
-@pytest.mark.parametrize("loss", ["triplet-semihard", "triplet-ms", "supervised"])
+@pytest.mark.parametrize("loss", ["triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms"])
 def test_train_then_evaluate(data_dir, tmp_path, loss):
     summary = train_encoder(tiny_args(data_dir, tmp_path, loss=loss))
     model_dir = tmp_path / "model"
     assert (model_dir / "model.safetensors").exists() and (model_dir / "eeg2img_training.json").exists()
     assert summary["selection_metric"] == ("val_accuracy" if loss == "supervised" else "val_kmeans")
+    # the combined loss's head is a training device: its folder holds the encoder alone
+    has_head = any(k.startswith("classifier.") for k in load_file(model_dir / "model.safetensors"))
+    assert has_head == (loss == "supervised")
     assert 0.0 <= summary["best_validation"] <= 1.0 and summary["global_step"] > 0
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and len(rows) == 1 + 2  # header + one row per epoch
@@ -49,18 +59,47 @@ def test_train_then_evaluate(data_dir, tmp_path, loss):
     assert result["checkpoint"]["selection_metric"] == summary["selection_metric"]
 
 
-def test_resume_matches_uninterrupted_run(data_dir, tmp_path):
-    straight = tiny_args(data_dir, tmp_path / "a", checkpoint_every_steps=1, keep_checkpoints=10)
+@pytest.mark.parametrize("preset, extra", [("cpu-small-lstm-triplet", {}), ("cpu-small", AUGMENT)])
+def test_resume_matches_uninterrupted_run(data_dir, tmp_path, preset, extra):
+    # with augmentation on, the resumed run must also draw the same shifts, dropped channels and noise
+    common = dict(preset=preset, checkpoint_every_steps=1, keep_checkpoints=10, **extra)
+    straight = tiny_args(data_dir, tmp_path / "a", **common)
     train_encoder(straight)
-    interrupted = tiny_args(data_dir, tmp_path / "b", checkpoint_every_steps=1, keep_checkpoints=10, max_steps=3)
+    interrupted = tiny_args(data_dir, tmp_path / "b", max_steps=3, **common)
     train_encoder(interrupted)
     final_a = sorted((tmp_path / "a" / "checkpoints").glob("step_*"))[-1]
     assert not (tmp_path / "b" / "checkpoints" / final_a.name).exists()
-    train_encoder(tiny_args(data_dir, tmp_path / "b", checkpoint_every_steps=1, keep_checkpoints=10, resume=True))
+    train_encoder(tiny_args(data_dir, tmp_path / "b", resume=True, **common))
     final_b = tmp_path / "b" / "checkpoints" / final_a.name
     weights_a, weights_b = load_file(final_a / "model.safetensors"), load_file(final_b / "model.safetensors")
     for key in weights_a:
         torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+
+
+def test_cpu_small_preset_trains_saves_and_loads(data_dir, tmp_path):
+    from transformers import AutoModel
+
+    from eeg2img_hf.models import EEGEncoderModel
+
+    args = EncoderTrainingArguments.from_preset("cpu-small", dataset=data_dir, output_dir=str(tmp_path), epochs=1,
+                                                log_with=["csv"])
+    assert (args.architecture, args.loss, args.augment_channel_dropout) == ("tsconv", "supervised+triplet-ms", 0.1)
+    assert EncoderTrainingArguments.from_preset("cpu-small-lstm-triplet").architecture == "lstm"
+    summary = train_encoder(args)
+    assert summary["selection_metric"] == "val_kmeans" and summary["global_step"] > 0
+    model_dir = tmp_path / "model"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["architecture"] == "tsconv" and config["architectures"] == ["EEGEncoderModel"]
+    model = EEGEncoderModel.from_pretrained(model_dir).eval()
+    remote = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
+    eeg = torch.randn(3, 14, 32) + 1.0
+    with torch.no_grad():
+        embeds = model(eeg_values=eeg).eeg_embeds
+        torch.testing.assert_close(remote(eeg_values=eeg).eeg_embeds, embeds)
+    torch.testing.assert_close(embeds.norm(dim=-1), torch.ones(3))
+    result = evaluate_encoder(model_dir, tsne_path="")
+    assert result["architecture"] == "tsconv" and result["loss"] == "supervised+triplet-ms"
+    assert 0.0 <= result["seen_classes"]["svm_train_to_test"] <= 1.0
 
 
 def test_unseen_class_training_and_evaluation(data_dir, tmp_path):

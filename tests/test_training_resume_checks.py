@@ -136,7 +136,7 @@ def encoder_run(tmp_path_factory):
         base = dict(dataset=str(data), output_dir=str(output_dir), epochs=2, batch_size=32, learning_rate=1e-3,
                     checkpoint_every_steps=1, keep_checkpoints=5, log_with=["csv"],
                     encoder_config={"lstm_num_layers": 1, "lstm_hidden_size": 8, "embed_dim": 8})  # fmt: skip
-        return EncoderTrainingArguments.from_preset("cpu-small", **{**base, **overrides})
+        return EncoderTrainingArguments.from_preset("cpu-small-lstm-triplet", **{**base, **overrides})
 
     train_encoder(args(out, max_steps=2))
     return out, args

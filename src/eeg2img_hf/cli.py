@@ -46,7 +46,9 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 
     overrides = {
         "dataset": ns.dataset, "output_dir": ns.output_dir, "architecture": ns.architecture, "loss": ns.loss,
-        "margin": ns.margin, "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size,
+        "margin": ns.margin, "triplet_weight": ns.triplet_weight, "augment_time_shift": ns.augment_time_shift,
+        "augment_channel_dropout": ns.augment_channel_dropout, "augment_noise_std": ns.augment_noise_std,
+        "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size,
         "learning_rate": ns.lr, "seed": ns.seed, "checkpoint_every_steps": ns.checkpoint_every,
         "exclude_classes": _csv(ns.exclude_classes) if ns.exclude_classes else None,
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None, "mixed_precision": ns.mixed_precision,
@@ -109,8 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
     p.add_argument("--architecture", choices=["lstm", "cnn", "tsconv"])
-    p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised"])
+    p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms"])
     p.add_argument("--margin", type=float)
+    p.add_argument("--triplet-weight", type=float, help="weight of the triplet term of supervised+triplet-ms")
+    p.add_argument("--augment-time-shift", type=int, help="random shifts of up to N samples (0 = off)")
+    p.add_argument("--augment-channel-dropout", type=float, help="probability of zeroing each channel (0 = off)")
+    p.add_argument("--augment-noise-std", type=float, help="white noise std relative to each trial's std (0 = off)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)

@@ -1,4 +1,4 @@
-"""Train an EEG encoder (LSTM or CNN) with a triplet or supervised loss through Accelerate.
+"""Train an EEG encoder (LSTM, CNN or tsconv) with a triplet, supervised or combined loss through Accelerate.
 
 Follows the shape of accelerate's `nlp_example.py`: `Accelerator`, `set_seed`, data, model, optimizer,
 one `prepare`, then the loop. Model selection uses the validation split only (the authors selected
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..metrics import kmeans_accuracy
@@ -28,7 +29,11 @@ from .common import (
     start_run,
     train_epochs,
 )
+from .eeg_augment import augment_eeg
 from .losses import get_encoder_loss
+
+HEAD_LOSSES = ("supervised", "supervised+triplet-ms")
+"""Losses trained through `EEGEncoderForClassification` (a linear class head over the embedding)."""
 
 
 def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_names: list[str]):
@@ -38,7 +43,7 @@ def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_na
         sfreq=info.get("sfreq"), id2label=dict(enumerate(class_names)),
         label2id={n: i for i, n in enumerate(class_names)}, **args.encoder_config,
     )
-    model_class = EEGEncoderForClassification if args.loss == "supervised" else EEGEncoderModel
+    model_class = EEGEncoderForClassification if args.loss in HEAD_LOSSES else EEGEncoderModel
     return model_class(config)
 
 
@@ -65,12 +70,34 @@ def validation_metrics(model: torch.nn.Module, dataset, supervised: bool) -> dic
 
 
 def training_step(model, batch: dict[str, torch.Tensor], args: EncoderTrainingArguments, loss_fn) -> torch.Tensor:
-    """Loss of one batch."""
+    """Loss of one batch (augmented first when any `augment_*` option is on)."""
+    eeg = augment_eeg(batch["eeg_values"], time_shift=args.augment_time_shift,
+                      channel_dropout=args.augment_channel_dropout, noise_std=args.augment_noise_std)
     if args.loss == "supervised":
-        return model(eeg_values=batch["eeg_values"], labels=batch["labels"]).loss
-    embeds = model(eeg_values=batch["eeg_values"]).eeg_embeds
+        return model(eeg_values=eeg, labels=batch["labels"]).loss
     kwargs = {} if args.margin is None else {"margin": args.margin}
+    if args.loss == "supervised+triplet-ms":
+        out = model(eeg_values=eeg)
+        return loss_fn(out.logits, batch["labels"], embeds=out.eeg_embeds, triplet_weight=args.triplet_weight,
+                       **kwargs)
+    embeds = model(eeg_values=eeg).eeg_embeds
     return loss_fn(embeds, batch["labels"], **kwargs)
+
+
+def step_seed(seed: int, process_index: int, step: int) -> int:
+    """Seed of the random draws (augmentation, dropout) of one training step of one process: a function of the run's
+    seed, the process and the step only, so that a resumed run draws what the uninterrupted run drew."""
+    return int(np.random.SeedSequence([seed, process_index, step]).generate_state(1)[0])
+
+
+def seeded_training_step(model, batch: dict[str, torch.Tensor], args: EncoderTrainingArguments, loss_fn,
+                         seed: int) -> torch.Tensor:
+    """[`training_step`] with the global random generators seeded with `seed` (and restored afterwards)."""
+    eeg = batch["eeg_values"]
+    devices = [eeg.device.index if eeg.device.index is not None else torch.cuda.current_device()] if eeg.is_cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return training_step(model, batch, args, loss_fn)
 
 
 def train_encoder(args: EncoderTrainingArguments) -> dict[str, Any]:
@@ -97,9 +124,13 @@ def train_encoder(args: EncoderTrainingArguments) -> dict[str, Any]:
     selection_key = "val_accuracy" if args.loss == "supervised" else "val_kmeans"
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "selection_key": selection_key,
-        "loss": lambda net, batch: training_step(net, batch, args, loss_fn),
-        "validate": lambda net: validation_metrics(net, dataset["validation"], args.loss == "supervised"),
-        "save_best": lambda net, _: net.save_pretrained(model_dir),
+        # state["global_step"] is the index of the step being taken (restored on resume)
+        "loss": lambda net, batch: seeded_training_step(
+            net, batch, args, loss_fn, step_seed(args.seed, accelerator.process_index, state["global_step"])),
+        "validate": lambda net: validation_metrics(net, dataset["validation"], args.loss in HEAD_LOSSES),
+        # the combined loss's class head only shapes the embedding: its model folder holds the encoder alone
+        "save_best": lambda net, _: (encoder_of(net) if args.loss == "supervised+triplet-ms" else net)
+        .save_pretrained(model_dir),
     }
     seconds, seen = train_epochs(accelerator, args, parts, state, logger,
                                  desc=f"train-encoder ({args.architecture}, {args.loss})")
