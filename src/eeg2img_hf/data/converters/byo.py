@@ -120,6 +120,16 @@ def summary(ds: Any, output_dir: str | os.PathLike) -> dict[str, Any]:
     return {"output": os.fspath(output_dir), "rows": {name: len(split) for name, split in ds.items()}}
 
 
+def parse_subject_list(text: str | None, option: str = "--subjects") -> list[int] | None:
+    """`"1,2"` -> `[1, 2]` (`None` or empty -> `None`, all subjects) for a converter's subject option."""
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated integers, got {text!r}") from None
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, help="resize images to this square size (default: keep files)")
     parser.add_argument("--batch-size", type=int, default=256, help="rows per Arrow batch while writing")

@@ -35,6 +35,7 @@ from .byo import (
     check_image_size,
     image_steps,
     make_image_loader,
+    parse_subject_list,
     summary,
 )
 from .writer import write_eeg_dataset
@@ -323,12 +324,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert object` from parsed CLI arguments; returns the JSON summary."""
-    subjects = None
-    if args.subjects:
-        try:
-            subjects = [int(s) for s in args.subjects.split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(f"--subjects must be comma-separated integers, got {args.subjects!r}") from None
+    subjects = parse_subject_list(args.subjects)
     ds = convert_object(args.mat_dir, args.images_dir, args.output_dir, subjects=subjects,
                         image_pattern=args.image_pattern, val_fraction=args.val_fraction,
                         test_fraction=args.test_fraction, seed=args.seed, image_size=args.image_size,

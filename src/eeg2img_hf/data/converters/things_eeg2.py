@@ -41,7 +41,15 @@ import numpy as np
 from ...utils.errors import BadInputFileError
 from ...utils.safe_pickle import RestrictedUnpickler, UnsafePickleError
 from ..preprocessing import preprocessing_step
-from .byo import add_common_arguments, allocate, check_image_size, image_steps, make_image_loader, summary
+from .byo import (
+    add_common_arguments,
+    allocate,
+    check_image_size,
+    image_steps,
+    make_image_loader,
+    parse_subject_list,
+    summary,
+)
 from .writer import write_eeg_dataset
 
 __all__ = ["THINGS_EEG2_CHANNELS", "THINGS_EEG2_SFREQ", "add_arguments", "convert_things_eeg2", "load_things_npy",
@@ -486,12 +494,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run `eeg2img convert things-eeg2` from parsed CLI arguments; returns the JSON summary."""
-    subjects = None
-    if args.subjects:
-        try:
-            subjects = [int(s) for s in args.subjects.split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(f"--subjects must be comma-separated integers, got {args.subjects!r}") from None
+    subjects = parse_subject_list(args.subjects)
     ds = convert_things_eeg2(args.eeg_dir, args.images_dir, args.output_dir, subjects=subjects, average=args.average,
                              val_fraction=args.val_fraction, seed=args.seed, metadata=args.metadata,
                              things_concepts=args.things_concepts, image_size=args.image_size,
