@@ -144,10 +144,10 @@ def test_pairwise_distances_no_nan_grad_on_duplicates(squared):
 def test_semihard_matches_brute_force(squared, margin):
     for embeds, labels in all_batches():
         loss, grad = value_and_grad(
-            lambda e: semihard_triplet_loss(e, labels, margin=margin, squared=squared), embeds
+            lambda e, labels=labels: semihard_triplet_loss(e, labels, margin=margin, squared=squared), embeds
         )
         ref_loss, ref_grad = value_and_grad(
-            lambda e: loop_semihard(e, labels.tolist(), margin, squared), embeds
+            lambda e, labels=labels: loop_semihard(e, labels.tolist(), margin, squared), embeds
         )
         torch.testing.assert_close(loss, ref_loss, rtol=1e-9, atol=1e-10)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-9)
@@ -191,10 +191,10 @@ def test_miner_matches_loop(epsilon):
 def test_ms_triplet_matches_brute_force(margin, epsilon):
     for embeds, labels in all_batches():
         loss, grad = value_and_grad(
-            lambda e: ms_triplet_loss(e, labels, margin=margin, epsilon=epsilon), embeds
+            lambda e, labels=labels: ms_triplet_loss(e, labels, margin=margin, epsilon=epsilon), embeds
         )
         ref_loss, ref_grad = value_and_grad(
-            lambda e: loop_ms(e, labels.tolist(), margin, epsilon), embeds
+            lambda e, labels=labels: loop_ms(e, labels.tolist(), margin, epsilon), embeds
         )
         torch.testing.assert_close(loss, ref_loss, rtol=1e-9, atol=1e-10)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-9)

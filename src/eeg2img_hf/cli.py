@@ -31,7 +31,6 @@ def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_simulate(ns: argparse.Namespace) -> None:
     from .data import simulate_dataset
-
     from .data.preprocessing import save_dataset_dict
     from .utils.outputs import prepare_output_dir
 

@@ -188,7 +188,8 @@ ENCODER_PRESETS: dict[str, dict[str, Any]] = {
     "thoughtviz-lstm": _paper("thoughtviz", "lstm", 4096),
     # Batch norm instead of the authors' instance norm: on 32 x 14 inputs their final 2-element maps make the
     # pooled CNN features input-independent (README, deviations). Their ThoughtViz CNN had no final L2.
-    "thoughtviz-cnn": _paper("thoughtviz", "cnn", 2048, encoder_config={"normalize_embeds": False, "cnn_norm": "batch"}),
+    "thoughtviz-cnn": _paper("thoughtviz", "cnn", 2048,
+                             encoder_config={"normalize_embeds": False, "cnn_norm": "batch"}),
     "object-lstm": _paper("object", "lstm", 4096),
     "object-cnn": _paper("object", "cnn", 2048),
     "eegcvpr40-unseen-lstm": _paper("eegcvpr40", "lstm", 8192, exclude_classes=EEGCVPR40_UNSEEN_CLASSES),
