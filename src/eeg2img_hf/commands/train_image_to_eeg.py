@@ -53,6 +53,7 @@ def cmd_evaluate_reconstruction(ns: argparse.Namespace) -> None:
     report = evaluate_reconstruction(
         ns.model, ns.generator, ns.dataset, ns.judge, splits=tuple(s for s in ns.splits.split(",") if s),
         num_images_per_image=ns.num_images, seed=ns.seed, output_path=ns.output, device=ns.device,
+        batch_size=ns.batch_size,
     )  # fmt: skip
     print(json.dumps({k: report[k] for k in ("seen", "unseen", "all", "chance")}))
 
@@ -90,6 +91,8 @@ def register(subparsers) -> None:
     e.add_argument("--splits", default="train,validation,test")
     e.add_argument("--num-images", type=int, default=1, help="reconstructions per image")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--batch-size", type=int, default=16,
+                   help="images generated per call (default 16: a 128 px generator stays under the 4 GiB guard)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--output", help="write the JSON report here")
     e.set_defaults(func=cmd_evaluate_reconstruction)
