@@ -43,7 +43,8 @@ def main() -> None:
     parser.add_argument("--drifts", default="0,1", help="comma-separated block_drift amplitudes (0 = off)")
     parser.add_argument("--splits", default="within-block,block-held-out", help="comma-separated split strategies")
     parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--training-preset", default="cpu-small")
+    parser.add_argument("--training-preset", default="cpu-small-lstm-triplet",
+                        help="encoder training preset (default: the triplet LSTM of the published figures)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds; cells report the mean over seeds")
     parser.add_argument("--n-subjects", type=int, help="simulated subjects (default: the preset's)")
     parser.add_argument("--trials-per-block", type=int, help="trials per recording block (default: the preset's)")
