@@ -269,3 +269,10 @@ def test_split_and_preprocess_cli(tiny, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["preprocess", source, "--output", str(tmp_path / "bad"), "--crop", "2-30"])
     assert _listing(source) == before
+
+
+def test_a_split_that_leaves_a_part_empty_is_refused():
+    """Two recording blocks per class cannot give train, validation and test blocks: refused, nothing written."""
+    ds = simulate_dataset("thoughtviz", n_subjects=1, n_blocks_per_class=2, trials_per_block=3, image_size=8)
+    with pytest.raises(ValueError, match="'block-held-out' split leaves validation empty"):
+        split_dataset(ds, "block-held-out")

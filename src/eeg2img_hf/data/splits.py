@@ -459,6 +459,12 @@ def split_dataset(
         columns["label"], columns["block"], columns["image_id"], strategy, val_fraction, test_fraction, seed,
         subjects=columns["subject"], official=official, test_subjects=test_subjects, n_test_subjects=n_test_subjects,
     )
+    empty = [name for name, index in splits.items() if len(index) == 0]
+    if empty:
+        sizes = ", ".join(f"{name} {len(index)}" for name, index in splits.items())
+        raise ValueError(f"the {strategy!r} split leaves {' and '.join(empty)} empty ({sizes} trials): the dataset has "
+                         "too few recording blocks, images or subjects per class for this strategy and these "
+                         "fractions; use another strategy or larger fractions")
     guaranteed = ("trials",) if official is not None else SPLIT_GUARANTEES[strategy]
     arrays = {"blocks": columns["block"], "images": columns["image_id"], "subjects": columns["subject"]}
     check_disjoint(splits, **{k: v for k, v in arrays.items() if k in guaranteed})
