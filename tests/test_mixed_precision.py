@@ -93,3 +93,19 @@ def test_mixed_precision_is_checked_and_defaults_to_accelerate():
     assert EncoderTrainingArguments.from_preset("cpu-small").mixed_precision is None
     with pytest.raises(ValueError, match="mixed_precision"):
         EncoderTrainingArguments.from_preset("cpu-small", mixed_precision="fp8")
+
+
+def test_a_later_run_in_the_same_process_gets_its_own_precision(tmp_path):
+    """Accelerate refuses a second Accelerator with another precision; one process running trainers one after
+    another (a notebook, the quickstart) gets the precision each run asks for."""
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+
+    from eeg2img_hf.training.common import make_accelerator
+
+    Accelerator()  # an earlier run without mixed precision
+    args = SimpleNamespace(output_dir=str(tmp_path), log_with=[], seed=0, mixed_precision="bf16")
+    assert make_accelerator(args).mixed_precision == "bf16"
+    args.mixed_precision = "no"
+    assert make_accelerator(args).mixed_precision == "no"

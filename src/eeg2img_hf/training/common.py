@@ -301,6 +301,19 @@ def _json_default(value: Any) -> Any:
 # Run set-up and the epoch loop shared by `train_encoder`, `train_clip` and `train_image_to_eeg`
 
 
+def _allow_new_precision(mixed_precision: str | None) -> None:
+    """Accelerate keeps one process-wide state, and refuses a second `Accelerator` with another mixed precision. In
+    a single process (a notebook or the quickstart running one trainer after another) the earlier run is over, so
+    its state is reset for the new run; a distributed run keeps Accelerate's refusal."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    if mixed_precision is None or not AcceleratorState._shared_state:
+        return
+    current = str(AcceleratorState._shared_state.get("_mixed_precision", "no"))
+    if current != mixed_precision and PartialState().num_processes == 1:
+        AcceleratorState._reset_state()
+
+
 def make_accelerator(args: Any, mixed_precision: str | None = None):
     """The trainers' `Accelerator`: trackers from `args.log_with`, logs in `output_dir/logs`, seedable sampler.
 
@@ -314,6 +327,7 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
 
     mixed_precision = mixed_precision if mixed_precision is not None else getattr(args, "mixed_precision", None)
     extra = {} if mixed_precision is None else {"mixed_precision": mixed_precision}
+    _allow_new_precision(mixed_precision)
     return Accelerator(
         **extra,
         log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
