@@ -70,7 +70,7 @@ def _eegcvpr40(root: Path, name: str, offset: float) -> Path:
     rng = np.random.default_rng(int(offset * 10))
     images = [f"{w}_{k + 1}" for w in WNIDS for k in range(IMAGES_PER_CLASS)]
     dataset, splits = [], {"train": [], "val": [], "test": []}
-    for image_index, image in enumerate(images):
+    for image_index, _image in enumerate(images):
         label, k = divmod(image_index, IMAGES_PER_CLASS)
         for subject in SUBJECTS:
             eeg = rng.normal(size=(N_CHANS, LENGTH)) + offset + 0.5 * label
@@ -87,9 +87,8 @@ def _eegcvpr40(root: Path, name: str, offset: float) -> Path:
 
 
 def _thoughtviz(root: Path) -> tuple[Path, Path]:
-    from test_converters_thoughtviz import _make_data, _py2_pickle
-
     from eeg2img_hf.data.converters.thoughtviz import THOUGHTVIZ_CLASS_NAMES
+    from test_converters_thoughtviz import _make_data, _py2_pickle
 
     pkl = root / "thoughtviz" / "data.pkl"
     pkl.parent.mkdir(parents=True)
