@@ -9,7 +9,11 @@ import os
 import sys
 from typing import Any
 
+from .commands import COMMAND_MODULES
+from .utils.errors import user_error_message
+from .utils.model_folders import check_model_folder
 from .utils.names import SPLIT_STRATEGIES  # imports nothing: keeps --help free of `datasets`
+from .utils.outputs import prepare_output_dir
 
 
 def _csv(value: str) -> list[str]:
@@ -32,7 +36,6 @@ def _simulation_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
 def cmd_simulate(ns: argparse.Namespace) -> None:
     from .data import simulate_dataset
     from .data.preprocessing import save_dataset_dict
-    from .utils.outputs import prepare_output_dir
 
     prepare_output_dir(ns.output, command="simulate", kind="dataset", overwrite=True, what="--output")
     ds = simulate_dataset(ns.preset, **_simulation_kwargs(ns))
@@ -64,7 +67,6 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 
 def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
     from .evaluation import evaluate_encoder
-    from .utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_eeg_encoder")
     result = evaluate_encoder(ns.model, dataset=ns.dataset, output_json=ns.output,
@@ -146,8 +148,6 @@ def _register_command_modules(sub) -> None:
     import importlib
     import importlib.util
 
-    from .commands import COMMAND_MODULES
-
     for name in COMMAND_MODULES:
         module_name = f"eeg2img_hf.commands.{name}"
         if importlib.util.find_spec(module_name) is not None:
@@ -187,8 +187,6 @@ def main(argv: list[str] | None = None) -> int:
             warnings.filterwarnings("error", message=_BOMB_WARNING)
             ns.func(ns)
     except Exception as err:  # noqa: BLE001 - sorted into user errors and bugs just below
-        from .utils.errors import user_error_message
-
         message = None if debug else user_error_message(err)
         if message is None:
             raise

@@ -6,13 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+from ..utils.errors import Eeg2ImgError
+from ..utils.model_folders import check_model_folder, load_model_folder, read_safetensors_header
+from ..utils.outputs import prepare_output_file
+
 
 def cmd_build_gallery(ns: argparse.Namespace) -> None:
     """Build a [`GalleryIndex`] with an EEGClip model and save it as one safetensors file (never overwriting)."""
     from ..models.eeg_clip import EEGClipModel
     from ..retrieval import build_gallery
-    from ..utils.model_folders import check_model_folder, load_model_folder
-    from ..utils.outputs import prepare_output_file
 
     # Fail before the (slow) embedding, not after it: the output, then the model folder.
     prepare_output_file(ns.output, inputs={"model": ns.model, "images": ns.images}, overwrite=ns.overwrite,
@@ -41,8 +43,6 @@ def cmd_build_gallery(ns: argparse.Namespace) -> None:
 def _is_gallery_file(path: Path) -> bool:
     """Whether `path` is a gallery index this package wrote (safetensors with the gallery format marker)."""
     from ..retrieval.gallery import GALLERY_FORMAT
-    from ..utils.errors import Eeg2ImgError
-    from ..utils.model_folders import read_safetensors_header
 
     try:
         metadata = read_safetensors_header(path).get("__metadata__") or {}

@@ -14,6 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..utils.names import CONVERSION_RECORD
+from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
+
 _HELP = ("convert the authors' published checkpoints (encoder, EEGClip and image -> EEG .pth files, StyleGAN2-ADA "
          ".pkl snapshots) to Hugging Face model folders")
 KINDS = ("encoder", "stylegan", "stylegan-snapshot", "eeg-clip", "image-to-eeg")
@@ -91,8 +94,6 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
     from ..convert.licences import checkpoint_licence
     from ..data.loading import check_repo_id
     from ..hub.model_cards import render_model_card
-    from ..utils.names import CONVERSION_RECORD
-    from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
 
     source, out = Path(ns.checkpoint), Path(ns.output_dir)
     if not source.is_file():

@@ -13,6 +13,8 @@ import importlib
 import json
 from typing import Any
 
+from ..utils.outputs import check_inputs
+
 _HELP = "convert a real EEG-image source (eegcvpr40, authors-npy, ...) to a saved DatasetDict"
 _EPILOG = "run 'eeg2img convert SOURCE --help' for the options of one source"
 
@@ -52,8 +54,6 @@ def cmd_convert(ns: argparse.Namespace) -> None:
 def check_converter_output(args: argparse.Namespace) -> None:
     """Refuse an output folder (`output_dir` / `--output`) that equals, contains or lies inside any path given as
     another option (the EEG files, image folders, mapping files); the writer checks ownership of the folder."""
-    from ..utils.outputs import check_inputs
-
     values = vars(args)
     key = "output_dir" if values.get("output_dir") is not None else "output"
     if values.get(key) is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..utils.model_folders import check_model_folder
+
 
 def _csv_ints(value: str) -> tuple[int, ...]:
     try:
@@ -16,7 +18,6 @@ def _csv_ints(value: str) -> tuple[int, ...]:
 def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
     """Run [`evaluate_clip`], write the full JSON (with `--output`) and print the headline figures as one line."""
     from ..evaluation.evaluate_clip import evaluate_clip
-    from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_eeg_clip")
     result = evaluate_clip(

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..utils.model_folders import check_model_folder
+from ..utils.outputs import create_output_dir, prepare_output_dir
 from .evaluate_clip import _csv_ints
 
 DEFAULT_RESULT_NAME = "gan_eval_results.json"
@@ -14,7 +16,6 @@ DEFAULT_RESULT_NAME = "gan_eval_results.json"
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
     """Run [`evaluate_gan`] and print the headline figures as one JSON line."""
     from ..evaluation.evaluate_gan import evaluate_gan
-    from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_stylegan")
     output = ns.output or (str(Path(ns.model) / DEFAULT_RESULT_NAME) if Path(ns.model).is_dir() else None)
@@ -41,7 +42,6 @@ def cmd_train_image_classifier(ns: argparse.Namespace) -> None:
     """Train the judge on a dataset's real images and save it (safetensors + JSON)."""
     from ..data import load_eeg_dataset
     from ..metrics.image_classifier import train_image_classifier
-    from ..utils.outputs import create_output_dir, prepare_output_dir
 
     prepare_output_dir(ns.output_dir, command="train-image-classifier", kind="model", reuse=True,
                        inputs={"dataset": ns.dataset}, what="output_dir")

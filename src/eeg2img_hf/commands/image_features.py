@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..utils.model_folders import check_model_folder, load_model_folder
 from ._vision_options import VISION_MODEL_HELP
 
 
@@ -14,7 +15,6 @@ def cmd_image_features(ns: argparse.Namespace) -> None:
     features and print one JSON line."""
     from ..models import EEGClipModel
     from ..training.image_features import compute_image_features
-    from ..utils.model_folders import check_model_folder, load_model_folder
 
     if (ns.model is None) == (ns.vision_model is None):
         raise ValueError("pass --vision-model REPO_OR_PATH (with --model-preset) or --model FOLDER (a trained EEGClip)")

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ..utils.outputs import prepare_output_dir
+
 __all__ = ["register", "parse_range", "run_preprocess"]
 
 
@@ -70,7 +72,6 @@ def run_preprocess(
     """Load `dataset`, apply [`preprocess_dataset`], save to `output`; returns a JSON-friendly summary."""
     from ..data import get_eeg_info, load_eeg_dataset
     from ..data.preprocessing import preprocess_dataset
-    from ..utils.outputs import prepare_output_dir
 
     prepare_output_dir(output, command="preprocess", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
                        what="--output")  # fails before the (slow) processing

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ..utils.model_folders import check_model_folder
 from ._hub_options import add_hub_push_arguments
 
 _HELP = ("push a saved model folder (any eeg2img_hf family) with its model card, remote code, custom pipeline and "
@@ -28,7 +29,6 @@ def register(subparsers: Any) -> None:
 def cmd_push_model(ns: argparse.Namespace) -> None:
     """Pushes the model and prints `{"url": ..., "repo_id": ...}` as one JSON line."""
     from ..hub.push import push_model
-    from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model_dir, what="model_dir")  # config, model type and safetensors headers
     url = push_model(ns.model_dir, ns.repo_id, token=ns.token, private=ns.private, card=ns.card,

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..utils.names import SPLIT_STRATEGIES
+from ..utils.outputs import prepare_output_dir
 
 __all__ = ["register", "parse_subjects", "run_split"]
 
@@ -55,7 +56,6 @@ def run_split(
     from ..data import get_eeg_info, load_eeg_dataset
     from ..data.preprocessing import save_dataset_dict
     from ..data.splits import split_dataset
-    from ..utils.outputs import prepare_output_dir
 
     prepare_output_dir(output, command="split", kind="dataset", inputs={"dataset": dataset}, overwrite=overwrite,
                        what="--output")  # fails before the split

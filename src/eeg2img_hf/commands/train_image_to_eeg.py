@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ..utils.model_folders import check_model_folder
 from ._precision import add_mixed_precision_option, precision_overrides
 from ._vision_options import add_vision_options, vision_overrides
 
@@ -31,7 +32,6 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
 def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
     """Handler: build `ImageToEEGTrainingArguments` from the preset + options, train, print one JSON line."""
     from ..training.train_image_to_eeg import ImageToEEGTrainingArguments, train_image_to_eeg
-    from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.encoder, "eeg2img_eeg_encoder", what="--encoder")
     if ns.generator:
@@ -45,7 +45,6 @@ def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
 def cmd_evaluate_reconstruction(ns: argparse.Namespace) -> None:
     """Handler: run `evaluate_reconstruction` and print the seen/unseen/all scores as one JSON line."""
     from ..evaluation.evaluate_reconstruction import evaluate_reconstruction
-    from ..utils.model_folders import check_model_folder
 
     check_model_folder(ns.model, "eeg2img_image_to_eeg")
     if ns.generator:
