@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -32,9 +33,10 @@ _lock = threading.Lock()
 _depth = 0
 
 
-def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc with `mallopt` and `malloc_trim`, else `None`."""
-    if not sys.platform.startswith("linux") or os.environ.get("EEG2IMG_MALLOC_TUNING", "1") == "0":
+@functools.cache
+def _load_glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc with `mallopt` and `malloc_trim`, else `None` (looked up once)."""
+    if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(None)
@@ -42,6 +44,11 @@ def _glibc() -> ctypes.CDLL | None:
         return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
     except (OSError, AttributeError):
         return None
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, unless `EEG2IMG_MALLOC_TUNING=0` (read on every call, so it can be switched at run time)."""
+    return None if os.environ.get("EEG2IMG_MALLOC_TUNING", "1") == "0" else _load_glibc()
 
 
 @contextlib.contextmanager
