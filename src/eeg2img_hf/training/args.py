@@ -519,8 +519,6 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                                                             "tsconv_dropout": 0.25}}},
 }
 
-THINGS_EEG2_ENCODER_PRESETS = {"tsconv": "things-eeg2-tsconv", "lstm": "things-eeg2-lstm", "cnn": "things-eeg2-cnn"}
-"""EEG tower -> EEGClip model preset suited to THINGS-EEG2's 17 x 100 input (`train-clip --model-preset`)."""
 
 ClipTrainingArguments.PRESETS = CLIP_PRESETS
 

@@ -23,7 +23,7 @@ from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
-from .args import CLIP_PRESETS, SELECTION_METRIC, THINGS_EEG2_ENCODER_PRESETS, ClipTrainingArguments
+from .args import CLIP_PRESETS, SELECTION_METRIC, ClipTrainingArguments
 from .common import (
     EEGBatchDataset,
     check_batch_size,
@@ -43,7 +43,7 @@ from .image_features import features_for_split, load_image_features
 from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
-__all__ = ["CLIP_PRESETS", "THINGS_EEG2_ENCODER_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler",
+__all__ = ["CLIP_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler",
            "build_clip_model", "train_clip"]
 
 
