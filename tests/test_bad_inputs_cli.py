@@ -515,6 +515,12 @@ def _evaluate_gan_output_is_foreign_json(env, tmp):
         ["notes.json", "not a json result"]
 
 
+def _evaluate_clip_output_is_weights(env, tmp):
+    model = _copy(env, "clip", tmp)
+    argv = ["evaluate-clip", str(model), "--dataset", str(env / "data"), "--output", str(model / "model.safetensors")]
+    return argv, ["model.safetensors", ".json"]
+
+
 CASES = {name[1:]: func for name, func in sorted(globals().items()) if name.startswith("_") and callable(func)
          and name.startswith(("_gan_", "_evaluate_", "_build_gallery_", "_train_", "_push_", "_byo_", "_gallery_",
                               "_generate_", "_preprocess_", "_split_", "_convert_checkpoint_", "_simulate_",

@@ -36,6 +36,7 @@ from ..retrieval import build_gallery, default_image_processor
 from ..training.common import EEGBatchDataset, write_json
 from ..utils.checks import check_seed
 from ..utils.model_folders import load_model_folder
+from ..utils.outputs import prepare_result_json
 from ..utils.vision_towers import vision_tower_record
 from .things_protocol import DEFAULT_WAYS, things_zero_shot
 
@@ -257,9 +258,10 @@ def evaluate_clip(
         path, revision, weights sha256, or random init / trained from scratch), `"definitions"` and `"paper"` (the
         paper's figures and how its protocol differs).
     """
-
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if output_json is not None:  # before any work: never a model's own file or a foreign one
+        output_json = prepare_result_json(output_json)
     ks = _check_ks(ks)
     model, data, source = _load(model, dataset, simulate, device)
     evaluated = _check_split(data, split)

@@ -16,6 +16,7 @@ from ..pipelines import ImageToEEGToImagePipeline
 from ..training.common import write_json
 from ..training.train_image_to_eeg import unique_images
 from ..utils.model_folders import load_model_folder
+from ..utils.outputs import prepare_result_json
 from ..utils.vision_towers import vision_tower_record
 
 __all__ = ["RECONSTRUCTION_DEFINITIONS", "evaluate_reconstruction"]
@@ -102,6 +103,8 @@ def evaluate_reconstruction(
         (the backbone and where its weights came from: pretrained repo / path, revision, weights sha256, or random
         init / trained from scratch) and settings.
     """
+    if output_path is not None:  # before any work: never a model's own file or a foreign one
+        output_path = prepare_result_json(output_path, what="--output")
     image_to_eeg, dataset, judge = _resolve_reconstruction_inputs(image_to_eeg, dataset, judge)
     missing = [s for s in splits if s not in dataset]
     if missing or not splits:
