@@ -36,6 +36,8 @@ import time
 
 import torch
 
+from eeg2img_hf.utils.benchmark import matmul_flops_per_s
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -109,18 +111,6 @@ def counted_flops_per_image(generator: torch.nn.Module, batch_size: int) -> int:
             continue
         return counter.get_total_flops() // batch_size
     raise RuntimeError("FlopCounterMode could not count the generator")
-
-
-def matmul_flops_per_s(size: int, repeats: int = 7) -> float:
-    """Best-of-`repeats` fp32 `torch.mm` throughput (FLOP/s) for `size x size` matrices."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
 
 
 def make_runner(generator: torch.nn.Module, batch_size: int, fused_modconv: str = "auto"):

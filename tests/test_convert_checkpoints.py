@@ -597,7 +597,7 @@ def _init_args(gan_data: Path, out: Path, init_from: Path, **overrides: Any):
 
 
 def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import _setup
+    from eeg2img_hf.training.train_gan import setup_gan_training
 
     nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch, "resnet")
     converted = convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl",
@@ -605,7 +605,7 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
     converted.save_pretrained(tmp_path / "start")
     assert {"discriminator", "generator", "gan_init_state.json", "model.safetensors"} <= {
         p.name for p in (tmp_path / "start").iterdir()}
-    _, _, config, _, loop, _ = _setup(_init_args(gan_data, tmp_path / "run", tmp_path / "start"))
+    _, _, config, _, loop, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run", tmp_path / "start"))
     assert config.discriminator_architecture == "resnet" and config.mapping_lr_multiplier == pytest.approx(0.05)
     for network, source in ((loop.G_net, nets["G"]), (loop.G_ema, nets["G_ema"]), (loop.D_net, nets["D"])):
         state = network.state_dict()
@@ -613,13 +613,13 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
     assert torch.equal(loop.G_ema.mapping.w_avg, nets["G_ema"].mapping.w_avg)
     assert torch.equal(loop.G_net.mapping.w_avg, nets["G"].mapping.w_avg)
     assert float(loop.pipe.p) == pytest.approx(0.25)
-    _, _, _, _, fixed, _ = _setup(_init_args(gan_data, tmp_path / "run", tmp_path / "start", augment_p=0.5))
+    _, _, _, _, fixed, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run", tmp_path / "start", augment_p=0.5))
     assert float(fixed.pipe.p) == pytest.approx(0.5)  # a fixed probability wins over the snapshot's
 
 
 @pytest.mark.integration
 def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import _setup, train_gan
+    from eeg2img_hf.training.train_gan import setup_gan_training, train_gan
 
     _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)
     assert main(["convert-checkpoint", "stylegan-snapshot", str(tmp_path / "network-snapshot-000120.pkl"),
@@ -630,7 +630,7 @@ def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_pat
     final = tmp_path / "run" / "model"
     assert (final / "discriminator" / "model.safetensors").is_file()
     # a train-gan model folder is a starting point too (no generator/: G starts as G_ema; p from its record)
-    _, _, _, _, loop, _ = _setup(_init_args(gan_data, tmp_path / "run2", final))
+    _, _, _, _, loop, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run2", final))
     ema = EEGStyleGANModel.from_pretrained(final).generator.state_dict()
     assert all(torch.equal(v, loop.G_net.state_dict()[k]) and torch.equal(v, loop.G_ema.state_dict()[k])
                for k, v in ema.items())
@@ -638,7 +638,7 @@ def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_pat
 
 
 def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import GANTrainingArguments, _setup
+    from eeg2img_hf.training.train_gan import GANTrainingArguments, setup_gan_training
     from eeg2img_hf.utils.errors import BadModelFolderError
 
     _write_training_snapshot(tmp_path / "snap.pkl", monkeypatch)
@@ -647,7 +647,7 @@ def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch
     args = GANTrainingArguments.from_preset("tiny", output_dir=str(tmp_path / "run"),
                                             init_from=str(tmp_path / "g_only"), **base)
     with pytest.raises(BadModelFolderError, match="no discriminator/ folder"):
-        _setup(args)
+        setup_gan_training(args)
     other = tmp_path / "enc7"
     encoder_config = EEGEncoderModel.config_class.from_pretrained(gan_data / "encoder")
     encoder_config.embed_dim = 7
@@ -656,7 +656,7 @@ def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch
     args = GANTrainingArguments.from_preset("tiny", **{**base, "encoder": str(other)}, output_dir=str(tmp_path / "r2"),
                                             init_from=str(tmp_path / "start"))
     with pytest.raises(BadModelFolderError, match="embed_dim.: 12"):
-        _setup(args)
+        setup_gan_training(args)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
 from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
-__all__ = ["GAN_PRESETS", "GANTrainingArguments", "train_gan"]
+__all__ = ["GAN_PRESETS", "GANLoop", "GANTrainingArguments", "setup_gan_training", "train_gan"]
 
 logger = logging.get_logger(__name__)
 
@@ -545,8 +545,10 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> GANTrainState:
 # Entry point
 
 
-def _setup(args: GANTrainingArguments):
-    """Accelerator, seeds, encoder, data, networks, optimisers, loader (one `prepare`) and the loop object."""
+def setup_gan_training(args: GANTrainingArguments):
+    """Everything `train_gan` builds before its first step: `(accelerator, encoder, config, data, loop, loader)`
+    (seeds, frozen encoder, data with cached embeddings, networks, optimisers, one `accelerator.prepare`, and the
+    `GANLoop` whose `train_step` runs one minibatch). Used by `train_gan` and `scripts/bench_train_gan.py`."""
     from accelerate.utils import set_seed
 
     accelerator = _make_accelerator(args)
@@ -686,7 +688,7 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     Returns a summary dict (also written to `output_dir/model/eeg2img_training.json`).
     """
     prepare_run_dir(args, "train-gan")
-    accelerator, encoder, config, data, loop, loader = _setup(args)
+    accelerator, encoder, config, data, loop, loader = setup_gan_training(args)
     out_dir, metrics = start_run(accelerator, args, "gan")
     grid = grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim, args.seed)
     ctx = TickContext(out_dir=out_dir, encoder=encoder, metrics=metrics, grid=grid,

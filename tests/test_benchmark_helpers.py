@@ -1,0 +1,61 @@
+"""The benchmark scripts' measurement helpers (`eeg2img_hf.utils.benchmark`) and `scripts/bench_train_gan.py` at
+tiny size: the FLOP count equals the analytic count of known ops (including a double backward), and the training
+benchmark prints one JSON line with consistent figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from eeg2img_hf.utils.benchmark import count_flops, matmul_flops_per_s
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def test_count_flops_matmul_and_conv_forward_backward():
+    a, b = torch.randn(7, 5), torch.randn(5, 3)
+    assert count_flops(lambda: a @ b) == 2 * 7 * 5 * 3
+
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+    x = torch.randn(2, 3, 9, 11)
+    forward = 2 * (2 * 9 * 11) * 4 * 3 * 9  # output pixels x out channels x (in channels x 3 x 3) multiply-adds
+    assert count_flops(lambda: conv(x)) == forward
+    # backward: gradients for weights only (x needs none), then for weights and input
+    assert count_flops(lambda: conv(x).sum().backward()) == 2 * forward
+    x.requires_grad_(True)
+    assert count_flops(lambda: conv(x).sum().backward()) == 3 * forward
+
+
+def test_count_flops_sees_a_double_backward():
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+    x = torch.randn(2, 3, 9, 11, requires_grad=True)
+
+    def r1_like():
+        (grad,) = torch.autograd.grad(torch.tanh(conv(x)).sum(), x, create_graph=True)
+        grad.square().sum().backward()
+
+    single = count_flops(lambda: torch.autograd.grad(torch.tanh(conv(x)).sum(), x))
+    assert count_flops(r1_like) > single > 0
+
+
+def test_matmul_peak_positive_and_checked():
+    assert matmul_flops_per_s(64, repeats=2) > 0
+    with pytest.raises(ValueError, match="size and repeats"):
+        matmul_flops_per_s(0)
+
+
+def test_bench_train_gan_tiny(capsys):
+    spec = importlib.util.spec_from_file_location("bench_train_gan", SCRIPTS / "bench_train_gan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--preset", "tiny", "--steps", "3", "--warmup", "1", "--threads", "1"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(line) == result
+    assert result["timed_steps"] == 4  # rounded up to a multiple of the tiny preset's r1_interval (2)
+    assert result["gflops_per_step_plain"] > 0 and result["gflops_r1_extra"] > 0
+    assert result["sec_per_kimg"] == pytest.approx(result["sec_per_step"] * 1000 / result["batch_size"], rel=0.01)
+    assert 0 < result["fraction_of_matmul_peak"] < 2
