@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from eeg2img_hf.quickstart import QUICKSTART_STAGES, parse_stages, results_markdown, run_quickstart
+from eeg2img_hf import quickstart
+from eeg2img_hf.quickstart import QUICKSTART_SETTINGS, QUICKSTART_STAGES, parse_stages, results_markdown, run_quickstart
 
 from testing_utils import run_python
 
@@ -100,6 +102,25 @@ def test_stages_option_runs_a_subset_and_checks_dependencies(tmp_path):
     assert json.loads((tmp_path / "stages" / "simulate.json").read_text())["mode"] == "fast"
 
 
+def test_threads_per_stage_and_restored(tmp_path, monkeypatch):
+    settings = QUICKSTART_SETTINGS["default"]
+    monkeypatch.setattr(quickstart.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert quickstart._stage_threads(settings, "gan", None, 7) == 2  # the GAN stage's setting
+    assert quickstart._stage_threads(settings, "encoder", None, 7) == 1  # every other stage: 1
+    assert quickstart._stage_threads(settings, "gan", 3, 7) == 3  # an explicit count wins
+    assert quickstart._stage_threads(settings, "clip", 0, 7) == 7  # 0: torch's own choice
+    monkeypatch.setattr(quickstart.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert quickstart._stage_threads(settings, "gan", None, 7) == 1  # capped by the cores this process may use
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be an integer >= 0"):
+            run_quickstart(tmp_path / "bad", fast=True, stages="simulate", threads=bad)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    before = torch.get_num_threads()
+    results = run_quickstart(tmp_path / "run", fast=True, stages="simulate,report", threads=1)
+    assert results["stages"]["simulate"]["threads"] == 1 and torch.get_num_threads() == before
+    assert "| simulate | " in (tmp_path / "run" / "results.md").read_text()
+
+
 def test_parse_stages_and_results_table():
     assert parse_stages(None) == list(QUICKSTART_STAGES)
     assert parse_stages("clip, gan") == ["gan", "clip"]  # run order, not the given order
@@ -109,9 +130,11 @@ def test_parse_stages_and_results_table():
     table = results_markdown({"fast": False, "total_seconds": 12.0, "stages": {
         "gan": {"figures": [{"name": "generated-image class accuracy", "value": 0.25}], "chance": 0.1,
                 "seconds": 10.04, "output": "out/gan/model"},
-        "clip": {"figures": [{"name": "MRR", "value": None}], "chance": 0.1, "seconds": 2.0, "reused": True}}})
+        "clip": {"figures": [{"name": "MRR", "value": None}], "chance": 0.1, "seconds": 2.0, "reused": True},
+        "encoder": {"figures": [], "chance": 0.1, "seconds": 3.0, "threads": 2, "output": "e"}}})
     assert "| gan | generated-image class accuracy 0.250 | 0.100 | 10.0 | `out/gan/model` |" in table
     assert "| clip | MRR - | 0.100 | 2.0 (earlier run) |" in table
+    assert "| encoder | - | 0.100 | 3.0, 2 th. | `e` |" in table
     assert "Total: 12.0 s" in table
 
 

@@ -103,7 +103,7 @@ def test_config_validation(overrides, message):
 
 
 def test_config_presets_and_json_round_trip(tmp_path):
-    assert set(STYLEGAN_PRESETS) == {"cifar-128", "cpu-small", "tiny"}
+    assert set(STYLEGAN_PRESETS) == {"cifar-128", "cpu-small", "cpu-small-wide", "tiny"}
     with pytest.raises(ValueError, match="unknown EEGStyleGANConfig preset"):
         EEGStyleGANConfig.from_preset("huge")
     config = tiny_config(conditioning="onehot", architecture="resnet")

@@ -79,7 +79,7 @@ def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
 def cmd_quickstart(ns: argparse.Namespace) -> None:
     from .quickstart import run_quickstart
 
-    run_quickstart(ns.output_dir, fast=ns.fast, stages=ns.stages, gan_kimg=ns.gan_kimg, threads=ns.threads or None)
+    run_quickstart(ns.output_dir, fast=ns.fast, stages=ns.stages, gan_kimg=ns.gan_kimg, threads=ns.threads)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", help="comma-separated subset of simulate,encoder,gan,clip,image_to_eeg,report "
                    "(default: all; finished stages are always reused)")
     p.add_argument("--gan-kimg", type=float, help="EEGStyleGAN-ADA training length in kimg (default: 6)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for every stage (default: 1, the GAN stage 2 where 2 cores are free; "
+                        "0 = torch's choice)")
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("simulate", help="write a simulated EEG-image DatasetDict to disk")
