@@ -180,3 +180,18 @@ def test_gan_card_prose_and_metadata_come_from_the_same_values(folders, kind, co
     assert f"FID / KID / IS features: **{GAN_EXTRACTOR_LABELS[kind][1]}**" in card.text
     if not comparable:
         assert "Differences from the paper's set-up" in card.text
+
+
+def test_headline_metrics_name_the_gan_feature_extractor(tmp_path):
+    from eeg2img_hf.hub.model_summary import model_headline_metrics
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "eeg2img_stylegan"}))
+    evaluation = {"fid": 9.6, "kid": {"mean": 0.02}, "class_accuracy": {"generated": 0.49},
+                  "extractor": {"kind": "judge", "name": "judge"}}
+    (tmp_path / "eval_results.json").write_text(json.dumps(evaluation))
+    assert model_headline_metrics(tmp_path) == [
+        {"name": "fid (judge features)", "value": 9.6}, {"name": "kid.mean (judge features)", "value": 0.02},
+        {"name": "class_accuracy.generated", "value": 0.49}]
+    evaluation["extractor"] = {"kind": "inception", "name": "inception-v3"}
+    (tmp_path / "eval_results.json").write_text(json.dumps(evaluation))
+    assert model_headline_metrics(tmp_path)[0] == {"name": "fid", "value": 9.6}  # Inception FID: the plain name

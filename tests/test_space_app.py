@@ -359,7 +359,8 @@ def test_requirements_are_stated(app, backend, paths, demo):
     assert "channels AF3, F7, F3" in text and "Classes** (3): Apple, Car, Dog" in text
     for name in ("gan", "clip", "image_to_eeg", "judge", "dataset"):
         assert paths[name] in text  # where each model came from
-    assert "Card: fid 123, kid.mean 0.0567, class_accuracy.generated 0.25" in text  # headline metrics of the card
+    # headline metrics of the card; FID / KID name their extractor (none recorded here), never read as Inception FID
+    assert "Card: fid (unknown features) 123, kid.mean (unknown features) 0.0567, class_accuracy.generated 0.25" in text
     assert "no evaluation found" in text  # the other models have none
     requirement = backend.eeg_requirement(backend.generation.model.config.encoder_config)
     assert requirement.startswith("(n_chans, n_times) = (14, 32): 14 channels x 32 samples at 128 Hz")

@@ -14,7 +14,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, hf_hub_download
 
-from .model_cards import EVALUATION_FILENAME, MODEL_FAMILIES, evaluation_metrics
+from .model_cards import EVALUATION_FILENAME, GAN_EXTRACTOR_LABELS, MODEL_FAMILIES, evaluation_metrics
 
 __all__ = ["model_headline_metrics"]
 
@@ -40,6 +40,15 @@ def _read_json(path: Path | None) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
+def _metric_name(name: str, metric_type: str | None) -> str:
+    """`name`, plus the feature extractor when the metric type says a GAN metric is not on Inception features
+    (type `fid-judge-features` -> `"fid (judge features)"`), so that it is never read as the paper's FID."""
+    for suffix, _ in GAN_EXTRACTOR_LABELS.values():
+        if suffix and (metric_type or "").endswith(suffix):
+            return f"{name} ({suffix.strip('-').replace('-', ' ')})"
+    return name
+
+
 def model_headline_metrics(source: str | os.PathLike, limit: int = 4) -> list[dict[str, Any]]:
     """The first `limit` headline metrics of a model folder or Hub repo id, as `{"name", "value"}` dicts.
 
@@ -52,7 +61,7 @@ def model_headline_metrics(source: str | os.PathLike, limit: int = 4) -> list[di
     if evaluation is not None and family is not None:
         metrics = evaluation_metrics(evaluation, family)
         if metrics:
-            return [{"name": m["name"], "value": m["value"]} for m in metrics[:limit]]
+            return [{"name": _metric_name(m["name"], m["type"]), "value": m["value"]} for m in metrics[:limit]]
     readme = _model_file(source, "README.md")
     if readme is None:
         return []
@@ -60,4 +69,5 @@ def model_headline_metrics(source: str | os.PathLike, limit: int = 4) -> list[di
         results = ModelCard.load(readme).data.eval_results or []
     except (OSError, ValueError, TypeError):
         return []
-    return [{"name": r.metric_name or r.metric_type, "value": r.metric_value} for r in results[:limit]]
+    return [{"name": _metric_name(r.metric_name or r.metric_type, r.metric_type), "value": r.metric_value}
+            for r in results[:limit]]
