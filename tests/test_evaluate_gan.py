@@ -27,7 +27,8 @@ SIZE = 16
 RESULT_KEYS = {
     "model", "dataset", "reference_split", "image_size", "n_real", "n_real_unique_images", "n_fake", "num_classes",
     "extractor", "fid", "kid", "inception_score", "inception_score_reason", "inception_score_real",
-    "class_accuracy", "judge", "seeds", "truncation_psi", "noise_mode", "batch_size", "protocol", "paper_protocol",
+    "class_accuracy", "judge", "seeds", "truncation_psi", "truncation_center", "noise_mode", "batch_size", "protocol",
+    "paper_protocol",
 }
 
 
@@ -217,6 +218,17 @@ def test_noise_mode_is_recorded_and_changes_the_fakes(dataset, judge_dir, gan_di
     assert random_noise["noise_mode"] == "random" and const["noise_mode"] == "const"
     assert const["paper_protocol"]["checks"]["noise_mode"] == {"ours": "const", "paper": "random", "ok": False}
     assert random_noise["fid"] != pytest.approx(const["fid"], rel=1e-9)
+
+
+def test_truncation_center_is_recorded_and_used(dataset, judge_dir, gan_dir):
+    kwargs = {"dataset": dataset, "num_fakes": 12, "classifier_dir": judge_dir, "batch_size": 12,
+              "truncation_psi": 0.0}
+    average, condition = evaluate_gan(gan_dir, **kwargs), evaluate_gan(gan_dir, truncation_center="condition", **kwargs)
+    assert (average["truncation_center"], condition["truncation_center"]) == ("average", "condition")
+    assert average["fid"] != pytest.approx(condition["fid"], rel=1e-9)  # other centres, other fakes
+    assert condition["paper_protocol"]["checks"]["truncation_psi"]["ok"] is False
+    with pytest.raises(ValueError, match="truncation_center"):
+        evaluate_gan(gan_dir, truncation_center="class", **kwargs)
 
 
 def test_dataset_defaults_to_the_one_recorded_at_training(dataset, judge_dir, gan_dir, tmp_path):

@@ -120,6 +120,17 @@ def test_truncation_psi_zero_ignores_latents(pipe, eeg):
     torch.testing.assert_close(images[0], images[1])
 
 
+def test_conditional_truncation(pipe, eeg):
+    kwargs = {"num_images_per_eeg": 2, "truncation_psi": 0.0, "seed": 0, "output_type": "pt"}
+    images = pipe(eeg[:2], truncation_center="condition", **kwargs)
+    torch.testing.assert_close(images[0][0], images[0][1])  # psi 0: the trial's own centre, whatever the latent
+    assert not torch.allclose(images[0][0], images[1][0])  # another trial keeps its own condition
+    assert not torch.allclose(images[0][0], pipe(eeg[:2], **kwargs)[0][0])  # not the w_avg image
+    same = pipe(eeg[0], truncation_center="condition", truncation_psi=0.5, seed=3, output_type="pt")
+    torch.testing.assert_close(same, pipe(eeg[0], truncation_center="condition", truncation_psi=0.5, seed=3,
+                                          output_type="pt"))
+
+
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
@@ -148,6 +159,7 @@ def test_bad_inputs_raise_before_the_model_runs(pipe, bad, match):
         ({"num_images_per_eeg": 0}, "num_images_per_eeg"),
         ({"seed": 0, "generator": torch.Generator()}, "not both"),
         ({"noise_mode": "loud"}, "noise_mode"),
+        ({"truncation_center": "class"}, "truncation_center"),
         ({"eeg_embeds": torch.zeros(2, 5)}, "embed_dim"),
     ],
 )
@@ -238,6 +250,23 @@ def test_generate_cli_is_byte_reproducible(generate_setup):
     grid = np.asarray(Image.open(root / "a" / "seed0000.png"))
     assert grid.shape == (3 * (RES + 2) + 2, 2 * (RES + 2) + 2, 3)  # rows = classes, columns = trials
     assert Image.open(root / "a" / "seed0000_real.png").size == Image.open(root / "a" / "seed0000.png").size
+
+
+def test_generate_cli_conditional_truncation(generate_setup):
+    import json
+
+    from eeg2img_hf.cli import main
+
+    root = generate_setup
+    args = [str(root / "model"), "--dataset", str(root / "data"), "--classes", "2", "--trials-per-class", "2",
+            "--device", "cpu", "--truncation-psi", "0", "--truncation-center", "condition"]
+    assert main(["generate", *args, "--output-dir", str(root / "conditional")]) == 0
+    manifest = json.loads((root / "conditional" / "manifest.json").read_text())
+    assert json.dumps(manifest).count('"truncation_center": "condition"') >= 1
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one usage line and the error, exit 2
+        main(["generate", *args[:-1], "class", "--output-dir", str(root / "bad")])
+    assert exit_info.value.code == 2
+    assert not (root / "bad").exists()
 
 
 def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):

@@ -330,6 +330,33 @@ def test_truncation_psi_zero_gives_w_avg_image(generator, config):
     torch.testing.assert_close(second.images, first.images)
 
 
+def test_conditional_truncation_keeps_the_condition(generator, config):
+    from eeg2img_hf.models.eeg_stylegan.modeling_eeg_stylegan import CONDITION_CENTER_SAMPLES
+
+    eeg = dummy_inputs(config)["eeg_embeds"]
+    center = generator.mapping.condition_center(eeg)
+    assert center.shape == (BATCH, config.w_dim)
+    torch.testing.assert_close(center, generator.mapping.condition_center(eeg))  # fixed latents: same centre
+    fixed = torch.randn(CONDITION_CENTER_SAMPLES, config.z_dim, generator=torch.Generator().manual_seed(0))
+    by_hand = torch.stack([generator.mapping(fixed, e.expand(CONDITION_CENTER_SAMPLES, -1))[:, 0].mean(0)
+                           for e in eeg])
+    torch.testing.assert_close(center, by_hand)  # the mean w of the condition over the fixed latents
+    # psi = 0: every latent gives its condition's centre image; different conditions stay different
+    first = generator(torch.randn(BATCH, config.z_dim), eeg, truncation_psi=0.0, truncation_center="condition")
+    second = generator(torch.randn(BATCH, config.z_dim) * 5, eeg, truncation_psi=0.0, truncation_center="condition")
+    torch.testing.assert_close(first.ws, center[:, None].expand(-1, generator.num_ws, -1))
+    torch.testing.assert_close(second.images, first.images)
+    assert not torch.allclose(first.images[0], first.images[1])
+    # psi = 0.5 lies halfway between the untruncated w and the centre; psi = 1 ignores the centre
+    latents = torch.randn(BATCH, config.z_dim)
+    plain = generator.mapping(latents, eeg)
+    half = generator.mapping(latents, eeg, truncation_psi=0.5, truncation_center="condition")
+    torch.testing.assert_close(half, (plain + center[:, None]) / 2)
+    torch.testing.assert_close(generator.mapping(latents, eeg, truncation_center="condition"), plain)
+    with pytest.raises(ValueError, match="truncation_center"):
+        generator(latents, eeg, truncation_psi=0.5, truncation_center="class")
+
+
 def test_truncation_cutoff(generator, config):
     with torch.no_grad():
         generator.mapping.w_avg.normal_()

@@ -25,6 +25,7 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
         classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
         seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
         noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
+        truncation_center=ns.truncation_center,
     )
     inception = result["inception_score"]
     print(json.dumps({
@@ -73,6 +74,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--truncation-center", choices=["average", "condition"], default="average",
+                   help="with --truncation-psi below 1: towards w_avg (default, StyleGAN2-ADA) or each trial's own "
+                        "mean w (conditional truncation)")
     p.add_argument("--noise-mode", choices=["random", "const", "none"], default="random",
                    help="per-layer noise of the fakes (default random: StyleGAN2-ADA's metric code, the paper's)")
     p.add_argument("--device", help="e.g. cuda or cpu (default: cuda when available)")

@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--num-images", type=int, default=4, help="images per trial with --eeg (default: 4)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds and ranges, e.g. 0,1,2 or 0-10 (default: 0)")
     p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--truncation-center", choices=["average", "condition"], default="average",
+                   help="with --truncation-psi below 1: towards w_avg (default) or each trial's own mean w")
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
     p.add_argument("--max-memory-gib", type=float, help="refuse a grid whose estimated memory exceeds this many GiB "
@@ -54,6 +56,7 @@ def _run(ns: argparse.Namespace) -> None:
         ns.model, output_dir=ns.output_dir, dataset=ns.dataset, eeg_file=ns.eeg, split=ns.split,
         classes=ns.classes, trials_per_class=ns.trials_per_class, num_images=ns.num_images,
         seeds=parse_seeds(ns.seeds), truncation_psi=ns.truncation_psi, noise_mode=ns.noise_mode,
+        truncation_center=ns.truncation_center,
         batch_size=ns.batch_size, device=ns.device,
         max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
         pick_and_resample=ns.pick_and_resample,

@@ -111,11 +111,12 @@ def _resolve_extractor(extractor: Any, judge: Any, device: torch.device) -> tupl
 
 
 def _check_arguments(num_fakes: int, batch_size: int, classifier_dir: Any, extractor: Any, seed: int = 0,
-                     truncation_psi: float = 1.0, noise_mode: str = "random") -> None:
+                     truncation_psi: float = 1.0, noise_mode: str = "random",
+                     truncation_center: str = "average") -> None:
     """Fail early (before any model is loaded or trained) on bad arguments."""
 
     check_seed(seed, "seed")
-    check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode)
+    check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode, truncation_center=truncation_center)
     if classifier_dir is not None and not Path(classifier_dir).is_dir():
         raise ValueError(f"image classifier folder {str(classifier_dir)!r} does not exist")
     if isinstance(extractor, str) and extractor not in ("classifier", "fid-helper") and not Path(extractor).is_file():
@@ -139,8 +140,9 @@ def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: 
         batch = view.__getitems__(indices[start:start + settings["batch_size"]].tolist())
         condition = {"class_labels": batch["labels"].to(device)} if onehot \
             else {"eeg_values": batch["eeg_values"].to(device)}
+        center = {} if settings["truncation_center"] == "average" else {"truncation_center": "condition"}
         images = model(**condition, truncation_psi=settings["truncation_psi"], noise_mode=settings["noise_mode"],
-                       generator=generator).images
+                       generator=generator, **center).images
         fakes = torch.from_numpy(images_to_uint8(images)).permute(0, 3, 1, 2).contiguous()
         feats, probs = extract_features(extractor, fakes, settings["batch_size"], device)
         features.append(feats)
@@ -251,6 +253,7 @@ def evaluate_gan(
     classifier_epochs: int = 30,
     image_size: int | None = None,
     device: str | torch.device | None = None,
+    truncation_center: str = "average",
 ) -> dict[str, Any]:
     """FID, KID, IS and generated-image class accuracy of an EEG-conditioned generator (module docstring: protocol).
 
@@ -276,13 +279,17 @@ def evaluate_gan(
         classifier_epochs (`int`, *optional*, defaults to 30): Epochs when the judge is trained here.
         image_size (`int`, *optional*): Resolution of the reals; default: the generator's `img_resolution`.
         device (`str`, *optional*): Defaults to CUDA when available.
+        truncation_center (`str`, *optional*, defaults to `"average"`): With `truncation_psi` below 1, truncate
+            towards `w_avg` (`"average"`, StyleGAN2-ADA's) or towards each condition's own mean `w` (`"condition"`);
+            the model must accept `truncation_center` for `"condition"`.
 
     Returns:
         `dict` with the metrics and everything needed to reproduce them (also written to `output_json`).
     """
     started = time.time()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    _check_arguments(num_fakes, batch_size, classifier_dir, extractor, seed, truncation_psi, noise_mode)
+    _check_arguments(num_fakes, batch_size, classifier_dir, extractor, seed, truncation_psi, noise_mode,
+                     truncation_center)
     if output_json is not None:
         output_json = prepare_result_json(output_json)
     model, model_name = _load_model(model_path, device)
@@ -296,7 +303,8 @@ def evaluate_gan(
     reals = load_split_images(data[split], size)
     unique_features, unique_probs = extract_features(feature_extractor, reals.images, batch_size, device)
     indices = np.random.default_rng(seed).integers(0, len(data[split]), size=num_fakes)
-    settings = {"seed": seed, "batch_size": batch_size, "truncation_psi": truncation_psi, "noise_mode": noise_mode}
+    settings = {"seed": seed, "batch_size": batch_size, "truncation_psi": truncation_psi, "noise_mode": noise_mode,
+                "truncation_center": truncation_center}
     fakes = _generate_and_score(model, data[split], indices, feature_extractor, judge, settings, device)
     real_features = unique_features[reals.trial_index]
     kid_mean, kid_std = compute_kid(real_features, fakes["features"], num_subsets=kid_subsets,
@@ -332,7 +340,8 @@ def evaluate_gan(
         "seeds": {"seed": seed, "trials": "numpy.random.default_rng(seed).integers(0, n_trials, n_fake)",
                   "latents": f"torch.Generator({device.type}).manual_seed(seed), drawn batch by batch",
                   "kid_subsets": "numpy.random.default_rng(seed)"},
-        "truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
+        "truncation_psi": truncation_psi, "truncation_center": truncation_center, "noise_mode": noise_mode,
+        "batch_size": batch_size,
         "protocol": "reals: every trial of the reference split (shared images counted once per trial); fakes: "
                     "conditioned on uniformly random trials of that split, z ~ N(0, I); both enter the extractor "
                     "as uint8", "elapsed_seconds": round(time.time() - started, 2),

@@ -126,6 +126,7 @@ def generate_grids(
     max_memory_bytes: int | None = None,
     pick_and_resample: bool = False,
     ch_names: list[str] | None = None,
+    truncation_center: str = "average",
 ) -> dict[str, Any]:
     """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
     `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an EEG file; returns a summary.
@@ -135,7 +136,8 @@ def generate_grids(
     by name and resamples to the model's rate first.
 
     Options are checked before anything is written: counts are positive integers, seeds integers in
-    `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2]. Each grid's estimated
+    `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2] (towards `w_avg`, or towards
+    each trial's own mean `w` with `truncation_center="condition"`). Each grid's estimated
     memory is checked against `max_memory_bytes` (default: the pipeline's `MAX_MEMORY_BYTES`, 4 GiB) before it
     is generated."""
 
@@ -152,9 +154,10 @@ def generate_grids(
         check_seed(seed, "--seeds")
     try:
         check_generation_options(truncation_psi=truncation_psi, noise_mode=noise_mode,
-                                 max_memory_bytes=max_memory_bytes)
+                                 max_memory_bytes=max_memory_bytes, truncation_center=truncation_center)
     except ValueError as err:  # name the command-line options
         raise ValueError(str(err).replace("`truncation_psi`", "--truncation-psi").replace(
+            "`truncation_center`", "--truncation-center").replace(
             "`noise_mode`", "--noise-mode").replace("`max_memory_bytes`", "--max-memory-gib")) from None
     recording = None
     if eeg_file is not None:  # a bad file is reported before anything is written
@@ -169,6 +172,8 @@ def generate_grids(
     create_output_dir(out, command="generate", kind="images")
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
                "output_type": "np"}
+    if truncation_center != "average":
+        options["truncation_center"] = truncation_center
     if max_memory_bytes is not None:
         options["max_memory_bytes"] = max_memory_bytes
     if recording is not None:

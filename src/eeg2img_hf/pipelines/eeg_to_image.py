@@ -19,6 +19,7 @@ __all__ = [
     "MAX_MEMORY_BYTES",
     "MAX_SEED",
     "OUTPUT_TYPES",
+    "TRUNCATION_CENTERS",
     "TRUNCATION_PSI_RANGE",
     "check_generation_options",
     "estimate_generation_bytes",
@@ -27,6 +28,7 @@ __all__ = [
 OUTPUT_TYPES = ("pil", "np", "pt")
 NOISE_MODES = ("const", "random", "none")
 TRUNCATION_PSI_RANGE = (-1.0, 2.0)
+TRUNCATION_CENTERS = ("average", "condition")  # the model's values (this file imports nothing of the package)
 """Accepted `truncation_psi` values (inclusive): 1 = no truncation, 0 = `w_avg`, 0..1 the usual range, slightly
 above 1 exaggerates; values beyond this range only give broken images, and NaN/inf give NaN images."""
 MAX_SEED = 2**32 - 1
@@ -238,6 +240,8 @@ class EEGToImagePipeline(_BatchedPipeline):
         truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)` (the paper uses 1);
             a finite number in `TRUNCATION_PSI_RANGE` = [-1, 2] (0..1 is the usual range).
         truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
+        truncation_center (`str`, *optional*, defaults to `"average"`): truncate towards `w_avg` (`"average"`) or
+            towards each trial's own mean `w` (`"condition"`: keeps the condition, shrinks the variety).
         noise_mode (`str`, *optional*, defaults to `"const"`): `"const"`, `"random"` or `"none"`.
         seed (`int`, *optional*): seeds a CPU `torch.Generator` for the latents, so results do not depend on the
             device or on `batch_size`; an integer in `[0, 2**32 - 1]`. Mutually exclusive with `generator`.
@@ -290,10 +294,11 @@ class EEGToImagePipeline(_BatchedPipeline):
         forward_batch_size: int | None = None,
         sfreq: float | None = None,
         max_memory_bytes: int | None = None,
+        truncation_center: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         batch_size = forward_batch_size if forward_batch_size is not None else self._batch_size
         check_generation_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
-                                 output_type, batch_size, max_memory_bytes)
+                                 output_type, batch_size, max_memory_bytes, truncation_center=truncation_center)
         num_ws = getattr(getattr(self.model, "generator", None), "num_ws", None)
         if truncation_cutoff is not None and num_ws is not None and truncation_cutoff > num_ws:
             raise ValueError(f"`truncation_cutoff` must be at most the generator's num_ws={num_ws}, got "
@@ -306,7 +311,7 @@ class EEGToImagePipeline(_BatchedPipeline):
                  "max_memory_bytes": max_memory_bytes}
         preprocess = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
-                 "batch_size": batch_size}
+                 "batch_size": batch_size, "truncation_center": truncation_center}
         forward = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"output_type": output_type, "return_embeds": return_embeds}
         postprocess = {k: v for k, v in pairs.items() if v is not None}
@@ -351,6 +356,7 @@ class EEGToImagePipeline(_BatchedPipeline):
         truncation_cutoff: int | None = None,
         noise_mode: str = "const",
         batch_size: int | None = None,
+        truncation_center: str = "average",
     ) -> dict[str, Any]:
         """Encodes each trial once, then generates `num_images_per_eeg` images per trial in chunks of `batch_size`."""
         dtype = self.model.dtype
@@ -365,12 +371,13 @@ class EEGToImagePipeline(_BatchedPipeline):
         if model_inputs["noise_seed"] is not None:
             noise_generator = torch.Generator(device=self.device).manual_seed(model_inputs["noise_seed"])
         chunk = batch_size or len(latents)
+        center = {} if truncation_center == "average" else {"truncation_center": truncation_center}
         images = []
         for start in range(0, len(latents), chunk):
             out = self.model(
                 eeg_embeds=conditioning[start : start + chunk], latents=latents[start : start + chunk],
                 truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
-                generator=noise_generator, return_dict=True,
+                generator=noise_generator, return_dict=True, **center,
             )
             images.append(out.images.float().cpu())  # free device memory chunk by chunk
         return {"images": torch.cat(images), "eeg_embeds": embeds.float(),
@@ -413,14 +420,18 @@ def check_generation_options(
     batch_size: int | None = None,
     max_memory_bytes: int | None = None,
     count_name: str = "num_images_per_eeg",
+    truncation_center: str | None = None,
 ) -> None:
     """Raises `ValueError` for out-of-range generation options (`None` = not given), before anything runs.
 
     `num_images_per_eeg` and `batch_size` must be positive integers, `truncation_psi` a finite number in
     `TRUNCATION_PSI_RANGE`, `truncation_cutoff` a non-negative integer, `noise_mode` one of `NOISE_MODES`, `seed`
     an integer in `[0, MAX_SEED]` (and not together with `generator`), `output_type` one of `OUTPUT_TYPES` and
-    `max_memory_bytes` a positive integer. `count_name` names the image count in messages.
+    `max_memory_bytes` a positive integer, `truncation_center` one of `TRUNCATION_CENTERS`. `count_name` names the
+    image count in messages.
     """
+    if truncation_center is not None and truncation_center not in TRUNCATION_CENTERS:
+        raise ValueError(f"`truncation_center` must be one of {TRUNCATION_CENTERS}, got {truncation_center!r}.")
     for name, value in ((count_name, num_images_per_eeg), ("batch_size", batch_size),
                         ("max_memory_bytes", max_memory_bytes)):
         if value is not None and (not _is_int(value) or value < 1):

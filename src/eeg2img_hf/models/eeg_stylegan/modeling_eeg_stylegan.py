@@ -47,11 +47,21 @@ NOISE_MODES = ("random", "const", "none")
 TRUNCATION_PSI_RANGE = (-1.0, 2.0)
 """Accepted `truncation_psi` values (inclusive): 1 = no truncation, 0 = `w_avg`, 0..1 the usual range, slightly
 above 1 exaggerates. Values beyond this only give broken images; NaN/inf would give all-NaN images."""
+TRUNCATION_CENTERS = ("average", "condition")
+"""Where truncation pulls `w`: `"average"` = the tracked `w_avg` over all conditions (StyleGAN2-ADA's truncation
+trick), `"condition"` = the mean `w` of the sample's own condition (conditional truncation)."""
+CONDITION_CENTER_SAMPLES = 64
+"""Latents (fixed: `torch.randn` with seed 0 on the CPU) averaged for a conditional truncation centre."""
 
 
-def _check_truncation(truncation_psi: float, truncation_cutoff: int | None, num_ws: int | None) -> None:
-    """Raises `ValueError` unless `truncation_psi` is a finite number in `TRUNCATION_PSI_RANGE` and
-    `truncation_cutoff` is `None` or an integer in `[0, num_ws]`."""
+def _check_truncation(
+    truncation_psi: float, truncation_cutoff: int | None, num_ws: int | None, truncation_center: str = "average"
+) -> None:
+    """Raises `ValueError` unless `truncation_psi` is a finite number in `TRUNCATION_PSI_RANGE`,
+    `truncation_cutoff` is `None` or an integer in `[0, num_ws]` and `truncation_center` one of
+    `TRUNCATION_CENTERS`."""
+    if truncation_center not in TRUNCATION_CENTERS:
+        raise ValueError(f"`truncation_center` must be one of {TRUNCATION_CENTERS}, got {truncation_center!r}.")
     low, high = TRUNCATION_PSI_RANGE
     try:  # ints, floats, numpy scalars and one-element tensors; never bools or strings
         psi = None if isinstance(truncation_psi, (bool, str, bytes)) else float(truncation_psi)
@@ -192,31 +202,32 @@ class MappingNetwork(nn.Module):
         truncation_psi: float = 1.0,
         truncation_cutoff: int | None = None,
         update_w_avg: bool | None = None,
+        truncation_center: str = "average",
     ) -> torch.Tensor:
         """
         Args:
             latents (`torch.Tensor` of shape `(batch_size, z_dim)`): `z`; `None` when `z_dim == 0`.
             conditioning (`torch.Tensor` of shape `(batch_size, c_dim)`): EEG embeddings or one-hot vectors.
-            truncation_psi (`float`, *optional*, defaults to 1.0): `w <- w_avg + psi * (w - w_avg)`, a finite
+            truncation_psi (`float`, *optional*, defaults to 1.0): `w <- center + psi * (w - center)`, a finite
                 number in `TRUNCATION_PSI_RANGE` = [-1, 2].
             truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
             update_w_avg (`bool`, *optional*): update the `w_avg` EMA; defaults to `self.training`.
+            truncation_center (`str`, *optional*, defaults to `"average"`): `center` = `w_avg` (`"average"`) or,
+                per sample, the mean `w` of its own condition over `CONDITION_CENTER_SAMPLES` fixed latents
+                (`"condition"`: pulls each image towards its condition's typical image rather than towards the
+                average over all conditions, so the condition is kept while the variety shrinks).
 
         Returns:
             `torch.Tensor` of shape `(batch_size, num_ws, w_dim)` (or `(batch_size, w_dim)` if `num_ws` is None).
         """
-        _check_truncation(truncation_psi, truncation_cutoff, self.num_ws)
+        _check_truncation(truncation_psi, truncation_cutoff, self.num_ws, truncation_center)
         batch_size = conditioning.shape[0]
         _assert_shape(conditioning, [batch_size, self.c_dim], "conditioning")
-        conditioning = (conditioning - self.conditioning_shift) * self.conditioning_scale
-        x = normalize_2nd_moment(self.embed(conditioning.to(self.embed.weight.dtype)))
         if self.z_dim > 0:
             if latents is None:
                 raise ValueError(f"Expected `latents` of shape ({batch_size}, {self.z_dim}), got None.")
             _assert_shape(latents, [batch_size, self.z_dim], "latents")
-            x = torch.cat([normalize_2nd_moment(latents.to(x.dtype)), x], dim=1)
-        for layer in self.layers:
-            x = layer(x)
+        x = self._map(latents, conditioning)
         if self.w_avg is not None and (self.training if update_w_avg is None else update_w_avg):
             self.w_avg.copy_(x.detach().mean(dim=0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:
@@ -225,8 +236,30 @@ class MappingNetwork(nn.Module):
             if self.w_avg is None or self.num_ws is None:
                 raise ValueError("Truncation needs `w_avg` tracking and `num_ws`.")
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            x = torch.cat([self.w_avg.lerp(x[:, :cutoff], truncation_psi), x[:, cutoff:]], dim=1)
+            center = self.w_avg if truncation_center == "average" else self.condition_center(conditioning)[:, None]
+            x = torch.cat([center.to(x.dtype).lerp(x[:, :cutoff], truncation_psi), x[:, cutoff:]], dim=1)
         return x
+
+    def _map(self, latents: torch.Tensor | None, conditioning: torch.Tensor) -> torch.Tensor:
+        """Standardise + embed + normalise the conditioning, concatenate the normalised `z`, run the MLP."""
+        conditioning = (conditioning - self.conditioning_shift) * self.conditioning_scale
+        x = normalize_2nd_moment(self.embed(conditioning.to(self.embed.weight.dtype)))
+        if self.z_dim > 0:
+            x = torch.cat([normalize_2nd_moment(latents.to(x.dtype)), x], dim=1)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def condition_center(self, conditioning: torch.Tensor) -> torch.Tensor:
+        """The mean `w` of each sample's condition, `(batch_size, w_dim)`: the mapping of `CONDITION_CENTER_SAMPLES`
+        fixed latents (seed 0, so the centre of a condition is the same in every call) averaged per sample."""
+        if self.z_dim == 0:
+            return self._map(None, conditioning)
+        samples = CONDITION_CENTER_SAMPLES
+        fixed = torch.randn(samples, self.z_dim, generator=torch.Generator().manual_seed(0))
+        latents = fixed.to(conditioning.device).repeat(conditioning.shape[0], 1)  # z_0..z_K-1 for every sample
+        ws = self._map(latents, conditioning.repeat_interleave(samples, dim=0))
+        return ws.view(conditioning.shape[0], samples, -1).mean(dim=1)
 
 
 class SynthesisLayer(nn.Module):
@@ -608,6 +641,7 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
         return_dict: bool | None = None,
+        truncation_center: str = "average",
     ) -> EEGStyleGANGeneratorOutput | tuple[torch.Tensor, ...]:
         """
         Args:
@@ -622,6 +656,8 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
             noise_mode (`str`, *optional*, defaults to `"const"`): `"random"`, `"const"` or `"none"`.
             generator (`torch.Generator`, *optional*): RNG for `noise_mode="random"`.
             return_dict (`bool`, *optional*): return a [`EEGStyleGANGeneratorOutput`] instead of a tuple.
+            truncation_center (`str`, *optional*, defaults to `"average"`): `"average"` (`w_avg`, StyleGAN2-ADA) or
+                `"condition"` (each condition's own mean `w`; see [`MappingNetwork.forward`]).
 
         Outside training (`self.training` False), NaN/inf in `latents` or the conditioning are refused with a
         `ValueError` (during training the check is skipped: it would synchronise the device every phase), and on
@@ -642,7 +678,7 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
         # Inference on CPU: large activations reuse freed heap memory instead of fresh zero-filled pages.
         with reuse_freed_memory(enabled=not self.training and latents.device.type == "cpu"):
             ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi,
-                              truncation_cutoff=truncation_cutoff)
+                              truncation_cutoff=truncation_cutoff, truncation_center=truncation_center)
             images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
         output = EEGStyleGANGeneratorOutput(images=images, ws=ws)
         return output if return_dict else output.to_tuple()
@@ -787,6 +823,7 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
         return_dict: bool | None = None,
+        truncation_center: str = "average",
     ) -> EEGStyleGANModelOutput | tuple[torch.Tensor, ...]:
         """
         Args:
@@ -796,12 +833,12 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
             class_labels (`torch.Tensor`, *optional*): labels or one-hot vectors for `conditioning="onehot"`.
             latents (`torch.Tensor` of shape `(batch_size, z_dim)`, *optional*): `z` (finite); drawn from
                 `generator` when omitted.
-            truncation_psi, truncation_cutoff, noise_mode: as in [`EEGStyleGANGenerator`] (`truncation_psi` a
-                finite number in [-1, 2]).
+            truncation_psi, truncation_cutoff, noise_mode, truncation_center: as in [`EEGStyleGANGenerator`]
+                (`truncation_psi` a finite number in [-1, 2]; `truncation_center` `"average"` or `"condition"`).
             generator (`torch.Generator`, *optional*): RNG for `latents` and random noise.
             return_dict (`bool`, *optional*): return a tuple when `False`.
         """
-        _check_truncation(truncation_psi, truncation_cutoff, self.generator.num_ws)
+        _check_truncation(truncation_psi, truncation_cutoff, self.generator.num_ws, truncation_center)
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"`noise_mode` must be one of {NOISE_MODES}, got {noise_mode!r}.")
         if generator is not None and not isinstance(generator, torch.Generator):
@@ -815,6 +852,7 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         out = self.generator(
             latents, eeg_embeds=eeg_embeds, class_labels=class_labels, truncation_psi=truncation_psi,
             truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, generator=generator, return_dict=True,
+            truncation_center=truncation_center,
         )
         output = EEGStyleGANModelOutput(images=out.images, eeg_embeds=eeg_embeds, ws=out.ws)
         return output if return_dict is not False else output.to_tuple()
