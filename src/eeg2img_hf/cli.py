@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="tiny run for CI (seconds, not minutes)")
     p.add_argument("--stages", help="comma-separated subset of simulate,encoder,gan,clip,image_to_eeg,report "
                    "(default: all; finished stages are always reused)")
-    p.add_argument("--gan-kimg", type=float, help="EEGStyleGAN-ADA training length in kimg (default: 6)")
+    p.add_argument("--gan-kimg", type=float, help="EEGStyleGAN-ADA training length in kimg (default: 36)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads for every stage (default: 1, the GAN stage 2 where 2 cores are free; "
                         "0 = torch's choice)")
