@@ -169,7 +169,7 @@ def test_requirements_are_on_the_page(page):
     assert "input EEG 14 channels x 32 samples at 128 Hz (250 ms)" in requirements
     assert "found in outputs/quickstart" in requirements and "outputs/quickstart/gan/model" in requirements
     assert "repo ids" in requirements  # how to point the app at Hub models instead
-    assert "Classes (3): Apple, Car, Dog" in requirements and "Card: fid 123" in requirements
+    assert "Classes (3): Apple, Car, Dog" in requirements and "Card: fid (unknown features) 123" in requirements
     assert "(n_chans, n_times) = (14, 32)" in page.locator("#gen-requirements").inner_text()
 
 
