@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
+
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
+from eeg2img_hf.evaluation import evaluate_encoder
+from eeg2img_hf.metrics import linear_svm_accuracy
+from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 
 C_GRID = (1.0, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
 KEYS = {"kmeans": "kmeans_test", "linear_svm": "svm_train_to_test", "knn3": "knn3_train_to_test"}
@@ -30,11 +38,6 @@ def raw_trial_baseline(dataset) -> dict:
     `linear_svm_c1` is the probe the encoder is scored with (C=1); `linear_svm_c_on_validation` picks C from
     `C_GRID` by validation accuracy (fitted on train), then scores test.
     """
-    import numpy as np
-    from sklearn.preprocessing import StandardScaler
-
-    from eeg2img_hf.metrics import linear_svm_accuracy
-
     def features(split):
         view = dataset[split].select_columns(["eeg", "label"]).with_format("numpy")
         eeg = np.asarray(view["eeg"], dtype=np.float32)
@@ -60,9 +63,6 @@ def parse_value(text: str):
 
 
 def run_seed(preset: str, seed: int, dataset: str, overrides: dict) -> dict:
-    from eeg2img_hf.evaluation import evaluate_encoder
-    from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
-
     with tempfile.TemporaryDirectory() as out:
         args = EncoderTrainingArguments.from_preset(preset, dataset=dataset, output_dir=out, log_with=[], seed=seed,
                                                     **overrides)
@@ -85,12 +85,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training argument (VALUE parsed as JSON when it can be)")
     ns = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(ns.threads))
-    import torch
-
     torch.set_num_threads(ns.threads)
-    from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
-    from eeg2img_hf.training import EncoderTrainingArguments
 
     overrides = {}
     for item in ns.set:

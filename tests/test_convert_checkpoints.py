@@ -44,7 +44,7 @@ from eeg2img_hf.convert.authors_checkpoints import (
     flatten_record,
     stylegan_config_from_record,
 )
-from eeg2img_hf.convert.authors_image_models import convert_authors_eeg_clip, file_sha256
+from eeg2img_hf.convert.authors_image_models import convert_authors_eeg_clip, convert_authors_image_to_eeg, file_sha256
 from eeg2img_hf.convert.resnet_names import (
     resnet_config_from_torchvision,
     torchvision_to_transformers_resnet,
@@ -56,7 +56,9 @@ from eeg2img_hf.convert.stylegan_snapshot import (
     nvidia_to_package_d_name,
     package_to_nvidia_d_name,
 )
-from eeg2img_hf.models import EEGClipModel
+from eeg2img_hf.data import get_eeg_info, simulate_dataset
+from eeg2img_hf.hub.model_cards import check_model_card_metadata
+from eeg2img_hf.models import EEGClipModel, EEGEncoderConfig, ImageToEEGModel
 from eeg2img_hf.models.eeg_encoder import EEGEncoderModel
 from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANConfig,
@@ -65,6 +67,8 @@ from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANModel,
 )
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import conv2d_resample, setup_filter, upsample2d
+from eeg2img_hf.training.train_gan import GANTrainingArguments, setup_gan_training, train_gan
+from eeg2img_hf.utils.errors import BadModelFolderError
 
 # ----------------------------------------------------------------------------------------------------------------
 # test-only writer of StyleGAN2-ADA style snapshots
@@ -575,9 +579,6 @@ def test_training_snapshot_refuses_mismatched_or_missing_networks(tmp_path, monk
 @pytest.fixture(scope="module")
 def gan_data(tmp_path_factory):
     """A tiny simulated ThoughtViz-like dataset at 16 px and a 12-D LSTM encoder (the tiny GAN's embed_dim)."""
-    from eeg2img_hf.data import get_eeg_info, simulate_dataset
-    from eeg2img_hf.models import EEGEncoderConfig
-
     root = tmp_path_factory.mktemp("gan-init")
     data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
     data.save_to_disk(str(root / "data"))
@@ -589,16 +590,12 @@ def gan_data(tmp_path_factory):
 
 
 def _init_args(gan_data: Path, out: Path, init_from: Path, **overrides: Any):
-    from eeg2img_hf.training.train_gan import GANTrainingArguments
-
     return GANTrainingArguments.from_preset(
         "tiny", dataset=str(gan_data / "data"), encoder=str(gan_data / "encoder"), output_dir=str(out),
         init_from=str(init_from), log_with=["csv"], **overrides)
 
 
 def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import setup_gan_training
-
     nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch, "resnet")
     converted = convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl",
                                                    encoder_path=gan_data / "encoder")
@@ -619,8 +616,6 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
 
 @pytest.mark.integration
 def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import setup_gan_training, train_gan
-
     _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)
     assert main(["convert-checkpoint", "stylegan-snapshot", str(tmp_path / "network-snapshot-000120.pkl"),
                  str(tmp_path / "start"), "--encoder", str(gan_data / "encoder")]) == 0
@@ -638,9 +633,6 @@ def test_train_gan_runs_from_a_converted_snapshot_and_from_its_own_model(tmp_pat
 
 
 def test_init_from_refuses_folders_that_cannot_start_a_run(tmp_path, monkeypatch, gan_data):
-    from eeg2img_hf.training.train_gan import GANTrainingArguments, setup_gan_training
-    from eeg2img_hf.utils.errors import BadModelFolderError
-
     _write_training_snapshot(tmp_path / "snap.pkl", monkeypatch)
     convert_stylegan_snapshot(tmp_path / "snap.pkl").save_pretrained(tmp_path / "g_only")
     base = {"dataset": str(gan_data / "data"), "encoder": str(gan_data / "encoder"), "log_with": ["csv"]}
@@ -935,8 +927,6 @@ def test_cli_encoder_and_stylegan(tmp_path, monkeypatch, capsys):
 def test_cli_writes_model_cards_naming_the_source_and_its_sha256(tmp_path, monkeypatch, capsys):
     from huggingface_hub import ModelCard
 
-    from eeg2img_hf.hub.model_cards import check_model_card_metadata
-
     torch.manual_seed(0)
     _save_authors_pth(tmp_path / "eegfeat_cnn_all_0.9.pth", _AuthorsCNN(head=3))
     assert main(["convert-checkpoint", "encoder", str(tmp_path / "eegfeat_cnn_all_0.9.pth"), str(tmp_path / "cnn"),
@@ -1201,8 +1191,6 @@ def authors_image_to_eeg(tmp_path_factory):
 def test_image_to_eeg_maps_every_tensor_of_the_authors_layout(authors_image_to_eeg):
     """Fast check at 64 px (GoogLeNet pools adaptively): the converted layers, composed, equal the authors' module;
     the model's subject planes are the authors' one-hot planes (1 / n_subjects for an unknown subject)."""
-    from eeg2img_hf.convert.authors_image_models import convert_authors_image_to_eeg
-
     path, authors = authors_image_to_eeg
     model, report = convert_authors_image_to_eeg(path, generator="org/gan", return_report=True)
     config = model.config
@@ -1234,9 +1222,6 @@ def test_image_to_eeg_maps_every_tensor_of_the_authors_layout(authors_image_to_e
 
 @pytest.mark.integration
 def test_image_to_eeg_converts_and_matches_the_authors_module(tmp_path, authors_image_to_eeg):
-    from eeg2img_hf.convert.authors_image_models import convert_authors_image_to_eeg
-    from eeg2img_hf.models import ImageToEEGModel
-
     path, authors = authors_image_to_eeg
     model = convert_authors_image_to_eeg(path)
     images = torch.randn(2, 3, 224, 224)

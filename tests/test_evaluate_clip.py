@@ -12,28 +12,28 @@ import numpy as np
 import pytest
 import torch
 
+from eeg2img_hf.cli import main
+from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.evaluation import evaluate_clip, train_probe_head
+from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from eeg2img_hf.retrieval import GalleryIndex
+
 CLASSES = ["Apple", "Car", "Dog"]
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    from eeg2img_hf.data import simulate_dataset
-
     return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
                             trials_per_block=3, n_blocks_per_class=2)
 
 
 def make_model(seed: int = 0, n_chans: int = 14):
-    from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
-
     torch.manual_seed(seed)
     return EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": n_chans})).eval()
 
 
 @pytest.fixture(scope="module")
 def result(dataset, tmp_path_factory):
-    from eeg2img_hf.evaluation import evaluate_clip
-
     path = tmp_path_factory.mktemp("eval") / "clip_eval.json"
     out = evaluate_clip(make_model(), dataset, head_epochs=3, output_json=path)
     return out, path
@@ -85,8 +85,6 @@ def test_definitions_and_paper_numbers(result):
 
 
 def test_probe_head_learns_separable_features():
-    from eeg2img_hf.evaluation import train_probe_head
-
     rng = np.random.default_rng(0)
 
     def split(n: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -104,8 +102,6 @@ def test_probe_head_learns_separable_features():
 
 
 def test_bad_inputs(dataset):
-    from eeg2img_hf.evaluation import evaluate_clip
-
     with pytest.raises(ValueError, match="no 'dev' split"):
         evaluate_clip(make_model(), dataset, split="dev", train_heads=False)
     with pytest.raises(ValueError, match=r"expects \(n_chans, n_times\) = \(5, 32\)"):
@@ -117,9 +113,6 @@ def test_bad_inputs(dataset):
 
 
 def test_cli_evaluate_clip_and_build_gallery(dataset, tmp_path, capsys):
-    from eeg2img_hf.cli import main
-    from eeg2img_hf.retrieval import GalleryIndex
-
     model_dir, data_dir = tmp_path / "model", tmp_path / "data"
     model = make_model()
     model.save_pretrained(model_dir)

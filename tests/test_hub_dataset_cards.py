@@ -10,7 +10,7 @@ import yaml
 from datasets import Dataset, DatasetDict
 from PIL import Image
 
-from eeg2img_hf.data import get_eeg_info, make_features, set_eeg_info, simulate_dataset
+from eeg2img_hf.data import convert_things_eeg2, get_eeg_info, make_features, set_eeg_info, simulate_dataset
 from eeg2img_hf.hub import check_card_metadata, render_dataset_card, size_category, template_for, templates_dir
 
 SECTIONS = ("## Schema", "## Splits", "## Caveats", "## Citation")
@@ -177,7 +177,6 @@ def test_check_card_metadata_needs_header() -> None:
 
 
 def test_things_eeg2_card(tmp_path):
-    from eeg2img_hf.data import convert_things_eeg2
     from test_converters_things_eeg2 import make_release
 
     eeg_dir, images_dir, _ = make_release(tmp_path, subjects=(1,))

@@ -11,6 +11,7 @@ import yaml
 
 from eeg2img_hf.hub import MODEL_FAMILIES, check_model_card_metadata, evaluation_metrics, render_model_card
 from eeg2img_hf.hub.model_cards import GAN_EXTRACTOR_LABELS
+from eeg2img_hf.hub.model_summary import model_headline_metrics
 from eeg2img_hf.models import EEGClipConfig, EEGClipModel, EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
 
 ENCODER = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=12)
@@ -183,8 +184,6 @@ def test_gan_card_prose_and_metadata_come_from_the_same_values(folders, kind, co
 
 
 def test_headline_metrics_name_the_gan_feature_extractor(tmp_path):
-    from eeg2img_hf.hub.model_summary import model_headline_metrics
-
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "eeg2img_stylegan"}))
     evaluation = {"fid": 9.6, "kid": {"mean": 0.02}, "class_accuracy": {"generated": 0.49},
                   "extractor": {"kind": "judge", "name": "judge"}}

@@ -13,6 +13,7 @@ from safetensors import safe_open
 from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.training.args import EncoderTrainingArguments
+from eeg2img_hf.training.common import make_accelerator
 
 TRACKERS = ["--log-with", ""]
 
@@ -101,8 +102,6 @@ def test_a_later_run_in_the_same_process_gets_its_own_precision(tmp_path):
     from types import SimpleNamespace
 
     from accelerate import Accelerator
-
-    from eeg2img_hf.training.common import make_accelerator
 
     Accelerator()  # an earlier run without mixed precision
     args = SimpleNamespace(output_dir=str(tmp_path), log_with=[], seed=0, mixed_precision="bf16")

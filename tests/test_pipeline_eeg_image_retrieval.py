@@ -7,21 +7,23 @@ import pytest
 import torch
 from PIL import Image
 
+import eeg2img_hf.pipelines as pipelines  # registers the task on import
+import eeg2img_hf.pipelines.eeg_image_retrieval as module
+from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from eeg2img_hf.retrieval import GalleryIndex
+
 CLASSES = ["Apple", "Car", "Dog"]
 N_CHANS, N_TIMES = 14, 32
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    from eeg2img_hf.data import simulate_dataset
-
     return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
                             trials_per_block=3, n_blocks_per_class=2)
 
 
 def make_model(seed: int = 0):
-    from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
-
     torch.manual_seed(seed)
     return EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS})).eval()
 
@@ -29,8 +31,6 @@ def make_model(seed: int = 0):
 @pytest.fixture(scope="module")
 def pipe(dataset):
     from transformers import pipeline
-
-    import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
 
     return pipeline("eeg-image-retrieval", model=make_model(), gallery=dataset["test"])
 
@@ -43,8 +43,6 @@ def eeg(dataset):
 def test_task_is_registered_without_colliding():
     import transformers.pipelines
     from transformers.pipelines import PIPELINE_REGISTRY
-
-    import eeg2img_hf.pipelines as pipelines
 
     # the built-in task table and aliases are literals in transformers/pipelines/__init__.py (a fresh interpreter
     # would be needed to see the table before our registration, which costs seconds)
@@ -92,8 +90,6 @@ def test_eeg_embeds_input(pipe, eeg):
 
 
 def test_every_gallery_form_gives_the_same_ranking(pipe, eeg, dataset, tmp_path):
-    from eeg2img_hf.retrieval import GalleryIndex
-
     reference = [h["image_id"] for h in pipe(eeg[1], top_k=4)]
     index = pipe._forward_params["gallery"]
     path = index.save(tmp_path / "index.safetensors")
@@ -111,8 +107,6 @@ def test_every_gallery_form_gives_the_same_ranking(pipe, eeg, dataset, tmp_path)
 
 def test_gallery_is_indexed_once(dataset, eeg, monkeypatch):
     from transformers import pipeline
-
-    import eeg2img_hf.pipelines.eeg_image_retrieval as module
 
     calls = []
     real = module.build_gallery

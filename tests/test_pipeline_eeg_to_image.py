@@ -9,8 +9,10 @@ from PIL import Image
 from transformers import pipeline
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
+from eeg2img_hf.cli import main
+from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
-from eeg2img_hf.pipelines import EEGToImagePipeline
+from eeg2img_hf.pipelines import EEGToImagePipeline, eeg_to_image
 
 N_CHANS, N_TIMES, EMBED_DIM, RES = 4, 32, 12, 16
 # first channel, 3x3 top-left corner of the first image: tiny model after torch.manual_seed(0), eeg below, seed=0
@@ -218,8 +220,6 @@ def test_remote_code_pipeline_without_the_package(pipe, eeg, tmp_path):
 
 @pytest.fixture(scope="module")
 def generate_setup(tmp_path_factory):
-    from eeg2img_hf.data import simulate_dataset
-
     root = tmp_path_factory.mktemp("generate")
     dataset = simulate_dataset("thoughtviz", n_subjects=1, n_blocks_per_class=2, trials_per_block=5, image_size=16)
     dataset.save_to_disk(str(root / "data"))
@@ -228,8 +228,6 @@ def generate_setup(tmp_path_factory):
 
 
 def test_generate_cli_is_byte_reproducible(generate_setup):
-    from eeg2img_hf.cli import main
-
     from testing_utils import run_python
 
     root = generate_setup
@@ -255,8 +253,6 @@ def test_generate_cli_is_byte_reproducible(generate_setup):
 def test_generate_cli_conditional_truncation(generate_setup):
     import json
 
-    from eeg2img_hf.cli import main
-
     root = generate_setup
     args = [str(root / "model"), "--dataset", str(root / "data"), "--classes", "2", "--trials-per-class", "2",
             "--device", "cpu", "--truncation-psi", "0", "--truncation-center", "condition"]
@@ -271,8 +267,6 @@ def test_generate_cli_conditional_truncation(generate_setup):
 
 def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
     import pickle
-
-    from eeg2img_hf.cli import main
 
     root = generate_setup
     np.save(root / "trial.npy", np.random.default_rng(0).random((14, N_TIMES), dtype=np.float32))
@@ -293,7 +287,6 @@ def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
     """`--eeg` takes any format of the package's reader; a file at another rate or with other channels is refused
     with one message, and `--pick-and-resample --ch-names` makes it fit."""
     mne = pytest.importorskip("mne")
-    from eeg2img_hf.cli import main
 
     encoder = EEGEncoderConfig(n_chans=2, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
                                embed_dim=EMBED_DIM, sfreq=64.0)
@@ -315,8 +308,6 @@ def test_pipeline_module_imports_only_portable_libraries():
     """The file is copied next to saved models (remote code): no package-relative or eeg2img_hf imports."""
     import inspect
 
-    from eeg2img_hf.pipelines import eeg_to_image
-
     from testing_utils import import_roots
 
     roots = import_roots(inspect.getsource(eeg_to_image))
@@ -325,8 +316,6 @@ def test_pipeline_module_imports_only_portable_libraries():
 
 def test_pipeline_task_registered_after_explicit_register(tmp_path):
     """`eeg2img_hf.register()` then `transformers.pipeline("eeg-to-image", ...)`, nothing else imported."""
-    from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
-
     from testing_utils import run_python
 
     encoder = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, embed_dim=12)

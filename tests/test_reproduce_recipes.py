@@ -24,6 +24,8 @@ import pytest
 import torch
 from PIL import Image
 
+from eeg2img_hf.data.converters.thoughtviz import THOUGHTVIZ_CLASS_NAMES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "reproduce.md"
 RECIPES = ("encoders", "gan", "eegclip", "image-to-eeg")
@@ -87,7 +89,6 @@ def _eegcvpr40(root: Path, name: str, offset: float) -> Path:
 
 
 def _thoughtviz(root: Path) -> tuple[Path, Path]:
-    from eeg2img_hf.data.converters.thoughtviz import THOUGHTVIZ_CLASS_NAMES
     from test_converters_thoughtviz import _make_data, _py2_pickle
 
     pkl = root / "thoughtviz" / "data.pkl"

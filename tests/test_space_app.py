@@ -18,6 +18,21 @@ import pytest
 import torch
 from PIL import Image
 
+from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
+from eeg2img_hf.metrics.plots import eeg_display_unit
+from eeg2img_hf.models import (
+    EEGEncoderConfig,
+    EEGStyleGANConfig,
+    EEGStyleGANModel,
+    ImageToEEGConfig,
+    ImageToEEGModel,
+)
+from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows
+from eeg2img_hf.quickstart import find_quickstart_outputs, quickstart_layout
+from eeg2img_hf.retrieval.prototypes import compute_class_prototypes
+
 gr = pytest.importorskip("gradio", reason="the Space needs gradio (pip install 'eeg2img_hf[space]')")
 
 APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "eeg2img-demo" / "app.py"
@@ -38,16 +53,6 @@ def load_app():
 
 def save_components(root: Path) -> dict[str, str]:
     """Tiny random EEGStyleGAN, EEGClip and ImageToEEG models and a tiny simulated dataset, saved under `root`."""
-    from eeg2img_hf.data import simulate_dataset
-    from eeg2img_hf.models import (
-        EEGEncoderConfig,
-        EEGStyleGANConfig,
-        EEGStyleGANModel,
-        ImageToEEGConfig,
-        ImageToEEGModel,
-    )
-    from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
-
     torch.manual_seed(0)
     encoder = EEGEncoderConfig(n_chans=N_CHANS, n_times=N_TIMES, lstm_num_layers=1, lstm_hidden_size=10,
                                embed_dim=EMBED, sfreq=SFREQ)
@@ -61,7 +66,6 @@ def save_components(root: Path) -> dict[str, str]:
         model.save_pretrained(root / name)
         paths[name] = str(root / name)
     (root / "gan" / "eval_results.json").write_text(json.dumps(GAN_EVALUATION))
-    from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
 
     judge = ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=16, widths=[4, 8]))
     judge.save_pretrained(root / "judge")
@@ -316,7 +320,6 @@ def test_retrieval_with_saved_gallery_and_upload(app, backend, paths, trials, tm
     assert len(items) == 3 and not any(row[4] for row in rows) and "unknown" in info and true_image is None
     assert "configured gallery (6 images)" in other.gallery_note()
     assert all(isinstance(image, Image.Image) for image, _ in items)  # pixels re-attached from the dataset
-    from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
 
     torch.manual_seed(123)
     foreign = EEGClipModel(EEGClipConfig.from_preset("tiny", encoder_config={"n_chans": N_CHANS}))
@@ -389,8 +392,6 @@ def test_controls_that_do_not_apply_are_hidden(app, demo):
 
 
 def test_class_prototypes_decode_embeddings(backend):
-    from eeg2img_hf.retrieval.prototypes import compute_class_prototypes
-
     prototypes = backend.prototypes()
     assert prototypes is backend.prototypes()  # computed once, cached
     train = backend.dataset["train"].with_format("numpy")[:]
@@ -425,8 +426,6 @@ def test_pick_channels_and_resample(app, backend, trials, tmp_path):
 
 
 def test_eeg_plots_have_a_scale_and_units(app):
-    from eeg2img_hf.metrics.plots import eeg_display_unit
-
     assert eeg_display_unit("V") == (1e6, "\u00b5V") and eeg_display_unit(None) == (1.0, "a.u.")
     eeg = np.random.default_rng(0).normal(size=(N_CHANS, N_TIMES)) * 2e-5
     volts = app.plot_eeg(eeg, SFREQ, None, "t", "V")
@@ -436,8 +435,6 @@ def test_eeg_plots_have_a_scale_and_units(app):
 
 
 def test_quickstart_folder_is_found_without_variables(app, paths, tmp_path):
-    from eeg2img_hf.quickstart import find_quickstart_outputs, quickstart_layout
-
     root = tmp_path / "outputs" / "quickstart"
     for name, target in quickstart_layout(root).items():
         if name in paths:
@@ -458,8 +455,6 @@ def test_quickstart_folder_is_found_without_variables(app, paths, tmp_path):
 
 
 def test_batch_view(app, backend):
-    from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows
-
     generated, stimuli, info = backend.batch("test", ["Car", "Apple"], 2, 3, 1.0)
     grid = class_grid(backend.generation, backend.dataset["test"], [1, 0], 2, 3)
     room = app.GRID_HEADROOM  # a white band for the image component's label

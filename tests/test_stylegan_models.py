@@ -19,6 +19,7 @@ from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANGeneratorOutput,
     modeling_eeg_stylegan,
 )
+from eeg2img_hf.models.eeg_stylegan.modeling_eeg_stylegan import CONDITION_CENTER_SAMPLES, MappingNetwork
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import FullyConnectedLayer, minibatch_std, setup_filter
 
 from testing_utils import ModelTesterMixin, import_roots
@@ -331,8 +332,6 @@ def test_truncation_psi_zero_gives_w_avg_image(generator, config):
 
 
 def test_conditional_truncation_keeps_the_condition(generator, config):
-    from eeg2img_hf.models.eeg_stylegan.modeling_eeg_stylegan import CONDITION_CENTER_SAMPLES
-
     eeg = dummy_inputs(config)["eeg_embeds"]
     center = generator.mapping.condition_center(eeg)
     assert center.shape == (BATCH, config.w_dim)
@@ -438,8 +437,6 @@ def test_modeling_imports_only_torch_transformers_and_siblings():
 
 
 def _composite(conditioning: str = "eeg"):
-    from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANModel
-
     encoder = EEGEncoderConfig(n_chans=4, n_times=32, lstm_num_layers=1, lstm_hidden_size=10, embed_dim=12)
     config = EEGStyleGANConfig.from_preset("tiny", conditioning=conditioning, encoder_config=encoder)
     torch.manual_seed(0)
@@ -495,8 +492,6 @@ def test_composite_save_load_and_remote_code(tmp_path):
 
 
 def test_conditioning_standardization_is_applied_saved_and_checked(tmp_path):
-    from eeg2img_hf.models.eeg_stylegan.modeling_eeg_stylegan import MappingNetwork
-
     torch.manual_seed(0)
     mapping = MappingNetwork(z_dim=4, c_dim=6, w_dim=8, num_ws=None, num_layers=2).eval()
     z, c = torch.randn(3, 4), torch.randn(3, 6)

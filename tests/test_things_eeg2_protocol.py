@@ -10,9 +10,10 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
+from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.evaluation.things_protocol import PUBLISHED_THINGS_EEG2, way_accuracy
-from eeg2img_hf.models import EEGClipConfig, EEGClipModel
+from eeg2img_hf.models import EEGClipConfig, EEGClipModel, make_image_processor
 from eeg2img_hf.training.image_features import compute_image_features, load_image_features
 from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
 
@@ -109,7 +110,6 @@ def test_image_features_file_round_trip_and_refusals(clip_dir, data_dir, tmp_pat
     split = simulate_dataset("things-eeg2", **SIM)["test"]
     first = split.select([0])
     pixels = EEGClipModel.from_vision_pretrained("things-eeg2-tsconv", vision_model=str(clip_dir))
-    from eeg2img_hf.models import make_image_processor
 
     processed = make_image_processor(model.config)(images=[first[0]["image"].convert("RGB")], return_tensors="pt")
     torch.testing.assert_close(features[rows[first[0]["image_id"]]], pixels.get_vision_features(
@@ -131,8 +131,6 @@ def test_image_features_file_round_trip_and_refusals(clip_dir, data_dir, tmp_pat
 
 
 def _cli(args, capsys) -> dict:
-    from eeg2img_hf.cli import main
-
     assert main(args) == 0, capsys.readouterr().err
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
@@ -169,7 +167,6 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     # a features file of another tower is refused before training starts
     other = tmp_path / "other"
     other.mkdir()
-    from eeg2img_hf.cli import main
 
     assert main([*common[:5], "--vision-model", str(clip_dir), "--image-features", str(tmp_path / "dep.json"),
                  "--output-dir", str(other / "run"), "--epochs", "1"]) == 2

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.evaluation import evaluate_encoder
+from eeg2img_hf.models import EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 
 SIM = {"seed": 3, "n_subjects": 3, "images_per_class": 2}
@@ -78,8 +79,6 @@ def test_resume_matches_uninterrupted_run(data_dir, tmp_path, preset, extra):
 
 def test_cpu_small_preset_trains_saves_and_loads(data_dir, tmp_path):
     from transformers import AutoModel
-
-    from eeg2img_hf.models import EEGEncoderModel
 
     args = EncoderTrainingArguments.from_preset("cpu-small", dataset=data_dir, output_dir=str(tmp_path), epochs=1,
                                                 log_with=["csv"])

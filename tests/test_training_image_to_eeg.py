@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from eeg2img_hf.cli import main
+from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.evaluation import evaluate_reconstruction
+from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
 from eeg2img_hf.models import (
     EEGEncoderConfig,
     EEGEncoderModel,
@@ -18,15 +21,16 @@ from eeg2img_hf.models import (
     ImageToEEGConfig,
     ImageToEEGModel,
 )
+from eeg2img_hf.pipelines import ImageToEEGToImagePipeline
 from eeg2img_hf.training import ImageToEEGTrainingArguments, train_image_to_eeg
+from eeg2img_hf.training.train_gan import load_frozen_encoder
+from eeg2img_hf.training.train_image_to_eeg import load_image_to_eeg_data
 
 EMBED, CLASSES = 12, ["Apple", "Car", "Dog"]
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from eeg2img_hf.data import simulate_dataset
-
     root = tmp_path_factory.mktemp("image_to_eeg")
     dataset = simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=2, trials_per_block=5, image_size=16,
                                classes=CLASSES)
@@ -71,9 +75,6 @@ def test_tiny_run_saves_model_processor_and_resumes(setup, tmp_path):
 
 
 def test_targets_are_the_frozen_encoders_embeddings(setup, tmp_path):
-    from eeg2img_hf.training.train_gan import load_frozen_encoder
-    from eeg2img_hf.training.train_image_to_eeg import load_image_to_eeg_data
-
     root, dataset = setup
     args = tiny_args(root, tmp_path)
     encoder = load_frozen_encoder(args.encoder, torch.device("cpu"))
@@ -126,8 +127,6 @@ def test_missing_encoder_folder_and_oversized_batch(setup, tmp_path):
 
 
 def test_cli(setup, tmp_path, capsys):
-    from eeg2img_hf.cli import main
-
     root, _ = setup
     argv = ["train-image-to-eeg", "--preset", "tiny", "--encoder", str(root / "encoder"), "--dataset",
             str(root / "data"), "--output-dir", str(tmp_path), "--loss", "mse", "--max-steps", "1"]
@@ -139,8 +138,6 @@ def test_cli(setup, tmp_path, capsys):
 
 def _constant_judge(label: int, size: int = 16):
     """A real `ImageClassifier` whose head always prefers `label` (zero weights, one-hot bias)."""
-    from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
-
     judge = ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=size, widths=[4])).eval()
     with torch.no_grad():
         judge.fc.weight.zero_()
@@ -183,8 +180,6 @@ def test_evaluate_reconstruction_known_answer(setup, tiny_models, tmp_path):
 
 def test_evaluate_reconstruction_judges_the_generated_images(setup, tiny_models):
     """The judge sees exactly the pipeline's reconstructions (uint8), in image order, then the real images."""
-    from eeg2img_hf.pipelines import ImageToEEGToImagePipeline
-
     _, dataset = setup
     image_model, generator = tiny_models
     judge, calls = _constant_judge(0), []
@@ -203,8 +198,6 @@ def test_evaluate_reconstruction_judges_the_generated_images(setup, tiny_models)
 
 
 def test_evaluate_reconstruction_errors(setup, tiny_models):
-    from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
-
     _, dataset = setup
     image_model, generator = tiny_models
     other = ImageClassifier(ImageClassifierConfig(classes=["x", "y"], image_size=16, widths=[4]))

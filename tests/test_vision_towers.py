@@ -32,8 +32,25 @@ from transformers import (
     ResNetForImageClassification,
 )
 
-from eeg2img_hf.models import EEGClipModel, ImageToEEGModel, make_image_processor
+from eeg2img_hf.cli import main
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.evaluation import evaluate_clip, evaluate_reconstruction
+from eeg2img_hf.hub.model_cards import render_model_card
+from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
+from eeg2img_hf.models import (
+    EEGClipModel,
+    EEGEncoderConfig,
+    EEGEncoderModel,
+    EEGStyleGANConfig,
+    EEGStyleGANModel,
+    ImageToEEGModel,
+    make_image_processor,
+)
 from eeg2img_hf.models.common import image_settings_from_processor, load_vision_tower
+from eeg2img_hf.training import ClipTrainingArguments, ImageToEEGTrainingArguments, train_clip, train_image_to_eeg
+from eeg2img_hf.training.train_clip import build_clip_model
+from eeg2img_hf.training.vision_towers import RandomFrozenTowerError
+from eeg2img_hf.utils.errors import BadModelFolderError, HubAccessError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIM = {"seed": 3, "n_subjects": 2, "images_per_class": 2, "classes": ["Apple", "Car", "Dog"]}
@@ -92,8 +109,6 @@ def clip_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> str:
-    from eeg2img_hf.data import simulate_dataset
-
     path = tmp_path_factory.mktemp("data") / "thoughtviz"
     simulate_dataset("thoughtviz", **SIM).save_to_disk(str(path))
     return str(path)
@@ -260,8 +275,6 @@ def test_hub_repo_then_offline_cache_then_remote_code(hub_server, resnet_dir, cl
 
 
 def test_authors_presets_default_to_resnet50_and_other_presets_need_nothing():
-    from eeg2img_hf.training import ClipTrainingArguments, ImageToEEGTrainingArguments
-
     assert ClipTrainingArguments.from_preset("authors").vision_model == "microsoft/resnet-50"
     assert ImageToEEGTrainingArguments.from_preset("authors", encoder="e").vision_model == "microsoft/resnet-50"
     assert ClipTrainingArguments.from_preset("cpu-small").vision_model is None
@@ -272,12 +285,6 @@ def test_authors_presets_default_to_resnet50_and_other_presets_need_nothing():
 
 
 def test_random_frozen_tower_is_refused_unless_opted_in(data_dir, tmp_path, capsys):
-    from eeg2img_hf.cli import main
-    from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
-    from eeg2img_hf.training import ClipTrainingArguments, train_clip
-    from eeg2img_hf.training.train_clip import build_clip_model
-    from eeg2img_hf.training.vision_towers import RandomFrozenTowerError
-
     base = {"dataset": data_dir, "model_preset": "tiny", "simulate": {}, "log_with": ["csv"]}
     with pytest.raises(RandomFrozenTowerError, match="would stay random") as refused:
         train_clip(ClipTrainingArguments.from_preset("cpu-small", output_dir=str(tmp_path / "a"), **base))
@@ -298,7 +305,6 @@ def test_random_frozen_tower_is_refused_unless_opted_in(data_dir, tmp_path, caps
                  str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "--vision-model REPO_OR_PATH" in err and "Traceback" not in err
-    from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 
     EEGEncoderModel(EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=8,
                                      embed_dim=12)).save_pretrained(tmp_path / "encoder")
@@ -308,9 +314,6 @@ def test_random_frozen_tower_is_refused_unless_opted_in(data_dir, tmp_path, caps
 
 
 def test_missing_or_unreachable_vision_model_is_named_before_any_data(data_dir, tmp_path):
-    from eeg2img_hf.training import ClipTrainingArguments, train_clip
-    from eeg2img_hf.utils.errors import BadModelFolderError, HubAccessError
-
     base = {"dataset": data_dir, "simulate": {}, "output_dir": str(tmp_path / "out"), "log_with": ["csv"]}
     with pytest.raises(BadModelFolderError, match="no such folder"):
         train_clip(ClipTrainingArguments.from_preset("cpu-small", vision_model=str(tmp_path / "missing"), **base))
@@ -320,10 +323,6 @@ def test_missing_or_unreachable_vision_model_is_named_before_any_data(data_dir, 
 
 
 def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, capsys):
-    from eeg2img_hf.cli import main
-    from eeg2img_hf.evaluation import evaluate_clip
-    from eeg2img_hf.hub.model_cards import render_model_card
-
     source = tmp_path / "resnet"  # a copy, deleted before the saved model is reloaded
     shutil.copytree(resnet_dir, source)
     served = _served(resnet_dir, "resnet.")
@@ -350,12 +349,6 @@ def test_train_clip_with_a_local_vision_model(resnet_dir, data_dir, tmp_path, ca
 
 
 def test_train_image_to_eeg_with_a_local_vision_model(resnet_dir, data_dir, tmp_path):
-    from eeg2img_hf.evaluation import evaluate_reconstruction
-    from eeg2img_hf.hub.model_cards import render_model_card
-    from eeg2img_hf.metrics.image_classifier import ImageClassifier, ImageClassifierConfig
-    from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel, EEGStyleGANConfig, EEGStyleGANModel
-    from eeg2img_hf.training import ImageToEEGTrainingArguments, train_image_to_eeg
-
     encoder = EEGEncoderConfig(n_chans=14, n_times=32, lstm_num_layers=1, lstm_hidden_size=8, embed_dim=12)
     torch.manual_seed(0)
     EEGEncoderModel(encoder).save_pretrained(tmp_path / "encoder")

@@ -36,12 +36,23 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from datasets import DatasetDict  # noqa: E402
 from PIL import Image  # noqa: E402
+from transformers import AutoModel, pipeline  # noqa: E402
 
+import eeg2img_hf.models  # noqa: E402, F401  (registers the model classes with AutoModel)
+import eeg2img_hf.pipelines  # noqa: E402, F401  (registers the tasks with pipeline())
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset  # noqa: E402
 from eeg2img_hf.data.eeg_io import read_eeg_file as read_eeg_recording  # noqa: E402
 from eeg2img_hf.data.eeg_io import validate_eeg  # noqa: E402
+from eeg2img_hf.hub.model_summary import model_headline_metrics  # noqa: E402
+from eeg2img_hf.metrics.image_classifier import load_image_classifier  # noqa: E402
 from eeg2img_hf.metrics.plots import eeg_display_unit, plot_eeg_trial  # noqa: E402
+from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows  # noqa: E402
 from eeg2img_hf.quickstart import QUICKSTART_OUTPUT_DIR, find_quickstart_outputs  # noqa: E402
+from eeg2img_hf.retrieval import GalleryIndex, build_gallery  # noqa: E402
+from eeg2img_hf.retrieval.prototypes import compute_class_prototypes  # noqa: E402
 
 __all__ = [
     "DEMO_CSS",
@@ -321,9 +332,6 @@ def _load_model(source: Any, kind: str) -> Any:
         return None
     if hasattr(source, "config"):
         return source.eval()
-    from transformers import AutoModel
-
-    import eeg2img_hf.models  # noqa: F401  (registers the model classes with AutoModel)
 
     try:
         return AutoModel.from_pretrained(str(source)).eval()
@@ -337,8 +345,6 @@ def _load_judge(source: Any) -> Any:
         return None
     if hasattr(source, "config") and hasattr(source.config, "classes"):
         return source.eval()
-    from eeg2img_hf.metrics.image_classifier import load_image_classifier
-
     try:
         return load_image_classifier(str(source))
     except ValueError as err:
@@ -375,11 +381,6 @@ class DemoBackend:
         device: str | None = None,
         origin: str | None = None,
     ) -> None:
-        import torch
-        from transformers import pipeline
-
-        import eeg2img_hf.pipelines  # noqa: F401  (registers the tasks)
-
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.max_upload_bytes = max_upload_bytes
         self.origin = origin
@@ -431,10 +432,6 @@ class DemoBackend:
     def _load_dataset(source: Any) -> Any:
         if source is None or source == "":
             return None
-        from datasets import DatasetDict
-
-        from eeg2img_hf.data import load_eeg_dataset
-
         if isinstance(source, DatasetDict):
             return source
         return load_eeg_dataset(source)
@@ -442,8 +439,6 @@ class DemoBackend:
     def _dataset_info(self) -> dict[str, Any]:
         if self.dataset is None:
             return {}
-        from eeg2img_hf.data import get_eeg_info
-
         try:
             return get_eeg_info(self.dataset)
         except ValueError:
@@ -469,8 +464,6 @@ class DemoBackend:
 
     def _load_gallery(self, source: Any) -> Any:
         """The configured gallery as a checked `GalleryIndex`, with pixels attached from the dataset if needed."""
-        from eeg2img_hf.retrieval import GalleryIndex, build_gallery
-
         model, processor = self.retrieval.model, self.retrieval.image_processor
         if isinstance(source, GalleryIndex):
             source.check_compatible(model, processor)
@@ -500,8 +493,6 @@ class DemoBackend:
             raise ValueError(f"No retrieval gallery: set {ENV_VARS['gallery']} or {ENV_VARS['dataset']}.")
         split = split if split in self.splits else self.upload_split
         if split not in self._galleries:
-            from eeg2img_hf.retrieval import build_gallery
-
             self._galleries[split] = build_gallery(self.retrieval.model, self.dataset[split],
                                                    image_processor=self.retrieval.image_processor)
         return self._galleries[split]
@@ -586,8 +577,6 @@ class DemoBackend:
             data = self.dataset[split].select_columns(["eeg", "label"]).with_format("numpy")[:]
             if tuple(data["eeg"].shape[1:]) != (encoder.config.n_chans, encoder.config.n_times):
                 return None
-            from eeg2img_hf.retrieval.prototypes import compute_class_prototypes
-
             self._prototypes = compute_class_prototypes(encoder, data["eeg"], data["label"], self.class_names)
             self._prototypes_split = split
         return self._prototypes
@@ -607,8 +596,6 @@ class DemoBackend:
         """The judge's class and probability for each image, or `None` without a judge."""
         if self.judge is None or not images:
             return None
-        import torch
-
         batch = torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images]).transpose(0, 3, 1, 2))
         probs = self.judge.extractor()(batch)[1].numpy()
         classes = self.judge.config.classes
@@ -628,8 +615,6 @@ class DemoBackend:
     def headline_metrics(self, name: str) -> str:
         """The model card's headline metrics of a loaded model (from eval_results.json or its README)."""
         if name not in self._metrics:
-            from eeg2img_hf.hub.model_summary import model_headline_metrics
-
             self._metrics[name] = model_headline_metrics(self.sources[name]) if name in self.sources else []
         metrics = self._metrics[name]
         return ", ".join(f"{m['name']} {m['value']:.3g}" for m in metrics) if metrics else "no evaluation found"
@@ -805,8 +790,6 @@ class DemoBackend:
         """Batch view: generated images for `trials_per_class` trials of each chosen class (rows) next to the
         stimuli of the same trials. Returns `(generated_grid, stimulus_grid, info)`."""
         pipe = self._require("batch", self.generation if self.dataset is not None else None)
-        from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows
-
         if split not in self.splits:
             raise ValueError(f"Unknown split {split!r}; choose one of {self.splits}.")
         names = self.class_names or []
