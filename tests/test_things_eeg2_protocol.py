@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
@@ -16,6 +15,8 @@ from eeg2img_hf.evaluation.things_protocol import PUBLISHED_THINGS_EEG2, way_acc
 from eeg2img_hf.models import EEGClipConfig, EEGClipModel, make_image_processor
 from eeg2img_hf.training.image_features import compute_image_features, load_image_features
 from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
+
+from testing_utils import save_tiny_clip
 
 SIM = {"n_subjects": 2, "n_train_concepts": 16, "n_test_concepts": 6, "train_images_per_concept": 2,
        "train_repetitions": 2, "test_repetitions": 3, "image_size": 32}
@@ -82,15 +83,7 @@ def test_precomputed_vision_features_give_the_pixel_path():
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
     """A tiny full CLIP checkpoint (text and vision towers) with its processor, standing in for a Hub CLIP."""
-    folder = tmp_path_factory.mktemp("clip")
-    torch.manual_seed(2)
-    text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    vision = {"hidden_size": 24, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "image_size": 32, "patch_size": 8}
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return save_tiny_clip(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")

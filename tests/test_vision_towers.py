@@ -24,9 +24,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from transformers import (
     AutoImageProcessor,
-    CLIPConfig,
     CLIPImageProcessor,
-    CLIPModel,
     ConvNextImageProcessor,
     ResNetConfig,
     ResNetForImageClassification,
@@ -51,6 +49,8 @@ from eeg2img_hf.training import ClipTrainingArguments, ImageToEEGTrainingArgumen
 from eeg2img_hf.training.train_clip import build_clip_model
 from eeg2img_hf.training.vision_towers import RandomFrozenTowerError
 from eeg2img_hf.utils.errors import BadModelFolderError, HubAccessError
+
+from testing_utils import save_tiny_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIM = {"seed": 3, "n_subjects": 2, "images_per_class": 2, "classes": ["Apple", "Car", "Dog"]}
@@ -96,15 +96,7 @@ def resnet_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory) -> Path:
     """A tiny full CLIP checkpoint (text and vision towers) with its processor."""
-    folder = tmp_path_factory.mktemp("clip")
-    torch.manual_seed(2)
-    text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    vision = {"hidden_size": 24, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "image_size": 32, "patch_size": 8}
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return save_tiny_clip(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import torch
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
 
 def run_python(code: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
@@ -105,3 +106,16 @@ def import_roots(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             roots.add("." if node.level else node.module.split(".")[0])
     return roots
+
+
+def save_tiny_clip(folder: str | os.PathLike) -> str | os.PathLike:
+    """A tiny full CLIP checkpoint (text and vision towers, 32 px) with its processor in `folder`, standing in for
+    a Hub CLIP such as openai/clip-vit-large-patch14 (seeded: the same weights on every call)."""
+    torch.manual_seed(2)
+    text = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    vision = {"hidden_size": 24, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 32, "patch_size": 8}
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
