@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.stylegan_config = json.loads(args.stylegan_config)
     except json.JSONDecodeError as err:
         parser.error(f"--stylegan-config is not JSON: {err}")
+    if not isinstance(args.stylegan_config, dict):
+        parser.error(f"--stylegan-config must be a JSON object of config fields, got {args.stylegan_config!r}")
     return args
 
 
@@ -77,16 +79,16 @@ def main(argv: list[str] | None = None) -> dict:
             index = torch.arange(i * batch, (i + 1) * batch) % len(source)
             return source.__getitems__(index.tolist())
 
+        plain_step = 1 if interval > 1 else 0  # a step index without R1 (R1 runs at multiples of the interval)
         peak_before = matmul_flops_per_s()
         for i in range(args.warmup):
-            loop.train_step(batch_at(i), 1 + i % (interval - 1) if interval > 1 else 1, 0)
+            loop.train_step(batch_at(i), plain_step, 0)
         times = []
         for i in range(steps):
             start = time.perf_counter()
             loop.train_step(batch_at(i), i, 0)  # step 0, interval, 2 * interval, ...: the R1 steps
             times.append(time.perf_counter() - start)
         peak = max(peak_before, matmul_flops_per_s())
-        plain_step = 1 if interval > 1 else 0
         flops_plain = count_flops(lambda: loop.train_step(batch_at(0), plain_step, 0))
         flops_r1_step = count_flops(lambda: loop.train_step(batch_at(0), 0, 0)) if train_args.r1_gamma > 0 else 0
         flops_r1 = max(flops_r1_step - flops_plain, 0) if interval > 1 else 0

@@ -16,6 +16,15 @@ from eeg2img_hf.utils.benchmark import count_flops, matmul_flops_per_s
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
+@pytest.fixture(scope="module")
+def bench_train_gan():
+    """`scripts/bench_train_gan.py` as a module (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_train_gan", SCRIPTS / "bench_train_gan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_count_flops_matmul_and_conv_forward_backward():
     a, b = torch.randn(7, 5), torch.randn(5, 3)
     assert count_flops(lambda: a @ b) == 2 * 7 * 5 * 3
@@ -48,10 +57,8 @@ def test_matmul_peak_positive_and_checked():
         matmul_flops_per_s(0)
 
 
-def test_bench_train_gan_tiny(capsys):
-    spec = importlib.util.spec_from_file_location("bench_train_gan", SCRIPTS / "bench_train_gan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_bench_train_gan_tiny(bench_train_gan, capsys):
+    module = bench_train_gan
     result = module.main(["--preset", "tiny", "--steps", "3", "--warmup", "1", "--threads", "1"])
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(line) == result
@@ -59,3 +66,12 @@ def test_bench_train_gan_tiny(capsys):
     assert result["gflops_per_step_plain"] > 0 and result["gflops_r1_extra"] > 0
     assert result["sec_per_kimg"] == pytest.approx(result["sec_per_step"] * 1000 / result["batch_size"], rel=0.01)
     assert 0 < result["fraction_of_matmul_peak"] < 2
+
+
+def test_bench_train_gan_refuses_bad_options(bench_train_gan, capsys):
+    module = bench_train_gan
+    for argv, message in ((["--steps", "0"], "--steps"), (["--stylegan-config", "{"], "not JSON"),
+                          (["--stylegan-config", "[1]"], "JSON object")):
+        with pytest.raises(SystemExit) as exit_info:
+            module.parse_args(argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
