@@ -117,6 +117,16 @@ def test_num_images_seed_and_batch_size(pipe, images):
     torch.testing.assert_close(same["images"][0], same["images"][1])
 
 
+def test_conditional_truncation_is_passed_to_the_generator(pipe, images):
+    kwargs = {"num_images_per_image": 2, "truncation_psi": 0.0, "seed": 0, "output_type": "pt"}
+    conditional = pipe(images[0], truncation_center="condition", **kwargs)
+    torch.testing.assert_close(conditional["images"][0], conditional["images"][1])  # the embedding's own centre
+    expected = pipe.generation(eeg_embeds=conditional["eeg_embeds"], truncation_center="condition", **{
+        "num_images_per_eeg": 2, "truncation_psi": 0.0, "seed": 0, "output_type": "pt"})
+    torch.testing.assert_close(torch.stack(conditional["images"]), torch.stack(expected))
+    assert not torch.allclose(conditional["images"][0], pipe(images[0], **kwargs)["images"][0])  # not w_avg's
+
+
 def test_subject_optional_and_changes_the_embedding(pipe, images):
     with torch.no_grad():
         pipe.model.subject_embedding.weight.copy_(torch.randn(3, 12, generator=torch.Generator().manual_seed(0)))
@@ -159,6 +169,7 @@ def test_unreadable_file(pipe, tmp_path):
         ({"seed": 0, "generator": torch.Generator()}, "not both"),
         ({"generator": "path/to/gan"}, "building the pipeline"),
         ({"noise_mode": "loud"}, "noise_mode"),
+        ({"truncation_center": "class"}, "truncation_center"),
         ({"subject": [1]}, "list of 2 ints"),
         ({"subject": 7}, r"1\.\.3"),
         ({"subject": 1.5}, "int"),

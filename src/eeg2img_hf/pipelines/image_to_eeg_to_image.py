@@ -127,9 +127,10 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         subject (`int` or `list[int]`, *optional*): subject id(s) `1..n_subjects` for a subject-conditioned model
             (`-1` = unknown); omitted = unknown (the mean subject embedding).
         num_images_per_image (`int`, *optional*, defaults to 1): reconstructions per input image.
-        truncation_psi, truncation_cutoff, noise_mode, seed, generator (`torch.Generator`), output_type, batch_size,
-            max_memory_bytes: as in the `"eeg-to-image"` pipeline (`output_type` `"pil"`, `"np"` or `"pt"`;
-            `truncation_psi` finite in [-1, 2]; `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default).
+        truncation_psi, truncation_cutoff, truncation_center, noise_mode, seed, generator (`torch.Generator`),
+            output_type, batch_size, max_memory_bytes: as in the `"eeg-to-image"` pipeline (`output_type` `"pil"`,
+            `"np"` or `"pt"`; `truncation_psi` finite in [-1, 2]; `truncation_center` `"average"` or `"condition"`;
+            `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default).
 
     Returns:
         Per input image a dict `{"eeg_embeds": ..., "images": ...}` (`eeg_embeds` a float32 numpy array, or a
@@ -176,13 +177,14 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         output_type: str | None = None,
         forward_batch_size: int | None = None,
         max_memory_bytes: int | None = None,
+        truncation_center: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError("At call time `generator` is the torch.Generator of the latents; pass the EEGStyleGAN "
                              "model as `pipeline(..., generator=...)` when building the pipeline.")
         check_generation_options(num_images_per_image, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
                                  output_type, forward_batch_size, max_memory_bytes,
-                                 count_name="num_images_per_image")
+                                 count_name="num_images_per_image", truncation_center=truncation_center)
         if num_images_per_image is not None and self.generation is not None:  # one image already needs this much
             _check_memory(self.generation.model.config, num_images_per_image, forward_batch_size, max_memory_bytes,
                           f"num_images_per_image={num_images_per_image}")
@@ -193,7 +195,7 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         generation = {"num_images_per_eeg": num_images_per_image, "truncation_psi": truncation_psi,
                       "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode, "seed": seed,
                       "generator": generator, "output_type": output_type, "batch_size": forward_batch_size,
-                      "max_memory_bytes": max_memory_bytes}
+                      "max_memory_bytes": max_memory_bytes, "truncation_center": truncation_center}
         generation = {k: v for k, v in generation.items() if v is not None}
         if self.generation is not None:  # validates the generation options before anything runs
             self.generation._sanitize_parameters(
