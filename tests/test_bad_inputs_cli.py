@@ -283,6 +283,11 @@ def _train_gan_truncated_encoder(env, tmp):
             "--output-dir", str(tmp / "run")], ["encoder/model.safetensors", "truncated"]
 
 
+def _train_gan_negative_class_loss_weight(env, tmp):
+    return ["train-gan", "--preset", "tiny", "--conditioning", "onehot", "--dataset", str(env / "data"),
+            "--output-dir", str(tmp / "run"), "--class-loss-weight", "-0.5"], ["class_loss_weight", ">= 0"]
+
+
 def _train_clip_gan_encoder(env, tmp):
     return ["train-clip", "--preset", "cpu-small", "--encoder", str(env / "gan"), "--dataset", str(env / "data"),
             "--output-dir", str(tmp / "run")], ["gan", "expected an EEG encoder"]

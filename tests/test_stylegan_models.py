@@ -96,6 +96,7 @@ def test_config_defaults_are_the_paper_values():
         ({"resample_filter": [1, -1]}, "resample_filter"),
         ({"synthesis_channel_base": 8}, "Channel bases"),
         ({"num_fp16_res": -1}, "num_fp16_res"),
+        ({"discriminator_class_head": 1}, "discriminator_class_head"),
     ],
 )
 def test_config_validation(overrides, message):
@@ -141,6 +142,22 @@ def test_discriminator_shapes(architecture):
     assert out.logits.shape == (BATCH, 1) and torch.isfinite(out.logits).all()
     (logits,) = model(images, eeg_embeds=torch.randn(BATCH, config.embed_dim), return_dict=False)
     assert logits.shape == (BATCH, 1)
+
+
+def test_discriminator_class_head_reads_the_penultimate_features_and_leaves_the_logits_alone(discriminator, config):
+    headed = build(EEGStyleGANDiscriminator, tiny_config(discriminator_class_head=True))
+    missing, unexpected = headed.load_state_dict(discriminator.state_dict(), strict=False)
+    assert sorted(missing) == ["class_head.bias", "class_head.weight"] and not unexpected
+    images, eeg = torch.randn(BATCH, 3, 16, 16), torch.randn(BATCH, config.embed_dim)
+    plain, out = discriminator(images, eeg_embeds=eeg), headed(images, eeg_embeds=eeg)
+    assert plain.class_logits is None and out.class_logits.shape == (BATCH, config.num_classes)
+    torch.testing.assert_close(out.logits, plain.logits, rtol=0, atol=0)
+    x = None
+    for block in headed.blocks:
+        x = block(x, images)
+    torch.testing.assert_close(out.class_logits, headed.class_head(headed.epilogue.features(x)))
+    logits, class_logits = headed(images, eeg_embeds=eeg, return_dict=False)
+    torch.testing.assert_close(class_logits, out.class_logits)
 
 
 def test_discriminator_projection_conditioning(discriminator, config):
@@ -541,6 +558,13 @@ class TestDiscriminatorContract(ModelTesterMixin):
             batch_size, config.img_channels, config.img_resolution, config.img_resolution, generator=gen
         )
         return {"images": images, "eeg_embeds": torch.randn(batch_size, config.embed_dim, generator=gen)}
+
+
+class TestDiscriminatorWithClassHeadContract(TestDiscriminatorContract):
+    """The same contract with AC-GAN's class head (its weights saved, loaded and trained like the rest)."""
+
+    def get_config(self):
+        return tiny_config(discriminator_class_head=True, num_classes=7)
 
 
 class TestEEGStyleGANModelContract(ModelTesterMixin):

@@ -15,17 +15,18 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
-from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel, EEGStyleGANModel
+from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel, EEGStyleGANDiscriminator, EEGStyleGANModel
 from eeg2img_hf.training.ema import ema_beta, update_ema
 from eeg2img_hf.training.embeddings import EMBEDS_COLUMN, add_eeg_embeddings
 from eeg2img_hf.training.gan_losses import (
+    classification_loss,
     discriminator_loss,
     generator_loss,
     path_length_penalty,
     r1_loss,
     r1_penalty,
 )
-from eeg2img_hf.training.train_gan import GAN_PRESETS, GANTrainingArguments, train_gan
+from eeg2img_hf.training.train_gan import GAN_PRESETS, GANTrainingArguments, setup_gan_training, train_gan
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -73,6 +74,14 @@ def test_non_saturating_losses_are_softplus_forms():
     torch.testing.assert_close(discriminator_loss(None, fake), F.softplus(fake).mean())
     with pytest.raises(ValueError, match="needs real_logits"):
         discriminator_loss(None, None)
+
+
+def test_classification_loss_is_the_mean_negative_log_likelihood_of_the_label():
+    logits, labels = torch.randn(5, 3), torch.tensor([0, 2, 1, 1, 0])
+    expected = -torch.stack([torch.log_softmax(logits[i], 0)[labels[i]] for i in range(5)]).mean()
+    torch.testing.assert_close(classification_loss(logits, labels), expected)
+    sure = torch.full((2, 3), -20.0).scatter(1, torch.tensor([[1], [2]]), 20.0)
+    assert float(classification_loss(sure, torch.tensor([1, 2]))) < 1e-8  # confident and right: ~0
 
 
 def test_r1_matches_autograd_on_quadratic_discriminator():
@@ -240,6 +249,39 @@ def test_two_cpu_processes_with_accelerate_launch(data_dir, encoder_dir, tmp_pat
     assert EEGStyleGANModel.from_pretrained(tmp_path / "model").config.conditioning == "eeg"
 
 
+def test_class_loss_trains_a_discriminator_class_head_on_real_labels(eeg_run, data_dir, encoder_dir, tmp_path):
+    summary = train_gan(tiny_args(data_dir, tmp_path, encoder=encoder_dir, max_steps=3, class_loss_weight=2.0))
+    assert summary["training_args"]["class_loss_weight"] == 2.0
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert {"loss_G_class", "loss_D_class"} <= set(header)
+    values = dict(zip(header, rows[-1].split(","), strict=True))
+    assert 0 < float(values["loss_G_class"]) < 20 and 0 < float(values["loss_D_class"]) < 20
+    D = EEGStyleGANDiscriminator.from_pretrained(tmp_path / "model" / "discriminator")
+    assert D.config.discriminator_class_head and D.class_head.weight.shape[0] == 10
+    plain = EEGStyleGANDiscriminator.from_pretrained(eeg_run[0] / "model" / "discriminator")
+    assert plain.class_head is None and not plain.config.discriminator_class_head  # the default: no head
+    # the loss reaches G through the head: one step with it moves G differently from one without
+    G_with = EEGStyleGANModel.from_pretrained(tmp_path / "model").generator.state_dict()
+    train_gan(tiny_args(data_dir, tmp_path / "without", encoder=encoder_dir, max_steps=3))
+    G_without = EEGStyleGANModel.from_pretrained(tmp_path / "without" / "model").generator.state_dict()
+    assert any(not torch.equal(G_with[k], G_without[k]) for k in G_with)
+
+
+def test_init_from_a_folder_with_or_without_the_class_head(eeg_run, data_dir, encoder_dir, tmp_path):
+    plain = eeg_run[0] / "model"
+    _, _, config, _, loop, _ = setup_gan_training(
+        tiny_args(data_dir, tmp_path / "a", encoder=encoder_dir, init_from=str(plain), class_loss_weight=1.0))
+    assert config.discriminator_class_head and loop.D_net.class_head is not None  # new head, fresh weights
+    start = EEGStyleGANDiscriminator.from_pretrained(plain / "discriminator").state_dict()
+    assert all(torch.equal(v, loop.D_net.state_dict()[k]) for k, v in start.items())
+    headed = tmp_path / "headed"
+    train_gan(tiny_args(data_dir, headed, encoder=encoder_dir, max_steps=1, class_loss_weight=1.0))
+    _, _, config, _, loop, _ = setup_gan_training(
+        tiny_args(data_dir, tmp_path / "b", encoder=encoder_dir, init_from=str(headed / "model")))
+    assert not config.discriminator_class_head and loop.D_net.class_head is None  # the unused head is left out
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 
@@ -260,6 +302,11 @@ def test_bad_arguments(data_dir, encoder_dir, tmp_path):
         train_gan(tiny_args(data_dir, tmp_path, encoder=str(tmp_path / "missing")))
     with pytest.raises(ValueError, match="exceeds"):
         train_gan(tiny_args(data_dir, tmp_path, conditioning="onehot", batch_size=1024))
+    with pytest.raises(ValueError, match="class_loss_weight"):
+        GANTrainingArguments.from_preset("tiny", conditioning="onehot", class_loss_weight=-1.0)
+    with pytest.raises(ValueError, match="needs the discriminator's class head"):
+        train_gan(tiny_args(data_dir, tmp_path, conditioning="onehot", class_loss_weight=1.0,
+                            stylegan_config={"discriminator_class_head": False}))
 
 
 def test_paper_presets_feed_raw_embeddings_as_the_authors_and_the_deviation_is_listed():
@@ -270,9 +317,12 @@ def test_paper_presets_feed_raw_embeddings_as_the_authors_and_the_deviation_is_l
 
     for name in ("paper-eegcvpr40", "paper-thoughtviz"):
         assert GAN_PRESETS[name]["standardize_conditioning"] is False, name
+        assert GANTrainingArguments.from_preset(name, conditioning="onehot").class_loss_weight == 0.0, name  # paper
+    assert GANTrainingArguments.from_preset("cpu-small", conditioning="onehot").class_loss_weight == 0.3
     assert GANTrainingArguments.from_preset("cpu-small", conditioning="onehot").standardize_conditioning is True
     deviations = (Path(__file__).resolve().parents[1] / "docs" / "deviations.md").read_text()
     assert "`standardize_conditioning`" in deviations and "paper-*" in deviations
+    assert "`class_loss_weight`" in deviations
     parse = build_parser().parse_args
     assert "standardize_conditioning" not in _overrides(parse(["train-gan", "--preset", "paper-thoughtviz"]))
     assert _overrides(parse(["train-gan", "--standardize-conditioning"]))["standardize_conditioning"] is True

@@ -52,7 +52,8 @@ class ModelTesterMixin:
         for key in ref:
             assert torch.equal(ref[key], new[key]), key
         inputs = self.get_inputs()
-        assert torch.equal(getattr(model(**inputs), self.output_key), getattr(loaded(**inputs), self.output_key))
+        for a, b in zip(model(**inputs).to_tuple(), loaded(**inputs).to_tuple(), strict=True):
+            assert torch.equal(a, b)
 
     def test_determinism(self):
         inputs = self.get_inputs()
@@ -78,8 +79,11 @@ class ModelTesterMixin:
 
     def test_every_parameter_gets_gradient(self):
         model = self.make_model().train()
-        out = getattr(model(**self.get_inputs(batch_size=4)), self.output_key)
-        (out.float() * torch.randn_like(out.float())).sum().backward()
+        outputs = model(**self.get_inputs(batch_size=4))
+        assert getattr(outputs, self.output_key).requires_grad
+        # every differentiable output (a discriminator's class head, too), each along a random direction
+        sum((t.float() * torch.randn_like(t.float())).sum()
+            for t in outputs.to_tuple() if isinstance(t, torch.Tensor) and t.requires_grad).backward()
         missing = [
             n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())
         ]

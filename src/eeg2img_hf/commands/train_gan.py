@@ -15,7 +15,8 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "dataset": ns.dataset, "encoder": ns.encoder, "output_dir": ns.output_dir, "conditioning": ns.conditioning,
         "batch_size": ns.batch_size, "kimg": ns.kimg, "max_steps": ns.max_steps, "learning_rate": ns.lr,
         "r1_gamma": ns.gamma, "r1_interval": ns.r1_interval, "pl_weight": ns.pl_weight,
-        "style_mixing_prob": ns.style_mixing_prob, "ema_kimg": ns.ema_kimg, "augment": ns.augment,
+        "style_mixing_prob": ns.style_mixing_prob, "class_loss_weight": ns.class_loss_weight,
+        "ema_kimg": ns.ema_kimg, "augment": ns.augment,
         "augment_p": ns.augment_p, "ada_target": ns.ada_target, "ada_kimg": ns.ada_kimg, "tick_kimg": ns.tick_kimg,
         "snapshot_ticks": ns.snapshot_ticks, "checkpoint_ticks": ns.checkpoint_ticks, "seed": ns.seed,
         "stylegan_preset": ns.stylegan_preset, "mixed_precision": ns.mixed_precision,
@@ -66,6 +67,9 @@ def register(subparsers) -> None:
     p.add_argument("--r1-interval", type=int)
     p.add_argument("--pl-weight", type=float)
     p.add_argument("--style-mixing-prob", type=float)
+    p.add_argument("--class-loss-weight", type=float,
+                   help="AC-GAN auxiliary classification loss weight (0 = off, as in the paper): D learns the real "
+                        "images' classes, G is pushed to draw its condition trial's class")
     p.add_argument("--ema-kimg", type=float)
     p.add_argument("--augment", help="AugmentPipe preset (bgcfnc, bgc, ...) or noaug")
     p.add_argument("--augment-p", type=float, help="fixed augmentation probability (disables ADA)")

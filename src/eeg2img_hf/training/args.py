@@ -247,6 +247,12 @@ class GANTrainingArguments(PresetArguments):
         g_reg_interval: lazy interval of G's regulariser (also rescales G's Adam as in StyleGAN2-ADA; 0 = none).
         pl_weight / pl_decay / pl_batch_shrink: path-length regulariser (0 = off, the 'cifar' value).
         style_mixing_prob: probability of style mixing in G's forward passes (0 in 'cifar').
+        class_loss_weight: weight of the auxiliary classification loss (AC-GAN, Odena et al. 2017; an addition,
+            0 = off as in the paper): D gets a class head on its penultimate features, trained with cross-entropy on
+            the real images' labels, and G pays the same weight times the head's cross-entropy of each generated
+            image against the label of the training trial whose condition made it. The adversarial loss alone
+            makes G sample classes in proportion to the class posterior of an ambiguous EEG embedding; this loss
+            makes it commit to the trial's class (docs/benchmarks.md, docs/deviations.md).
         ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up (`None` = no ramp-up).
         augment: `AugmentPipe` preset (`"bgcfnc"`, ...) or `"noaug"`.
         augment_p: fixed augmentation probability (disables ADA when set).
@@ -290,6 +296,7 @@ class GANTrainingArguments(PresetArguments):
     pl_decay: float = 0.01
     pl_batch_shrink: int = 2
     style_mixing_prob: float = 0.0
+    class_loss_weight: float = 0.0
     ema_kimg: float = 10.0
     ema_rampup: float | None = 0.05
     augment: str = "bgcfnc"
@@ -338,7 +345,7 @@ class GANTrainingArguments(PresetArguments):
         """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
         check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
         check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
-        for name in ("r1_gamma", "pl_weight", "ema_kimg"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "class_loss_weight"):
             check_number(name, getattr(self, name), 0.0)
         for name in ("pl_decay", "style_mixing_prob", "ada_target"):
             check_number(name, getattr(self, name), 0.0, 1.0)
@@ -375,10 +382,12 @@ GAN_PRESETS: dict[str, dict[str, Any]] = {
     "paper-eegcvpr40": _gan_paper("eegcvpr40", 5500.0),
     "paper-thoughtviz": _gan_paper("thoughtviz", 6500.0),
     # 32 px, small networks: a visible result in minutes on a laptop CPU. Batch 16 and learning rate 0.005 (twice
-    # the 'cifar' value): more, larger steps per kimg, which is what a short CPU run is short of (docs/benchmarks.md).
+    # the 'cifar' value): more, larger steps per kimg, which is what a short CPU run is short of; AC-GAN's class
+    # loss at weight 0.3 makes G commit to its condition trial's class (both chosen on validation,
+    # docs/benchmarks.md).
     "cpu-small": {"dataset": "thoughtviz", "stylegan_preset": "cpu-small", "batch_size": 16, "learning_rate": 0.005,
-                  "kimg": 10.0, "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0, "snapshot_ticks": 5,
-                  "checkpoint_ticks": 5},
+                  "class_loss_weight": 0.3, "kimg": 10.0, "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0,
+                  "snapshot_ticks": 5, "checkpoint_ticks": 5},
     # The former `cpu-small` (wider networks, batch 32, the 'cifar' learning rate 0.0025): the before/after reference.
     "cpu-small-wide": {"dataset": "thoughtviz", "stylegan_preset": "cpu-small-wide", "batch_size": 32, "kimg": 10.0,
                        "ema_kimg": 10.0, "ada_kimg": 100.0, "tick_kimg": 1.0, "snapshot_ticks": 5,

@@ -1,7 +1,9 @@
-"""Pure loss functions of StyleGAN2(-ADA): non-saturating logistic loss, R1 and path-length penalties.
+"""Pure loss functions of StyleGAN2(-ADA): non-saturating logistic loss, R1 and path-length penalties, and
+AC-GAN's auxiliary classification loss.
 
 Written from the equations of Karras et al. (StyleGAN2, CVPR 2020, s4 and appendix B; ADA, NeurIPS 2020).
-All functions take logits of shape `(batch_size, 1)` or `(batch_size,)` and return scalar tensors unless stated.
+All functions take real/fake logits of shape `(batch_size, 1)` or `(batch_size,)` and return scalar tensors unless
+stated.
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ def discriminator_loss(real_logits: torch.Tensor | None, fake_logits: torch.Tens
     if real_logits is not None:
         loss = loss + F.softplus(-real_logits.float()).mean()
     return loss
+
+
+def classification_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AC-GAN auxiliary classification loss `E[-log softmax(C(x))_y]` (Odena et al. 2017, eq. 2-3).
+
+    Args:
+        class_logits: the discriminator's class-head logits `(batch_size, num_classes)`.
+        labels: integer class labels `(batch_size,)`.
+    """
+    return F.cross_entropy(class_logits.float(), labels)
 
 
 def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ from .common import (
 )
 from .ema import ema_beta, update_ema
 from .embeddings import EMBEDS_COLUMN, add_eeg_embeddings
-from .gan_losses import discriminator_loss, generator_loss, path_length_penalty, r1_loss
+from .gan_losses import classification_loss, discriminator_loss, generator_loss, path_length_penalty, r1_loss
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
 __all__ = ["GAN_PRESETS", "GANLoop", "GANTrainingArguments", "setup_gan_training", "train_gan"]
@@ -196,11 +196,13 @@ def load_frozen_encoder(path: str | None, device: torch.device):
 def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int, start: GANStartingPoint | None = None):
     """`EEGStyleGANConfig` of the run: preset + overrides, embedding size/classes from the data and encoder; with a
     starting point, its architecture (checked against the run's conditioning, encoder and classes) + overrides."""
-    extra: dict[str, Any] = {"conditioning": args.conditioning, "num_classes": num_classes}
+    extra: dict[str, Any] = {"conditioning": args.conditioning, "num_classes": num_classes,
+                             "discriminator_class_head": args.class_loss_weight > 0}
     if args.conditioning == "eeg":
         extra.update(embed_dim=int(encoder.config.embed_dim), encoder_config=encoder.config.to_dict())
     if start is None:
-        return EEGStyleGANConfig.from_preset(args.stylegan_preset, **{**extra, **args.stylegan_config})
+        return _with_class_head(args, EEGStyleGANConfig.from_preset(args.stylegan_preset,
+                                                                    **{**extra, **args.stylegan_config}))
     base = start.config
     found = {"conditioning": base.conditioning, "embed_dim" if args.conditioning == "eeg" else "num_classes":
              base.embed_dim if args.conditioning == "eeg" else base.num_classes}
@@ -210,7 +212,17 @@ def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int, star
             f"--init-from {start.path!r} was trained with {found}, this run needs {wanted}",
             hint="use an encoder of the same embedding size (or the same classes for one-hot conditioning)")
     names = [n for n in inspect.signature(EEGStyleGANConfig.__init__).parameters if n not in ("self", "kwargs")]
-    return EEGStyleGANConfig(**{**{n: getattr(base, n) for n in names}, **extra, **args.stylegan_config})
+    return _with_class_head(args, EEGStyleGANConfig(**{**{n: getattr(base, n) for n in names}, **extra,
+                                                       **args.stylegan_config}))
+
+
+def _with_class_head(args: GANTrainingArguments, config):
+    """Refuses a run whose `class_loss_weight` needs the discriminator's class head when `stylegan_config` took
+    it away."""
+    if args.class_loss_weight > 0 and not config.discriminator_class_head:
+        raise ValueError(f"class_loss_weight {args.class_loss_weight} needs the discriminator's class head: "
+                         "remove discriminator_class_head=False from stylegan_config")
+    return config
 
 
 @dataclass
@@ -272,6 +284,20 @@ def _load_network(network: torch.nn.Module, state: dict[str, torch.Tensor], what
                                   hint="stylegan_config overrides must not change the architecture") from err
 
 
+def _fit_class_head(D: EEGStyleGANDiscriminator, state: dict[str, torch.Tensor], path: str) -> dict[str, torch.Tensor]:
+    """A starting point's discriminator weights for this run's D: a class head the run needs but the folder lacks
+    keeps its fresh initialisation, one the folder has but the run does not use is left out (both logged)."""
+    head = {k: v for k, v in D.state_dict().items() if k.startswith("class_head.")}
+    has = any(k.startswith("class_head.") for k in state)
+    if head and not has:
+        logger.info(f"--init-from {path}: the discriminator has no class head; it starts from random weights")
+        return {**state, **head}
+    if has and not head:
+        logger.info(f"--init-from {path}: the discriminator's class head is not used by this run (dropped)")
+        return {k: v for k, v in state.items() if not k.startswith("class_head.")}
+    return state
+
+
 def conditioning_standardization(embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift (the mean training embedding) and scale (1 / RMS of the centred embeddings, the same for every
     dimension, so relative directions are kept) that standardise the GAN's EEG conditioning."""
@@ -327,11 +353,12 @@ class GANLoop:
         """Keyword arguments conditioning G or D: `eeg_embeds` or `class_labels`."""
         return {"eeg_embeds": embeds} if self.args.conditioning == "eeg" else {"class_labels": labels}
 
-    def fake_condition(self, n: int) -> dict[str, torch.Tensor]:
-        """Conditioning of `n` uniformly random training trials (independent of the real batch)."""
+    def fake_condition(self, n: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Conditioning of `n` uniformly random training trials (independent of the real batch) and their labels."""
         index = torch.randint(len(self.fake_source), (n,))
         embeds = None if self.fake_source.embeds is None else self.fake_source.embeds[index].to(self.device)
-        return self.condition(embeds, self.fake_source.labels[index].to(self.device))
+        labels = self.fake_source.labels[index].to(self.device)
+        return self.condition(embeds, labels), labels
 
     def run_G(self, z: torch.Tensor, cond: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """G forward (random noise, optional style mixing); returns `(images, ws)`."""
@@ -346,11 +373,12 @@ class GANLoop:
                     ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
         return G.synthesis(ws, noise_mode="random"), ws
 
-    def run_D(self, images: torch.Tensor, cond: dict[str, torch.Tensor]) -> torch.Tensor:
-        """D forward on augmented images; logits `(batch, 1)`."""
+    def run_D(self, images: torch.Tensor, cond: dict[str, torch.Tensor]):
+        """D forward on augmented images: `EEGStyleGANDiscriminatorOutput` (`logits` `(batch, 1)`, and
+        `class_logits` with a class head)."""
         if self.pipe is not None:
             images = self.pipe(images)
-        return self.D_net(images, return_dict=True, **cond).logits
+        return self.D_net(images, return_dict=True, **cond)
 
     def step_optimizer(self, module: torch.nn.Module, optimizer) -> None:
         """Average gradients across processes (one flat all-reduce), sanitize, step, zero."""
@@ -369,23 +397,28 @@ class GANLoop:
         optimizer.zero_grad(set_to_none=True)
 
     # --- phases
-    def g_main(self, n: int) -> float:
+    def g_main(self, n: int) -> dict[str, float]:
         self.D_net.requires_grad_(False)
+        stats = {}
         with self.accelerator.autocast():
             z = torch.randn(n, self.G_net.config.z_dim, device=self.device)
-            cond = self.fake_condition(n)
+            cond, labels = self.fake_condition(n)
             images, _ = self.run_G(z, cond)
-            loss = generator_loss(self.run_D(images, cond))
+            out = self.run_D(images, cond)
+            loss = stats["loss_G"] = generator_loss(out.logits)
+            if self.args.class_loss_weight > 0:
+                stats["loss_G_class"] = classification_loss(out.class_logits, labels)
+                loss = loss + self.args.class_loss_weight * stats["loss_G_class"]
         self.accelerator.backward(loss)
         self.D_net.requires_grad_(True)
         self.step_optimizer(self.G_net, self.G_opt)
-        return loss.item()
+        return {k: v.item() for k, v in stats.items()}
 
     def g_reg(self, n: int) -> float:
         n = max(1, n // self.args.pl_batch_shrink)
         with self.accelerator.autocast():
             z = torch.randn(n, self.G_net.config.z_dim, device=self.device)
-            images, ws = self.run_G(z, self.fake_condition(n))
+            images, ws = self.run_G(z, self.fake_condition(n)[0])
             penalty, self.pl_mean = path_length_penalty(images, ws, self.pl_mean, self.args.pl_decay)
             loss = penalty.mean() * self.args.pl_weight * self.args.g_reg_interval
         self.accelerator.backward(loss)
@@ -394,23 +427,28 @@ class GANLoop:
             self.pl_mean = self.accelerator.reduce(self.pl_mean.reshape(1), reduction="mean").reshape(())
         return penalty.mean().item()
 
-    def d_main(self, real: torch.Tensor, real_cond: dict[str, torch.Tensor]) -> tuple[float, torch.Tensor]:
+    def d_main(self, real: torch.Tensor, real_cond: dict[str, torch.Tensor],
+               real_labels: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
         n = real.shape[0]
+        stats = {}
         with torch.no_grad(), self.accelerator.autocast():
-            fake_cond = self.fake_condition(n)
+            fake_cond, _ = self.fake_condition(n)
             fake, _ = self.run_G(torch.randn(n, self.G_net.config.z_dim, device=self.device), fake_cond)
         with self.accelerator.autocast():
-            fake_logits = self.run_D(fake.detach(), fake_cond)
-            real_logits = self.run_D(real, real_cond)
-            loss = discriminator_loss(real_logits, fake_logits)
+            fake_logits = self.run_D(fake.detach(), fake_cond).logits
+            real_out = self.run_D(real, real_cond)
+            loss = stats["loss_D"] = discriminator_loss(real_out.logits, fake_logits)
+            if self.args.class_loss_weight > 0:  # the class head learns from real images only
+                stats["loss_D_class"] = classification_loss(real_out.class_logits, real_labels)
+                loss = loss + self.args.class_loss_weight * stats["loss_D_class"]
         self.accelerator.backward(loss)
         self.step_optimizer(self.D_net, self.D_opt)
-        return loss.item(), real_logits.detach()
+        return {k: v.item() for k, v in stats.items()}, real_out.logits.detach()
 
     def d_reg(self, real: torch.Tensor, real_cond: dict[str, torch.Tensor]) -> float:
         real = real.detach().requires_grad_(True)
         with self.accelerator.autocast():
-            logits = self.run_D(real, real_cond)
+            logits = self.run_D(real, real_cond).logits
         loss = r1_loss(logits, real, self.args.r1_gamma, self.args.r1_interval)
         self.accelerator.backward(loss)
         self.step_optimizer(self.D_net, self.D_opt)
@@ -421,10 +459,11 @@ class GANLoop:
         args = self.args
         real = batch["images"].to(self.device, torch.float32) / 127.5 - 1.0  # uint8 -> [-1, 1]
         real_cond = self.condition(batch.get("eeg_embeds"), batch["labels"])
-        stats = {"loss_G": self.g_main(real.shape[0])}
+        stats = self.g_main(real.shape[0])
         if args.pl_weight > 0 and step % args.g_reg_interval == 0:
             stats["pl_penalty"] = self.g_reg(real.shape[0])
-        stats["loss_D"], real_logits = self.d_main(real, real_cond)
+        d_stats, real_logits = self.d_main(real, real_cond, batch["labels"].to(self.device))
+        stats.update(d_stats)
         if args.r1_gamma > 0 and step % args.r1_interval == 0:
             stats["r1_penalty"] = self.d_reg(real, real_cond)
         update_ema(self.G_ema, self.G_net, ema_beta(args.batch_size, images_seen, args.ema_kimg, args.ema_rampup))
@@ -572,7 +611,7 @@ def setup_gan_training(args: GANTrainingArguments):
     G, D = EEGStyleGANGenerator(config).train(), EEGStyleGANDiscriminator(config).train()
     if start is not None:  # the starting point's weights, w_avg and conditioning standardisation
         _load_network(G, start.generator, "generator", start.path)
-        _load_network(D, start.discriminator, "discriminator", start.path)
+        _load_network(D, _fit_class_head(D, start.discriminator, start.path), "discriminator", start.path)
     elif args.conditioning == "eeg" and args.standardize_conditioning:
         shift, scale = conditioning_standardization(data["train"].embeds)
         for network in (G, D):

@@ -93,6 +93,9 @@ class EEGStyleGANConfig(PreTrainedConfig):
         discriminator_channel_max (`int`, *optional*): defaults to `synthesis_channel_max`.
         discriminator_mapping_num_layers (`int`, *optional*, defaults to 8): FC layers of the
             discriminator's conditioning mapping (projection discriminator).
+        discriminator_class_head (`bool`, *optional*, defaults to `False`): give the discriminator an auxiliary
+            `num_classes`-way class head on its penultimate features (AC-GAN; used by
+            `train-gan --class-loss-weight`, not by the paper).
         mbstd_group_size (`int`, *optional*, defaults to 32): minibatch-std group size (0 disables).
         mbstd_num_channels (`int`, *optional*, defaults to 1): minibatch-std feature maps.
         encoder_config (`EEGEncoderConfig` or `dict`, *optional*): the EEG encoder that
@@ -132,6 +135,7 @@ class EEGStyleGANConfig(PreTrainedConfig):
         discriminator_channel_base: int | None = None,
         discriminator_channel_max: int | None = None,
         discriminator_mapping_num_layers: int = 8,
+        discriminator_class_head: bool = False,
         mbstd_group_size: int = 32,
         mbstd_num_channels: int = 1,
         encoder_config: EEGEncoderConfig | dict[str, Any] | None = None,
@@ -168,6 +172,7 @@ class EEGStyleGANConfig(PreTrainedConfig):
             synthesis_channel_max if discriminator_channel_max is None else discriminator_channel_max
         )
         self.discriminator_mapping_num_layers = discriminator_mapping_num_layers
+        self.discriminator_class_head = discriminator_class_head
         self.mbstd_group_size = mbstd_group_size
         self.mbstd_num_channels = mbstd_num_channels
         self._validate()
@@ -220,6 +225,9 @@ class EEGStyleGANConfig(PreTrainedConfig):
         for name, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
+        if not isinstance(self.discriminator_class_head, bool):
+            value = self.discriminator_class_head
+            raise ValueError(f"`discriminator_class_head` must be True or False, got {value!r}.")
         self._validate_numbers()
 
     def _validate_numbers(self) -> None:

@@ -121,9 +121,12 @@ class EEGStyleGANDiscriminatorOutput(ModelOutput):
 
     Args:
         logits (`torch.Tensor` of shape `(batch_size, 1)`): real/fake logits.
+        class_logits (`torch.Tensor` of shape `(batch_size, num_classes)`, *optional*): the auxiliary class
+            head's logits (only with `config.discriminator_class_head`).
     """
 
     logits: torch.Tensor | None = None
+    class_logits: torch.Tensor | None = None
 
 
 def _channels_per_resolution(channel_base: int, channel_max: int, img_resolution: int) -> dict[int, int]:
@@ -528,14 +531,21 @@ class DiscriminatorEpilogue(nn.Module):
         self.fc = FullyConnectedLayer(in_channels * 16, in_channels, activation="lrelu")
         self.out = FullyConnectedLayer(in_channels, cmap_dim)
 
-    def forward(self, x: torch.Tensor, cmap: torch.Tensor) -> torch.Tensor:
-        """Maps `(batch_size, in_channels, 4, 4)` and `cmap` `(batch_size, cmap_dim)` to logits `(batch_size, 1)`."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Maps `(batch_size, in_channels, 4, 4)` to the penultimate features `(batch_size, in_channels)`
+        (minibatch-std, conv, FC; float32)."""
         x = x.to(torch.float32)
         if self.mbstd_group_size > 0:
             x = minibatch_std(x, self.mbstd_group_size, self.mbstd_num_channels)
-        x = self.fc(self.conv(x).flatten(1))
-        x = self.out(x)  # (b, cmap_dim)
-        return (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
+        return self.fc(self.conv(x).flatten(1))
+
+    def project(self, features: torch.Tensor, cmap: torch.Tensor) -> torch.Tensor:
+        """Logits `<out(features), cmap> / sqrt(cmap_dim)` of shape `(batch_size, 1)`."""
+        return (self.out(features) * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
+
+    def forward(self, x: torch.Tensor, cmap: torch.Tensor) -> torch.Tensor:
+        """Maps `(batch_size, in_channels, 4, 4)` and `cmap` `(batch_size, cmap_dim)` to logits `(batch_size, 1)`."""
+        return self.project(self.features(x), cmap)
 
 
 class EEGStyleGANPreTrainedModel(PreTrainedModel):
@@ -690,7 +700,9 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
 
     Image path: FromRGB and 2x-downsampling conv blocks (`"orig"` or `"resnet"`) down to 4x4, minibatch-std,
     conv, FC, FC to `cmap_dim` (the 4x4 channel count). Conditioning path: a mapping MLP maps the
-    conditioning vector to `cmap`; `logits = <features, cmap> / sqrt(cmap_dim)`.
+    conditioning vector to `cmap`; `logits = <features, cmap> / sqrt(cmap_dim)`. With
+    `config.discriminator_class_head` an FC head maps the same penultimate features to `num_classes` logits
+    (the auxiliary classifier of AC-GAN, Odena et al. 2017; `train-gan --class-loss-weight`).
 
     Args:
         config ([`EEGStyleGANConfig`]): model configuration.
@@ -727,6 +739,9 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
             channels[4], cmap_dim=channels[4], mbstd_group_size=config.mbstd_group_size,
             mbstd_num_channels=config.mbstd_num_channels, conv_clamp=config.conv_clamp,
         )
+        self.class_head = (  # AC-GAN's auxiliary classifier (train-gan --class-loss-weight)
+            FullyConnectedLayer(channels[4], config.num_classes) if config.discriminator_class_head else None
+        )
         self.post_init()
 
     def forward(
@@ -745,7 +760,8 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
             return_dict (`bool`, *optional*): return a [`EEGStyleGANDiscriminatorOutput`] instead of a tuple.
 
         Returns:
-            [`EEGStyleGANDiscriminatorOutput`] with `logits` of shape `(batch_size, 1)`.
+            [`EEGStyleGANDiscriminatorOutput`] with `logits` of shape `(batch_size, 1)` and, with a class head,
+            `class_logits` of shape `(batch_size, num_classes)`.
         """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         res, channels = self.config.img_resolution, self.config.img_channels
@@ -756,8 +772,10 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
             x = block(x, images)
         if x is None:
             x = self.fromrgb(images)
-        cmap = self.mapping(None, conditioning)
-        output = EEGStyleGANDiscriminatorOutput(logits=self.epilogue(x, cmap))
+        features = self.epilogue.features(x)
+        logits = self.epilogue.project(features, self.mapping(None, conditioning))
+        class_logits = None if self.class_head is None else self.class_head(features)
+        output = EEGStyleGANDiscriminatorOutput(logits=logits, class_logits=class_logits)
         return output if return_dict else output.to_tuple()
 
 

@@ -1,0 +1,238 @@
+"""Benchmark how much of its EEG condition a generator turns into images (GAN conditioning efficiency).
+
+The figure is the generated-image class accuracy (the share of images, generated from the EEG of held-out trials,
+that a judge trained on the real training images assigns to the trial's class) over the encoder's test linear
+probe (LinearSVC, C = 1, fitted on the train embeddings, scored on the test embeddings: the `evaluate-encoder`
+figure). The class-label (`onehot`) run of the same preset is the generator's own upper bound.
+
+Without `--eeg-run` the script prepares what it is not given under `--work-dir`: the simulated dataset
+(`--dataset`, simulator seed 0, the package's default split), a `train-encoder` model (`--encoder-preset`), the
+judge (an image classifier trained on the real training images at the GAN's resolution, 15 epochs as in the
+quickstart), then trains `train-gan --preset PRESET --kimg KIMG` with EEG conditioning and (unless `--no-onehot`)
+with class labels, one after the other, each on `--threads` threads. With `--eeg-run` (and `--onehot-run`) it
+scores existing `train-gan` output folders instead; their dataset and encoder come from the run's training record.
+
+Every generator is scored on the validation and the test split (`--num-fakes` fakes, random noise, psi 1, FID on
+judge features). `--truncation-psi 0.3,0.5` adds conditional truncation (`truncation_center="condition"`) at those
+psi: the psi is chosen on validation and only its test figure is reported beside psi 1. Prints one JSON line.
+
+    python scripts/bench_gan_conditioning.py [--work-dir DIR] [--preset cpu-small] [--kimg 90] [--threads 1]
+        [--dataset thoughtviz | FOLDER] [--encoder FOLDER] [--set class_loss_weight=0 ...] [--no-onehot]
+        [--truncation-psi 0.3,0.5,0.7]
+    python scripts/bench_gan_conditioning.py --eeg-run RUN [--onehot-run RUN] [--judge DIR] --work-dir DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.evaluation import evaluate_encoder, evaluate_gan
+from eeg2img_hf.metrics.image_classifier import CONFIG_NAME, train_image_classifier
+from eeg2img_hf.models import EEGEncoderModel
+from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
+from eeg2img_hf.training.common import compute_embeddings
+from eeg2img_hf.utils.model_folders import load_model_folder
+from eeg2img_hf.utils.names import TRAINING_RECORD
+
+JUDGE_EPOCHS = 15
+"""Epochs of the judge trained here (the quickstart's value)."""
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def read_record(run: Path) -> dict[str, Any]:
+    """The training record of a `train-gan` output folder (`RUN/model/eeg2img_training.json`)."""
+    path = run / "model" / TRAINING_RECORD
+    if not path.is_file():
+        raise SystemExit(f"error: {run} is not a finished train-gan output folder (no model/{TRAINING_RECORD})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def prepare_inputs(work: Path, dataset: str, encoder: str | None, encoder_preset: str) -> tuple[str, str]:
+    """The dataset (a saved folder as it is; a simulated preset saved under `work` once) and the encoder (given, or
+    trained under `work` once and reused afterwards)."""
+    data_dir, encoder_dir = work / "dataset", work / "encoder"
+    if Path(dataset).is_dir():
+        data_dir = Path(dataset)
+    elif not (data_dir / "dataset_dict.json").is_file():
+        simulate_dataset(dataset, seed=0).save_to_disk(str(data_dir))
+    if encoder is not None:
+        return str(data_dir), encoder
+    if not (encoder_dir / "model" / "config.json").is_file():
+        train_encoder(EncoderTrainingArguments.from_preset(encoder_preset, dataset=str(data_dir),
+                                                           output_dir=str(encoder_dir), log_with=[]))
+    return str(data_dir), str(encoder_dir / "model")
+
+
+def train_run(work: Path, name: str, preset: str, kimg: float, dataset: str, encoder: str,
+              overrides: dict[str, Any]) -> Path:
+    run = work / name
+    if run.exists():
+        raise SystemExit(f"error: {run} exists; score it with --{name.split('_')[-1]}-run {run} or choose another "
+                         "--work-dir")
+    args = GANTrainingArguments.from_preset(preset, dataset=dataset, encoder=encoder, output_dir=str(run), kimg=kimg,
+                                            log_with=["csv"], snapshot_ticks=0, checkpoint_ticks=0, **overrides)
+    train_gan(args)
+    return run
+
+
+def linear_probe(encoder: str, dataset: str, work: Path) -> dict[str, float]:
+    """The encoder's test linear probe (the `evaluate-encoder` figures) and the faithful-sampler ceiling: the mean
+    probability of the true class under a logistic regression (C = 1) fitted on the standardised train embeddings."""
+    result = evaluate_encoder(encoder, dataset=dataset, output_json=work / "encoder_eval.json", tsne_path="")
+    data = load_eeg_dataset(dataset)
+    model = load_model_folder(EEGEncoderModel, encoder, what="encoder")
+    (x_train, y_train), (x_test, y_test) = (compute_embeddings(model, data[s]) for s in ("train", "test"))
+    scaler = StandardScaler().fit(x_train)
+    logreg = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(x_train), y_train)
+    proba = logreg.predict_proba(scaler.transform(x_test))
+    true_class = proba[np.arange(len(y_test)), np.searchsorted(logreg.classes_, y_test)]
+    seen = result["seen_classes"]
+    return {"linear_svm": round(seen["svm_train_to_test"], 4), "kmeans": round(seen["kmeans_test"], 4),
+            "logreg_argmax": round(float((logreg.predict(scaler.transform(x_test)) == y_test).mean()), 4),
+            "logreg_mean_true_class_probability": round(float(true_class.mean()), 4)}
+
+
+def ensure_judge(judge: Path, dataset: str, resolution: int) -> Path:
+    if not (judge / CONFIG_NAME).is_file():
+        train_image_classifier(load_eeg_dataset(dataset), image_size=resolution, output_dir=judge, device="cpu",
+                               epochs=JUDGE_EPOCHS)
+    return judge
+
+
+def score_run(run: Path, name: str, dataset: str, judge: Path, work: Path, num_fakes: int,
+              psis: list[float]) -> dict[str, Any]:
+    """Validation and test accuracy / FID at psi 1 and, with `psis`, conditional truncation chosen on validation."""
+    record = read_record(run)
+
+    def evaluate(split: str, psi: float = 1.0, center: str = "average") -> dict[str, Any]:
+        tag = f"{name}_{split}" + ("" if psi == 1.0 else f"_psi{psi}_{center}")
+        r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
+                         num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
+                         output_json=work / "evaluations" / f"{tag}.json")
+        return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3)}
+
+    args = record["training_args"]
+    out: dict[str, Any] = {
+        "run": str(run), "conditioning": record["conditioning"], "preset_fields": {
+            k: args.get(k) for k in ("stylegan_preset", "batch_size", "learning_rate", "class_loss_weight", "seed")},
+        "kimg": record["kimg"], "train_seconds": record["train_seconds"], "sec_per_kimg": record["sec_per_kimg"],
+        "validation": evaluate("validation"), "test": evaluate("test"),
+    }
+    if psis:
+        sweep = {psi: evaluate("validation", psi, "condition")["accuracy"] for psi in psis}
+        best = max(psis, key=lambda p: (sweep[p], p))  # ties: the larger psi (more diversity)
+        out["conditional_truncation"] = {"validation_by_psi": {str(p): a for p, a in sweep.items()},
+                                         "psi_chosen_on_validation": best,
+                                         "test": evaluate("test", best, "condition")}
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", default="outputs/bench_gan_conditioning", type=Path)
+    parser.add_argument("--dataset", default="thoughtviz",
+                        help="simulated preset (simulator seed 0) or a saved DatasetDict folder; without --eeg-run")
+    parser.add_argument("--encoder", help="a trained EEGEncoderModel folder (default: train --encoder-preset)")
+    parser.add_argument("--encoder-preset", default="cpu-small")
+    parser.add_argument("--preset", default="cpu-small", help="train-gan preset")
+    parser.add_argument("--kimg", type=float, default=90.0, help="training length of each GAN run")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a GAN training argument (VALUE parsed as JSON when it can be)")
+    parser.add_argument("--no-onehot", action="store_true", help="skip the class-label ablation")
+    parser.add_argument("--eeg-run", type=Path, help="score this existing train-gan output folder (EEG conditioning)")
+    parser.add_argument("--onehot-run", type=Path, help="score this existing class-label train-gan output folder")
+    parser.add_argument("--judge", type=Path, help="a saved judge (default: WORK_DIR/judge, trained if missing)")
+    parser.add_argument("--num-fakes", type=int, default=1000)
+    parser.add_argument("--truncation-psi", default="", help="comma-separated psi for conditional truncation")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ns = parser.parse_args(argv)
+    try:
+        ns.psis = [float(p) for p in ns.truncation_psi.split(",") if p.strip()]
+    except ValueError:
+        parser.error(f"--truncation-psi takes comma-separated numbers, got {ns.truncation_psi!r}")
+    if any(not 0.0 <= p < 1.0 for p in ns.psis):
+        parser.error(f"--truncation-psi takes values in [0, 1), got {ns.truncation_psi!r}")
+    if ns.num_fakes < 2 or ns.threads < 1 or ns.kimg <= 0:
+        parser.error("--num-fakes must be >= 2, --threads >= 1 and --kimg > 0")
+    ns.overrides = {}
+    for item in ns.set:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            parser.error(f"--set takes FIELD=VALUE, got {item!r}")
+        ns.overrides[field.strip()] = parse_value(value)
+    if ns.eeg_run is not None and (ns.overrides or (ns.onehot_run is None and not ns.no_onehot)):
+        parser.error("with --eeg-run pass --onehot-run RUN or --no-onehot, and no --set (nothing is trained)")
+    if ns.eeg_run is None and ns.onehot_run is not None:
+        parser.error("--onehot-run needs --eeg-run")
+    return ns
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ns = parse_args(argv)
+    torch.set_num_threads(ns.threads)
+    work = ns.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if ns.eeg_run is not None:
+        record = read_record(ns.eeg_run)
+        if record["conditioning"] != "eeg":
+            raise ValueError(f"--eeg-run {ns.eeg_run} was trained with {record['conditioning']!r} conditioning")
+        dataset, encoder, runs = record["dataset"], record["encoder"], {"eeg": ns.eeg_run}
+        if ns.onehot_run is not None:
+            runs["onehot"] = ns.onehot_run
+    else:
+        dataset, encoder = prepare_inputs(work, ns.dataset, ns.encoder, ns.encoder_preset)
+        runs = {"eeg": train_run(work, "gan_eeg", ns.preset, ns.kimg, dataset, encoder, ns.overrides)}
+        if not ns.no_onehot:
+            runs["onehot"] = train_run(work, "gan_onehot", ns.preset, ns.kimg, dataset, None,
+                                       {**ns.overrides, "conditioning": "onehot"})
+    resolution = json.loads((runs["eeg"] / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
+    judge = ensure_judge(ns.judge or work / "judge", dataset, resolution)
+    probe = linear_probe(encoder, dataset, work)
+    scored = {name: score_run(run, name, dataset, judge, work, ns.num_fakes, ns.psis if name == "eeg" else [])
+              for name, run in runs.items()}
+    eeg = scored["eeg"]
+    info = get_eeg_info(load_eeg_dataset(dataset))
+    result = {
+        "benchmark": "gan_conditioning", "dataset": dataset, "split": info.get("split"),
+        "simulator_seed": info.get("simulator", {}).get("seed"), "encoder": encoder, "threads": ns.threads,
+        "judge": str(judge), "num_fakes": ns.num_fakes,
+        "protocol": "generated-image class accuracy = share of images generated from the EEG of a split's trials "
+                    "(random trials, random z and noise) that the judge (image classifier trained on the real "
+                    "training images) assigns to the trial's class; probe = LinearSVC C=1 fitted on train "
+                    "embeddings, scored on test; truncation psi chosen on validation only",
+        "encoder_probe_test": probe,
+        "efficiency_psi1": round(eeg["test"]["accuracy"] / probe["linear_svm"], 4),
+        "runs": scored, "seconds": round(time.perf_counter() - started, 1),
+    }
+    if "conditional_truncation" in eeg:
+        result["efficiency_conditional_truncation"] = round(
+            eeg["conditional_truncation"]["test"]["accuracy"] / probe["linear_svm"], 4)
+    print(json.dumps(result))
+    sys.stdout.flush()
+    return result
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

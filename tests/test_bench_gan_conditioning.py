@@ -1,0 +1,91 @@
+"""`scripts/bench_gan_conditioning.py` at tiny size: it trains the EEG and class-label runs, scores both on
+validation and test with the judge, chooses the conditional-truncation psi on validation, prints one JSON line
+whose ratio is the test accuracy over the encoder's test linear probe, and scores existing runs the same way."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.metrics.image_classifier import train_image_classifier
+from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gan_conditioning.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_gan_conditioning", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench-gan-conditioning")
+    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
+    data.save_to_disk(str(root / "data"))
+    info = get_eeg_info(data)
+    torch.manual_seed(0)
+    EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
+                                     lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
+    train_image_classifier(load_eeg_dataset(str(root / "data")), image_size=16, epochs=1, output_dir=root / "judge",
+                           device="cpu")
+    return root
+
+
+def test_trains_scores_and_rescores_existing_runs(bench, inputs, tmp_path, capsys):
+    argv = ["--dataset", str(inputs / "data"), "--encoder", str(inputs / "encoder"), "--judge", str(inputs / "judge"),
+            "--preset", "tiny", "--kimg", "0.016", "--num-fakes", "8", "--truncation-psi", "0.5,0.0"]
+    result = bench.main(["--work-dir", str(tmp_path / "w"), *argv])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    eeg, onehot = result["runs"]["eeg"], result["runs"]["onehot"]
+    assert eeg["conditioning"] == "eeg" and onehot["conditioning"] == "onehot"
+    assert eeg["kimg"] == pytest.approx(0.016) and eeg["preset_fields"]["stylegan_preset"] == "tiny"
+    probe = result["encoder_probe_test"]
+    assert 0 <= probe["logreg_mean_true_class_probability"] <= 1 and 0 <= probe["linear_svm"] <= 1
+    assert result["efficiency_psi1"] == pytest.approx(eeg["test"]["accuracy"] / probe["linear_svm"], abs=1e-4)
+    sweep = eeg["conditional_truncation"]
+    best = max(sweep["validation_by_psi"].items(), key=lambda kv: (kv[1], float(kv[0])))
+    assert sweep["psi_chosen_on_validation"] == float(best[0])  # chosen on validation, ties to the larger psi
+    assert result["efficiency_conditional_truncation"] == pytest.approx(
+        sweep["test"]["accuracy"] / probe["linear_svm"], abs=1e-4)
+    assert "conditional_truncation" not in onehot  # truncation is swept for the EEG run only
+    evaluations = {p.name for p in (tmp_path / "w" / "evaluations").iterdir()}
+    assert {"eeg_test.json", "eeg_validation.json", "onehot_test.json", "eeg_validation_psi0.5_condition.json"} \
+        <= evaluations
+    # scoring the same folders again gives the same figures
+    again = bench.main(["--work-dir", str(tmp_path / "w2"), "--eeg-run", str(tmp_path / "w" / "gan_eeg"),
+                        "--onehot-run", str(tmp_path / "w" / "gan_onehot"), "--judge", str(inputs / "judge"),
+                        "--num-fakes", "8"])
+    assert again["runs"]["eeg"]["test"] == eeg["test"] and again["runs"]["onehot"]["validation"] == \
+        onehot["validation"]
+    assert again["dataset"] == str(inputs / "data") and again["encoder"] == str(inputs / "encoder")
+    with pytest.raises(SystemExit, match="exists"):  # a finished run is never trained over
+        bench.main(["--work-dir", str(tmp_path / "w"), *argv])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--eeg-run", "r"], "--onehot-run RUN or --no-onehot"),
+    (["--eeg-run", "r", "--no-onehot", "--set", "kimg=1"], "no --set"),
+    (["--onehot-run", "r"], "--onehot-run needs --eeg-run"),
+    (["--truncation-psi", "1.5"], "values in [0, 1)"),
+    (["--truncation-psi", "a"], "comma-separated numbers"),
+    (["--set", "kimg"], "FIELD=VALUE"),
+    (["--num-fakes", "1"], "--num-fakes"),
+])
+def test_refuses_bad_options(bench, argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_refuses_a_folder_that_is_not_a_finished_run(bench, tmp_path):
+    with pytest.raises(SystemExit, match="not a finished train-gan output folder"):
+        bench.main(["--work-dir", str(tmp_path / "w"), "--eeg-run", str(tmp_path), "--no-onehot"])
