@@ -60,7 +60,7 @@ _DEPENDS = {"encoder": ("simulate",), "gan": ("simulate", "encoder"), "clip": ("
             "image_to_eeg": ("simulate", "encoder", "gan")}
 
 QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
-    # About 11 minutes on 2 idle CPU cores (643 s measured; per stage in results.md; budget 15 minutes).
+    # About 10 minutes on 2 idle CPU cores (622 s measured; per stage in results.md; budget 15 minutes).
     "default": {
         "simulate": {"seed": 0},
         "encoder": {"preset": "cpu-small", "overrides": {}},
