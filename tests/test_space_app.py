@@ -157,7 +157,8 @@ def test_build_from_env_and_ids(app, paths, demo):
     elem_ids = {block.elem_id for block in demo.blocks.values()}
     for prefix in ("gen", "ret", "rec"):
         assert {f"{prefix}-{name}" for name in ("source", "split", "index", "upload", "button")} <= elem_ids
-    assert {"gen-pick", "ret-pick", "batch-button", "ret-true-image", "rec-decoded", "requirements"} <= elem_ids
+    assert {"gen-pick", "ret-pick", "batch-button", "ret-true-image", "rec-decoded", "requirements",
+            "gen-truncation-center", "rec-truncation-center", "batch-truncation-center"} <= elem_ids
     api_names = {dep.get("api_name") for dep in demo.config["dependencies"]}
     assert {"generate", "retrieve", "reconstruct", "batch"} <= api_names
     with pytest.raises(ValueError, match="Could not load the EEGClip model"):
@@ -182,6 +183,37 @@ def test_generate_from_dataset_trial(app, backend):
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for (a, _), (b, _) in zip(gallery, again))
     other = backend.generate("dataset", "test", 1, None, 8, 1, 1.0)[2][0][0]
     assert not np.array_equal(np.asarray(other), np.asarray(gallery[0][0]))
+
+
+def test_truncation_centre_in_every_generating_tab(app, backend):
+    row = backend.dataset["test"][1]
+    eeg = np.asarray(row["eeg"], np.float32)
+    _, _, gallery, info = backend.generate("dataset", "test", 1, None, 7, 2, 0.5, False, "condition")
+    expected = backend.generation(eeg, seed=7, num_images_per_eeg=2, truncation_psi=0.5, truncation_center="condition")
+    for (image, _), reference in zip(gallery, expected):
+        assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
+    assert "truncation psi 0.5 towards the trial's own mean latent" in info
+    average = backend.generate("dataset", "test", 1, None, 7, 2, 0.5)  # the default centre: StyleGAN2's w_avg
+    assert "towards the average latent (StyleGAN2)" in average[3]
+    assert not np.array_equal(np.asarray(average[2][0][0]), np.asarray(gallery[0][0]))
+    assert "truncation psi 1 (none)" in backend.generate("dataset", "test", 1, None, 7, 1, 1.0, False, "condition")[3]
+    _, recon, _, info = backend.reconstruct("dataset", "test", 0, None, 5, 1, 0.5, "condition")
+    reference = backend.reconstruction(backend.dataset["test"][0]["image"].convert("RGB"), seed=5,
+                                       num_images_per_image=1, truncation_psi=0.5, truncation_center="condition")
+    images = reference["images"] if isinstance(reference["images"], list) else [reference["images"]]
+    assert np.array_equal(np.asarray(recon[0][0]), np.asarray(app._display(images[0])))
+    assert "towards the trial's own mean latent" in info
+    generated, _, info = backend.batch("test", ["Car"], 2, 3, 0.5, "condition")
+    grid = class_grid(backend.generation, backend.dataset["test"], [1], 2, 3, truncation_psi=0.5,
+                      truncation_center="condition")
+    expected = label_grid_rows(grid.generated_grid(), ["Car"], 4)
+    assert np.array_equal(np.asarray(generated)[app.GRID_HEADROOM:], np.asarray(expected))
+    assert "towards the trial's own mean latent" in info
+    for call in (lambda: backend.generate("dataset", "test", 1, None, 7, 1, 0.5, False, "median"),
+                 lambda: backend.reconstruct("dataset", "test", 0, None, 5, 1, 0.5, None),
+                 lambda: backend.batch("test", ["Car"], 1, 0, 0.5, "w_avg")):
+        with pytest.raises(ValueError, match="Truncation centre must be one of"):
+            call()
 
 
 def test_generate_from_uploads(backend, trials, tmp_path):
@@ -491,16 +523,19 @@ def test_gradio_client_endpoints(server, backend, trials, tmp_path):
     client = Client(server, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/generate", "/retrieve", "/reconstruct", "/batch"} <= set(endpoints)
-    plot, shown, gallery, info = client.predict("dataset", "test", 1, None, 7, 2, 1.0, False, api_name="/generate")
+    plot, shown, gallery, info = client.predict("dataset", "test", 1, None, 7, 2, 1.0, False, "average",
+                                                api_name="/generate")
     assert Path(plot).is_file() and Path(shown).is_file() and len(gallery) == 2 and "true class" in info
     direct = backend.generate("dataset", "test", 1, None, 7, 2, 1.0)[2]
     served = Image.open(gallery[0]["image"]).convert("RGB")
     assert served.size == direct[0][0].size
     plot, true_image, items, table, info = client.predict("dataset", "test", 2, None, 3, False, api_name="/retrieve")
     assert len(items) == 3 and len(table["data"]) in (3, 4) and "ranked" in info and Path(true_image).is_file()
-    source, recon, decoded, info = client.predict("dataset", "test", 0, None, 5, 1, 1.0, api_name="/reconstruct")
+    source, recon, decoded, info = client.predict("dataset", "test", 0, None, 5, 1, 0.7, "condition",
+                                                  api_name="/reconstruct")
     assert Path(source).is_file() and len(recon) == 1 and "reconstruction" in info and decoded["data"]
-    generated, stimuli, info = client.predict("test", ["Apple", "Dog"], 1, 0, 1.0, api_name="/batch")
+    assert "towards the trial's own mean latent" in info  # the centre reaches the handler through the API
+    generated, stimuli, info = client.predict("test", ["Apple", "Dog"], 1, 0, 1.0, "average", api_name="/batch")
     assert Path(generated).is_file() and Path(stimuli).is_file() and "2 classes x 1 trials" in info
     marker = tmp_path / "unpickled"
     np.save(tmp_path / "pickle.npy", np.array([_Touch(marker)], dtype=object), allow_pickle=True)

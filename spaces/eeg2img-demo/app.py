@@ -49,6 +49,7 @@ from eeg2img_hf.data.eeg_io import validate_eeg  # noqa: E402
 from eeg2img_hf.hub.model_summary import model_headline_metrics  # noqa: E402
 from eeg2img_hf.metrics.image_classifier import load_image_classifier  # noqa: E402
 from eeg2img_hf.metrics.plots import eeg_display_unit, plot_eeg_trial  # noqa: E402
+from eeg2img_hf.pipelines.eeg_to_image import TRUNCATION_CENTERS as _CENTER_VALUES  # noqa: E402
 from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows  # noqa: E402
 from eeg2img_hf.quickstart import QUICKSTART_OUTPUT_DIR, find_quickstart_outputs  # noqa: E402
 from eeg2img_hf.retrieval import GalleryIndex, build_gallery  # noqa: E402
@@ -78,6 +79,9 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_IMAGES = 8
 MAX_TOP_K = 20
 MAX_TRIALS_PER_CLASS = 8
+TRUNCATION_CENTERS = dict(zip(_CENTER_VALUES, ("the average latent (StyleGAN2)", "the trial's own mean latent"),
+                              strict=True))
+"""Truncation centres of the generator (`truncation_center`) and how the demo names them."""
 MAX_GRID_IMAGES = 400  # batch view: classes x trials per class
 DISPLAY_SIZE = 128  # small images are upscaled (nearest neighbour, integer factor) to at least this size
 GRID_CELL_SIZE = 64  # batch view: grid cells are upscaled to at least this size
@@ -324,6 +328,18 @@ def _finite(value: Any, name: str) -> float:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     return float(value)
+
+
+def _center(value: Any) -> str:
+    if value not in TRUNCATION_CENTERS:
+        raise ValueError(f"Truncation centre must be one of {list(TRUNCATION_CENTERS)}, got {value!r}.")
+    return value
+
+
+def _truncation_note(psi: float, center: str) -> str:
+    if psi == 1.0:
+        return "truncation psi 1 (none)"
+    return f"truncation psi {psi:g} towards {TRUNCATION_CENTERS[center]}"
 
 
 def _load_model(source: Any, kind: str) -> Any:
@@ -672,17 +688,18 @@ class DemoBackend:
 
     def generate(
         self, source: str, split: Any, index: Any, upload: Any, seed: Any, num_images: Any, truncation: Any,
-        pick: bool = False,
+        pick: bool = False, truncation_center: Any = "average",
     ) -> tuple[Image.Image, Image.Image | None, list[tuple[Image.Image, str]], str]:
-        """EEG -> image. Returns `(eeg_plot, shown_image, [(image, caption), ...], info)`."""
+        """EEG -> image. Returns `(eeg_plot, shown_image, [(image, caption), ...], info)`; `truncation_center` is
+        `"average"` (StyleGAN2's `w_avg`) or `"condition"` (the trial's own mean `w`)."""
         pipe = self._require("generate", self.generation)
         trial = self.read_trial(source, split, index, upload, pipe.model.config.encoder_config, pick)
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
-        psi = _finite(truncation, "Truncation")
+        psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
         result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                      return_embeds=True)
+                      return_embeds=True, truncation_center=center)
         images = result["images"] if isinstance(result["images"], list) else [result["images"]]
         truth = f"true class: {trial.label}" if trial.label is not None else "true class: unknown"
         judged = self.judge_images(images)
@@ -698,7 +715,7 @@ class DemoBackend:
             hits = sum(name == trial.label for name, _ in judged)
             parts.append(f"judge: {', '.join(name for name, _ in judged)}"
                          + (f" ({hits} of {len(judged)} the true class)" if trial.label is not None else ""))
-        parts += [f"seed {seed}, truncation psi {psi:g}", f"images {_size_note(images[0])}", *trial.notes]
+        parts += [f"seed {seed}, {_truncation_note(psi, center)}", f"images {_size_note(images[0])}", *trial.notes]
         shown = _display(trial.image.convert("RGB")) if trial.image is not None else None
         return self._plot(trial), shown, gallery, "; ".join(parts) + "."
 
@@ -745,7 +762,8 @@ class DemoBackend:
         return self._plot(trial), true_image, items, rows, info
 
     def reconstruct(
-        self, source: str, split: Any, index: Any, upload: Any, seed: Any, num_images: Any, truncation: Any
+        self, source: str, split: Any, index: Any, upload: Any, seed: Any, num_images: Any, truncation: Any,
+        truncation_center: Any = "average",
     ) -> tuple[Image.Image, list[tuple[Image.Image, str]], list[list[Any]], str]:
         """Image -> EEG -> image. Returns `(input_image, [(reconstruction, caption), ...], decoded_rows, info)`:
         `decoded_rows` are the nearest class prototypes of the predicted EEG embedding `[class, cosine, true]`."""
@@ -760,8 +778,8 @@ class DemoBackend:
             raise ValueError(f"Unknown image source {source!r}; expected {DATASET!r} or {UPLOAD!r}.")
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
-        psi = _finite(truncation, "Truncation")
-        result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi)
+        psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
+        result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
         images = result["images"] if isinstance(result["images"], list) else [result["images"]]
         judged = self.judge_images(images)
         gallery = []
@@ -781,11 +799,12 @@ class DemoBackend:
             parts.append(f"judge on the input image: {input_class} ({input_prob:.2f})")
         elif self.judge is None:
             parts.append(f"no judge configured ({ENV_VARS['judge']}): reconstructions are not classified")
-        parts += [f"seed {seed}, truncation psi {psi:g}", f"images {_size_note(images[0])}"]
+        parts += [f"seed {seed}, {_truncation_note(psi, center)}", f"images {_size_note(images[0])}"]
         return _display(image), gallery, decoded_rows, "; ".join(parts) + "."
 
     def batch(
-        self, split: Any, classes: Any, trials_per_class: Any, seed: Any, truncation: Any
+        self, split: Any, classes: Any, trials_per_class: Any, seed: Any, truncation: Any,
+        truncation_center: Any = "average",
     ) -> tuple[Image.Image, Image.Image, str]:
         """Batch view: generated images for `trials_per_class` trials of each chosen class (rows) next to the
         stimuli of the same trials. Returns `(generated_grid, stimulus_grid, info)`."""
@@ -802,7 +821,7 @@ class DemoBackend:
             raise ValueError(f"{len(chosen)} classes x {per_class} trials is more than {MAX_GRID_IMAGES} images; "
                              "choose fewer classes or trials.")
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
-        psi = _finite(truncation, "Truncation")
+        psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         labels = np.asarray(self.dataset[split]["label"])
         for name in chosen:
             available = int((labels == names.index(name)).sum())
@@ -810,13 +829,14 @@ class DemoBackend:
                 raise ValueError(f"Class {name!r} has {available} trials in the {split} split; choose at most "
                                  f"{available} trials per class, or another split.")
         grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed, labels=labels,
-                          truncation_psi=psi)
+                          truncation_psi=psi, truncation_center=center)
         size = grid.generated.shape[1]
         scale = max(1, GRID_CELL_SIZE // size)
         generated = _headroom(label_grid_rows(grid.generated_grid(), chosen, scale=scale))
         stimuli = _headroom(label_grid_rows(grid.stimulus_grid(), chosen, scale=scale))
         parts = [f"{len(chosen)} classes x {per_class} trials of the {split} split (rows = classes, columns = "
-                 f"trials, the same trial in the same place of both grids); seed {seed}, truncation psi {psi:g}",
+                 f"trials, the same trial in the same place of both grids); seed {seed}, "
+                 f"{_truncation_note(psi, center)}",
                  f"cells {size}x{size} px" + (f", shown enlarged {scale}x without smoothing" if scale > 1 else "")]
         judged = self.judge_images([Image.fromarray(a) for a in grid.generated])
         if judged is not None:
@@ -887,7 +907,15 @@ def _generation_options(prefix: str) -> list[Any]:
         seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id=f"{prefix}-seed")
         count = gr.Slider(1, MAX_IMAGES, value=2, step=1, label="Number of images", elem_id=f"{prefix}-num-images")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation psi", elem_id=f"{prefix}-truncation")
-    return [seed, count, psi]
+    center = _center_radio(f"{prefix}-truncation-center")
+    return [seed, count, psi, center]
+
+
+def _center_radio(elem_id: str) -> gr.Radio:
+    return gr.Radio([(label, value) for value, label in TRUNCATION_CENTERS.items()], value="average",
+                    label="Truncation centre (used when psi < 1)", elem_id=elem_id,
+                    info="the trial's own mean latent keeps its class; the global average drifts towards a generic "
+                         "image")
 
 
 def _gallery(label: str, elem_id: str) -> gr.Gallery:
@@ -972,7 +1000,8 @@ def _generate_tab(backend: DemoBackend) -> None:
     gallery = _gallery("Generated images (small images enlarged without smoothing; native size in Info)",
                        "gen-gallery")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="gen-info")
-    button.click(_ui(backend.generate), inputs=[source, split, index, upload, *options, pick],
+    seed, count, psi, center = options
+    button.click(_ui(backend.generate), inputs=[source, split, index, upload, seed, count, psi, pick, center],
                  outputs=[plot, shown, gallery, info], api_name="generate")
 
 
@@ -1032,6 +1061,7 @@ def _batch_tab(backend: DemoBackend) -> None:
                               elem_id="batch-trials")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (trials and latents)", elem_id="batch-seed")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation psi", elem_id="batch-truncation")
+    center = _center_radio("batch-truncation-center")
     classes = gr.CheckboxGroup(names, value=names[:10], label="Classes", elem_id="batch-classes")
     button = gr.Button("Generate the grid", variant="primary", elem_id="batch-button")
     with gr.Row():
@@ -1040,7 +1070,8 @@ def _batch_tab(backend: DemoBackend) -> None:
         stimuli = gr.Image(label="Stimuli of the same trials", type="pil", interactive=False,
                            elem_id="batch-stimuli", elem_classes=["eeg2img-pixel"])
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="batch-info")
-    button.click(_ui(backend.batch), inputs=[split, classes, per_class, seed, psi], outputs=[generated, stimuli, info],
+    button.click(_ui(backend.batch), inputs=[split, classes, per_class, seed, psi, center],
+                 outputs=[generated, stimuli, info],
                  api_name="batch")
 
 
