@@ -30,17 +30,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from datasets import load_from_disk
+from PIL import Image
+
+from eeg2img_hf.data import get_eeg_info
+from eeg2img_hf.data.converters.eegcvpr40 import convert_eegcvpr40
+from eeg2img_hf.data.simulate import EEGCVPR40_CLASSES
+from eeg2img_hf.training.common import EEGBatchDataset
+
 N_CHANS, N_TIMES, N_CLASSES, N_IMAGES, N_SUBJECTS = 128, 500, 40, 2000, 6
 BATCH = 256
 
 
 def generate(folder: Path, n_trials: int, seed: int = 0) -> dict:
     """Write `eeg_signals_raw_with_mean_std.pth`, `block_splits_by_image_all.pth` and `images/`."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from eeg2img_hf.data.simulate import EEGCVPR40_CLASSES
 
     rng = np.random.default_rng(seed)
     wnids = [wnid for wnid, _ in EEGCVPR40_CLASSES]
@@ -83,11 +88,6 @@ def peak_rss_bytes() -> int:
 
 
 def child_convert(folder: Path) -> dict:
-    import torch  # noqa: F401 - imported before the baseline so that it counts as baseline
-
-    from eeg2img_hf.data import get_eeg_info
-    from eeg2img_hf.data.converters.eegcvpr40 import convert_eegcvpr40
-
     baseline = peak_rss_bytes()
     start = time.perf_counter()
     ds = convert_eegcvpr40(
@@ -107,11 +107,6 @@ def _rate(n: int, seconds: float) -> float:
 
 
 def child_iterate(folder: Path) -> dict:
-    import torch
-    from datasets import load_from_disk
-
-    from eeg2img_hf.training.common import EEGBatchDataset
-
     train = load_from_disk(str(folder / "converted"))["train"]
     n = len(train)
     torch_view = train.select_columns(["eeg"]).with_format("torch")

@@ -35,7 +35,10 @@ import sys
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
+from eeg2img_hf.models import EEGStyleGANConfig, EEGStyleGANGenerator
 from eeg2img_hf.utils.benchmark import matmul_flops_per_s
 
 
@@ -62,8 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_generator(preset: str) -> torch.nn.Module:
-    from eeg2img_hf.models import EEGStyleGANConfig, EEGStyleGANGenerator
-
     torch.manual_seed(0)
     return EEGStyleGANGenerator(EEGStyleGANConfig.from_preset(preset)).eval()
 
@@ -98,7 +99,6 @@ def analytic_flops_per_image(config) -> int:
 def counted_flops_per_image(generator: torch.nn.Module, batch_size: int) -> int:
     """FLOPs `FlopCounterMode` records for one forward pass, per image. Runs on the meta device (shapes only,
     no arithmetic), falling back to a real CPU pass if some op has no meta implementation."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     inputs = make_inputs(generator, batch_size)
     for device in ("meta", "cpu"):
@@ -180,8 +180,6 @@ def compare_allocator(generator: torch.nn.Module, batch_size: int, repeats: int,
 
 
 def profile_table(generator: torch.nn.Module, batch_size: int) -> str:
-    from torch.profiler import ProfilerActivity, profile
-
     run = make_runner(generator, batch_size)
     with torch.inference_mode():
         run()

@@ -17,6 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from PIL import Image
+
+from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from eeg2img_hf.retrieval import GalleryIndex, build_gallery, half_matmul_is_accurate, normalize_embeddings
+from eeg2img_hf.retrieval.gallery import _PREFILTER_MIN_ITEMS
+
 TARGET_MS_AT_100K = 20.0
 
 
@@ -26,11 +34,6 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def bench_search(n_gallery: int, dim: int, n_queries: int, k: int, batch: int) -> dict:
-    import torch
-
-    from eeg2img_hf.retrieval import GalleryIndex, half_matmul_is_accurate, normalize_embeddings
-    from eeg2img_hf.retrieval.gallery import _PREFILTER_MIN_ITEMS
-
     generator = torch.Generator().manual_seed(n_gallery)
     embeddings = normalize_embeddings(torch.randn(n_gallery, dim, generator=generator))
     ids, labels = [str(i) for i in range(n_gallery)], torch.zeros(n_gallery, dtype=torch.int64)
@@ -74,13 +77,6 @@ def _time_queries(index, queries, k: int, prefilter: bool | None) -> list[float]
 
 
 def bench_indexing(n_images: int, batch_size: int, preset: str) -> dict:
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
-    from eeg2img_hf.retrieval import build_gallery
-
     torch.manual_seed(0)
     config = EEGClipConfig.from_preset(preset)
     model = EEGClipModel(config).eval()
@@ -107,7 +103,6 @@ def main() -> None:
     parser.add_argument("--preset", default="cpu-small", help="EEGClip model preset for indexing")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     args = parser.parse_args()
-    import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)

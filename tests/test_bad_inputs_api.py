@@ -16,6 +16,11 @@ import torch
 from transformers import pipeline
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the tasks)
+from eeg2img_hf.cli import main
+from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.data.preprocessing import apply_steps
+from eeg2img_hf.data.splits import split_trials
+from eeg2img_hf.evaluation.generate import generate_grids, parse_seeds
 from eeg2img_hf.models import (
     EEGEncoderConfig,
     EEGEncoderModel,
@@ -25,6 +30,16 @@ from eeg2img_hf.models import (
     ImageToEEGModel,
 )
 from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
+from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
+from eeg2img_hf.models.image_to_eeg.modeling_image_to_eeg import cross_modal_triplet_loss
+from eeg2img_hf.pipelines import eeg_to_image
+from eeg2img_hf.pipelines.eeg_to_image import MAX_MEMORY_BYTES, estimate_generation_bytes
+from eeg2img_hf.retrieval import build_gallery
+from eeg2img_hf.training import EncoderTrainingArguments
+from eeg2img_hf.training.train_clip import ClipTrainingArguments
+from eeg2img_hf.training.train_gan import GANTrainingArguments
+from eeg2img_hf.training.train_image_to_eeg import ImageToEEGTrainingArguments
+from eeg2img_hf.utils.checks import MAX_SEED
 
 N_CHANS, N_TIMES, EMBED = 4, 32, 12
 NAN, INF = float("nan"), float("inf")
@@ -62,8 +77,6 @@ def clip() -> EEGClipModel:
 @pytest.fixture(scope="module")
 def retrieval_pipe(clip):
     from PIL import Image
-
-    from eeg2img_hf.retrieval import build_gallery
 
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)) for _ in range(4)]
@@ -112,8 +125,6 @@ def test_eeg_to_image_refuses(eeg_pipe, options, match):
 
 
 def test_eeg_to_image_memory_limit_counts_every_input(eeg_pipe, gan):
-    from eeg2img_hf.pipelines.eeg_to_image import estimate_generation_bytes
-
     limit = estimate_generation_bytes(gan.config, 4)  # one trial's 4 images fit, two trials' 8 do not
     with pytest.raises(ValueError, match=r"2 inputs x num_images_per_eeg=4 asks for 8 images.*over the limit of "
                                          rf".*max_memory_bytes={limit}"):
@@ -160,8 +171,6 @@ def test_image_to_eeg_to_image_refuses(image_pipe, options, match):
 
 
 def test_image_to_eeg_to_image_memory_limit_counts_every_image(image_pipe, gan):
-    from eeg2img_hf.pipelines.eeg_to_image import estimate_generation_bytes
-
     limit = estimate_generation_bytes(gan.config, 3)  # one image's 3 reconstructions fit, two images' 6 do not
     with pytest.raises(ValueError, match=r"2 images x num_images_per_image=3 asks for 6 images"):
         image_pipe(_images(2), num_images_per_image=3, max_memory_bytes=limit)
@@ -255,8 +264,6 @@ def test_other_models_refuse_non_finite_inputs(clip, case, match):
 
 
 def test_triplet_margin_must_be_finite():
-    from eeg2img_hf.models.image_to_eeg.modeling_image_to_eeg import cross_modal_triplet_loss
-
     embeds = torch.nn.functional.normalize(torch.randn(4, 6), dim=-1)
     with pytest.raises(ValueError, match=r"margin.*finite.*nan"):
         cross_modal_triplet_loss(embeds, embeds, margin=NAN)
@@ -266,26 +273,18 @@ def test_triplet_margin_must_be_finite():
 
 
 def _encoder_args(**overrides):
-    from eeg2img_hf.training import EncoderTrainingArguments
-
     return EncoderTrainingArguments.from_preset("cpu-small", **overrides)
 
 
 def _gan_args(**overrides):
-    from eeg2img_hf.training.train_gan import GANTrainingArguments
-
     return GANTrainingArguments.from_preset("tiny", conditioning="onehot", **overrides)
 
 
 def _clip_args(**overrides):
-    from eeg2img_hf.training.train_clip import ClipTrainingArguments
-
     return ClipTrainingArguments.from_preset("cpu-small", **overrides)
 
 
 def _image_to_eeg_args(**overrides):
-    from eeg2img_hf.training.train_image_to_eeg import ImageToEEGTrainingArguments
-
     return ImageToEEGTrainingArguments.from_preset("cpu-small", encoder="some/encoder", **overrides)
 
 
@@ -346,9 +345,6 @@ def test_training_arguments_accept_the_range_edges():
 
 
 def test_simulation_and_split_seeds_and_fractions():
-    from eeg2img_hf.data import simulate_dataset
-    from eeg2img_hf.data.splits import split_trials
-
     with pytest.raises(ValueError, match=r"seed.*\[0, 4294967295\].*18446744073709551616"):
         simulate_dataset("thoughtviz", seed=2**64)
     labels, blocks = np.repeat(np.arange(2), 10), np.repeat(np.arange(4), 5)
@@ -374,8 +370,6 @@ PREPROCESS_CASES = [
 @pytest.mark.parametrize(("steps", "match"), PREPROCESS_CASES, ids=["resample-1Hz", "resample-0", "resample-nan",
                                                                     "crop-4", "bandpass-new-nyquist", "l_freq<0"])
 def test_preprocessing_steps_leave_usable_trials(steps, match):
-    from eeg2img_hf.data.preprocessing import apply_steps
-
     eeg = np.random.default_rng(0).standard_normal((2, 3, 128)).astype(np.float32)
     with pytest.raises(ValueError, match=match):
         apply_steps(eeg, 128.0, steps)
@@ -390,8 +384,6 @@ def test_preprocessing_steps_leave_usable_trials(steps, match):
      ("0-4294967296", r"--seeds.*4294967295"), ("0-99999", r"more than 10000 seeds"), ("-2", r"--seeds")],
 )
 def test_generate_seeds(text, match):
-    from eeg2img_hf.evaluation.generate import parse_seeds
-
     with pytest.raises(ValueError, match=match):
         parse_seeds(text)
 
@@ -403,16 +395,12 @@ def test_generate_seeds(text, match):
      ({"seeds": [2**32]}, r"--seeds.*4294967296")],
 )
 def test_generate_grids_refuses_before_writing(tmp_path, options, match):
-    from eeg2img_hf.evaluation.generate import generate_grids
-
     with pytest.raises(ValueError, match=match):
         generate_grids(str(tmp_path / "no-model"), tmp_path / "out", dataset="thoughtviz", **options)
     assert not (tmp_path / "out").exists()
 
 
 def test_generate_cli_truncation_psi_nan_fails(tmp_path, capsys):
-    from eeg2img_hf.cli import main
-
     argv = ["generate", str(tmp_path / "model"), "--dataset", "thoughtviz", "--truncation-psi", "nan",
             "--output-dir", str(tmp_path / "out")]
     try:
@@ -425,8 +413,6 @@ def test_generate_cli_truncation_psi_nan_fails(tmp_path, capsys):
 
 
 def test_memory_estimate_counts_output_and_chunk(gan):
-    from eeg2img_hf.pipelines.eeg_to_image import MAX_MEMORY_BYTES, estimate_generation_bytes
-
     config = gan.config
     one = estimate_generation_bytes(config, 1, 1)
     assert one > 3 * config.img_resolution**2 * 4  # at least the float32 image
@@ -437,9 +423,5 @@ def test_memory_estimate_counts_output_and_chunk(gan):
 
 
 def test_constants_agree_across_self_contained_files():
-    from eeg2img_hf.models.eeg_stylegan import modeling_eeg_stylegan
-    from eeg2img_hf.pipelines import eeg_to_image
-    from eeg2img_hf.utils.checks import MAX_SEED
-
     assert eeg_to_image.TRUNCATION_PSI_RANGE == modeling_eeg_stylegan.TRUNCATION_PSI_RANGE == (-1.0, 2.0)
     assert eeg_to_image.MAX_SEED == MAX_SEED == 2**32 - 1

@@ -10,7 +10,9 @@ import pytest
 from datasets import load_from_disk
 from PIL import Image
 
+from eeg2img_hf.cli import main
 from eeg2img_hf.data import get_eeg_info, validate_eeg_dataset
+from eeg2img_hf.data.converters import byo
 from eeg2img_hf.data.converters.byo import convert_arrays, convert_mne_epochs, read_event_mapping, run
 
 
@@ -129,7 +131,6 @@ def test_mapping_files_and_cli(tmp_path, images):
     )
     found, classes = read_event_mapping(json_path)
     assert found["face/a"] == images[0] and found[40] == images[3] and classes is None
-    from eeg2img_hf.data.converters import byo
 
     parser = __import__("argparse").ArgumentParser()
     byo.add_arguments(parser)
@@ -146,8 +147,6 @@ def test_mapping_files_and_cli(tmp_path, images):
 
 
 def test_cli_arrays_npz(tmp_path, images):
-    from eeg2img_hf.cli import main
-
     rng = np.random.default_rng(1)
     np.savez(tmp_path / "trials.npz", eeg=rng.normal(size=(12, 2, 5)), labels=np.arange(12) % 2,
              subjects=np.arange(12) // 6 + 1)
@@ -201,8 +200,6 @@ def test_raw_recording_epoched_with_window_baseline_and_picks(tmp_path, images):
 def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
     import pandas as pd
 
-    from eeg2img_hf.cli import main
-
     raw, _ = _raw_with_stim()
     raw.pick(["Oz", "Pz", "Cz"])  # no stim channel: events come from the annotations
     raw.set_annotations(mne.Annotations([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 0.0, ["face", "house"] * 4))
@@ -246,8 +243,6 @@ def test_raw_annotations_and_metadata_image_ids_from_the_cli(tmp_path, images):
 
 
 def test_cli_arrays_unit_and_corrupt_npz(tmp_path, images, capsys):
-    from eeg2img_hf.cli import main
-
     rng = np.random.default_rng(2)
     np.savez(tmp_path / "trials.npz", eeg=rng.normal(size=(6, 2, 5)), labels=np.arange(6) % 2)
     mapping = tmp_path / "img" / "labels.json"
