@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,16 +22,21 @@ import torch
 from PIL import Image
 
 import eeg2img_hf.pipelines  # noqa: F401  (registers the pipeline tasks used below)
+from eeg2img_hf.hub.push import prepare_model_folder
 from eeg2img_hf.models import (
     EEGClipConfig,
     EEGClipModel,
     EEGEncoderConfig,
     EEGEncoderModel,
     EEGStyleGANConfig,
+    EEGStyleGANDiscriminator,
+    EEGStyleGANGenerator,
     EEGStyleGANModel,
     ImageToEEGConfig,
     ImageToEEGModel,
 )
+from eeg2img_hf.training.train_gan import resolve_init_from
+from eeg2img_hf.utils.errors import BadModelFolderError, HubAccessError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 N_CHANS, N_TIMES = 4, 32
@@ -262,3 +268,80 @@ def test_staged_pipeline_folder_runs_installed_pipeline_without_remote_code(mode
     eeg = np.random.default_rng(0).standard_normal((N_CHANS, N_TIMES)).astype(np.float32)
     image = pipe(eeg, seed=0, output_type="np")
     assert image.ndim == 3 and np.isfinite(image).all()
+
+
+# --------------------------------------------------------------------------------------- a GAN's training state
+
+
+@pytest.fixture(scope="module")
+def gan_with_state(models, tmp_path_factory) -> Path:
+    """The tiny GAN folder plus what `convert-checkpoint stylegan-snapshot` adds: D, G and the ADA probability."""
+    folder = tmp_path_factory.mktemp("gan-state") / "gan"
+    shutil.copytree(models / "gan", folder)
+    config = EEGStyleGANConfig.from_pretrained(folder)
+    torch.manual_seed(3)
+    EEGStyleGANDiscriminator(config).save_pretrained(folder / "discriminator")
+    EEGStyleGANGenerator(config).save_pretrained(folder / "generator")
+    (folder / "gan_init_state.json").write_text(json.dumps({"augment_p": 0.25}))
+    return folder
+
+
+def test_training_state_is_staged_only_when_asked(models, gan_with_state, tmp_path) -> None:
+    plain = prepare_model_folder(gan_with_state, tmp_path / "plain", repo_id="org/gan")
+    assert not {"discriminator", "generator", "gan_init_state.json"} & set(plain)  # the default: inference only
+    staged = prepare_model_folder(gan_with_state, tmp_path / "state", repo_id="org/gan", include_training_state=True)
+    assert {"discriminator", "generator", "gan_init_state.json"} <= set(staged)
+    for name in ("discriminator", "generator"):
+        files = {p.name for p in (tmp_path / "state" / name).iterdir()}
+        assert files == {p.name for p in (gan_with_state / name).iterdir()} and "model.safetensors" in files
+        assert (tmp_path / "state" / name / "model.safetensors").read_bytes() == (
+            gan_with_state / name / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="has no discriminator/ folder"):
+        prepare_model_folder(models / "gan", tmp_path / "no-d", repo_id="org/gan", include_training_state=True)
+    with pytest.raises(ValueError, match="has no discriminator/ folder"):
+        prepare_model_folder(models / "encoder", tmp_path / "enc", repo_id="org/enc", include_training_state=True)
+    pickled = tmp_path / "pickled"
+    shutil.copytree(gan_with_state, pickled)
+    (pickled / "discriminator" / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(ValueError, match="pickle-based weight files"):
+        prepare_model_folder(pickled, tmp_path / "p", repo_id="org/gan", include_training_state=True)
+
+
+def test_init_from_refuses_what_is_neither_folder_nor_reachable_repo(tmp_path, monkeypatch) -> None:
+    with pytest.raises(BadModelFolderError, match="neither a folder nor a Hub model repo id"):
+        resolve_init_from(str(tmp_path / "missing" / "deeper"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(HubAccessError, match="could not be downloaded"):
+        resolve_init_from("org/never-pushed")
+
+
+INIT_FROM = r"""
+import json, sys
+import torch
+from safetensors.torch import load_file
+from eeg2img_hf.training.train_gan import load_starting_point
+local = sys.argv[1]
+start = load_starting_point("org/gan-state")
+same = {}
+for name, state in (("discriminator", start.discriminator), ("generator", start.generator)):
+    expected = load_file(f"{local}/{name}/model.safetensors")
+    same[name] = sorted(expected) == sorted(state) and all(torch.equal(expected[k], state[k]) for k in expected)
+print("RESULT" + json.dumps({**same, "augment_p": start.augment_p, "source": start.generator_source}))
+"""
+
+
+@pytest.mark.integration
+def test_push_with_training_state_then_init_from_the_repo(hub_server, gan_with_state, tmp_path) -> None:
+    code = "import sys\nfrom eeg2img_hf.cli import main\n" \
+           "sys.exit(main(['push', sys.argv[1], 'org/gan-state', '--include-training-state']))\n"
+    proc = subprocess.run([sys.executable, "-c", code, str(gan_with_state)], capture_output=True, text=True,
+                          env={**os.environ, **hub_server.client_env(hf_home=tmp_path / "hf-push")}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = _repo_files(hub_server, "org/gan-state")
+    assert {"discriminator/model.safetensors", "discriminator/config.json", "generator/model.safetensors",
+            "gan_init_state.json", "model.safetensors"} <= set(files)
+    env = hub_server.client_env(hf_home=tmp_path / "hf-train")
+    for offline in ("0", "1"):  # downloaded once, then from the cache with the Hub unreachable
+        result = _run(INIT_FROM, [str(gan_with_state)], {**env, "HF_HUB_OFFLINE": offline})
+        assert result == {"discriminator": True, "generator": True, "augment_p": 0.25, "source": "generator"}

@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
             sub.add_argument("--n-times", type=int, help="trial length (default: 440 for 128 channels, else 32)")
         sub.add_argument("--overwrite", action="store_true", help="replace an output_dir written earlier by eeg2img")
         sub.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the folder to this Hub model repo "
-                                                                   "(as `eeg2img push`)")
+                                                                   "(as `eeg2img push`; stylegan-snapshot: with its "
+                                                                   "training state, D, G and ADA p)")
         sub.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
         sub.add_argument("--token", help="with --push-to-hub: Hub token (default: HF_TOKEN or the saved login)")
         sub.set_defaults(func=cmd_convert_checkpoint, command="convert-checkpoint")
@@ -139,6 +140,7 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
         from ..hub.push import push_model
 
         message = f"Convert {source.name} with eeg2img convert-checkpoint"
-        summary["url"] = push_model(out, ns.push_to_hub, token=ns.token, private=ns.private, commit_message=message)
+        summary["url"] = push_model(out, ns.push_to_hub, token=ns.token, private=ns.private, commit_message=message,
+                                    include_training_state=ns.kind == "stylegan-snapshot")  # its D, G and ADA p
         summary["repo_id"] = ns.push_to_hub
     print(json.dumps(summary))

@@ -83,7 +83,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
-    p.add_argument("--init-from", metavar="FOLDER",
+    p.add_argument("--init-from", metavar="FOLDER_OR_REPO",
                    help="start from the G, G_ema, D and ADA p of a `convert-checkpoint stylegan-snapshot` folder or "
-                        "a train-gan model folder (fine-tune / continue on new data; architecture from the folder)")
+                        "a train-gan model folder, or of the Hub repo it was pushed to with --include-training-state "
+                        "(fine-tune / continue on new data; architecture from the folder)")
     p.set_defaults(func=cmd_train_gan)

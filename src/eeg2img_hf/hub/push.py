@@ -41,7 +41,7 @@ from huggingface_hub import (
 from ..data.features import INFO_KEY, get_eeg_info
 from ..data.loading import HUB_PREFIX, INFO_FILENAME, check_repo_id, load_eeg_dataset, load_eeg_dataset_from_hub
 from ..models import EEGClipConfig, ImageToEEGConfig, ImageToEEGModel, make_image_processor
-from ..utils.names import CONVERSION_RECORD
+from ..utils.names import CONVERSION_RECORD, GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER, GAN_INIT_STATE
 from .dataset_cards import check_card_metadata, render_dataset_card
 from .model_cards import (
     EVALUATION_FILENAME,
@@ -274,6 +274,28 @@ def _add_image_processor(staging: Path, family: ModelFamily) -> None:
     processor.save_pretrained(staging)
 
 
+TRAINING_STATE_FOLDERS = (GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER)
+"""Sub-folders of a GAN folder that `include_training_state` publishes (`train-gan --init-from` reads them)."""
+
+
+def _stage_training_state(model_dir: Path, staging: Path, family: ModelFamily) -> None:
+    """Copies the GAN's training state (`discriminator/`, `generator/` when present, `gan_init_state.json`): each
+    sub-folder's safetensors weights (headers read, pickles refused), `config.json` and remote code."""
+    if family.key != "eeg_stylegan" or not (model_dir / GAN_DISCRIMINATOR_FOLDER / "config.json").is_file():
+        raise ValueError(f"include_training_state: {os.fspath(model_dir)!r} has no {GAN_DISCRIMINATOR_FOLDER}/ "
+                         "folder; only a train-gan model folder or a `convert-checkpoint stylegan-snapshot` folder "
+                         "holds a GAN's training state")
+    for name in TRAINING_STATE_FOLDERS:
+        source = model_dir / name
+        if not (source / "config.json").is_file():
+            continue
+        (staging / name).mkdir()
+        for path in [*_check_weights(source), *sorted(source.glob("*.py")), source / "config.json"]:
+            shutil.copyfile(path, staging / name / path.name)
+    if (model_dir / GAN_INIT_STATE).is_file():
+        shutil.copyfile(model_dir / GAN_INIT_STATE, staging / GAN_INIT_STATE)
+
+
 def _resolve_model_card(card: ModelCard | str | os.PathLike | None, model_dir: Path, repo_id: str,
                         evaluation: Mapping[str, Any] | None, dataset_repo_id: str | None) -> ModelCard:
     if card is None:
@@ -289,16 +311,19 @@ def prepare_model_folder(
     card: ModelCard | str | os.PathLike | None = None,
     evaluation: str | os.PathLike | Mapping[str, Any] | None = None,
     dataset_repo_id: str | None = None,
+    include_training_state: bool = False,
 ) -> list[str]:
     """Write what [`push_model`] uploads into `staging_dir` (an empty or missing folder); `model_dir` is not touched.
 
     Copies the safetensors weights, `config.json` (plus `custom_pipelines`), the remote-code `.py` files, the image
     processor, the training record (or, for a converted checkpoint, `conversion.json`), the pipeline source,
     `README.md` (the card) and `eval_results.json`.
-    Sub-folders (e.g. the GAN's training-only `discriminator/`) are left out.
+    Sub-folders (e.g. the GAN's training-only `discriminator/`) are left out unless `include_training_state`: then
+    a GAN folder's `discriminator/`, `generator/` (a converted snapshot's G) and `gan_init_state.json` (its ADA
+    probability) go too, so `train-gan --init-from ORG/NAME` can continue training from the repo.
 
     Returns:
-        `list[str]`: the staged file names, sorted.
+        `list[str]`: the staged file and folder names, sorted.
     """
     model_dir = Path(model_dir)
     family = model_family(model_dir)
@@ -316,6 +341,8 @@ def prepare_model_folder(
     (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     _check_remote_code(staging, config)
     _add_image_processor(staging, family)
+    if include_training_state:
+        _stage_training_state(model_dir, staging, family)
     result = resolve_evaluation(model_dir, evaluation)
     final_card = _resolve_model_card(card, model_dir, repo_id, result, dataset_repo_id)
     (staging / "README.md").write_text(str(final_card), encoding="utf-8")
@@ -336,6 +363,7 @@ def push_model(
     evaluation: str | os.PathLike | Mapping[str, Any] | None = None,
     commit_message: str | None = None,
     dataset_repo_id: str | None = None,
+    include_training_state: bool = False,
 ) -> str:
     """Push a saved eeg2img_hf model (any family) with its remote code, pipeline, card and evaluation to the Hub.
 
@@ -362,6 +390,9 @@ def push_model(
             Title of the commit.
         dataset_repo_id (`str`, *optional*):
             Hub id of the training dataset, for the card's metadata.
+        include_training_state (`bool`, *optional*, defaults to `False`):
+            For a GAN folder, also publish `discriminator/`, `generator/` and `gan_init_state.json` (see
+            [`prepare_model_folder`]); refused for folders without a discriminator.
 
     Returns:
         `str`: the URL of the model repo.
@@ -374,7 +405,7 @@ def push_model(
     with tempfile.TemporaryDirectory(prefix="eeg2img-push-") as tmp:
         staging = Path(tmp) / "repo"
         prepare_model_folder(model_dir, staging, repo_id=repo_id, card=card, evaluation=evaluation,
-                             dataset_repo_id=dataset_repo_id)
+                             dataset_repo_id=dataset_repo_id, include_training_state=include_training_state)
         api = HfApi(token=token)
         url = api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=staging,

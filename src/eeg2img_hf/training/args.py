@@ -265,10 +265,12 @@ class GANTrainingArguments(PresetArguments):
         init_from: start from the networks of a GAN folder instead of random weights (fine-tuning, or continuing
             the authors' run on new data): a `convert-checkpoint stylegan-snapshot` folder (G, G_ema, D and the ADA
             probability of a `network-snapshot-*.pkl`) or a `train-gan` model folder (G_ema, which also starts G,
-            and `discriminator/`). The architecture, `w_avg` and the conditioning standardisation come from that
-            folder (`stylegan_preset` and `standardize_conditioning` are not used; `stylegan_config` still applies,
-            e.g. `num_fp16_res`); the ADA probability starts at the folder's unless `augment_p` fixes it. The
-            optimiser moments and counters start fresh. With `resume`, a checkpoint in `output_dir` wins.
+            and `discriminator/`), or the Hub model repo (`org/name`) such a folder was pushed to with its
+            training state (`eeg2img push --include-training-state`). The architecture, `w_avg` and the
+            conditioning standardisation come from that folder (`stylegan_preset` and `standardize_conditioning`
+            are not used; `stylegan_config` still applies, e.g. `num_fp16_res`); the ADA probability starts at the
+            folder's unless `augment_p` fixes it. The optimiser moments and counters start fresh. With `resume`, a
+            checkpoint in `output_dir` wins.
         log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
             [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from transformers.utils import logging
 
 from ..data import get_eeg_info, load_eeg_dataset
@@ -37,7 +39,7 @@ from ..models import (
     EEGStyleGANModel,
 )
 from ..utils.checks import MAX_SEED
-from ..utils.errors import BadModelFolderError
+from ..utils.errors import BadModelFolderError, HubAccessError
 from ..utils.images import save_grid
 from ..utils.model_folders import load_model_folder
 from ..utils.names import GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER, GAN_INIT_STATE, TRAINING_RECORD
@@ -238,11 +240,31 @@ class GANStartingPoint:
     generator_source: str
 
 
-def load_starting_point(path: str) -> GANStartingPoint:
-    """Reads a GAN folder for `init_from`: the `EEGStyleGANModel` at the top (its generator is G_ema),
-    `discriminator/` (required), `generator/` (G; without it G starts as G_ema) and the ADA probability from
-    `gan_init_state.json` (a converted snapshot) or the training record (a `train-gan` model)."""
+def resolve_init_from(path: str) -> Path:
+    """`init_from` as a local folder: an existing folder as it is, else a Hub model repo id (`org/name`, pushed with
+    `eeg2img push --include-training-state`) downloaded into the Hub cache (works offline once cached)."""
     folder = Path(path)
+    if folder.is_dir():
+        return folder
+    if path.count("/") != 1 or not all(path.split("/")) or folder.exists():
+        raise BadModelFolderError(f"--init-from {path!r} is neither a folder nor a Hub model repo id (org/name)",
+                                  hint="pass a train-gan model folder or a `convert-checkpoint stylegan-snapshot` "
+                                       "folder, or the repo it was pushed to")
+    try:
+        return Path(snapshot_download(repo_id=path, repo_type="model"))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+        detail = " ".join(str(err).split())[:200]
+        raise HubAccessError(f"--init-from {path!r}: no such folder, and the Hub repo could not be downloaded "
+                                  f"({type(err).__name__}: {detail})",
+                                  hint="check the repo id, the network or HF_HUB_OFFLINE") from err
+
+
+def load_starting_point(path: str) -> GANStartingPoint:
+    """Reads a GAN folder (or the Hub repo it was pushed to, see [`resolve_init_from`]) for `init_from`: the
+    `EEGStyleGANModel` at the top (its generator is G_ema), `discriminator/` (required), `generator/` (G; without it
+    G starts as G_ema) and the ADA probability from `gan_init_state.json` (a converted snapshot) or the training
+    record (a `train-gan` model)."""
+    folder = resolve_init_from(path)
     model = load_model_folder(EEGStyleGANModel, folder, what="--init-from")
     d_dir = folder / GAN_DISCRIMINATOR_FOLDER
     if not (d_dir / "config.json").is_file():
