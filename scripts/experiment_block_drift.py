@@ -8,6 +8,10 @@ k-means / SVM / kNN for each cell and, per drift setting, the gap between the fi
 
     python scripts/experiment_block_drift.py [--preset thoughtviz] [--drifts 0,1] [--epochs 25] [--seeds 0,1,2]
         [--splits within-block,block-held-out] [--n-subjects N] [--trials-per-block K] [--n-blocks-per-class B]
+        [--training-preset cpu-small] [--set 'encoder_config={"input_normalization": "channel_zscore"}' ...]
+
+`--set FIELD=VALUE` overrides an encoder training argument (VALUE parsed as JSON when it can be; a JSON object
+for a dict field such as `encoder_config` updates the preset's dict instead of replacing it).
 """
 
 from __future__ import annotations
@@ -23,11 +27,31 @@ from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 KEYS = ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")
 
 
-def run_cell(preset: str, drift: float, split: str, epochs: int, training_preset: str, simulate: dict) -> dict:
+def parse_overrides(items: list[str], training_preset: str) -> dict:
+    """`FIELD=VALUE` pairs (VALUE as JSON when it parses); a dict merges into the preset's dict of that field."""
+    preset = EncoderTrainingArguments.PRESETS.get(training_preset, {})
+    overrides = {}
+    for item in items:
+        field, sep, text = item.partition("=")
+        if not sep or not field.strip():
+            raise SystemExit(f"error: --set takes FIELD=VALUE, got {item!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        field = field.strip()
+        if isinstance(value, dict) and isinstance(preset.get(field), dict):
+            value = {**preset[field], **value}
+        overrides[field] = value
+    return overrides
+
+
+def run_cell(preset: str, drift: float, split: str, epochs: int, training_preset: str, simulate: dict,
+             overrides: dict) -> dict:
     with tempfile.TemporaryDirectory() as out:
         args = EncoderTrainingArguments.from_preset(
             training_preset, dataset=preset, output_dir=out, epochs=epochs, log_with=[], seed=simulate["seed"],
-            simulate={**simulate, "block_drift": drift, "split": split},
+            simulate={**simulate, "block_drift": drift, "split": split}, **overrides,
         )
         start = time.perf_counter()
         summary = train_encoder(args)
@@ -49,7 +73,10 @@ def main() -> None:
     parser.add_argument("--n-subjects", type=int, help="simulated subjects (default: the preset's)")
     parser.add_argument("--trials-per-block", type=int, help="trials per recording block (default: the preset's)")
     parser.add_argument("--n-blocks-per-class", type=int, help="blocks per class and subject (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an encoder training argument (see the module docstring)")
     args = parser.parse_args()
+    overrides = parse_overrides(args.set, args.training_preset)
     seeds = [int(v) for v in args.seeds.split(",")]
     drifts = [float(v) for v in args.drifts.split(",")]
     splits = [v.strip() for v in args.splits.split(",") if v.strip()]
@@ -61,7 +88,7 @@ def main() -> None:
         for drift in drifts:
             for split in splits:
                 cell = run_cell(
-                    args.preset, drift, split, args.epochs, args.training_preset, {**simulate, "seed": seed}
+                    args.preset, drift, split, args.epochs, args.training_preset, {**simulate, "seed": seed}, overrides
                 )
                 runs.setdefault(f"drift={drift:g}/{split}", []).append(cell)
     cells = {name: {key: round(sum(r[key] for r in rs) / len(rs), 4) for key in rs[0]} for name, rs in runs.items()}
@@ -71,8 +98,9 @@ def main() -> None:
                                   - cells[f"drift={d:g}/{splits[-1]}"]["kmeans_test"], 4)
             for d in drifts}
     print(json.dumps({"experiment": "block_drift", "preset": args.preset, "training_preset": args.training_preset,
-                      "epochs": args.epochs, "seeds": seeds, "simulate": simulate, "drifts": drifts,
-                      "splits": splits, "cells": cells, f"kmeans_gap_{splits[0]}_minus_{splits[-1]}": gaps}))
+                      "overrides": overrides, "epochs": args.epochs, "seeds": seeds, "simulate": simulate,
+                      "drifts": drifts, "splits": splits, "cells": cells,
+                      f"kmeans_gap_{splits[0]}_minus_{splits[-1]}": gaps}))
 
 
 if __name__ == "__main__":
