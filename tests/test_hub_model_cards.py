@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,16 @@ def test_gan_card_metadata_matches_evaluation(folders) -> None:
     assert "SIMULATED" in text and "Imagery data" in text and "@inproceedings{singh2024learning" in text
     assert 'pipeline("eeg-to-image", model="org/eegstylegan-sim", trust_remote_code=True)' in text
     assert "`bandpass` (low=5.0, high=95.0)" in text and "| `fid` | `fid` | 174.1 |" in text
+    assert "Auxiliary classification loss" not in text  # the record's run did not use it
     assert check_model_card_metadata(card) == meta
+
+
+def test_gan_card_names_the_class_loss_when_the_run_used_it(folders, tmp_path) -> None:
+    shutil.copytree(folders / "gan", tmp_path / "gan")
+    record = {**RECORD, "training_args": {"learning_rate": 0.005, "class_loss_weight": 0.3}}
+    (tmp_path / "gan" / "eeg2img_training.json").write_text(json.dumps(record))
+    text = render_model_card(tmp_path / "gan", repo_id="org/eegstylegan-sim").text
+    assert "Auxiliary classification loss (AC-GAN) at weight 0.3, not in the paper" in text
 
 
 def test_clip_card_real_data_and_default_evaluation_file(folders, tmp_path) -> None:
