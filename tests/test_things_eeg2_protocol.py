@@ -48,12 +48,35 @@ def test_exact_k_way_equals_the_mean_over_all_distractor_sets():
     sampled = way_accuracy(scores, target, concept, 4, n_draws=3000, seed=1)
     assert sampled["top1"] == pytest.approx(way_accuracy(scores, target, concept, 4)["top1"], abs=0.03)
     assert sampled == way_accuracy(scores, target, concept, 4, n_draws=3000, seed=1)
+    assert sampled != way_accuracy(scores, target, concept, 4, n_draws=3000, seed=2)
+    # the hypergeometric draw matches drawing the distractor sets themselves (and the exact mean), top-5 too
+    rng = np.random.default_rng(5)
+    many, targets, concepts = rng.normal(size=(40, 12)), rng.integers(0, 12, 40), np.arange(12) // 2
+    for k in (3, 7):
+        drawn = _drawn_sets(many, targets, concepts, k, draws=1500, rng=np.random.default_rng(6))
+        sampled = way_accuracy(many, targets, concepts, k, n_draws=1500, seed=3)
+        exact = way_accuracy(many, targets, concepts, k)
+        for key in ("top1", "top5") if k > 5 else ("top1",):
+            assert sampled[key] == pytest.approx(drawn[key], abs=0.02) and exact[key] == pytest.approx(
+                drawn[key], abs=0.02)
     with pytest.raises(ValueError, match="9-way needs 2 <= k <= 8"):
         way_accuracy(scores, target, concept, 9)
     # other images of the query's concept are never distractors
     two = np.array([0, 0, 1, 2])
     assert way_accuracy(np.array([[1.0, 5.0, 0.0, 0.0]]), np.array([0]), two, 3)["top1"] == 1.0
     assert PUBLISHED_THINGS_EEG2["results"][0]["top1"] == 0.156 and PUBLISHED_THINGS_EEG2["chance"]["top1"] == 0.005
+
+
+def _drawn_sets(scores, target, concept, k, draws, rng) -> dict[str, float]:
+    """k-way top-1 / top-5 by drawing `draws` uniform distractor sets per query (the definition, slowly)."""
+    hits1, hits5 = [], []
+    for q in range(len(target)):
+        pool = np.flatnonzero(concept != concept[target[q]])
+        for _ in range(draws):
+            beaten = (scores[q, rng.choice(pool, k - 1, replace=False)] >= scores[q, target[q]]).sum()
+            hits1.append(beaten == 0)
+            hits5.append(beaten <= 4)
+    return {"top1": float(np.mean(hits1)), "top5": float(np.mean(hits5))}
 
 
 def _tiny_model(**overrides) -> EEGClipModel:

@@ -6,7 +6,9 @@ THINGS-EEG2). In a k-way test the true image competes with k - 1 distractor imag
 uniformly without replacement; top-1 counts the true image strictly above every distractor (ties count against),
 top-5 the true image among the 5 highest (reported only for k > 5). With `n_draws=0` (default) the accuracy is the
 exact mean over ALL possible distractor sets (hypergeometric: no sampling, no seed); with `n_draws > 0`, each query
-gets `n_draws` sets drawn with `numpy.random.default_rng([seed, k, subject])`. k = number of test images uses every
+gets `n_draws` random sets from `numpy.random.default_rng([seed, k, subject])`, each drawn as the number of
+distractors in it that score at or above the true image (hypergeometric; the same distribution as drawing the set
+itself, which is all top-1 and top-5 depend on). k = number of test images uses every
 image (no draw). Chance: top-1 = 1 / k, top-5 = 5 / k. Subject figures are averaged with equal weight per subject.
 
 The regime is read from the model's training record (`train_subjects`): subject-dependent (trained on the
@@ -54,7 +56,8 @@ THINGS_DEFINITIONS = {
     "top5": "1 when fewer than 5 distractors reach the true image's similarity; reported only for k > 5",
     "draws.exact": "n_draws = 0: the exact mean over all C(M, k - 1) distractor sets (M = candidates of other "
                    "concepts), from the hypergeometric distribution of the distractors at or above the true image",
-    "draws.sampled": "n_draws > 0: per query n_draws sets drawn with numpy.random.default_rng([seed, k, subject])",
+    "draws.sampled": "n_draws > 0: per query n_draws random sets from numpy.random.default_rng([seed, k, subject]), "
+                     "each drawn as its hypergeometric count of distractors at or above the true image",
     "chance": "top1 = 1 / k, top5 = 5 / k (k > 5)",
     "subjects": "per-subject accuracy, then the unweighted mean (and standard deviation) over subjects",
     "regime": "from the model's training record: subject-dependent = trained on the evaluated subject only; "
@@ -87,14 +90,11 @@ def way_accuracy(scores: np.ndarray, target: np.ndarray, concept: np.ndarray, k:
         top1 = hypergeom.pmf(0, pool, at_or_above, m)
         top5 = hypergeom.cdf(4, pool, at_or_above, m) if k > 5 else None
         return {"top1": float(np.mean(top1)), "top5": None if top5 is None else float(np.mean(top5))}
+    # A uniform m-subset of a query's distractor pool holds a hypergeometric number of the distractors scoring at or
+    # above the true image: drawing that number is drawing the subset, as far as top-1 / top-5 can tell.
     rng = np.random.default_rng([seed, k, subject])
-    hits1, hits5 = np.zeros(len(true)), np.zeros(len(true))
-    for q in range(len(true)):
-        candidates = np.flatnonzero(others[q])
-        keys = rng.random((n_draws, len(candidates)))
-        chosen = candidates[np.argpartition(keys, m - 1, axis=1)[:, :m]]  # (n_draws, m) uniform subsets
-        beaten = (scores[q, chosen] >= true[q]).sum(axis=1)
-        hits1[q], hits5[q] = np.mean(beaten == 0), np.mean(beaten <= 4)
+    beaten = rng.hypergeometric(at_or_above, pool - at_or_above, m, size=(n_draws, len(true)))  # (draws, queries)
+    hits1, hits5 = (beaten == 0).mean(axis=0), (beaten <= 4).mean(axis=0)
     return {"top1": float(hits1.mean()), "top5": float(hits5.mean()) if k > 5 else None}
 
 
