@@ -38,6 +38,7 @@ from ..models import (
     EEGStyleGANGenerator,
     EEGStyleGANModel,
 )
+from ..models.eeg_stylegan import EEGStyleGANDiscriminatorOutput
 from ..utils.checks import MAX_SEED
 from ..utils.errors import BadModelFolderError, HubAccessError
 from ..utils.images import save_grid
@@ -218,7 +219,7 @@ def build_gan_config(args: GANTrainingArguments, encoder, num_classes: int, star
                                                        **args.stylegan_config}))
 
 
-def _with_class_head(args: GANTrainingArguments, config):
+def _with_class_head(args: GANTrainingArguments, config: EEGStyleGANConfig) -> EEGStyleGANConfig:
     """Refuses a run whose `class_loss_weight` needs the discriminator's class head when `stylegan_config` took
     it away."""
     if args.class_loss_weight > 0 and not config.discriminator_class_head:
@@ -395,7 +396,7 @@ class GANLoop:
                     ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
         return G.synthesis(ws, noise_mode="random"), ws
 
-    def run_D(self, images: torch.Tensor, cond: dict[str, torch.Tensor]):
+    def run_D(self, images: torch.Tensor, cond: dict[str, torch.Tensor]) -> EEGStyleGANDiscriminatorOutput:
         """D forward on augmented images: `EEGStyleGANDiscriminatorOutput` (`logits` `(batch, 1)`, and
         `class_logits` with a class head)."""
         if self.pipe is not None:
