@@ -4,37 +4,24 @@ whose ratio is the test accuracy over the encoder's test linear probe, and score
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-import torch
 
-from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.data import load_eeg_dataset
 from eeg2img_hf.metrics.image_classifier import train_image_classifier
-from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gan_conditioning.py"
+from testing_utils import load_script, save_tiny_gan_inputs
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_gan_conditioning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_gan_conditioning")
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench-gan-conditioning")
-    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
-    data.save_to_disk(str(root / "data"))
-    info = get_eeg_info(data)
-    torch.manual_seed(0)
-    EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
-                                     lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
+    root = save_tiny_gan_inputs(tmp_path_factory.mktemp("bench-gan-conditioning"))
     train_image_classifier(load_eeg_dataset(str(root / "data")), image_size=16, epochs=1, output_dir=root / "judge",
                            device="cpu")
     return root

@@ -4,25 +4,19 @@ benchmark prints one JSON line with consistent figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from eeg2img_hf.utils.benchmark import count_flops, matmul_flops_per_s
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from testing_utils import load_script
 
 
 @pytest.fixture(scope="module")
 def bench_train_gan():
-    """`scripts/bench_train_gan.py` as a module (scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_train_gan", SCRIPTS / "bench_train_gan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_train_gan")
 
 
 def test_count_flops_matmul_and_conv_forward_backward():

@@ -56,9 +56,8 @@ from eeg2img_hf.convert.stylegan_snapshot import (
     nvidia_to_package_d_name,
     package_to_nvidia_d_name,
 )
-from eeg2img_hf.data import get_eeg_info, simulate_dataset
 from eeg2img_hf.hub.model_cards import check_model_card_metadata
-from eeg2img_hf.models import EEGClipModel, EEGEncoderConfig, ImageToEEGModel
+from eeg2img_hf.models import EEGClipModel, ImageToEEGModel
 from eeg2img_hf.models.eeg_encoder import EEGEncoderModel
 from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANConfig,
@@ -72,6 +71,7 @@ from eeg2img_hf.utils.errors import BadModelFolderError
 
 # ----------------------------------------------------------------------------------------------------------------
 # test-only writer of StyleGAN2-ADA style snapshots
+from testing_utils import save_tiny_gan_inputs
 
 
 class _Persistent:
@@ -579,14 +579,7 @@ def test_training_snapshot_refuses_mismatched_or_missing_networks(tmp_path, monk
 @pytest.fixture(scope="module")
 def gan_data(tmp_path_factory):
     """A tiny simulated ThoughtViz-like dataset at 16 px and a 12-D LSTM encoder (the tiny GAN's embed_dim)."""
-    root = tmp_path_factory.mktemp("gan-init")
-    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
-    data.save_to_disk(str(root / "data"))
-    info = get_eeg_info(data)
-    torch.manual_seed(0)
-    EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
-                                     lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
-    return root
+    return save_tiny_gan_inputs(tmp_path_factory.mktemp("gan-init"))
 
 
 def _init_args(gan_data: Path, out: Path, init_from: Path, **overrides: Any):

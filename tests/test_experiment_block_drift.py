@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from eeg2img_hf.training import EncoderTrainingArguments
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "experiment_block_drift.py"
+from testing_utils import load_script
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("experiment_block_drift", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiment_block_drift")
 
 
 def test_overrides_merge_dicts_into_the_preset(experiment):

@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from types import ModuleType
 
 import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+from eeg2img_hf.data import get_eeg_info, simulate_dataset
+from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def run_python(code: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
@@ -123,3 +131,23 @@ def save_tiny_clip(folder: str | os.PathLike) -> str | os.PathLike:
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8)).save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
+
+
+def load_script(name: str) -> ModuleType:
+    """`scripts/<name>.py` as a module (scripts are not a package), for testing its functions and `main`."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def save_tiny_gan_inputs(root: Path) -> Path:
+    """A tiny simulated ThoughtViz-like dataset at 16 px (`root/data`) and a 12-D LSTM encoder (`root/encoder`, the
+    tiny GAN preset's embed_dim; seeded)."""
+    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=16)
+    data.save_to_disk(str(root / "data"))
+    info = get_eeg_info(data)
+    torch.manual_seed(0)
+    EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
+                                     lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
+    return root
