@@ -37,13 +37,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
-from eeg2img_hf.evaluation import evaluate_encoder, evaluate_gan
+from eeg2img_hf.evaluation import evaluate_gan
+from eeg2img_hf.metrics import evaluate_features
 from eeg2img_hf.metrics.image_classifier import CONFIG_NAME, train_image_classifier
 from eeg2img_hf.models import EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
 from eeg2img_hf.training.common import compute_embeddings
 from eeg2img_hf.utils.model_folders import load_model_folder
 from eeg2img_hf.utils.names import TRAINING_RECORD
+from eeg2img_hf.utils.outputs import prepare_output_dir
 
 JUDGE_EPOCHS = 15
 """Epochs of the judge trained here (the quickstart's value)."""
@@ -71,6 +73,7 @@ def prepare_inputs(work: Path, dataset: str, encoder: str | None, encoder_preset
     if Path(dataset).is_dir():
         data_dir = Path(dataset)
     elif not (data_dir / "dataset_dict.json").is_file():
+        prepare_output_dir(data_dir, command="bench_gan_conditioning", kind="dataset", what="--work-dir dataset")
         simulate_dataset(dataset, seed=0).save_to_disk(str(data_dir))
     if encoder is not None:
         return str(data_dir), encoder
@@ -92,18 +95,17 @@ def train_run(work: Path, name: str, preset: str, kimg: float, dataset: str, enc
     return run
 
 
-def linear_probe(encoder: str, dataset: str, work: Path) -> dict[str, float]:
-    """The encoder's test linear probe (the `evaluate-encoder` figures) and the faithful-sampler ceiling: the mean
-    probability of the true class under a logistic regression (C = 1) fitted on the standardised train embeddings."""
-    result = evaluate_encoder(encoder, dataset=dataset, output_json=work / "encoder_eval.json", tsne_path="")
-    data = load_eeg_dataset(dataset)
+def linear_probe(encoder: str, data: Any) -> dict[str, float]:
+    """The encoder's test linear probe (`evaluate_features`, as `evaluate-encoder` computes it) and the
+    faithful-sampler ceiling: the mean probability of the true class under a logistic regression (C = 1) fitted on
+    the standardised train embeddings."""
     model = load_model_folder(EEGEncoderModel, encoder, what="encoder")
     (x_train, y_train), (x_test, y_test) = (compute_embeddings(model, data[s]) for s in ("train", "test"))
+    seen = evaluate_features(x_train, y_train, x_test, y_test)
     scaler = StandardScaler().fit(x_train)
     logreg = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(x_train), y_train)
     proba = logreg.predict_proba(scaler.transform(x_test))
     true_class = proba[np.arange(len(y_test)), np.searchsorted(logreg.classes_, y_test)]
-    seen = result["seen_classes"]
     return {"linear_svm": round(seen["svm_train_to_test"], 4), "kmeans": round(seen["kmeans_test"], 4),
             "logreg_argmax": round(float((logreg.predict(scaler.transform(x_test)) == y_test).mean()), 4),
             "logreg_mean_true_class_probability": round(float(true_class.mean()), 4)}
@@ -205,11 +207,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                        {**ns.overrides, "conditioning": "onehot"})
     resolution = json.loads((runs["eeg"] / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
     judge = ensure_judge(ns.judge or work / "judge", dataset, resolution)
-    probe = linear_probe(encoder, dataset, work)
+    data = load_eeg_dataset(dataset)
+    probe = linear_probe(encoder, data)
     scored = {name: score_run(run, name, dataset, judge, work, ns.num_fakes, ns.psis if name == "eeg" else [])
               for name, run in runs.items()}
     eeg = scored["eeg"]
-    info = get_eeg_info(load_eeg_dataset(dataset))
+    info = get_eeg_info(data)
     result = {
         "benchmark": "gan_conditioning", "dataset": dataset, "split": info.get("split"),
         "simulator_seed": info.get("simulator", {}).get("seed"), "encoder": encoder, "threads": ns.threads,

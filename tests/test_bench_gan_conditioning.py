@@ -10,6 +10,7 @@ import pytest
 
 from eeg2img_hf.data import load_eeg_dataset
 from eeg2img_hf.metrics.image_classifier import train_image_classifier
+from eeg2img_hf.utils.errors import RefusedOutputError
 
 from testing_utils import load_script, save_tiny_gan_inputs
 
@@ -76,3 +77,11 @@ def test_refuses_bad_options(bench, argv, message, capsys):
 def test_refuses_a_folder_that_is_not_a_finished_run(bench, tmp_path):
     with pytest.raises(SystemExit, match="not a finished train-gan output folder"):
         bench.main(["--work-dir", str(tmp_path / "w"), "--eeg-run", str(tmp_path), "--no-onehot"])
+
+
+def test_never_writes_into_a_foreign_folder(bench, tmp_path):
+    (tmp_path / "w" / "dataset").mkdir(parents=True)
+    (tmp_path / "w" / "dataset" / "notes.txt").write_text("mine")
+    with pytest.raises(RefusedOutputError, match="--work-dir dataset"):
+        bench.main(["--work-dir", str(tmp_path / "w"), "--dataset", "thoughtviz", "--no-onehot"])
+    assert (tmp_path / "w" / "dataset" / "notes.txt").read_text() == "mine"
