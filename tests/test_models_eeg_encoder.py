@@ -175,9 +175,9 @@ def test_remote_code_load_without_package(tmp_path):
 
 @pytest.mark.parametrize("transformers_first", [False, True])
 def test_import_is_light_and_enough_for_the_auto_classes(tmp_path, transformers_first):
-    """`import eeg2img_hf` loads nothing heavy itself, yet AutoModel / pipeline(task) know the package afterwards, whether
-    transformers was imported before or after it; the waiting finder leaves `sys.meta_path`; `register()` stays
-    idempotent."""
+    """`import eeg2img_hf` loads nothing heavy itself, yet AutoModel / pipeline(task) know the package afterwards,
+    whether transformers was imported before or after it; the waiting finder leaves `sys.meta_path`; `register()`
+    stays idempotent."""
     EEGEncoderModel(tiny_config()).save_pretrained(tmp_path)
     proc = run_python(f"""
         import sys, json
@@ -193,7 +193,8 @@ def test_import_is_light_and_enough_for_the_auto_classes(tmp_path, transformers_
         from transformers.pipelines import PIPELINE_REGISTRY
         eeg2img_hf.register()
         eeg2img_hf.register()  # idempotent
-        print(json.dumps({{"heavy": heavy if not registered_at_import else [], "now": registered_at_import, "type": type(model).__name__, "config": type(config).__name__,
+        print(json.dumps({{"heavy": heavy if not registered_at_import else [], "now": registered_at_import,
+                          "type": type(model).__name__, "config": type(config).__name__,
                           "task": "eeg-to-image" in PIPELINE_REGISTRY.supported_tasks,
                           "waiting": [type(f).__name__ for f in sys.meta_path if "Registration" in type(f).__name__]}}))
     """)
