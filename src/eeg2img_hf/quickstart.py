@@ -524,27 +524,42 @@ result["images"].save("reconstructed.png")  # and the image generated from it
 """
 
 
-def space_command(output_dir: str | Path) -> str:
+SPACE_APP = Path(__file__).resolve().parents[2] / "spaces" / "eeg2img-demo" / "app.py"
+"""The Gradio Space's app in a source checkout (an editable install); a wheel does not carry it."""
+
+
+def _shell_path(path: str | Path) -> str:
+    """`path` relative to the working directory when it lies under it, else absolute."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def space_command(output_dir: str | Path) -> str | None:
     """The shell command that starts the Gradio Space on a quickstart run's models, judge and dataset, with the
-    Python that runs this code (the Space needs the `space` extra: gradio and mne)."""
-    python = os.path.relpath(sys.executable)
-    python = sys.executable if python.startswith("..") else python
-    app = Path("spaces") / "eeg2img-demo" / "app.py"
-    return shlex.join([f"EEG2IMG_QUICKSTART={output_dir}", python, str(app)])
+    Python that runs this code (the Space needs the `space` extra: gradio and mne); `None` where the app is not
+    at hand (an installed wheel)."""
+    if not SPACE_APP.is_file():
+        return None
+    output_dir = _shell_path(Path(output_dir).resolve()) if Path(output_dir).is_absolute() else str(output_dir)
+    return shlex.join([f"EEG2IMG_QUICKSTART={output_dir}", _shell_path(sys.executable), _shell_path(SPACE_APP)])
 
 
 def usage_text(run: _Run) -> str:
     """What to do next, with real paths: the Python code of [`usage_code`] and the Space command."""
-    return (f"""
+    text = f"""
 Done. Four Hugging Face model folders (safetensors, config, remote code, README.md card, eval_results.json) in
 {run.out}; image grid {run.out / "gan" / "samples" / "seed0000.png"}; results {run.out / "results.md"}.
 
 Next, in Python (runs as printed from this folder; without this package installed, add
 trust_remote_code=True to from_pretrained):
 
-""" + usage_code(run.out) + f"""
+""" + usage_code(run.out)
+    command = space_command(run.out)
+    if command is not None:
+        text += f"""
 The Space (Gradio) on these models, the judge and the test trials; upload {run.out / SAMPLE_FILES["trial"]}
 (or {SAMPLE_FILES["epochs"]}) in its EEG -> image tab:
 
-    {space_command(run.out)}
-""")
+    {command}
+"""
+    return text
