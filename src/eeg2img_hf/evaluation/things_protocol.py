@@ -37,7 +37,8 @@ from ..utils.errors import Eeg2ImgError
 from ..utils.names import TRAINING_RECORD
 
 __all__ = ["PUBLISHED_THINGS_EEG2", "REGIME_DEFINITIONS", "THINGS_DEFINITIONS", "check_zero_shot_split",
-           "single_trial_scoring", "subject_regime", "things_zero_shot", "training_subjects", "way_accuracy"]
+           "single_trial_scoring", "subject_regime", "subject_summary", "things_zero_shot", "training_subjects",
+           "way_accuracy"]
 
 DEFAULT_WAYS = (2, 4, 10, 200)
 
@@ -211,7 +212,10 @@ def single_trial_scoring(split: Any, single_trial: bool | None, where: str) -> b
     return has_trials if single_trial is None else bool(single_trial)
 
 
-def _summary(values: list[dict[str, float | None]]) -> dict[str, float | None]:
+def subject_summary(values: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean over subjects of per-subject `{"top1", "top5"}` figures, equal weight per subject, with the population
+    standard deviation (`numpy.std`, ddof 0) as `top1_std_over_subjects` / `top5_std_over_subjects` (`None` for one
+    subject); `None` entries (top-5 of k <= 5) are left out."""
     out: dict[str, float | None] = {}
     for key in ("top1", "top5"):
         numbers = [v[key] for v in values if v[key] is not None]
@@ -300,7 +304,7 @@ def things_zero_shot(
                                                      subject=subject) for k in effective}
         per_subject[str(subject)] = result
     modes = ["averaged", "single_trial"] if single_trial else ["averaged"]
-    mean = {mode: {f"{k}-way": _summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
+    mean = {mode: {f"{k}-way": subject_summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
                    for k in effective} for mode in modes}
     regimes = sorted({per_subject[str(s)]["regime"] for s in chosen})
     return {
