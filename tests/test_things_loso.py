@@ -78,6 +78,19 @@ def test_refused_before_training_on_averaged_or_seen_concepts(loso, data_dir, tm
     assert lines[0].startswith("things_loso.py: error: --dataset") and "--average train" in lines[1]
 
 
+def test_an_interrupt_exits_130_and_says_how_to_resume(data_dir, tmp_path, monkeypatch, capsys):
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("eeg2img_hf.cli.main", interrupted)  # the script imports it when it runs
+    monkeypatch.setattr(sys, "argv", ["things_loso.py", "--dataset", str(data_dir), "--output-dir",
+                                      str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(SCRIPTS / "things_loso.py"), run_name="__main__")
+    assert exit_info.value.code == 130 and "run the same command again to resume" in capsys.readouterr().err
+    assert (tmp_path / "out" / "plan.json").is_file() and not (tmp_path / "out" / "loso.json").exists()
+
+
 def _weights(folder) -> dict[str, np.ndarray]:
     return load_file(str(folder / "model.safetensors"))
 
