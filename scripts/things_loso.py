@@ -34,10 +34,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from eeg2img_hf.cli import main as eeg2img
-from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
+from eeg2img_hf.data import dataset_subjects, load_eeg_dataset
 from eeg2img_hf.evaluation.things_protocol import (
     REGIME_DEFINITIONS,
     check_zero_shot_split,
@@ -92,8 +90,7 @@ def check_dataset(ns: argparse.Namespace) -> tuple[list[int], list[int]]:
         raise Eeg2ImgError(f"--dataset {ns.dataset}: no 'test' split (splits: {sorted(data)})")
     check_zero_shot_split(data, "test", f"--dataset {ns.dataset}")
     single_trial_scoring(data["test"], not ns.no_single_trial, f"--dataset {ns.dataset}: split 'test'")
-    present = sorted(set(get_eeg_info(data).get("subjects") or []).union(
-        *(np.unique(data[name]["subject"]).tolist() for name in data)))
+    present = dataset_subjects(data)
     if len(present) < 2:
         raise Eeg2ImgError(f"--dataset {ns.dataset}: leave-one-subject-out needs at least 2 subjects, it has "
                            f"{present}")

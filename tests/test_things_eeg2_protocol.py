@@ -11,7 +11,7 @@ import torch
 from datasets import DatasetDict, concatenate_datasets
 
 from eeg2img_hf.cli import main
-from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.data import dataset_subjects, simulate_dataset
 from eeg2img_hf.evaluation.evaluate_clip import evaluate_clip
 from eeg2img_hf.evaluation.things_protocol import (
     PUBLISHED_THINGS_EEG2,
@@ -233,6 +233,8 @@ def test_regimes_come_from_the_model_config_and_unknown_without_a_record(tmp_pat
     assert written["regime"] == ["cross-subject", "subject-dependent"] and "joint" in written["regime_definitions"]
     model.config.train_subjects = [2, 3]
     assert evaluate_clip(model, data, protocol="things-zero-shot", subjects=[1])["regime"] == "leave-one-subject-out"
+    only_one = DatasetDict({"test": data["test"].filter(lambda s: s == 1, input_columns="subject")})
+    assert dataset_subjects(only_one) == [1, 2, 3]  # the metadata's subjects count, not only the rows present
     assert evaluate_clip(model, data, protocol="things-zero-shot", subjects=[2])["regime"] == "joint"
 
 

@@ -132,6 +132,18 @@ def get_eeg_info(ds: Dataset | DatasetDict) -> dict[str, Any]:
     return info
 
 
+def dataset_subjects(ds: DatasetDict) -> list[int]:
+    """Every subject of a dataset: those its metadata lists (`subjects`) and those of every split's `subject` column.
+
+    A training run records them beside the subjects it trained on, so that an evaluation can tell training on
+    every other subject (leave-one-subject-out) from training on some of them.
+    """
+    subjects = {int(s) for s in get_eeg_info(ds).get("subjects") or []}
+    for split in ds.values():
+        subjects.update(int(s) for s in split.unique("subject"))
+    return sorted(subjects)
+
+
 def set_eeg_info(ds: DatasetT, info: dict[str, Any]) -> DatasetT:
     """Store EEG metadata in `info.description` of a dataset (every split of a `DatasetDict`).
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import get_eeg_info, load_eeg_dataset
+from ..data import dataset_subjects, get_eeg_info, load_eeg_dataset
 from ..metrics import (
     RETRIEVAL_DEFINITIONS,
     class_topk_retrieval,
@@ -352,15 +352,13 @@ def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: 
         return model.get_eeg_features(eeg_values=eeg.to(parameter.device, parameter.dtype)).float().cpu()
 
     info = get_eeg_info(data)
-    dataset_subjects = sorted(set(info.get("subjects") or []).union(*(np.unique(data[s]["subject"]).tolist()
-                                                                       for s in data)))
     result = {
         "model": getattr(model, "name_or_path", "") or None, "dataset": source, "split": split,
         "split_strategy": info.get("split", {}).get("strategy") if isinstance(info.get("split"), dict) else
         info.get("split"), "simulated": info.get("simulated"), "vision_tower": vision_tower_record(model.config),
         **things_zero_shot(model, evaluated, gallery.embeddings, list(gallery.image_ids), gallery.labels.numpy(),
                            embed, ways=ways, n_draws=n_draws, seed=seed, subjects=subjects,
-                           single_trial=single_trial, dataset_subjects=dataset_subjects,
+                           single_trial=single_trial, dataset_subjects=dataset_subjects(data),
                            where=f"{source}: split {split!r}"),
     }
     result["counts"]["test_concepts_seen_in_training"] = seen

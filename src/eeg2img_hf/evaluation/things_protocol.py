@@ -181,8 +181,8 @@ def check_zero_shot_split(data: Any, split: str, source: str) -> int | None:
             "`eeg2img simulate things-eeg2`")
     training = [s for s in ("train", "validation") if s in data]
     names = data[split].features["label"].names
-    tested = set(np.unique(data[split]["label"]).tolist())
-    seen = set().union(*(np.unique(data[s]["label"]).tolist() for s in training))
+    tested = set(data[split].unique("label"))
+    seen = set().union(*(data[s].unique("label") for s in training))
     overlap = sorted(names[i] for i in tested & seen)
     if overlap:
         raise Eeg2ImgError(

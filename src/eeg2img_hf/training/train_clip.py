@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import dataset_subjects
 from ..metrics import retrieval_report
 from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel, make_image_processor
 from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
@@ -191,13 +192,12 @@ def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_na
     return model
 
 
-def record_training_subjects(config: Any, dataset: Any, info: dict[str, Any]) -> None:
+def record_training_subjects(config: Any, dataset: Any) -> None:
     """Write into the model's config the subjects it is trained on (`train_subjects`: those of the `train` split)
     and the subjects of its dataset (`dataset_subjects`: every split's, with those the dataset metadata lists), so
     that an evaluation can tell subject-dependent, leave-one-subject-out, cross-subject and joint training apart."""
-    config.train_subjects = sorted(int(s) for s in np.unique(dataset["train"]["subject"]))
-    config.dataset_subjects = sorted(set(int(s) for s in info.get("subjects") or []).union(
-        *(np.unique(dataset[name]["subject"]).tolist() for name in dataset)))
+    config.train_subjects = sorted(int(s) for s in dataset["train"].unique("subject"))
+    config.dataset_subjects = dataset_subjects(dataset)
 
 
 def _loss_targets(batch: dict[str, torch.Tensor], positives: str) -> torch.Tensor | None:
@@ -279,7 +279,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     class_names = dataset["train"].features["label"].names
     with accelerator.main_process_first():  # one process downloads a pretrained tower, the others use the cache
         model = build_clip_model(args, info, class_names)
-    record_training_subjects(model.config, dataset, info)
+    record_training_subjects(model.config, dataset)
     processor = make_image_processor(model.config)
     if args.image_features is not None:
         features, rows, _ = load_image_features(args.image_features, model.config)
