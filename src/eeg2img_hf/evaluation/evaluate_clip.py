@@ -38,7 +38,13 @@ from ..utils.checks import check_seed
 from ..utils.model_folders import load_model_folder
 from ..utils.outputs import prepare_result_json
 from ..utils.vision_towers import vision_tower_record
-from .things_protocol import DEFAULT_WAYS, check_zero_shot_split, single_trial_scoring, things_zero_shot
+from .things_protocol import (
+    DEFAULT_WAYS,
+    check_zero_shot_split,
+    single_trial_scoring,
+    things_zero_shot,
+    training_subjects,
+)
 
 __all__ = ["PAPER_EEGCLIP_RESULTS", "PROTOCOLS", "evaluate_clip", "train_probe_head"]
 
@@ -256,6 +262,7 @@ def evaluate_clip(
 
     Returns:
         `dict` with `"eeg_to_image"`, `"zero_shot_classification"`, `"trained_head"`, `"counts"`, `"split"`,
+        `"train_subjects"` (the subjects the model records it was trained on, `None` when it records none),
         `"split_strategy"`, `"vision_tower"` (the image tower and where its weights came from: pretrained repo /
         path, revision, weights sha256, or random init / trained from scratch), `"definitions"` and `"paper"` (the
         paper's figures and how its protocol differs).
@@ -288,6 +295,7 @@ def evaluate_clip(
         "split_strategy": info.get("split"),
         "simulated": info.get("simulated"),
         "vision_tower": vision_tower_record(model.config),
+        "train_subjects": training_subjects(model)[0],
         "counts": {
             "eeg_queries": int(eeg.shape[0]), "gallery_images": len(gallery), "classes": len(class_names),
             "classes_in_split": int(np.unique(labels).size), "train_images_for_prototypes": len(train_images),

@@ -16,7 +16,7 @@ config, written by `train-clip`; older models: the training record beside the we
 subjects (those the model records as `dataset_subjects` plus the evaluated dataset's): see `REGIME_DEFINITIONS`.
 A model without the record gets the regime "unknown", never a guessed label.
 
-Preconditions, refused with the reason before any scoring ([`check_zero_shot_split`], [`check_single_trials`]):
+Preconditions, refused with the reason before any scoring ([`check_zero_shot_split`], [`single_trial_scoring`]):
 the dataset is marked as a concept-disjoint (THINGS-style zero-shot) split and its test concepts are absent from its
 train and validation splits; single-trial figures need more than one row per subject and test image.
 """
