@@ -130,6 +130,8 @@ def prepare_output(ns: argparse.Namespace, plan: dict[str, Any]) -> Path:
 def run_command(argv: list[str]) -> None:
     print("$ eeg2img " + shlex.join(argv), file=sys.stderr, flush=True)
     status = eeg2img(argv)
+    if status == 130:  # the command was interrupted (and said what it kept): so is the table
+        raise KeyboardInterrupt
     if status != 0:
         raise Eeg2ImgError(f"`eeg2img {shlex.join(argv)}` failed (exit {status}); its error is printed above",
                            hint="fix it and run this script again with the same options: finished folds are kept")

@@ -78,9 +78,12 @@ def test_refused_before_training_on_averaged_or_seen_concepts(loso, data_dir, tm
     assert lines[0].startswith("things_loso.py: error: --dataset") and "--average train" in lines[1]
 
 
-def test_an_interrupt_exits_130_and_says_how_to_resume(data_dir, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("how", ["raised", "exit status 130"])
+def test_an_interrupt_exits_130_and_says_how_to_resume(how, data_dir, tmp_path, monkeypatch, capsys):
     def interrupted(argv):
-        raise KeyboardInterrupt
+        if how == "raised":
+            raise KeyboardInterrupt
+        return 130  # an eeg2img command that caught the interrupt itself
 
     monkeypatch.setattr("eeg2img_hf.cli.main", interrupted)  # the script imports it when it runs
     monkeypatch.setattr(sys, "argv", ["things_loso.py", "--dataset", str(data_dir), "--output-dir",
