@@ -9,6 +9,7 @@ import os
 import random
 import signal
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -240,3 +241,26 @@ def test_quiet_library_progress_restores_each_library():
         assert hub_utils.are_progress_bars_disabled()
     assert datasets.is_progress_bar_enabled() and logging.is_progress_bar_enabled()
     assert hub_utils.are_progress_bars_disabled()
+
+
+def test_progress_of_an_unknown_total_and_of_a_conversion(caplog, tmp_path):
+    from eeg2img_hf.data import write_eeg_dataset
+
+    with caplog.at_level("INFO", logger="eeg2img_hf"):
+        progress = Progress(None, desc="rows")
+        progress.update(7)
+        progress.close()
+        rows = [{"eeg": np.full((2, 4), 0.5, np.float32), "image": _png(), "label": 0, "subject": 1, "image_id": "a", "block": 0}] * 3
+        write_eeg_dataset(tmp_path / "out", {"train": rows}, n_chans=2, n_times=4, class_names=["x"], info={})
+    assert "rows: 7, 0 s" in caplog.text and "left" not in caplog.text.split("rows: 7")[1].split("\n")[0]
+    assert "writing split 'train' (rows): 3/3 (100 %)" in caplog.text
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    return buffer.getvalue()
