@@ -250,7 +250,9 @@ def test_progress_of_an_unknown_total_and_of_a_conversion(caplog, tmp_path):
         progress = Progress(None, desc="rows")
         progress.update(7)
         progress.close()
-        rows = [{"eeg": np.full((2, 4), 0.5, np.float32), "image": _png(), "label": 0, "subject": 1, "image_id": "a", "block": 0}] * 3
+        row = {"eeg": np.full((2, 4), 0.5, np.float32), "image": _png(), "label": 0, "subject": 1, "image_id": "a",
+               "block": 0}
+        rows = [row] * 3
         write_eeg_dataset(tmp_path / "out", {"train": rows}, n_chans=2, n_times=4, class_names=["x"], info={})
     assert "rows: 7, 0 s" in caplog.text and "left" not in caplog.text.split("rows: 7")[1].split("\n")[0]
     assert "writing split 'train' (rows): 3/3 (100 %)" in caplog.text
