@@ -13,8 +13,9 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+from transformers import AutoModel, CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from eeg2img_hf.data import get_eeg_info, simulate_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
@@ -32,6 +33,8 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: int = 240)
 class ModelTesterMixin:
     model_class: type
     output_key: str
+    auto_class: type = AutoModel
+    """The transformers Auto class that must load a saved `model_class` as exactly that class."""
 
     def get_config(self):
         raise NotImplementedError
@@ -97,16 +100,36 @@ class ModelTesterMixin:
         ]
         assert not missing, f"parameters without gradient: {missing}"
 
+    def test_return_dict_from_config(self):
+        """`config.return_dict=False` gives the tuple (`ModelOutput.to_tuple()`), an explicit argument wins."""
+        model = self.make_model()
+        inputs = self.get_inputs()
+        as_dict = model(**inputs)
+        model.config.return_dict = False
+        as_tuple = model(**inputs)
+        assert isinstance(as_tuple, tuple) and len(as_tuple) == len(as_dict.to_tuple())
+        for a, b in zip(as_dict.to_tuple(), as_tuple, strict=True):
+            assert torch.equal(a, b)
+        assert type(model(**inputs, return_dict=True)) is type(as_dict)
+
+    def test_unknown_argument_refused(self):
+        model = self.make_model()
+        with pytest.raises(TypeError, match="typo_arg"):
+            model(**self.get_inputs(), typo_arg=1)
+
     def test_auto_classes(self, tmp_path):
-        from transformers import AutoConfig, AutoModel
+        """The Auto classes give back exactly the saved classes (not merely some module), with the saved weights."""
+        from transformers import AutoConfig
 
         import eeg2img_hf.models  # noqa: F401  (registers the Auto classes)
 
         model = self.make_model()
         model.save_pretrained(tmp_path)
         assert type(AutoConfig.from_pretrained(tmp_path)) is type(model.config)
-        auto = AutoModel.from_pretrained(tmp_path)
-        assert isinstance(auto, torch.nn.Module)
+        auto = self.auto_class.from_pretrained(tmp_path)
+        assert type(auto) is self.model_class
+        ref, new = model.state_dict(), auto.state_dict()
+        assert ref.keys() == new.keys() and all(torch.equal(ref[k], new[k]) for k in ref)
 
 
 def import_roots(source: str) -> set[str]:
