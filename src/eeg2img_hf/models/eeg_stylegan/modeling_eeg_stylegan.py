@@ -16,7 +16,6 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .allocator_stylegan import reuse_freed_memory
 from .configuration_eeg_stylegan import EEGStyleGANConfig
 from .modeling_eeg_encoder import EEGEncoderModel
 from .ops_stylegan import (
@@ -670,8 +669,8 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
                 `"condition"` (each condition's own mean `w`; see [`MappingNetwork.forward`]).
 
         Outside training (`self.training` False), NaN/inf in `latents` or the conditioning are refused with a
-        `ValueError` (during training the check is skipped: it would synchronise the device every phase), and on
-        CPU the pass runs inside `allocator_stylegan.reuse_freed_memory` (same arithmetic, fewer page faults).
+        `ValueError` (during training the check is skipped: it would synchronise the device every phase). The pass
+        changes no process-wide state; for faster CPU generation wrap calls in `eeg2img_hf.fast_cpu_generation()`.
 
         Returns:
             [`EEGStyleGANGeneratorOutput`] with `images` `(batch_size, img_channels, img_resolution,
@@ -685,11 +684,9 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
         if not self.training:
             _check_finite(latents, "latents")
             _check_finite(conditioning, "eeg_embeds" if eeg_embeds is not None else "class_labels")
-        # Inference on CPU: large activations reuse freed heap memory instead of fresh zero-filled pages.
-        with reuse_freed_memory(enabled=not self.training and latents.device.type == "cpu"):
-            ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi,
-                              truncation_cutoff=truncation_cutoff, truncation_center=truncation_center)
-            images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+        ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi,
+                          truncation_cutoff=truncation_cutoff, truncation_center=truncation_center)
+        images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
         output = EEGStyleGANGeneratorOutput(images=images, ws=ws)
         return output if return_dict else output.to_tuple()
 
