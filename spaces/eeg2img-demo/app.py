@@ -701,8 +701,8 @@ class DemoBackend:
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
         with fast_cpu_generation():
             result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                          return_embeds=True, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
+                          truncation_center=center)  # one trial: one {"images": [...], "eeg_embeds": ...} dict
+        images = result["images"]
         truth = f"true class: {trial.label}" if trial.label is not None else "true class: unknown"
         judged = self.judge_images(images)
         gallery = []
@@ -783,7 +783,7 @@ class DemoBackend:
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         with fast_cpu_generation():
             result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
+        images = result["images"]
         judged = self.judge_images(images)
         gallery = []
         for k, im in enumerate(images):

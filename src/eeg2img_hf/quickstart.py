@@ -460,7 +460,7 @@ Done. Four Hugging Face model folders (safetensors, config, remote code, README.
     encoder = AutoModel.from_pretrained("{enc}")
     embeds = encoder(eeg_values=torch.randn(2, 14, 32)).eeg_embeds        # (2, 128)
     gan = pipeline("eeg-to-image", model="{gan}")
-    image = gan(eeg_trial, seed=0)                # PIL image; eeg_trial: float array (14, 32)
+    image = gan(eeg_trial, seed=0)["images"][0]   # PIL image; eeg_trial: float array (14, 32)
     clip = AutoModel.from_pretrained("{clip}")    # EEGClipModel: get_eeg_features / get_image_features
     retrieval = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
     recon = pipeline("image-to-eeg-to-image", model="{i2e}",
