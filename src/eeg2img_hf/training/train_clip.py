@@ -20,6 +20,7 @@ import torch
 from ..metrics import retrieval_report
 from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel, make_image_processor
 from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
+from ..utils.interrupts import interruptible
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
@@ -252,6 +253,7 @@ def _save_model(model, processor, model_dir: Path) -> None:
     processor.save_pretrained(model_dir)
 
 
+@interruptible
 def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     """Train EEGClip, keep the model with the best validation EEG -> image MRR, save it with its image processor.
 
