@@ -226,6 +226,21 @@ def test_resume_matches_uninterrupted_run(data_dir, encoder_dir, tmp_path, eeg_r
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
+@pytest.mark.integration
+def test_resume_of_an_init_from_run_matches_its_uninterrupted_run(data_dir, encoder_dir, tmp_path, eeg_run):
+    """An --init-from run (no EMA ramp-up, the starting point's pipe and p) resumes exactly, too."""
+    start = str(eeg_run[0] / "model")
+    train_gan(tiny_args(data_dir, tmp_path / "straight", encoder=encoder_dir, init_from=start))
+    train_gan(tiny_args(data_dir, tmp_path / "split", encoder=encoder_dir, init_from=start, max_steps=2))
+    summary = train_gan(tiny_args(data_dir, tmp_path / "split", encoder=encoder_dir, init_from=start, resume=True))
+    assert summary["steps"] == 4 and summary["training_args"]["ema_rampup"] is None
+    for name in ("model.safetensors", "model_1.safetensors", "generator_ema/model.safetensors"):
+        a = load_file(tmp_path / "straight" / "checkpoints" / "step_00000004" / name)
+        b = load_file(tmp_path / "split" / "checkpoints" / "step_00000004" / name)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
 def test_onehot_conditioning_without_encoder(data_dir, tmp_path):
     summary = train_gan(tiny_args(data_dir, tmp_path, conditioning="onehot", max_steps=2, augment_p=0.5))
     assert summary["augment_p"] == 0.5 and summary["embeddings_cache"] is None
