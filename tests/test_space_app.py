@@ -176,7 +176,7 @@ def test_generate_from_dataset_trial(app, backend):
     assert f"true class: {label}" in info and "seed 7" in info and "EEG embedding decodes to" in info
     assert "images 16x16 px, shown enlarged 8x without smoothing" in info  # native size stated
     assert min(gallery[0][0].size) >= app.DISPLAY_SIZE
-    expected = backend.generation(np.asarray(row["eeg"], np.float32), seed=7, num_images_per_eeg=3)
+    expected = backend.generation(np.asarray(row["eeg"], np.float32), seed=7, num_images_per_eeg=3)["images"]
     for (image, _), reference in zip(gallery, expected):
         assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
     again = backend.generate("dataset", "test", 1, None, 7, 3, 1.0)[2]
@@ -189,7 +189,8 @@ def test_truncation_centre_in_every_generating_tab(app, backend):
     row = backend.dataset["test"][1]
     eeg = np.asarray(row["eeg"], np.float32)
     _, _, gallery, info = backend.generate("dataset", "test", 1, None, 7, 2, 0.5, False, "condition")
-    expected = backend.generation(eeg, seed=7, num_images_per_eeg=2, truncation_psi=0.5, truncation_center="condition")
+    expected = backend.generation(eeg, seed=7, num_images_per_eeg=2, truncation_psi=0.5,
+                                  truncation_center="condition")["images"]
     for (image, _), reference in zip(gallery, expected):
         assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
     assert "truncation psi 0.5 towards the trial's own mean latent" in info
@@ -200,8 +201,7 @@ def test_truncation_centre_in_every_generating_tab(app, backend):
     _, recon, _, info = backend.reconstruct("dataset", "test", 0, None, 5, 1, 0.5, "condition")
     reference = backend.reconstruction(backend.dataset["test"][0]["image"].convert("RGB"), seed=5,
                                        num_images_per_image=1, truncation_psi=0.5, truncation_center="condition")
-    images = reference["images"] if isinstance(reference["images"], list) else [reference["images"]]
-    assert np.array_equal(np.asarray(recon[0][0]), np.asarray(app._display(images[0])))
+    assert np.array_equal(np.asarray(recon[0][0]), np.asarray(app._display(reference["images"][0])))
     assert "towards the trial's own mean latent" in info
     generated, _, info = backend.batch("test", ["Car"], 2, 3, 0.5, "condition")
     grid = class_grid(backend.generation, backend.dataset["test"], [1], 2, 3, truncation_psi=0.5,

@@ -54,6 +54,7 @@ from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows  # noqa: E402
 from eeg2img_hf.quickstart import QUICKSTART_OUTPUT_DIR, find_quickstart_outputs  # noqa: E402
 from eeg2img_hf.retrieval import GalleryIndex, build_gallery  # noqa: E402
 from eeg2img_hf.retrieval.prototypes import compute_class_prototypes  # noqa: E402
+from eeg2img_hf.utils.allocator import fast_cpu_generation  # noqa: E402
 
 __all__ = [
     "DEMO_CSS",
@@ -698,9 +699,10 @@ class DemoBackend:
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
-        result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                      return_embeds=True, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
+        with fast_cpu_generation():
+            result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
+                          truncation_center=center)  # one trial: one {"images": [...], "eeg_embeds": ...} dict
+        images = result["images"]
         truth = f"true class: {trial.label}" if trial.label is not None else "true class: unknown"
         judged = self.judge_images(images)
         gallery = []
@@ -779,8 +781,9 @@ class DemoBackend:
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
-        result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
+        with fast_cpu_generation():
+            result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
+        images = result["images"]
         judged = self.judge_images(images)
         gallery = []
         for k, im in enumerate(images):
@@ -828,8 +831,9 @@ class DemoBackend:
             if available < per_class:
                 raise ValueError(f"Class {name!r} has {available} trials in the {split} split; choose at most "
                                  f"{available} trials per class, or another split.")
-        grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed, labels=labels,
-                          truncation_psi=psi, truncation_center=center)
+        with fast_cpu_generation():
+            grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed,
+                              labels=labels, truncation_psi=psi, truncation_center=center)
         size = grid.generated.shape[1]
         scale = max(1, GRID_CELL_SIZE // size)
         generated = _headroom(label_grid_rows(grid.generated_grid(), chosen, scale=scale))

@@ -514,13 +514,13 @@ eeg_trial = np.load("{out / SAMPLE_FILES["trial"]}")  # one EEG trial: (channels
 encoder = AutoModel.from_pretrained("{enc}")
 print(encoder(eeg_values=torch.from_numpy(eeg_trial)[None]).eeg_embeds.shape)  # (1, embedding size)
 eeg_to_image = pipeline("eeg-to-image", model="{gan}")
-eeg_to_image(eeg_trial, seed=0).save("generated.png")
+eeg_to_image(eeg_trial, seed=0)["images"][0].save("generated.png")  # one dict per trial: images, eeg_embeds
 gallery = eeg2img_hf.load_eeg_dataset("{data}")["test"]  # images to retrieve from
 retrieve = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
 print([hit["label"] for hit in retrieve(eeg_trial, top_k=3)])  # the 3 closest images' classes
 reconstruct = pipeline("image-to-eeg-to-image", model="{i2e}", generator="{gan}")
 result = reconstruct(Image.open("{out / SAMPLE_FILES["image"]}"), seed=0)  # the image's predicted EEG embedding
-result["images"].save("reconstructed.png")  # and the image generated from it
+result["images"][0].save("reconstructed.png")  # and the image generated from it
 """
 
 

@@ -105,7 +105,7 @@ def class_grid(
     rows = select_trials(labels, class_ids, trials_per_class, seed)
     indices = [i for row in rows for i in row]
     eeg = np.asarray(split.select_columns(["eeg"]).select(indices).with_format("numpy")[:]["eeg"])
-    generated = np.stack(pipe(eeg, seed=seed, **{**options, "output_type": "np"}))
+    generated = np.stack([r["images"][0] for r in pipe(eeg, seed=seed, **{**options, "output_type": "np"})])
     stimuli = stimulus_images(split, indices, pipe.model.config.img_resolution)
     return ClassGrid(class_ids=list(class_ids), rows=rows, generated=generated, stimuli=stimuli)
 
