@@ -537,6 +537,21 @@ def class_legend(preset: str, classes: Sequence[str] | None = None) -> list[dict
     return rows
 
 
+def class_shape_svg(shape: str, rgb: str, size: int = 20, key: str = "") -> str:
+    """An inline SVG icon of a simulator shape (the polygons the images are drawn with) filled with colour `rgb`;
+    `key` makes the id of its hole mask unique on a page."""
+    if shape not in _SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {list(_SHAPES)}")
+    mask_id = f"eeg2img-shape-{shape}{key}"
+    layers = "".join(
+        f'<polygon points="{" ".join(f"{x:.3f},{y:.3f}" for x, y in np.asarray(vertices, dtype=float))}" '
+        f'fill="{"white" if fill else "black"}"/>' for vertices, fill in _shape_layers(shape))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-1.1 -1.1 2.2 2.2" width="{size}" height="{size}" '
+            f'role="img" aria-label="{shape}"><mask id="{mask_id}"><rect x="-2" y="-2" width="4" height="4" '
+            f'fill="black"/>{layers}</mask><rect x="-2" y="-2" width="4" height="4" fill="{rgb}" '
+            f'mask="url(#{mask_id})"/></svg>')
+
+
 def class_legend_markdown(preset: str) -> str:
     """[`class_legend`] of a preset as a Markdown table (class, shape, colour, RGB)."""
     lines = ["| class | shape | colour | RGB |", "| --- | --- | --- | --- |"]
