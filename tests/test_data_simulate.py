@@ -14,6 +14,7 @@ from eeg2img_hf.data import (
     check_disjoint,
     class_legend,
     class_legend_markdown,
+    class_shape_svg,
     get_eeg_info,
     load_eeg_dataset,
     make_features,
@@ -409,3 +410,19 @@ def test_docs_show_the_simulators_legend():
     assert set(tables) == set(SIMULATION_PRESETS)
     for preset, table in tables.items():
         assert table == class_legend_markdown(preset), f"regenerate the {preset} legend in docs/simulated-data.md"
+
+
+def test_class_shape_svg_draws_the_simulators_polygons():
+    import xml.etree.ElementTree as ET
+
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    ring = ET.fromstring(class_shape_svg("ring", "#2ecccc", size=24, key="-5"))
+    assert ring.get("width") == "24" and ring.get("aria-label") == "ring"
+    mask = ring.find("svg:mask", ns)
+    assert mask.get("id") == "eeg2img-shape-ring-5"
+    assert [p.get("fill") for p in mask.findall("svg:polygon", ns)] == ["white", "black"]  # the ring's hole
+    assert ring.findall("svg:rect", ns)[-1].get("fill") == "#2ecccc"
+    triangle = ET.fromstring(class_shape_svg("triangle", "#accc2e"))
+    assert len(triangle.find("svg:mask", ns).find("svg:polygon", ns).get("points").split()) == 3
+    with pytest.raises(ValueError, match="unknown shape 'blob'"):
+        class_shape_svg("blob", "#000000")

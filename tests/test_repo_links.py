@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_FOLDERS = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
-                     and p.name not in {"outputs", "build", "dist"} and not p.name.endswith(".egg-info"))
+UNTRACKED_FOLDERS = {".git", ".venv", "venv", "outputs", "build", "dist", "__pycache__"}
+TOP_FOLDERS = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in UNTRACKED_FOLDERS
+                     and not p.name.endswith(("_cache", ".egg-info")))
 TEXT_SUFFIXES = {".md", ".py", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".json"}
 
 # Written so that these patterns do not match their own source text.

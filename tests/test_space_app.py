@@ -406,6 +406,11 @@ def test_requirements_are_stated(app, backend, paths, demo):
     assert "no evaluation found" in text  # the other models have none
     requirement = backend.eeg_requirement(backend.generation.model.config.encoder_config)
     assert requirement.startswith("(n_chans, n_times) = (14, 32): 14 channels x 32 samples at 128 Hz")
+    assert ".npy / .npz must already be one trial (14, 32)" in requirement  # per file type: what works
+    assert f"tick “{app.PICK_LABEL}” to take the model's channels by name" in requirement
+    no_names = app.DemoBackend(gan=backend.generation.model)  # no dataset: the model's channel names are unknown
+    assert "exactly the model's 14 channels in its order" in no_names.eeg_requirement(
+        backend.generation.model.config.encoder_config)
     markdown = {block.elem_id: block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)}
     assert markdown["requirements"] == text and "14 channels x 32 samples at 128 Hz" in markdown["gen-requirements"]
     assert "Gallery:" in markdown["ret-gallery-note"]
@@ -665,3 +670,24 @@ def test_gradio_client_endpoints(server, backend, trials, tmp_path):
     *_, info = client.predict("upload", None, 2, handle_file(str(tmp_path / "trials.npy")), 0, 1, 1.0,
                               api_name="/generate")
     assert "trials.npy" in info and "trial 2" in info  # still serving after the error
+
+
+def test_grid_row_labels_are_legible_and_fit():
+    """Row labels are drawn at `LABEL_FONT_SIZE` px in a margin as wide as the longest label; a label too long for
+    the margin is cut with "..."."""
+    import math
+
+    from PIL import ImageFont
+
+    from eeg2img_hf.pipelines.grids import LABEL_FONT_SIZE
+
+    grid = np.full((2 * 18 + 2, 18 + 2, 3), 100, np.uint8)
+    font = ImageFont.load_default(size=LABEL_FONT_SIZE)
+    short = label_grid_rows(grid, ["Dog", "Car"], scale=2)
+    widest = max(math.ceil(font.getlength(label)) for label in ("Dog", "Car"))
+    assert short.height == grid.shape[0] * 2 and short.width - grid.shape[1] * 2 == 8 + widest
+    text = np.asarray(short)[:, : short.width - grid.shape[1] * 2]
+    rows = np.flatnonzero((text < 128).any(axis=(1, 2)))
+    assert rows.max() - rows.min() >= LABEL_FONT_SIZE  # two labels, one per row, at the font's size
+    long = label_grid_rows(grid, ["a class name far longer than any margin should be", "Car"], scale=2, max_width=120)
+    assert long.width - grid.shape[1] * 2 <= 120

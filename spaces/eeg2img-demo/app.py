@@ -702,9 +702,14 @@ class DemoBackend:
         shape = _describe_shape(encoder_config.n_chans, encoder_config.n_times, self.model_sfreq(encoder_config))
         names = self.model_ch_names(encoder_config)
         channels = f"; channels {_name_list(names)}" if names else ""
-        return (f"(n_chans, n_times) = ({encoder_config.n_chans}, {encoder_config.n_times}): {shape}{channels}. "
-                "Files: .npy / .npz (one trial, channels first, or trials (n, channels, samples)); .fif, .edf, .bdf, "
-                f".set (their channels and rate are checked; tick “{PICK_LABEL}” to adapt a recording)")
+        n_chans, n_times = encoder_config.n_chans, encoder_config.n_times
+        adapt = (f"tick “{PICK_LABEL}” to take the model's channels by name and resample" if names else
+                 f"they need exactly the model's {n_chans} channels in its order (this demo does not know their "
+                 f"names), and “{PICK_LABEL}” resamples them")
+        return (f"(n_chans, n_times) = ({n_chans}, {n_times}): {shape}{channels}. Files: .npy / .npz must already be "
+                f"one trial ({n_chans}, {n_times}) or trials (n, {n_chans}, {n_times}), channels in the model's order "
+                f"(numpy files have no channel names to pick by); .fif, .edf, .bdf, .set have their channels and "
+                f"rate checked: {adapt}")
 
     def shown_source(self, name: str) -> str:
         """Where model `name` came from, as the page shows it ([`public_source`]: no server paths)."""
@@ -1087,8 +1092,8 @@ def _gallery(label: str, elem_id: str) -> gr.Gallery:
 def legend_html(rows: list[dict[str, str]]) -> str:
     """The simulated dataset's legend: each class's shape (the simulator's own polygons) in its colour."""
     items = "".join(
-        f'<li>{class_shape_svg(row["shape"], row["rgb"], key=f"-{k}")} <strong>{html.escape(row["class"])}</strong>: '
-        f'{row["colour"]} {row["shape"]}</li>' for k, row in enumerate(rows))
+        f'<li>{class_shape_svg(row["shape"], row["rgb"], key=f"-{k}")}<span><strong>{html.escape(row["class"])}'
+        f'</strong>: {row["colour"]} {row["shape"]}</span></li>' for k, row in enumerate(rows))
     return ("<p>The dataset is <strong>simulated</strong>: its images are not photographs of the class names; each "
             "class is drawn as one shape in one colour (varying position, size, rotation and background).</p>"
             f'<ul class="eeg2img-legend">{items}</ul>')
