@@ -525,6 +525,8 @@ def test_public_sources_hide_server_paths(app, tmp_path, monkeypatch):
     assert app.public_source("org/eegclip") == "org/eegclip" and app.public_source("thoughtviz") == "thoughtviz"
     assert app.public_source("outputs/quickstart/gan/model") == "outputs/quickstart/gan/model"
     assert app.public_source(str(tmp_path / "models" / "gan")) == "models/gan"
+    snapshot = tmp_path / "hub" / "models--org--eeg-gan" / "snapshots" / "0123abcd"
+    assert app.public_source(str(snapshot)) == "org/eeg-gan"
     monkeypatch.chdir(tmp_path)
     assert app.public_source(str(tmp_path / "outputs" / "quickstart" / "gan" / "model")) == (
         "outputs/quickstart/gan/model")

@@ -159,12 +159,15 @@ def public_message(text: str) -> str:
 
 
 def public_source(source: str) -> str:
-    """How the page names where a model or dataset came from: a Hub repo id or preset as given; a local folder by
-    its path relative to the working directory when inside it, else by its last two parts (never the server's
-    absolute path)."""
+    """How the page names where a model or dataset came from: a Hub repo id or preset as given (a snapshot in the Hub
+    cache by its repo id); a local folder by its path relative to the working directory when inside it, else by its
+    last two parts (never the server's absolute path)."""
     path = Path(source)
     if not path.is_absolute():
         return str(source)
+    cached = [part for part in path.parts if part.startswith(("models--", "datasets--"))]
+    if cached:  # a snapshot in the Hub cache: its repo id
+        return cached[-1].split("--", 1)[1].replace("--", "/")
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
