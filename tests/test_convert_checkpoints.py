@@ -1207,7 +1207,8 @@ def test_eeg_clip_with_a_torchvision_resnet50_matches_the_authors_module(tmp_pat
 
 
 class _AuthorsImageFeatNet(torch.nn.Module):
-    """Stand-in with the authors' `ImageFeatNet` structure (reference-impl.md s7.1); module names are our guess."""
+    """Stand-in with the authors' `ImageFeatNet` structure (docs/authors-code.md, 'Image -> EEG encoder'); module
+    names are our guess."""
 
     def __init__(self, n_subjects: int = 6, hidden: int = 1024, embed: int = 128) -> None:
         import torchvision

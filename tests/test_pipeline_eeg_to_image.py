@@ -307,6 +307,11 @@ def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
         assert main(["generate", str(root / "model"), "--eeg", str(root / name), "--output-dir", str(out)]) == 2
         err = capsys.readouterr().err
         assert "pickle" in err and "refused" in err and name in err
+    np.save(root / "wide.npy", np.random.default_rng(0).random((20, N_TIMES), dtype=np.float32))
+    assert main(["generate", str(root / "model"), "--eeg", str(root / "wide.npy"), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err  # a numpy file has no channel names: picking is no way out, the shape is
+    assert "'wide.npy' stores no channel names" in err and f"as an array (14, {N_TIMES})" in err
+    assert "--pick-and-resample" not in err
 
 
 def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
@@ -324,8 +329,10 @@ def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
     argv = ["generate", str(tmp_path / "model"), "--eeg", str(tmp_path / "x-epo.fif"), "--num-images", "1",
             "--device", "cpu"]
     assert main(argv + ["--output-dir", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
     assert (f"the model needs 2 channels x {N_TIMES} samples at 64 Hz; 'x-epo.fif' has 3 channels x {2 * N_TIMES} "
-            "samples at 128 Hz") in capsys.readouterr().err
+            "samples at 128 Hz") in err
+    assert "pick the model's channels by name and resample" in err and "--pick-and-resample --ch-names" in err
     assert main(argv + ["--pick-and-resample", "--ch-names", "O2,O1", "--output-dir", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "eeg_seed0000.png").size == (RES + 4, 2 * (RES + 2) + 2)  # 2 trials
 

@@ -21,7 +21,7 @@ MIXED_PRECISION_CHOICES = (None, "no", "fp16", "bf16")
 ENCODER_LOSS_NAMES = ("triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms")
 """Names of `EncoderTrainingArguments.loss` (the keys of `losses.ENCODER_LOSSES`)."""
 
-# Held-out classes of the paper's unseen-class experiment (table 1; reference-impl.md s5).
+# Held-out classes of the paper's unseen-class experiment (table 1; docs/authors-code.md, 'Unseen classes').
 EEGCVPR40_UNSEEN_CLASSES = ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball", "pool table"]
 
 
@@ -181,7 +181,7 @@ class EncoderTrainingArguments(EpochLoopArguments):
 
 
 def _paper(dataset: str, architecture: str, epochs: int, **extra: Any) -> dict[str, Any]:
-    # Authors' settings (reference-impl.md s2.3/s3): Adam 3e-4, batch 256, multi-similarity triplet.
+    # Authors' settings (docs/authors-code.md, 'Encoder training'): Adam 3e-4, batch 256, multi-similarity triplet.
     return {"dataset": dataset, "architecture": architecture, "loss": "triplet-ms", "epochs": epochs,
             "batch_size": 256, "learning_rate": 3e-4, **extra}
 
@@ -393,7 +393,7 @@ class GANTrainingArguments(PresetArguments):
 
 
 def _gan_paper(dataset: str, kimg: float) -> dict[str, Any]:
-    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (reference-impl.md s6.2).
+    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (docs/authors-code.md, 'GAN training settings').
     return {"dataset": dataset, "stylegan_preset": "cifar-128", "batch_size": 64, "kimg": kimg,
             "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
             "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0,
@@ -522,8 +522,9 @@ class ClipTrainingArguments(EpochLoopArguments):
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' EEGClip run (reference-impl.md s8): batch 64, Adam 3e-4, 2048 epochs (their loop ran 2049 and
-    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50 at 224 px
+    # The authors' EEGClip run (docs/authors-code.md, 'EEGClip'): batch 64, Adam 3e-4, 2048 epochs (their loop
+    # ran 2049 and saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50
+    # at 224 px
     # (`microsoft/resnet-50` with its weights and preprocessing, downloaded from the Hub or read from its cache).
     "authors": {"dataset": "eegcvpr40", "model_preset": "authors", "epochs": 2048, "batch_size": 64,
                 "learning_rate": 3e-4, "vision_model": DEFAULT_VISION_MODEL},
@@ -627,7 +628,8 @@ class ImageToEEGTrainingArguments(EpochLoopArguments):
 
 
 IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    # Authors' Image2EEG settings (reference-impl.md s7.1): MSE, Adam 3e-4, batch 256, 4096 epochs, subjects;
+    # Authors' Image2EEG settings (docs/authors-code.md, 'Image -> EEG encoder'): MSE, Adam 3e-4, batch 256,
+    # 4096 epochs, subjects;
     # the frozen ImageNet ResNet-50 `microsoft/resnet-50` (weights and preprocessing from the Hub or its cache)
     # stands in for their GoogLeNet (transformers has none).
     "authors": {"model_preset": "authors", "loss": "mse", "epochs": 4096, "batch_size": 256, "learning_rate": 3e-4,

@@ -1,8 +1,8 @@
 """Train EEGStyleGAN-ADA (StyleGAN2-ADA conditioned on frozen EEG embeddings) through Accelerate.
 
 Written from the StyleGAN2 (CVPR 2020) and StyleGAN2-ADA (NeurIPS 2020) papers and the settings in
-reference-impl.md s6: phases Gmain, Greg (path length, only when `pl_weight > 0`), Dmain, Dreg (lazy R1),
-generator EMA with ramp-up, adaptive discriminator augmentation. The fake batches are conditioned on the
+docs/authors-code.md, 'EEGStyleGAN-ADA': phases Gmain, Greg (path length, only when `pl_weight > 0`), Dmain,
+Dreg (lazy R1), generator EMA with ramp-up, adaptive discriminator augmentation. The fake batches are conditioned on the
 embeddings (or one-hot labels) of uniformly random training trials; real batches on their own trial's.
 
 Distributed data parallel: G, D, both optimizers and the loader go through one `accelerator.prepare` (DDP

@@ -1,7 +1,7 @@
 """EEGClip: an EEG encoder and an image backbone aligned in one space with a symmetric CLIP loss.
 
 Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG and Brain
-Recordings", WACV 2024, sec. 3.3 (EEG-image joint representation). Authors' recipe: reference-impl.md s8.
+Recordings", WACV 2024, sec. 3.3 (EEG-image joint representation). Authors' recipe: docs/authors-code.md, 'EEGClip'.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
     authors' replacement of ResNet's `fc`) embeds images; both are L2-normalised and compared by cosine
     similarity times `exp(logit_scale)`. With `config.freeze_vision_tower` the backbone gets no gradient and stays
     in eval mode even under `model.train()` (the authors' frozen ResNet was left in train mode, so its batch-norm
-    layers used batch statistics; reference-impl.md s8).
+    layers used batch statistics; docs/authors-code.md, 'EEGClip').
 
     Example:
         >>> import torch
