@@ -51,6 +51,7 @@ from .training import (
     train_image_to_eeg,
 )
 from .training.common import latest_checkpoint, write_json
+from .utils.benchmark import environment
 from .utils.outputs import create_output_dir, prepare_output_dir
 from .utils.progress import quiet_library_progress
 
@@ -466,6 +467,7 @@ def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) ->
                "stages": {name: {k: v for k, v in rec.items() if k not in ("stage", "mode")}
                           for name, rec in records.items()},
                "total_seconds": round(sum(rec.get("seconds", 0.0) for rec in records.values()), 1),
+               "environment": {**environment(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
                "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}
     if "report" in wanted:
         print(f"[{len(QUICKSTART_STAGES)}/{len(QUICKSTART_STAGES)}] report: {_TITLES['report']}", flush=True)
