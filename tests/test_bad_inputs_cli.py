@@ -320,6 +320,10 @@ def _push_dataset_offline(env, tmp):
     return ["push-dataset", str(env / "data"), "org/data"], ["offline", "HF_HUB_OFFLINE"]
 
 
+def _push_metrics_offline(env, tmp):
+    return ["push-metrics", "org"], ["offline", "HF_HUB_OFFLINE"]
+
+
 # --------------------------------------------------------------------------------------------------
 # Bad input files
 

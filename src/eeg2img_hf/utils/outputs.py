@@ -553,22 +553,22 @@ def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
     refused. The marker of `new` records its entries; its staging record is removed.
     """
     new, target = Path(new), Path(target)
+    if os.path.lexists(target) and (not target.is_dir() or target.is_symlink()):
+        raise RefusedOutputError(f"output {_shown(target)} is not a folder; it was left unchanged")
+    replacing = os.path.lexists(target) and any(target.iterdir())
+    if replacing:
+        if own_output_kind(target) != kind:
+            raise RefusedOutputError(f"output folder {_shown(target)} was not written by eeg2img_hf as "
+                                     f"{OUTPUT_KINDS[kind]}; it was left unchanged")
+        _refuse_foreign(target, kind, "output folder")
+        check_writable(target)
     (new / STAGING_NAME).unlink(missing_ok=True)
     _record_entries(new)
-    if not os.path.lexists(target):
+    if not replacing:
+        if os.path.lexists(target):
+            target.rmdir()
         new.rename(target)
         return
-    if not target.is_dir() or target.is_symlink():
-        raise RefusedOutputError(f"output {_shown(target)} is not a folder; it was left unchanged")
-    if not any(target.iterdir()):
-        target.rmdir()
-        new.rename(target)
-        return
-    if own_output_kind(target) != kind:
-        raise RefusedOutputError(f"output folder {_shown(target)} was not written by eeg2img_hf as "
-                                 f"{OUTPUT_KINDS[kind]}; it was left unchanged")
-    _refuse_foreign(target, kind, "output folder")
-    check_writable(target)
     old = _move_aside(target)
     try:
         new.rename(target)
