@@ -538,3 +538,20 @@ def test_converter_functions_refuse_a_checkpoint_of_another_kind(tmp_path):
         convert_authors_eeg_clip(tmp_path / "i2e.pth")
     with pytest.raises(BadInputFileError, match="clip.pth looks like an EEGClip"):
         convert_authors_image_to_eeg(tmp_path / "clip.pth")
+
+
+def test_a_request_that_never_got_an_answer_names_its_endpoint():
+    import importlib.util
+
+    from eeg2img_hf.utils.errors import user_error_message
+
+    client = next((name for name in ("httpx2", "httpx") if importlib.util.find_spec(name)), None)
+    if client is None:
+        pytest.skip("no httpx client installed")
+    httpx = importlib.import_module(client)
+    request = httpx.Request("POST", "http://127.0.0.1:9/api/repos/create")
+    for error in (httpx.ConnectError("refused", request=request), httpx.ReadTimeout("slow", request=request)):
+        first, hint = user_error_message(error).split("\n")
+        assert first.startswith("cannot reach http://127.0.0.1:9 (") and "HF_ENDPOINT" in hint
+    refused = httpx.HTTPStatusError("403", request=request, response=httpx.Response(403, request=request))
+    assert "cannot reach" not in str(user_error_message(refused))  # an answer came: not a network failure

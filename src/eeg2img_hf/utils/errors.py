@@ -115,6 +115,11 @@ def _os_error_message(err: OSError) -> str:
     return message
 
 
+_HTTP_CLIENTS = ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+_TRANSPORT_ERRORS = ("TransportError", "ConnectionError", "Timeout", "ProxyError", "NewConnectionError")
+"""Exception names of the HTTP clients for a request that never got an answer (not an HTTP error status)."""
+
+
 def _network_error_message(err: BaseException) -> str:
     """One line naming the endpoint a request could not reach (the HTTP client's exceptions carry the request)."""
     try:
@@ -143,7 +148,7 @@ def user_error_message(err: BaseException) -> str | None:
     if "DecompressionBombError" in names or "DecompressionBombWarning" in names:
         return (f"an image is too large to decode safely ({one_line(err)})\n"
                 "resize the image, or check that the file is the image you meant")
-    if type(err).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "requests", "urllib3"):
+    if type(err).__module__.split(".")[0] in _HTTP_CLIENTS and any(name in names for name in _TRANSPORT_ERRORS):
         return _network_error_message(err)
     if "SafetensorError" in names:
         return f"a safetensors file is corrupt or truncated ({one_line(err)})\nre-save or re-download the file"
