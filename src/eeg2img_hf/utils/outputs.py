@@ -34,6 +34,7 @@ import re
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -523,7 +524,10 @@ def _remove_tree(folder: Path) -> None:
             os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
         function(path)
 
-    shutil.rmtree(folder, onerror=retry)
+    if sys.version_info >= (3, 12):  # `onerror` is deprecated from 3.12 on
+        shutil.rmtree(folder, onexc=retry)
+    else:
+        shutil.rmtree(folder, onerror=retry)
 
 
 def _move_aside(target: Path) -> Path:
