@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -409,8 +410,6 @@ def prepare_run_dir(args: Any, command: str) -> Path:
     with the same settings: [`check_resume_arguments`]) or `args.overwrite` (delete it and start anew; only a run
     the package wrote and holding no other files). Only the main process creates or clears the folder.
     """
-    import os
-
     if getattr(args, "mixed_precision", None) == "fp16" and not torch.cuda.is_available():
         raise ValueError(FP16_ON_CPU.format(given="--mixed-precision", device="cpu"))
     inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model",
