@@ -27,6 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
 from eeg2img_hf.metrics import linear_svm_accuracy
 from eeg2img_hf.utils.benchmark import environment
+from eeg2img_hf.utils.errors import user_error_message
+from eeg2img_hf.utils.outputs import prepare_result_json
 
 FEATURES = {
     "channel_means": lambda eeg: eeg.mean(axis=2),
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", default="thoughtviz", help="simulated preset or saved DatasetDict folder")
     parser.add_argument("--output", required=True, type=Path, help="results JSON to write")
     ns = parser.parse_args(argv)
+    output = prepare_result_json(ns.output, what="--output")
     started = time.perf_counter()
     dataset = load_eeg_dataset(ns.dataset)
     (eeg_train, y_train), (eeg_test, y_test) = (split_arrays(dataset, s) for s in ("train", "test"))
@@ -68,8 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": round(time.perf_counter() - started, 1),
         "environment": environment({"simulator": info.get("simulator", {}).get("seed"), "svm": 45}),
     }
-    ns.output.parent.mkdir(parents=True, exist_ok=True)
-    ns.output.write_text(json.dumps(result, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return result
 
@@ -77,6 +80,12 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except (ValueError, FileNotFoundError) as err:
-        print(f"bench_channel_means.py: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("bench_channel_means.py: interrupted; nothing was written", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print("bench_channel_means.py: error: " + message.replace("\n", "\nbench_channel_means.py: "), file=sys.stderr)
         raise SystemExit(2) from None

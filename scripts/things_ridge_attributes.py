@@ -30,6 +30,8 @@ from sklearn.linear_model import Ridge
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
 from eeg2img_hf.data.simulate_things import concept_attributes
 from eeg2img_hf.utils.benchmark import environment
+from eeg2img_hf.utils.errors import user_error_message
+from eeg2img_hf.utils.outputs import prepare_result_json
 
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 """Ridge penalties tried on the validation concepts."""
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--subject", type=int, default=1, help="subject whose averaged EEG is predicted")
     parser.add_argument("--output", required=True, type=Path, help="results JSON to write")
     ns = parser.parse_args(argv)
+    output = prepare_result_json(ns.output, what="--output")
     started = time.perf_counter()
     data = load_eeg_dataset(ns.dataset)
     info = get_eeg_info(data)
@@ -99,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
         "chance_top1": round(1 / len(c_test), 4), "seconds": round(time.perf_counter() - started, 1),
         "environment": environment({"simulator": simulator["seed"]}),
     }
-    ns.output.parent.mkdir(parents=True, exist_ok=True)
-    ns.output.write_text(json.dumps(result, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return result
 
@@ -108,6 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except (ValueError, FileNotFoundError) as err:
-        print(f"things_ridge_attributes.py: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("things_ridge_attributes.py: interrupted; nothing was written", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print("things_ridge_attributes.py: error: " + message.replace("\n", "\nthings_ridge_attributes.py: "),
+              file=sys.stderr)
         raise SystemExit(2) from None

@@ -35,6 +35,7 @@ from eeg2img_hf.evaluation.things_protocol import REGIME_DEFINITIONS
 from eeg2img_hf.utils.benchmark import environment
 from eeg2img_hf.utils.errors import Eeg2ImgError, user_error_message
 from eeg2img_hf.utils.names import TRAINING_RECORD
+from eeg2img_hf.utils.outputs import prepare_result_json
 
 COMMAND = "things-simulated-table"
 RESULT_FILE = "table.json"
@@ -100,6 +101,7 @@ def run_row(fold: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ns, extra = parse_args(argv)
+    output = prepare_result_json(ns.output or Path(ns.output_dir) / RESULT_FILE, what="--output")
     subjects, present = loso.check_dataset(ns)
     folds = [run_commands(ns, extra, s, regime) for regime in REGIMES for s in subjects]
     plan = {"script": "things_simulated_table.py", "dataset": str(ns.dataset), "preset": ns.preset,
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(shlex.join(command))
         print(json.dumps({"dry_run": True, **plan}))
         return plan
-    out = loso.prepare_output(ns, plan, command=COMMAND)
+    loso.prepare_output(ns, plan, command=COMMAND)
     rows = [run_row(fold, loso.run_fold(fold)) for fold in folds]
     result = {
         "protocol": "things-zero-shot: per subject a subject-dependent model (trained on that subject) and a "
@@ -122,7 +124,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "regime_definitions": REGIME_DEFINITIONS, "run_results": [f["result"] for f in folds],
         "environment": environment({"train": ns.seed, "evaluate": ns.seed}),
     }
-    output = ns.output or out / RESULT_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({"output": str(output), "subjects": subjects, "mean_over_subjects": result["mean_over_subjects"]}))

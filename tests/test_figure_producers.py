@@ -5,7 +5,9 @@ the environment, to their results file."""
 from __future__ import annotations
 
 import json
+import runpy
 import shlex
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from eeg2img_hf.cli import build_parser
 from eeg2img_hf.data import simulate_dataset
 
-from testing_utils import load_script
+from testing_utils import SCRIPTS, load_script
 
 THINGS = {"n_subjects": 2, "n_train_concepts": 16, "n_test_concepts": 6, "train_images_per_concept": 2,
           "train_repetitions": 2, "test_repetitions": 3, "image_size": 16}
@@ -114,3 +116,17 @@ def test_things_table_trains_both_regimes_and_averages_subjects(things_dir, tmp_
     capsys.readouterr()
     assert table.main(argv)["per_subject"] == result["per_subject"]  # the same command again trains nothing
     assert "$ eeg2img" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["bench_channel_means", "things_ridge_attributes"])
+def test_an_output_that_is_not_a_results_file_is_refused_before_any_work(script, tmp_path, monkeypatch, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--output", str(notes)])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(SCRIPTS / f"{script}.py"), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err and notes.read_text() == "mine"
+    first, hint = err.strip().splitlines()
+    assert first.startswith(f"{script}.py: error: --output ") and "must be a .json file" in first
+    assert hint == f"{script}.py: choose another file name (nothing was written)"
