@@ -50,3 +50,14 @@ def test_every_results_file_is_listed_with_its_producer(path):
     assert line, f"docs/results.md 'Where each figure comes from' does not list {path.name}"
     for script in re.findall(r"scripts/(\w+\.py)", line):
         assert (ROOT / "scripts" / script).is_file(), script
+
+
+def test_cross_isa_spread_table_equals_its_results_file():
+    result = _results("cross-isa-encoder.json")
+    for name, figures in result["settings"].items():
+        row = _find("results.md", rf"\| {re.escape(name)} \| (\d\.\d+) \| (\d\.\d+) \| (\d\.\d+) \|")
+        expected = [figures[f"encoder.{key}.mean"] for key in ("kmeans", "linear_svm", "knn3")]
+        assert [float(v) for v in row.groups()] == [round(v, 3) for v in expected], name
+    spread = _find("results.md", r"\| spread \(max - min\) \| (\d\.\d+) \| (\d\.\d+) \| (\d\.\d+) \|")
+    assert [float(v) for v in spread.groups()] == [round(result["spread"][f"encoder.{k}.mean"], 3)
+                                                   for k in ("kmeans", "linear_svm", "knn3")]
