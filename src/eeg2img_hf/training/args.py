@@ -129,6 +129,10 @@ def check_adam_betas(betas: Any) -> tuple[float, float]:
     return tuple(check_number(f"adam_betas[{i}]", b, 0.0, 1.0, high_open=True) for i, b in enumerate(pair))
 
 
+ENCODER_ARCHITECTURES = ("lstm", "cnn", "tsconv", "braindecode")
+"""Encoder towers `train_encoder` builds (`EEGEncoderConfig.architecture`)."""
+
+
 @dataclass
 class EncoderTrainingArguments(EpochLoopArguments):
     """Everything `train_encoder` needs. Presets in `ENCODER_PRESETS` fill these; any field can be overridden.
@@ -137,7 +141,12 @@ class EncoderTrainingArguments(EpochLoopArguments):
         dataset: a simulated preset (`"thoughtviz"`, `"eegcvpr40"`, `"object"`, or `"sim:<preset>"`)
             or the path of a DatasetDict saved with `save_to_disk` in the package schema.
         output_dir: where checkpoints, logs and the final model go.
-        architecture: `"lstm"`, `"cnn"` or `"tsconv"`.
+        architecture: `"lstm"`, `"cnn"`, `"tsconv"` or `"braindecode"`.
+        braindecode_model / braindecode_kwargs: class name in `braindecode.models` and its further JSON arguments
+            (`architecture="braindecode"`; see [`EEGEncoderConfig`]).
+        init_from_braindecode: Hub repo id or folder of a braindecode model in braindecode's Hub layout
+            (`config.json` + `model.safetensors`) of class `braindecode_model` to start from; its classification
+            head is replaced by one of `embed_dim` outputs.
         loss: `"triplet-semihard"` (paper eq. 1), `"triplet-ms"` (authors' code), `"supervised"` or
             `"supervised+triplet-ms"` (cross-entropy through a linear head plus `triplet_weight` times
             `"triplet-ms"` on the embeddings; selected on validation k-means like the triplet losses).
@@ -157,6 +166,9 @@ class EncoderTrainingArguments(EpochLoopArguments):
     dataset: str = "thoughtviz"
     output_dir: str = "outputs/encoder"
     architecture: str = "lstm"
+    braindecode_model: str | None = None
+    braindecode_kwargs: dict[str, Any] = field(default_factory=dict)
+    init_from_braindecode: str | None = None
     loss: str = "triplet-semihard"
     margin: float | None = None
     triplet_weight: float = 1.0
@@ -171,8 +183,15 @@ class EncoderTrainingArguments(EpochLoopArguments):
     KIND: ClassVar[str] = "encoder"
 
     def __post_init__(self) -> None:
-        if self.architecture not in ("lstm", "cnn", "tsconv"):
-            raise ValueError(f"architecture must be 'lstm', 'cnn' or 'tsconv', got {self.architecture!r}")
+        if self.architecture not in ENCODER_ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ENCODER_ARCHITECTURES}, got {self.architecture!r}")
+        if self.architecture == "braindecode" and not self.braindecode_model:
+            raise ValueError("architecture 'braindecode' needs braindecode_model (CLI --braindecode-model), the class "
+                             "name of a braindecode model, e.g. EEGNet")
+        if self.architecture != "braindecode" and (self.braindecode_model or self.init_from_braindecode):
+            raise ValueError("braindecode_model and init_from_braindecode (CLI --braindecode-model, "
+                             "--init-from-braindecode) need architecture 'braindecode' "
+                             "(CLI --architecture braindecode)")
         if self.loss not in ENCODER_LOSS_NAMES:
             raise ValueError(f"loss must be one of {ENCODER_LOSS_NAMES}, got {self.loss!r}")
         check_number("triplet_weight", self.triplet_weight, 0.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -174,13 +175,20 @@ BRAINDECODE_INSTALL = "pip install braindecode"
 """How to install the library of the `"braindecode"` tower (`pip install eeg2img_hf[braindecode]` with the package)."""
 
 
+class BraindecodeNotInstalledError(ImportError, ValueError):
+    """braindecode is missing: an `ImportError` that is also a `ValueError` (a user error, as bad input is)."""
+
+
 def import_braindecode():
-    """The `braindecode` module, or an `ImportError` that says how to install it."""
+    """The `braindecode` module, or a [`BraindecodeNotInstalledError`] that says how to install it."""
     try:
-        import braindecode
-        import braindecode.models  # noqa: F401
+        with warnings.catch_warnings():  # braindecode 1.8 imports call a montage name mne 1.13 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            import braindecode
+            import braindecode.models  # noqa: F401
     except ImportError as err:
-        raise ImportError(f"architecture='braindecode' needs the braindecode library: {BRAINDECODE_INSTALL}") from err
+        raise BraindecodeNotInstalledError(
+            f"architecture='braindecode' needs the braindecode library: {BRAINDECODE_INSTALL}") from err
     return braindecode
 
 
@@ -231,20 +239,14 @@ class EEGBraindecodeTower(nn.Module):
     def __init__(self, config: EEGEncoderConfig) -> None:
         super().__init__()
         self.model = build_braindecode_model(config)
+        for module in self.model.modules():  # keeps braindecode's initialisation (see `_init_weights`)
+            module._braindecode_initialized = True
         self.proj = nn.Linear(config.embed_dim, config.embed_dim, bias=False)
-        self.config = config
         if config.braindecode_version is None:
             config.braindecode_version = import_braindecode().__version__
         names = [ch["ch_name"] for ch in config.braindecode_kwargs.get("chs_info") or []]
         takes_names = "ch_names" in inspect.signature(self.model.forward).parameters
         self.ch_names = names if names and takes_names else None
-
-    def reset_braindecode_parameters(self) -> None:
-        """Give the braindecode model braindecode's own initialisation (tensors loaded from a checkpoint are kept)."""
-        fresh = build_braindecode_model(self.config)
-        source = {**dict(fresh.named_parameters()), **dict(fresh.named_buffers())}
-        for name, tensor in [*self.model.named_parameters(), *self.model.named_buffers()]:
-            init.copy_(tensor, source[name])
 
     def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
         if self.ch_names is None:
@@ -267,11 +269,12 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # PyTorch's default fan-in uniform init, as in the authors' code (HF's N(0, 0.02) differs); a braindecode
-        # tower (visited after its modules) puts back braindecode's own initialisation of its model.
-        if isinstance(module, EEGBraindecodeTower):
-            module.reset_braindecode_parameters()
-        elif isinstance(module, nn.LSTM):
+        # PyTorch's default fan-in uniform init, as in the authors' code (HF's N(0, 0.02) differs). The modules of a
+        # braindecode model keep braindecode's initialisation: built on the CPU (never on the meta device), they hold
+        # it from construction, and from_pretrained then loads every saved tensor over it.
+        if getattr(module, "_braindecode_initialized", False):
+            return
+        if isinstance(module, nn.LSTM):
             bound = 1.0 / math.sqrt(module.hidden_size)
             for param in module.parameters():
                 init.uniform_(param, -bound, bound)
@@ -359,6 +362,7 @@ class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
 
 
 __all__ = [
+    "BraindecodeNotInstalledError",
     "EEGEncoderClassificationOutput",
     "EEGEncoderForClassification",
     "EEGEncoderModel",
