@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.hub import render_model_card
 from eeg2img_hf.models import (
     EEGClipConfig,
     EEGClipModel,
@@ -233,6 +234,9 @@ def test_train_encoder_cli_trains_a_braindecode_tower(name, data_dir, tmp_path, 
     fresh = EEGEncoderModel(model.config).state_dict()
     trained = load_file(out / "model" / "model.safetensors")
     assert any(not torch.equal(trained[k], fresh[k]) for k in trained if trained[k].is_floating_point())
+    card = render_model_card(out / "model", repo_id="org/bd-encoder").text
+    assert f"braindecode's `{name}` (built with braindecode {model.config.braindecode_version})" in card
+    assert "pip install braindecode" in card
 
 
 PUBLISH = r"""
