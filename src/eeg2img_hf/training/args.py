@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..models.eeg_encoder.configuration_eeg_encoder import ARCHITECTURES
 from ..utils.checks import check_int, check_number, check_seed
 from ..utils.names import DEFAULT_VISION_MODEL
 from .eeg_augment import check_augment_options
@@ -129,10 +130,6 @@ def check_adam_betas(betas: Any) -> tuple[float, float]:
     return tuple(check_number(f"adam_betas[{i}]", b, 0.0, 1.0, high_open=True) for i, b in enumerate(pair))
 
 
-ENCODER_ARCHITECTURES = ("lstm", "cnn", "tsconv", "braindecode")
-"""Encoder towers `train_encoder` builds (`EEGEncoderConfig.architecture`)."""
-
-
 @dataclass
 class EncoderTrainingArguments(EpochLoopArguments):
     """Everything `train_encoder` needs. Presets in `ENCODER_PRESETS` fill these; any field can be overridden.
@@ -183,8 +180,8 @@ class EncoderTrainingArguments(EpochLoopArguments):
     KIND: ClassVar[str] = "encoder"
 
     def __post_init__(self) -> None:
-        if self.architecture not in ENCODER_ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ENCODER_ARCHITECTURES}, got {self.architecture!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.architecture == "braindecode" and not self.braindecode_model:
             raise ValueError("architecture 'braindecode' needs braindecode_model (CLI --braindecode-model), the class "
                              "name of a braindecode model, e.g. EEGNet")
