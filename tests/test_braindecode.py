@@ -295,11 +295,18 @@ def test_init_from_a_model_pushed_by_braindecode(hub_server, data_dir, tmp_path)
 
 
 @pytest.mark.integration
-def test_init_from_a_folder_refuses_other_shapes_and_classes(data_dir, tmp_path):
+def test_init_from_a_folder_with_the_cli_and_refusals(data_dir, tmp_path, capsys):
     import braindecode.models
 
     folder = tmp_path / "published"
-    braindecode.models.EEGNeX(n_chans=14, n_times=32, n_outputs=5, sfreq=128.0).save_pretrained(folder)
+    braindecode.models.EEGNeX(n_chans=14, n_times=32, n_outputs=5, sfreq=128.0, drop_prob=0.3).save_pretrained(folder)
+    out = tmp_path / "run"
+    status = main(["train-encoder", "--dataset", data_dir, "--output-dir", str(out), "--architecture", "braindecode",
+                   "--braindecode-model", "EEGNeX", "--init-from-braindecode", str(folder), "--epochs", "1",
+                   "--max-steps", "2", "--batch-size", "16", "--log-with", ""])
+    assert status == 0, capsys.readouterr().err
+    saved = json.loads((out / "model" / "config.json").read_text())
+    assert saved["braindecode_model"] == "EEGNeX" and saved["braindecode_kwargs"]["drop_prob"] == 0.3
     args = EncoderTrainingArguments.from_preset("cpu-small", dataset=data_dir, architecture="braindecode",
                                                 braindecode_model="EEGNeX", init_from_braindecode=str(folder),
                                                 loss="triplet-ms")
