@@ -13,7 +13,7 @@ quickstart: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-integration: $(VENV)/.installed-test
+test-integration: $(VENV)/.installed-test $(VENV)/.installed-braindecode
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
 test-all: test test-integration
@@ -40,4 +40,9 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+# The integration tier's braindecode towers (tests/test_braindecode.py); the default tier runs without it.
+$(VENV)/.installed-braindecode: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e ".[braindecode]"
 	touch $@

@@ -25,6 +25,16 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _json_object(value: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r} ({err.msg})") from err
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r}")
+    return parsed
+
+
 def _add_simulation_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("simulated data (when the dataset is a preset name)")
     group.add_argument("--seed-data", type=int, dest="sim_seed", help="simulation seed")
@@ -53,6 +63,8 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 
     overrides = {
         "dataset": ns.dataset, "output_dir": ns.output_dir, "architecture": ns.architecture, "loss": ns.loss,
+        "braindecode_model": ns.braindecode_model, "braindecode_kwargs": ns.braindecode_kwargs,
+        "init_from_braindecode": ns.init_from_braindecode,
         "margin": ns.margin, "triplet_weight": ns.triplet_weight, "augment_time_shift": ns.augment_time_shift,
         "augment_channel_dropout": ns.augment_channel_dropout, "augment_noise_std": ns.augment_noise_std,
         "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size,
@@ -118,7 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu-small", help="training preset (see ENCODER_PRESETS)")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
-    p.add_argument("--architecture", choices=["lstm", "cnn", "tsconv"])
+    p.add_argument("--architecture", choices=["lstm", "cnn", "tsconv", "braindecode"])
+    p.add_argument("--braindecode-model", help="class name in braindecode.models for --architecture braindecode "
+                   "(e.g. EEGNet, ShallowFBCSPNet, EEGConformer; needs pip install braindecode)")
+    p.add_argument("--braindecode-kwargs", type=_json_object, help="further arguments of that class as a JSON object, "
+                   "e.g. '{\"drop_prob\": 0.25}'")
+    p.add_argument("--init-from-braindecode", metavar="REPO_OR_FOLDER", help="start from a braindecode model "
+                   "published in braindecode's Hub layout (config.json + model.safetensors), its head replaced")
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms"])
     p.add_argument("--margin", type=float)
     p.add_argument("--triplet-weight", type=float, help="weight of the triplet term of supervised+triplet-ms")

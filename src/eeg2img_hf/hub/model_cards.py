@@ -337,7 +337,8 @@ def model_card_context(
         `training` (the training record or `{}`), `training_args` (JSON), `evaluation` (or `None`), `metrics`,
         `metrics_table`, `dataset_name`, `dataset_pretty`, `dataset_repo_id`, `dataset_info`, `simulated`
         (`True` / `False` / `None` = unknown), `provenance`, `split_strategy`, `split_parameters`,
-        `evaluated_split`, `preprocessing_list`, `sfreq`, `n_chans`, `n_times`, `classes`, `base_model`,
+        `evaluated_split`, `preprocessing_list`, `sfreq`, `n_chans`, `n_times`, `classes`, `base_model`, `braindecode`
+        (class and version of a braindecode EEG tower, else `None`),
         `base_model_local`, `imagery`, `block_design`, `citation`, and for models with an image tower
         `vision_tower` (`utils.vision_towers.vision_tower_record` of `config.json`: tower type, pretrained repo /
         path, revision, weights sha256, or random init / trained from scratch) and `vision_tower_text` (one
@@ -395,6 +396,7 @@ def model_card_context(
         "citation": CITATION,
         "vision_tower": tower,
         "vision_tower_text": describe_vision_tower(tower) if tower else None,
+        "braindecode": _braindecode_tower(encoder),
     }
     context["metrics"] = evaluation_metrics(result, family) if result else []
     context["metrics_table"] = _metrics_table(context["metrics"])
@@ -403,6 +405,13 @@ def model_card_context(
     context["conversion"] = read_json_file(conversion_path, "conversion record") if conversion_path.is_file() else None
     context["conversion_section"] = conversion_section(context["conversion"]) if context["conversion"] else ""
     return context
+
+
+def _braindecode_tower(encoder: Any) -> dict[str, Any] | None:
+    """`{"model": class name, "version": braindecode version}` of a braindecode EEG tower, else `None`."""
+    if not isinstance(encoder, Mapping) or encoder.get("architecture") != "braindecode":
+        return None
+    return {"model": encoder.get("braindecode_model"), "version": encoder.get("braindecode_version") or "unknown"}
 
 
 def conversion_section(record: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..models.eeg_encoder.configuration_eeg_encoder import ARCHITECTURES
 from ..utils.checks import check_int, check_number, check_seed
 from ..utils.names import DEFAULT_VISION_MODEL
 from .eeg_augment import check_augment_options
@@ -150,7 +151,12 @@ class EncoderTrainingArguments(EpochLoopArguments):
         dataset: a simulated preset (`"thoughtviz"`, `"eegcvpr40"`, `"object"`, or `"sim:<preset>"`)
             or the path of a DatasetDict saved with `save_to_disk` in the package schema.
         output_dir: where checkpoints, logs and the final model go.
-        architecture: `"lstm"`, `"cnn"` or `"tsconv"`.
+        architecture: `"lstm"`, `"cnn"`, `"tsconv"` or `"braindecode"`.
+        braindecode_model / braindecode_kwargs: class name in `braindecode.models` and its further JSON arguments
+            (`architecture="braindecode"`; see [`EEGEncoderConfig`]).
+        init_from_braindecode: Hub repo id or folder of a braindecode model in braindecode's Hub layout
+            (`config.json` + `model.safetensors`) of class `braindecode_model` to start from; its classification
+            head is replaced by one of `embed_dim` outputs.
         loss: `"triplet-semihard"` (paper eq. 1), `"triplet-ms"` (authors' code), `"supervised"` or
             `"supervised+triplet-ms"` (cross-entropy through a linear head plus `triplet_weight` times
             `"triplet-ms"` on the embeddings; selected on validation k-means like the triplet losses).
@@ -170,6 +176,9 @@ class EncoderTrainingArguments(EpochLoopArguments):
     dataset: str = "thoughtviz"
     output_dir: str = "outputs/encoder"
     architecture: str = "lstm"
+    braindecode_model: str | None = None
+    braindecode_kwargs: dict[str, Any] = field(default_factory=dict)
+    init_from_braindecode: str | None = None
     loss: str = "triplet-semihard"
     margin: float | None = None
     triplet_weight: float = 1.0
@@ -184,8 +193,15 @@ class EncoderTrainingArguments(EpochLoopArguments):
     KIND: ClassVar[str] = "encoder"
 
     def __post_init__(self) -> None:
-        if self.architecture not in ("lstm", "cnn", "tsconv"):
-            raise ValueError(f"architecture must be 'lstm', 'cnn' or 'tsconv', got {self.architecture!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.architecture == "braindecode" and not self.braindecode_model:
+            raise ValueError("architecture 'braindecode' needs braindecode_model (CLI --braindecode-model), the class "
+                             "name of a braindecode model, e.g. EEGNet")
+        if self.architecture != "braindecode" and (self.braindecode_model or self.init_from_braindecode):
+            raise ValueError("braindecode_model and init_from_braindecode (CLI --braindecode-model, "
+                             "--init-from-braindecode) need architecture 'braindecode' "
+                             "(CLI --architecture braindecode)")
         if self.loss not in ENCODER_LOSS_NAMES:
             raise ValueError(f"loss must be one of {ENCODER_LOSS_NAMES}, got {self.loss!r}")
         check_number("triplet_weight", self.triplet_weight, 0.0)

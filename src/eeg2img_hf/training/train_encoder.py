@@ -1,4 +1,5 @@
-"""Train an EEG encoder (LSTM, CNN or tsconv) with a triplet, supervised or combined loss through Accelerate.
+"""Train an EEG encoder (LSTM, CNN, tsconv or a braindecode model) with a triplet, supervised or combined loss
+through Accelerate.
 
 Follows the shape of accelerate's `nlp_example.py`: `Accelerator`, `set_seed`, data, model, optimizer,
 one `prepare`, then the loop. Model selection uses the validation split only (the authors selected
@@ -17,6 +18,7 @@ from ..models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderMo
 from ..utils.interrupts import interruptible
 from ..utils.names import TRAINING_RECORD
 from .args import EncoderTrainingArguments
+from .braindecode_init import braindecode_published_kwargs, load_braindecode_weights
 from .common import (
     EEGBatchDataset,
     compute_embeddings,
@@ -37,15 +39,29 @@ HEAD_LOSSES = ("supervised", "supervised+triplet-ms")
 """Losses trained through `EEGEncoderForClassification` (a linear class head over the embedding)."""
 
 
+def braindecode_fields(args: EncoderTrainingArguments) -> dict[str, Any]:
+    """The `EEGEncoderConfig` fields of a braindecode tower: the class and its arguments (those recorded by the model
+    of `init_from_braindecode` first, then `braindecode_kwargs`)."""
+    if args.architecture != "braindecode":
+        return {}
+    published = braindecode_published_kwargs(args.init_from_braindecode) if args.init_from_braindecode else {}
+    return {"braindecode_model": args.braindecode_model,
+            "braindecode_kwargs": {**published, **args.braindecode_kwargs}}
+
+
 def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_names: list[str]):
-    """Create the encoder model for `args` and the dataset described by `info`."""
+    """Create the encoder model for `args` and the dataset described by `info` (a braindecode tower starts from the
+    weights of `args.init_from_braindecode` when set)."""
     config = EEGEncoderConfig(
         architecture=args.architecture, n_chans=int(info["n_chans"]), n_times=int(info["n_times"]),
         sfreq=info.get("sfreq"), id2label=dict(enumerate(class_names)),
-        label2id={n: i for i, n in enumerate(class_names)}, **args.encoder_config,
+        label2id={n: i for i, n in enumerate(class_names)}, **{**args.encoder_config, **braindecode_fields(args)},
     )
     model_class = EEGEncoderForClassification if args.loss in HEAD_LOSSES else EEGEncoderModel
-    return model_class(config)
+    model = model_class(config)
+    if args.init_from_braindecode:
+        load_braindecode_weights(encoder_of(model), args.init_from_braindecode)
+    return model
 
 
 def encoder_of(model: torch.nn.Module) -> torch.nn.Module:

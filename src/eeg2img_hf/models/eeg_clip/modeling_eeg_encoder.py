@@ -1,4 +1,4 @@
-"""EEG encoders (LSTM, CNN and a temporal-spatial convolution tower) as Hugging Face models.
+"""EEG encoders (LSTM, CNN, a temporal-spatial convolution tower, braindecode models) as Hugging Face models.
 
 Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG
 and Brain Recordings", WACV 2024, fig. 3a (LSTM) and fig. 3b (CNN). Inputs follow braindecode's
@@ -7,7 +7,10 @@ vocabulary: `eeg_values` of shape `(batch_size, n_chans, n_times)`.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -168,7 +171,90 @@ class EEGTSConvTower(nn.Module):
         return self.proj(self.dropout(self.pool(hidden)).flatten(1))
 
 
-_TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower}
+BRAINDECODE_INSTALL = "pip install braindecode"
+"""How to install the library of the `"braindecode"` tower (`pip install eeg2img_hf[braindecode]` with the package)."""
+
+
+class BraindecodeNotInstalledError(ImportError, ValueError):
+    """braindecode is missing: an `ImportError` that is also a `ValueError` (a user error, as bad input is)."""
+
+
+def import_braindecode():
+    """The `braindecode` module, or a [`BraindecodeNotInstalledError`] that says how to install it."""
+    try:
+        with warnings.catch_warnings():  # braindecode 1.8 imports call a montage name mne 1.13 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            import braindecode
+            import braindecode.models  # noqa: F401
+    except ImportError as err:
+        raise BraindecodeNotInstalledError(
+            f"architecture='braindecode' needs the braindecode library: {BRAINDECODE_INSTALL}") from err
+    return braindecode
+
+
+def braindecode_class(name: str) -> type[nn.Module]:
+    """The model class `name` of `braindecode.models` (a `ValueError` naming it when there is none)."""
+    braindecode = import_braindecode()
+    cls = getattr(braindecode.models, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(f"braindecode {braindecode.__version__} has no model class {name!r} in braindecode.models")
+    return cls
+
+
+def resolve_module_types(cls: type, kwargs: dict) -> dict:
+    """`kwargs` with the dotted `torch.nn` names of module-type arguments (`"torch.nn.ELU"`, as braindecode writes
+    them to JSON) replaced by the classes; any other dotted name for such an argument is refused (never imported)."""
+    resolved = dict(kwargs)
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        value = resolved.get(name)
+        if not (isinstance(value, str) and isinstance(param.default, type)):
+            continue
+        module_name, _, attr = value.rpartition(".")
+        target = None
+        if module_name == "torch.nn" or module_name.startswith("torch.nn."):
+            target = getattr(importlib.import_module(module_name), attr, None)
+        if not (isinstance(target, type) and issubclass(target, nn.Module)):
+            raise ValueError(f"braindecode argument {name}={value!r} must name a torch.nn module class")
+        resolved[name] = target
+    return resolved
+
+
+def build_braindecode_model(config: EEGEncoderConfig) -> nn.Module:
+    """The braindecode model of `config` (random weights; `n_outputs=embed_dim`), built on the CPU: some classes run
+    a sample through their layers to size them, which the meta device of `from_pretrained` cannot."""
+    cls = braindecode_class(config.braindecode_model)
+    kwargs = resolve_module_types(cls, config.braindecode_kwargs)
+    if config.sfreq is not None:
+        kwargs["sfreq"] = config.sfreq
+    with torch.device("cpu"):
+        return cls(n_chans=config.n_chans, n_times=config.n_times, n_outputs=config.embed_dim, **kwargs)
+
+
+class EEGBraindecodeTower(nn.Module):
+    """A braindecode model (`config.braindecode_model`) whose `embed_dim` outputs go through a bias-free projection.
+
+    Models that take the channel names in `forward` (e.g. `Labram`) get those of `braindecode_kwargs["chs_info"]`.
+    """
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        self.model = build_braindecode_model(config)
+        for module in self.model.modules():  # keeps braindecode's initialisation (see `_init_weights`)
+            module._braindecode_initialized = True
+        self.proj = nn.Linear(config.embed_dim, config.embed_dim, bias=False)
+        if config.braindecode_version is None:
+            config.braindecode_version = import_braindecode().__version__
+        names = [ch["ch_name"] for ch in config.braindecode_kwargs.get("chs_info") or []]
+        takes_names = "ch_names" in inspect.signature(self.model.forward).parameters
+        self.ch_names = names if names and takes_names else None
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        if self.ch_names is None:
+            return self.proj(self.model(eeg_values))
+        return self.proj(self.model(eeg_values, ch_names=self.ch_names))
+
+
+_TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower, "braindecode": EEGBraindecodeTower}
 
 
 class EEGEncoderPreTrainedModel(PreTrainedModel):
@@ -179,11 +265,15 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
     base_model_prefix = "eeg_encoder"
     main_input_name = "eeg_values"
     input_modalities = "time"
-    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower"]
+    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGBraindecodeTower"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # PyTorch's default fan-in uniform init, as in the authors' code (HF's N(0, 0.02) differs).
+        # PyTorch's default fan-in uniform init, as in the authors' code (HF's N(0, 0.02) differs). The modules of a
+        # braindecode model keep braindecode's initialisation: built on the CPU (never on the meta device), they hold
+        # it from construction, and from_pretrained then loads every saved tensor over it.
+        if getattr(module, "_braindecode_initialized", False):
+            return
         if isinstance(module, nn.LSTM):
             bound = 1.0 / math.sqrt(module.hidden_size)
             for param in module.parameters():
@@ -272,11 +362,14 @@ class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
 
 
 __all__ = [
+    "BraindecodeNotInstalledError",
     "EEGEncoderClassificationOutput",
     "EEGEncoderForClassification",
     "EEGEncoderModel",
     "EEGEncoderOutput",
     "EEGEncoderPreTrainedModel",
+    "braindecode_class",
+    "build_braindecode_model",
     "check_eeg_values",
     "normalize_eeg",
 ]

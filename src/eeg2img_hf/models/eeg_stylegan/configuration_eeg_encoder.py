@@ -1,13 +1,15 @@
 """Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b; a compact
-temporal-spatial convolution tower)."""
+temporal-spatial convolution tower; any braindecode model)."""
 
 from __future__ import annotations
 
 from transformers import PreTrainedConfig
 
-ARCHITECTURES = ("lstm", "cnn", "tsconv")
+ARCHITECTURES = ("lstm", "cnn", "tsconv", "braindecode")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
 CNN_NORMS = ("instance", "batch", "none")
+BRAINDECODE_SET_BY_CONFIG = ("n_chans", "n_times", "sfreq", "n_outputs")
+"""Arguments of a braindecode model that come from the encoder's own fields, never from `braindecode_kwargs`."""
 
 
 class EEGEncoderConfig(PreTrainedConfig):
@@ -23,10 +25,13 @@ class EEGEncoderConfig(PreTrainedConfig):
     norm, a depthwise spatial convolution across all channels (`tsconv_depth_multiplier` per temporal filter), batch
     norm, ELU, average pooling over time (`tsconv_pool_size`, stride `tsconv_pool_stride`), dropout, and a bias-free
     projection of the flattened maps to `embed_dim`.
+    `architecture="braindecode"` uses the braindecode model class `braindecode_model` (e.g. `"EEGNet"`,
+    `"ShallowFBCSPNet"`, `"EEGConformer"`; needs `pip install braindecode`) built with `n_chans`, `n_times`, `sfreq`,
+    `n_outputs=embed_dim` and `braindecode_kwargs`, followed by the same bias-free projection as the other towers.
 
     Args:
         architecture (`str`, *optional*, defaults to `"lstm"`):
-            `"lstm"`, `"cnn"` or `"tsconv"`.
+            `"lstm"`, `"cnn"`, `"tsconv"` or `"braindecode"`.
         n_chans (`int`, *optional*, defaults to 128):
             Number of EEG channels of an input trial.
         n_times (`int`, *optional*, defaults to 440):
@@ -65,6 +70,13 @@ class EEGEncoderConfig(PreTrainedConfig):
             Stride of that pooling.
         tsconv_dropout (`float`, *optional*, defaults to 0.5):
             Dropout before the projection.
+        braindecode_model (`str`, *optional*):
+            Class name in `braindecode.models` of the `"braindecode"` tower.
+        braindecode_kwargs (`dict`, *optional*):
+            Further JSON arguments of that class (e.g. `{"drop_prob": 0.25}`, `chs_info` as a list of
+            `{"ch_name": ...}` dicts; module types as dotted `torch.nn` names such as `"torch.nn.ELU"`).
+        braindecode_version (`str`, *optional*):
+            braindecode version the tower was built with (recorded when the model is created).
         input_normalization (`str`, *optional*, defaults to `"trial_max"`):
             Per-trial scaling applied inside `forward`: `"trial_max"` is the authors' `2x/max - 1`
             (max over all channels and times; a trial whose max is <= 0 is refused),
@@ -99,6 +111,9 @@ class EEGEncoderConfig(PreTrainedConfig):
         tsconv_pool_size: int = 51,
         tsconv_pool_stride: int = 5,
         tsconv_dropout: float = 0.5,
+        braindecode_model: str | None = None,
+        braindecode_kwargs: dict | None = None,
+        braindecode_version: str | None = None,
         **kwargs,
     ) -> None:
         if architecture not in ARCHITECTURES:
@@ -130,6 +145,14 @@ class EEGEncoderConfig(PreTrainedConfig):
                 raise ValueError(f"the tsconv pooling window ({tsconv_pool_size} samples) is longer than the "
                                  f"{length} samples left after the temporal convolution of n_times={n_times}; lower "
                                  "tsconv_pool_size")
+        braindecode_kwargs = dict(braindecode_kwargs or {})
+        if architecture == "braindecode" and not (isinstance(braindecode_model, str) and braindecode_model):
+            raise ValueError("architecture='braindecode' needs braindecode_model, the class name of a braindecode "
+                             "model (e.g. 'EEGNet')")
+        taken = sorted(set(braindecode_kwargs) & set(BRAINDECODE_SET_BY_CONFIG))
+        if taken:
+            raise ValueError(f"braindecode_kwargs must not set {taken}: they come from n_chans, n_times, sfreq and "
+                             "embed_dim")
         self.architecture = architecture
         self.n_chans = n_chans
         self.n_times = n_times
@@ -151,6 +174,9 @@ class EEGEncoderConfig(PreTrainedConfig):
         self.tsconv_pool_size = tsconv_pool_size
         self.tsconv_pool_stride = tsconv_pool_stride
         self.tsconv_dropout = tsconv_dropout
+        self.braindecode_model = braindecode_model
+        self.braindecode_kwargs = braindecode_kwargs
+        self.braindecode_version = braindecode_version
         super().__init__(**kwargs)
 
 
