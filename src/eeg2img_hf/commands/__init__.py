@@ -20,5 +20,6 @@ COMMAND_MODULES = (
     "build_gallery",
     "train_image_to_eeg",
     "push_model",
+    "build_metrics",
     "push_metrics",
 )

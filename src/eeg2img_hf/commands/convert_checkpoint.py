@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.names import CONVERSION_RECORD
-from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
+from ..utils.outputs import create_staging_dir, prepare_output_dir, replace_folder, write_marker
 
 _HELP = ("convert the authors' published checkpoints (encoder, EEGClip and image -> EEG .pth files, StyleGAN2-ADA "
          ".pkl snapshots) to Hugging Face model folders")
@@ -87,9 +87,6 @@ def _convert(ns: argparse.Namespace, source: Path) -> tuple[Any, dict[str, Any]]
 def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
     """Converts, writes the folder (staged next to it, then moved into place), optionally pushes; prints one JSON
     line: `{"saved", "kind", "unmapped_keys"[, "url", "repo_id"]}`."""
-    import os
-    import tempfile
-
     from ..convert.authors_checkpoints import MAPPING_VERSION
     from ..convert.authors_image_models import file_sha256
     from ..convert.licences import checkpoint_licence
@@ -112,11 +109,7 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
               "command": command, **checkpoint_licence(ns.kind), **report}
     if getattr(ns, "encoder", None):
         record["encoder_source"] = Path(ns.encoder).name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the model folder gets the usual permissions
+    staging = create_staging_dir(out)
     try:
         write_marker(staging, command=command, kind="model")
         converted.save_pretrained(staging)

@@ -39,6 +39,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "check_inputs",
     "create_output_dir",
+    "create_staging_dir",
     "own_output_kind",
     "prepare_output_dir",
     "prepare_output_file",
@@ -58,6 +59,8 @@ OUTPUT_KINDS = {
     "run": "a training run",
     "quickstart": "a quickstart run",
     "images": "generated image grids",
+    "metrics": "built evaluate metric modules",
+    "space": "a built Space folder",
 }
 """Kinds of output folders and how messages describe them."""
 
@@ -357,6 +360,18 @@ def prepare_result_json(path: PathLike, *, what: str = "result JSON") -> Path:
 
 # --------------------------------------------------------------------------------------------------
 # Replacement
+
+
+def create_staging_dir(target: PathLike, tag: str = "new") -> Path:
+    """A new empty folder beside `target` (same file system, so [`replace_folder`] renames it into place), with the
+    usual permissions of a new folder (`mkdtemp` makes it private)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
+    return staging
 
 
 def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
