@@ -92,6 +92,7 @@ def test_built_folder_is_what_evaluates_loader_needs(name, built):
     called = {n.func.id for n in ast.walk(compute) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert LIBRARY_CALLS[name] <= called
     card = (folder / "README.md").read_text()
+    assert f'metric = evaluate.load("metrics/{name}")' in card  # as `eeg2img build-metrics metrics` writes it
     meta = yaml.safe_load(card.split("---\n")[1])
     assert {"evaluate", "metric"} <= set(meta["tags"]) and meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
     for section in ("## Metric description", "## How to use", "### Inputs", "### Output values", "### Examples",
@@ -196,6 +197,8 @@ def test_prepare_metric_space_and_refusals(tmp_path):
     files = prepare_metric_space("eeg2img_retrieval", tmp_path, "org/eeg2img_retrieval")
     assert files == ["README.md", "app.py", "eeg2img_retrieval.py", "features.py", "requirements.txt", "retrieval.py"]
     assert 'evaluate.load("org/eeg2img_retrieval")' in (tmp_path / "app.py").read_text()
+    card = (tmp_path / "README.md").read_text()  # the Space's card loads the Space, not a local folder
+    assert 'metric = evaluate.load("org/eeg2img_retrieval")' in card and "metrics/eeg2img_retrieval" not in card
     with pytest.raises(ValueError, match="unknown metric modules"):
         push_metrics("org", ["accuracy"])
     with pytest.raises(ValueError, match="org/name"):

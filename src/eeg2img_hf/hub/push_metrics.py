@@ -25,6 +25,7 @@ from evaluate.utils import launch_gradio_widget
 module = evaluate.load("{repo_id}")
 launch_gradio_widget(module)
 '''
+_LOCAL_COMMENT = "# the module folder written by `eeg2img build-metrics metrics` (offline; eeg2img_hf not needed):"
 
 
 def prepare_metric_space(name: str, staging: str | Path, repo_id: str) -> list[str]:
@@ -35,6 +36,13 @@ def prepare_metric_space(name: str, staging: str | Path, repo_id: str) -> list[s
         `ValueError`: for an unknown metric, or a `staging` folder that is not empty.
     """
     build_metric_module(name, staging)
+    card = Path(staging) / "README.md"
+    text = card.read_text(encoding="utf-8")
+    local = f'{_LOCAL_COMMENT}\nmetric = evaluate.load("metrics/{name}")\n'
+    if local not in text:
+        raise ValueError(f"the metric card of {name} lacks its loading example; reinstall eeg2img_hf")
+    card.write_text(text.replace(local, f'# this Space (eeg2img_hf not needed):\nmetric = evaluate.load("{repo_id}")\n'),
+                    encoding="utf-8")  # the card on the Hub shows how to load the Space itself
     (Path(staging) / "app.py").write_text(_APP.format(repo_id=repo_id))
     return sorted(p.name for p in Path(staging).iterdir())
 
