@@ -22,4 +22,6 @@ COMMAND_MODULES = (
     "push_model",
     "build_metrics",
     "push_metrics",
+    "build_space",
+    "push_space",
 )

@@ -41,8 +41,8 @@ def prepare_metric_space(name: str, staging: str | Path, repo_id: str) -> list[s
     local = f'{_LOCAL_COMMENT}\nmetric = evaluate.load("metrics/{name}")\n'
     if local not in text:
         raise ValueError(f"the metric card of {name} lacks its loading example; reinstall eeg2img_hf")
-    card.write_text(text.replace(local, f'# this Space (eeg2img_hf not needed):\nmetric = evaluate.load("{repo_id}")\n'),
-                    encoding="utf-8")  # the card on the Hub shows how to load the Space itself
+    hub = f'# this Space (eeg2img_hf not needed):\nmetric = evaluate.load("{repo_id}")\n'
+    card.write_text(text.replace(local, hub), encoding="utf-8")  # the card on the Hub loads the Space itself
     (Path(staging) / "app.py").write_text(_APP.format(repo_id=repo_id))
     return sorted(p.name for p in Path(staging).iterdir())
 
