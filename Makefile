@@ -37,10 +37,12 @@ dist: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench_encoder.py
 
+# The quickstart's environment includes the Space's extra (gradio, mne): the command it prints at the end
+# starts the Space on its models, and mne writes its sample .fif file.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade --quiet pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[space]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from eeg2img_hf.utils.benchmark import count_flops, matmul_flops_per_s
+from eeg2img_hf.utils.benchmark import ISA_FLAGS, count_flops, environment, matmul_flops_per_s
 
 from testing_utils import load_script
 
@@ -69,3 +69,12 @@ def test_bench_train_gan_refuses_bad_options(bench_train_gan, capsys):
         with pytest.raises(SystemExit) as exit_info:
             module.parse_args(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_environment_records_cpu_isa_torch_threads_and_seeds():
+    env = environment({"train": 3})
+    assert env["torch"] == torch.__version__ and env["threads"] == torch.get_num_threads()
+    assert env["seeds"] == {"train": 3} and env["cpu_model"]
+    assert set(env["isa_flags"]) <= set(ISA_FLAGS)
+    assert env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert json.loads(json.dumps(env)) == env  # goes into result JSONs as it is

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 from datasets import Image as ImageFeature
+from datasets import load_from_disk
 from PIL import Image
 
 from eeg2img_hf.data import get_eeg_info, validate_eeg_dataset
@@ -17,6 +18,7 @@ from eeg2img_hf.data.converters.things_eeg2 import (
     convert_things_eeg2,
     load_things_npy,
 )
+from eeg2img_hf.hub import render_dataset_card
 from eeg2img_hf.utils.errors import BadInputFileError
 from eeg2img_hf.utils.safe_pickle import UnsafePickleError
 
@@ -24,15 +26,20 @@ TRAIN_CONCEPTS = ["00001_aardvark", "00002_abacus", "00003_accordion", "00004_ac
 TEST_CONCEPTS = ["00001_aircraft_carrier", "00002_antelope"]
 TRAIN_IMAGES, TRAIN_REPS, TEST_REPS = 2, 4, 5
 TIMES = np.round(np.arange(-0.2, 0.8, 0.01), 2)
+THINGS_IDS = ["aardvark", "abacus", "accordion", "acorn", "air_conditioner", "aircraft_carrier", "altar", "antelope"]
+"""A THINGS concept table in miniature: row i + 1 is THINGS_IDS[i] (the release numbers concepts by this table)."""
 
 
 def _eeg(rng, n_images, n_reps):
     return rng.normal(size=(n_images, n_reps, len(THINGS_EEG2_CHANNELS), len(TIMES)))  # float64, as released
 
 
-def make_release(root, subjects=(1, 2), arrays=False):
-    """`root/eeg/sub-XX/*.npy` and `root/images/{training,test}_images/<concept>/<file>.jpg` + image_metadata.npy."""
+def make_release(root, subjects=(1, 2), arrays=False, things_numbers=True):
+    """`root/eeg/sub-XX/*.npy` and `root/images/{training,test}_images/<concept>/<file>.jpg` + image_metadata.npy
+    (with the release's `*_img_concepts_THINGS` entries unless `things_numbers=False`)."""
     meta = {"train_img_concepts": [], "train_img_files": [], "test_img_concepts": [], "test_img_files": []}
+    if things_numbers:
+        meta.update(train_img_concepts_THINGS=[], test_img_concepts_THINGS=[])
     for part, folder, concepts, n_images in (("train", "training_images", TRAIN_CONCEPTS, TRAIN_IMAGES),
                                              ("test", "test_images", TEST_CONCEPTS, 1)):
         for c, concept in enumerate(concepts):
@@ -44,6 +51,8 @@ def make_release(root, subjects=(1, 2), arrays=False):
                     root / "images" / folder / concept / file)
                 meta[f"{part}_img_concepts"].append(concept)
                 meta[f"{part}_img_files"].append(file)
+                if things_numbers:
+                    meta[f"{part}_img_concepts_THINGS"].append(f"{THINGS_IDS.index(name) + 1:05d}_{name}")
     if arrays:
         meta = {k: np.array(v) for k, v in meta.items()}
     np.save(root / "images" / "image_metadata.npy", meta)
@@ -93,7 +102,9 @@ def test_convert_rows_labels_eeg_and_zero_shot_split(tmp_path, release):
     np.testing.assert_array_equal(test["eeg"][-1], data[(2, "test")][1, -1].astype(np.float32))
     assert test["repetition"].tolist()[:TEST_REPS] == list(range(TEST_REPS)) and set(test["subject"]) == {1, 2}
     assert test["image_id"][0] == "test_images/00001_aircraft_carrier/aircraft_carrier_00s.jpg"
-    assert set(test["session"]) == {-1} and set(test["block"]) == {-1} and set(test["things_index"]) == {-1}
+    assert set(test["session"]) == {-1} and set(test["block"]) == {-1}
+    # things_index from the release's *_THINGS entries (aircraft_carrier: row 6, antelope: row 8)
+    assert test["things_index"].tolist() == ([6] * TEST_REPS + [8] * TEST_REPS) * 2
     assert set(test["official_split"]) == {"test"}
     raw = ds["test"].cast_column("image", ImageFeature(decode=False))[0]["image"]["bytes"]
     assert raw == (images_dir / "test_images" / "00001_aircraft_carrier" / "aircraft_carrier_00s.jpg").read_bytes()
@@ -104,6 +115,8 @@ def test_convert_rows_labels_eeg_and_zero_shot_split(tmp_path, release):
     assert info["split"]["counts"]["test"] == {"trials": 20, "images": 2, "subjects": 2, "blocks": 0, "classes": 2}
     assert info["subjects"] == [1, 2] and info["times_s"] == [-0.2, 0.79]
     assert "CC-BY-4.0" in info["license"] and "THINGS" in info["license"]
+    assert info["things_index"].startswith("from image_metadata.npy (train_img_concepts_THINGS")
+    assert info["eeg_dtype"]["stored"] == "float32" and info["eeg_dtype"]["source"] == "float64"
     # the validation concepts are a seeded draw
     again = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "again", val_fraction=0.2, seed=3)
     assert get_eeg_info(again)["split"]["validation"]["concepts"] == info["split"]["validation"]["concepts"]
@@ -114,6 +127,7 @@ def test_average_subjects_and_things_index(tmp_path, release):
     tsv = tmp_path / "things_concepts.tsv"
     ids = ["aardvark", "abacus", "accordion", "acorn", "air_conditioner", "aircraft_carrier", "altar", "antelope"]
     tsv.write_text("Word\tuniqueID\n" + "".join(f"{u.replace('_', ' ')}\t{u}\n" for u in ids))
+    assert ids == THINGS_IDS  # the table and the release's *_THINGS numbers agree
     ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", subjects=[2], average="both", val_fraction=0.0,
                              things_concepts=tsv)
     assert list(ds) == ["train", "test"]
@@ -126,6 +140,42 @@ def test_average_subjects_and_things_index(tmp_path, release):
     assert steps == ["from_things_eeg2_preprocessed", "average_repetitions"]
     only_test = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "t", subjects=[1], average="test")
     assert len(only_test["test"]) == 2 and len(only_test["train"]) + len(only_test["validation"]) == 40
+
+
+def test_things_index_without_things_keys_and_disagreeing_table(tmp_path):
+    eeg_dir, images_dir, _ = make_release(tmp_path, subjects=(1,), things_numbers=False)
+    ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", val_fraction=0.0)
+    assert set(_columns(ds["test"], "things_index")["things_index"]) == {-1}
+    assert get_eeg_info(ds)["things_index"] == "not given (-1)"
+    release = make_release(tmp_path / "official", subjects=(1,))
+    tsv = tmp_path / "shuffled.tsv"
+    tsv.write_text("uniqueID\n" + "".join(f"{u}\n" for u in reversed(THINGS_IDS)))
+    with pytest.raises(BadInputFileError, match=r"shuffled.tsv: the rows of concepts \['aardvark', .*differ"):
+        convert_things_eeg2(*release[:2], tmp_path / "refused", things_concepts=tsv)
+    meta = load_things_npy(release[1] / "image_metadata.npy", [], optional=["train_img_concepts_THINGS"])
+    np.save(release[1] / "image_metadata.npy", {**load_things_npy(release[1] / "image_metadata.npy", [
+        "train_img_concepts", "train_img_files", "test_img_concepts", "test_img_files"]), **meta})
+    with pytest.raises(BadInputFileError, match=r"image_metadata.npy: has 'train_img_concepts_THINGS' but not"):
+        convert_things_eeg2(*release[:2], tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
+def test_eeg_dtype_float64_keeps_the_release_values(tmp_path, release):
+    eeg_dir, images_dir, data = release
+    ds = convert_things_eeg2(eeg_dir, images_dir, tmp_path / "out", subjects=[1], val_fraction=0.0,
+                             eeg_dtype="float64")
+    validate_eeg_dataset(ds)
+    assert ds["test"].features["eeg"].dtype == "float64"
+    stored = np.array(ds["test"].select(range(TEST_REPS))["eeg"])  # python floats: the stored doubles
+    np.testing.assert_array_equal(stored, data[(1, "test")][0])  # exactly the file's values
+    assert _columns(ds["test"], "eeg")["eeg"].dtype == np.float32  # the numpy view hands models float32
+    info = get_eeg_info(ds)
+    assert info["eeg_dtype"]["stored"] == "float64" and info["preprocessing"][0]["dtype"] == "float64"
+    assert "EEG values are stored as **float64**" in str(render_dataset_card(ds))
+    assert "EEG values are stored as **float32**" in str(render_dataset_card(convert_things_eeg2(
+        eeg_dir, images_dir, tmp_path / "narrow", subjects=[1], val_fraction=0.0)))
+    with pytest.raises(ValueError, match="eeg_dtype must be one of"):
+        convert_things_eeg2(eeg_dir, images_dir, tmp_path / "bad", eeg_dtype="float16")
 
 
 def test_metadata_as_numpy_string_arrays(tmp_path):
@@ -224,6 +274,14 @@ def test_cli_convert_things_eeg2(tmp_path, release, capsys):
     assert not (tmp_path / "ran").exists() and (out / "dataset_dict.json").exists()  # the old dataset is kept
     assert main(["convert", "things-eeg2", str(eeg_dir), str(images_dir), str(eeg_dir / "sub-01" / "x")]) == 2
     assert "destroy the input" in capsys.readouterr().err  # an output inside an input is refused
+    wide = tmp_path / "wide"
+    assert main(["convert", "things-eeg2", str(eeg_dir), str(images_dir), str(wide), "--subjects", "2",
+                 "--eeg-dtype", "float64"]) == 0
+    assert get_eeg_info(load_from_disk(str(wide)))["eeg_dtype"]["stored"] == "float64"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own refusal: exit 2, usage and one error line
+        main(["convert", "things-eeg2", str(eeg_dir), str(images_dir), str(tmp_path / "x"), "--eeg-dtype", "int8"])
+    assert exit_info.value.code == 2 and "--eeg-dtype: invalid choice: 'int8'" in capsys.readouterr().err
 
 
 def test_header_reader_is_numpy_only(tmp_path):

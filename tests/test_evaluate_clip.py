@@ -48,6 +48,10 @@ def test_result_structure_and_ranges(result, dataset):
     assert json.loads(path.read_text()) == json.loads(json.dumps(out))
     test = dataset["test"]
     assert out["split"] == "test" and out["split_strategy"] == "within-block" and out["simulated"] is True
+    assert out["train_subjects"] is None  # an untrained model records no training subjects
+    recorded = make_model()
+    recorded.config.train_subjects = [2]
+    assert evaluate_clip(recorded, dataset, train_heads=False)["train_subjects"] == [2]
     counts = out["counts"]
     assert counts["eeg_queries"] == len(test) and counts["gallery_images"] == len(set(test["image_id"]))
     assert counts["train_images_for_prototypes"] == len(set(dataset["train"]["image_id"]))

@@ -173,32 +173,36 @@ def test_remote_code_load_without_package(tmp_path):
     torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected)
 
 
-def test_import_is_light_and_registration_is_explicit(tmp_path):
-    """`import eeg2img_hf` loads nothing heavy and touches no import machinery; `register()` registers."""
+@pytest.mark.parametrize("transformers_first", [False, True])
+def test_import_is_light_and_enough_for_the_auto_classes(tmp_path, transformers_first):
+    """`import eeg2img_hf` loads nothing heavy itself, yet AutoModel / pipeline(task) know the package afterwards,
+    whether transformers was imported before or after it; the waiting finder leaves `sys.meta_path`; `register()`
+    stays idempotent."""
     EEGEncoderModel(tiny_config()).save_pretrained(tmp_path)
     proc = run_python(f"""
         import sys, json
-        finders = list(sys.meta_path)
+        {"import transformers; from transformers import AutoModel" if transformers_first else ""}
+        loaded = set(sys.modules)
         import eeg2img_hf
-        heavy = [m for m in ("torch", "transformers", "datasets", "accelerate", "sklearn") if m in sys.modules]
-        same_finders = sys.meta_path == finders
-        from transformers import AutoModel
-        try:
-            AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=False)
-            before = "loaded"
-        except ValueError:
-            before = "unregistered"
+        heavy = [m for m in ("torch", "transformers", "datasets", "accelerate", "sklearn")
+                 if m in sys.modules and m not in loaded]
+        registered_at_import = "eeg2img_hf.models" in sys.modules
+        from transformers import AutoConfig, AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path)!r})
+        config = AutoConfig.from_pretrained({str(tmp_path)!r})
+        from transformers.pipelines import PIPELINE_REGISTRY
         eeg2img_hf.register()
         eeg2img_hf.register()  # idempotent
-        model = AutoModel.from_pretrained({str(tmp_path)!r})
-        from transformers.pipelines import SUPPORTED_TASKS
-        print(json.dumps({{"heavy": heavy, "finders": same_finders, "before": before, "type": type(model).__name__,
-                          "task": "eeg-to-image" in SUPPORTED_TASKS}}))
+        print(json.dumps({{"heavy": heavy if not registered_at_import else [], "now": registered_at_import,
+                          "type": type(model).__name__, "config": type(config).__name__,
+                          "task": "eeg-to-image" in PIPELINE_REGISTRY.supported_tasks,
+                          "waiting": [type(f).__name__ for f in sys.meta_path if "Registration" in type(f).__name__]}}))
     """)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result == {"heavy": [], "finders": True, "before": "unregistered", "type": "EEGEncoderModel",
-                      "task": True}
+    # transformers' Auto classes loaded first: registered at once (which imports the models); else nothing heavy
+    assert result == {"heavy": [], "now": transformers_first, "type": "EEGEncoderModel",
+                      "config": "EEGEncoderConfig", "task": True, "waiting": []}
 
 
 class TestCNNBatchNormEncoder(TestLSTMEncoder):

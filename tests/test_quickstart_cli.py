@@ -45,11 +45,23 @@ def test_quickstart_fast_every_stage_loads_and_resumes(tmp_path):
     assert (tmp_path / "gan" / "samples" / "seed0000.png").stat().st_size > 0 and gan["grid_png"].endswith(".png")
     assert (tmp_path / "judge" / "model.safetensors").is_file()
     assert (tmp_path / "encoder" / "model" / "tsne_test.png").exists()
-    # how to load each model and start the Space, with the real paths
+    # how to load each model and start the Space, with the real paths; the log has no library progress bars
     for name in MODELS:
         assert str(tmp_path / name / "model") in proc.stdout
-    assert f"EEG2IMG_GAN={tmp_path / 'gan' / 'model'}" in proc.stdout
-    assert f"EEG2IMG_DATASET={tmp_path / 'dataset_thoughtviz'}" in proc.stdout
+    assert f"EEG2IMG_QUICKSTART={tmp_path}" in proc.stdout
+    for bar in ("Loading weights", "Writing model shards", "Saving the dataset", "--resume: no checkpoint"):
+        assert bar not in proc.stdout + proc.stderr
+    assert "image-classifier judge:" in proc.stderr and "evaluate-gan: generated images:" in proc.stderr
+    # the printed next steps run as printed: the Python code in a fresh process, the Space command in a shell
+    code = quickstart.usage_code(tmp_path)
+    assert code in proc.stdout
+    ran = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert (tmp_path / "generated.png").stat().st_size > 0 and (tmp_path / "reconstructed.png").stat().st_size > 0
+    command = next(line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("EEG2IMG_QUICKSTART="))
+    assert command.endswith("spaces/eeg2img-demo/app.py")
+    page = _serve_and_fetch(command, "/config")
+    assert "**Judge**" in page and "**Dataset** (simulated)" in page  # the judge and the test trials are there
     # every folder: card (parses, says simulated / from scratch), evaluation JSON next to it
     for name in MODELS:
         model_dir = tmp_path / name / "model"
@@ -89,11 +101,55 @@ def test_quickstart_fast_every_stage_loads_and_resumes(tmp_path):
     assert all(stage["reused"] for stage in rerun["stages"].values())
 
 
+def _serve_and_fetch(command: str, path: str, timeout: float = 180) -> str:
+    """Run a shell `command` that starts a Gradio app (on a free port), fetch `path` once it answers, stop it."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    server = subprocess.Popen(command, shell=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stdout.read()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                    return response.read().decode()
+            except OSError:
+                time.sleep(1)
+        raise AssertionError(f"{command!r} did not answer on port {port} within {timeout} s")
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
 def test_stages_option_runs_a_subset_and_checks_dependencies(tmp_path):
     with pytest.raises(ValueError, match="needs the finished stage"):
         run_quickstart(tmp_path, fast=True, stages="encoder")
     results = run_quickstart(tmp_path, fast=True, stages="simulate,report")
     assert list(results["stages"]) == ["simulate"]
+    # sample inputs for the next steps: one test trial, its stimulus, one trial per class as MNE epochs
+    import mne
+    import numpy as np
+    from PIL import Image
+
+    from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
+
+    test = load_eeg_dataset(str(tmp_path / "dataset_thoughtviz"))["test"]
+    np.testing.assert_array_equal(np.load(tmp_path / "sample_trial.npy"), np.asarray(test[0]["eeg"], np.float32))
+    assert Image.open(tmp_path / "sample_image.png").size == test[0]["image"].size
+    epochs = mne.read_epochs(tmp_path / "sample_trials-epo.fif", verbose="error")
+    assert epochs.ch_names == get_eeg_info(test)["ch_names"] and epochs.info["sfreq"] == 128.0
+    labels = np.asarray(test["label"])
+    assert list(epochs.events[:, 2]) == list(range(10))  # one trial per class, in class order
+    first_of_class_3 = np.asarray(test[int(np.flatnonzero(labels == 3)[0])]["eeg"])
+    np.testing.assert_allclose(epochs.get_data()[3], first_of_class_3, rtol=1e-6)
+    assert results["samples"]["trial"] == str(tmp_path / "sample_trial.npy")
     assert results["stages"]["simulate"]["counts"] == {"train": 360, "validation": 120, "test": 120}
     assert (tmp_path / "results.json").is_file() and "| simulate |" in (tmp_path / "results.md").read_text()
     # a default run must not reuse (or overwrite) a --fast run's folder

@@ -1,20 +1,22 @@
-"""Docs test: every fenced ```python block of README.md runs, in order, offline, in a temporary working directory.
+"""Docs test: every fenced ```python block of README.md and of the `docs/` pages runs, in order, offline, in a
+temporary working directory.
 
 How the blocks run:
-* One test per block, id `<heading slug>-<index>`; blocks share one namespace and run in README order (a block
-  selected alone with `-k` first runs the blocks above it, so names they define, such as `ds`, exist).
+* One test per block, id `<page>-<heading slug>-<index>`; the blocks of one page share one namespace and run in
+  page order (a block selected alone with `-k` first runs the blocks above it on its page, so names they define,
+  such as `ds`, exist).
 * The working directory is a temporary folder holding what the README's relative paths point at: tiny random
   models saved with `save_pretrained` from `.from_preset("tiny")` configs (`runs/gan/model` EEGStyleGAN-ADA,
   `runs/clip/model` EEGClip + image processor, `runs/i2e/model` image -> EEG + image processor), a tiny
   simulated dataset saved at `data/eegcvpr40-5-95`, and `cat.png`.
-  The same models (plus a tiny encoder) and dataset are also under `outputs/quickstart/` as the quickstart
-  writes them, for usage code copied from its output.
+  The same models (plus a tiny encoder), dataset and sample trial are also under `outputs/quickstart/` as the
+  quickstart writes them, for the README's load-and-generate example and usage code copied from its output.
 * Free variables (set in `readme_env`): `eeg` (torch float32 `(2, 14, 32)`), `eeg_trial` (numpy float32
   `(14, 32)`), `imgs` (2 PIL images, paired with `eeg`: the block asks for the loss), `dataset` (a tiny
   simulated ThoughtViz-shaped DatasetDict), `gallery` (its test split), `pil_image`; the tiny models use the
   ThoughtViz shape 14 x 32 so that these fit every block.
 * Bare expressions (`ds["train"].features`) are evaluated and kept, so `CHECKS` can compare them with what the
-  README's comments claim; tracebacks point at README line numbers.
+  page's comments claim; tracebacks point at the page's line numbers.
 
 Exclusion rule: blocks with no executable statement (only comments) or written as doctest output (`>>>`
 lines) are illustrative; they are reported as skipped. `SKIPS` lists blocks skipped by their text, each with a
@@ -59,6 +61,8 @@ pytestmark = pytest.mark.integration  # README execution: `make test-integration
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = Path(__file__).resolve().parent
 README = REPO_ROOT / "README.md"
+PAGES = [README, *sorted((REPO_ROOT / "docs").glob("*.md"))]
+"""Every page whose ```python blocks run: the README, then the docs pages in name order."""
 N_CHANS, N_TIMES, EMBED = 14, 32, 12  # ThoughtViz shape; EMBED: the tiny GAN's / image -> EEG model's space
 TINY_SIM = {"n_subjects": 2, "classes": ["Apple", "Car", "Dog"], "images_per_class": 2, "trials_per_block": 3,
             "n_blocks_per_class": 2, "image_size": 32}
@@ -135,6 +139,12 @@ def _check_eeg_to_image(ns: dict, exprs: list) -> None:
     assert isinstance(ns["image"], Image.Image) and ns["image"].size == (16, 16)  # the tiny GAN's resolution
 
 
+def _check_load_and_generate(ns: dict, exprs: list) -> None:
+    assert tuple(ns["embedding"].shape) == (1, EMBED)
+    assert isinstance(ns["image"], Image.Image) and ns["image"].size == (16, 16)
+    assert Image.open("generated.png").size == (16, 16)
+
+
 def _check_clip(ns: dict, exprs: list) -> None:
     out = ns["out"]
     assert out.logits_per_eeg.shape == (len(ns["eeg"]), len(ns["imgs"]))
@@ -173,6 +183,7 @@ CHECKS: list[tuple[str, Callable[[dict, list], None]]] = [
     ("train_encoder(args)", _check_training),
     ("images = model(eeg_values=eeg", _check_gan),
     ('pipeline("eeg-to-image", model="runs/gan/model")', _check_eeg_to_image),
+    ('pipeline("eeg-to-image", model=f"{qs}/gan/model")', _check_load_and_generate),
     ("out.logits_per_eeg", _check_clip),
     ('pipeline("eeg-image-retrieval"', _check_retrieval),
     ('pipeline("image-to-eeg-to-image"', _check_image_to_eeg),
@@ -182,19 +193,21 @@ HUB_CHECKS: list[tuple[str, Callable[[dict], None]]] = [
     ('AutoModel.from_pretrained("your-org/eegstylegan-cvpr40", trust_remote_code=True)', _check_hub_model),
 ]
 
-BLOCKS = extract_python_blocks(README.read_text(encoding="utf-8"))
+PAGE_BLOCKS = {page.relative_to(REPO_ROOT).as_posix(): extract_python_blocks(page.read_text(encoding="utf-8"))
+               for page in PAGES}
+BLOCKS = [(page, block) for page, blocks in PAGE_BLOCKS.items() for block in blocks]
 
 
 def _params() -> list:
     params = []
-    for block in BLOCKS:
+    for page, block in BLOCKS:
         marks = []
         skip = [reason for text, reason in SKIPS if text in block.code]
         if block.is_illustrative:
             marks.append(pytest.mark.skip(reason="illustrative block (comments or >>> output only)"))
         elif skip:
             marks.append(pytest.mark.skip(reason=skip[0]))
-        params.append(pytest.param(block, id=block.test_id, marks=marks))
+        params.append(pytest.param(page, block, id=f"{Path(page).stem}-{block.test_id}", marks=marks))
     return params
 
 
@@ -249,6 +262,7 @@ def readme_env(tmp_path_factory) -> dict[str, Any]:
     picture.save(root / "cat.png")
     eeg_trial = np.asarray(dataset["test"][0]["eeg"], dtype=np.float32)
     np.save(root / "eeg_trial.npy", eeg_trial)
+    np.save(root / "outputs/quickstart/sample_trial.npy", eeg_trial)
     free = {
         "eeg": torch.rand(2, N_CHANS, N_TIMES, generator=torch.Generator().manual_seed(0)) + 0.1,
         "eeg_trial": eeg_trial,
@@ -258,23 +272,25 @@ def readme_env(tmp_path_factory) -> dict[str, Any]:
         "gallery": dataset["test"],
         "pil_image": picture,
     }
-    return {"root": root, "namespace": {"__name__": "__readme__", **free}, "done": set(), "free": set(free)}
+    return {"root": root, "namespaces": {page: {"__name__": "__readme__", **free} for page in PAGE_BLOCKS},
+            "done": set(), "free": set(free)}
 
 
 def _is_hub_block(block: ReadmeBlock) -> bool:
     return "your-org/" in block.code
 
 
-def _run_in_process(block: ReadmeBlock, env: dict[str, Any]) -> None:
+def _run_in_process(page: str, block: ReadmeBlock, env: dict[str, Any]) -> None:
+    namespace = env["namespaces"][page]
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(env["root"])
         for text, patch, _reason in PATCHES:
             if text in block.code:
                 patch(monkeypatch)
-        exprs = execute_block(block.code, env["namespace"], first_line=block.first_line)
+        exprs = execute_block(block.code, namespace, filename=page, first_line=block.first_line)
         for text, check in CHECKS:
             if text in block.code:
-                check(env["namespace"], exprs)
+                check(namespace, exprs)
 
 
 RUNNER = r"""
@@ -291,7 +307,7 @@ if spec["code"] is not None:
         sys.modules["eeg2img_hf"] = None  # the package must not be needed
     import numpy as np
     ns = {"__name__": "__readme__", "eeg_trial": np.load("eeg_trial.npy")}
-    exprs = execute_block(spec["code"], ns, first_line=spec["first_line"])
+    exprs = execute_block(spec["code"], ns, filename=spec["page"], first_line=spec["first_line"])
     names = {k: describe(v) for k, v in ns.items() if not k.startswith("__") and type(v).__name__ != "module"}
     print("RESULT" + json.dumps({"names": names, "exprs": [describe(e) for e in exprs]}))
 """
@@ -309,13 +325,13 @@ def _subprocess(spec: dict, env: dict[str, str], cwd: Path) -> dict | None:
     return json.loads(lines[-1][len("RESULT") :]) if lines else None
 
 
-def _run_hub_block(block: ReadmeBlock, env: dict[str, Any], hub, hf_home: Path) -> None:
+def _run_hub_block(page: str, block: ReadmeBlock, env: dict[str, Any], hub, hf_home: Path) -> None:
     named = sorted(set(re.findall(r"your-org/[A-Za-z0-9._-]+", block.code)))
     unmapped = [repo for repo in named if repo not in HUB_REPOS]
-    assert not unmapped, f"README block {block.test_id} names Hub repos that HUB_REPOS does not map: {unmapped}"
+    assert not unmapped, f"{page} block {block.test_id} names Hub repos that HUB_REPOS does not map: {unmapped}"
     pushes = [[HUB_REPOS[repo][0], HUB_REPOS[repo][1], repo] for repo in named]
     client = hub.client_env(hf_home=hf_home)
-    spec = {"code": block.code, "first_line": block.first_line}
+    spec = {"code": block.code, "first_line": block.first_line, "page": page}
     if imports_module(block.code, "eeg2img_hf"):  # the block uses the package: push and run in one interpreter
         summary = _subprocess({**spec, "pushes": pushes, "no_package": False}, client, env["root"])
     else:
@@ -327,28 +343,29 @@ def _run_hub_block(block: ReadmeBlock, env: dict[str, Any], hub, hf_home: Path) 
             check(summary)
 
 
-def _run(block: ReadmeBlock, env: dict[str, Any], request: pytest.FixtureRequest) -> None:
+def _run(page: str, block: ReadmeBlock, env: dict[str, Any], request: pytest.FixtureRequest) -> None:
     if _is_hub_block(block):
         hub = request.getfixturevalue("hub_server")
-        _run_hub_block(block, env, hub, env["root"] / f"hf-home-{block.index}")
+        _run_hub_block(page, block, env, hub, env["root"] / f"hf-home-{Path(page).stem}-{block.index}")
     else:
-        _run_in_process(block, env)
-    env["done"].add(block.index)
+        _run_in_process(page, block, env)
+    env["done"].add((page, block.index))
 
 
-@pytest.mark.parametrize("block", _params())
-def test_readme_block(block: ReadmeBlock, readme_env: dict[str, Any], request: pytest.FixtureRequest) -> None:
-    for earlier in BLOCKS[: block.index]:  # a block selected alone still sees the names defined above it
-        if earlier.index in readme_env["done"] or earlier.is_illustrative or _is_hub_block(earlier):
+@pytest.mark.parametrize("page, block", _params())
+def test_readme_block(page: str, block: ReadmeBlock, readme_env: dict[str, Any],
+                      request: pytest.FixtureRequest) -> None:
+    for earlier in PAGE_BLOCKS[page][: block.index]:  # a block selected alone sees the names defined above it
+        if (page, earlier.index) in readme_env["done"] or earlier.is_illustrative or _is_hub_block(earlier):
             continue
         if any(text in earlier.code for text, _ in SKIPS):
             continue
         try:
-            _run(earlier, readme_env, request)
+            _run(page, earlier, readme_env, request)
         except Exception as error:  # noqa: BLE001
-            pytest.fail(f"README block {earlier.test_id} (line {earlier.first_line}), which block "
+            pytest.fail(f"{page} block {earlier.test_id} (line {earlier.first_line}), which block "
                         f"{block.test_id} follows, failed: {error!r}")
-    _run(block, readme_env, request)
+    _run(page, block, readme_env, request)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -402,8 +419,7 @@ def test_execute_block_keeps_expressions_and_readme_line_numbers() -> None:
 
 
 def test_readme_has_python_blocks_and_every_check_matches_one() -> None:
-    assert BLOCKS, "README.md has no ```python block"
+    assert PAGE_BLOCKS["README.md"], "README.md has no ```python block"
     keys = [text for text, *_ in (*CHECKS, *HUB_CHECKS, *PATCHES, *SKIPS)]
-    unused = [text for text in keys if not any(text in block.code for block in BLOCKS)]
-    if unused:  # the README is edited independently: report stale entries without failing the suite
-        pytest.skip(f"README no longer contains {unused}: these checks/patches/skips in test_readme.py are unused")
+    unused = [text for text in keys if not any(text in block.code for _, block in BLOCKS)]
+    assert not unused, f"no page contains {unused}: update these checks/patches/skips of test_readme.py"

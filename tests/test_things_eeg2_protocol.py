@@ -8,10 +8,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from datasets import DatasetDict, concatenate_datasets
 
 from eeg2img_hf.cli import main
-from eeg2img_hf.data import simulate_dataset
-from eeg2img_hf.evaluation.things_protocol import PUBLISHED_THINGS_EEG2, way_accuracy
+from eeg2img_hf.data import dataset_subjects, simulate_dataset
+from eeg2img_hf.evaluation.evaluate_clip import evaluate_clip
+from eeg2img_hf.evaluation.things_protocol import (
+    PUBLISHED_THINGS_EEG2,
+    REGIME_DEFINITIONS,
+    subject_regime,
+    way_accuracy,
+)
 from eeg2img_hf.models import EEGClipConfig, EEGClipModel, make_image_processor
 from eeg2img_hf.training.image_features import compute_image_features, load_image_features
 from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
@@ -79,9 +86,9 @@ def _drawn_sets(scores, target, concept, k, draws, rng) -> dict[str, float]:
     return {"top1": float(np.mean(hits1)), "top5": float(np.mean(hits5))}
 
 
-def _tiny_model(**overrides) -> EEGClipModel:
+def _tiny_model(n_chans=17, n_times=100, **overrides) -> EEGClipModel:
     torch.manual_seed(0)
-    config = EEGClipConfig.from_preset("things-eeg2-tsconv", encoder_config={"n_chans": 17, "n_times": 100},
+    config = EEGClipConfig.from_preset("things-eeg2-tsconv", encoder_config={"n_chans": n_chans, "n_times": n_times},
                                        vision_config={"model_type": "resnet", "embedding_size": 8,
                                                       "hidden_sizes": [8, 12], "depths": [1, 1],
                                                       "layer_type": "basic"}, image_size=32, **overrides)
@@ -163,12 +170,15 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     record = json.loads((tmp_path / "dep" / "model" / "eeg2img_training.json").read_text())
     assert record["train_subjects"] == [1] and record["image_features"] == str(features)
     assert json.loads((tmp_path / "loso" / "model" / "eeg2img_training.json").read_text())["train_subjects"] == [2]
+    for run, trained in (("dep", [1]), ("loso", [2])):  # the model's own config records its training subjects
+        config = json.loads((tmp_path / run / "model" / "config.json").read_text())
+        assert config["train_subjects"] == trained and config["dataset_subjects"] == [1, 2]
     results = {}
     for run in ("dep", "loso"):
         out = tmp_path / f"{run}.json"
         line = _cli(["evaluate-clip", str(tmp_path / run / "model"), "--dataset", str(data_dir), "--protocol",
                      "things-zero-shot", "--subjects", "1", "--output", str(out)], capsys)
-        assert line["mean_over_subjects"]["averaged"]["2-way"]["top1"] is not None
+        assert line["mean_over_subjects"]["averaged"]["2-way"]["top1"] is not None and line["train_subjects"]
         results[run] = json.loads(out.read_text())
     assert results["dep"]["regime"] == "subject-dependent" and results["loso"]["regime"] == "leave-one-subject-out"
     dep = results["dep"]
@@ -187,3 +197,83 @@ def test_cli_features_train_subject_regimes_and_zero_shot_protocol(clip_dir, dat
     assert main([*common[:5], "--vision-model", str(clip_dir), "--image-features", str(tmp_path / "dep.json"),
                  "--output-dir", str(other / "run"), "--epochs", "1"]) == 2
     assert "image-features" in capsys.readouterr().err
+
+
+def test_regime_labels_follow_the_literature():
+    everyone = [1, 2, 3, 4]
+    assert subject_regime([2], everyone, 2) == "subject-dependent"
+    assert subject_regime([1, 3, 4], everyone, 2) == "leave-one-subject-out"
+    assert subject_regime([1], everyone, 3) == "cross-subject"  # one other subject is not "every other subject"
+    assert subject_regime([1, 3], everyone, 2) == "cross-subject"
+    assert subject_regime([1, 2, 3, 4], everyone, 2) == "joint" and subject_regime([2, 3], everyone, 2) == "joint"
+    assert subject_regime(None, everyone, 2) == "unknown" and subject_regime([], everyone, 2) == "unknown"
+    # subjects the model was trained on count as the dataset's even when the evaluated dataset lacks them
+    assert subject_regime([1, 3, 4], [2], 2) == "leave-one-subject-out"
+    assert set(REGIME_DEFINITIONS) >= {"subject-dependent", "leave-one-subject-out", "cross-subject", "joint",
+                                       "unknown"}
+
+
+def _things_data(n_subjects=3):
+    return simulate_dataset("things-eeg2", **{**SIM, "n_subjects": n_subjects})
+
+
+def test_regimes_come_from_the_model_config_and_unknown_without_a_record(tmp_path):
+    data = _things_data()
+    model = _tiny_model()
+    result = evaluate_clip(model, data, protocol="things-zero-shot", subjects=[1, 2, 3])
+    assert result["regime"] == "unknown" and result["train_subjects"] is None
+    assert {r["regime"] for r in result["per_subject"].values()} == {"unknown"}
+    model.config.train_subjects, model.config.dataset_subjects = [1], [1, 2, 3]
+    model.save_pretrained(tmp_path / "dep")
+    result = evaluate_clip(str(tmp_path / "dep"), data, protocol="things-zero-shot", output_json=tmp_path / "r.json")
+    regimes = {s: r["regime"] for s, r in result["per_subject"].items()}
+    assert regimes == {"1": "subject-dependent", "2": "cross-subject", "3": "cross-subject"}
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written["train_subjects"] == [1] and written["dataset_subjects"] == [1, 2, 3]
+    assert written["regime"] == ["cross-subject", "subject-dependent"] and "joint" in written["regime_definitions"]
+    model.config.train_subjects = [2, 3]
+    assert evaluate_clip(model, data, protocol="things-zero-shot", subjects=[1])["regime"] == "leave-one-subject-out"
+    only_one = DatasetDict({"test": data["test"].filter(lambda s: s == 1, input_columns="subject")})
+    assert dataset_subjects(only_one) == [1, 2, 3]  # the metadata's subjects count, not only the rows present
+    assert evaluate_clip(model, data, protocol="things-zero-shot", subjects=[2])["regime"] == "joint"
+
+
+def test_single_trial_figures_on_averaged_rows_are_refused():
+    data = _things_data(2)
+    first = data["test"].filter(lambda r: r == 0, input_columns="repetition")  # one row per subject and image
+    averaged = DatasetDict({**data, "test": first})
+    model = _tiny_model()
+    with pytest.raises(Eeg2ImgError, match="one row per subject and image") as refusal:
+        evaluate_clip(model, averaged, protocol="things-zero-shot", single_trial=True)
+    assert "--average train" in str(refusal.value) and "--no-single-trial" in str(refusal.value)
+    result = evaluate_clip(model, averaged, protocol="things-zero-shot")  # default: scored only when present
+    assert result["single_trial"] is False and list(result["mean_over_subjects"]) == ["averaged"]
+    assert result["per_subject"]["1"]["n_queries"] == {"averaged": 6}
+    full = evaluate_clip(model, data, protocol="things-zero-shot", single_trial=True)
+    assert full["single_trial"] is True and full["per_subject"]["1"]["n_queries"]["single_trial"] == 18
+
+
+def test_zero_shot_preconditions_refuse_seen_concepts_and_unmarked_splits(tmp_path, capsys):
+    data = _things_data(2)
+    model = _tiny_model()
+    leaky = DatasetDict({**data, "test": concatenate_datasets([data["test"], data["train"].select(range(3))])})
+    names = data["train"].features["label"].names
+    leaked = sorted({names[i] for i in data["train"].select(range(3))["label"]})
+    with pytest.raises(Eeg2ImgError, match=rf"{len(leaked)} of the {6 + len(leaked)} concepts of split 'test' also "
+                                           rf"appear in train / validation \(e.g. {leaked[0]}"):
+        evaluate_clip(model, leaky, protocol="things-zero-shot")
+    with pytest.raises(Eeg2ImgError, match="split 'validation' is a training split"):
+        evaluate_clip(model, data, split="validation", protocol="things-zero-shot")
+    # a ThoughtViz-shaped dataset: its 10 test concepts are all in training, and its split is not concept-disjoint
+    thoughtviz = simulate_dataset("thoughtviz", n_subjects=2, trials_per_block=3, n_blocks_per_class=1, image_size=32)
+    folder = tmp_path / "tv-model"
+    _tiny_model(n_chans=14, n_times=32).save_pretrained(folder)
+    data_dir = tmp_path / "tv"
+    thoughtviz.save_to_disk(str(data_dir))
+    assert main(["evaluate-clip", str(folder), "--dataset", str(data_dir), "--protocol", "things-zero-shot"]) == 2
+    err = capsys.readouterr().err
+    assert "10 of the 10 concepts of split 'test' also appear in train / validation" in err
+    assert "not marked as a THINGS-style zero-shot split" in err and "Traceback" not in err
+    unmarked = DatasetDict({"test": thoughtviz["test"]})
+    with pytest.raises(Eeg2ImgError, match=r"split \('within-block'\) is not marked as a THINGS-style zero-shot"):
+        evaluate_clip(str(folder), unmarked, protocol="things-zero-shot")

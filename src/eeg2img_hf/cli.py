@@ -4,9 +4,12 @@ happen inside the handlers so `eeg2img --help` stays fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import sys
+import warnings
 from typing import Any
 
 from .commands import COMMAND_MODULES
@@ -168,24 +171,36 @@ _BOMB_WARNING = r"Image size \(\d+ pixels\) exceeds limit"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the `eeg2img` command line; returns the exit status (0, or 2 for a user error).
+    """Run the `eeg2img` command line; returns the exit status (0, 2 for a user error, 130 for an interrupt).
 
     A user error (see `eeg2img_hf.utils.errors.user_error_message`) is printed as one or two lines on stderr,
     `eeg2img <command>: error: <what is wrong>` and possibly what to do, without a traceback; `--debug` (anywhere
-    on the command line) or `EEG2IMG_DEBUG=1` re-raises it instead. Other exceptions are bugs and keep their
-    traceback.
+    on the command line) or `EEG2IMG_DEBUG=1` re-raises it instead. An interrupt (Ctrl-C; SIGTERM in a trainer)
+    prints one line saying what was kept and how to continue. Other exceptions are bugs and keep their traceback.
     """
-    import warnings
-
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
-    ns = build_parser().parse_args(args)
-    from .utils.progress import configure_cli_logging  # after --help: keeps it free of transformers
+    ns = None
+    try:
+        ns = build_parser().parse_args(args)
+        return _run_command(ns, debug)
+    except KeyboardInterrupt as err:
+        if debug:
+            raise
+        print(interrupt_message(ns, args, err), file=sys.stderr)
+        return 130
+
+
+def _run_command(ns: argparse.Namespace, debug: bool) -> int:
+    """Runs the parsed command; user errors become two lines and status 2 (see [`main`])."""
+    from .utils.progress import configure_cli_logging, quiet_library_progress  # after --help: no transformers
 
     configure_cli_logging()  # progress lines and notes on stderr
+    # the trainers report their own progress: no "Loading weights" / "Saving the dataset" bars in their logs
+    quiet = quiet_library_progress() if ns.command.startswith("train-") else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet:
             warnings.filterwarnings("error", message=_BOMB_WARNING)
             ns.func(ns)
     except Exception as err:  # noqa: BLE001 - sorted into user errors and bugs just below
@@ -198,6 +213,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"eeg2img {ns.command}: {hint}", file=sys.stderr)
         return 2
     return 0
+
+
+def interrupt_message(ns: argparse.Namespace | None, args: list[str], err: BaseException) -> str:
+    """The one line printed for an interrupt: what was kept and the command that continues (as typed, plus
+    `--resume` for the trainers; the quickstart continues by itself)."""
+    if ns is None:
+        return "eeg2img: interrupted"
+    again = ["eeg2img", *args]
+    if hasattr(ns, "resume") and "--resume" not in args:
+        again.append("--resume")
+    again = shlex.join(again)
+    checkpoint = getattr(err, "checkpoint", None)
+    if checkpoint is not None:
+        return (f"eeg2img {ns.command}: interrupted after step {err.step}; checkpoint saved in {checkpoint}. "
+                f"Continue with: {again}")
+    if hasattr(ns, "resume") or ns.command == "quickstart":
+        return (f"eeg2img {ns.command}: interrupted; finished work and checkpoints written so far are kept. "
+                f"Continue with: {again}")
+    return f"eeg2img {ns.command}: interrupted"
 
 
 if __name__ == "__main__":

@@ -12,21 +12,27 @@ Stages, each written into one output folder and each resumable:
    stage-2 encoder), retrieval and zero-shot / trained-head classification;
 5. `image_to_eeg`: the image -> EEG-space model (`cpu-small`, MSE) and the image -> EEG -> image reconstruction
    judged by the same judge;
-6. `report`: `results.json` and `results.md` (headline figures, chance levels, seconds per stage).
+6. `report`: `results.json` and `results.md` (headline figures, chance levels, seconds per stage), and sample
+   inputs for the next steps: `sample_trial.npy` (one test trial), `sample_image.png` (its stimulus) and, when
+   mne is installed, `sample_trials-epo.fif` (one test trial per class as MNE epochs with channel names).
 
 Every model folder gets its evaluation JSON (`eval_results.json`) and a model card (`README.md`). A finished stage
 leaves `stages/<name>.json` and is skipped on a re-run; an interrupted trainer continues from its Accelerate
-checkpoint (`resume=True`).
+checkpoint. Progress lines carry the time left; transformers' and datasets' own progress bars are off. The run ends
+by printing code and a command that run as printed (the tests execute them).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .data import get_eeg_info, load_eeg_dataset, simulate_dataset
@@ -44,8 +50,9 @@ from .training import (
     train_gan,
     train_image_to_eeg,
 )
-from .training.common import write_json
+from .training.common import latest_checkpoint, write_json
 from .utils.outputs import create_output_dir, prepare_output_dir
+from .utils.progress import quiet_library_progress
 
 __all__ = ["QUICKSTART_OUTPUT_DIR", "QUICKSTART_STAGES", "QUICKSTART_SETTINGS", "find_quickstart_outputs",
            "parse_stages", "quickstart_layout", "results_markdown", "run_quickstart", "usage_text"]
@@ -55,6 +62,9 @@ QUICKSTART_OUTPUT_DIR = "outputs/quickstart"
 
 QUICKSTART_STAGES = ("simulate", "encoder", "gan", "clip", "image_to_eeg", "report")
 """Stage names in run order (`--stages` takes a comma-separated subset)."""
+
+SAMPLE_FILES = {"trial": "sample_trial.npy", "image": "sample_image.png", "epochs": "sample_trials-epo.fif"}
+"""Sample inputs the report stage writes into the output folder (the `.fif` file only when mne is installed)."""
 
 _DEPENDS = {"encoder": ("simulate",), "gan": ("simulate", "encoder"), "clip": ("simulate", "encoder"),
             "image_to_eeg": ("simulate", "encoder", "gan")}
@@ -198,6 +208,11 @@ class _Run:
         return record
 
 
+def _resume(run_dir: Path) -> bool:
+    """Continue a trainer from its latest checkpoint when an earlier (interrupted) quickstart left one."""
+    return latest_checkpoint(run_dir) is not None
+
+
 def _chance(n_classes: int) -> float:
     return 1.0 / n_classes
 
@@ -232,8 +247,9 @@ def _stage_simulate(run: _Run) -> dict[str, Any]:
 
 def _stage_encoder(run: _Run) -> dict[str, Any]:
     cfg = run.settings["encoder"]
-    args = EncoderTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
-                                                output_dir=str(run.out / "encoder"), resume=True, **cfg["overrides"])
+    out = run.out / "encoder"
+    args = EncoderTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), output_dir=str(out),
+                                                resume=_resume(out), **cfg["overrides"])
     summary = train_encoder(args)
     model_dir = Path(summary["model_dir"])
     result = evaluate_encoder(model_dir)
@@ -265,7 +281,7 @@ def _stage_gan(run: _Run) -> dict[str, Any]:
     cfg = run.settings["gan"]
     args = GANTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
                                             encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "gan"),
-                                            resume=True, **cfg["overrides"])
+                                            resume=_resume(run.out / "gan"), **cfg["overrides"])
     summary = train_gan(args)
     model_dir = Path(summary["model_dir"])
     resolution = json.loads((model_dir / "config.json").read_text())["img_resolution"]
@@ -294,7 +310,7 @@ def _stage_clip(run: _Run) -> dict[str, Any]:
     cfg = run.settings["clip"]
     args = ClipTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), simulate={},
                                              encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "clip"),
-                                             resume=True, **cfg["overrides"])
+                                             resume=_resume(run.out / "clip"), **cfg["overrides"])
     summary = train_clip(args)
     model_dir = Path(summary["model_dir"])
     result = evaluate_clip(model_dir, str(run.data_dir), output_json=model_dir / "eval_results.json",
@@ -318,8 +334,8 @@ def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
     cfg = run.settings["image_to_eeg"]
     args = ImageToEEGTrainingArguments.from_preset(
         cfg["preset"], encoder=str(run.model_dirs["encoder"]), dataset=str(run.data_dir),
-        generator=str(run.model_dirs["gan"]), output_dir=str(run.out / "image_to_eeg"), resume=True,
-        **cfg["overrides"])
+        generator=str(run.model_dirs["gan"]), output_dir=str(run.out / "image_to_eeg"),
+        resume=_resume(run.out / "image_to_eeg"), **cfg["overrides"])
     summary = train_image_to_eeg(args)
     model_dir = Path(summary["model_dir"])
     if not (run.judge_dir / "model.safetensors").is_file():
@@ -349,7 +365,7 @@ _TITLES = {"simulate": "simulating the ThoughtViz-shaped dataset",
            "gan": "training EEGStyleGAN-ADA on the frozen encoder, judge, evaluate_gan, image grid",
            "clip": "training + evaluating EEGClip (image tower from scratch)",
            "image_to_eeg": "training the image -> EEG model (MSE), image -> EEG -> image reconstruction",
-           "report": "writing results.json and results.md"}
+           "report": "writing results.json, results.md and sample inputs"}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -389,7 +405,8 @@ def run_quickstart(
     create_output_dir(run.out, command="quickstart", kind="quickstart")
     initial_threads = torch.get_num_threads()
     try:
-        records = _run_stages(run, wanted, threads, initial_threads)
+        with quiet_library_progress():
+            records = _run_stages(run, wanted, threads, initial_threads)
     finally:
         torch.set_num_threads(initial_threads)
     results = _report(run, records, wanted)
@@ -443,31 +460,106 @@ def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) ->
                "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}
     if "report" in wanted:
         print(f"[{len(QUICKSTART_STAGES)}/{len(QUICKSTART_STAGES)}] report: {_TITLES['report']}", flush=True)
+        if "simulate" in records:
+            results["samples"] = write_samples(run.data_dir, run.out)
         write_json(run.out / "results.json", results)
         (run.out / "results.md").write_text(results_markdown(results))
         print(results_markdown(results))
     return results
 
 
+def write_samples(data_dir: str | Path, out: str | Path) -> dict[str, str]:
+    """Sample inputs for the next steps, from the test split of the quickstart's dataset: the first test trial as
+    `sample_trial.npy` (float32, channels x samples) and its stimulus as `sample_image.png`; with mne installed,
+    one test trial per class as `sample_trials-epo.fif` (MNE epochs with the dataset's channel names and sampling
+    rate, event ids = class indices). Returns name -> path of the files written."""
+    test = load_eeg_dataset(str(data_dir))["test"]
+    info = get_eeg_info(test)
+    out = Path(out)
+    files = {"trial": out / SAMPLE_FILES["trial"], "image": out / SAMPLE_FILES["image"]}
+    first = test[0]
+    np.save(files["trial"], np.asarray(first["eeg"], dtype=np.float32))
+    first["image"].convert("RGB").save(files["image"])
+    try:
+        import mne
+    except ImportError:
+        return {k: str(v) for k, v in files.items()}
+    labels = np.asarray(test["label"])
+    rows = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    data = np.stack([np.asarray(test[r]["eeg"], dtype=np.float64) for r in rows])
+    mne_info = mne.create_info(list(info["ch_names"]), float(info["sfreq"]), ch_types="eeg")
+    events = np.stack([np.arange(len(rows)), np.zeros(len(rows), int), labels[rows]], axis=1)
+    names = test.features["label"].names
+    event_id = {names[c]: int(c) for c in labels[rows]}
+    epochs = mne.EpochsArray(data, mne_info, events=events, event_id=event_id, verbose="error")
+    files["epochs"] = out / SAMPLE_FILES["epochs"]
+    epochs.save(files["epochs"], overwrite=True, verbose="error")
+    return {k: str(v) for k, v in files.items()}
+
+
+def usage_code(output_dir: str | Path) -> str:
+    """Python code that loads every quickstart model and runs each pipeline on the sample inputs; it runs as
+    printed from the folder the quickstart ran in (a test executes it)."""
+    out = Path(output_dir)
+    shape = tuple(np.load(out / SAMPLE_FILES["trial"], mmap_mode="r").shape)
+    layout = quickstart_layout(out)
+    enc, gan, clip, i2e, data = (str(layout[k]) for k in ("encoder", "gan", "clip", "image_to_eeg", "dataset"))
+    return f"""import numpy as np
+import torch
+from PIL import Image
+import eeg2img_hf  # makes transformers' AutoModel and pipeline() know this package's models and tasks
+from transformers import AutoModel, pipeline
+
+eeg_trial = np.load("{out / SAMPLE_FILES["trial"]}")  # one EEG trial: (channels, samples) = {shape}
+encoder = AutoModel.from_pretrained("{enc}")
+print(encoder(eeg_values=torch.from_numpy(eeg_trial)[None]).eeg_embeds.shape)  # (1, embedding size)
+eeg_to_image = pipeline("eeg-to-image", model="{gan}")
+eeg_to_image(eeg_trial, seed=0).save("generated.png")
+gallery = eeg2img_hf.load_eeg_dataset("{data}")["test"]  # images to retrieve from
+retrieve = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
+print([hit["label"] for hit in retrieve(eeg_trial, top_k=3)])  # the 3 closest images' classes
+reconstruct = pipeline("image-to-eeg-to-image", model="{i2e}", generator="{gan}")
+result = reconstruct(Image.open("{out / SAMPLE_FILES["image"]}"), seed=0)  # the image's predicted EEG embedding
+result["images"].save("reconstructed.png")  # and the image generated from it
+"""
+
+
+SPACE_APP = Path(__file__).resolve().parents[2] / "spaces" / "eeg2img-demo" / "app.py"
+"""The Gradio Space's app in a source checkout (an editable install); a wheel does not carry it."""
+
+
+def _shell_path(path: str | Path) -> str:
+    """`path` relative to the working directory when it lies under it, else absolute."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def space_command(output_dir: str | Path) -> str | None:
+    """The shell command that starts the Gradio Space on a quickstart run's models, judge and dataset, with the
+    Python that runs this code (the Space needs the `space` extra: gradio and mne); `None` where the app is not
+    at hand (an installed wheel)."""
+    if not SPACE_APP.is_file():
+        return None
+    output_dir = _shell_path(Path(output_dir).resolve()) if Path(output_dir).is_absolute() else str(output_dir)
+    return shlex.join([f"EEG2IMG_QUICKSTART={output_dir}", _shell_path(sys.executable), _shell_path(SPACE_APP)])
+
+
 def usage_text(run: _Run) -> str:
-    """How to load each model and how to start the Space on them (real paths)."""
-    enc, gan, clip, i2e = (str(run.model_dirs[k]) for k in ("encoder", "gan", "clip", "image_to_eeg"))
-    return f"""
-Done. Four Hugging Face model folders (safetensors, config, remote code, README.md card, eval_results.json):
-    import torch, eeg2img_hf
-    from transformers import AutoModel, pipeline
-    eeg2img_hf.register()    # the Auto classes and pipeline() learn this package's models and tasks
-    encoder = AutoModel.from_pretrained("{enc}")
-    embeds = encoder(eeg_values=torch.randn(2, 14, 32)).eeg_embeds        # (2, 128)
-    gan = pipeline("eeg-to-image", model="{gan}")
-    image = gan(eeg_trial, seed=0)                # PIL image; eeg_trial: float array (14, 32)
-    clip = AutoModel.from_pretrained("{clip}")    # EEGClipModel: get_eeg_features / get_image_features
-    retrieval = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
-    recon = pipeline("image-to-eeg-to-image", model="{i2e}",
-                     generator=AutoModel.from_pretrained("{gan}"))
-    out = recon(pil_image, seed=0)
-Without this package installed: AutoModel.from_pretrained(path, trust_remote_code=True).
-Image grid: {run.out / "gan" / "samples" / "seed0000.png"}; results: {run.out / "results.md"}.
-Start the Space on these models:
-    EEG2IMG_GAN={gan} EEG2IMG_CLIP={clip} EEG2IMG_IMAGE_TO_EEG={i2e} EEG2IMG_DATASET={run.data_dir} \\
-        python spaces/eeg2img-demo/app.py"""
+    """What to do next, with real paths: the Python code of [`usage_code`] and the Space command."""
+    text = f"""
+Done. Four Hugging Face model folders (safetensors, config, remote code, README.md card, eval_results.json) in
+{run.out}; image grid {run.out / "gan" / "samples" / "seed0000.png"}; results {run.out / "results.md"}.
+
+Next, in Python (runs as printed from this folder; without this package installed, add
+trust_remote_code=True to from_pretrained):
+
+""" + usage_code(run.out)
+    command = space_command(run.out)
+    if command is not None:
+        text += f"""
+The Space (Gradio) on these models, the judge and the test trials; upload {run.out / SAMPLE_FILES["trial"]}
+(or {SAMPLE_FILES["epochs"]}) in its EEG -> image tab:
+
+    {command}
+"""
+    return text

@@ -24,10 +24,11 @@ def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
         ns.model, ns.dataset, split=ns.split, ks=ns.ks, batch_size=ns.batch_size, head_epochs=ns.head_epochs,
         head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,
         device=ns.device, protocol=ns.protocol, subjects=list(ns.subjects) if ns.subjects else None, ways=ns.ways,
-        n_draws=ns.n_draws, single_trial=not ns.no_single_trial,
+        n_draws=ns.n_draws, single_trial=True if ns.single_trial else False if ns.no_single_trial else None,
     )
     if ns.protocol == "things-zero-shot":
         print(json.dumps({"output": ns.output, "protocol": result["protocol"], "regime": result["regime"],
+                          "train_subjects": result["train_subjects"],
                           "evaluated_subjects": result["evaluated_subjects"], "counts": result["counts"],
                           "mean_over_subjects": result["mean_over_subjects"]}))
         return
@@ -62,5 +63,9 @@ def register(subparsers) -> None:
                    help="things-zero-shot: k of the k-way tests (default 2,4,10,200; capped at the test images)")
     p.add_argument("--n-draws", type=int, default=0,
                    help="things-zero-shot: distractor sets drawn per query (default 0: exact mean over all sets)")
-    p.add_argument("--no-single-trial", action="store_true", help="things-zero-shot: skip the single-trial scores")
+    trials = p.add_mutually_exclusive_group()
+    trials.add_argument("--single-trial", action="store_true",
+                        help="things-zero-shot: require the single-trial scores (refused on averaged rows; default: "
+                             "scored when the split has single trials)")
+    trials.add_argument("--no-single-trial", action="store_true", help="things-zero-shot: skip the single-trial scores")
     p.set_defaults(func=cmd_evaluate_clip)

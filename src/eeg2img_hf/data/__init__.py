@@ -15,7 +15,15 @@ from .converters import (
     write_eeg_dataset,
 )
 from .eeg_io import EEGRecording, read_eeg_file, validate_eeg
-from .features import INFO_KEY, REQUIRED_COLUMNS, get_eeg_info, make_features, set_eeg_info, validate_eeg_dataset
+from .features import (
+    INFO_KEY,
+    REQUIRED_COLUMNS,
+    dataset_subjects,
+    get_eeg_info,
+    make_features,
+    set_eeg_info,
+    validate_eeg_dataset,
+)
 from .loading import HUB_PREFIX, INFO_FILENAME, load_eeg_dataset, load_eeg_dataset_from_hub
 from .preprocessing import (
     apply_steps,
@@ -62,6 +70,7 @@ __all__ = [
     "scale_by_trial_max",
     "zscore_channels",
     "check_disjoint",
+    "dataset_subjects",
     "get_eeg_info",
     "load_eeg_dataset",
     "make_features",

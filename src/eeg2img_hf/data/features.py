@@ -3,7 +3,8 @@
 Every EEG-image dataset of the package (simulated or real) is a `datasets.DatasetDict` whose splits
 share these columns:
 
-- `eeg`: `Array2D((n_chans, n_times), "float32")`, one trial, channel-major;
+- `eeg`: `Array2D((n_chans, n_times), "float32")`, one trial, channel-major (`"float64"` where a converter was asked
+  to keep a float64 release exactly; readers hand the models float32);
 - `image`: `Image()`, the stimulus (or, for imagery data, a same-class exemplar) shown with the trial;
 - `label`: `ClassLabel(names=class_names)`;
 - `subject`: `Value("int32")`, subject number;
@@ -33,10 +34,14 @@ REQUIRED_COLUMNS = ("eeg", "image", "label", "subject", "image_id", "block")
 INFO_FIELDS = ("name", "sfreq", "ch_names", "n_chans", "n_times", "class_ids", "preprocessing", "split", "simulated")
 """Metadata fields every dataset of the package records (see [`get_eeg_info`])."""
 
+EEG_DTYPES = ("float32", "float64")
+"""Storage dtypes of the `eeg` column: float32 (default) or float64 (a float64 source kept exactly)."""
+
 DatasetT = TypeVar("DatasetT", Dataset, DatasetDict)
 
 
-def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str, ...]) -> Features:
+def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str, ...],
+                  eeg_dtype: str = "float32") -> Features:
     """Build the `datasets.Features` of an EEG-image dataset.
 
     Args:
@@ -46,6 +51,8 @@ def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str
             Number of time samples of a trial.
         class_names (`list[str]`):
             Readable class names, in label order (label `i` is `class_names[i]`).
+        eeg_dtype (`str`, *optional*, defaults to `"float32"`):
+            Storage dtype of the `eeg` column, one of `EEG_DTYPES`.
 
     Returns:
         `datasets.Features` with the columns `eeg`, `image`, `label`, `subject`, `image_id`, `block`.
@@ -58,9 +65,11 @@ def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str
         raise ValueError(f"class_names must be a non-empty list of non-empty strings, got {class_names!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"class_names must be unique, got duplicates in {names}")
+    if eeg_dtype not in EEG_DTYPES:
+        raise ValueError(f"eeg_dtype must be one of {EEG_DTYPES}, got {eeg_dtype!r}")
     return Features(
         {
-            "eeg": Array2D((n_chans, n_times), "float32"),
+            "eeg": Array2D((n_chans, n_times), eeg_dtype),
             "image": Image(),
             "label": ClassLabel(names=names),
             "subject": Value("int32"),
@@ -71,7 +80,8 @@ def make_features(n_chans: int, n_times: int, class_names: list[str] | tuple[str
 
 
 def eeg_arrow(eeg: np.ndarray, eeg_type: pa.DataType) -> pa.Array:
-    """Zero-copy Arrow storage of the `eeg` column from a C-contiguous `(n, n_chans, n_times)` float32 array.
+    """Zero-copy Arrow storage of the `eeg` column from a C-contiguous `(n, n_chans, n_times)` array of the column's
+    dtype (float32, or float64 for a float64 column).
 
     `eeg_type` is the column's Arrow type, `features.arrow_schema.field("eeg").type` (an `Array2D` extension type).
     Shared by the simulator and the converters' writer.
@@ -122,6 +132,18 @@ def get_eeg_info(ds: Dataset | DatasetDict) -> dict[str, Any]:
     return info
 
 
+def dataset_subjects(ds: DatasetDict) -> list[int]:
+    """Every subject of a dataset: those its metadata lists (`subjects`) and those of every split's `subject` column.
+
+    A training run records them beside the subjects it trained on, so that an evaluation can tell training on
+    every other subject (leave-one-subject-out) from training on some of them.
+    """
+    subjects = {int(s) for s in get_eeg_info(ds).get("subjects") or []}
+    for split in ds.values():
+        subjects.update(int(s) for s in split.unique("subject"))
+    return sorted(subjects)
+
+
 def set_eeg_info(ds: DatasetT, info: dict[str, Any]) -> DatasetT:
     """Store EEG metadata in `info.description` of a dataset (every split of a `DatasetDict`).
 
@@ -163,8 +185,9 @@ def _check_features(features: Features, where: str) -> None:
             f"{where}: expected columns {list(REQUIRED_COLUMNS)}, missing {missing} (has {list(features)})"
         )
     eeg = features["eeg"]
-    if not isinstance(eeg, Array2D) or eeg.dtype != "float32":
-        raise ValueError(f"{where}: column 'eeg' must be Array2D(shape=(n_chans, n_times), dtype='float32'), got {eeg}")
+    if not isinstance(eeg, Array2D) or eeg.dtype not in EEG_DTYPES:
+        raise ValueError(f"{where}: column 'eeg' must be Array2D(shape=(n_chans, n_times), dtype='float32' or "
+                         f"'float64'), got {eeg}")
     if any(not isinstance(d, int) or d < 1 for d in eeg.shape):
         raise ValueError(f"{where}: column 'eeg' must have a fixed (n_chans, n_times) shape, got {eeg.shape}")
     expected = {"image": "Image()", "label": "ClassLabel(names=...)"}

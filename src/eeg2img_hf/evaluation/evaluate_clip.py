@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import get_eeg_info, load_eeg_dataset
+from ..data import dataset_subjects, get_eeg_info, load_eeg_dataset
 from ..metrics import (
     RETRIEVAL_DEFINITIONS,
     class_topk_retrieval,
@@ -38,7 +38,13 @@ from ..utils.checks import check_seed
 from ..utils.model_folders import load_model_folder
 from ..utils.outputs import prepare_result_json
 from ..utils.vision_towers import vision_tower_record
-from .things_protocol import DEFAULT_WAYS, things_zero_shot
+from .things_protocol import (
+    DEFAULT_WAYS,
+    check_zero_shot_split,
+    single_trial_scoring,
+    things_zero_shot,
+    training_subjects,
+)
 
 __all__ = ["PAPER_EEGCLIP_RESULTS", "PROTOCOLS", "evaluate_clip", "train_probe_head"]
 
@@ -226,16 +232,18 @@ def evaluate_clip(
     subjects: list[int] | None = None,
     ways: Iterable[int] = DEFAULT_WAYS,
     n_draws: int = 0,
-    single_trial: bool = True,
+    single_trial: bool | None = None,
 ) -> dict[str, Any]:
     """Score an EEGClip model on one split of an EEG-image dataset (see the module docstring for the protocol).
 
     With `protocol="things-zero-shot"` the THINGS-EEG2 zero-shot protocol runs instead
     ([`~eeg2img_hf.evaluation.things_protocol.things_zero_shot`]): 2-, 4-, 10- and 200-way (capped at the number of
     test images) top-1 / top-5 identification of the split's images from each subject's EEG, repetitions averaged and
-    single trials, per subject and averaged over subjects, with the regime (subject-dependent or
-    leave-one-subject-out) read from the model's training record; `subjects`, `ways`, `n_draws`, `single_trial` and
-    `seed` apply to it, the other options to the default protocol.
+    single trials, per subject and averaged over subjects, with the regime (subject-dependent, leave-one-subject-out,
+    cross-subject, joint or unknown) from the training subjects the model records; `subjects`, `ways`, `n_draws`,
+    `single_trial` (`None`: when the split has single trials; `True` on averaged rows is refused) and `seed` apply to
+    it, the other options to the default protocol. A dataset not marked as a concept-disjoint split, or whose test
+    concepts also appear in training, is refused.
 
     Args:
         model: An [`EEGClipModel`] or the folder it was saved to.
@@ -254,6 +262,7 @@ def evaluate_clip(
 
     Returns:
         `dict` with `"eeg_to_image"`, `"zero_shot_classification"`, `"trained_head"`, `"counts"`, `"split"`,
+        `"train_subjects"` (the subjects the model records it was trained on, `None` when it records none),
         `"split_strategy"`, `"vision_tower"` (the image tower and where its weights came from: pretrained repo /
         path, revision, weights sha256, or random init / trained from scratch), `"definitions"` and `"paper"` (the
         paper's figures and how its protocol differs).
@@ -286,6 +295,7 @@ def evaluate_clip(
         "split_strategy": info.get("split"),
         "simulated": info.get("simulated"),
         "vision_tower": vision_tower_record(model.config),
+        "train_subjects": training_subjects(model)[0],
         "counts": {
             "eeg_queries": int(eeg.shape[0]), "gallery_images": len(gallery), "classes": len(class_names),
             "classes_in_split": int(np.unique(labels).size), "train_images_for_prototypes": len(train_images),
@@ -332,14 +342,16 @@ def _trained_heads(model: Any, data: Any, split: str, evaluated_eeg: tuple, gall
 
 
 def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: Any, *, batch_size: int,
-                     subjects: list[int] | None, ways: tuple[int, ...], n_draws: int, seed: int, single_trial: bool,
-                     output_json: str | Path | None) -> dict[str, Any]:
+                     subjects: list[int] | None, ways: tuple[int, ...], n_draws: int, seed: int,
+                     single_trial: bool | None, output_json: str | Path | None) -> dict[str, Any]:
     """The THINGS-EEG2 zero-shot protocol on `split`, with the run's provenance; written to `output_json`."""
     config = model.config.encoder_config
     shape = tuple(evaluated.features["eeg"].shape)
     if shape != (config.n_chans, config.n_times):
         raise ValueError(f"the dataset's EEG trials are {shape} but the model expects (n_chans, n_times) = "
                          f"({config.n_chans}, {config.n_times})")
+    seen = check_zero_shot_split(data, split, source)
+    single_trial = single_trial_scoring(evaluated, single_trial, f"{source}: split {split!r}")
     model.eval()
     parameter = next(model.parameters())
     gallery = build_gallery(model, evaluated, image_processor=default_image_processor(model), batch_size=batch_size)
@@ -347,7 +359,6 @@ def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: 
     def embed(eeg: torch.Tensor) -> torch.Tensor:
         return model.get_eeg_features(eeg_values=eeg.to(parameter.device, parameter.dtype)).float().cpu()
 
-    train_concepts = set(np.unique(data["train"]["label"]).tolist()) if "train" in data else None
     info = get_eeg_info(data)
     result = {
         "model": getattr(model, "name_or_path", "") or None, "dataset": source, "split": split,
@@ -355,8 +366,10 @@ def _things_protocol(model: Any, data: Any, source: str, split: str, evaluated: 
         info.get("split"), "simulated": info.get("simulated"), "vision_tower": vision_tower_record(model.config),
         **things_zero_shot(model, evaluated, gallery.embeddings, list(gallery.image_ids), gallery.labels.numpy(),
                            embed, ways=ways, n_draws=n_draws, seed=seed, subjects=subjects,
-                           single_trial=single_trial, train_concepts=train_concepts),
+                           single_trial=single_trial, dataset_subjects=dataset_subjects(data),
+                           where=f"{source}: split {split!r}"),
     }
+    result["counts"]["test_concepts_seen_in_training"] = seen
     if output_json is not None:
         write_json(output_json, result)
     return result

@@ -41,6 +41,7 @@ from ..utils.images import images_to_uint8
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import prepare_result_json
+from ..utils.progress import progress_bar
 
 __all__ = ["EXTRACTOR_CHOICES", "PAPER_GAN_PROTOCOL", "PAPER_GAN_RESULTS", "evaluate_gan", "paper_comparability"]
 
@@ -136,6 +137,7 @@ def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: 
     onehot = getattr(getattr(model, "config", None), "conditioning", "eeg") == "onehot"
     generator = torch.Generator(device=device).manual_seed(settings["seed"])
     features, probabilities, predictions = [], [], []
+    progress = progress_bar(len(indices), desc="evaluate-gan: generated images")
     for start in range(0, len(indices), settings["batch_size"]):
         batch = view.__getitems__(indices[start:start + settings["batch_size"]].tolist())
         condition = {"class_labels": batch["labels"].to(device)} if onehot \
@@ -148,6 +150,8 @@ def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: 
         features.append(feats)
         probabilities.append(probs)
         predictions.append(judge.predict(fakes))
+        progress.update(len(fakes))
+    progress.close()
     probs = None if probabilities[0] is None else np.concatenate(probabilities)
     return {"features": np.concatenate(features), "probabilities": probs, "predictions": np.concatenate(predictions)}
 

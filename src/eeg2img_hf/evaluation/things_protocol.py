@@ -11,8 +11,14 @@ distractors in it that score at or above the true image (hypergeometric; the sam
 itself, which is all top-1 and top-5 depend on). k = number of test images uses every
 image (no draw). Chance: top-1 = 1 / k, top-5 = 5 / k. Subject figures are averaged with equal weight per subject.
 
-The regime is read from the model's training record (`train_subjects`): subject-dependent (trained on the
-evaluated subject only), leave-one-subject-out (the evaluated subject was not trained on), or joint training.
+The regime of each evaluated subject follows from the training subjects the model records (`train_subjects` in its
+config, written by `train-clip`; older models: the training record beside the weights) and from the dataset's
+subjects (those the model records as `dataset_subjects` plus the evaluated dataset's): see `REGIME_DEFINITIONS`.
+A model without the record gets the regime "unknown", never a guessed label.
+
+Preconditions, refused with the reason before any scoring ([`check_zero_shot_split`], [`single_trial_scoring`]):
+the dataset is marked as a concept-disjoint (THINGS-style zero-shot) split and its test concepts are absent from its
+train and validation splits; single-trial figures need more than one row per subject and test image.
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ import numpy as np
 import torch
 from scipy.stats import hypergeom
 
+from ..data import get_eeg_info
 from ..utils.checks import check_seed
+from ..utils.errors import Eeg2ImgError
 from ..utils.names import TRAINING_RECORD
 
-__all__ = ["PUBLISHED_THINGS_EEG2", "THINGS_DEFINITIONS", "things_zero_shot", "way_accuracy"]
+__all__ = ["PUBLISHED_THINGS_EEG2", "REGIME_DEFINITIONS", "THINGS_DEFINITIONS", "check_zero_shot_split",
+           "single_trial_scoring", "subject_regime", "subject_summary", "things_zero_shot", "training_subjects",
+           "way_accuracy"]
 
 DEFAULT_WAYS = (2, 4, 10, 200)
 
@@ -60,10 +70,23 @@ THINGS_DEFINITIONS = {
                      "each drawn as its hypergeometric count of distractors at or above the true image",
     "chance": "top1 = 1 / k, top5 = 5 / k (k > 5)",
     "subjects": "per-subject accuracy, then the unweighted mean (and standard deviation) over subjects",
-    "regime": "from the model's training record: subject-dependent = trained on the evaluated subject only; "
-              "leave-one-subject-out = the evaluated subject was not among the training subjects; joint = trained "
-              "on several subjects including the evaluated one",
+    "regime": "per evaluated subject, from the training subjects the model records (see regime_definitions)",
 }
+
+REGIME_DEFINITIONS = {
+    "subject-dependent": "trained on the evaluated subject only (the 'intra-subject' / subject-dependent setting of "
+                         "NICE, ATM and UBP)",
+    "leave-one-subject-out": "trained on every other subject of the dataset and not on the evaluated one (the "
+                             "'inter-subject' / leave-one-subject-out setting of NICE, ATM and UBP)",
+    "cross-subject": "trained on some of the other subjects (a named subset, not all of them), not on the evaluated "
+                     "one: no published THINGS-EEG2 table uses this setting",
+    "joint": "trained on several subjects including the evaluated one (joint or multi-subject training): neither of "
+             "the two settings the THINGS-EEG2 papers report, not comparable with their tables",
+    "unknown": "the model records no training subjects (trained outside this package or before the record existed)",
+    "dataset_subjects": "the subjects of the dataset: those recorded in the model (dataset_subjects, its training "
+                        "data) and those of the evaluated dataset",
+}
+"""What each regime label means; written into every result JSON under `"regime_definitions"`."""
 
 
 def way_accuracy(scores: np.ndarray, target: np.ndarray, concept: np.ndarray, k: int, *, n_draws: int = 0,
@@ -98,30 +121,101 @@ def way_accuracy(scores: np.ndarray, target: np.ndarray, concept: np.ndarray, k:
     return {"top1": float(hits1.mean()), "top5": float(hits5.mean()) if k > 5 else None}
 
 
-def _training_subjects(model: Any) -> list[int] | None:
-    """`train_subjects` from the training record in the model's folder, when there is one."""
+def training_subjects(model: Any) -> tuple[list[int] | None, list[int]]:
+    """`(train_subjects, dataset_subjects)` that a model records: its config's `train_subjects` /
+    `dataset_subjects` (written by `train-clip`), else `train_subjects` of the training record in its folder;
+    `(None, [])` when neither exists."""
+    config = getattr(model, "config", None)
+    recorded = getattr(config, "train_subjects", None)
+    if isinstance(recorded, list):
+        return sorted(int(s) for s in recorded), sorted(int(s) for s in getattr(config, "dataset_subjects", []) or [])
     folder = getattr(model, "name_or_path", "") or ""
     record = Path(folder) / TRAINING_RECORD if folder else None
     if record is None or not record.is_file():
-        return None
+        return None, []
     try:
         subjects = json.loads(record.read_text()).get("train_subjects")
     except (OSError, json.JSONDecodeError):
-        return None
-    return [int(s) for s in subjects] if isinstance(subjects, list) else None
+        return None, []
+    return (sorted(int(s) for s in subjects), []) if isinstance(subjects, list) else (None, [])
 
 
-def _regime(train_subjects: list[int] | None, subject: int) -> str:
-    if train_subjects is None:
-        return "unknown (no training record with train_subjects)"
-    if train_subjects == [subject]:
-        return "subject-dependent"
-    if subject not in train_subjects:
-        return "leave-one-subject-out" if len(train_subjects) > 0 else "unknown"
-    return "joint (several subjects including this one)"
+def subject_regime(train_subjects: list[int] | None, dataset_subjects: list[int], subject: int) -> str:
+    """The regime label of a model evaluated on `subject` (see `REGIME_DEFINITIONS`).
+
+    Args:
+        train_subjects (`list[int]` or `None`): the subjects the model was trained on (`None`: not recorded).
+        dataset_subjects (`list[int]`): every subject of the dataset (the evaluated subject included or not).
+        subject (`int`): the evaluated subject.
+    """
+    if not train_subjects:
+        return "unknown"
+    trained = set(train_subjects)
+    if subject in trained:
+        return "subject-dependent" if trained == {subject} else "joint"
+    others = (set(dataset_subjects) | trained) - {subject}
+    return "leave-one-subject-out" if trained == others else "cross-subject"
 
 
-def _summary(values: list[dict[str, float | None]]) -> dict[str, float | None]:
+def _split_record(info: dict[str, Any]) -> dict[str, Any]:
+    split = info.get("split")
+    return split if isinstance(split, dict) else {"strategy": split}
+
+
+def check_zero_shot_split(data: Any, split: str, source: str) -> int | None:
+    """Refuse a dataset on which the zero-shot protocol would not be zero-shot; returns the number of test concepts
+    also in training (0), or `None` when the dataset has no train / validation split to compare with.
+
+    No concept of `split` may appear in the dataset's `train` or `validation` split, and the dataset must be marked
+    as a concept-disjoint split (`split.strategy` "things-zero-shot" or "concepts" in `split.disjoint` of its EEG
+    metadata, as the THINGS-EEG2 converter and simulator write).
+    """
+    if split in ("train", "validation"):
+        raise Eeg2ImgError(f"{source}: split {split!r} is a training split; the zero-shot protocol scores the test "
+                           "split (--split test)")
+    record = _split_record(get_eeg_info(data))
+    marked = record.get("strategy") == "things-zero-shot" or "concepts" in (record.get("disjoint") or [])
+    unmarked = (f"the dataset's split ({record.get('strategy')!r}) is not marked as a THINGS-style zero-shot split "
+                "(concept-disjoint)")
+    hint = ("use --protocol default for this dataset, or a dataset written by `eeg2img convert things-eeg2` or "
+            "`eeg2img simulate things-eeg2`")
+    training = [s for s in ("train", "validation") if s in data]
+    names = data[split].features["label"].names
+    tested = set(data[split].unique("label"))
+    seen = set().union(*(data[s].unique("label") for s in training))
+    overlap = sorted(names[i] for i in tested & seen)
+    if overlap:
+        raise Eeg2ImgError(
+            f"{source}: {len(overlap)} of the {len(tested)} concepts of split {split!r} also appear in "
+            f"{' / '.join(training)} (e.g. {', '.join(overlap[:5])}), so a result on them would not be zero-shot"
+            + ("" if marked else f"; {unmarked}"), hint=hint)
+    if not marked:
+        raise Eeg2ImgError(f"{source}: the things-zero-shot protocol needs test concepts never seen in training, "
+                           f"but {unmarked}", hint=hint)
+    return 0 if training else None
+
+
+def single_trial_scoring(split: Any, single_trial: bool | None, where: str) -> bool:
+    """Whether single trials are scored: `single_trial` (`None`: when the split has them); single-trial figures asked
+    for on a split with one row per subject and image (repetitions averaged) are refused, since they would repeat
+    the averaged figures. `where` names the split in the message."""
+    small = split.select_columns(["subject", "image_id"]).to_dict()
+    keys = [f"{s}/{i}" for s, i in zip(small["subject"], small["image_id"])]
+    has_trials = len(set(keys)) < len(keys)
+    if single_trial and not has_trials:
+        raise Eeg2ImgError(
+            f"{where} holds one row per subject and image (its repetitions were averaged), so single-trial figures "
+            "would repeat the averaged ones: refused",
+            hint="for single-trial figures convert the release again with `eeg2img convert things-eeg2` and "
+                 "--average train (or --average none): the test repetitions stay rows and the averaged figures are "
+                 "computed from them; or pass --no-single-trial (single_trial=False) for the averaged figures only")
+    return has_trials if single_trial is None else bool(single_trial)
+
+
+def subject_summary(values: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean over subjects of per-subject `{"top1", "top5"}` figures, equal weight per subject, with the population
+    standard deviation (`numpy.std`, ddof 0) as `top1_std_over_subjects` / `top5_std_over_subjects` (`None` for one
+    subject); `None` entries (top-5 of k <= 5) are left out."""
     out: dict[str, float | None] = {}
     for key in ("top1", "top5"):
         numbers = [v[key] for v in values if v[key] is not None]
@@ -143,13 +237,14 @@ def things_zero_shot(
     n_draws: int = 0,
     seed: int = 0,
     subjects: list[int] | None = None,
-    single_trial: bool = True,
-    train_concepts: set[int] | None = None,
+    single_trial: bool | None = None,
+    dataset_subjects: list[int] | None = None,
+    where: str = "the evaluated split",
 ) -> dict[str, Any]:
     """Run the protocol on one split (see the module docstring).
 
     Args:
-        model: the EEGClip model (its folder's training record gives the regime).
+        model: the EEGClip model (the training subjects it records give the regime, see [`training_subjects`]).
         split: the evaluated split (package schema; `subject`, `image_id`, `label`, `eeg`).
         image_embeds (`torch.Tensor` of shape `(n_images, dim)`): L2-normalised embeddings of the split's images.
         image_ids (`list[str]`): their ids; image_labels (`np.ndarray`): their concepts.
@@ -158,8 +253,11 @@ def things_zero_shot(
         n_draws (`int`, *optional*, defaults to 0): see [`way_accuracy`].
         seed (`int`, *optional*, defaults to 0): seed of sampled draws.
         subjects (`list[int]`, *optional*): evaluated subjects (default: all in the split).
-        single_trial (`bool`, *optional*, defaults to `True`): also score single trials.
-        train_concepts (`set[int]`, *optional*): labels seen in training, to count any overlap.
+        single_trial (`bool`, *optional*): also score single trials (`None`: when the split has more than one row
+            per subject and image; `True` on a split without is refused, see [`single_trial_scoring`]).
+        dataset_subjects (`list[int]`, *optional*): every subject of the evaluated dataset (default: the split's),
+            with those the model records, to tell leave-one-subject-out from cross-subject.
+        where (`str`, *optional*): names the dataset and split in error messages.
     """
     check_seed(seed, "seed")
     if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 0:
@@ -182,8 +280,10 @@ def things_zero_shot(
     missing = sorted(set(chosen) - set(present))
     if missing:
         raise ValueError(f"subjects {missing} have no trials in the evaluated split (subjects: {present})")
+    single_trial = single_trial_scoring(split, single_trial, where)
     eeg_view = split.select_columns(["eeg"]).with_format("numpy")
-    train_subjects = _training_subjects(model)
+    train_subjects, recorded_subjects = training_subjects(model)
+    all_subjects_known = sorted(set(recorded_subjects) | set(dataset_subjects or present))
     gallery = image_embeds.float().numpy()
     per_subject: dict[str, Any] = {}
     for subject in chosen:
@@ -194,7 +294,8 @@ def things_zero_shot(
         modes = {"averaged": (averaged, images)}
         if single_trial:
             modes["single_trial"] = (eeg, trial_image[rows])
-        result: dict[str, Any] = {"regime": _regime(train_subjects, subject), "n_queries": {}}
+        result: dict[str, Any] = {"regime": subject_regime(train_subjects, all_subjects_known, subject),
+                                  "n_queries": {}}
         for mode, (values, target) in modes.items():
             embeds = torch.cat([embed_eeg(torch.as_tensor(values[i:i + 256])) for i in range(0, len(values), 256)])
             scores = embeds.float().numpy() @ gallery.T
@@ -203,7 +304,7 @@ def things_zero_shot(
                                                      subject=subject) for k in effective}
         per_subject[str(subject)] = result
     modes = ["averaged", "single_trial"] if single_trial else ["averaged"]
-    mean = {mode: {f"{k}-way": _summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
+    mean = {mode: {f"{k}-way": subject_summary([per_subject[str(s)][mode][f"{k}-way"] for s in chosen])
                    for k in effective} for mode in modes}
     regimes = sorted({per_subject[str(s)]["regime"] for s in chosen})
     return {
@@ -213,12 +314,11 @@ def things_zero_shot(
         "draws": {"n_draws": n_draws, "seed": seed if n_draws else None,
                   "method": "sampled" if n_draws else "exact mean over all distractor sets"},
         "regime": regimes[0] if len(regimes) == 1 else regimes,
-        "train_subjects": train_subjects, "evaluated_subjects": chosen,
-        "counts": {"test_images": n_images, "test_concepts": int(n_concepts),
-                   "test_concepts_seen_in_training": None if train_concepts is None else
-                   int(len(set(np.unique(image_labels).tolist()) & set(train_concepts)))},
+        "train_subjects": train_subjects, "dataset_subjects": all_subjects_known, "evaluated_subjects": chosen,
+        "single_trial": single_trial,
+        "counts": {"test_images": n_images, "test_concepts": int(n_concepts)},
         "mean_over_subjects": mean,
         "per_subject": per_subject,
-        "definitions": THINGS_DEFINITIONS,
+        "definitions": THINGS_DEFINITIONS, "regime_definitions": REGIME_DEFINITIONS,
         "published_reference": PUBLISHED_THINGS_EEG2,
     }

@@ -174,7 +174,8 @@ def card_context(ds: DatasetDict, repo_id: str | None = None) -> dict[str, Any]:
         repo_id (`str`, *optional*): Hub id the card is written for (used in the loading snippet).
 
     Returns:
-        `dict` with `info` (the metadata), `name`, `repo_id`, `n_chans`, `n_times`, `sfreq`, `channels`,
+        `dict` with `info` (the metadata), `name`, `repo_id`, `n_chans`, `n_times`, `eeg_dtype` (storage dtype of
+        the `eeg` column), `sfreq`, `channels`,
         `class_rows` (label, name, source id), `class_table`, `schema_table`, `split_strategy`,
         `split_parameters` (JSON), `split_counts`, `splits_table`, `counts_source` ("recorded" or
         "computed"), `total_rows`, `preprocessing_list`, `image_pairing`, `source`, `citation`,
@@ -201,6 +202,7 @@ def card_context(ds: DatasetDict, repo_id: str | None = None) -> dict[str, Any]:
         "repo_id": repo_id or "<user>/<dataset>",
         "n_chans": n_chans,
         "n_times": n_times,
+        "eeg_dtype": features["eeg"].dtype,
         "sfreq": info.get("sfreq"),
         "channels": _channels_text(info.get("ch_names")),
         "class_rows": class_rows,

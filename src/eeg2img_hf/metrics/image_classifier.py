@@ -28,6 +28,7 @@ from ..data import get_eeg_info
 from ..utils.checks import check_seed
 from ..utils.errors import BadModelFolderError
 from ..utils.model_folders import read_safetensors_header
+from ..utils.progress import progress_bar
 from .extractors import ClassifierExtractor
 
 __all__ = [
@@ -289,6 +290,7 @@ def train_image_classifier(
     extractor = model.extractor()
     targets = torch.as_tensor(train.labels)
     best, best_state, best_epoch, epoch = (-1.0, -math.inf), None, 0, 0
+    progress = progress_bar(epochs * math.ceil(len(train.trial_index) / batch_size), desc="image-classifier judge")
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.as_tensor(train.trial_index)[torch.randperm(len(train.trial_index), generator=generator)]
@@ -299,11 +301,14 @@ def train_image_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            progress.update(1)
         accuracy, val_loss = _evaluate(model, val, device)
+        progress.set_postfix({"epoch": epoch, "val_accuracy": round(accuracy, 4)})
         if (accuracy, -val_loss) > best:
             best, best_state, best_epoch = (accuracy, -val_loss), copy.deepcopy(model.state_dict()), epoch
         elif epoch - best_epoch >= patience:
             break
+    progress.close()
     model.load_state_dict(best_state)
     model.eval()
     config.val_accuracy = best[0]

@@ -60,6 +60,8 @@ class EpochLoopArguments(PresetArguments):
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
         eval_every_epochs: validation frequency (model selection uses the validation split only); >= 1.
         checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch); >= 0.
+        checkpoint_minutes: also checkpoint when this many minutes of wall-clock time have passed since the last
+            checkpoint (0 = off); a finite number >= 0. An interrupt (Ctrl-C, SIGTERM) always checkpoints.
         keep_checkpoints: how many state checkpoints to keep; >= 1.
         resume: continue from the latest checkpoint in `output_dir`.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
@@ -78,6 +80,7 @@ class EpochLoopArguments(PresetArguments):
     simulate: dict[str, Any] = field(default_factory=dict)
     eval_every_epochs: int = 1
     checkpoint_every_steps: int = 0
+    checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2
     resume: bool = False
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
@@ -97,6 +100,7 @@ class EpochLoopArguments(PresetArguments):
         self.adam_betas = check_adam_betas(self.adam_betas)
         check_int("eval_every_epochs", self.eval_every_epochs, 1)
         check_int("checkpoint_every_steps", self.checkpoint_every_steps, 0)
+        check_number("checkpoint_minutes", self.checkpoint_minutes, 0.0)
         check_int("keep_checkpoints", self.keep_checkpoints, 1)
         check_seed(self.seed, "seed")
         if not isinstance(self.resume, bool):
@@ -258,6 +262,8 @@ class GANTrainingArguments(PresetArguments):
         augment_p: fixed augmentation probability (disables ADA when set).
         ada_target / ada_interval / ada_kimg: ADA target r_t, adjustment interval (steps) and speed.
         tick_kimg: log + image grid every tick. snapshot_ticks / checkpoint_ticks: every N ticks (0 = only at end).
+        checkpoint_minutes: also checkpoint when this many minutes of wall-clock time have passed since the last
+            checkpoint (0 = off); an interrupt (Ctrl-C, SIGTERM) always checkpoints.
         keep_checkpoints: state checkpoints kept. grid_columns: trials per class row of the grids.
         mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
@@ -309,6 +315,7 @@ class GANTrainingArguments(PresetArguments):
     tick_kimg: float = 4.0
     snapshot_ticks: int = 10
     checkpoint_ticks: int = 10
+    checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2
     grid_columns: int = 8
     mixed_precision: str | None = None
@@ -357,6 +364,7 @@ class GANTrainingArguments(PresetArguments):
             check_number("ema_rampup", self.ema_rampup, 0.0)
         if self.augment_p is not None:
             check_number("augment_p", self.augment_p, 0.0, 1.0)
+        check_number("checkpoint_minutes", self.checkpoint_minutes, 0.0)
         for name, low in (("r1_interval", 1), ("g_reg_interval", 0), ("pl_batch_shrink", 1), ("ada_interval", 1),
                           ("snapshot_ticks", 0), ("checkpoint_ticks", 0), ("keep_checkpoints", 1),
                           ("grid_columns", 1)):  # fmt: skip

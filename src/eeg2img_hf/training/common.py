@@ -15,6 +15,7 @@ import torch
 from transformers.utils import logging
 
 from ..data import get_eeg_info, load_eeg_dataset
+from ..utils.interrupts import CheckpointClock, TrainingInterrupted, stop_requested
 from ..utils.outputs import create_output_dir, prepare_output_dir
 from ..utils.progress import progress_bar
 
@@ -440,6 +441,7 @@ def train_epochs(
     total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
     progress = progress_bar(total, initial=state["global_step"], desc=desc,
                             disable=not accelerator.is_local_main_process)
+    clock = CheckpointClock(args.checkpoint_minutes)
     start, seen = time.perf_counter(), 0
     for epoch in range(state["epoch"], args.epochs):
         model.train()
@@ -448,7 +450,7 @@ def train_epochs(
             parts["sampler"].set_epoch(epoch)
         skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
         batches = accelerator.skip_first_batches(loader, skip) if skip else loader
-        losses = []
+        losses = list(state.get("epoch_losses") or []) if skip else []  # a mid-epoch checkpoint's losses so far
         for step_in_epoch, batch in enumerate(batches, start=skip):
             loss = parts["loss"](model, batch)
             accelerator.backward(loss)
@@ -458,9 +460,16 @@ def train_epochs(
             seen += args.batch_size
             state["global_step"] += 1
             progress.update(1)
-            if args.checkpoint_every_steps and state["global_step"] % args.checkpoint_every_steps == 0:
-                save_checkpoint(accelerator, out_dir, state["global_step"],
-                                {**state, "epoch": epoch, "step_in_epoch": step_in_epoch + 1}, args.keep_checkpoints)
+            stop, due = poll_stop_and_clock(accelerator, clock)
+            every = args.checkpoint_every_steps and state["global_step"] % args.checkpoint_every_steps == 0
+            if stop or due or every:
+                path = save_checkpoint(accelerator, out_dir, state["global_step"],
+                                       {**state, "epoch": epoch, "step_in_epoch": step_in_epoch + 1,
+                                        "epoch_losses": losses}, args.keep_checkpoints)
+                clock.reset()
+                if stop:
+                    progress.close()
+                    raise TrainingInterrupted(desc.split(" ")[0], path, state["global_step"])
             if state["global_step"] >= total:
                 break
         finished = state["global_step"] >= total or epoch == args.epochs - 1
@@ -471,13 +480,25 @@ def train_epochs(
             _validate_and_select(accelerator, parts, state, row, epoch)
         logger.log(row, step=state["global_step"])
         progress.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-        state.update(epoch=epoch + 1, step_in_epoch=0)
+        state.update(epoch=epoch + 1, step_in_epoch=0, epoch_losses=[])
         if not args.checkpoint_every_steps:
             save_checkpoint(accelerator, out_dir, state["global_step"], state, args.keep_checkpoints)
+            clock.reset()
         if finished:
             break
     progress.close()
     return time.perf_counter() - start, seen
+
+
+def poll_stop_and_clock(accelerator, clock: CheckpointClock) -> tuple[bool, bool]:
+    """`(stop, due)`: whether an interrupt asked the run to stop ([`stop_requested`]) and whether a wall-clock
+    checkpoint is due; with several processes, true on every process when true on any (one all-reduce), so they
+    all checkpoint at the same step."""
+    flags = (stop_requested(), clock.due())
+    if accelerator.num_processes > 1:
+        summed = accelerator.reduce(torch.tensor(flags, dtype=torch.float32, device=accelerator.device), "sum")
+        flags = tuple(bool(v > 0) for v in summed.tolist())
+    return flags
 
 
 def _validate_and_select(accelerator, parts: dict[str, Any], state: dict[str, Any], row: dict[str, Any],

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import dataset_subjects
 from ..metrics import retrieval_report
 from ..models import EEGClipConfig, EEGClipModel, EEGEncoderModel, make_image_processor
 from ..models.eeg_clip import CLIP_MODEL_PRESETS, positives_from_ids
+from ..utils.interrupts import interruptible
 from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
@@ -44,7 +46,7 @@ from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
 __all__ = ["CLIP_PRESETS", "ClipTrainingArguments", "UniqueKeyBatchSampler",
-           "build_clip_model", "train_clip"]
+           "build_clip_model", "record_training_subjects", "train_clip"]
 
 
 class UniqueKeyBatchSampler:
@@ -191,6 +193,14 @@ def build_clip_model(args: ClipTrainingArguments, info: dict[str, Any], class_na
     return model
 
 
+def record_training_subjects(config: Any, dataset: Any) -> None:
+    """Write into the model's config the subjects it is trained on (`train_subjects`: those of the `train` split)
+    and the subjects of its dataset (`dataset_subjects`: every split's, with those the dataset metadata lists), so
+    that an evaluation can tell subject-dependent, leave-one-subject-out, cross-subject and joint training apart."""
+    config.train_subjects = sorted(int(s) for s in dataset["train"].unique("subject"))
+    config.dataset_subjects = dataset_subjects(dataset)
+
+
 def _loss_targets(batch: dict[str, torch.Tensor], positives: str) -> torch.Tensor | None:
     if positives == "diagonal":
         return None
@@ -252,6 +262,7 @@ def _save_model(model, processor, model_dir: Path) -> None:
     processor.save_pretrained(model_dir)
 
 
+@interruptible
 def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     """Train EEGClip, keep the model with the best validation EEG -> image MRR, save it with its image processor.
 
@@ -270,6 +281,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     class_names = dataset["train"].features["label"].names
     with accelerator.main_process_first():  # one process downloads a pretrained tower, the others use the cache
         model = build_clip_model(args, info, class_names)
+    record_training_subjects(model.config, dataset)
     processor = make_image_processor(model.config)
     if args.image_features is not None:
         features, rows, _ = load_image_features(args.image_features, model.config)
@@ -300,13 +312,14 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         "validate": lambda net: validation_metrics(net, splits["validation"]),
         "selection_key": SELECTION_METRIC, "save_best": save_best,
     }
+    model_config = accelerator.unwrap_model(model).config
     seconds, seen = train_epochs(accelerator, args, parts, state, logger, desc=f"train-clip ({args.model_preset})")
     record = run_record(
         accelerator, args, state, seconds, seen, SELECTION_METRIC, best_validation_metrics=state["best_metrics"],
         dataset_info=info, classes=class_names, n_train_trials=len(splits["train"]),
         n_train_images=len(splits["train"].pixel_cache), n_validation_trials=len(splits["validation"]),
         n_validation_images=len(splits["validation"].pixel_cache),
-        train_subjects=sorted(set(np.unique(dataset["train"]["subject"]).tolist())),
+        train_subjects=model_config.train_subjects, dataset_subjects=model_config.dataset_subjects,
         image_features=args.image_features,
         vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )

@@ -14,6 +14,7 @@ import torch
 
 from ..metrics import kmeans_accuracy
 from ..models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
+from ..utils.interrupts import interruptible
 from ..utils.names import TRAINING_RECORD
 from .args import EncoderTrainingArguments
 from .common import (
@@ -100,6 +101,7 @@ def seeded_training_step(model, batch: dict[str, torch.Tensor], args: EncoderTra
         return training_step(model, batch, args, loss_fn)
 
 
+@interruptible
 def train_encoder(args: EncoderTrainingArguments) -> dict[str, Any]:
     """Train, select on validation, save the selected model with `save_pretrained` in `output_dir/model`.
 

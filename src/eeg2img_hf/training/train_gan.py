@@ -42,6 +42,7 @@ from ..models.eeg_stylegan import EEGStyleGANDiscriminatorOutput
 from ..utils.checks import MAX_SEED
 from ..utils.errors import BadModelFolderError, HubAccessError
 from ..utils.images import save_grid
+from ..utils.interrupts import CheckpointClock, TrainingInterrupted, interruptible
 from ..utils.model_folders import load_model_folder
 from ..utils.names import GAN_DISCRIMINATOR_FOLDER, GAN_GENERATOR_FOLDER, GAN_INIT_STATE, TRAINING_RECORD
 from ..utils.progress import progress_bar
@@ -54,6 +55,7 @@ from .common import (
     latest_checkpoint,
     load_checkpoint,
     make_accelerator,
+    poll_stop_and_clock,
     prepare_run_dir,
     start_run,
     write_json,
@@ -95,7 +97,8 @@ class GANTrainState:
 
 @dataclass
 class TickContext:
-    """What the loop carries between ticks but never saves: run objects and the running tick's accumulators."""
+    """What the loop carries between ticks: run objects and the running tick's accumulators (the accumulators go
+    into every checkpoint, so a resume from a checkpoint written mid-tick logs the same tick rows)."""
 
     out_dir: Path
     encoder: Any
@@ -109,6 +112,17 @@ class TickContext:
     def start_tick(self, images_seen: int) -> None:
         """Empties the accumulators and restarts the tick clock."""
         self.sums, self.tick_start, self.tick_images_start = {}, time.perf_counter(), images_seen
+
+    def tick_state(self) -> dict[str, Any]:
+        """The running tick's accumulators, for `trainer_state.json`."""
+        return {"tick_sums": self.sums, "tick_images_start": self.tick_images_start,
+                "tick_seconds": time.perf_counter() - self.tick_start}
+
+    def restore_tick(self, saved: dict[str, Any], images_seen: int) -> None:
+        """Continue the tick a checkpoint was written in (checkpoints without tick state start a new tick)."""
+        self.start_tick(saved.get("tick_images_start", images_seen))
+        self.sums = {k: list(v) for k, v in saved.get("tick_sums", {}).items()}
+        self.tick_start -= float(saved.get("tick_seconds", 0.0))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -566,28 +580,31 @@ def save_snapshot(snapshot, loop: GANLoop, encoder, path: Path) -> None:
     snapshot.save_pretrained(path)
 
 
-def save_gan_checkpoint(loop: GANLoop, out_dir: Path, state: GANTrainState, keep: int) -> Path:
-    """`accelerator.save_state` + EMA generator (`save_pretrained`) + trainer state JSON (written last)."""
+def save_gan_checkpoint(loop: GANLoop, ctx: TickContext, state: GANTrainState, keep: int) -> Path:
+    """`accelerator.save_state` + EMA generator (`save_pretrained`) + trainer state JSON (written last, with the
+    running tick's accumulators) into `<out_dir>/checkpoints/step_<N>`; older ones beyond `keep` are pruned."""
     accelerator = loop.accelerator
-    root = out_dir / "checkpoints"
+    root = ctx.out_dir / "checkpoints"
     path = root / f"step_{state.step:08d}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
         loop.G_ema.save_pretrained(path / EMA_FOLDER)
-        write_json(path / TRAINER_STATE, {**state.to_dict(), **loop.state_extras()})
+        write_json(path / TRAINER_STATE, {**state.to_dict(), **loop.state_extras(), **ctx.tick_state()})
         for old in sorted(root.glob("step_*"))[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return path
 
 
-def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> GANTrainState:
-    """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights loaded too).
+def restore_gan(loop: GANLoop, args: GANTrainingArguments, ctx: TickContext) -> GANTrainState:
+    """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights and the running tick's
+    accumulators loaded too).
 
     The checkpoint must resume exactly: every file (G and D weights, both optimizers, every process's random
     states, `trainer_state.json`, the EMA generator, the augmentation state) is checked before anything is loaded,
     and a bad one raises a `CheckpointError` naming the checkpoint folder and the file."""
     state = GANTrainState()
+    ctx.start_tick(state.images_seen)
     if not args.resume:
         return state
     path = latest_checkpoint(args.output_dir)
@@ -598,6 +615,7 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments) -> GANTrainState:
     saved = load_checkpoint(loop.accelerator, path, GAN_STATE_KEYS, check_more=loop.check_extras)
     loop.load_extras(saved, path)
     state = GANTrainState(**{f.name: saved[f.name] for f in dataclasses.fields(GANTrainState) if f.name in saved})
+    ctx.restore_tick(saved, state.images_seen)
     if loop.accelerator.is_main_process:
         logger.info(f"resumed from {path} (step {state.step}, kimg {state.kimg:.3f})")
     return state
@@ -674,8 +692,9 @@ def _tick_row(state: GANTrainState, sums: dict[str, list[float]], loop: GANLoop,
     return row
 
 
-def _end_tick(loop: GANLoop, state: GANTrainState, ctx: TickContext, done: bool) -> dict[str, Any]:
-    """Log, grid, and (every N ticks or at the end) snapshot and checkpoint."""
+def _end_tick(loop: GANLoop, state: GANTrainState, ctx: TickContext, done: bool) -> tuple[dict[str, Any], bool]:
+    """Log, grid, and (every N ticks or at the end) snapshot and checkpoint; returns the tick's row and whether a
+    checkpoint was written."""
     accelerator, args, out_dir = loop.accelerator, loop.args, ctx.out_dir
     state.tick += 1
     row = _tick_row(state, ctx.sums, loop, time.perf_counter() - ctx.tick_start,
@@ -687,17 +706,21 @@ def _end_tick(loop: GANLoop, state: GANTrainState, ctx: TickContext, done: bool)
             kimg = int(state.images_seen // 1000)
             save_snapshot(ctx.snapshot, loop, ctx.encoder, out_dir / "snapshots" / f"kimg_{kimg:06d}")
     accelerator.wait_for_everyone()
-    if done or (args.checkpoint_ticks and state.tick % args.checkpoint_ticks == 0):
-        save_gan_checkpoint(loop, out_dir, state, args.keep_checkpoints)
     ctx.start_tick(state.images_seen)
-    return row
+    checkpoint = done or bool(args.checkpoint_ticks and state.tick % args.checkpoint_ticks == 0)
+    if checkpoint:
+        save_gan_checkpoint(loop, ctx, state, args.keep_checkpoints)
+    return row, checkpoint
 
 
 def _run_loop(loop: GANLoop, loader, state: GANTrainState, ctx: TickContext) -> None:
+    """Minibatches until `total_steps`: ticks (log, grid, snapshots, checkpoints every N ticks), a checkpoint when
+    the wall clock says so, and on an interrupt a checkpoint then [`TrainingInterrupted`]."""
     args, total = loop.args, loop.args.total_steps
     progress = progress_bar(total, initial=state.step, desc="train-gan",
                             disable=not loop.accelerator.is_local_main_process)
     tick_images = round(args.tick_kimg * 1000)
+    clock = CheckpointClock(args.checkpoint_minutes)
     while state.step < total:
         loader.set_epoch(state.epoch)
         skip = state.step_in_epoch
@@ -713,10 +736,19 @@ def _run_loop(loop: GANLoop, loader, state: GANTrainState, ctx: TickContext) -> 
             progress.update(1)
             done = state.step >= total
             if done or state.images_seen - ctx.tick_images_start >= tick_images:
-                row = _end_tick(loop, state, ctx, done)
+                row, checkpoint = _end_tick(loop, state, ctx, done)
                 progress.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss_G", "loss_D", "augment_p")})
+                if checkpoint:
+                    clock.reset()
             if done:
                 break
+            stop, due = poll_stop_and_clock(loop.accelerator, clock)
+            if stop or due:
+                path = save_gan_checkpoint(loop, ctx, state, args.keep_checkpoints)
+                clock.reset()
+                if stop:
+                    progress.close()
+                    raise TrainingInterrupted("train-gan", path, state.step)
         else:
             state.epoch, state.step_in_epoch = state.epoch + 1, 0
     progress.close()
@@ -743,6 +775,7 @@ def _finish(loop: GANLoop, state: GANTrainState, ctx: TickContext, data: dict[st
     return summary
 
 
+@interruptible
 def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     """Train EEGStyleGAN-ADA; write grids, snapshots, checkpoints and `output_dir/model` (an `EEGStyleGANModel`
     with the frozen encoder and the EMA generator, plus `model/discriminator`).
@@ -755,8 +788,7 @@ def train_gan(args: GANTrainingArguments) -> dict[str, Any]:
     grid = grid_inputs(data["validation"], len(data["class_names"]), args.grid_columns, config.z_dim, args.seed)
     ctx = TickContext(out_dir=out_dir, encoder=encoder, metrics=metrics, grid=grid,
                       snapshot=EEGStyleGANModel(config).eval() if accelerator.is_main_process else None)
-    state = restore_gan(loop, args)  # after every random initialisation: the RNG states are restored here
-    ctx.start_tick(state.images_seen)
+    state = restore_gan(loop, args, ctx)  # after every random initialisation: the RNG states are restored here
     _run_loop(loop, loader, state, ctx)
     summary = _finish(loop, state, ctx, data)
     accelerator.end_training()  # closes trackers and, when distributed, the process group

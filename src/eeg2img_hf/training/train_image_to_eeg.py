@@ -24,6 +24,7 @@ from ..data import get_eeg_info, load_eeg_dataset
 from ..metrics import kmeans_accuracy
 from ..models import ImageToEEGConfig, ImageToEEGModel
 from ..models.image_to_eeg import IMAGE_TO_EEG_PRESETS
+from ..utils.interrupts import interruptible
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import IMAGE_TO_EEG_TRAINING_PRESETS, ImageToEEGTrainingArguments
@@ -146,6 +147,7 @@ def _save_model(model, image_processor, model_dir: Path) -> None:
     image_processor.save_pretrained(model_dir)
 
 
+@interruptible
 def train_image_to_eeg(args: ImageToEEGTrainingArguments) -> dict[str, Any]:
     """Train, select on validation, save the selected model and its image processor in `output_dir/model`.
 

@@ -1,16 +1,24 @@
-"""Measurement helpers of the benchmark scripts (`scripts/bench_*.py`): the machine's fp32 matmul throughput and
-the FLOPs an arbitrary piece of PyTorch work executes. Leaf module: imports only torch."""
+"""Measurement helpers of the benchmark scripts (`scripts/bench_*.py`): the machine's fp32 matmul throughput, the
+FLOPs an arbitrary piece of PyTorch work executes, and the environment a figure was measured in. Leaf module:
+imports only torch and the standard library."""
 
 from __future__ import annotations
 
+import platform
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["count_flops", "matmul_flops_per_s"]
+__all__ = ["ISA_FLAGS", "count_flops", "environment", "matmul_flops_per_s"]
+
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile",
+             "amx_bf16", "amx_int8", "asimd", "sve")
+"""CPU instruction-set flags (as `/proc/cpuinfo` names them) that decide which kernels PyTorch can use."""
 
 
 def matmul_flops_per_s(size: int = 2048, repeats: int = 7) -> float:
@@ -54,3 +62,36 @@ def count_flops(fn: Callable[[], object]) -> int:
     with counter:
         fn()
     return counter.total
+
+
+def _cpuinfo() -> dict[str, str]:
+    """First processor's `key: value` lines of `/proc/cpuinfo` (empty where the file does not exist)."""
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        return {}
+    fields: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def environment(seeds: dict[str, int] | None = None) -> dict[str, object]:
+    """The environment a figure was measured in: CPU model and instruction-set flags (those of `ISA_FLAGS` the CPU
+    has, and the capability torch dispatches to), torch and Python versions, torch threads, the GPU when one is
+    visible, and `seeds` as given."""
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu_model": info.get("model name") or platform.processor() or platform.machine(),
+        "isa_flags": [f for f in ISA_FLAGS if f in flags],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "machine": platform.machine(), "os": platform.platform(),
+        "python": sys.version.split()[0], "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "gpu": gpu, "seeds": dict(seeds or {}),
+    }

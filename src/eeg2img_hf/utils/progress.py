@@ -1,20 +1,26 @@
 """Progress reporting that suits where the output goes.
 
 On a terminal, a `tqdm` bar; otherwise (a log file, CI, a pipe) a line through the package's logger every
-`every_seconds` and at the end, instead of thousands of carriage-return updates.
+`every_seconds` and at the end, instead of thousands of carriage-return updates. Both show the rate and the time
+left. [`quiet_library_progress`] switches off the progress bars of transformers, datasets and huggingface_hub
+("Loading weights", "Writing model shards", "Saving the dataset") where the package reports its own progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging as std_logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
+import datasets
+import huggingface_hub.utils as hub_utils
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-__all__ = ["Progress", "configure_cli_logging", "progress_bar"]
+__all__ = ["Progress", "configure_cli_logging", "format_duration", "progress_bar", "quiet_library_progress"]
 
 logger = logging.get_logger(__name__)
 
@@ -43,8 +49,11 @@ class Progress:
         rate = (self.n - self._initial) / elapsed if elapsed > 0 else 0.0
         postfix = ", ".join(f"{k}={v}" for k, v in self._postfix.items())
         percent = 100.0 * self.n / self.total if self.total else 100.0
-        return (f"{self.desc}: {self.n}/{self.total} ({percent:.0f} %), {elapsed:.0f} s, {rate:.2f} it/s"
-                + (f", {postfix}" if postfix else ""))
+        left = self.total - self.n
+        eta = ("done" if left <= 0 else f"about {format_duration(left / rate)} left" if rate > 0
+               else "time left unknown")
+        return (f"{self.desc}: {self.n}/{self.total} ({percent:.0f} %), {format_duration(elapsed)}, {rate:.2f} it/s, "
+                f"{eta}" + (f", {postfix}" if postfix else ""))
 
     def update(self, n: int = 1) -> None:
         """Counts `n` more steps; logs a line when `every_seconds` have passed since the last one."""
@@ -62,6 +71,34 @@ class Progress:
         """Logs the final line."""
         if not self.disable:
             logger.info(self._line())
+
+
+def format_duration(seconds: float) -> str:
+    """`42.3` -> `"42 s"`, `754` -> `"12 min 34 s"`, `7380` -> `"2 h 03 min"`."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@contextlib.contextmanager
+def quiet_library_progress() -> Iterator[None]:
+    """Within the block, transformers', datasets' and huggingface_hub's progress bars are off; each library's
+    previous setting comes back afterwards."""
+    was = (datasets.is_progress_bar_enabled(), logging.is_progress_bar_enabled(),
+           not hub_utils.are_progress_bars_disabled())
+    datasets.disable_progress_bars()
+    logging.disable_progress_bar()
+    hub_utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        for enabled, turn_on in zip(was, (datasets.enable_progress_bars, logging.enable_progress_bar,
+                                          hub_utils.enable_progress_bars)):
+            if enabled:
+                turn_on()
 
 
 def progress_bar(total: int, initial: int = 0, desc: str = "", disable: bool = False,

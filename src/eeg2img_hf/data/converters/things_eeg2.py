@@ -7,7 +7,9 @@ The official files (OSF project of "A large and rich EEG dataset for modeling hu
   training, 200 x 80 x 17 x 100 for test), `ch_names` (the 17 occipital and parietal channels) and `times`
   (100 samples from -0.2 s at 100 Hz);
 - `image_metadata.npy`: an `np.save` of a dict with `train_img_concepts`, `train_img_files`, `test_img_concepts`,
-  `test_img_files` (one entry per image, in the order of the EEG arrays);
+  `test_img_files` (one entry per image, in the order of the EEG arrays) and, in the release,
+  `train_img_concepts_THINGS` / `test_img_concepts_THINGS`: the same concepts numbered in the THINGS concept table
+  (`00004_aircraft_carrier`: row 4 of 1,854);
 - `training_images/<concept>/<file>` and `test_images/<concept>/<file>`, concept folders such as
   `00001_aardvark` (`aardvark_01b.jpg`). The five-digit prefix numbers the concepts within their split (training
   00001..01654, test 00001..00200); the rest is the THINGS `uniqueID` of the concept (`aardvark`).
@@ -20,8 +22,11 @@ refused naming the file, nothing in a file is executed. Python builtins (dict, l
 Splits: `test` = the official test concepts (200 concepts, one image each; never seen in training: zero-shot);
 `validation` = a seeded, concept-disjoint share of the training concepts; `train` = the other training concepts.
 `label` is the concept (a `ClassLabel` over the concepts present, named by their THINGS `uniqueID`, sorted);
-the column `things_index` holds the concept's row (1..1854) in the THINGS concept table when one is given
-(`things_concepts`, the THINGS `things_concepts.tsv` with a `uniqueID` column), else -1. Repetitions are rows
+the column `things_index` holds the concept's row (1..1854) in the THINGS concept table: from the `*_THINGS` entries
+of `image_metadata.npy`, or from the table itself when given (`things_concepts`, the THINGS `things_concepts.tsv`
+with a `uniqueID` column; both given: they must agree), else -1. The release stores the EEG as float64; the `eeg`
+column is float32 by default (a relative rounding error of at most 6e-8, about 2e-7 absolute on the release's
+values) or float64 (`eeg_dtype`, `--eeg-dtype`), recorded under `eeg_dtype` in the dataset info. Repetitions are rows
 (column `repetition`, 0-based along the file's repetition axis) or are averaged (`repetition` = -1). The
 preprocessed release does not say which session a repetition came from: `session` is -1, `block` -1.
 """
@@ -63,6 +68,10 @@ THINGS_EEG2_SFREQ = 100.0
 AVERAGE_CHOICES = ("none", "train", "test", "both")
 EEG_KEYS = ("preprocessed_eeg_data", "ch_names", "times")
 METADATA_KEYS = ("train_img_concepts", "train_img_files", "test_img_concepts", "test_img_files")
+THINGS_NUMBER_KEYS = ("train_img_concepts_THINGS", "test_img_concepts_THINGS")
+"""Optional keys of `image_metadata.npy`: each image's concept as `<THINGS row>_<uniqueID>`."""
+EEG_DTYPE_CHOICES = ("float32", "float64")
+_N_THINGS_CONCEPTS = 1854
 _PARTS = {"training": ("train", "training_images", "preprocessed_eeg_training.npy"),
           "test": ("test", "test_images", "preprocessed_eeg_test.npy")}
 _SUBJECT_FOLDER = re.compile(r"^sub-(\d+)$")
@@ -118,16 +127,18 @@ def _read_npy_header(handle: Any, path: Path) -> tuple[tuple[int, ...], np.dtype
     return shape, dtype
 
 
-def load_things_npy(path: str | os.PathLike, keys: Sequence[str], max_bytes: int = _DEFAULT_MAX_BYTES) -> dict:
+def load_things_npy(path: str | os.PathLike, keys: Sequence[str], max_bytes: int = _DEFAULT_MAX_BYTES,
+                    optional: Sequence[str] = ()) -> dict:
     """Read one THINGS-EEG2 `.npy` file (an `np.save` of a dict) without executing anything from it.
 
     Args:
         path (`str` or `os.PathLike`): the file.
         keys (`Sequence[str]`): keys the dict must hold (others are dropped).
         max_bytes (`int`, *optional*, defaults to 8 GiB): refuse larger files.
+        optional (`Sequence[str]`, *optional*): keys also returned when the dict holds them.
 
     Returns:
-        `dict` with `keys`.
+        `dict` with `keys` and those of `optional` present.
 
     Raises:
         `UnsafePickleError`: the pickle asks for anything but numpy arrays and plain builtins (the message names
@@ -158,7 +169,7 @@ def load_things_npy(path: str | os.PathLike, keys: Sequence[str], max_bytes: int
     missing = [k for k in keys if k not in content]
     if missing:
         raise BadInputFileError(f"{path}: missing keys {missing} (has {sorted(map(str, content))})")
-    return {k: content[k] for k in keys}
+    return {k: content[k] for k in (*keys, *optional) if k in content}
 
 
 def _strings(value: Any, name: str, path: Path) -> list[str]:
@@ -218,6 +229,47 @@ def _concept_name(folder: str) -> str:
     """THINGS `uniqueID` of a concept folder name (`00001_aardvark` -> `aardvark`)."""
     match = _CONCEPT.match(folder)
     return match.group(2) if match else folder
+
+
+def _things_numbers(meta: dict, path: Path, tables: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """THINGS `uniqueID` -> row (1..1854) from the `*_THINGS` entries of `image_metadata.npy` (`{}` without them)."""
+    present = [k for k in THINGS_NUMBER_KEYS if k in meta]
+    if not present:
+        return {}
+    if len(present) != len(THINGS_NUMBER_KEYS):
+        raise BadInputFileError(f"{path}: has {present[0]!r} but not {sorted(set(THINGS_NUMBER_KEYS) - set(present))}")
+    numbers: dict[str, int] = {}
+    for part, key in zip(_PARTS, THINGS_NUMBER_KEYS):
+        entries = _strings(meta[key], key, path)
+        concepts = tables[part]["concepts"]
+        if len(entries) != len(concepts):
+            raise BadInputFileError(f"{path}: {key} has {len(entries)} entries, {key[:-7]} {len(concepts)}")
+        for concept, entry in zip(concepts, entries):
+            match = _CONCEPT.match(entry)
+            number = int(match.group(1)) if match else 0
+            if not 1 <= number <= _N_THINGS_CONCEPTS:
+                raise BadInputFileError(f"{path}: {key} entry {entry!r} is not '<THINGS row 1..1854>_<uniqueID>'")
+            name = _concept_name(concept)
+            if numbers.setdefault(name, number) != number:
+                raise BadInputFileError(f"{path}: {key} gives concept {name!r} two THINGS rows "
+                                        f"({numbers[name]} and {number})")
+    return numbers
+
+
+def _things_index(meta: dict, meta_path: Path, tables: dict[str, dict[str, Any]],
+                  things_concepts: str | os.PathLike | None) -> tuple[dict[str, int], str]:
+    """`things_index` of every concept and where it came from: the concept table when given (checked against the
+    metadata's `*_THINGS` numbers when both exist), else those numbers, else nothing (-1)."""
+    from_meta = _things_numbers(meta, meta_path, tables)
+    if things_concepts is None:
+        source = f"from {meta_path.name} ({', '.join(THINGS_NUMBER_KEYS)})" if from_meta else "not given (-1)"
+        return from_meta, source
+    table = read_things_concepts(things_concepts)
+    differ = sorted(n for n, number in from_meta.items() if table.get(n, number) != number)
+    if differ:
+        raise BadInputFileError(f"{things_concepts}: the rows of concepts {differ[:5]} ({len(differ)} in all) differ "
+                                f"from their THINGS numbers in {meta_path}")
+    return table, "from " + os.fspath(things_concepts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -305,6 +357,7 @@ def convert_things_eeg2(
     image_size: int | None = None,
     overwrite: bool = False,
     batch_size: int = 256,
+    eeg_dtype: str = "float32",
 ) -> Any:
     """Convert the preprocessed THINGS-EEG2 release and its images, with the zero-shot split (module docstring).
 
@@ -327,13 +380,17 @@ def convert_things_eeg2(
         metadata (`str` or `os.PathLike`, *optional*):
             `image_metadata.npy` (default: looked for in `images_dir`, then `eeg_dir`).
         things_concepts (`str` or `os.PathLike`, *optional*):
-            The THINGS concept table (`things_concepts.tsv`, column `uniqueID`) giving `things_index`.
+            The THINGS concept table (`things_concepts.tsv`, column `uniqueID`) giving `things_index` (default: the
+            `*_THINGS` entries of `image_metadata.npy` when it has them).
         image_size (`int`, *optional*):
             Resize images to `image_size x image_size` RGB (default: store the files unchanged).
         overwrite (`bool`, *optional*, defaults to `False`):
             Replace a non-empty `output_dir` this package wrote.
         batch_size (`int`, *optional*, defaults to 256):
             Rows per Arrow batch while writing.
+        eeg_dtype (`str`, *optional*, defaults to `"float32"`):
+            Storage dtype of the `eeg` column: `"float32"` (half the size; the release's float64 values rounded) or
+            `"float64"` (the release's values exactly).
 
     Returns:
         `datasets.DatasetDict` with splits `train`, `validation` (when `val_fraction` > 0) and `test`, EEG of shape
@@ -345,6 +402,8 @@ def convert_things_eeg2(
         raise ValueError(f"seed must be an int, got {seed!r}")
     if average not in AVERAGE_CHOICES:
         raise ValueError(f"average must be one of {AVERAGE_CHOICES}, got {average!r}")
+    if eeg_dtype not in EEG_DTYPE_CHOICES:
+        raise ValueError(f"eeg_dtype must be one of {EEG_DTYPE_CHOICES}, got {eeg_dtype!r}")
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     image_size = check_image_size(image_size)
@@ -353,8 +412,9 @@ def convert_things_eeg2(
         raise BadInputFileError(f"images_dir {str(images_dir)!r} is not a folder")
     folders = _subject_folders(eeg_dir, None if subjects is None else [int(s) for s in subjects])
     meta_path = _metadata_file(metadata, images_dir, eeg_dir)
-    tables = _image_table(load_things_npy(meta_path, METADATA_KEYS), meta_path, images_dir)
-    things_index = read_things_concepts(things_concepts) if things_concepts is not None else {}
+    meta = load_things_npy(meta_path, METADATA_KEYS, optional=THINGS_NUMBER_KEYS)
+    tables = _image_table(meta, meta_path, images_dir)
+    things_index, things_index_source = _things_index(meta, meta_path, tables, things_concepts)
 
     train_names = sorted({_concept_name(c) for c in tables["training"]["concepts"]})
     test_names = sorted({_concept_name(c) for c in tables["test"]["concepts"]})
@@ -414,7 +474,7 @@ def convert_things_eeg2(
                         if not np.isfinite(trial).all():
                             raise BadInputFileError(f"{folders[subject] / _PARTS[part][2]}: image {i} repetition "
                                                     f"{rep} contains NaN or infinite values")
-                        yield {"eeg": np.ascontiguousarray(trial, dtype=np.float32), "image": image,
+                        yield {"eeg": np.ascontiguousarray(trial, dtype=eeg_dtype), "image": image,
                                "label": label_of[name], "subject": subject,
                                "image_id": f"{table['folder']}/{table['concepts'][i]}/{table['files'][i]}",
                                "block": -1, "repetition": -1 if averaged[part] else rep, "session": -1,
@@ -434,7 +494,7 @@ def convert_things_eeg2(
     missing_index = [n for n in class_names if things_index and n not in things_index]
     if missing_index:
         raise BadInputFileError(f"{things_concepts}: no uniqueID for concepts {missing_index[:5]}")
-    steps = [preprocessing_step("from_things_eeg2_preprocessed", dtype="float32",
+    steps = [preprocessing_step("from_things_eeg2_preprocessed", dtype=eeg_dtype,
                                 source_dtype=reference["training"]["dtype"],
                                 note="as released by the authors (epoched -0.2..0.8 s, 100 Hz, 17 occipital and "
                                      "parietal channels, their preprocessing)")]
@@ -459,7 +519,10 @@ def convert_things_eeg2(
         "subjects": sorted(folders),
         "repetitions": {"train": reps["training"], "test": reps["test"], "averaged": averaged,
                         "in_files": {p: reference[p]["n_reps"] for p in _PARTS}},
-        "things_index": "from " + os.fspath(things_concepts) if things_concepts else "not given (-1)",
+        "things_index": things_index_source,
+        "eeg_dtype": {"stored": eeg_dtype, "source": reference["training"]["dtype"],
+                      "note": "float32 rounds each value to 24 significant bits (relative error <= 6e-8); "
+                              "--eeg-dtype float64 keeps a float64 release exactly"},
         "source": "THINGS-EEG2 preprocessed release (OSF 3jk45): sub-XX/preprocessed_eeg_{training,test}.npy, "
                   "image_metadata.npy, training_images/, test_images/",
         "license": "EEG: CC-BY-4.0 (as released); images: THINGS licence terms (research use, see the THINGS "
@@ -473,7 +536,7 @@ def convert_things_eeg2(
     inputs = {"eeg_dir": eeg_dir, "images_dir": images_dir, "metadata": meta_path}
     return write_eeg_dataset(output_dir, {s: rows(s) for s in split_names}, n_chans=int(n_chans), n_times=int(n_times),
                              class_names=class_names, info=info, extra_columns=extra, batch_size=batch_size,
-                             overwrite=overwrite, inputs=inputs)
+                             overwrite=overwrite, inputs=inputs, eeg_dtype=eeg_dtype)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -488,7 +551,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of the training concepts moved to validation (concept-disjoint; default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the validation concepts")
     parser.add_argument("--metadata", help="image_metadata.npy (default: in images_dir, then eeg_dir)")
-    parser.add_argument("--things-concepts", help="THINGS things_concepts.tsv (uniqueID column) for things_index")
+    parser.add_argument("--things-concepts", help="THINGS things_concepts.tsv (uniqueID column) for things_index "
+                                                  "(default: the *_THINGS entries of image_metadata.npy)")
+    parser.add_argument("--eeg-dtype", choices=EEG_DTYPE_CHOICES, default="float32",
+                        help="storage dtype of the eeg column (default float32; float64 keeps the release's values "
+                             "exactly, at twice the size)")
     add_common_arguments(parser)
 
 
@@ -498,5 +565,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = convert_things_eeg2(args.eeg_dir, args.images_dir, args.output_dir, subjects=subjects, average=args.average,
                              val_fraction=args.val_fraction, seed=args.seed, metadata=args.metadata,
                              things_concepts=args.things_concepts, image_size=args.image_size,
-                             overwrite=args.overwrite, batch_size=args.batch_size)
+                             overwrite=args.overwrite, batch_size=args.batch_size, eeg_dtype=args.eeg_dtype)
     return summary(ds, args.output_dir)

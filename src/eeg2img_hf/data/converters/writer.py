@@ -2,8 +2,8 @@
 
 Converters of real sources produce rows one at a time (a trial and its image); [`write_eeg_dataset`]
 validates each row, packs them in batches straight into Arrow arrays (the `eeg` column is stored
-zero-copy from one float32 block per batch, as the simulator does) and writes one Arrow IPC stream
-per split, so memory stays at one batch whatever the dataset size. The folder is built in a
+zero-copy from one block per batch, as the simulator does; float32, or float64 when asked) and writes one Arrow IPC
+stream per split, so memory stays at one batch whatever the dataset size. The folder is built in a
 temporary sibling and moved into place only once every split is written and reloads cleanly, so a
 failed conversion never leaves a half-written dataset nor touches an existing one.
 """
@@ -92,7 +92,7 @@ class _SplitBuffer:
         self.reset()
 
     def reset(self) -> None:
-        self.eeg = np.empty((self.batch_size, self.n_chans, self.n_times), dtype=np.float32)
+        self.eeg = np.empty((self.batch_size, self.n_chans, self.n_times), dtype=self.features["eeg"].dtype)
         self.columns: dict[str, list] = {name: [] for name in ("image", "label", "subject", "image_id", "block")}
         self.columns.update({name: [] for name in self.extra})
         self.first_row = 0
@@ -106,9 +106,9 @@ class _SplitBuffer:
             missing, unknown = sorted(expected - set(row)), sorted(set(row) - expected)
             raise ValueError(f"{where}: row keys differ from the columns: missing {missing}, unexpected {unknown}")
         eeg = row["eeg"]
-        if not isinstance(eeg, np.ndarray) or eeg.dtype != np.float32:
+        if not isinstance(eeg, np.ndarray) or eeg.dtype != self.eeg.dtype:
             kind = f"{type(eeg).__name__} of dtype {getattr(eeg, 'dtype', None)}"
-            raise ValueError(f"{where}: 'eeg' must be a float32 numpy array, got {kind}")
+            raise ValueError(f"{where}: 'eeg' must be a {self.eeg.dtype} numpy array, got {kind}")
         if eeg.shape != (self.n_chans, self.n_times):
             raise ValueError(f"{where}: 'eeg' has shape {eeg.shape}, expected {(self.n_chans, self.n_times)}")
         label = _check_int(row["label"], "label", where)
@@ -202,10 +202,10 @@ def _check_output_dir(output_dir: Path, overwrite: bool, inputs: Any = None) -> 
 
 
 def _build_features(n_chans: int, n_times: int, class_names: Sequence[str],
-                    extra_columns: Mapping[str, FeatureType] | None) -> tuple[Features, list[str]]:
+                    extra_columns: Mapping[str, FeatureType] | None, eeg_dtype: str) -> tuple[Features, list[str]]:
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
         raise ValueError(f"class_names must be a sequence of str, got {type(class_names).__name__}")
-    features = make_features(n_chans, n_times, list(class_names))
+    features = make_features(n_chans, n_times, list(class_names), eeg_dtype=eeg_dtype)
     extra = dict(extra_columns or {})
     for name, feature in extra.items():
         if not isinstance(name, str) or not name.isidentifier() or name in features:
@@ -231,6 +231,7 @@ def write_eeg_dataset(
     overwrite: bool = False,
     inputs: Any = None,
     command: str = "convert",
+    eeg_dtype: str = "float32",
 ) -> DatasetDict:
     """Write an EEG-image `DatasetDict` to disk from streams of rows, validating every row.
 
@@ -244,7 +245,7 @@ def write_eeg_dataset(
             the new dataset is built in a temporary sibling folder and replaces the old one only on success.
         splits (`Mapping[str, Iterable[dict]]`):
             Split name (`"train"`, `"validation"`, `"test"`, ...) -> rows. A row is a dict with `"eeg"`
-            (float32 `np.ndarray` of shape `(n_chans, n_times)`, finite), `"image"` (encoded image bytes,
+            (`np.ndarray` of `eeg_dtype` and shape `(n_chans, n_times)`, finite), `"image"` (encoded image bytes,
             an image file path or a `PIL.Image.Image`), `"label"` (`int` in `0..len(class_names) - 1`),
             `"subject"` (`int`), `"image_id"` (non-empty `str`), `"block"` (`int`), plus one value per extra column.
         n_chans (`int`):
@@ -265,6 +266,8 @@ def write_eeg_dataset(
             Input paths (or `{argument name: path}`): an `output_dir` equal to, inside or containing one is refused.
         command (`str`, *optional*, defaults to `"convert"`):
             Recorded in the folder's ownership marker (see [`eeg2img_hf.utils.outputs`]).
+        eeg_dtype (`str`, *optional*, defaults to `"float32"`):
+            Storage dtype of the `eeg` column (`"float32"` or `"float64"`); every row's `eeg` must have it.
 
     Returns:
         `datasets.DatasetDict`: the written dataset, memory-mapped from `output_dir`.
@@ -287,7 +290,7 @@ def write_eeg_dataset(
         json.dumps(info, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"info must be JSON-serialisable: {err}") from None
-    features, extra = _build_features(n_chans, n_times, class_names, extra_columns)
+    features, extra = _build_features(n_chans, n_times, class_names, extra_columns, eeg_dtype)
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))

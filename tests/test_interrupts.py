@@ -1,0 +1,242 @@
+"""Interrupts keep the work: a stop request ends a trainer after its step with a checkpoint that resumes exactly;
+wall-clock checkpoints; the CLI's one line and exit status 130; progress lines with the time left."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import os
+import random
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from eeg2img_hf import cli
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
+from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
+from eeg2img_hf.training import common as training_common
+from eeg2img_hf.utils.interrupts import (
+    CheckpointClock,
+    TrainingInterrupted,
+    request_stop,
+    stop_on_signal,
+    stop_requested,
+)
+from eeg2img_hf.utils.progress import Progress, format_duration, quiet_library_progress
+
+train_gan_module = importlib.import_module("eeg2img_hf.training.train_gan")  # the package re-exports the function
+TINY_TSCONV = {"tsconv_filters": 4, "tsconv_kernel_size": 5, "tsconv_pool_size": 32, "tsconv_pool_stride": 32,
+               "embed_dim": 16}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "thoughtviz"
+    simulate_dataset("thoughtviz", seed=3, n_subjects=2, images_per_class=2, image_size=16).save_to_disk(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(data_dir, tmp_path_factory):
+    info = get_eeg_info(load_eeg_dataset(data_dir))
+    torch.manual_seed(0)
+    config = EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
+                              lstm_hidden_size=8, embed_dim=12)
+    path = tmp_path_factory.mktemp("encoder")
+    EEGEncoderModel(config).save_pretrained(str(path))
+    return str(path)
+
+
+def encoder_args(data_dir, out, **overrides) -> EncoderTrainingArguments:
+    base = dict(dataset=data_dir, output_dir=str(out), epochs=3, batch_size=16, learning_rate=1e-3,
+                encoder_config=TINY_TSCONV, log_with=["csv"], keep_checkpoints=10)
+    return EncoderTrainingArguments.from_preset("cpu-small", **{**base, **overrides})
+
+
+def gan_args(data_dir, encoder_dir, out, **overrides) -> GANTrainingArguments:
+    base = {"dataset": data_dir, "encoder": encoder_dir, "output_dir": str(out), "log_with": ["csv"],
+            "keep_checkpoints": 10, "tick_kimg": 0.032, "kimg": 0.064}  # 4 steps per tick, 8 steps, 2 ticks
+    return GANTrainingArguments.from_preset("tiny", **{**base, **overrides})
+
+
+def assert_same_weights(a, b):
+    wa, wb = load_file(a), load_file(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=0)
+
+
+def csv_rows(path, drop=("sec_per_kimg", "train_seconds")):
+    with open(path) as f:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
+
+
+# ------------------------------------------------------------------------------------------ the mechanism
+
+
+def test_first_signal_sets_the_flag_second_raises_and_handlers_come_back():
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt, match="after the run had finished"):
+        with stop_on_signal():
+            assert not stop_requested()
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered before the next bytecode: the flag only
+            assert stop_requested()
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)  # the second one stops at once
+    assert signal.getsignal(signal.SIGINT) is before and not stop_requested()
+
+
+def test_a_block_that_ends_normally_clears_the_flag_and_nested_blocks_share_it():
+    with stop_on_signal():
+        with stop_on_signal():
+            pass
+        assert not stop_requested()
+    with pytest.raises(KeyboardInterrupt):
+        with stop_on_signal():
+            with stop_on_signal():
+                request_stop()
+            assert stop_requested()  # the inner block leaves the request to the outermost one
+
+
+def test_checkpoint_clock():
+    assert not CheckpointClock(0).due()
+    assert CheckpointClock(1e-9).due()
+    clock = CheckpointClock(5)
+    assert not clock.due()
+
+
+# ------------------------------------------------------------------------------------------ trainers
+
+
+def stop_after_step(monkeypatch, module, step: int) -> None:
+    """Make the trainer in `module` see a stop request right after its `step`-th optimiser step (what the first
+    Ctrl-C does), through the real polling function."""
+    real_poll, calls = module.poll_stop_and_clock, {"n": 0}
+
+    def poll(accelerator, clock):
+        calls["n"] += 1
+        if calls["n"] == step:
+            request_stop()
+        return real_poll(accelerator, clock)
+
+    monkeypatch.setattr(module, "poll_stop_and_clock", poll)
+
+
+def test_encoder_stops_after_the_step_with_a_checkpoint_and_resumes_exactly(data_dir, tmp_path, monkeypatch):
+    straight = train_encoder(encoder_args(data_dir, tmp_path / "a"))
+    total = straight["global_step"]
+    stop_at = random.Random(os.getpid()).randint(1, total - 1)  # any step, mid-epoch ones included
+    stop_after_step(monkeypatch, training_common, stop_at)
+    with pytest.raises(TrainingInterrupted) as info:
+        train_encoder(encoder_args(data_dir, tmp_path / "b"))
+    monkeypatch.undo()
+    assert info.value.step == stop_at and info.value.checkpoint.endswith(f"step_{stop_at:08d}")
+    assert not (tmp_path / "b" / "model" / "eeg2img_training.json").exists()  # not a finished model
+    resumed = train_encoder(encoder_args(data_dir, tmp_path / "b", resume=True))
+    assert resumed["global_step"] == total
+    assert_same_weights(tmp_path / "a" / "model" / "model.safetensors", tmp_path / "b" / "model" / "model.safetensors")
+    assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
+
+
+def test_gan_stops_mid_tick_and_resumes_exactly_with_the_same_tick_rows(data_dir, encoder_dir, tmp_path,
+                                                                         monkeypatch):
+    train_gan(gan_args(data_dir, encoder_dir, tmp_path / "a"))
+    stop_after_step(monkeypatch, train_gan_module, 2)  # after the second of the first tick's 4 steps
+    with pytest.raises(TrainingInterrupted) as info:
+        train_gan(gan_args(data_dir, encoder_dir, tmp_path / "b"))
+    monkeypatch.undo()
+    assert info.value.step == 2 and (tmp_path / "b" / "checkpoints" / "step_00000002").is_dir()
+    summary = train_gan(gan_args(data_dir, encoder_dir, tmp_path / "b", resume=True))
+    assert summary["steps"] == 8 and summary["ticks"] == 2
+    final = "checkpoints/step_00000008"
+    for name in ("model.safetensors", "model_1.safetensors", "generator_ema/model.safetensors"):
+        assert_same_weights(tmp_path / "a" / final / name, tmp_path / "b" / final / name)
+    assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
+
+
+def test_wall_clock_checkpoints(data_dir, encoder_dir, tmp_path):
+    """checkpoint_minutes tiny: a checkpoint after every step (beside the per-epoch / per-tick ones)."""
+    summary = train_encoder(encoder_args(data_dir, tmp_path / "enc", epochs=1, checkpoint_minutes=1e-9,
+                                         keep_checkpoints=100))
+    steps = sorted(p.name for p in (tmp_path / "enc" / "checkpoints").glob("step_*"))
+    assert steps == [f"step_{s:08d}" for s in range(1, summary["global_step"] + 1)]
+    train_gan(gan_args(data_dir, encoder_dir, tmp_path / "gan", checkpoint_minutes=1e-9, checkpoint_ticks=0))
+    steps = sorted(p.name for p in (tmp_path / "gan" / "checkpoints").glob("step_*"))
+    assert steps == [f"step_{s:08d}" for s in range(1, 9)]
+    with pytest.raises(ValueError, match="checkpoint_minutes"):
+        encoder_args(data_dir, tmp_path / "x", checkpoint_minutes=-1)
+    with pytest.raises(ValueError, match="checkpoint_minutes"):
+        gan_args(data_dir, encoder_dir, tmp_path / "y", checkpoint_minutes=float("nan"))
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+def test_cli_prints_one_line_with_the_command_that_continues(monkeypatch, capsys, tmp_path):
+    def interrupted(ns):
+        raise TrainingInterrupted("train-gan", tmp_path / "checkpoints" / "step_00000012", 12)
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda args: _namespace("train-gan", interrupted, resume=False))
+    assert cli.main(["train-gan", "--output-dir", "my run"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert err[0] == (f"eeg2img train-gan: interrupted after step 12; checkpoint saved in "
+                      f"{tmp_path / 'checkpoints' / 'step_00000012'}. Continue with: "
+                      "eeg2img train-gan --output-dir 'my run' --resume")
+
+
+def test_cli_interrupt_of_other_commands_and_debug(monkeypatch, capsys):
+    def stop(ns):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda args: _namespace("convert", stop))
+    assert cli.main(["convert", "x"]) == 130
+    assert capsys.readouterr().err.strip() == "eeg2img convert: interrupted"
+    monkeypatch.setattr(parser, "parse_args", lambda args: _namespace("quickstart", stop))
+    assert cli.main(["quickstart", "--fast"]) == 130
+    assert capsys.readouterr().err.strip().endswith("Continue with: eeg2img quickstart --fast")
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["quickstart", "--debug"])
+
+
+def _namespace(command, func, **fields):
+    import argparse
+
+    return argparse.Namespace(command=command, func=func, **fields)
+
+
+# ------------------------------------------------------------------------------------------ progress
+
+
+def test_progress_lines_carry_the_time_left(caplog, monkeypatch):
+    clock = iter([0.0, 10.0, 10.0, 20.0, 20.0])  # start; each update: its check, then its line
+    monkeypatch.setattr("eeg2img_hf.utils.progress.time.monotonic", lambda: next(clock))
+    progress = Progress(100, desc="train-x", every_seconds=5)
+    with caplog.at_level("INFO", logger="eeg2img_hf"):
+        progress.update(25)  # 10 s for 25 steps: 30 s left
+        progress.update(75)
+    assert "train-x: 25/100 (25 %), 10 s, 2.50 it/s, about 30 s left" in caplog.text
+    assert "train-x: 100/100 (100 %), 20 s, 5.00 it/s, done" in caplog.text
+    assert [format_duration(s) for s in (42.3, 754, 7380)] == ["42 s", "12 min 34 s", "2 h 03 min"]
+
+
+def test_quiet_library_progress_restores_each_library():
+    import datasets
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging
+
+    datasets.enable_progress_bars()
+    logging.enable_progress_bar()
+    hub_utils.disable_progress_bars()  # off before the block (the test suite's setting): stays off
+    with quiet_library_progress():
+        assert not datasets.is_progress_bar_enabled() and not logging.is_progress_bar_enabled()
+        assert hub_utils.are_progress_bars_disabled()
+    assert datasets.is_progress_bar_enabled() and logging.is_progress_bar_enabled()
+    assert hub_utils.are_progress_bars_disabled()
