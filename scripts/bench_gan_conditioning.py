@@ -43,6 +43,7 @@ from eeg2img_hf.metrics.image_classifier import CONFIG_NAME, train_image_classif
 from eeg2img_hf.models import EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
 from eeg2img_hf.training.common import compute_embeddings
+from eeg2img_hf.utils.allocator import fast_cpu_generation
 from eeg2img_hf.utils.model_folders import load_model_folder
 from eeg2img_hf.utils.names import TRAINING_RECORD
 from eeg2img_hf.utils.outputs import prepare_output_dir
@@ -125,9 +126,10 @@ def score_run(run: Path, name: str, dataset: str, judge: Path, work: Path, num_f
 
     def evaluate(split: str, psi: float = 1.0, center: str = "average") -> dict[str, Any]:
         tag = f"{name}_{split}" + ("" if psi == 1.0 else f"_psi{psi}_{center}")
-        r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
-                         num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
-                         output_json=work / "evaluations" / f"{tag}.json")
+        with fast_cpu_generation():
+            r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
+                             num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
+                             output_json=work / "evaluations" / f"{tag}.json")
         return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3)}
 
     args = record["training_args"]

@@ -15,9 +15,9 @@ FLOPs (1 multiply-add = 2 FLOPs):
 
 Memory: every forward pass allocates large activations (268 MB per tensor at batch 16); glibc serves blocks
 above its mmap threshold (at most 32 MB) with fresh mmaps, so the kernel zero-fills every page again on each op
-(about a quarter of the wall time at batch 16 here). The generator avoids this by default: its CPU forward pass
-runs inside `allocator_stylegan.reuse_freed_memory` (heap only, freed memory reused within the pass, defaults
-restored after it); `EEG2IMG_MALLOC_TUNING=0` turns that off, and `--compare-allocator` times both, interleaved.
+(about a quarter of the wall time at batch 16 here). The CLI's `generate` avoids this with the explicit context
+`eeg2img_hf.fast_cpu_generation()` (heap only, freed memory reused); this script times the generator inside it, as
+the CLI runs it. `EEG2IMG_MALLOC_TUNING=0` turns the context off, and `--compare-allocator` times both, interleaved.
 `--retain-freed-memory` re-runs the script with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64 GiB` for the whole
 process (the former workaround); the JSON says which settings were in effect.
 
@@ -39,6 +39,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from eeg2img_hf.models import EEGStyleGANConfig, EEGStyleGANGenerator
+from eeg2img_hf.utils.allocator import fast_cpu_generation
 from eeg2img_hf.utils.benchmark import matmul_flops_per_s
 
 
@@ -55,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retain-freed-memory", action="store_true",
                         help="re-run with glibc malloc set to keep freed memory (no per-op page faults)")
     parser.add_argument("--compare-allocator", action="store_true",
-                        help="per batch size, alternate forward passes with the generator's built-in memory policy "
+                        help="per batch size, alternate forward passes with the fast_cpu_generation() memory policy "
                              "on and off (EEG2IMG_MALLOC_TUNING), each paired with a matmul measurement")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
@@ -131,12 +132,13 @@ def make_runner(generator: torch.nn.Module, batch_size: int, fused_modconv: str 
 def time_generation(
     generator: torch.nn.Module, batch_size: int, repeats: int, fused_modconv: str = "auto", mm_size: int = 2048
 ) -> dict:
-    """Median/best images/s over `repeats` timed batches after one warm-up. Each batch is paired with a matmul
-    measurement taken just before it, so `paired_ratio` (batch FLOP/s over that matmul FLOP/s, median over the
-    repeats) tolerates load from other processes better than a ratio of separately timed numbers."""
+    """Median/best images/s over `repeats` timed batches after one warm-up, inside [`fast_cpu_generation`] as the
+    CLI generates. Each batch is paired with a matmul measurement taken just before it, so `paired_ratio` (batch
+    FLOP/s over that matmul FLOP/s, median over the repeats) tolerates load from other processes better than a
+    ratio of separately timed numbers."""
     run = make_runner(generator, batch_size, fused_modconv)
     analytic = analytic_flops_per_image(generator.config)
-    with torch.inference_mode():
+    with torch.inference_mode(), fast_cpu_generation():
         run()  # warm-up (oneDNN primitive creation, allocator)
         times, ratios = [], []
         for _ in range(repeats):
@@ -151,7 +153,7 @@ def time_generation(
 
 
 def compare_allocator(generator: torch.nn.Module, batch_size: int, repeats: int, mm_size: int = 2048) -> dict:
-    """Alternates timed forward passes with the package's CPU memory policy on (the default) and off, each paired
+    """Alternates timed forward passes with the CPU memory policy ([`fast_cpu_generation`]) on and off, each paired
     with a matmul measurement just before it, so both settings see the same machine load."""
     run = make_runner(generator, batch_size)
     analytic = analytic_flops_per_image(generator.config)
@@ -165,9 +167,10 @@ def compare_allocator(generator: torch.nn.Module, batch_size: int, repeats: int,
                 for mode in ("on", "off"):
                     os.environ["EEG2IMG_MALLOC_TUNING"] = "1" if mode == "on" else "0"
                     peak = matmul_flops_per_s(mm_size, repeats=3)
-                    start = time.perf_counter()
-                    run()
-                    seconds[mode].append(time.perf_counter() - start)
+                    with fast_cpu_generation():
+                        start = time.perf_counter()
+                        run()
+                        seconds[mode].append(time.perf_counter() - start)
                     ratios[mode].append(analytic * batch_size / seconds[mode][-1] / peak)
     finally:
         if saved is None:
@@ -230,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
         "preset": args.preset, "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
         "fused_modconv": args.fused_modconv, "repeats": args.repeats,
         "malloc_env": {k: os.environ[k] for k in sorted(RETAIN_ENV) if k in os.environ},
-        "memory_policy": "off" if os.environ.get("EEG2IMG_MALLOC_TUNING") == "0" else "on (package default)",
+        "memory_policy": "off" if os.environ.get("EEG2IMG_MALLOC_TUNING") == "0" else "on (fast_cpu_generation)",
         "matmul_gflops_per_s": round(peak / 1e9, 1),
         "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
         "flops_per_image_analytic_g": round(analytic / 1e9, 3), "batches": batches,

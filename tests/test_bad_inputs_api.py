@@ -129,7 +129,7 @@ def test_eeg_to_image_memory_limit_counts_every_input(eeg_pipe, gan):
     with pytest.raises(ValueError, match=r"2 inputs x num_images_per_eeg=4 asks for 8 images.*over the limit of "
                                          rf".*max_memory_bytes={limit}"):
         eeg_pipe(_eeg(2), num_images_per_eeg=4, max_memory_bytes=limit)
-    assert len(eeg_pipe(_eeg(1)[0], num_images_per_eeg=4, max_memory_bytes=limit, seed=0)) == 4
+    assert len(eeg_pipe(_eeg(1)[0], num_images_per_eeg=4, max_memory_bytes=limit, seed=0)["images"]) == 4
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,8 @@ def test_eeg_to_image_refuses_non_finite_inputs(eeg_pipe, inputs, match):
 
 def test_eeg_to_image_accepts_the_range_edges(eeg_pipe):
     for psi in (-1.0, 0.0, 2.0):
-        assert torch.isfinite(eeg_pipe(_eeg(1)[0], truncation_psi=psi, seed=2**32 - 1, output_type="pt")).all()
+        result = eeg_pipe(_eeg(1)[0], truncation_psi=psi, seed=2**32 - 1, output_type="pt")
+        assert torch.isfinite(result["images"][0]).all()
 
 
 # ---------------------------------------------------------------------------------- image-to-eeg-to-image

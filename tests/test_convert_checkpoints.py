@@ -66,6 +66,7 @@ from eeg2img_hf.models.eeg_stylegan import (
     EEGStyleGANModel,
 )
 from eeg2img_hf.models.eeg_stylegan.ops_stylegan import conv2d_resample, setup_filter, upsample2d
+from eeg2img_hf.training.ema import ema_beta
 from eeg2img_hf.training.train_gan import GANTrainingArguments, setup_gan_training, train_gan
 from eeg2img_hf.utils.errors import BadModelFolderError
 
@@ -605,6 +606,59 @@ def test_converted_training_snapshot_is_the_first_state_of_train_gan(tmp_path, m
     assert float(loop.pipe.p) == pytest.approx(0.25)
     _, _, _, _, fixed, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run", tmp_path / "start", augment_p=0.5))
     assert float(fixed.pipe.p) == pytest.approx(0.5)  # a fixed probability wins over the snapshot's
+
+
+def test_init_from_keeps_the_converted_g_ema_through_the_first_step(tmp_path, monkeypatch, gan_data):
+    """No EMA ramp-up from the restarted image counter: one step at a tiny learning rate moves G_ema by the EMA's
+    own update (beta * G_ema + (1 - beta) * G), not onto G (which a ramp-up from 0 images would do)."""
+    nets = _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)
+    convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl",
+                                       encoder_path=gan_data / "encoder").save_pretrained(tmp_path / "start")
+    args = _init_args(gan_data, tmp_path / "run", tmp_path / "start", learning_rate=1e-8)
+    assert args.ema_rampup is None  # off by default for an init_from run
+    _, _, _, _, loop, loader = setup_gan_training(args)
+    before = {k: v.detach().clone() for k, v in loop.G_ema.named_parameters()}
+    assert all(torch.equal(v, nets["G_ema"].state_dict()[k]) for k, v in before.items())
+    loop.train_step(next(iter(loader)), 0, 0)
+    beta = ema_beta(args.batch_size, 0, args.ema_kimg, args.ema_rampup)
+    assert 0.1 < beta < 0.9
+    generator = dict(loop.G_net.named_parameters())
+    for name, value in loop.G_ema.named_parameters():
+        expected = generator[name].detach().lerp(before[name], beta)
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+    moved = max((generator[k].detach() - v).abs().max().item() for k, v in loop.G_ema.named_parameters())
+    assert moved > 1e-2  # G_ema is not G: the converted G and G_ema differ
+    explicit = _init_args(gan_data, tmp_path / "run2", tmp_path / "start", ema_rampup=0.05)
+    assert explicit.ema_rampup == 0.05  # a ramp-up can still be asked for
+
+
+def test_init_from_takes_the_snapshots_augment_pipe_or_refuses_another(tmp_path, monkeypatch, gan_data):
+    _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)  # bgcfnc, noise_std 0.05
+    convert_stylegan_training_snapshot(tmp_path / "network-snapshot-000120.pkl").save_pretrained(tmp_path / "start")
+    _, _, _, _, loop, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run", tmp_path / "start"))
+    assert float(loop.pipe.p) == pytest.approx(0.25)
+    assert loop.pipe.noise_std == pytest.approx(0.05) and loop.pipe.cutout == 1.0  # its strengths, not the defaults
+    with pytest.raises(ValueError, match=r"'bgcfnc'.*'bgc'.*--augment bgcfnc.*--augment-p"):
+        setup_gan_training(_init_args(gan_data, tmp_path / "run2", tmp_path / "start", augment="bgc"))
+    _, _, _, _, fixed, _ = setup_gan_training(_init_args(gan_data, tmp_path / "run3", tmp_path / "start",
+                                                         augment="bgc", augment_p=0.3))
+    assert float(fixed.pipe.p) == pytest.approx(0.3) and fixed.pipe.noise == 0.0  # the chosen pipe at a fixed p
+
+
+def test_stylegan_converters_take_an_authors_cnn_encoder_with_n_chans(tmp_path, monkeypatch, capsys):
+    _write_training_snapshot(tmp_path / "network-snapshot-000120.pkl", monkeypatch)
+    torch.manual_seed(3)
+    _save_authors_pth(tmp_path / "eegfeat_cnn_all_0.5.pth", _AuthorsCNN(embed=12))
+    snapshot, cnn = str(tmp_path / "network-snapshot-000120.pkl"), str(tmp_path / "eegfeat_cnn_all_0.5.pth")
+    for kind in ("stylegan", "stylegan-snapshot"):
+        assert main(["convert-checkpoint", kind, snapshot, str(tmp_path / kind), "--encoder", cnn]) == 2
+        assert "--n-chans" in capsys.readouterr().err
+        assert main(["convert-checkpoint", kind, snapshot, str(tmp_path / kind), "--encoder", cnn,
+                     "--n-chans", "14"]) == 0
+        encoder = EEGStyleGANModel.from_pretrained(tmp_path / kind).config.encoder_config
+        assert (encoder.architecture, encoder.n_chans, encoder.n_times) == ("cnn", 14, 32)
+    assert main(["convert-checkpoint", "stylegan", snapshot, str(tmp_path / "no_encoder"), "--n-chans", "14"]) == 2
+    assert "--encoder" in capsys.readouterr().err
 
 
 @pytest.mark.integration
@@ -1153,7 +1207,8 @@ def test_eeg_clip_with_a_torchvision_resnet50_matches_the_authors_module(tmp_pat
 
 
 class _AuthorsImageFeatNet(torch.nn.Module):
-    """Stand-in with the authors' `ImageFeatNet` structure (reference-impl.md s7.1); module names are our guess."""
+    """Stand-in with the authors' `ImageFeatNet` structure (docs/authors-code.md, 'Image -> EEG encoder'); module
+    names are our guess."""
 
     def __init__(self, n_subjects: int = 6, hidden: int = 1024, embed: int = 128) -> None:
         import torchvision

@@ -12,6 +12,9 @@ from datasets import Array2D, Dataset, DatasetDict, Image, Value
 from eeg2img_hf.data import (
     SIMULATION_PRESETS,
     check_disjoint,
+    class_legend,
+    class_legend_markdown,
+    class_shape_svg,
     get_eeg_info,
     load_eeg_dataset,
     make_features,
@@ -345,3 +348,81 @@ def test_data_package_imports_neither_torch_nor_models():
     code = "import sys, eeg2img_hf.data; print('torch' in sys.modules, 'eeg2img_hf.models' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# ----------------------------------------------------------------------------------------------- class legend
+
+
+def _hue_of(rgb: np.ndarray) -> np.ndarray:
+    """Hue in [0, 1) of float RGB pixels in [0, 1] (the HSV definition)."""
+    import colorsys
+
+    return np.array([colorsys.rgb_to_hsv(*pixel)[0] for pixel in rgb])
+
+
+def _circular_distance(a: float, b: float) -> float:
+    return abs((a - b + 0.5) % 1.0 - 0.5)
+
+
+def test_class_legend_matches_the_drawn_images():
+    """The legend's colour is the colour the simulator paints each class with (its saturated pixels), and its shapes
+    follow the documented rule (shape c mod 8)."""
+    import colorsys
+    import io
+
+    from PIL import Image as PILImage
+
+    data = simulate_dataset("thoughtviz", n_subjects=2, images_per_class=2, image_size=32, trials_per_block=3,
+                            n_blocks_per_class=2)
+    legend = class_legend("thoughtviz")
+    names = data["train"].features["label"].names
+    assert [row["class"] for row in legend] == names
+    shapes = ["ellipse", "rectangle", "triangle", "star", "cross", "ring", "arrow", "crescent"]
+    assert [row["shape"] for row in legend] == [shapes[c % 8] for c in range(len(names))]
+    rows = {}
+    for split in data.values():
+        for row in split.select_columns(["label", "image"]).cast_column("image", Image(decode=False)):
+            rows.setdefault(row["label"], row["image"]["bytes"])
+    assert sorted(rows) == list(range(len(names)))
+    for label, png in rows.items():
+        pixels = np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255
+        value = pixels.max(1)
+        saturation = (value - pixels.min(1)) / np.maximum(value, 1e-9)  # the background's is at most 0.3
+        shape_pixels = pixels[(saturation > 0.5) & (value > 0.6)]
+        assert len(shape_pixels) > 20, names[label]
+        hues = _hue_of(shape_pixels)
+        mean_hue = (np.angle(np.exp(2j * np.pi * hues).mean()) / (2 * np.pi)) % 1.0
+        legend_hue = colorsys.rgb_to_hsv(*(int(legend[label]["rgb"][i:i + 2], 16) / 255 for i in (1, 3, 5)))[0]
+        assert _circular_distance(mean_hue, legend_hue) < 0.04, (names[label], mean_hue, legend_hue)
+    assert [row["class"] for row in class_legend("thoughtviz", ["Dog", "Apple"])] == ["Apple", "Dog"]
+    assert legend[names.index("Dog")]["shape"] == "triangle" and legend[names.index("Dog")]["colour"] == "yellow"
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        class_legend("nope")
+
+
+def test_docs_show_the_simulators_legend():
+    """docs/simulated-data.md holds the generated legend of every preset, unchanged."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "simulated-data.md").read_text(encoding="utf-8")
+    tables = dict(re.findall(r"<!-- legend: ([\w-]+) -->\n(.*?)\n<!-- /legend -->", text, re.DOTALL))
+    assert set(tables) == set(SIMULATION_PRESETS)
+    for preset, table in tables.items():
+        assert table == class_legend_markdown(preset), f"regenerate the {preset} legend in docs/simulated-data.md"
+
+
+def test_class_shape_svg_draws_the_simulators_polygons():
+    import xml.etree.ElementTree as ET
+
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    ring = ET.fromstring(class_shape_svg("ring", "#2ecccc", size=24, key="-5"))
+    assert ring.get("width") == "24" and ring.get("aria-label") == "ring"
+    mask = ring.find("svg:mask", ns)
+    assert mask.get("id") == "eeg2img-shape-ring-5"
+    assert [p.get("fill") for p in mask.findall("svg:polygon", ns)] == ["white", "black"]  # the ring's hole
+    assert ring.findall("svg:rect", ns)[-1].get("fill") == "#2ecccc"
+    triangle = ET.fromstring(class_shape_svg("triangle", "#accc2e"))
+    assert len(triangle.find("svg:mask", ns).find("svg:polygon", ns).get("points").split()) == 3
+    with pytest.raises(ValueError, match="unknown shape 'blob'"):
+        class_shape_svg("blob", "#000000")

@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eeg2img_hf.data.eeg_io import EEGRecording, epochs_from_raw, read_eeg_file, validate_eeg
-from eeg2img_hf.utils.errors import BadInputFileError
+from eeg2img_hf.data.eeg_io import (
+    PICK_API,
+    PICK_NAMES_API,
+    EEGRecording,
+    epochs_from_raw,
+    read_eeg_file,
+    validate_eeg,
+)
+from eeg2img_hf.utils.errors import BadInputFileError, Eeg2ImgError
 
 mne = pytest.importorskip("mne")
 
@@ -294,7 +301,8 @@ def test_validate_messages(tmp_path):
     mne.io.RawArray(np.zeros((64, 512)), info, verbose="error").save(tmp_path / "big_raw.fif", verbose="error")
     rec = read_eeg_file(tmp_path / "big_raw.fif")
     with pytest.raises(ValueError, match=r"the model needs 14 channels x 32 samples at 128 Hz; 'big_raw.fif' has 64 "
-                                         r"channels x 512 samples at 512 Hz\npick the model's channels and resample"):
+                                         r"channels x 512 samples at 512 Hz\npick the model's channels by name and "
+                                         r"resample \(pick_and_resample=True with the model's ch_names"):
         validate_eeg(rec, n_chans=14, n_times=32, sfreq=128)
     trials = np.random.default_rng(0).normal(size=(3, 14, 32)).astype(np.float32)
     np.save(tmp_path / "trials.npy", trials)
@@ -317,6 +325,43 @@ def test_validate_messages(tmp_path):
         validate_eeg(bad, n_chans=14, n_times=32)
     with pytest.raises(ValueError, match="holds int64 values; EEG must be floating point"):
         validate_eeg(np.zeros((14, 32), np.int64), n_chans=14, n_times=32)
+
+
+def test_validate_hints_what_works_for_the_file(tmp_path):
+    """A wrong shape gets the one way out that works: picking needs channel names on both sides; a numpy file has
+    none, so it must already hold the model's channels; a right channel count at another rate is resampled."""
+    names = [f"E{i}" for i in range(20)]
+    mne.EpochsArray(np.zeros((2, 20, 64)), mne.create_info(names, 256.0, "eeg"), verbose="error").save(
+        tmp_path / "named-epo.fif", verbose="error")
+    named = read_eeg_file(tmp_path / "named-epo.fif")
+    np.save(tmp_path / "wide.npy", np.zeros((20, 64), np.float32))
+    wide = read_eeg_file(tmp_path / "wide.npy")
+
+    def hint(eeg, **kwargs):
+        with pytest.raises(Eeg2ImgError) as info:
+            validate_eeg(eeg, **kwargs)
+        return info.value.hint
+
+    assert hint(named, n_chans=14, n_times=32, sfreq=128, ch_names=names[:14]) == (
+        f"pick the model's channels by name and resample ({PICK_API})")
+    assert hint(named, n_chans=14, n_times=32, sfreq=128) == (
+        f"pick the model's channels by name and resample ({PICK_NAMES_API})")
+    numpy_hint = ("'wide.npy' stores no channel names (numpy files never do), so the model's channels cannot be "
+                  "picked from it: save exactly the model's 14 channels, in the model's order, as an array (14, 32) "
+                  "or (n_trials, 14, 32)")
+    assert hint(wide, n_chans=14, n_times=32, sfreq=128) == numpy_hint
+    assert hint(wide, n_chans=14, n_times=32, sfreq=128, ch_names=names[:14], pick_and_resample=True) == numpy_hint
+    assert hint(named, n_chans=14, n_times=32, sfreq=128, pick_and_resample=True) == (
+        f"give the model's channel names ({PICK_NAMES_API})")
+    assert hint(named, n_chans=24, n_times=32, sfreq=128).startswith(
+        "'named-epo.fif' has fewer channels than the model: it needs a recording with the model's 24 channels")
+    assert hint(named, n_chans=20, n_times=32, sfreq=128) == f"resample to the model's 128 Hz ({PICK_API})"
+    assert hint(named, n_chans=20, n_times=32, sfreq=256) == (
+        "cut the EEG into trials of exactly 32 samples (125 ms at 256 Hz)")
+    assert hint(wide, n_chans=20, n_times=32) == "cut the EEG into trials of exactly 32 samples"
+    # the hint's way out works: picking by name and resampling makes the same file fit
+    assert validate_eeg(named, n_chans=14, n_times=32, sfreq=128, ch_names=names[:14],
+                        pick_and_resample=True).shape == (2, 14, 32)
 
 
 def test_validate_pick_and_resample(tmp_path):

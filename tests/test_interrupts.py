@@ -3,18 +3,29 @@ wall-clock checkpoints; the CLI's one line and exit status 130; progress lines w
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib
+import io
 import os
 import random
+import shlex
 import signal
+import subprocess
+import sys
+import time
 
+import datasets
+import huggingface_hub.utils as hub_utils
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
+from transformers.utils import logging
 
 from eeg2img_hf import cli
-from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
+from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset, write_eeg_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
 from eeg2img_hf.training import common as training_common
@@ -207,8 +218,6 @@ def test_cli_interrupt_of_other_commands_and_debug(monkeypatch, capsys):
 
 
 def _namespace(command, func, **fields):
-    import argparse
-
     return argparse.Namespace(command=command, func=func, **fields)
 
 
@@ -228,10 +237,6 @@ def test_progress_lines_carry_the_time_left(caplog, monkeypatch):
 
 
 def test_quiet_library_progress_restores_each_library():
-    import datasets
-    import huggingface_hub.utils as hub_utils
-    from transformers.utils import logging
-
     datasets.enable_progress_bars()
     logging.enable_progress_bar()
     hub_utils.disable_progress_bars()  # off before the block (the test suite's setting): stays off
@@ -240,3 +245,64 @@ def test_quiet_library_progress_restores_each_library():
         assert hub_utils.are_progress_bars_disabled()
     assert datasets.is_progress_bar_enabled() and logging.is_progress_bar_enabled()
     assert hub_utils.are_progress_bars_disabled()
+
+
+def test_progress_of_an_unknown_total_and_of_a_conversion(caplog, tmp_path):
+    with caplog.at_level("INFO", logger="eeg2img_hf"):
+        progress = Progress(None, desc="rows")
+        progress.update(7)
+        progress.close()
+        row = {"eeg": np.full((2, 4), 0.5, np.float32), "image": _png(), "label": 0, "subject": 1, "image_id": "a",
+               "block": 0}
+        rows = [row] * 3
+        write_eeg_dataset(tmp_path / "out", {"train": rows}, n_chans=2, n_times=4, class_names=["x"], info={})
+    assert "rows: 7, 0 s" in caplog.text and "left" not in caplog.text.split("rows: 7")[1].split("\n")[0]
+    assert "writing split 'train' (rows): 3/3 (100 %)" in caplog.text
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ a real Ctrl-C
+
+
+@pytest.mark.integration
+def test_ctrl_c_during_train_encoder_then_the_printed_command_ends_as_an_uninterrupted_run(tmp_path):
+    """SIGINT at a random moment of a real `eeg2img train-encoder`: exit 130, one line without a traceback that
+    names the checkpoint and the command that continues; that command, run as printed, ends with the weights and
+    log rows of an uninterrupted run."""
+    eeg2img = os.path.join(os.path.dirname(sys.executable), "eeg2img")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([eeg2img, "simulate", "thoughtviz", "--output", "data", "--seed-data", "3"], cwd=tmp_path,
+                   env=env, check=True, capture_output=True, timeout=300)
+    command = [eeg2img, "train-encoder", "--preset", "cpu-small", "--dataset", "data", "--epochs", "6",
+               "--batch-size", "32", "--log-with", "csv"]
+    straight = subprocess.run([*command, "--output-dir", "straight"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    run = subprocess.Popen([*command, "--output-dir", "stopped"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "stopped" / "checkpoints").is_dir():  # the first epoch is done: training is under way
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-2000:]
+        time.sleep(0.05)
+    time.sleep(random.Random().uniform(0.0, 5.0))  # any later moment (mid-epoch or at an epoch's end)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 130, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("eeg2img train-encoder: interrupted after step ")
+    assert "checkpoint saved in stopped/checkpoints/step_" in last
+    assert not (tmp_path / "stopped" / "model" / "eeg2img_training.json").exists()
+    again = shlex.split(last.split("Continue with: ", 1)[1])
+    assert again[0] == "eeg2img" and again[-1] == "--resume"
+    resumed = subprocess.run([eeg2img, *again[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert_same_weights(tmp_path / "straight" / "model" / "model.safetensors",
+                        tmp_path / "stopped" / "model" / "model.safetensors")
+    assert csv_rows(tmp_path / "straight" / "metrics.csv") == csv_rows(tmp_path / "stopped" / "metrics.csv")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from transformers import AutoModelForSequenceClassification
 
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderForClassification, EEGEncoderModel
 
@@ -69,6 +70,7 @@ class TestTSConvEncoder(TestLSTMEncoder):
 class TestClassification(ModelTesterMixin):
     model_class = EEGEncoderForClassification
     output_key = "logits"
+    auto_class = AutoModelForSequenceClassification
 
     def get_config(self):
         return tiny_config(architecture="lstm")

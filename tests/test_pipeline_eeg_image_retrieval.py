@@ -13,6 +13,8 @@ from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
 from eeg2img_hf.retrieval import GalleryIndex
 
+from testing_utils import PipelineTesterMixin
+
 CLASSES = ["Apple", "Car", "Dog"]
 N_CHANS, N_TIMES = 14, 32
 
@@ -38,6 +40,45 @@ def pipe(dataset):
 @pytest.fixture(scope="module")
 def eeg(dataset):
     return np.asarray(dataset["test"].with_format("numpy")[:4]["eeg"])
+
+
+class TestEEGImageRetrievalContract(PipelineTesterMixin):
+    """Per trial a list of `top_k` hit dicts (best first): one list for a single trial, a list of lists for a
+    batch."""
+
+    call_options = {"top_k": 3}
+    variants = [{"top_k": 1}, {"return_images": False}]
+    bad_options = [({"top_k": 0}, "top_k"), ({"top_k": 1000}, "larger than the gallery"), ({"gallery": 42}, "gallery"),
+                   ({"return_images": "yes"}, "return_images"), ({"batch_size": 0}, "batch_size")]
+
+    def dataset(self):
+        return simulate_dataset("thoughtviz", n_subjects=2, classes=CLASSES, images_per_class=3, image_size=32,
+                                trials_per_block=3, n_blocks_per_class=2)["test"]
+
+    def make_pipeline(self):
+        from transformers import pipeline
+
+        return pipeline("eeg-image-retrieval", model=make_model(), gallery=self.dataset())
+
+    def single_inputs(self) -> list:
+        split = self.dataset()
+        eeg = np.asarray(split.with_format("numpy")[:1]["eeg"])[0]
+        return [eeg, torch.from_numpy(eeg), eeg.tolist(), {"eeg": eeg}, split[0]]
+
+    def batch_inputs(self) -> list:
+        split = self.dataset()
+        eeg = np.asarray(split.with_format("numpy")[:3]["eeg"])
+        return [eeg, list(eeg), {"eeg": eeg}, split[:3], split.select(range(3)), [split[i] for i in range(3)]]
+
+    def check_item(self, item, options: dict) -> None:
+        assert isinstance(item, list) and len(item) == options.get("top_k", 5)
+        keys = {"score", "index", "image_id", "label"} | ({"image"} if options.get("return_images", True) else set())
+        assert all(isinstance(hit, dict) and set(hit) == keys for hit in item)
+        scores = [hit["score"] for hit in item]
+        assert scores == sorted(scores, reverse=True)
+
+    def comparable(self, item) -> torch.Tensor:
+        return torch.tensor([[hit["index"], hit["score"]] for hit in item], dtype=torch.float64)
 
 
 def test_task_is_registered_without_colliding():

@@ -14,6 +14,8 @@ from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel
 from eeg2img_hf.pipelines import EEGToImagePipeline, eeg_to_image
 
+from testing_utils import PipelineTesterMixin
+
 N_CHANS, N_TIMES, EMBED_DIM, RES = 4, 32, 12, 16
 # first channel, 3x3 top-left corner of the first image: tiny model after torch.manual_seed(0), eeg below, seed=0
 GOLDEN_UINT8 = np.array([[135, 129, 113], [138, 132, 113], [135, 133, 120]])
@@ -37,8 +39,76 @@ def eeg() -> np.ndarray:
     return torch.rand(3, N_CHANS, N_TIMES, generator=torch.Generator().manual_seed(0)).numpy()
 
 
-def as_pt(result) -> torch.Tensor:
-    return torch.stack(result) if isinstance(result, list) else result
+def first(result):
+    """The first image of a single-trial result."""
+    return result["images"][0]
+
+
+def images_of(results) -> torch.Tensor:
+    """Every image of a list of results, trial by trial, stacked (`output_type="pt"`)."""
+    return torch.stack([image for result in results for image in result["images"]])
+
+
+def _dataset(eeg: np.ndarray):
+    from datasets import Array2D, ClassLabel, Dataset, Features
+
+    features = Features({"eeg": Array2D((N_CHANS, N_TIMES), "float32"), "label": ClassLabel(names=["a", "b", "c"])})
+    return Dataset.from_dict({"eeg": eeg.tolist(), "label": [0, 1, 2]}, features=features)
+
+
+class TestEEGToImageContract(PipelineTesterMixin):
+    """One `{"images": [...], "eeg_embeds": ...}` dict per trial: one for a single trial, a list for a batch."""
+
+    call_options = {"seed": 0, "output_type": "pt"}
+    variants = [{"num_images_per_eeg": 2}, {"output_type": "np"}, {"output_type": "pil"},
+                {"truncation_psi": 0.5, "truncation_center": "condition"}, {"noise_mode": "random"}]
+    bad_options = [({"output_type": "jpg"}, "output_type"), ({"num_images_per_eeg": 0}, "num_images_per_eeg"),
+                   ({"generator": torch.Generator()}, "not both"), ({"noise_mode": "loud"}, "noise_mode"),
+                   ({"truncation_center": "class"}, "truncation_center"), ({"truncation_psi": 3.0}, "truncation_psi"),
+                   ({"batch_size": 0}, "batch_size"), ({"seed": -1}, "seed")]
+
+    def make_pipeline(self):
+        return pipeline("eeg-to-image", model=make_model(), device="cpu")
+
+    def eeg(self) -> np.ndarray:
+        return torch.rand(3, N_CHANS, N_TIMES, generator=torch.Generator().manual_seed(0)).numpy()
+
+    def single_inputs(self) -> list:
+        eeg = self.eeg()
+        return [eeg[0], torch.from_numpy(eeg[0]), eeg[0].tolist(), eeg[0].astype(np.float64), {"eeg": eeg[0]},
+                _dataset(eeg)[0]]
+
+    def batch_inputs(self) -> list:
+        eeg, dataset = self.eeg(), _dataset(self.eeg())
+        return [eeg, torch.from_numpy(eeg), list(eeg), [torch.from_numpy(e) for e in eeg], {"eeg": eeg}, dataset[:3],
+                dataset, [dataset[i] for i in range(3)]]
+
+    def check_item(self, item, options: dict) -> None:
+        assert isinstance(item, dict) and set(item) == {"images", "eeg_embeds"}
+        images = item["images"]
+        assert isinstance(images, list) and len(images) == options.get("num_images_per_eeg", 1)
+        kind = {"pil": Image.Image, "np": np.ndarray, "pt": torch.Tensor}[options.get("output_type", "pil")]
+        assert all(isinstance(image, kind) for image in images)
+        embed_kind = torch.Tensor if options.get("output_type") == "pt" else np.ndarray
+        assert isinstance(item["eeg_embeds"], embed_kind) and tuple(item["eeg_embeds"].shape) == (EMBED_DIM,)
+
+    def comparable(self, item) -> torch.Tensor:
+        return torch.stack(item["images"])
+
+    def test_embeddings_in_and_out(self):
+        eeg = self.eeg()
+        result = self.run(eeg[:2])
+        embeds = torch.stack([r["eeg_embeds"] for r in result])
+        torch.testing.assert_close(embeds, self.pipe.model.eeg_encoder(eeg_values=torch.from_numpy(eeg[:2])).eeg_embeds)
+        from_embeds = self.pipe(eeg_embeds=embeds, **self.call_options)
+        assert isinstance(from_embeds, list) and len(from_embeds) == 2
+        torch.testing.assert_close(images_of(from_embeds), images_of(result))
+        single = self.pipe(eeg_embeds=embeds[0], seed=0, output_type="np")
+        self.check_item(single, {"output_type": "np"})
+        with pytest.raises(ValueError, match="embed_dim"):
+            self.pipe(eeg_embeds=torch.zeros(2, 5))
+        with pytest.raises(TypeError, match="return_embeds"):  # every result holds its embedding now
+            self.pipe(eeg[0], return_embeds=True)
 
 
 def test_task_is_registered(pipe):
@@ -47,53 +117,26 @@ def test_task_is_registered(pipe):
 
 
 def test_output_types(pipe, eeg):
-    image = pipe(eeg[0], seed=0)
+    image = first(pipe(eeg[0], seed=0))
     assert isinstance(image, Image.Image) and image.size == (RES, RES) and image.mode == "RGB"
-    array = pipe(eeg[0], seed=0, output_type="np")
+    array = first(pipe(eeg[0], seed=0, output_type="np"))
     assert array.shape == (RES, RES, 3) and array.dtype == np.uint8
-    tensor = pipe(eeg[0], seed=0, output_type="pt")
+    tensor = first(pipe(eeg[0], seed=0, output_type="pt"))
     assert tensor.shape == (3, RES, RES) and tensor.dtype == torch.float32
     assert tensor.min() >= -1 and tensor.max() <= 1
     np.testing.assert_array_equal(np.asarray(image), array)
 
 
 def test_golden_slice(pipe, eeg):
-    np.testing.assert_allclose(pipe(eeg[0], seed=0, output_type="np")[:3, :3, 0], GOLDEN_UINT8, atol=2)
-    torch.testing.assert_close(pipe(eeg[0], seed=0, output_type="pt")[0, :3, :3], GOLDEN_FLOAT, atol=1e-4, rtol=0)
-
-
-def test_every_input_kind_gives_the_same_first_image(pipe, eeg):
-    from datasets import Array2D, ClassLabel, Dataset, Features
-
-    reference = pipe(eeg[0], seed=0, output_type="pt")
-    features = Features({"eeg": Array2D((N_CHANS, N_TIMES), "float32"), "label": ClassLabel(names=["a", "b", "c"])})
-    dataset = Dataset.from_dict({"eeg": eeg.tolist(), "label": [0, 1, 2]}, features=features)
-    singles = [torch.from_numpy(eeg[0]), eeg[0].tolist(), eeg[0].astype(np.float64), {"eeg": eeg[0]}, dataset[0]]
-    batches = [eeg, torch.from_numpy(eeg), list(eeg), [torch.from_numpy(e) for e in eeg], {"eeg": eeg},
-               dataset[:3], dataset, [dataset[i] for i in range(3)]]
-    for item in singles:
-        torch.testing.assert_close(pipe(item, seed=0, output_type="pt"), reference)
-    for item in batches:
-        result = pipe(item, seed=0, output_type="pt")
-        assert isinstance(result, list) and len(result) == 3
-        torch.testing.assert_close(result[0], reference, atol=1e-5, rtol=1e-5)
-
-
-def test_eeg_embeds_input_and_return_embeds(pipe, eeg):
-    result = pipe(eeg[:2], seed=0, output_type="pt", return_embeds=True)
-    embeds = torch.stack([r["eeg_embeds"] for r in result])
-    assert embeds.shape == (2, EMBED_DIM)
-    torch.testing.assert_close(embeds, pipe.model.eeg_encoder(eeg_values=torch.from_numpy(eeg[:2])).eeg_embeds)
-    from_embeds = pipe(eeg_embeds=embeds, seed=0, output_type="pt")
-    torch.testing.assert_close(as_pt(from_embeds), as_pt([r["images"] for r in result]))
-    single = pipe(eeg_embeds=embeds[0], seed=0, output_type="np", return_embeds=True)
-    assert single["images"].shape == (RES, RES, 3) and single["eeg_embeds"].shape == (EMBED_DIM,)
+    np.testing.assert_allclose(first(pipe(eeg[0], seed=0, output_type="np"))[:3, :3, 0], GOLDEN_UINT8, atol=2)
+    torch.testing.assert_close(first(pipe(eeg[0], seed=0, output_type="pt"))[0, :3, :3], GOLDEN_FLOAT, atol=1e-4,
+                               rtol=0)
 
 
 def test_num_images_per_eeg_and_batch_size(pipe, eeg):
     result = pipe(eeg[:2], num_images_per_eeg=3, seed=0, output_type="pt")
-    assert len(result) == 2 and all(len(images) == 3 for images in result)
-    assert not torch.equal(result[0][0], result[0][1])
+    assert len(result) == 2 and all(len(r["images"]) == 3 for r in result)
+    assert not torch.equal(result[0]["images"][0], result[0]["images"][1])
     calls = []
     hook = pipe.model.generator.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
     try:
@@ -101,36 +144,35 @@ def test_num_images_per_eeg_and_batch_size(pipe, eeg):
     finally:
         hook.remove()
     assert calls == [4, 2]  # 6 images in forward passes of at most 4
-    for a, b in zip(result, chunked):
-        torch.testing.assert_close(as_pt(a), as_pt(b), atol=1e-5, rtol=1e-5)
-    single = pipe(eeg[0], num_images_per_eeg=2, seed=0)
-    assert isinstance(single, list) and len(single) == 2 and isinstance(single[0], Image.Image)
+    torch.testing.assert_close(images_of(result), images_of(chunked), atol=1e-5, rtol=1e-5)
 
 
 def test_seed_and_generator_reproducibility(pipe, eeg):
-    first = pipe(eeg, seed=7, output_type="np")
-    np.testing.assert_array_equal(np.stack(first), np.stack(pipe(eeg, seed=7, output_type="np")))
-    assert not np.array_equal(np.stack(first), np.stack(pipe(eeg, seed=8, output_type="np")))
+    def stacked(results):
+        return np.stack([image for r in results for image in r["images"]])
+
+    first_run = stacked(pipe(eeg, seed=7, output_type="np"))
+    np.testing.assert_array_equal(first_run, stacked(pipe(eeg, seed=7, output_type="np")))
+    assert not np.array_equal(first_run, stacked(pipe(eeg, seed=8, output_type="np")))
     with_generator = pipe(eeg, generator=torch.Generator().manual_seed(7), output_type="np")
-    np.testing.assert_array_equal(np.stack(first), np.stack(with_generator))
-    noisy = [pipe(eeg[0], seed=1, noise_mode="random", output_type="pt") for _ in range(2)]
+    np.testing.assert_array_equal(first_run, stacked(with_generator))
+    noisy = [first(pipe(eeg[0], seed=1, noise_mode="random", output_type="pt")) for _ in range(2)]
     torch.testing.assert_close(noisy[0], noisy[1])
 
 
 def test_truncation_psi_zero_ignores_latents(pipe, eeg):
-    images = pipe(eeg[0], num_images_per_eeg=2, truncation_psi=0.0, seed=0, output_type="pt")
+    images = pipe(eeg[0], num_images_per_eeg=2, truncation_psi=0.0, seed=0, output_type="pt")["images"]
     torch.testing.assert_close(images[0], images[1])
 
 
 def test_conditional_truncation(pipe, eeg):
     kwargs = {"num_images_per_eeg": 2, "truncation_psi": 0.0, "seed": 0, "output_type": "pt"}
-    images = pipe(eeg[:2], truncation_center="condition", **kwargs)
+    images = [r["images"] for r in pipe(eeg[:2], truncation_center="condition", **kwargs)]
     torch.testing.assert_close(images[0][0], images[0][1])  # psi 0: the trial's own centre, whatever the latent
     assert not torch.allclose(images[0][0], images[1][0])  # another trial keeps its own condition
-    assert not torch.allclose(images[0][0], pipe(eeg[:2], **kwargs)[0][0])  # not the w_avg image
-    same = pipe(eeg[0], truncation_center="condition", truncation_psi=0.5, seed=3, output_type="pt")
-    torch.testing.assert_close(same, pipe(eeg[0], truncation_center="condition", truncation_psi=0.5, seed=3,
-                                          output_type="pt"))
+    assert not torch.allclose(images[0][0], pipe(eeg[:2], **kwargs)[0]["images"][0])  # not the w_avg image
+    options = {"truncation_center": "condition", "truncation_psi": 0.5, "seed": 3, "output_type": "pt"}
+    torch.testing.assert_close(first(pipe(eeg[0], **options)), first(pipe(eeg[0], **options)))
 
 
 @pytest.mark.parametrize(
@@ -154,22 +196,6 @@ def test_bad_inputs_raise_before_the_model_runs(pipe, bad, match):
         pipe(bad)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"output_type": "jpg"}, "output_type"),
-        ({"num_images_per_eeg": 0}, "num_images_per_eeg"),
-        ({"seed": 0, "generator": torch.Generator()}, "not both"),
-        ({"noise_mode": "loud"}, "noise_mode"),
-        ({"truncation_center": "class"}, "truncation_center"),
-        ({"eeg_embeds": torch.zeros(2, 5)}, "embed_dim"),
-    ],
-)
-def test_bad_options(pipe, eeg, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        pipe(None if "eeg_embeds" in kwargs else eeg[0], **kwargs)
-
-
 def test_train_mode_model_is_put_in_eval():
     model = make_model().train()
     pipe = pipeline("eeg-to-image", model=model, device="cpu")
@@ -181,11 +207,11 @@ def test_train_mode_model_is_put_in_eval():
 def test_pipeline_from_saved_folders(pipe, eeg, tmp_path):
     import json
 
-    expected = pipe(eeg[0], seed=0, output_type="np")
+    expected = first(pipe(eeg[0], seed=0, output_type="np"))
     pipe.model.save_pretrained(tmp_path / "model")  # a plain model folder: the registered task is enough
     again = pipeline("eeg-to-image", model=str(tmp_path / "model"), device="cpu")
     assert isinstance(again, EEGToImagePipeline)
-    np.testing.assert_array_equal(again(eeg[0], seed=0, output_type="np"), expected)
+    np.testing.assert_array_equal(first(again(eeg[0], seed=0, output_type="np")), expected)
 
     pipe.save_pretrained(tmp_path / "pipe")
     config = json.loads((tmp_path / "pipe" / "config.json").read_text())
@@ -194,7 +220,7 @@ def test_pipeline_from_saved_folders(pipe, eeg, tmp_path):
     # transformers gives a folder's `custom_pipelines` priority over the registry (it then asks for
     # trust_remote_code); `pipeline_class` keeps the installed class
     again = pipeline("eeg-to-image", model=str(tmp_path / "pipe"), device="cpu", pipeline_class=EEGToImagePipeline)
-    np.testing.assert_array_equal(again(eeg[0], seed=0, output_type="np"), expected)
+    np.testing.assert_array_equal(first(again(eeg[0], seed=0, output_type="np")), expected)
 
 
 def test_remote_code_pipeline_without_the_package(pipe, eeg, tmp_path):
@@ -202,14 +228,14 @@ def test_remote_code_pipeline_without_the_package(pipe, eeg, tmp_path):
 
     pipe.save_pretrained(tmp_path)
     np.save(tmp_path / "eeg.npy", eeg[0])
-    np.save(tmp_path / "expected.npy", pipe(eeg[0], seed=0, output_type="np"))
+    np.save(tmp_path / "expected.npy", first(pipe(eeg[0], seed=0, output_type="np")))
     proc = run_python(f"""
         import sys
         sys.modules["eeg2img_hf"] = None  # the package must not be needed
         import numpy as np
         from transformers import pipeline
         pipe = pipeline(model={str(tmp_path)!r}, trust_remote_code=True, device="cpu")
-        image = pipe(np.load({str(tmp_path / 'eeg.npy')!r}), seed=0, output_type="np")
+        image = pipe(np.load({str(tmp_path / 'eeg.npy')!r}), seed=0, output_type="np")["images"][0]
         np.testing.assert_array_equal(image, np.load({str(tmp_path / 'expected.npy')!r}))
         print(type(pipe).__module__, type(pipe).__name__)
     """)
@@ -281,6 +307,11 @@ def test_generate_cli_single_trial_and_pickle_refused(generate_setup, capsys):
         assert main(["generate", str(root / "model"), "--eeg", str(root / name), "--output-dir", str(out)]) == 2
         err = capsys.readouterr().err
         assert "pickle" in err and "refused" in err and name in err
+    np.save(root / "wide.npy", np.random.default_rng(0).random((20, N_TIMES), dtype=np.float32))
+    assert main(["generate", str(root / "model"), "--eeg", str(root / "wide.npy"), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err  # a numpy file has no channel names: picking is no way out, the shape is
+    assert "'wide.npy' stores no channel names" in err and f"as an array (14, {N_TIMES})" in err
+    assert "--pick-and-resample" not in err
 
 
 def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
@@ -298,8 +329,10 @@ def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
     argv = ["generate", str(tmp_path / "model"), "--eeg", str(tmp_path / "x-epo.fif"), "--num-images", "1",
             "--device", "cpu"]
     assert main(argv + ["--output-dir", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
     assert (f"the model needs 2 channels x {N_TIMES} samples at 64 Hz; 'x-epo.fif' has 3 channels x {2 * N_TIMES} "
-            "samples at 128 Hz") in capsys.readouterr().err
+            "samples at 128 Hz") in err
+    assert "pick the model's channels by name and resample" in err and "--pick-and-resample --ch-names" in err
     assert main(argv + ["--pick-and-resample", "--ch-names", "O2,O1", "--output-dir", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "eeg_seed0000.png").size == (RES + 4, 2 * (RES + 2) + 2)  # 2 trials
 
@@ -326,7 +359,7 @@ def test_pipeline_task_registered_after_explicit_register(tmp_path):
         eeg2img_hf.register()
         from transformers import pipeline
         pipe = pipeline("eeg-to-image", model={str(tmp_path)!r})
-        print(type(pipe).__name__, pipe(np.random.rand(4, 32).astype("float32") + 0.1, seed=0).size)
+        print(type(pipe).__name__, pipe(np.random.rand(4, 32).astype("float32") + 0.1, seed=0)["images"][0].size)
     """)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("EEGToImagePipeline (16, 16)")

@@ -12,6 +12,8 @@ import eeg2img_hf.pipelines  # noqa: F401  (registers the task)
 from eeg2img_hf.models import EEGEncoderConfig, EEGStyleGANConfig, EEGStyleGANModel, ImageToEEGConfig, ImageToEEGModel
 from eeg2img_hf.pipelines import ImageToEEGToImagePipeline
 
+from testing_utils import PipelineTesterMixin
+
 EMBED, RES, SIZE = 12, 16, 16
 
 
@@ -55,18 +57,78 @@ def test_task_registered_and_not_a_builtin(pipe):
     assert proc.returncode == 0 and proc.stdout.split() == ["False", "False"], proc.stderr[-2000:]
 
 
+def _image_dataset(images: np.ndarray):
+    from datasets import Dataset, Features
+    from datasets import Image as ImageFeature
+
+    features = Features({"image": ImageFeature()})
+    return Dataset.from_dict({"image": [Image.fromarray(a) for a in images]}, features=features)
+
+
+class TestImageToEEGToImageContract(PipelineTesterMixin):
+    """The `"eeg-to-image"` result type: one `{"images": [...], "eeg_embeds": ...}` dict per input image."""
+
+    call_options = {"seed": 0, "output_type": "pt"}
+    variants = [{"num_images_per_image": 2}, {"output_type": "np"}, {"output_type": "pil"},
+                {"truncation_psi": 0.5, "truncation_center": "condition"}, {"subject": -1}]
+    bad_options = [({"output_type": "jpg"}, "output_type"), ({"num_images_per_image": 0}, "num_images_per_image"),
+                   ({"generator": torch.Generator()}, "not both"),
+                   ({"generator": "path/to/gan"}, "building the pipeline"), ({"noise_mode": "loud"}, "noise_mode"),
+                   ({"truncation_center": "class"}, "truncation_center"), ({"subject": [1, 2]}, "list of 1 ints"),
+                   ({"subject": 1.5}, "int"), ({"batch_size": 0}, "batch_size")]
+
+    def make_pipeline(self):
+        return pipeline("image-to-eeg-to-image", model=make_image_model(n_subjects=3), generator=make_generator(),
+                        device="cpu")
+
+    def images(self) -> np.ndarray:
+        return np.random.default_rng(0).integers(0, 256, (3, 24, 20, 3), dtype=np.uint8)
+
+    def single_inputs(self) -> list:
+        images = self.images()
+        return [images[0], Image.fromarray(images[0]), {"image": Image.fromarray(images[0])},
+                _image_dataset(images)[0]]
+
+    def batch_inputs(self) -> list:
+        images, dataset = self.images(), _image_dataset(self.images())
+        return [images, list(images), [Image.fromarray(a) for a in images], dataset, dataset[:3],
+                [dataset[i] for i in range(3)]]
+
+    def check_item(self, item, options: dict) -> None:
+        assert isinstance(item, dict) and set(item) == {"images", "eeg_embeds"}
+        images = item["images"]
+        assert isinstance(images, list) and len(images) == options.get("num_images_per_image", 1)
+        kind = {"pil": Image.Image, "np": np.ndarray, "pt": torch.Tensor}[options.get("output_type", "pil")]
+        assert all(isinstance(image, kind) for image in images)
+        embed_kind = torch.Tensor if options.get("output_type") == "pt" else np.ndarray
+        assert isinstance(item["eeg_embeds"], embed_kind) and tuple(item["eeg_embeds"].shape) == (EMBED,)
+
+    def comparable(self, item) -> torch.Tensor:
+        return torch.stack(item["images"])
+
+    def test_paths_are_single_inputs(self, tmp_path):
+        path = tmp_path / "a.png"
+        Image.fromarray(self.images()[0]).save(path)
+        reference = self.run(self.images()[0])
+        for form in (str(path), path):
+            item = self.run(form)
+            self.check_item(item, self.call_options)
+            self.assert_same(item, reference)
+
+
 def test_output_types_and_shapes(pipe, images):
     result = pipe(images[0], seed=0)
     assert set(result) == {"eeg_embeds", "images"}
-    assert isinstance(result["images"], Image.Image) and result["images"].size == (RES, RES)
+    (image,) = result["images"]
+    assert isinstance(image, Image.Image) and image.size == (RES, RES)
     assert result["eeg_embeds"].shape == (EMBED,) and result["eeg_embeds"].dtype == np.float32
     assert np.linalg.norm(result["eeg_embeds"]) == pytest.approx(1.0, abs=1e-5)
-    array = pipe(images[0], seed=0, output_type="np")["images"]
+    (array,) = pipe(images[0], seed=0, output_type="np")["images"]
     assert array.shape == (RES, RES, 3) and array.dtype == np.uint8
-    np.testing.assert_array_equal(np.asarray(result["images"]), array)
+    np.testing.assert_array_equal(np.asarray(image), array)
     pt = pipe(images[0], seed=0, output_type="pt")
-    assert pt["images"].shape == (3, RES, RES) and pt["images"].dtype == torch.float32
-    assert isinstance(pt["eeg_embeds"], torch.Tensor) and pt["images"].abs().max() <= 1
+    assert pt["images"][0].shape == (3, RES, RES) and pt["images"][0].dtype == torch.float32
+    assert isinstance(pt["eeg_embeds"], torch.Tensor) and pt["images"][0].abs().max() <= 1
 
 
 def test_matches_model_then_generator(pipe, images, generator_model):
@@ -78,27 +140,7 @@ def test_matches_model_then_generator(pipe, images, generator_model):
     torch.testing.assert_close(result["eeg_embeds"], expected)
     direct = pipeline("eeg-to-image", model=generator_model, device="cpu")(
         eeg_embeds=expected, seed=3, output_type="pt")
-    torch.testing.assert_close(result["images"], direct)
-
-
-def test_every_input_kind(pipe, images, tmp_path):
-    from datasets import Dataset, Features
-    from datasets import Image as ImageFeature
-
-    reference = pipe(images[0], seed=0, output_type="np")
-    path = tmp_path / "a.png"
-    Image.fromarray(images[0]).save(path)
-    dataset = Dataset.from_dict({"image": [Image.fromarray(a) for a in images]},
-                                features=Features({"image": ImageFeature()}))
-    for item in (Image.fromarray(images[0]), str(path), path, {"image": Image.fromarray(images[0])}, dataset[0]):
-        out = pipe(item, seed=0, output_type="np")
-        np.testing.assert_array_equal(out["images"], reference["images"])
-        np.testing.assert_allclose(out["eeg_embeds"], reference["eeg_embeds"], atol=1e-6)
-    for batch in (images, list(images), [Image.fromarray(a) for a in images], dataset, dataset[:3],
-                  [dataset[i] for i in range(3)]):
-        out = pipe(batch, seed=0, output_type="np")
-        assert isinstance(out, list) and len(out) == 3
-        np.testing.assert_array_equal(out[0]["images"], reference["images"])
+    torch.testing.assert_close(result["images"], direct["images"])
 
 
 def test_num_images_seed_and_batch_size(pipe, images):
@@ -123,7 +165,7 @@ def test_conditional_truncation_is_passed_to_the_generator(pipe, images):
     torch.testing.assert_close(conditional["images"][0], conditional["images"][1])  # the embedding's own centre
     expected = pipe.generation(eeg_embeds=conditional["eeg_embeds"], truncation_center="condition", **{
         "num_images_per_eeg": 2, "truncation_psi": 0.0, "seed": 0, "output_type": "pt"})
-    torch.testing.assert_close(torch.stack(conditional["images"]), torch.stack(expected))
+    torch.testing.assert_close(torch.stack(conditional["images"]), torch.stack(expected["images"]))
     assert not torch.allclose(conditional["images"][0], pipe(images[0], **kwargs)["images"][0])  # not w_avg's
 
 

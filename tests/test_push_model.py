@@ -81,13 +81,13 @@ if sys.argv[2] == "package":
     out["auto_class"] = type(auto).__module__ + "." + type(auto).__name__
     pipe = pipeline("eeg-to-image", model="org/gan", device="cpu")  # the installed pipeline, no remote code
     out["pipeline_class"] = type(pipe).__module__
-    np.testing.assert_array_equal(pipe(eeg[0], seed=0, output_type="np"), io["images"])
+    np.testing.assert_array_equal(pipe(eeg[0], seed=0, output_type="np")["images"][0], io["images"])
     out["pipeline"] = "ok"
 else:
     gan = AutoModel.from_pretrained("org/gan", trust_remote_code=True).eval()
     pipe = pipeline("eeg-to-image", model="org/gan", trust_remote_code=True, device="cpu")
     out["pipeline_class"] = type(pipe).__module__
-    np.testing.assert_array_equal(pipe(eeg[0], seed=0, output_type="np"), io["images"])
+    np.testing.assert_array_equal(pipe(eeg[0], seed=0, output_type="np")["images"][0], io["images"])
     out["pipeline"] = "ok"
 out["gan_class"] = type(gan).__module__
 with torch.no_grad():
@@ -107,7 +107,7 @@ if trust:
     image = Image.fromarray(io["picture"])
     out["i2e_pipeline"] = type(recon).__module__
     result = recon(image, seed=0, output_type="np")
-    np.testing.assert_array_equal(result["images"], io["reconstruction"])
+    np.testing.assert_array_equal(result["images"][0], io["reconstruction"])
     out["i2e_reconstruction"] = "ok"
 print("RESULT" + json.dumps(out))
 """
@@ -160,12 +160,12 @@ def models(tmp_path_factory) -> Path:
     recon = pipeline("image-to-eeg-to-image", model=i2e, generator=gan, device="cpu")
     with torch.no_grad():
         np.savez(root / "io.npz", eeg=eeg.numpy(), latents=latents.numpy(), pixels=pixels.numpy(),
-                 images=pipe(eeg[0].numpy(), seed=0, output_type="np"),
+                 images=pipe(eeg[0].numpy(), seed=0, output_type="np")["images"][0],
                  gan_images=gan(eeg_values=eeg, latents=latents).images.numpy(),
                  encoder_embeds=encoder(eeg_values=eeg).eeg_embeds.numpy(),
                  clip_embeds=clip.get_eeg_features(eeg).numpy(),
                  i2e_embeds=i2e(pixel_values=pixels).eeg_embeds.numpy(),
-                 picture=picture, reconstruction=recon(Image.fromarray(picture), seed=0, output_type="np")["images"])
+                 picture=picture, reconstruction=recon(Image.fromarray(picture), seed=0, output_type="np")["images"][0])
     return root
 
 
@@ -266,7 +266,7 @@ def test_staged_pipeline_folder_runs_installed_pipeline_without_remote_code(mode
     assert type(pipe) is EEGToImagePipeline
     assert "custom_pipelines" not in pipe.model.config.to_dict()
     eeg = np.random.default_rng(0).standard_normal((N_CHANS, N_TIMES)).astype(np.float32)
-    image = pipe(eeg, seed=0, output_type="np")
+    image = pipe(eeg, seed=0, output_type="np")["images"][0]
     assert image.ndim == 3 and np.isfinite(image).all()
 
 

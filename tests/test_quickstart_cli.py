@@ -161,6 +161,9 @@ def test_stages_option_runs_a_subset_and_checks_dependencies(tmp_path):
 def test_threads_per_stage_and_restored(tmp_path, monkeypatch):
     settings = QUICKSTART_SETTINGS["default"]
     monkeypatch.setattr(quickstart.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert quickstart._stage_threads(settings, "gan", None, 7) == 1  # spinning OpenMP threads: one
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
     assert quickstart._stage_threads(settings, "gan", None, 7) == 2  # the GAN stage's setting
     assert quickstart._stage_threads(settings, "encoder", None, 7) == 1  # every other stage: 1
     assert quickstart._stage_threads(settings, "gan", 3, 7) == 3  # an explicit count wins
@@ -210,3 +213,16 @@ def test_help_is_fast_and_light():
         assert command in names
     options = subprocess.run([EEG2IMG, "quickstart", "--help"], capture_output=True, text=True).stdout
     assert "--stages" in options and "--gan-kimg" in options
+
+
+def test_the_cli_makes_openmp_wait_passively_before_torch_loads():
+    """`eeg2img` sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy (it must precede torch's import)."""
+    probe = ("import os, sys\nfrom eeg2img_hf import cli\n"
+             "try:\n    cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
+             "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split()[-2:] == ["PASSIVE", "False"], out.stderr[-2000:]
+    out = subprocess.run([sys.executable, "-c", probe], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split()[-2:] == ["ACTIVE", "False"]

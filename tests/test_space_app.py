@@ -39,6 +39,8 @@ APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "eeg2img-demo" / "ap
 CLASSES = ["Apple", "Car", "Dog"]
 N_CHANS, N_TIMES, EMBED, SFREQ = 14, 32, 12, 128.0
 GAN_EVALUATION = {"fid": 123.4, "kid": {"mean": 0.0567}, "class_accuracy": {"generated": 0.25, "chance": 1 / 3}}
+CLIP_EVALUATION = {"eeg_to_image": {"exact_image": {"top1": 0.038, "top5": 0.15, "mrr": 0.11},
+                                    "same_class": {"top1": 0.62, "top5": 0.9, "mrr": 0.714, "map": 0.52}}}
 
 
 def load_app():
@@ -66,6 +68,7 @@ def save_components(root: Path) -> dict[str, str]:
         model.save_pretrained(root / name)
         paths[name] = str(root / name)
     (root / "gan" / "eval_results.json").write_text(json.dumps(GAN_EVALUATION))
+    (root / "clip" / "eval_results.json").write_text(json.dumps(CLIP_EVALUATION))
 
     judge = ImageClassifier(ImageClassifierConfig(classes=CLASSES, image_size=16, widths=[4, 8]))
     judge.save_pretrained(root / "judge")
@@ -176,7 +179,7 @@ def test_generate_from_dataset_trial(app, backend):
     assert f"true class: {label}" in info and "seed 7" in info and "EEG embedding decodes to" in info
     assert "images 16x16 px, shown enlarged 8x without smoothing" in info  # native size stated
     assert min(gallery[0][0].size) >= app.DISPLAY_SIZE
-    expected = backend.generation(np.asarray(row["eeg"], np.float32), seed=7, num_images_per_eeg=3)
+    expected = backend.generation(np.asarray(row["eeg"], np.float32), seed=7, num_images_per_eeg=3)["images"]
     for (image, _), reference in zip(gallery, expected):
         assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
     again = backend.generate("dataset", "test", 1, None, 7, 3, 1.0)[2]
@@ -189,7 +192,8 @@ def test_truncation_centre_in_every_generating_tab(app, backend):
     row = backend.dataset["test"][1]
     eeg = np.asarray(row["eeg"], np.float32)
     _, _, gallery, info = backend.generate("dataset", "test", 1, None, 7, 2, 0.5, False, "condition")
-    expected = backend.generation(eeg, seed=7, num_images_per_eeg=2, truncation_psi=0.5, truncation_center="condition")
+    expected = backend.generation(eeg, seed=7, num_images_per_eeg=2, truncation_psi=0.5,
+                                  truncation_center="condition")["images"]
     for (image, _), reference in zip(gallery, expected):
         assert np.array_equal(np.asarray(image), np.asarray(app._display(reference)))
     assert "truncation psi 0.5 towards the trial's own mean latent" in info
@@ -200,8 +204,7 @@ def test_truncation_centre_in_every_generating_tab(app, backend):
     _, recon, _, info = backend.reconstruct("dataset", "test", 0, None, 5, 1, 0.5, "condition")
     reference = backend.reconstruction(backend.dataset["test"][0]["image"].convert("RGB"), seed=5,
                                        num_images_per_image=1, truncation_psi=0.5, truncation_center="condition")
-    images = reference["images"] if isinstance(reference["images"], list) else [reference["images"]]
-    assert np.array_equal(np.asarray(recon[0][0]), np.asarray(app._display(images[0])))
+    assert np.array_equal(np.asarray(recon[0][0]), np.asarray(app._display(reference["images"][0])))
     assert "towards the trial's own mean latent" in info
     generated, _, info = backend.batch("test", ["Car"], 2, 3, 0.5, "condition")
     grid = class_grid(backend.generation, backend.dataset["test"], [1], 2, 3, truncation_psi=0.5,
@@ -392,13 +395,22 @@ def test_requirements_are_stated(app, backend, paths, demo):
     text = backend.requirements_markdown()
     assert "input EEG 14 channels x 32 samples at 128 Hz (250 ms)" in text  # before any upload fails
     assert "channels AF3, F7, F3" in text and "Classes** (3): Apple, Car, Dog" in text
-    for name in ("gan", "clip", "image_to_eeg", "judge", "dataset"):
-        assert paths[name] in text  # where each model came from
+    for name in ("gan", "clip", "image_to_eeg", "judge", "dataset"):  # where each model came from: no server path
+        assert paths[name] not in text and f"`{app.public_source(paths[name])}`" in text
+    assert str(Path(paths["gan"]).parent) not in text
+    # retrieval is headlined by its same-class figures (an EEG trial's class), exact-image top-1 last
+    assert ("Card: same-class MRR 0.714, same-class mAP 0.52, same-class top-1 0.62, same-class top-5 0.9, "
+            "exact-image top-1 0.038.") in text
     # headline metrics of the card; FID / KID name their extractor (none recorded here), never read as Inception FID
     assert "Card: fid (unknown features) 123, kid.mean (unknown features) 0.0567, class_accuracy.generated 0.25" in text
     assert "no evaluation found" in text  # the other models have none
     requirement = backend.eeg_requirement(backend.generation.model.config.encoder_config)
     assert requirement.startswith("(n_chans, n_times) = (14, 32): 14 channels x 32 samples at 128 Hz")
+    assert ".npy / .npz must already be one trial (14, 32)" in requirement  # per file type: what works
+    assert f"tick “{app.PICK_LABEL}” to take the model's channels by name" in requirement
+    no_names = app.DemoBackend(gan=backend.generation.model)  # no dataset: the model's channel names are unknown
+    assert "exactly the model's 14 channels in its order" in no_names.eeg_requirement(
+        backend.generation.model.config.encoder_config)
     markdown = {block.elem_id: block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)}
     assert markdown["requirements"] == text and "14 channels x 32 samples at 128 Hz" in markdown["gen-requirements"]
     assert "Gallery:" in markdown["ret-gallery-note"]
@@ -407,9 +419,11 @@ def test_requirements_are_stated(app, backend, paths, demo):
 def test_controls_that_do_not_apply_are_hidden(app, demo):
     visible = lambda updates: [u["visible"] for u in updates]  # noqa: E731  (split, index, upload, pick)
     assert visible(app.source_updates("dataset", "eeg")) == [True, True, False, False]
-    assert visible(app.source_updates("upload", "eeg")) == [False, True, True, True]
+    assert visible(app.source_updates("upload", "eeg")) == [False, False, True, False]  # no file yet: no trial, pick
+    assert visible(app.source_updates("upload", "eeg", trials=3)) == [False, True, True, False]
     assert visible(app.source_updates("dataset", "image")) == [True, True, False, False]
     assert visible(app.source_updates("upload", "image")) == [False, False, True, False]
+    assert [app.center_update(psi)["visible"] for psi in (1.0, 1, 0.7, 1.2, None)] == [False, False, True, True, False]
     config = {c["props"].get("elem_id"): c for c in demo.config["components"]}
     for prefix in ("gen", "ret", "rec"):  # dataset mode first: no upload box, no pick option
         assert config[f"{prefix}-split"]["props"]["visible"] is True
@@ -417,10 +431,121 @@ def test_controls_that_do_not_apply_are_hidden(app, demo):
         radio = config[f"{prefix}-source"]["id"]
         change = [d for d in demo.config["dependencies"] if [radio, "change"] in [list(t) for t in d["targets"]]]
         assert len(change) == 1
-        assert {config[f"{prefix}-{n}"]["id"] for n in ("split", "index", "upload")} <= set(change[0]["outputs"])
+        wanted = {config[f"{prefix}-{n}"]["id"] for n in ("split", "index", "upload", "error")}
+        assert wanted <= set(change[0]["outputs"])
+        upload = config[f"{prefix}-upload"]["id"]
+        change = [d for d in demo.config["dependencies"] if [upload, "change"] in [list(t) for t in d["targets"]]]
+        assert len(change) == 1 and config[f"{prefix}-index"]["id"] in change[0]["outputs"]  # the trial resets
+    for elem_id in ("gen-truncation-center", "rec-truncation-center", "batch-truncation-center"):
+        assert config[elem_id]["props"]["visible"] is False  # psi starts at 1: no truncation, no centre
+    for prefix, box in (("gen", "gen-shown"), ("ret", "ret-true-image")):  # the truth box goes with the dataset
+        radio = config[f"{prefix}-source"]["id"]
+        change = next(d for d in demo.config["dependencies"] if [radio, "change"] in [list(t) for t in d["targets"]])
+        assert config[box]["id"] in change["outputs"]
     uploads_only = app.build_demo(gan=demo.backend.generation.model)  # no dataset: the split is never shown
     config = {c["props"].get("elem_id"): c["props"] for c in uploads_only.config["components"]}
     assert config["gen-split"]["visible"] is False and config["gen-upload"]["visible"] is True
+    assert config["gen-index"]["visible"] is False and config["gen-pick"]["visible"] is False
+    assert "legend" not in config  # no dataset, no legend
+
+
+def test_trial_field_resets_per_file(app, backend, trials, tmp_path):
+    """A new upload starts at trial 0; the trial field is shown only for a file of several trials, the pick option
+    only for recordings that name their channels; a one-trial file is never called "trial N"."""
+    import mne
+
+    np.save(tmp_path / "one.npy", trials[0])
+    np.save(tmp_path / "three.npy", trials)
+    info = mne.create_info([f"EEG{i}" for i in range(N_CHANS)], SFREQ, "eeg")
+    mne.EpochsArray(trials[:1] * 1e-4, info, verbose="error").save(tmp_path / "one-epo.fif", verbose="error")
+    index, pick = app.upload_updates(backend, str(tmp_path / "one.npy"))
+    assert (index["visible"], index["value"], pick["visible"]) == (False, 0, False)
+    index, pick = app.upload_updates(backend, str(tmp_path / "three.npy"))
+    assert (index["visible"], index["value"], index["maximum"], pick["visible"]) == (True, 0, 2, False)
+    assert index["label"] == "Trial in the file (0 to 2)"
+    index, pick = app.upload_updates(backend, str(tmp_path / "one-epo.fif"))
+    assert (index["visible"], index["value"], pick["visible"]) == (False, 0, True)
+    index, pick = app.upload_updates(backend, None)  # cleared
+    assert (index["visible"], index["value"], pick["visible"]) == (False, 0, False)
+    assert [app.source_updates(source, "eeg")[1]["value"] for source in ("dataset", "upload")] == [0, 0]
+    *_, info_text = backend.generate("upload", None, 0, str(tmp_path / "one-epo.fif"), 0, 1, 1.0)
+    assert "uploaded file 'one-epo.fif';" in info_text and "trial 0" not in info_text
+    *_, info_text = backend.generate("upload", None, 0, str(tmp_path / "one.npy"), 0, 1, 1.0)
+    assert "uploaded file 'one.npy';" in info_text
+    *_, info_text = backend.generate("upload", None, 2, str(tmp_path / "three.npy"), 0, 1, 1.0)
+    assert "uploaded file 'three.npy', trial 2 of 3" in info_text
+
+
+def test_wrong_shapes_get_advice_for_their_file_type(app, backend, tmp_path):
+    """Only what works for the file is offered: picking by name for a recording with channel names (when the demo
+    knows the model's), an array of exactly the model's channels for numpy files."""
+    import mne
+
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "wide.npy", rng.uniform(0.1, 1, (20, N_TIMES)).astype(np.float32))
+    names = backend.info["ch_names"] + ["EXTRA1", "EXTRA2"]
+    info = mne.create_info(names, SFREQ, "eeg")
+    mne.EpochsArray(rng.uniform(0.1, 1, (1, len(names), N_TIMES)) * 1e-5, info, verbose="error").save(
+        tmp_path / "wide-epo.fif", verbose="error")
+    generate = app._shown_errors(backend.generate, 4)
+    *outputs, error = generate("upload", None, 0, str(tmp_path / "wide.npy"), 0, 1, 1.0, False)
+    assert outputs == [None] * 4 and error["visible"] is True
+    assert "'wide.npy' stores no channel names" in error["value"] and "model's 14 channels" in error["value"]
+    assert "Pick" not in error["value"] and "CLI" not in error["value"]
+    *_, error = generate("upload", None, 0, str(tmp_path / "wide.npy"), 0, 1, 1.0, True)  # ticked anyway
+    assert "stores no channel names" in error["value"]
+    *_, error = generate("upload", None, 0, str(tmp_path / "wide-epo.fif"), 0, 1, 1.0, False)
+    assert f"tick “{app.PICK_LABEL}”" in error["value"] and "CLI" not in error["value"]
+    *outputs, error = generate("upload", None, 0, str(tmp_path / "wide-epo.fif"), 0, 1, 1.0, True)  # the advice works
+    assert error["visible"] is False and "picked the model's 14 channels" in outputs[3]
+    no_names = app._shown_errors(app.DemoBackend(gan=backend.generation.model).generate, 4)  # no dataset: no names
+    *_, error = no_names("upload", None, 0, str(tmp_path / "wide-epo.fif"), 0, 1, 1.0, False)
+    assert app.NO_NAMES_HERE in error["value"] and "Pick" not in error["value"]
+
+
+def test_errors_stay_beside_the_inputs_until_the_next_action(app, backend, demo, tmp_path):
+    (tmp_path / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
+    generate = app._shown_errors(backend.generate, 4)
+    *outputs, error = generate("upload", None, 0, str(tmp_path / "corrupt.npy"), 0, 1, 1.0, False)
+    assert error["visible"] is True and error["value"].startswith("<strong>Error:</strong>")
+    assert "'corrupt.npy'" in error["value"] and str(tmp_path) not in error["value"]
+    *outputs, error = generate("dataset", "test", 0, None, 0, 1, 1.0, False)  # the next run clears it
+    assert error == app.error_update() and error["visible"] is False and len(outputs[2]) == 1
+    config = {c["props"].get("elem_id"): c for c in demo.config["components"]}
+    for prefix, api_name in (("gen", "generate"), ("ret", "retrieve"), ("rec", "reconstruct"), ("batch", "batch")):
+        assert config[f"{prefix}-error"]["props"]["visible"] is False
+        button = config[f"{prefix}-button"]["id"]
+        click = next(d for d in demo.config["dependencies"] if [button, "click"] in [list(t) for t in d["targets"]])
+        assert config[f"{prefix}-error"]["id"] in click["outputs"]  # the page's run shows its errors in the box
+        api = next(d for d in demo.config["dependencies"] if d.get("api_name") == api_name)
+        assert config[f"{prefix}-error"]["id"] not in api["outputs"]  # the API raises instead (tested below)
+
+
+def test_public_sources_hide_server_paths(app, tmp_path, monkeypatch):
+    assert app.public_source("org/eegclip") == "org/eegclip" and app.public_source("thoughtviz") == "thoughtviz"
+    assert app.public_source("outputs/quickstart/gan/model") == "outputs/quickstart/gan/model"
+    assert app.public_source(str(tmp_path / "models" / "gan")) == "models/gan"
+    snapshot = tmp_path / "hub" / "models--org--eeg-gan" / "snapshots" / "0123abcd"
+    assert app.public_source(str(snapshot)) == "org/eeg-gan"
+    monkeypatch.chdir(tmp_path)
+    assert app.public_source(str(tmp_path / "outputs" / "quickstart" / "gan" / "model")) == (
+        "outputs/quickstart/gan/model")
+
+
+def test_simulated_classes_have_a_legend(app, backend, demo):
+    """The legend (the simulator's shape and colour of each class) is on the page for a simulated dataset, and each
+    true class names its look."""
+    from eeg2img_hf.data import class_legend
+
+    assert backend.legend() == class_legend("thoughtviz", CLASSES)
+    html_text = next(block.value for block in demo.blocks.values() if getattr(block, "elem_id", None) == "legend")
+    for row in backend.legend():
+        assert f"<strong>{row['class']}</strong>: {row['colour']} {row['shape']}" in html_text
+        assert f'fill="{row["rgb"]}"' in html_text
+    assert backend.class_look("Dog") == " (yellow triangle)" and backend.class_look(None) == ""
+    label = CLASSES[backend.dataset["test"][1]["label"]]
+    _, _, gallery, info = backend.generate("dataset", "test", 1, None, 7, 1, 1.0)
+    assert f"true class: {label}{backend.class_look(label)}" in gallery[0][1] and backend.class_look(label) in info
 
 
 def test_class_prototypes_decode_embeddings(backend):
@@ -474,7 +599,8 @@ def test_quickstart_folder_is_found_without_variables(app, paths, tmp_path):
     found = find_quickstart_outputs(root)
     assert set(found) == {"dataset", "judge", "gan", "clip", "image_to_eeg"}  # no encoder copied
     sources, note = app.discover_sources({}, search=[tmp_path / "missing", root])
-    assert {k: v for k, v in sources.items() if v} == found and f"found in `{root}`" in note
+    assert {k: v for k, v in sources.items() if v} == found and "found in `outputs/quickstart`" in note
+    assert str(tmp_path) not in note  # the folder is named, not the server's path to it
     assert "EEG2IMG_GAN" in note and "repo ids" in note  # how to point the app at Hub repos
     demo = app.build_demo_from_env({}, search=[root])
     assert demo.backend.unavailable == {} and demo.backend.origin == note
@@ -546,3 +672,24 @@ def test_gradio_client_endpoints(server, backend, trials, tmp_path):
     *_, info = client.predict("upload", None, 2, handle_file(str(tmp_path / "trials.npy")), 0, 1, 1.0,
                               api_name="/generate")
     assert "trials.npy" in info and "trial 2" in info  # still serving after the error
+
+
+def test_grid_row_labels_are_legible_and_fit():
+    """Row labels are drawn at `LABEL_FONT_SIZE` px in a margin as wide as the longest label; a label too long for
+    the margin is cut with "..."."""
+    import math
+
+    from PIL import ImageFont
+
+    from eeg2img_hf.pipelines.grids import LABEL_FONT_SIZE
+
+    grid = np.full((2 * 18 + 2, 18 + 2, 3), 100, np.uint8)
+    font = ImageFont.load_default(size=LABEL_FONT_SIZE)
+    short = label_grid_rows(grid, ["Dog", "Car"], scale=2)
+    widest = max(math.ceil(font.getlength(label)) for label in ("Dog", "Car"))
+    assert short.height == grid.shape[0] * 2 and short.width - grid.shape[1] * 2 == 8 + widest
+    text = np.asarray(short)[:, : short.width - grid.shape[1] * 2]
+    rows = np.flatnonzero((text < 128).any(axis=(1, 2)))
+    assert rows.max() - rows.min() >= LABEL_FONT_SIZE  # two labels, one per row, at the font's size
+    long = label_grid_rows(grid, ["a class name far longer than any margin should be", "Car"], scale=2, max_width=120)
+    assert long.width - grid.shape[1] * 2 <= 120

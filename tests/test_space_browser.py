@@ -1,12 +1,14 @@
 """The Gradio Space in a real browser: headless Debian Chromium driven by playwright against the app on 127.0.0.1.
 
-Each tab is exercised by clicking, its output read back from the page and a screenshot saved (under `tmp_path`,
-and into `$EEG2IMG_SCREENSHOTS` when set): every generated image lies whole inside its gallery with its caption
-visible below it (at a wide and a narrow window), the models' requirements are on the page, controls that do not
-apply are hidden, and invalid, corrupt and oversized uploads show a readable error naming the file only while the app
-keeps serving. The test installs nothing: `gradio` and `playwright` come with the `test` extra, Chromium from
-`make browser-deps` (Debian's `chromium` package; `.ci/run` calls it). Without Chromium the test skips on a
-developer machine and fails in CI (`CI` set), so a CI run never passes without the browser check.
+Each tab is exercised by clicking, its output read back from the page and a screenshot saved (under `tmp_path`, and
+into `$EEG2IMG_SCREENSHOTS` when set): every generated image lies whole inside its gallery with its caption visible
+below it (at a wide and a narrow window, 1280 and 640 px), the models' requirements and the simulated classes'
+legend are on the page, controls that do not apply are hidden, the trial field starts at 0 for every file, the batch
+grids keep legible labels (stacking on a narrow window), and invalid, corrupt and oversized uploads show a readable
+error naming the file only, which stays beside the inputs until the next action while the app keeps serving. The
+test installs nothing: `gradio` and `playwright` come with the `test` extra, Chromium from `make browser-deps`
+(Debian's `chromium` package; `.ci/run` calls it). Without Chromium the test skips on a developer machine and fails
+in CI (`CI` set), so a CI run never passes without the browser check.
 Integration tier: `make test-integration`.
 """
 
@@ -27,6 +29,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAX_UPLOAD_BYTES = 32_000  # small, so the oversize check is cheap to exercise
 TIMEOUT_MS = 90_000  # generous: the CI machine may be busy (2 shared cores)
+WIDE, NARROW = 1280, 640  # window widths the page is checked at
+TOAST_MS = 10_000  # how long Gradio shows an error toast: an error box must outlive it
 
 
 def find_chromium() -> str | None:
@@ -78,7 +82,7 @@ def page(server, chromium_path):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page = browser.new_page(viewport={"width": WIDE, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
         page.requested_urls = []
         page.on("request", lambda request: page.requested_urls.append(request.url))
@@ -157,33 +161,65 @@ def assert_gallery_shows_everything(page, elem_id: str, count: int) -> list[dict
     return tiles
 
 
-def wait_for_error(page, text: str) -> str:
-    toast = page.locator("[data-testid=toast-text]").filter(has_text=text)
-    toast.first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    page.wait_for_timeout(400)  # let the toast finish fading in before a screenshot
-    return toast.first.inner_text()
+def wait_for_error(page, elem_id: str, text: str) -> str:
+    """Waits until the error box `elem_id` shows `text`, then returns the box's text."""
+    box = page.locator(f"#{elem_id}").filter(has_text=text)
+    box.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    return box.first.inner_text()
 
 
 def test_requirements_are_on_the_page(page):
     requirements = page.locator("#requirements").inner_text()
     assert "input EEG 14 channels x 32 samples at 128 Hz (250 ms)" in requirements
     assert "found in outputs/quickstart" in requirements and "outputs/quickstart/gan/model" in requirements
+    assert "/tmp" not in requirements  # model names, never the server's paths
+    assert "EEGClip from outputs/quickstart/clip/model" in requirements
+    assert "Card: same-class MRR 0.714, same-class mAP 0.52" in requirements  # retrieval: the same-class figures
     assert "repo ids" in requirements  # how to point the app at Hub models instead
     assert "Classes (3): Apple, Car, Dog" in requirements and "Card: fid (unknown features) 123" in requirements
     assert "(n_chans, n_times) = (14, 32)" in page.locator("#gen-requirements").inner_text()
+    legend = page.locator("#legend")
+    assert legend.is_visible() and legend.locator("svg").count() == 3
+    assert "Dog: yellow triangle" in legend.inner_text()
 
 
-def test_controls_that_do_not_apply_are_hidden(page):
+def test_controls_that_do_not_apply_are_hidden(page, tmp_path):
+    import mne
+
+    np.save(tmp_path / "single.npy", np.random.default_rng(0).uniform(0.1, 1, (14, 32)).astype(np.float32))
+    info = mne.create_info([f"EEG{i}" for i in range(14)], 128.0, "eeg")
+    mne.EpochsArray(np.random.default_rng(0).normal(size=(1, 14, 32)) * 1e-5, info, verbose="error").save(
+        tmp_path / "one-epo.fif", verbose="error")
     open_tab(page, "EEG → image")
     assert page.locator("#gen-split").is_visible() and not page.locator("#gen-upload").is_visible()
     assert not page.locator("#gen-pick").is_visible()
+    assert not page.locator("#gen-truncation-center").is_visible()  # psi 1: no truncation, no centre
+    set_number(page, "#gen-truncation input[type=number]", 0.5)
+    page.locator("#gen-truncation-center").wait_for(state="visible")
+    set_number(page, "#gen-truncation input[type=number]", 1)
+    page.locator("#gen-truncation-center").wait_for(state="hidden")
     page.locator("#gen-source").get_by_label("Uploaded file").check()
     page.locator("#gen-upload").wait_for(state="visible")
     page.locator("#gen-split").wait_for(state="hidden")
-    assert page.locator("#gen-pick").is_visible() and page.locator("#gen-index").is_visible()
+    page.locator("#gen-shown").wait_for(state="hidden")  # an upload has no image shown with it
+    assert not page.locator("#gen-pick").is_visible() and not page.locator("#gen-index").is_visible()  # no file yet
+    upload_eeg(page, tmp_path / "one-epo.fif")
+    page.locator("#gen-pick").wait_for(state="visible")  # a recording with channel names can be picked from
+    assert not page.locator("#gen-index").is_visible()  # one epoch: no trial to choose
+    upload_eeg(page, tmp_path / "single.npy", previous="one-epo.fif")
+    page.locator("#gen-pick").wait_for(state="hidden")  # a numpy file has no channel names to pick by
+    screenshot(page, tmp_path, "controls-upload")
+    page.locator("#gen-upload").locator("button[aria-label=Clear]").first.click()  # leave the box empty
+    page.locator("#gen-upload").get_by_text("single").first.wait_for(state="detached")
+    assert not page.locator("#gen-pick").is_visible() and not page.locator("#gen-index").is_visible()
     page.locator("#gen-source").get_by_label("Dataset trial").check()
     page.locator("#gen-upload").wait_for(state="hidden")
-    assert page.locator("#gen-split").is_visible()
+    assert page.locator("#gen-split").is_visible() and page.locator("#gen-shown").is_visible()
+    open_tab(page, "EEG → image retrieval")
+    page.locator("#ret-source").get_by_label("Uploaded file").check()
+    page.locator("#ret-true-image").wait_for(state="hidden")
+    page.locator("#ret-source").get_by_label("Dataset trial").check()
+    page.locator("#ret-true-image").wait_for(state="visible")
     open_tab(page, "Image → EEG → image")
     page.locator("#rec-source").get_by_label("Uploaded file").check()
     page.locator("#rec-index").wait_for(state="hidden")  # an uploaded image has no trial index
@@ -207,7 +243,7 @@ def test_generate_tab(page, tmp_path):
     screenshot(page, tmp_path, "tab-eeg-to-image")
 
 
-@pytest.mark.parametrize("width,count", [(1200, 2), (1200, 8), (640, 2), (640, 8)])
+@pytest.mark.parametrize("width,count", [(WIDE, 2), (WIDE, 8), (NARROW, 2), (NARROW, 8)])
 def test_generated_images_are_whole_at_any_width(page, width, count):
     open_tab(page, "EEG → image")
     page.set_viewport_size({"width": width, "height": 900})
@@ -219,7 +255,7 @@ def test_generated_images_are_whole_at_any_width(page, width, count):
         assert wait_for_text(page, "gen-info", f"seed {seed},").startswith(f"{count} image(s) from test[1]")
         assert_gallery_shows_everything(page, "gen-gallery", count)
     finally:
-        page.set_viewport_size({"width": 1200, "height": 1000})
+        page.set_viewport_size({"width": WIDE, "height": 1000})
 
 
 def test_retrieval_tab(page, tmp_path):
@@ -247,7 +283,7 @@ def test_reconstruct_tab_with_uploaded_image(page, tmp_path):
     open_tab(page, "Image → EEG → image")
     page.locator("#rec-source").get_by_label("Uploaded file").check()
     page.locator("#rec-upload input[type=file]").set_input_files(str(image_path))
-    page.locator("#rec-upload").get_by_text("picture.png").first.wait_for()
+    page.locator("#rec-upload").get_by_text("picture").first.wait_for()
     set_number(page, "#rec-seed input", 5)
     page.locator("#rec-button").click()
     info = wait_for_text(page, "rec-info", "uploaded image 'picture.png'")
@@ -260,53 +296,95 @@ def test_reconstruct_tab_with_uploaded_image(page, tmp_path):
     page.locator("#rec-source").get_by_label("Dataset image").check()
 
 
-def test_batch_view(page, tmp_path):
+GRID_GEOMETRY = """(id) => {
+  const img = document.querySelector('#' + id + ' img');
+  const box = img.getBoundingClientRect();
+  const title = document.querySelector('#' + id + ' [data-testid="block-label"]');
+  return {box: [box.left, box.top, box.right, box.bottom], natural: img.naturalWidth,
+          title_cut: title ? title.scrollWidth > title.clientWidth + 1 : null};
+}"""
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW])
+def test_batch_view(page, tmp_path, width):
+    """Both grids at (nearly) their own size, so the class labels drawn beside the rows stay legible: side by side
+    on a wide window, stacked on a narrow one; the panel titles are not cut."""
     open_tab(page, "Batch view")
-    page.locator("#batch-classes").get_by_label("Dog").uncheck()
-    set_number(page, "#batch-trials input[type=number]", 3)
-    page.locator("#batch-button").click()
-    info = wait_for_text(page, "batch-info", "2 classes x 3 trials of the test split")
-    assert "judge:" in info and "cells 16x16 px" in info
-    assert image_sources(page, "batch-generated") and image_sources(page, "batch-stimuli")
-    screenshot(page, tmp_path, "tab-batch-view")
+    page.set_viewport_size({"width": width, "height": 1000})
+    try:
+        seed = width  # a new seed per case: the info below is this run's
+        set_number(page, "#batch-seed input", seed)
+        dog = page.locator("#batch-classes").get_by_label("Dog")
+        if dog.is_checked():
+            dog.uncheck()
+        set_number(page, "#batch-trials input[type=number]", 4)  # every test trial of the class
+        page.locator("#batch-button").click()
+        info = wait_for_text(page, "batch-info", f"seed {seed},")
+        assert "2 classes x 4 trials of the test split" in info and "judge:" in info and "cells 16x16 px" in info
+        assert image_sources(page, "batch-generated") and image_sources(page, "batch-stimuli")
+        page.wait_for_timeout(300)  # let the layout settle
+        generated, stimuli = (page.evaluate(GRID_GEOMETRY, elem_id) for elem_id in ("batch-generated", "batch-stimuli"))
+        for grid in (generated, stimuli):
+            left, _, right, _ = grid["box"]
+            assert right - left >= 0.85 * grid["natural"], grid  # hardly scaled down: labels legible
+            assert right <= width and not grid["title_cut"], grid
+        if width == NARROW:
+            assert stimuli["box"][1] >= generated["box"][3], (generated, stimuli)  # stacked
+        else:
+            assert stimuli["box"][0] >= generated["box"][2], (generated, stimuli)  # side by side
+        screenshot(page, tmp_path, f"tab-batch-view-{width}")
+    finally:
+        page.set_viewport_size({"width": WIDE, "height": 1000})
 
 
 def upload_eeg(page, path: Path, previous: str | None = None) -> None:
     """Puts `path` into the EEG upload box, clearing the `previous` file first (and waiting until it is gone, so a
     slow re-render cannot drop the new file)."""
-    box = page.locator("#gen-upload")
+    box = page.locator("#gen-upload")  # the box shows a file's stem and extension apart: wait for the stem
     if previous is not None:
         box.locator("button[aria-label=Clear]").first.click()
-        box.get_by_text(previous).first.wait_for(state="detached")
+        box.get_by_text(Path(previous).stem).first.wait_for(state="detached")
     box.locator("input[type=file]").set_input_files(str(path))
-    box.get_by_text(path.name).first.wait_for()
+    box.get_by_text(path.stem).first.wait_for()
 
 
 def test_bad_uploads_show_errors_and_the_app_keeps_serving(page, tmp_path):
     np.save(tmp_path / "pickled.npy", np.array([{"eeg": 1}], dtype=object), allow_pickle=True)
     np.save(tmp_path / "huge.npy", np.zeros((2, 14, 400), np.float32))  # 44.9 kB > MAX_UPLOAD_BYTES
+    np.save(tmp_path / "wide.npy", np.random.default_rng(1).uniform(0.1, 1, (20, 32)).astype(np.float32))
     np.save(tmp_path / "valid.npy", np.random.default_rng(1).uniform(0.1, 1, (2, 14, 32)).astype(np.float32))
     (tmp_path / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
     open_tab(page, "EEG → image")
+    set_number(page, "#gen-index input", 8)  # a dataset row: an upload must not inherit it
     page.locator("#gen-source").get_by_label("Uploaded file").check()
     page.locator("#gen-upload").wait_for(state="visible")
     upload_eeg(page, tmp_path / "pickled.npy")
     page.locator("#gen-button").click()
-    assert "never unpickled" in wait_for_error(page, "pickle")
+    assert "never unpickled" in wait_for_error(page, "gen-error", "pickle")
+    page.wait_for_timeout(TOAST_MS + 1_000)  # longer than a toast lasts: the error is still there
+    assert "never unpickled" in page.locator("#gen-error").inner_text()
     screenshot(page, tmp_path, "error-pickle-upload")
     upload_eeg(page, tmp_path / "corrupt.npy", previous="pickled.npy")
+    page.locator("#gen-error").wait_for(state="hidden")  # the next action clears it
     page.locator("#gen-button").click()
-    message = wait_for_error(page, "'corrupt.npy' is corrupt")  # the reader's message: corrupt, not a pickle
+    message = wait_for_error(page, "gen-error", "'corrupt.npy' is corrupt")  # the reader's message, not a pickle
     assert "pickle" not in message and "/tmp" not in message and str(tmp_path) not in message
     upload_eeg(page, tmp_path / "huge.npy", previous="corrupt.npy")
     page.locator("#gen-button").click()
-    assert "the limit is" in wait_for_error(page, "huge.npy")
-    upload_eeg(page, tmp_path / "valid.npy", previous="huge.npy")
+    assert "the limit is" in wait_for_error(page, "gen-error", "huge.npy")
+    upload_eeg(page, tmp_path / "wide.npy", previous="huge.npy")
+    page.locator("#gen-button").click()
+    message = wait_for_error(page, "gen-error", "stores no channel names")  # what works for a numpy file
+    assert "model's 14 channels" in message and "Pick" not in message
+    screenshot(page, tmp_path, "error-wrong-shape-npy")
+    upload_eeg(page, tmp_path / "valid.npy", previous="wide.npy")
+    page.locator("#gen-index").wait_for(state="visible")  # two trials: the field is back, at 0
+    assert page.locator("#gen-index input").input_value() == "0"
     set_number(page, "#gen-index input", 1)
     set_number(page, "#gen-num-images input[type=number]", 1)
     page.locator("#gen-button").click()
-    info = wait_for_text(page, "gen-info", "uploaded file 'valid.npy', trial 1")
-    assert "true class: unknown" in info
+    info = wait_for_text(page, "gen-info", "uploaded file 'valid.npy', trial 1 of 2")
+    assert "true class: unknown" in info and not page.locator("#gen-error").is_visible()
     assert image_sources(page, "gen-gallery")
     screenshot(page, tmp_path, "after-errors")
 

@@ -124,6 +124,26 @@ def test_ema_beta_with_rampup_and_update():
         ema_beta(0, 0, 1.0)
 
 
+def test_ema_rampup_defaults_to_the_presets_for_fresh_runs_and_off_for_init_from(data_dir):
+    from eeg2img_hf.cli import build_parser
+    from eeg2img_hf.commands.train_gan import _overrides
+
+    fresh = GANTrainingArguments.from_preset("paper-eegcvpr40", encoder="enc")
+    assert fresh.ema_rampup == 0.05 and GANTrainingArguments.from_preset("tiny", encoder="enc").ema_rampup == 0.05
+    assert GANTrainingArguments.from_preset("tiny", encoder="enc", init_from="start").ema_rampup is None
+    assert GANTrainingArguments.from_preset("tiny", encoder="enc", init_from="start", ema_rampup=0.1).ema_rampup == 0.1
+    assert GANTrainingArguments.from_preset("tiny", encoder="enc", ema_rampup=None).ema_rampup is None
+    parser = build_parser()
+    for value, expected in (("off", None), ("0.2", 0.2)):
+        ns = parser.parse_args(["train-gan", "--encoder", "enc", "--ema-rampup", value])
+        assert _overrides(ns)["ema_rampup"] == expected
+    assert "ema_rampup" not in _overrides(parser.parse_args(["train-gan", "--encoder", "enc"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train-gan", "--ema-rampup", "-1"])
+    with pytest.raises(ValueError, match="ema_rampup"):
+        GANTrainingArguments.from_preset("tiny", encoder="enc", ema_rampup="sometimes")
+
+
 # ---------------------------------------------------------------------------------------------- embeddings
 
 
@@ -202,6 +222,21 @@ def test_resume_matches_uninterrupted_run(data_dir, encoder_dir, tmp_path, eeg_r
     for name in ("model.safetensors", "model_1.safetensors", "generator_ema/model.safetensors"):
         a = load_file(straight / "checkpoints" / "step_00000004" / name)
         b = load_file(tmp_path / "checkpoints" / "step_00000004" / name)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+@pytest.mark.integration
+def test_resume_of_an_init_from_run_matches_its_uninterrupted_run(data_dir, encoder_dir, tmp_path, eeg_run):
+    """An --init-from run (no EMA ramp-up, the starting point's pipe and p) resumes exactly, too."""
+    start = str(eeg_run[0] / "model")
+    train_gan(tiny_args(data_dir, tmp_path / "straight", encoder=encoder_dir, init_from=start))
+    train_gan(tiny_args(data_dir, tmp_path / "split", encoder=encoder_dir, init_from=start, max_steps=2))
+    summary = train_gan(tiny_args(data_dir, tmp_path / "split", encoder=encoder_dir, init_from=start, resume=True))
+    assert summary["steps"] == 4 and summary["training_args"]["ema_rampup"] is None
+    for name in ("model.safetensors", "model_1.safetensors", "generator_ema/model.safetensors"):
+        a = load_file(tmp_path / "straight" / "checkpoints" / "step_00000004" / name)
+        b = load_file(tmp_path / "split" / "checkpoints" / "step_00000004" / name)
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 

@@ -190,7 +190,7 @@ def test_evaluate_reconstruction_judges_the_generated_images(setup, tiny_models)
     first_rows = [list(dataset["test"]["image_id"]).index(i) for i in ids]
     pictures = list(dataset["test"].select(first_rows)["image"])
     pipe = ImageToEEGToImagePipeline(model=image_model, generator=generator, device="cpu")
-    expected = torch.stack([torch.from_numpy(r["images"]).permute(2, 0, 1)
+    expected = torch.stack([torch.from_numpy(r["images"][0]).permute(2, 0, 1)
                             for r in pipe(pictures, seed=3, output_type="np")])
     assert len(calls) == 2 and torch.equal(calls[0], expected)
     real = torch.stack([torch.from_numpy(np.array(p.convert("RGB"))).permute(2, 0, 1) for p in pictures])

@@ -13,8 +13,9 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+from transformers import AutoModel, CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from eeg2img_hf.data import get_eeg_info, simulate_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
@@ -32,6 +33,8 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: int = 240)
 class ModelTesterMixin:
     model_class: type
     output_key: str
+    auto_class: type = AutoModel
+    """The transformers Auto class that must load a saved `model_class` as exactly that class."""
 
     def get_config(self):
         raise NotImplementedError
@@ -97,16 +100,36 @@ class ModelTesterMixin:
         ]
         assert not missing, f"parameters without gradient: {missing}"
 
+    def test_return_dict_from_config(self):
+        """`config.return_dict=False` gives the tuple (`ModelOutput.to_tuple()`), an explicit argument wins."""
+        model = self.make_model()
+        inputs = self.get_inputs()
+        as_dict = model(**inputs)
+        model.config.return_dict = False
+        as_tuple = model(**inputs)
+        assert isinstance(as_tuple, tuple) and len(as_tuple) == len(as_dict.to_tuple())
+        for a, b in zip(as_dict.to_tuple(), as_tuple, strict=True):
+            assert torch.equal(a, b)
+        assert type(model(**inputs, return_dict=True)) is type(as_dict)
+
+    def test_unknown_argument_refused(self):
+        model = self.make_model()
+        with pytest.raises(TypeError, match="typo_arg"):
+            model(**self.get_inputs(), typo_arg=1)
+
     def test_auto_classes(self, tmp_path):
-        from transformers import AutoConfig, AutoModel
+        """The Auto classes give back exactly the saved classes (not merely some module), with the saved weights."""
+        from transformers import AutoConfig
 
         import eeg2img_hf.models  # noqa: F401  (registers the Auto classes)
 
         model = self.make_model()
         model.save_pretrained(tmp_path)
         assert type(AutoConfig.from_pretrained(tmp_path)) is type(model.config)
-        auto = AutoModel.from_pretrained(tmp_path)
-        assert isinstance(auto, torch.nn.Module)
+        auto = self.auto_class.from_pretrained(tmp_path)
+        assert type(auto) is self.model_class
+        ref, new = model.state_dict(), auto.state_dict()
+        assert ref.keys() == new.keys() and all(torch.equal(ref[k], new[k]) for k in ref)
 
 
 def import_roots(source: str) -> set[str]:
@@ -151,3 +174,91 @@ def save_tiny_gan_inputs(root: Path) -> Path:
     EEGEncoderModel(EEGEncoderConfig(n_chans=int(info["n_chans"]), n_times=int(info["n_times"]), lstm_num_layers=1,
                                      lstm_hidden_size=8, embed_dim=12)).save_pretrained(root / "encoder")
     return root
+
+
+class PipelineTesterMixin:
+    """Shared pipeline contract (transformers' conventions): one result type per input form, options checked before
+    anything runs, and results that depend on the seed and on the trial only.
+
+    Each test class supplies `make_pipeline()`, `single_inputs()` (every single-item form of one reference item),
+    `batch_inputs()` (every batched form of `batch_len` items whose first is the reference item), `call_options`
+    (applied to every call, e.g. a seed and `output_type="pt"`), `variants` (option sets that must keep the result
+    type), `bad_options` (`(options, message pattern)` pairs refused with a `ValueError`), `check_item(item,
+    options)` (asserts the type of one result) and `comparable(item)` (a tensor for equality checks).
+    """
+
+    call_options: dict = {}
+    variants: list = []
+    bad_options: list = []
+    batch_len: int = 3
+
+    def make_pipeline(self):
+        raise NotImplementedError
+
+    def single_inputs(self) -> list:
+        raise NotImplementedError
+
+    def batch_inputs(self) -> list:
+        raise NotImplementedError
+
+    def check_item(self, item, options: dict) -> None:
+        raise NotImplementedError
+
+    def comparable(self, item) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def pipe(self):
+        cls = type(self)
+        if cls.__dict__.get("_pipe") is None:
+            cls._pipe = self.make_pipeline()
+        return cls._pipe
+
+    def run(self, inputs, **options):
+        return self.pipe(inputs, **{**self.call_options, **options})
+
+    def assert_same(self, a, b) -> None:
+        torch.testing.assert_close(self.comparable(a), self.comparable(b), atol=1e-5, rtol=1e-5)
+
+    def test_one_result_per_single_input_form(self):
+        reference = self.run(self.single_inputs()[0])
+        for form in self.single_inputs():
+            item = self.run(form)
+            self.check_item(item, self.call_options)
+            self.assert_same(item, reference)
+
+    def test_a_list_per_batched_input_form_even_of_one(self):
+        reference = self.run(self.single_inputs()[0])
+        for form in self.batch_inputs():
+            result = self.run(form)
+            assert isinstance(result, list) and len(result) == self.batch_len, type(result)
+            for item in result:
+                self.check_item(item, self.call_options)
+            self.assert_same(result[0], reference)  # the same seed: the same result alone or at the head of a batch
+        one = self.run([self.single_inputs()[0]])
+        assert isinstance(one, list) and len(one) == 1
+        self.assert_same(one[0], reference)
+
+    def test_options_keep_the_result_type(self):
+        single, batch = self.single_inputs()[0], self.batch_inputs()[0]
+        for options in self.variants:
+            self.check_item(self.run(single, **options), {**self.call_options, **options})
+            result = self.run(batch, **options)
+            assert isinstance(result, list) and len(result) == self.batch_len
+            for item in result:
+                self.check_item(item, {**self.call_options, **options})
+
+    def test_same_results_whatever_the_batch_size(self):
+        batch = self.batch_inputs()[0]
+        whole = self.run(batch)
+        for size in (1, 2):
+            for a, b in zip(whole, self.run(batch, batch_size=size), strict=True):
+                self.assert_same(a, b)
+
+    def test_bad_and_unknown_options_are_refused(self):
+        single = self.single_inputs()[0]
+        for options, match in self.bad_options:
+            with pytest.raises(ValueError, match=match):
+                self.run(single, **options)
+        with pytest.raises(TypeError, match="typo_option"):
+            self.run(single, typo_option=1)

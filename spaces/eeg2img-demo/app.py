@@ -48,9 +48,9 @@ from transformers import AutoModel, pipeline  # noqa: E402
 
 import eeg2img_hf.models  # noqa: E402, F401  (registers the model classes with AutoModel)
 import eeg2img_hf.pipelines  # noqa: E402, F401  (registers the tasks with pipeline())
-from eeg2img_hf.data import get_eeg_info, load_eeg_dataset  # noqa: E402
+from eeg2img_hf.data import class_legend, class_shape_svg, get_eeg_info, load_eeg_dataset  # noqa: E402
+from eeg2img_hf.data.eeg_io import NUMPY_EXTENSIONS, PICK_API, PICK_NAMES_API, validate_eeg  # noqa: E402
 from eeg2img_hf.data.eeg_io import read_eeg_file as read_eeg_recording  # noqa: E402
-from eeg2img_hf.data.eeg_io import validate_eeg  # noqa: E402
 from eeg2img_hf.hub.model_summary import model_headline_metrics  # noqa: E402
 from eeg2img_hf.metrics.image_classifier import load_image_classifier  # noqa: E402
 from eeg2img_hf.metrics.plots import eeg_display_unit, plot_eeg_trial  # noqa: E402
@@ -59,6 +59,7 @@ from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows  # noqa: E402
 from eeg2img_hf.quickstart import QUICKSTART_OUTPUT_DIR, find_quickstart_outputs  # noqa: E402
 from eeg2img_hf.retrieval import GalleryIndex, build_gallery  # noqa: E402
 from eeg2img_hf.retrieval.prototypes import compute_class_prototypes  # noqa: E402
+from eeg2img_hf.utils.allocator import fast_cpu_generation  # noqa: E402
 
 __all__ = [
     "DEMO_CSS",
@@ -74,7 +75,12 @@ __all__ = [
     "public_message",
     "read_eeg_file",
     "read_image_file",
+    "center_update",
+    "error_update",
+    "legend_html",
+    "public_source",
     "source_updates",
+    "upload_updates",
 ]
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -91,6 +97,7 @@ MAX_GRID_IMAGES = 400  # batch view: classes x trials per class
 DISPLAY_SIZE = 128  # small images are upscaled (nearest neighbour, integer factor) to at least this size
 GRID_CELL_SIZE = 64  # batch view: grid cells are upscaled to at least this size
 GRID_HEADROOM = 28  # batch view: white band above a grid, under the image component's label
+GRID_MIN_WIDTH = 420  # batch view: narrower than two of these side by side, the grids stack
 EEG_EXTENSIONS = (".npy", ".npz", ".fif", ".edf", ".bdf", ".set")  # BrainVision needs 3 files: not an upload
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 ENV_VARS = {
@@ -126,6 +133,14 @@ DEMO_CSS = """
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
   border: none !important; border-radius: 0 !important; }
 .eeg2img-gallery img, .eeg2img-pixel img { image-rendering: pixelated; }
+/* batch grids at their own size (labels legible), scaled down only when wider than the panel */
+.eeg2img-grid img { object-fit: contain !important; max-width: 100% !important; width: auto !important;
+  height: auto !important; }
+/* an error stays beside the inputs until the next action */
+.eeg2img-error { border: 2px solid #d92d20; border-radius: 6px; padding: 0.5rem 0.75rem; background: #fef3f2;
+  color: #7a271a; }
+.eeg2img-legend { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; list-style: none; padding: 0; margin: 0; }
+.eeg2img-legend li { display: flex; align-items: center; gap: 0.35rem; }
 """
 """Styles of the demo (Gradio 6 takes css in `launch()`; [`DemoBlocks`] passes it)."""
 
@@ -137,12 +152,34 @@ _PATH_OBJECT = re.compile(r"(?:Posix|Windows|Pure\w*)?Path\((['\"])(.*?)\1\)")
 _ABSOLUTE_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"()\[\]{},;:/\\]+[/\\])+([^\s'\"()\[\]{},;:/\\]+)")
 
 
+NO_NAMES_HERE = ("not possible in this demo: it does not know the model's channel names, so upload a file with "
+                 "exactly the model's channels")
+
+
 def public_message(text: str) -> str:
     """A message fit for the browser: file paths (server temp folders of uploads) reduced to their base names, and
-    the package's API hint about picking channels given as the demo's checkbox."""
+    the package's API hints about picking channels given as what the demo offers (its checkbox, when it knows the
+    model's channel names)."""
     text = _PATH_OBJECT.sub(lambda m: repr(Path(m.group(2)).name), str(text))
     text = _ABSOLUTE_PATH.sub(lambda m: m.group(1), text)
-    return text.replace("(pick_and_resample=True, CLI --pick-and-resample)", f"(tick “{PICK_LABEL}”)")
+    return text.replace(f"({PICK_API})", f"(tick “{PICK_LABEL}”)").replace(f"({PICK_NAMES_API})",
+                                                                          f"({NO_NAMES_HERE})")
+
+
+def public_source(source: str) -> str:
+    """How the page names where a model or dataset came from: a Hub repo id or preset as given (a snapshot in the Hub
+    cache by its repo id); a local folder by its path relative to the working directory when inside it, else by its
+    last two parts (never the server's absolute path)."""
+    path = Path(source)
+    if not path.is_absolute():
+        return str(source)
+    cached = [part for part in path.parts if part.startswith(("models--", "datasets--"))]
+    if cached:  # a snapshot in the Hub cache: its repo id
+        return cached[-1].split("--", 1)[1].replace("--", "/")
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return "/".join(path.parts[-2:])
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -183,8 +220,7 @@ def _read_upload(
     path = _check_upload(path, EEG_EXTENSIONS, max_bytes, "EEG file")
     recording = read_eeg_recording(path, max_bytes=max_bytes, max_array_bytes=MAX_ARRAY_BYTES)
     eeg = validate_eeg(recording, n_chans=n_chans, n_times=n_times, sfreq=sfreq, trial_index=trial_index,
-                       ch_names=ch_names if pick_and_resample else None,
-                       pick_and_resample=pick_and_resample)
+                       ch_names=ch_names, pick_and_resample=pick_and_resample)
     return eeg, recording
 
 
@@ -298,6 +334,24 @@ def _source_name(source: Any, model: Any) -> str:
         return str(source)
     name = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
     return str(name) if name else "a model object passed to build_demo"
+
+
+HEADLINES = {
+    "clip": {"eeg_to_image.same_class.mrr": "same-class MRR", "eeg_to_image.same_class.map": "same-class mAP",
+             "eeg_to_image.same_class.top1": "same-class top-1", "eeg_to_image.same_class.top5": "same-class top-5",
+             "eeg_to_image.exact_image.top1": "exact-image top-1"},
+}
+"""Per model, the card metrics the page headlines, in order, and their names on the page (others: the card's first
+four). Retrieval is headlined by its same-class figures: an EEG trial's class is what its embedding carries, while
+the one image it was recorded with is a near-chance target among same-class images."""
+
+
+def _headlines(metrics: list[dict[str, Any]], chosen: dict[str, str] | None, limit: int = 4) -> list[dict[str, Any]]:
+    if not chosen:
+        return metrics[:limit]
+    by_name = {m["name"]: m for m in metrics}
+    picked = [{"name": label, "value": by_name[name]["value"]} for name, label in chosen.items() if name in by_name]
+    return picked or metrics[:limit]
 
 
 # ------------------------------------------------------------------------------------------------ backend
@@ -476,6 +530,33 @@ class DemoBackend:
             return list(self.dataset[self.splits[0]].features["label"].names)
         return list(self.judge.config.classes) if self.judge is not None else None
 
+    def legend(self) -> list[dict[str, str]]:
+        """How the simulator drew each class of the dataset (`eeg2img_hf.data.class_legend`: shape, colour, RGB);
+        `[]` unless the dataset is simulated."""
+        simulator = self.info.get("simulator") if self.info.get("simulated") else None
+        preset = simulator.get("preset") if isinstance(simulator, dict) else None
+        if not preset or not self.class_names:
+            return []
+        try:
+            return class_legend(preset, self.class_names)
+        except ValueError:  # a preset of another version of the simulator
+            return []
+
+    def class_look(self, label: str | None) -> str:
+        """`" (yellow triangle)"` for a class of a simulated dataset, else `""`."""
+        looks = {row["class"]: f" ({row['colour']} {row['shape']})" for row in self.legend()}
+        return looks.get(label, "") if label is not None else ""
+
+    def upload_trials(self, upload: Any) -> int | None:
+        """The number of trials in an uploaded EEG file (1 for one trial or a continuous recording); `None` when
+        there is no readable file (the error is reported when the file is used)."""
+        try:
+            path = _check_upload(upload, EEG_EXTENSIONS, self.max_upload_bytes, "EEG file")
+            recording = read_eeg_recording(path, max_bytes=self.max_upload_bytes, max_array_bytes=MAX_ARRAY_BYTES)
+        except (ValueError, OSError):
+            return None
+        return recording.n_trials or 1
+
     def model_ch_names(self, encoder_config: Any) -> list[str] | None:
         """The channels a model takes, in order: the dataset's, when they are as many as the model's input."""
         names = self.info.get("ch_names")
@@ -567,8 +648,9 @@ class DemoBackend:
             if pick and model_sfreq and sfreq and not math.isclose(sfreq, model_sfreq):
                 notes.append(f"resampled from {sfreq:g} Hz to {model_sfreq:g} Hz")
                 sfreq = model_sfreq
-            return Trial(eeg, sfreq, f"uploaded file {name!r}, trial {int(index)}", ch_names=names,
-                         unit=recording.unit, notes=notes)
+            trial = f", trial {int(index)} of {recording.n_trials}" if (recording.n_trials or 1) > 1 else ""
+            return Trial(eeg, sfreq, f"uploaded file {name!r}{trial}", ch_names=names, unit=recording.unit,
+                         notes=notes)
         if source != DATASET:
             raise ValueError(f"Unknown EEG source {source!r}; expected {DATASET!r} or {UPLOAD!r}.")
         row, label = self._row(split, index)
@@ -633,14 +715,25 @@ class DemoBackend:
         shape = _describe_shape(encoder_config.n_chans, encoder_config.n_times, self.model_sfreq(encoder_config))
         names = self.model_ch_names(encoder_config)
         channels = f"; channels {_name_list(names)}" if names else ""
-        return (f"(n_chans, n_times) = ({encoder_config.n_chans}, {encoder_config.n_times}): {shape}{channels}. "
-                "Files: .npy / .npz (one trial, channels first, or trials (n, channels, samples)); .fif, .edf, .bdf, "
-                f".set (their channels and rate are checked; tick “{PICK_LABEL}” to adapt a recording)")
+        n_chans, n_times = encoder_config.n_chans, encoder_config.n_times
+        adapt = (f"tick “{PICK_LABEL}” to take the model's channels by name and resample" if names else
+                 f"they need exactly the model's {n_chans} channels in its order (this demo does not know their "
+                 f"names), and “{PICK_LABEL}” resamples them")
+        return (f"(n_chans, n_times) = ({n_chans}, {n_times}): {shape}{channels}. Files: .npy / .npz must already be "
+                f"one trial ({n_chans}, {n_times}) or trials (n, {n_chans}, {n_times}), channels in the model's order "
+                f"(numpy files have no channel names to pick by); .fif, .edf, .bdf, .set have their channels and "
+                f"rate checked: {adapt}")
+
+    def shown_source(self, name: str) -> str:
+        """Where model `name` came from, as the page shows it ([`public_source`]: no server paths)."""
+        return public_source(self.sources[name])
 
     def headline_metrics(self, name: str) -> str:
-        """The model card's headline metrics of a loaded model (from eval_results.json or its README)."""
+        """The model card's headline metrics of a loaded model (from eval_results.json or its README); for EEGClip
+        the same-class retrieval figures ([`HEADLINES`]) come first, then exact-image top-1."""
         if name not in self._metrics:
-            self._metrics[name] = model_headline_metrics(self.sources[name]) if name in self.sources else []
+            found = model_headline_metrics(self.sources[name], limit=64) if name in self.sources else []
+            self._metrics[name] = _headlines(found, HEADLINES.get(name))
         metrics = self._metrics[name]
         return ", ".join(f"{m['name']} {m['value']:.3g}" for m in metrics) if metrics else "no evaluation found"
 
@@ -654,31 +747,31 @@ class DemoBackend:
             encoder = config.encoder_config
             needs = f"EEG {_describe_shape(encoder.n_chans, encoder.n_times, self.model_sfreq(encoder))}" if (
                 encoder is not None) else "class labels"
-            lines.append(f"- **EEG → image**: EEGStyleGAN-ADA from `{self.sources['gan']}`; input {needs}; output "
+            lines.append(f"- **EEG → image**: EEGStyleGAN-ADA from `{self.shown_source('gan')}`; input {needs}; output "
                          f"{config.img_resolution}x{config.img_resolution} px images. Card: "
                          f"{self.headline_metrics('gan')}.")
         if self.retrieval is not None:
             encoder = self.retrieval.model.config.encoder_config
-            lines.append(f"- **Retrieval**: EEGClip from `{self.sources['clip']}`; input EEG "
+            lines.append(f"- **Retrieval**: EEGClip from `{self.shown_source('clip')}`; input EEG "
                          f"{_describe_shape(encoder.n_chans, encoder.n_times, self.model_sfreq(encoder))}. "
                          f"Card: {self.headline_metrics('clip')}.")
         if self.reconstruction is not None:
             config = self.reconstruction.model.config
-            lines.append(f"- **Image → EEG → image**: image-to-EEG model from `{self.sources['image_to_eeg']}`; any "
-                         f"RGB image → {config.eeg_embed_dim}-D EEG embedding → the EEG → image generator. Card: "
-                         f"{self.headline_metrics('image_to_eeg')}.")
+            lines.append(f"- **Image → EEG → image**: image-to-EEG model from "
+                         f"`{self.shown_source('image_to_eeg')}`; any RGB image → {config.eeg_embed_dim}-D EEG "
+                         f"embedding → the EEG → image generator. Card: {self.headline_metrics('image_to_eeg')}.")
         if self.judge is not None:
             config = self.judge.config
             accuracy = (f"validation accuracy {config.val_accuracy:.3f}" if config.val_accuracy is not None
                         else "no validation accuracy recorded")
             lines.append(f"- **Judge** (names the class of each generated image): image classifier from "
-                         f"`{self.sources['judge']}`, {len(config.classes)} classes, {config.image_size} px; "
+                         f"`{self.shown_source('judge')}`, {len(config.classes)} classes, {config.image_size} px; "
                          f"{accuracy}.")
         if self.dataset is not None:
             counts = ", ".join(f"{split} {len(self.dataset[split])}" for split in self.splits)
             shape = _describe_shape(self.info.get("n_chans", 0), self.info.get("n_times", 0), self.info.get("sfreq"))
             simulated = " (simulated)" if self.info.get("simulated") else ""
-            source = f"`{self.dataset_source}`" if self.dataset_source else "a DatasetDict"
+            source = f"`{public_source(str(self.dataset_source))}`" if self.dataset_source else "a DatasetDict"
             lines.append(f"- **Dataset**{simulated}: {source}; trials {counts}; {shape}; channels "
                          f"{_name_list(self.info.get('ch_names')) or 'not stored'}.")
         classes = self.class_names
@@ -707,10 +800,12 @@ class DemoBackend:
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
-        result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                      return_embeds=True, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
-        truth = f"true class: {trial.label}" if trial.label is not None else "true class: unknown"
+        with fast_cpu_generation():
+            result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
+                          truncation_center=center)  # one trial: one {"images": [...], "eeg_embeds": ...} dict
+        images = result["images"]
+        truth = (f"true class: {trial.label}{self.class_look(trial.label)}" if trial.label is not None
+                 else "true class: unknown")
         judged = self.judge_images(images)
         gallery = []
         for k, image in enumerate(images):
@@ -788,8 +883,9 @@ class DemoBackend:
         seed = _as_int(seed, "Seed", 0, 2**31 - 1)
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
-        result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
-        images = result["images"] if isinstance(result["images"], list) else [result["images"]]
+        with fast_cpu_generation():
+            result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
+        images = result["images"]
         judged = self.judge_images(images)
         gallery = []
         for k, im in enumerate(images):
@@ -797,7 +893,7 @@ class DemoBackend:
             if judged is not None:
                 caption += f" · judge: {judged[k][0]} ({judged[k][1]:.2f})"
             gallery.append((_display(im), caption))
-        truth = f"true class: {label}" if label is not None else "true class: unknown"
+        truth = f"true class: {label}{self.class_look(label)}" if label is not None else "true class: unknown"
         embeds = result["eeg_embeds"]
         decoded_rows, decoded = self._decode_text(embeds, label)
         parts = [f"{len(images)} reconstruction(s) of {where}", truth, decoded,
@@ -837,8 +933,9 @@ class DemoBackend:
             if available < per_class:
                 raise ValueError(f"Class {name!r} has {available} trials in the {split} split; choose at most "
                                  f"{available} trials per class, or another split.")
-        grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed, labels=labels,
-                          truncation_psi=psi, truncation_center=center)
+        with fast_cpu_generation():
+            grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed,
+                              labels=labels, truncation_psi=psi, truncation_center=center)
         size = grid.generated.shape[1]
         scale = max(1, GRID_CELL_SIZE // size)
         generated = _headroom(label_grid_rows(grid.generated_grid(), chosen, scale=scale))
@@ -863,47 +960,115 @@ class DemoBackend:
 
 
 def _ui(handler: Any) -> Any:
-    """Wraps a backend handler so `ValueError`s reach the browser / client as a readable `gr.Error` (without server
+    """Wraps a backend handler for the API: `ValueError`s reach the client as a readable `gr.Error` (without server
     paths)."""
 
     def wrapped(*args: Any) -> Any:
         try:
             return handler(*args)
         except ValueError as err:
-            message = html.escape(public_message(str(err)), quote=False).replace("\n", "<br>")  # rendered as HTML
-            raise gr.Error(message, print_exception=False) from err
+            raise gr.Error(_error_text(err), print_exception=False) from err
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped
 
 
-def source_updates(source: str, kind: str = "eeg") -> tuple[Any, ...]:
-    """Visibility of the `(split, index, upload, pick)` controls for an input source (`kind` `"eeg"` or
-    `"image"`): only the controls that apply are shown (an image upload needs no index, nor any pick)."""
+def _error_text(err: Exception) -> str:
+    return html.escape(public_message(str(err)), quote=False).replace("\n", "<br>")  # rendered as HTML
+
+
+def error_update(err: Exception | None = None) -> Any:
+    """The error box of a tab: the message of `err`, kept on the page (beside the inputs) until the next action;
+    hidden when `err` is `None`."""
+    if err is None:
+        return gr.update(value="", visible=False)
+    return gr.update(value=f"<strong>Error:</strong> {_error_text(err)}", visible=True)
+
+
+def _shown_errors(handler: Any, n_outputs: int) -> Any:
+    """Wraps a backend handler for the page: its outputs plus the error box; a `ValueError` empties the outputs and
+    shows its message in the box (a toast would vanish after a few seconds)."""
+
+    def wrapped(*args: Any) -> tuple[Any, ...]:
+        try:
+            outputs = handler(*args)
+        except ValueError as err:
+            return (*([None] * n_outputs), error_update(err))
+        return (*outputs, error_update())
+
+    wrapped.__name__ = f"{handler.__name__}_on_page"
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def _bind(button: gr.Button, handler: Any, inputs: list[Any], outputs: list[Any], error: Any, api_name: str) -> None:
+    """The button runs `handler` for the page (errors in the `error` box); the same handler is the API endpoint
+    `/<api_name>` (errors raised), on a button that is never shown."""
+    button.click(_shown_errors(handler, len(outputs)), inputs=inputs, outputs=[*outputs, error],
+                 api_visibility="private")
+    api = gr.Button(visible=False, elem_id=f"{api_name}-api")
+    api.click(_ui(handler), inputs=inputs, outputs=outputs, api_name=api_name)
+
+
+def _error_box(prefix: str) -> gr.HTML:
+    return gr.HTML("", visible=False, elem_id=f"{prefix}-error", elem_classes=["eeg2img-error"])
+
+
+def source_updates(source: str, kind: str = "eeg", trials: int | None = None) -> tuple[Any, ...]:
+    """The `(split, index, upload, pick)` controls for an input source (`kind` `"eeg"` or `"image"`): only those
+    that apply are shown, and the index starts at 0 for every source and file. For an uploaded EEG file, `trials`
+    is the number of trials it holds: the trial field is shown only for a file of several trials, and the pick
+    option only for a recording with channel names (not `.npy` / `.npz`; see [`upload_updates`])."""
     dataset = source == DATASET
-    index_label = "Dataset row" if dataset else "Trial in the file (for a file holding several trials)"
-    return (gr.update(visible=dataset), gr.update(visible=dataset or kind == "eeg", label=index_label),
-            gr.update(visible=not dataset), gr.update(visible=not dataset and kind == "eeg"))
+    if dataset:
+        index = gr.update(visible=True, value=0, label="Dataset row", maximum=None)
+    else:
+        several = kind == "eeg" and trials is not None and trials > 1
+        index = gr.update(visible=several, value=0, maximum=trials - 1 if several else None,
+                          label=f"Trial in the file (0 to {trials - 1})" if several else "Trial in the file")
+    return (gr.update(visible=dataset), index, gr.update(visible=not dataset), gr.update(visible=False))
 
 
-def _trial_inputs(backend: DemoBackend, prefix: str, what: str, extensions: tuple[str, ...], kind: str) -> list[Any]:
-    """Source radio, split, index, upload (and pick, for EEG) with stable `elem_id`s (`<prefix>-source`, ...)."""
+def upload_updates(backend: DemoBackend, upload: Any, kind: str = "eeg") -> tuple[Any, ...]:
+    """The `(index, pick)` controls after a file is uploaded (or cleared): the trial field back at 0 (shown for a
+    file of several trials), the pick option for recordings that name their channels."""
+    trials = backend.upload_trials(upload) if kind == "eeg" and upload else None
+    _, index, _, _ = source_updates(UPLOAD, kind, trials)
+    named = kind == "eeg" and upload and not str(upload).lower().endswith(NUMPY_EXTENSIONS)
+    return index, gr.update(visible=bool(named and trials is not None))
+
+
+def _trial_inputs(backend: DemoBackend, prefix: str, what: str, extensions: tuple[str, ...], kind: str,
+                  error: Any, truth: Any = None) -> list[Any]:
+    """Source radio, split, index, upload (and pick, for EEG) with stable `elem_id`s (`<prefix>-source`, ...); a
+    change of source or file resets the trial field, hides what no longer applies (`truth`, the image shown with
+    a dataset trial) and clears the `error` box."""
     choices = ([(f"Dataset {what}", DATASET)] if backend.dataset is not None else []) + [("Uploaded file", UPLOAD)]
     source = gr.Radio(choices, value=choices[0][1], label="Input", elem_id=f"{prefix}-source")
     initial = source_updates(choices[0][1], kind)
     with gr.Row():
         split = gr.Dropdown(backend.splits, value=backend.splits[-1] if backend.splits else None, label="Split",
                             elem_id=f"{prefix}-split", **_props(initial[0]))
-        index = gr.Number(0, precision=0, minimum=0, elem_id=f"{prefix}-index", **_props(initial[1]))
+        index = gr.Number(precision=0, minimum=0, elem_id=f"{prefix}-index", **_props(initial[1]))
     upload = gr.File(label=f"Upload ({', '.join(extensions)}; at most {_format_size(backend.max_upload_bytes)})",
                      file_types=list(extensions), type="filepath", elem_id=f"{prefix}-upload",
                      **_props(initial[2]))
     pick = gr.Checkbox(False, label=PICK_LABEL, elem_id=f"{prefix}-pick", info="for .fif / .edf / .bdf / .set "
                        "recordings with other channels or another sampling rate", **_props(initial[3]))
-    outputs = [split, index, upload, pick]
-    source.change(lambda value: source_updates(value, kind), inputs=source, outputs=outputs,
+    extra = [truth] if truth is not None else []
+
+    def on_source(value: str, file: Any) -> tuple[Any, ...]:
+        split_update, index_update, upload_update, pick_update = source_updates(value, kind)
+        if value == UPLOAD and file:
+            index_update, pick_update = upload_updates(backend, file, kind)
+        return (split_update, index_update, upload_update, pick_update,
+                *[gr.update(visible=value == DATASET, value=None)] * len(extra), error_update())
+
+    source.change(on_source, inputs=[source, upload], outputs=[split, index, upload, pick, *extra, error],
                   api_visibility="private")
+    upload.change(lambda file: (*upload_updates(backend, file, kind), error_update()), inputs=upload,
+                  outputs=[index, pick, error], api_visibility="private")
     return [source, split, index, upload, pick]
 
 
@@ -916,20 +1081,38 @@ def _generation_options(prefix: str) -> list[Any]:
         seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id=f"{prefix}-seed")
         count = gr.Slider(1, MAX_IMAGES, value=2, step=1, label="Number of images", elem_id=f"{prefix}-num-images")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation psi", elem_id=f"{prefix}-truncation")
-    center = _center_radio(f"{prefix}-truncation-center")
+    center = _center_radio(f"{prefix}-truncation-center", psi)
     return [seed, count, psi, center]
 
 
-def _center_radio(elem_id: str) -> gr.Radio:
-    return gr.Radio([(label, value) for value, label in TRUNCATION_CENTERS.items()], value="average",
-                    label="Truncation centre (used when psi < 1)", elem_id=elem_id,
-                    info="the trial's own mean latent keeps its class; the global average drifts towards a generic "
-                         "image")
+def _center_radio(elem_id: str, psi: gr.Slider) -> gr.Radio:
+    """The truncation centre, shown only while psi is not 1 (at psi 1 there is no truncation)."""
+    center = gr.Radio([(label, value) for value, label in TRUNCATION_CENTERS.items()], value="average",
+                      label="Truncation centre", elem_id=elem_id, visible=False,
+                      info="the trial's own mean latent keeps its class; the global average drifts towards a "
+                           "generic image")
+    psi.change(center_update, inputs=psi, outputs=center, api_visibility="private")
+    return center
+
+
+def center_update(psi: Any) -> Any:
+    """The truncation-centre control is shown only when psi is a number other than 1."""
+    return gr.update(visible=isinstance(psi, (int, float)) and psi != 1.0)
 
 
 def _gallery(label: str, elem_id: str) -> gr.Gallery:
     return gr.Gallery(label=label, columns=4, object_fit="contain", height="auto", allow_preview=True,
                       elem_id=elem_id, elem_classes=["eeg2img-gallery"])
+
+
+def legend_html(rows: list[dict[str, str]]) -> str:
+    """The simulated dataset's legend: each class's shape (the simulator's own polygons) in its colour."""
+    items = "".join(
+        f'<li>{class_shape_svg(row["shape"], row["rgb"], key=f"-{k}")}<span><strong>{html.escape(row["class"])}'
+        f'</strong>: {row["colour"]} {row["shape"]}</span></li>' for k, row in enumerate(rows))
+    return ("<p>The dataset is <strong>simulated</strong>: its images are not photographs of the class names; each "
+            "class is drawn as one shape in one colour (varying position, size, rotation and background).</p>"
+            f'<ul class="eeg2img-legend">{items}</ul>')
 
 
 class DemoBlocks(gr.Blocks):
@@ -956,7 +1139,8 @@ def build_demo(
 ) -> DemoBlocks:
     """Build the demo from loaded objects or paths / repo ids (see [`DemoBackend`] for the arguments).
 
-    The backend is available as `demo.backend`. Events: `/generate`, `/retrieve`, `/reconstruct`, `/batch`.
+    The backend is available as `demo.backend`. Events: `/generate`, `/retrieve`, `/reconstruct`, `/batch` (an
+    invalid input raises there; on the page its message stays in the tab's error box until the next action).
     Launch with `demo.launch(max_file_size=MAX_UPLOAD_BYTES)` ([`DemoBlocks`] brings the CSS).
     """
     if backend is None:
@@ -967,6 +1151,10 @@ def build_demo(
                     "Visual Representations from EEG and Brain Recordings*, WACV 2024).")
         with gr.Accordion("Loaded models and what they need", open=True, elem_id="requirements-box"):
             gr.Markdown(backend.requirements_markdown(), elem_id="requirements")
+        legend = backend.legend()
+        if legend:
+            with gr.Accordion("Simulated classes: the shape and colour of each", open=True, elem_id="legend-box"):
+                gr.HTML(legend_html(legend), elem_id="legend")
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("EEG → image", id="generate", elem_id="tab-generate"):
                 _generate_tab(backend)
@@ -998,20 +1186,23 @@ def _generate_tab(backend: DemoBackend) -> None:
         return
     with gr.Row():
         with gr.Column():
-            source, split, index, upload, pick = _trial_inputs(backend, "gen", "trial", EEG_EXTENSIONS, "eeg")
+            error = _error_box("gen")
+            shown = gr.Image(label="Image shown with this trial", type="pil", interactive=False, height=220,
+                             elem_id="gen-shown", elem_classes=["eeg2img-pixel"], render=False)
+            source, split, index, upload, pick = _trial_inputs(backend, "gen", "trial", EEG_EXTENSIONS, "eeg",
+                                                               error, shown)
             _requirement(backend, backend.generation, "gen")
             options = _generation_options("gen")
             button = gr.Button("Generate", variant="primary", elem_id="gen-button")
         with gr.Column():
             plot = gr.Image(label="EEG", type="pil", interactive=False, elem_id="gen-eeg-plot")
-            shown = gr.Image(label="Image shown with this trial", type="pil", interactive=False, height=220,
-                             elem_id="gen-shown", elem_classes=["eeg2img-pixel"])
+            shown.render()
     gallery = _gallery("Generated images (small images enlarged without smoothing; native size in Info)",
                        "gen-gallery")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="gen-info")
     seed, count, psi, center = options
-    button.click(_ui(backend.generate), inputs=[source, split, index, upload, seed, count, psi, pick, center],
-                 outputs=[plot, shown, gallery, info], api_name="generate")
+    _bind(button, backend.generate, [source, split, index, upload, seed, count, psi, pick, center],
+          [plot, shown, gallery, info], error, "generate")
 
 
 def _retrieve_tab(backend: DemoBackend) -> None:
@@ -1019,22 +1210,25 @@ def _retrieve_tab(backend: DemoBackend) -> None:
         return
     with gr.Row():
         with gr.Column():
-            source, split, index, upload, pick = _trial_inputs(backend, "ret", "trial", EEG_EXTENSIONS, "eeg")
+            error = _error_box("ret")
+            truth = gr.Image(label="True image (shown with this trial; its rank is in Info)", type="pil",
+                             interactive=False, height=220, elem_id="ret-true-image",
+                             elem_classes=["eeg2img-pixel"], render=False)
+            source, split, index, upload, pick = _trial_inputs(backend, "ret", "trial", EEG_EXTENSIONS, "eeg",
+                                                               error, truth)
             _requirement(backend, backend.retrieval, "ret")
             top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="Top-k", elem_id="ret-top-k")
             gr.Markdown(backend.gallery_note(), elem_id="ret-gallery-note")
             button = gr.Button("Retrieve", variant="primary", elem_id="ret-button")
         with gr.Column():
             plot = gr.Image(label="EEG", type="pil", interactive=False, elem_id="ret-eeg-plot")
-            truth = gr.Image(label="True image (shown with this trial; its rank is in Info)", type="pil",
-                             interactive=False, height=220, elem_id="ret-true-image",
-                             elem_classes=["eeg2img-pixel"])
+            truth.render()
     gallery = _gallery("Closest gallery images", "ret-gallery")
     table = gr.Dataframe(headers=["rank", "score", "label", "image_id", "true image"], interactive=False,
                          elem_id="ret-table")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="ret-info")
-    button.click(_ui(backend.retrieve), inputs=[source, split, index, upload, top_k, pick],
-                 outputs=[plot, truth, gallery, table, info], api_name="retrieve")
+    _bind(button, backend.retrieve, [source, split, index, upload, top_k, pick], [plot, truth, gallery, table, info],
+          error, "retrieve")
 
 
 def _reconstruct_tab(backend: DemoBackend) -> None:
@@ -1042,7 +1236,9 @@ def _reconstruct_tab(backend: DemoBackend) -> None:
         return
     with gr.Row():
         with gr.Column():
-            source, split, index, upload, _ = _trial_inputs(backend, "rec", "image", IMAGE_EXTENSIONS, "image")
+            error = _error_box("rec")
+            source, split, index, upload, _ = _trial_inputs(backend, "rec", "image", IMAGE_EXTENSIONS, "image",
+                                                            error)
             options = _generation_options("rec")
             button = gr.Button("Reconstruct", variant="primary", elem_id="rec-button")
         with gr.Column():
@@ -1054,34 +1250,35 @@ def _reconstruct_tab(backend: DemoBackend) -> None:
                                    elem_id="rec-decoded")
     gallery = _gallery("Reconstructions", "rec-gallery")
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="rec-info")
-    button.click(_ui(backend.reconstruct), inputs=[source, split, index, upload, *options],
-                 outputs=[source_image, gallery, decoded, info], api_name="reconstruct")
+    _bind(button, backend.reconstruct, [source, split, index, upload, *options],
+          [source_image, gallery, decoded, info], error, "reconstruct")
 
 
 def _batch_tab(backend: DemoBackend) -> None:
     if _unavailable(backend, "batch"):
         return
     names = backend.class_names or []
-    gr.Markdown("Generated images for several trials of each class (rows), next to the stimuli shown with the "
-                "same trials: how an EEG → image model is judged at a glance.")
+    gr.Markdown("Generated images for several trials of each class (rows, labelled on the left; columns are trials), "
+                "next to the stimuli shown with the same trials, the same trial in the same place of both grids: how "
+                "an EEG → image model is judged at a glance. On a narrow screen the two grids stack.")
+    error = _error_box("batch")
     with gr.Row():
         split = gr.Dropdown(backend.splits, value=backend.splits[-1], label="Split", elem_id="batch-split")
         per_class = gr.Slider(1, MAX_TRIALS_PER_CLASS, value=4, step=1, label="Trials per class",
                               elem_id="batch-trials")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (trials and latents)", elem_id="batch-seed")
         psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation psi", elem_id="batch-truncation")
-    center = _center_radio("batch-truncation-center")
+    center = _center_radio("batch-truncation-center", psi)
     classes = gr.CheckboxGroup(names, value=names[:10], label="Classes", elem_id="batch-classes")
     button = gr.Button("Generate the grid", variant="primary", elem_id="batch-button")
-    with gr.Row():
-        generated = gr.Image(label="Generated (rows = classes, columns = trials)", type="pil", interactive=False,
-                             elem_id="batch-generated", elem_classes=["eeg2img-pixel"])
-        stimuli = gr.Image(label="Stimuli of the same trials", type="pil", interactive=False,
-                           elem_id="batch-stimuli", elem_classes=["eeg2img-pixel"])
+    with gr.Row(equal_height=False):
+        generated = gr.Image(label="Generated", type="pil", interactive=False, min_width=GRID_MIN_WIDTH,
+                             elem_id="batch-generated", elem_classes=["eeg2img-pixel", "eeg2img-grid"])
+        stimuli = gr.Image(label="Stimuli", type="pil", interactive=False, min_width=GRID_MIN_WIDTH,
+                           elem_id="batch-stimuli", elem_classes=["eeg2img-pixel", "eeg2img-grid"])
     info = gr.Textbox(label="Info", interactive=False, lines=2, elem_id="batch-info")
-    button.click(_ui(backend.batch), inputs=[split, classes, per_class, seed, psi, center],
-                 outputs=[generated, stimuli, info],
-                 api_name="batch")
+    _bind(button, backend.batch, [split, classes, per_class, seed, psi, center], [generated, stimuli, info], error,
+          "batch")
 
 
 # ------------------------------------------------------------------------------------------------ configuration
@@ -1112,8 +1309,8 @@ def discover_sources(
         if {"gan", "dataset"} <= set(found):
             sources.update({name: found.get(name) for name in ("gan", "clip", "image_to_eeg", "dataset", "judge")})
             unset = ", ".join(ENV_VARS.values())
-            note = (f"Using the quickstart's models and simulated dataset found in `{folder}` (no {unset} set). "
-                    f"{HUB_HINT}")
+            note = (f"Using the quickstart's models and simulated dataset found in `{public_source(str(folder))}` "
+                    f"(no {unset} set). {HUB_HINT}")
             return sources, note
     return sources, None
 

@@ -59,6 +59,7 @@ _LAZY: dict[str, str] = {
     "build_gallery": "eeg2img_hf.retrieval",
     "train_clip": "eeg2img_hf.training",
     "ClipTrainingArguments": "eeg2img_hf.training",
+    "fast_cpu_generation": "eeg2img_hf.utils.allocator",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "register"]

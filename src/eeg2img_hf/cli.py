@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     on the command line) or `EEG2IMG_DEBUG=1` re-raises it instead. An interrupt (Ctrl-C; SIGTERM in a trainer)
     prints one line saying what was kept and how to continue. Other exceptions are bugs and keep their traceback.
     """
+    # Before anything loads torch (OpenMP reads it once): idle OpenMP threads sleep instead of spinning. On a CPU
+    # that other programs use, spinning threads wait for a descheduled peer at every parallel region: two of them
+    # ran the quickstart's GAN stage 16-56x slower than two passive ones (scripts/bench_threads.py).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     args = [a for a in args if a != "--debug"]

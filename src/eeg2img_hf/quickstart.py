@@ -82,8 +82,9 @@ QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
         "evaluate_clip": {"head_epochs": 100},
         "image_to_eeg": {"preset": "cpu-small", "overrides": {"epochs": 8}},
         "reconstruction": {"splits": ("train", "validation", "test"), "batch_size": 32},
-        # torch CPU threads per stage (others: 1); capped by the cores this process may use. Two threads run the
-        # GAN stage 1.6x faster on 2 idle cores; the small encoder, EEGClip and image -> EEG gain nothing from them.
+        # torch CPU threads per stage (others: 1); capped by the cores this process may use, and 1 unless OpenMP
+        # waits passively. Two passive threads ran the GAN stage 1.6-3.8x faster than one, with 0, 1 or 2 busy
+        # programs beside it (scripts/bench_threads.py); the small encoder, EEGClip and image -> EEG gain nothing.
         "threads": {"gan": 2},
     },
     # CI smoke run: every stage at toy size; the figures mean nothing.
@@ -389,9 +390,12 @@ def run_quickstart(
         gan_kimg (`float`, *optional*): EEGStyleGAN-ADA training length in thousands of real images (default 36).
         threads (`int`, *optional*): `torch.set_num_threads` for every stage; `0` keeps torch's choice. By default
             (`None`) each stage uses its setting in `QUICKSTART_SETTINGS[...]["threads"]` (the GAN stage 2, the
-            others 1), capped by the cores this process may use: the small encoder, EEGClip and image -> EEG models
-            gain nothing from more threads, and on a CPU shared with other busy processes two threads ran the
-            encoder 30x slower than one (measured). torch's thread count is restored at the end.
+            others 1), capped by the cores this process may use, and 1 unless OpenMP waits passively
+            (`OMP_WAIT_POLICY=PASSIVE`, set by the `eeg2img` command before torch loads): on a CPU that other
+            programs use, two spinning OpenMP threads ran the GAN stage 16-56x slower than two passive ones, which
+            were the fastest setting with 0, 1 or 2 busy programs beside it (`scripts/bench_threads.py`). The small
+            encoder, EEGClip and image -> EEG models gain nothing from more threads. torch's thread count is
+            restored at the end.
 
     Returns:
         `dict`: the content of `results.json` (per-stage figures, chance levels, seconds, folders).
@@ -417,11 +421,16 @@ def run_quickstart(
 
 def _stage_threads(settings: dict[str, Any], stage: str, threads: int | None, default: int) -> int:
     """torch threads for `stage`: `threads` if given (`0` -> `default`, torch's own choice), else the stage's
-    entry of `settings["threads"]` (1 when absent) capped by the cores this process may use."""
+    entry of `settings["threads"]` (1 when absent) capped by the cores this process may use, and 1 unless OpenMP's
+    wait policy is passive (`OMP_WAIT_POLICY=PASSIVE`, which the `eeg2img` command sets before torch loads):
+    spinning threads collapse on a CPU that other programs use (scripts/bench_threads.py)."""
     if threads is not None:
         return default if threads == 0 else threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(int(settings.get("threads", {}).get(stage, 1)), cores))
+    wanted = max(1, min(int(settings.get("threads", {}).get(stage, 1)), cores))
+    if wanted > 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        return 1
+    return wanted
 
 
 def _run_stages(run: _Run, wanted: list[str], threads: int | None, default_threads: int) -> dict[str, dict[str, Any]]:
@@ -514,13 +523,13 @@ eeg_trial = np.load("{out / SAMPLE_FILES["trial"]}")  # one EEG trial: (channels
 encoder = AutoModel.from_pretrained("{enc}")
 print(encoder(eeg_values=torch.from_numpy(eeg_trial)[None]).eeg_embeds.shape)  # (1, embedding size)
 eeg_to_image = pipeline("eeg-to-image", model="{gan}")
-eeg_to_image(eeg_trial, seed=0).save("generated.png")
+eeg_to_image(eeg_trial, seed=0)["images"][0].save("generated.png")  # one dict per trial: images, eeg_embeds
 gallery = eeg2img_hf.load_eeg_dataset("{data}")["test"]  # images to retrieve from
 retrieve = pipeline("eeg-image-retrieval", model="{clip}", gallery=gallery)
 print([hit["label"] for hit in retrieve(eeg_trial, top_k=3)])  # the 3 closest images' classes
 reconstruct = pipeline("image-to-eeg-to-image", model="{i2e}", generator="{gan}")
 result = reconstruct(Image.open("{out / SAMPLE_FILES["image"]}"), seed=0)  # the image's predicted EEG embedding
-result["images"].save("reconstructed.png")  # and the image generated from it
+result["images"][0].save("reconstructed.png")  # and the image generated from it
 """
 
 

@@ -48,7 +48,10 @@ def register(subparsers: Any) -> None:
         if sub in (gan, snap):
             sub.add_argument("--encoder", help="EEG encoder packed into the model: a converted encoder folder or the "
                                                "authors' .pth")
-        if sub in (enc, clip):
+            sub.add_argument("--n-chans", type=int, help="the --encoder's EEG channels: required for an authors' CNN "
+                                                         ".pth (128 EEGCVPR40, 14 ThoughtViz, 124 Object), checked "
+                                                         "otherwise")
+        if sub in (enc, clip, gan, snap):
             sub.add_argument("--n-times", type=int, help="trial length (default: 440 for 128 channels, else 32)")
         sub.add_argument("--overwrite", action="store_true", help="replace an output_dir written earlier by eeg2img")
         sub.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the folder to this Hub model repo "
@@ -69,11 +72,13 @@ def _convert(ns: argparse.Namespace, source: Path) -> tuple[Any, dict[str, Any]]
     if ns.kind == "stylegan":
         from ..convert.authors_checkpoints import convert_stylegan_snapshot
 
-        return convert_stylegan_snapshot(source, encoder_path=ns.encoder, network=ns.network, return_report=True)
+        return convert_stylegan_snapshot(source, encoder_path=ns.encoder, network=ns.network, return_report=True,
+                                         n_chans=ns.n_chans, n_times=ns.n_times)
     if ns.kind == "stylegan-snapshot":
         from ..convert.stylegan_snapshot import convert_stylegan_training_snapshot
 
-        snapshot = convert_stylegan_training_snapshot(source, encoder_path=ns.encoder)
+        snapshot = convert_stylegan_training_snapshot(source, encoder_path=ns.encoder, n_chans=ns.n_chans,
+                                                      n_times=ns.n_times)
         return snapshot, snapshot.report
     if ns.kind == "eeg-clip":
         from ..convert.authors_image_models import convert_authors_eeg_clip

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..utils.allocator import fast_cpu_generation
 from ..utils.model_folders import check_model_folder
 from ..utils.outputs import create_output_dir, prepare_output_dir
 from .evaluate_clip import _csv_ints
@@ -14,19 +15,20 @@ DEFAULT_RESULT_NAME = "gan_eval_results.json"
 
 
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
-    """Run [`evaluate_gan`] and print the headline figures as one JSON line."""
+    """Run [`evaluate_gan`] (inside [`fast_cpu_generation`]) and print the headline figures as one JSON line."""
     from ..evaluation.evaluate_gan import evaluate_gan
 
     check_model_folder(ns.model, "eeg2img_stylegan")
     output = ns.output or (str(Path(ns.model) / DEFAULT_RESULT_NAME) if Path(ns.model).is_dir() else None)
     train = ns.train_classifier or ns.classifier is None
-    result = evaluate_gan(
-        ns.model, dataset=ns.dataset, split=ns.split, num_fakes=ns.num_fakes, extractor=ns.extractor,
-        classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
-        seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
-        noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
-        truncation_center=ns.truncation_center,
-    )
+    with fast_cpu_generation():  # this process's own allocator policy: large blocks reuse freed heap memory
+        result = evaluate_gan(
+            ns.model, dataset=ns.dataset, split=ns.split, num_fakes=ns.num_fakes, extractor=ns.extractor,
+            classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
+            seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
+            noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
+            truncation_center=ns.truncation_center,
+        )
     inception = result["inception_score"]
     print(json.dumps({
         "output": output, "extractor": result["extractor"]["name"], "fid": result["fid"],

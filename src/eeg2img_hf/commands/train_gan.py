@@ -23,11 +23,26 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None, "init_from": ns.init_from,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
+    if ns.ema_rampup is not None:  # "off" = no ramp-up (None), which the filter above would drop
+        overrides["ema_rampup"] = None if ns.ema_rampup == "off" else ns.ema_rampup
     if ns.standardize_conditioning is not None:
         overrides["standardize_conditioning"] = ns.standardize_conditioning
     if ns.num_fp16_res is not None:
         overrides["stylegan_config"] = {"num_fp16_res": ns.num_fp16_res}
     return overrides
+
+
+def _ema_rampup(text: str) -> float | str:
+    """`--ema-rampup` value: a finite number >= 0, or `off`."""
+    if text.strip().lower() in ("off", "none"):
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'off', got {text!r}")
+    return value
 
 
 def cmd_train_gan(ns: argparse.Namespace) -> None:
@@ -71,6 +86,10 @@ def register(subparsers) -> None:
                    help="AC-GAN auxiliary classification loss weight (0 = off, as in the paper): D learns the real "
                         "images' classes, G is pushed to draw its condition trial's class")
     p.add_argument("--ema-kimg", type=float)
+    p.add_argument("--ema-rampup", type=_ema_rampup, metavar="RATIO|off",
+                   help="cap the EMA half-life at RATIO x the images this run has seen, or off (default: 0.05, "
+                        "StyleGAN2-ADA's, for a run from random weights; off with --init-from, so that G_ema "
+                        "continues from the starting point's, as StyleGAN2-ADA on resume)")
     p.add_argument("--augment", help="AugmentPipe preset (bgcfnc, bgc, ...) or noaug")
     p.add_argument("--augment-p", type=float, help="fixed augmentation probability (disables ADA)")
     p.add_argument("--ada-target", type=float)
@@ -86,5 +105,6 @@ def register(subparsers) -> None:
     p.add_argument("--init-from", metavar="FOLDER_OR_REPO",
                    help="start from the G, G_ema, D and ADA p of a `convert-checkpoint stylegan-snapshot` folder or "
                         "a train-gan model folder, or of the Hub repo it was pushed to with --include-training-state "
-                        "(fine-tune / continue on new data; architecture from the folder)")
+                        "(fine-tune / continue on new data; architecture and augment pipe from the folder: an "
+                        "--augment naming another pipe is refused unless --augment-p is set)")
     p.set_defaults(func=cmd_train_gan)

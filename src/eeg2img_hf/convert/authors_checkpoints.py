@@ -594,12 +594,27 @@ def _map_generator_state(
     return mapped, sorted(dropped)
 
 
-def _load_encoder(encoder_path: str | os.PathLike[str]) -> EEGEncoderModel:
-    """An `EEGEncoderModel` from a `save_pretrained` folder or an authors' `.pth` file."""
+def _load_encoder(
+    encoder_path: str | os.PathLike[str] | None, n_chans: int | None = None, n_times: int | None = None
+) -> EEGEncoderModel | None:
+    """An `EEGEncoderModel` from a `save_pretrained` folder or an authors' `.pth` file (`None` without a path).
+
+    `n_chans` / `n_times` are those of [`convert_authors_encoder`] for a `.pth` (a CNN needs `n_chans`); for a folder
+    they are checked against its config."""
+    if encoder_path is None:
+        if n_chans is not None or n_times is not None:
+            raise ValueError("n_chans / n_times (--n-chans / --n-times) describe the EEG encoder: pass it too "
+                             "(--encoder, a converted encoder folder or the authors' .pth)")
+        return None
     path = Path(encoder_path)
-    if path.is_dir():
-        return load_model_folder(EEGEncoderModel, path, what="encoder")
-    return convert_authors_encoder(path)
+    if not path.is_dir():
+        return convert_authors_encoder(path, n_chans=n_chans, n_times=n_times)
+    encoder = load_model_folder(EEGEncoderModel, path, what="encoder")
+    for name, value in (("n_chans", n_chans), ("n_times", n_times)):
+        if value is not None and value != getattr(encoder.config, name):
+            raise ValueError(f"{name}={value} was given but the encoder folder {str(path)!r} has "
+                             f"{name}={getattr(encoder.config, name)}")
+    return encoder
 
 
 def convert_stylegan_snapshot(
@@ -609,6 +624,8 @@ def convert_stylegan_snapshot(
     max_bytes: int = DEFAULT_MAX_BYTES,
     flip_up_kernels: bool = True,
     return_report: bool = False,
+    n_chans: int | None = None,
+    n_times: int | None = None,
 ) -> EEGStyleGANModel | tuple[EEGStyleGANModel, dict[str, Any]]:
     """Converts a StyleGAN2-ADA `network-snapshot-*.pkl` generator into an [`EEGStyleGANModel`].
 
@@ -621,6 +638,8 @@ def convert_stylegan_snapshot(
         flip_up_kernels (`bool`, *optional*, defaults to `True`): flip the upsampling 3x3 kernels (see the module
             docstring); `False` only for snapshots known to use the correlation convention.
         return_report (`bool`, *optional*, defaults to `False`): also return a dict describing the conversion.
+        n_chans, n_times (`int`, *optional*): the encoder's channel count and trial length, as in
+            [`convert_authors_encoder`] (an authors' CNN `.pth` needs `n_chans`); checked against an encoder folder.
     """
     if network not in ("G_ema", "G"):
         raise ValueError(f"network must be 'G_ema' or 'G', got {network!r}")
@@ -630,7 +649,7 @@ def convert_stylegan_snapshot(
         raise ValueError(f"the snapshot has no {network!r} network (keys {sorted(map(str, snapshot))})")
     flat = flatten_record(record)
     kwargs, info = stylegan_config_from_record(record, flat)
-    encoder = None if encoder_path is None else _load_encoder(encoder_path)
+    encoder = _load_encoder(encoder_path, n_chans, n_times)
     if encoder is not None and encoder.config.embed_dim != kwargs["embed_dim"]:
         raise ValueError(
             f"the encoder's embed_dim {encoder.config.embed_dim} != the generator's c_dim {kwargs['embed_dim']}"

@@ -4,7 +4,7 @@ Both are `torch.save` files like the encoder checkpoints (a dict with `model_sta
 or a bare state dict), read with `torch.load(weights_only=True)` only. The module names of the authors' classes are
 not relied on: the parts are found by their tensors (`EEGCLIP_MAPPING`).
 
-EEGClip (reference-impl.md s8): a 1-layer LSTM (128 units) whose last hidden state goes through a bias-free
+EEGClip (docs/authors-code.md, 'EEGClip'): a 1-layer LSTM (128 units) whose last hidden state goes through a bias-free
 `Linear(128, 256)`; a torchvision ResNet-50 whose `fc` is `ReLU -> Linear(2048, 256, bias=False)`; both outputs
 L2-normalised; a fixed logit scale `exp(0.5)` (not stored). In [`EEGClipModel`] the EEG tower ends with its own
 projection to `embed_dim` followed by `eeg_projection`: the converted tower keeps `embed_dim` = the LSTM width with
@@ -12,12 +12,12 @@ an identity `tower.proj` (exact), and the authors' `Linear(128, 256)` becomes `e
 renamed to transformers' `ResNetModel` layout ([`eeg2img_hf.convert.resnet_names`]); its `fc.1` becomes
 `image_projection.1`.
 
-Image -> EEG encoder (reference-impl.md s7.1, `Image2EEG/network.py`): a trainable `Conv2d(3 + n_subjects -> 3,
-3x3, padding 1)` with a bias, then a ReLU, over the image concatenated with one constant plane per subject; a frozen
-torchvision GoogLeNet whose `fc` is `Linear(1024, 1024) -> LeakyReLU -> Dropout(0.05) -> Linear(1024, 128,
-bias=False)`; the output L2-normalised. [`ImageToEEGModel`] holds the same layout with
-`vision_backbone="torchvision-googlenet"` and `subject_conditioning="planes"` (`IMAGE_TO_EEG_MAPPING`); the
-GoogLeNet tensors keep their torchvision names.
+Image -> EEG encoder (docs/authors-code.md, 'Image -> EEG encoder'; `Image2EEG/network.py`): a trainable `Conv2d(3 +
+n_subjects -> 3, 3x3, padding 1)` with a bias, then a ReLU, over the image concatenated with one constant plane per
+subject; a frozen torchvision GoogLeNet whose `fc` is `Linear(1024, 1024) -> LeakyReLU -> Dropout(0.05) -> Linear(1024,
+128, bias=False)`; the output L2-normalised. [`ImageToEEGModel`] holds the same layout with
+`vision_backbone="torchvision-googlenet"` and `subject_conditioning="planes"` (`IMAGE_TO_EEG_MAPPING`); the GoogLeNet
+tensors keep their torchvision names.
 """
 
 from __future__ import annotations

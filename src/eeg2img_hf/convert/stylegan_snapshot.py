@@ -302,6 +302,8 @@ def convert_stylegan_training_snapshot(
     encoder_path: str | os.PathLike[str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     flip_up_kernels: bool = True,
+    n_chans: int | None = None,
+    n_times: int | None = None,
 ) -> StyleGANTrainingSnapshot:
     """Converts G_ema, G, D and the augmentation state of a `network-snapshot-*.pkl` (see the module docstring).
 
@@ -311,6 +313,8 @@ def convert_stylegan_training_snapshot(
             for the inference model.
         max_bytes (`int`, *optional*): refuse larger snapshot files.
         flip_up_kernels (`bool`, *optional*, defaults to `True`): see [`convert_stylegan_snapshot`].
+        n_chans, n_times (`int`, *optional*): the encoder's channel count and trial length (see
+            [`convert_stylegan_snapshot`]; an authors' CNN `.pth` needs `n_chans`).
 
     Returns:
         [`StyleGANTrainingSnapshot`]; `save_pretrained(out)` writes the folder `train-gan --init-from out` reads.
@@ -329,7 +333,7 @@ def convert_stylegan_training_snapshot(
         differ = sorted(k for k in kwargs if kwargs[k] != g_kwargs.get(k))
         raise ValueError(f"G and G_ema of the snapshot differ in {differ}")
     d_kwargs, d_info = discriminator_config_from_record(records["D"], flats["D"], kwargs)
-    encoder: EEGEncoderModel | None = None if encoder_path is None else _load_encoder(encoder_path)
+    encoder: EEGEncoderModel | None = _load_encoder(encoder_path, n_chans, n_times)
     if encoder is not None and encoder.config.embed_dim != kwargs["embed_dim"]:
         raise ValueError(
             f"the encoder's embed_dim {encoder.config.embed_dim} != the generator's c_dim {kwargs['embed_dim']}"

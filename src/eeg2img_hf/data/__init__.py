@@ -36,7 +36,14 @@ from .preprocessing import (
     scale_by_trial_max,
     zscore_channels,
 )
-from .simulate import SIMULATION_PRESETS, SimulationPreset, simulate_dataset
+from .simulate import (
+    SIMULATION_PRESETS,
+    SimulationPreset,
+    class_legend,
+    class_legend_markdown,
+    class_shape_svg,
+    simulate_dataset,
+)
 from .splits import SPLIT_GUARANTEES, SPLIT_STRATEGIES, check_disjoint, split_dataset, split_report, split_trials
 
 __all__ = [
@@ -70,6 +77,9 @@ __all__ = [
     "scale_by_trial_max",
     "zscore_channels",
     "check_disjoint",
+    "class_legend",
+    "class_legend_markdown",
+    "class_shape_svg",
     "dataset_subjects",
     "get_eeg_info",
     "load_eeg_dataset",

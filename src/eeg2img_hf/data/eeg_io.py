@@ -35,6 +35,8 @@ __all__ = [
     "MAX_ARRAY_BYTES",
     "MNE_EXTENSIONS",
     "NUMPY_EXTENSIONS",
+    "PICK_API",
+    "PICK_NAMES_API",
     "EEGRecording",
     "epochs_from_raw",
     "raw_events",
@@ -495,6 +497,54 @@ def _pick(data: np.ndarray, have: list[str] | None, want: list[str], label: str)
     return data[..., [index[name.lower()] for name in want], :]
 
 
+PICK_API = "pick_and_resample=True, CLI --pick-and-resample"
+"""How to ask for picking and resampling when the model's channel names are known (the Space shows its checkbox)."""
+PICK_NAMES_API = "pick_and_resample=True with the model's ch_names, CLI --pick-and-resample --ch-names NAME,NAME,..."
+"""How to ask for picking when the model's channel names must be given."""
+
+
+def _names_hint(label: str, n_chans: int, n_times: int) -> str:
+    """What works for EEG without channel names (numpy files): the model's channels, already in place."""
+    return (f"{label} stores no channel names (numpy files never do), so the model's channels cannot be picked "
+            f"from it: save exactly the model's {n_chans} channels, in the model's order, as an array "
+            f"({n_chans}, {n_times}) or (n_trials, {n_chans}, {n_times})")
+
+
+def _fit_hint(
+    label: str,
+    shape: tuple[int, int],
+    n_chans: int,
+    n_times: int,
+    sfreq: float | None,
+    have_names: list[str] | None,
+    want_names: list[str] | None,
+    rate_wrong: bool,
+    picked: bool,
+) -> str:
+    """The one way out of a shape or rate mismatch that works for this input (channel names decide what can be
+    picked)."""
+    have_chans, have_times = shape
+    if (have_chans, have_times) == (n_times, n_chans) and n_times != n_chans:
+        return "it looks transposed: channels must come first"
+    if have_chans != n_chans:
+        if have_names is None:
+            return _names_hint(label, n_chans, n_times)
+        if have_chans < n_chans:
+            wanted = f" ({_short_list(want_names)})" if want_names else ""
+            return (f"{label} has fewer channels than the model: it needs a recording with the model's {n_chans} "
+                    f"channels{wanted}")
+        api = PICK_API if want_names is not None else PICK_NAMES_API
+        return f"pick the model's channels by name and resample ({api})"
+    if rate_wrong and not picked:
+        return f"resample to the model's {sfreq:g} Hz ({PICK_API})"
+    duration = f" ({n_times / sfreq * 1000:g} ms at {sfreq:g} Hz)" if sfreq else ""
+    return f"cut the EEG into trials of exactly {n_times} samples{duration}"
+
+
+def _short_list(names: Sequence[str], limit: int = 8) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
 def validate_eeg(
     eeg: EEGRecording | np.ndarray,
     *,
@@ -550,8 +600,10 @@ def validate_eeg(
             data, have_names = _pick(data, have_names, want_names, label), want_names
         elif data.shape[-2] != (n_chans if want_names is None else len(want_names)):
             side = "the model's" if want_names is None else "the file's"
+            hint = _names_hint(label, n_chans, n_times) if have_names is None else (
+                f"give the model's channel names ({PICK_NAMES_API})")
             raise Eeg2ImgError(f"cannot pick {n_chans} channels from {label} ({data.shape[-2]} channels) without "
-                               f"{side} channel names")
+                               f"{side} channel names", hint=hint)
         if sfreq is not None and have_sfreq is not None and not math.isclose(have_sfreq, sfreq, rel_tol=1e-9):
             data = resample(np.asarray(data, dtype=np.float32), have_sfreq, float(sfreq))
             have_sfreq = float(sfreq)
@@ -560,13 +612,10 @@ def validate_eeg(
         has = _describe(data.shape[-2], data.shape[-1], have_sfreq)
         if have_sfreq is None and sfreq is not None:
             has += " (sampling rate not recorded in the file)"
-        hints = []
-        if data.shape[-2:] == (n_times, n_chans) and n_times != n_chans:
-            hints.append("it looks transposed: channels must come first")
-        if not pick_and_resample and (rate_wrong or data.shape[-2] > n_chans):
-            hints.append("pick the model's channels and resample (pick_and_resample=True, CLI --pick-and-resample)")
+        hint = _fit_hint(label, data.shape[-2:], n_chans, n_times, sfreq, have_names, want_names, rate_wrong,
+                         pick_and_resample)
         raise Eeg2ImgError(f"{label} does not fit the model: the model needs {_describe(n_chans, n_times, sfreq)}; "
-                           f"{label} has {has}", hint="; ".join(hints) or None)
+                           f"{label} has {has}", hint=hint)
     lowered = None if have_names is None else [c.lower() for c in have_names]
     if want_names is not None and lowered is not None and lowered != [c.lower() for c in want_names]:
         logger.warning(f"{label} has channels {have_names}, the model {want_names}: the order is taken as is")

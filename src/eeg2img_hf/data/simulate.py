@@ -35,6 +35,7 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -502,6 +503,60 @@ def _simulate_eeg(config: _SimConfig, design: dict[str, np.ndarray], geo: _Geome
 # Images
 
 _SHAPES = ("ellipse", "rectangle", "triangle", "star", "cross", "ring", "arrow", "crescent")
+_SATURATION = (0.6, 0.95)  # range of an exemplar's colour saturation
+_VALUE = (0.65, 0.95)  # range of an exemplar's colour brightness
+_HUE_JITTER = 0.02
+_HUE_NAMES = ("red", "orange", "yellow", "yellow-green", "green", "spring green", "cyan", "azure", "blue", "violet",
+              "magenta", "rose")  # every 30 degrees of the colour wheel
+
+
+def _class_look(class_index: int, n_classes: int) -> tuple[str, float]:
+    """Shape and hue of class `class_index` of a preset with `n_classes` classes: shape `c % 8`, hue `c / n`;
+    classes that share a shape differ in hue by at least 8 / n_classes of the colour wheel."""
+    return _SHAPES[class_index % len(_SHAPES)], class_index / n_classes
+
+
+def class_legend(preset: str, classes: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """How the simulator draws each class of a preset: `{"class", "shape", "colour", "rgb"}` per class, in label
+    order (`classes` keeps only those names).
+
+    `colour` names the hue (nearest of 12 names, 30 degrees apart); `rgb` (`"#rrggbb"`) is that hue at the middle
+    of the exemplars' saturation and brightness ranges (each exemplar varies a little around it).
+    """
+    if preset not in SIMULATION_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(SIMULATION_PRESETS)}")
+    names = SIMULATION_PRESETS[preset].class_names
+    rows = []
+    for c, name in enumerate(names):
+        if classes is not None and name not in classes:
+            continue
+        shape, hue = _class_look(c, len(names))
+        rgb = colorsys.hsv_to_rgb(hue, sum(_SATURATION) / 2, sum(_VALUE) / 2)
+        rows.append({"class": name, "shape": shape, "colour": _HUE_NAMES[round(hue * 12) % 12],
+                     "rgb": "#" + "".join(f"{round(v * 255):02x}" for v in rgb)})
+    return rows
+
+
+def class_shape_svg(shape: str, rgb: str, size: int = 20, key: str = "") -> str:
+    """An inline SVG icon of a simulator shape (the polygons the images are drawn with) filled with colour `rgb`;
+    `key` makes the id of its hole mask unique on a page."""
+    if shape not in _SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {list(_SHAPES)}")
+    mask_id = f"eeg2img-shape-{shape}{key}"
+    layers = "".join(
+        f'<polygon points="{" ".join(f"{x:.3f},{y:.3f}" for x, y in np.asarray(vertices, dtype=float))}" '
+        f'fill="{"white" if fill else "black"}"/>' for vertices, fill in _shape_layers(shape))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-1.1 -1.1 2.2 2.2" width="{size}" height="{size}" '
+            f'role="img" aria-label="{shape}"><mask id="{mask_id}"><rect x="-2" y="-2" width="4" height="4" '
+            f'fill="black"/>{layers}</mask><rect x="-2" y="-2" width="4" height="4" fill="{rgb}" '
+            f'mask="url(#{mask_id})"/></svg>')
+
+
+def class_legend_markdown(preset: str) -> str:
+    """[`class_legend`] of a preset as a Markdown table (class, shape, colour, RGB)."""
+    lines = ["| class | shape | colour | RGB |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['class']} | {r['shape']} | {r['colour']} | `{r['rgb']}` |" for r in class_legend(preset)]
+    return "\n".join(lines)
 
 
 def _regular(n: int, radius: float = 1.0, offset: float = 0.0) -> np.ndarray:
@@ -554,8 +609,8 @@ def _background_texture(rng: np.random.Generator, size: int) -> np.ndarray:
 def _render_exemplar(rng: np.random.Generator, shape: str, hue: float, size: int) -> bytes:
     """PNG bytes of one exemplar: a coloured shape on a textured background, randomly placed."""
     background = _background_texture(rng, size)
-    saturation, value = rng.uniform(0.6, 0.95), rng.uniform(0.65, 0.95)
-    colour = np.array(colorsys.hsv_to_rgb((hue + rng.uniform(-0.02, 0.02)) % 1.0, saturation, value))
+    saturation, value = rng.uniform(*_SATURATION), rng.uniform(*_VALUE)
+    colour = np.array(colorsys.hsv_to_rgb((hue + rng.uniform(-_HUE_JITTER, _HUE_JITTER)) % 1.0, saturation, value))
     big = 2 * size  # draw at 2x and downsample for anti-aliased edges
     radius, angle = rng.uniform(0.25, 0.4) * big, rng.uniform(-np.pi / 4, np.pi / 4)
     center = big / 2 + rng.uniform(-0.15, 0.15, size=2) * big
@@ -581,13 +636,12 @@ def _class_key(preset: SimulationPreset, class_index: int) -> str:
 def _render_images(config: _SimConfig) -> tuple[list[str], list[bytes]]:
     """Image ids and PNG bytes of every exemplar, in the order label * images_per_class + image.
 
-    Class `c` of the preset is drawn as shape `c % 8` with hue `c / n_classes`: classes that share a
-    shape differ in hue by at least 8 / n_classes of the colour wheel.
+    Each class is drawn as its shape in its colour ([`class_legend`]).
     """
     n_classes = len(config.preset.class_names)
     ids, pngs = [], []
     for c in config.class_indices:
-        shape, hue = _SHAPES[c % len(_SHAPES)], c / n_classes
+        shape, hue = _class_look(c, n_classes)
         for k in range(config.images_per_class):
             ids.append(f"{_class_key(config.preset, c)}_{k}")
             pngs.append(_render_exemplar(_rng(config.seed, _KEY_EXEMPLAR_IMAGE, c, k), shape, hue, config.image_size))

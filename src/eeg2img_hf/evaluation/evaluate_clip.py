@@ -68,10 +68,10 @@ PAPER_EEGCLIP_RESULTS: dict[str, Any] = {
         "Image top-k (authors, deleted classification_image.py): frozen EEGClip image encoder + MLP head "
         "256-128-128-40 + Softmax, 200 epochs on train, top-k on the validation split averaged over batches of 64; "
         "ours: as for EEG above.",
-        "MRR / mAP: the authors' repository has no code for them (reference-impl.md s8), so their definitions "
-        "are unknown; ours are stated under 'definitions' (exact-image and same-class MRR are both given).",
-        "Data: the paper used the real EEGCVPR40 recordings (block design, reference-impl.md s12.1); figures on "
-        "simulated data are not comparable to them.",
+        "MRR / mAP: the authors' repository has no code for them (docs/authors-code.md, 'EEGClip'), so their "
+        "definitions are unknown; ours are stated under 'definitions' (exact-image and same-class MRR are both given).",
+        "Data: the paper used the real EEGCVPR40 recordings (block design, docs/authors-code.md, 'Bugs and quirks'); "
+        "figures on simulated data are not comparable to them.",
     ],
 }
 

@@ -1,10 +1,10 @@
 """Evaluate an EEG-conditioned generator: FID / KID / IS with a pluggable extractor, and generated-image class accuracy.
 
-Protocol (reference-impl s6.5, the authors' `calc_metrics.py`): the reals are the images of every trial of the
-reference split (default TEST; an image shown in several trials counts once per trial, as in the authors' run),
-at the generator's resolution; each fake is conditioned on the EEG of a uniformly random trial of that split,
-with z ~ N(0, I) and per-layer noise drawn at random (`noise_mode="random"`, what StyleGAN2-ADA's metric code
-does: it calls G without a noise mode). FID uses all reals against all fakes; KID averages 100 subsets of
+Protocol (docs/authors-code.md, 'GAN metrics': the authors' `calc_metrics.py`): the reals are the images of every
+trial of the reference split (default TEST; an image shown in several trials counts once per trial, as in the
+authors' run), at the generator's resolution; each fake is conditioned on the EEG of a uniformly random trial of
+that split, with z ~ N(0, I) and per-layer noise drawn at random (`noise_mode="random"`, what StyleGAN2-ADA's metric
+code does: it calls G without a noise mode). FID uses all reals against all fakes; KID averages 100 subsets of
 min(n_real, n_fake, 1000) rows with the cubic kernel; IS uses 10 splits of the fakes' class probabilities.
 
 Every result records `paper_protocol` ([`paper_comparability`]): whether each of FID, KID and IS was computed
@@ -187,7 +187,7 @@ PAPER_GAN_PROTOCOL: dict[str, Any] = {
     "extractor": "inception", "num_fakes": 50_000, "image_size": 128, "noise_mode": "random", "truncation_psi": 1.0,
     "reference_split": "test", "num_is_splits": 10, "kid_subsets": 100, "kid_subset_size": 1000, "data": "real",
 }
-"""Table 3's set-up (reference-impl s6.5: the authors' `calc_metrics.py` with `is50k`, `fid50k_full`,
+"""Table 3's set-up (docs/authors-code.md, 'GAN metrics': the authors' `calc_metrics.py` with `is50k`, `fid50k_full`,
 `kid50k_full`): NVIDIA's Inception-v3 file, 50,000 fakes conditioned on random test trials, 128 px, StyleGAN2-ADA's
 random noise and psi 1, all test trials as reals, 10 IS splits, KID over 100 subsets of 1,000, real recordings."""
 

@@ -123,8 +123,7 @@ def evaluate_reconstruction(
     labels = np.asarray(labels)
     outputs = pipe(pictures, num_images_per_image=num_images_per_image, truncation_psi=truncation_psi, seed=seed,
                    output_type="pt", batch_size=batch_size)
-    fakes = torch.stack([img for out in outputs for img in (out["images"] if num_images_per_image > 1
-                                                            else [out["images"]])])
+    fakes = torch.stack([img for out in outputs for img in out["images"]])
     fakes = ((fakes.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     correct_fake = (judge.predict(fakes) == np.repeat(labels, num_images_per_image)).reshape(len(ids), -1)
     correct_real = _judge_real(judge, pictures) == labels

@@ -192,8 +192,8 @@ def generate_grids(
 
 def _eeg_grid(pipe: Any, eeg: Any, seed: int, num_images: int, out: Path, options: dict[str, Any]) -> str:
     result = pipe(eeg, seed=seed, num_images_per_eeg=num_images, **options)
-    rows = [result] if eeg.ndim == 2 else result
-    images = np.stack([img for row in rows for img in (row if num_images > 1 else [row])])
+    rows = [result] if eeg.ndim == 2 else result  # one dict for one trial, a list for a batch
+    images = np.stack([img for row in rows for img in row["images"]])
     return _save_png(make_grid(images, rows=len(rows)), out / f"eeg_seed{seed:04d}.png")
 
 

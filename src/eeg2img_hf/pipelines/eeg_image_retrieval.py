@@ -35,9 +35,12 @@ class EEGImageRetrievalPipeline(_BatchedPipeline):
         batch_size (`int`): trials per encoder forward pass.
 
     Returns:
-        Per trial a list of `top_k` dicts `{"score": float, "index": int, "image_id": str, "label": str | int |
-        None, "image": PIL.Image}` sorted by decreasing score (equal scores: lower gallery index first); a list of
-        such lists for a batch.
+        Per trial a list of `top_k` hits, each a dict `{"score": float, "index": int, "image_id": str, "label": str |
+        int | None, "image": PIL.Image}` (`"image"` only with `return_images` and a gallery that holds images),
+        sorted by decreasing score (equal scores: lower gallery index first), as transformers' classification
+        pipelines return their labels. A single trial (an `(n_chans, n_times)` array, a row, one `(projection_dim,)`
+        embedding) gives one such list; every batched form gives a list of them, one per trial in input order, even
+        for a batch of one.
 
     Example:
     ```python

@@ -162,6 +162,13 @@ def _convert_images(images: torch.Tensor, output_type: str) -> list[Any]:
     return list(arrays) if output_type == "np" else [_to_pil(a) for a in arrays]
 
 
+def _group_results(images: list[Any], embeds: torch.Tensor, per_input: int, output_type: str) -> list[dict[str, Any]]:
+    """One `{"images": [per_input images], "eeg_embeds": embedding}` dict per input, in input order (the embedding a
+    float32 numpy array, or a tensor for `output_type="pt"`): the result type of both generation pipelines."""
+    return [{"images": images[i * per_input : (i + 1) * per_input],
+             "eeg_embeds": embeds[i] if output_type == "pt" else embeds[i].numpy()} for i in range(len(embeds))]
+
+
 def _read_eeg_batch(
     inputs: Any, encoder_config: Any, embed_dim: int, sfreq: float | None = None
 ) -> tuple[str, torch.Tensor, bool]:
@@ -248,15 +255,20 @@ class EEGToImagePipeline(_BatchedPipeline):
         generator (`torch.Generator`, *optional*): RNG for the latents (and the seed of random noise).
         output_type (`str`, *optional*, defaults to `"pil"`): `"pil"`, `"np"` (uint8 `(H, W, C)`) or `"pt"`
             (float `(C, H, W)` in `[-1, 1]`).
-        return_embeds (`bool`, *optional*, defaults to `False`): return `{"images": ..., "eeg_embeds": ...}`.
         batch_size (`int`, *optional*): run the model on chunks of at most this many images (default: all).
         max_memory_bytes (`int`, *optional*, defaults to `MAX_MEMORY_BYTES` = 4 GiB): a call whose estimated
             memory ([`estimate_generation_bytes`]: the output images plus one chunk's activations) exceeds this is
             refused before anything is allocated.
 
     Returns:
-        Per trial, one image (`num_images_per_eeg=1`) or a list of images; a list of those for batched inputs
-        (one trial in `(n_chans, n_times)` form gives a single result).
+        One result type, whatever the options: per trial a dict `{"images": [...], "eeg_embeds": ...}` with a list
+        of `num_images_per_eeg` images (PIL images, uint8 arrays or float tensors, as `output_type` says) and the
+        trial's EEG embedding (a float32 numpy array `(embed_dim,)`, a tensor for `output_type="pt"`).
+        A single trial (an `(n_chans, n_times)` array, tensor or nested list, a dict or `datasets` row whose `eeg`
+        is one trial, or one `(embed_dim,)` embedding) gives one dict; every batched form (a `(batch_size, n_chans,
+        n_times)` array, a list of trials or rows, a sliced `datasets` batch, a `datasets.Dataset`, a
+        `(batch_size, embed_dim)` embedding batch) gives a list of dicts, one per trial in input order, even for a
+        batch of one.
 
     Example:
 
@@ -264,7 +276,8 @@ class EEGToImagePipeline(_BatchedPipeline):
     >>> import eeg2img_hf.pipelines  # registers the "eeg-to-image" task
     >>> from transformers import pipeline
     >>> pipe = pipeline("eeg-to-image", model="path/to/eegstylegan")
-    >>> image = pipe(eeg, seed=0)  # eeg: (n_chans, n_times) float32
+    >>> image = pipe(eeg, seed=0)["images"][0]  # eeg: (n_chans, n_times) float32
+    >>> results = pipe(eeg_batch, seed=0)  # eeg_batch: (batch_size, n_chans, n_times): one dict per trial
     ```
     """
 
@@ -290,7 +303,6 @@ class EEGToImagePipeline(_BatchedPipeline):
         seed: int | None = None,
         generator: torch.Generator | None = None,
         output_type: str | None = None,
-        return_embeds: bool | None = None,
         forward_batch_size: int | None = None,
         sfreq: float | None = None,
         max_memory_bytes: int | None = None,
@@ -313,8 +325,7 @@ class EEGToImagePipeline(_BatchedPipeline):
         pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
                  "batch_size": batch_size, "truncation_center": truncation_center}
         forward = {k: v for k, v in pairs.items() if v is not None}
-        pairs = {"output_type": output_type, "return_embeds": return_embeds}
-        postprocess = {k: v for k, v in pairs.items() if v is not None}
+        postprocess = {} if output_type is None else {"output_type": output_type}
         return preprocess, forward, postprocess
 
     def preprocess(
@@ -383,18 +394,12 @@ class EEGToImagePipeline(_BatchedPipeline):
         return {"images": torch.cat(images), "eeg_embeds": embeds.float(),
                 "num_images_per_eeg": model_inputs["num_images_per_eeg"], "single": model_inputs["single"]}
 
-    def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil", return_embeds: bool = False) -> Any:
-        """Converts images to PIL / uint8 numpy / float tensors and groups them per input trial."""
+    def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil") -> Any:
+        """Converts images to PIL / uint8 numpy / float tensors; one `{"images", "eeg_embeds"}` dict per trial (see
+        the class docstring: one dict for a single trial, a list for a batch)."""
         converted = _convert_images(model_outputs["images"], output_type)
-        per_eeg = model_outputs["num_images_per_eeg"]
-        embeds = model_outputs["eeg_embeds"]
-        results = []
-        for i in range(len(converted) // per_eeg):
-            group = converted[i * per_eeg : (i + 1) * per_eeg]
-            result = group[0] if per_eeg == 1 else group
-            if return_embeds:
-                result = {"images": result, "eeg_embeds": embeds[i] if output_type == "pt" else embeds[i].numpy()}
-            results.append(result)
+        results = _group_results(converted, model_outputs["eeg_embeds"], model_outputs["num_images_per_eeg"],
+                                 output_type)
         return results[0] if model_outputs["single"] else results
 
 

@@ -14,16 +14,17 @@ writes these grids as PNGs; the Space shows them in its batch view.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..utils.images import make_grid
 
-__all__ = ["ClassGrid", "class_grid", "label_grid_rows", "select_trials", "stimulus_images"]
+__all__ = ["LABEL_FONT_SIZE", "ClassGrid", "class_grid", "label_grid_rows", "select_trials", "stimulus_images"]
 
 
 def select_trials(labels: Any, class_ids: list[int], trials_per_class: int, seed: int) -> list[list[int]]:
@@ -105,21 +106,40 @@ def class_grid(
     rows = select_trials(labels, class_ids, trials_per_class, seed)
     indices = [i for row in rows for i in row]
     eeg = np.asarray(split.select_columns(["eeg"]).select(indices).with_format("numpy")[:]["eeg"])
-    generated = np.stack(pipe(eeg, seed=seed, **{**options, "output_type": "np"}))
+    generated = np.stack([r["images"][0] for r in pipe(eeg, seed=seed, **{**options, "output_type": "np"})])
     stimuli = stimulus_images(split, indices, pipe.model.config.img_resolution)
     return ClassGrid(class_ids=list(class_ids), rows=rows, generated=generated, stimuli=stimuli)
 
 
-def label_grid_rows(grid: np.ndarray, labels: Sequence[str], scale: int = 1, width: int = 96) -> Image.Image:
-    """A grid of `len(labels)` equal rows, upscaled `scale` times (nearest neighbour), with each row's label
-    written in a white margin of `width` px on its left."""
+LABEL_FONT_SIZE = 14
+"""Pixel size of the row labels of [`label_grid_rows`]: legible when the grid is shown at its own size."""
+
+
+def label_grid_rows(
+    grid: np.ndarray, labels: Sequence[str], scale: int = 1, max_width: int = 160, font_size: int = LABEL_FONT_SIZE
+) -> Image.Image:
+    """A grid of `len(labels)` equal rows, upscaled `scale` times (nearest neighbour), with each row's label written
+    in a white margin on its left, as wide as the longest label (at most `max_width` px; longer labels are cut
+    with "...")."""
     image = Image.fromarray(grid)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    font = ImageFont.load_default(size=font_size)
+    texts = [_fit_text(str(label), font, max_width - 8) for label in labels]
+    width = 8 + max((math.ceil(font.getlength(text)) for text in texts), default=0)
     canvas = Image.new("RGB", (image.width + width, image.height), (255, 255, 255))
     canvas.paste(image, (width, 0))
     draw = ImageDraw.Draw(canvas)
     row_height = image.height / max(1, len(labels))
-    for row, label in enumerate(labels):
-        draw.text((4, int((row + 0.5) * row_height) - 6), str(label)[: width // 7], fill=(0, 0, 0))
+    for row, text in enumerate(texts):
+        draw.text((4, (row + 0.5) * row_height), text, fill=(0, 0, 0), font=font, anchor="lm")
     return canvas
+
+
+def _fit_text(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
+    """`text`, cut and ended with "..." when it is wider than `width` px in `font`."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "...") > width:
+        text = text[:-1]
+    return text.rstrip() + "..."

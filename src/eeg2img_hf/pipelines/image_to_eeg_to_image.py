@@ -20,6 +20,7 @@ from .eeg_to_image import (
     _check_memory,
     _convert_images,
     _describe,
+    _group_results,
     _move_batch_size,
     _Request,
     check_generation_options,
@@ -133,9 +134,12 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
             `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default).
 
     Returns:
-        Per input image a dict `{"eeg_embeds": ..., "images": ...}` (`eeg_embeds` a float32 numpy array, or a
-        tensor for `output_type="pt"`; `images` one image or a list of `num_images_per_image`); a list of those for
-        batched inputs.
+        The `"eeg-to-image"` result type, whatever the options: per input image a dict `{"images": [...],
+        "eeg_embeds": ...}` with a list of `num_images_per_image` reconstructions (PIL images, uint8 arrays or float
+        tensors, as `output_type` says) and the predicted EEG embedding (a float32 numpy array `(eeg_embed_dim,)`, a
+        tensor for `output_type="pt"`). A single image (a PIL image, a path, an `(H, W, 3)` array, a dict or row
+        with one `image`) gives one dict; every batched form (a list, an `(N, H, W, 3)` array, a sliced `datasets`
+        batch, a `datasets.Dataset`) gives a list of dicts in input order, even for a batch of one.
 
     Example:
 
@@ -144,7 +148,7 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
     >>> from transformers import pipeline
     >>> pipe = pipeline("image-to-eeg-to-image", model="path/to/image_to_eeg", generator="path/to/eegstylegan")
     >>> result = pipe("cat.png", seed=0)
-    >>> result["images"].save("reconstruction.png")
+    >>> result["images"][0].save("reconstruction.png")
     ```
     """
 
@@ -234,15 +238,15 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
             for i in range(0, len(pixel_values), chunk)
         ]).float()
         generation["output_type"] = "pt"
-        images = self.generation(eeg_embeds=embeds, **generation)
-        return {"eeg_embeds": embeds.cpu(), "images": images, "single": model_inputs["single"]}
+        generated = self.generation(eeg_embeds=embeds, **generation)  # a batch: one dict per image
+        images = torch.stack([image for result in generated for image in result["images"]])
+        return {"eeg_embeds": embeds.cpu(), "images": images, "per_image": len(generated[0]["images"]),
+                "single": model_inputs["single"]}
 
     def postprocess(self, model_outputs: dict[str, Any], output_type: str = "pil") -> Any:
-        """Groups images per input and converts them (PIL / uint8 numpy / float tensors in `[-1, 1]`)."""
-        results = []
-        for embeds, images in zip(model_outputs["eeg_embeds"], model_outputs["images"]):
-            group = images if isinstance(images, list) else [images]
-            converted = _convert_images(torch.stack(group), output_type)
-            results.append({"eeg_embeds": embeds if output_type == "pt" else embeds.numpy(),
-                            "images": converted[0] if len(converted) == 1 else converted})
+        """Converts the reconstructions (PIL / uint8 numpy / float tensors in `[-1, 1]`); one `{"images",
+        "eeg_embeds"}` dict per input image (see the class docstring: one dict for a single image, a list for a
+        batch)."""
+        converted = _convert_images(model_outputs["images"], output_type)
+        results = _group_results(converted, model_outputs["eeg_embeds"], model_outputs["per_image"], output_type)
         return results[0] if model_outputs["single"] else results

@@ -21,7 +21,7 @@ MIXED_PRECISION_CHOICES = (None, "no", "fp16", "bf16")
 ENCODER_LOSS_NAMES = ("triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms")
 """Names of `EncoderTrainingArguments.loss` (the keys of `losses.ENCODER_LOSSES`)."""
 
-# Held-out classes of the paper's unseen-class experiment (table 1; reference-impl.md s5).
+# Held-out classes of the paper's unseen-class experiment (table 1; docs/authors-code.md, 'Unseen classes').
 EEGCVPR40_UNSEEN_CLASSES = ["German shepherd", "Egyptian cat", "anemone fish", "canoe", "golf ball", "pool table"]
 
 
@@ -181,7 +181,7 @@ class EncoderTrainingArguments(EpochLoopArguments):
 
 
 def _paper(dataset: str, architecture: str, epochs: int, **extra: Any) -> dict[str, Any]:
-    # Authors' settings (reference-impl.md s2.3/s3): Adam 3e-4, batch 256, multi-similarity triplet.
+    # Authors' settings (docs/authors-code.md, 'Encoder training'): Adam 3e-4, batch 256, multi-similarity triplet.
     return {"dataset": dataset, "architecture": architecture, "loss": "triplet-ms", "epochs": epochs,
             "batch_size": 256, "learning_rate": 3e-4, **extra}
 
@@ -222,6 +222,10 @@ EncoderTrainingArguments.PRESETS = ENCODER_PRESETS
 # EEGStyleGAN-ADA
 
 
+DEFAULT_EMA_RAMPUP = 0.05
+"""StyleGAN2-ADA's EMA ramp-up (every preset's), used by runs from random weights (`ema_rampup="auto"`)."""
+
+
 @dataclass
 class GANTrainingArguments(PresetArguments):
     """Everything `train_gan` needs. Presets in `GAN_PRESETS` fill these; any field can be overridden.
@@ -257,7 +261,11 @@ class GANTrainingArguments(PresetArguments):
             image against the label of the training trial whose condition made it. The adversarial loss alone
             makes G sample classes in proportion to the class posterior of an ambiguous EEG embedding; this loss
             makes it commit to the trial's class (docs/benchmarks.md, docs/deviations.md).
-        ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up (`None` = no ramp-up).
+        ema_kimg / ema_rampup: G EMA half-life in kimg and its ramp-up: the half-life is capped at `ema_rampup`
+            times the images seen by this run (`None` = no ramp-up). The default `"auto"` is StyleGAN2-ADA's 0.05
+            for a run from random weights and `None` for an `init_from` run, as StyleGAN2-ADA does on resume: the
+            image counter restarts at 0, and a ramp-up from 0 would replace the starting point's G_ema by G on the
+            first step. A number (or `None`) set here applies to both.
         augment: `AugmentPipe` preset (`"bgcfnc"`, ...) or `"noaug"`.
         augment_p: fixed augmentation probability (disables ADA when set).
         ada_target / ada_interval / ada_kimg: ADA target r_t, adjustment interval (steps) and speed.
@@ -275,7 +283,10 @@ class GANTrainingArguments(PresetArguments):
             training state (`eeg2img push --include-training-state`). The architecture, `w_avg` and the
             conditioning standardisation come from that folder (`stylegan_preset` and `standardize_conditioning`
             are not used; `stylegan_config` still applies, e.g. `num_fp16_res`); the ADA probability starts at the
-            folder's unless `augment_p` fixes it. The optimiser moments and counters start fresh. With `resume`, a
+            folder's unless `augment_p` fixes it; that probability belongs to the folder's augment pipe, so the run
+            takes the folder's pipe (its multipliers and strengths) and refuses an `augment` that names another one
+            (choose the folder's, a fixed `augment_p`, or `"noaug"`). G_ema continues from the folder's (no EMA
+            ramp-up unless `ema_rampup` is set). The optimiser moments and counters start fresh. With `resume`, a
             checkpoint in `output_dir` wins.
         log_with: any of `"csv"`, `"tensorboard"`. seed: base seed (each process adds its rank), an integer in
             [0, 2**32 - 1] (seed + number of processes - 1 must stay in that range).
@@ -306,7 +317,7 @@ class GANTrainingArguments(PresetArguments):
     style_mixing_prob: float = 0.0
     class_loss_weight: float = 0.0
     ema_kimg: float = 10.0
-    ema_rampup: float | None = 0.05
+    ema_rampup: float | str | None = "auto"
     augment: str = "bgcfnc"
     augment_p: float | None = None
     ada_target: float = 0.6
@@ -349,6 +360,10 @@ class GANTrainingArguments(PresetArguments):
             raise ValueError(f"resume must be True or False, got {self.resume!r}")
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
             raise ValueError(f"init_from must be a model folder path or None, got {self.init_from!r}")
+        if self.ema_rampup == "auto":  # StyleGAN2-ADA: ramp-up for a fresh run, none when resuming its networks
+            self.ema_rampup = None if self.init_from else DEFAULT_EMA_RAMPUP
+        if self.ema_rampup is not None:
+            check_number("ema_rampup", self.ema_rampup, 0.0)
 
     def _check_numbers(self) -> None:
         """Every numeric field finite and in range (NaN and inf are refused), naming the field."""
@@ -360,8 +375,6 @@ class GANTrainingArguments(PresetArguments):
             check_number(name, getattr(self, name), 0.0, 1.0)
         for name in ("ada_kimg", "tick_kimg"):
             check_number(name, getattr(self, name), 0.0, low_open=True)
-        if self.ema_rampup is not None:
-            check_number("ema_rampup", self.ema_rampup, 0.0)
         if self.augment_p is not None:
             check_number("augment_p", self.augment_p, 0.0, 1.0)
         check_number("checkpoint_minutes", self.checkpoint_minutes, 0.0)
@@ -380,10 +393,10 @@ class GANTrainingArguments(PresetArguments):
 
 
 def _gan_paper(dataset: str, kimg: float) -> dict[str, Any]:
-    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (reference-impl.md s6.2).
+    # StyleGAN2-ADA 'cifar' spec at 128 px as run by the authors (docs/authors-code.md, 'GAN training settings').
     return {"dataset": dataset, "stylegan_preset": "cifar-128", "batch_size": 64, "kimg": kimg,
             "learning_rate": 0.0025, "adam_betas": (0.0, 0.99), "r1_gamma": 0.01, "r1_interval": 16,
-            "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0, "ema_rampup": 0.05,
+            "g_reg_interval": 4, "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 500.0,
             "augment": "bgcfnc", "ada_target": 0.6, "ada_interval": 4, "ada_kimg": 500.0, "tick_kimg": 4.0,
             "snapshot_ticks": 10, "checkpoint_ticks": 10, "standardize_conditioning": False}
 
@@ -509,8 +522,9 @@ class ClipTrainingArguments(EpochLoopArguments):
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' EEGClip run (reference-impl.md s8): batch 64, Adam 3e-4, 2048 epochs (their loop ran 2049 and
-    # saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50 at 224 px
+    # The authors' EEGClip run (docs/authors-code.md, 'EEGClip'): batch 64, Adam 3e-4, 2048 epochs (their loop
+    # ran 2049 and saved snapshots at fixed epochs), shuffled batches, diagonal targets, frozen ImageNet ResNet-50
+    # at 224 px
     # (`microsoft/resnet-50` with its weights and preprocessing, downloaded from the Hub or read from its cache).
     "authors": {"dataset": "eegcvpr40", "model_preset": "authors", "epochs": 2048, "batch_size": 64,
                 "learning_rate": 3e-4, "vision_model": DEFAULT_VISION_MODEL},
@@ -614,7 +628,8 @@ class ImageToEEGTrainingArguments(EpochLoopArguments):
 
 
 IMAGE_TO_EEG_TRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    # Authors' Image2EEG settings (reference-impl.md s7.1): MSE, Adam 3e-4, batch 256, 4096 epochs, subjects;
+    # Authors' Image2EEG settings (docs/authors-code.md, 'Image -> EEG encoder'): MSE, Adam 3e-4, batch 256,
+    # 4096 epochs, subjects;
     # the frozen ImageNet ResNet-50 `microsoft/resnet-50` (weights and preprocessing from the Hub or its cache)
     # stands in for their GoogLeNet (transformers has none).
     "authors": {"model_preset": "authors", "loss": "mse", "epochs": 4096, "batch_size": 256, "learning_rate": 3e-4,

@@ -1,7 +1,7 @@
 """Exponential moving average of generator weights with StyleGAN2-ADA's ramp-up.
 
 The half-life is `min(ema_kimg * 1000, ema_rampup * images_seen)` images and the per-step decay is
-`beta = 0.5 ** (batch_size / half_life)` (Karras et al., ADA, appendix; reference-impl.md s6.2).
+`beta = 0.5 ** (batch_size / half_life)` (Karras et al., ADA, appendix; docs/authors-code.md, 'GAN training settings').
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Frozen-encoder EEG embeddings, computed once per (encoder, dataset) and cached next to a run.
 
 EEGStyleGAN-ADA conditions on the 128-D embedding of each trial from a frozen encoder, computed once at
-dataset load (reference-impl.md s6.1). `add_eeg_embeddings` adds them as an `eeg_embeds` column; the
+dataset load (docs/authors-code.md, 'GAN conditioning'). `add_eeg_embeddings` adds them as an `eeg_embeds` column; the
 column is saved with `save_to_disk` under `cache_dir/<key>/<split>`, where the key hashes the encoder's
 configuration and weights and the dataset's fingerprints, so a rerun or resume reuses them and a
 different encoder (or dataset) recomputes.

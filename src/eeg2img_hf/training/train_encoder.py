@@ -2,7 +2,7 @@
 
 Follows the shape of accelerate's `nlp_example.py`: `Accelerator`, `set_seed`, data, model, optimizer,
 one `prepare`, then the loop. Model selection uses the validation split only (the authors selected
-on test for ThoughtViz/Object and for fine-tuning; reference-impl.md s12.2).
+on test for ThoughtViz/Object and for fine-tuning; docs/authors-code.md, 'Bugs and quirks').
 """
 
 from __future__ import annotations

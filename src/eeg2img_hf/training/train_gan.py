@@ -1,8 +1,8 @@
 """Train EEGStyleGAN-ADA (StyleGAN2-ADA conditioned on frozen EEG embeddings) through Accelerate.
 
 Written from the StyleGAN2 (CVPR 2020) and StyleGAN2-ADA (NeurIPS 2020) papers and the settings in
-reference-impl.md s6: phases Gmain, Greg (path length, only when `pl_weight > 0`), Dmain, Dreg (lazy R1),
-generator EMA with ramp-up, adaptive discriminator augmentation. The fake batches are conditioned on the
+docs/authors-code.md, 'EEGStyleGAN-ADA': phases Gmain, Greg (path length, only when `pl_weight > 0`), Dmain,
+Dreg (lazy R1), generator EMA with ramp-up, adaptive discriminator augmentation. The fake batches are conditioned on the
 embeddings (or one-hot labels) of uniformly random training trials; real batches on their own trial's.
 
 Distributed data parallel: G, D, both optimizers and the loader go through one `accelerator.prepare` (DDP
@@ -244,7 +244,9 @@ def _with_class_head(args: GANTrainingArguments, config: EEGStyleGANConfig) -> E
 
 @dataclass
 class GANStartingPoint:
-    """The networks `train-gan --init-from` starts from (state dicts on the CPU) and the ADA probability."""
+    """The networks `train-gan --init-from` starts from (state dicts on the CPU), the ADA probability and the
+    augment pipe that reached it (`augment_pipe`: its preset name, `None` when unknown or matching no preset;
+    `augment_kwargs`: its recorded multipliers and strengths)."""
 
     path: str
     config: EEGStyleGANConfig
@@ -253,6 +255,8 @@ class GANStartingPoint:
     discriminator: dict[str, torch.Tensor]
     augment_p: float | None
     generator_source: str
+    augment_pipe: str | None = None
+    augment_kwargs: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_init_from(path: str) -> Path:
@@ -277,8 +281,8 @@ def resolve_init_from(path: str) -> Path:
 def load_starting_point(path: str) -> GANStartingPoint:
     """Reads a GAN folder (or the Hub repo it was pushed to, see [`resolve_init_from`]) for `init_from`: the
     `EEGStyleGANModel` at the top (its generator is G_ema), `discriminator/` (required), `generator/` (G; without it
-    G starts as G_ema) and the ADA probability from `gan_init_state.json` (a converted snapshot) or the training
-    record (a `train-gan` model)."""
+    G starts as G_ema) and the ADA probability with its augment pipe from `gan_init_state.json` (a converted
+    snapshot) or the training record (a `train-gan` model)."""
     folder = resolve_init_from(path)
     model = load_model_folder(EEGStyleGANModel, folder, what="--init-from")
     d_dir = folder / GAN_DISCRIMINATOR_FOLDER
@@ -294,13 +298,18 @@ def load_starting_point(path: str) -> GANStartingPoint:
         generator_state = generator.state_dict()
     else:
         generator_state, source = model.generator.state_dict(), "generator_ema"
-    augment_p = None
+    augment_p, augment_pipe, augment_kwargs = None, None, {}
     for name in (GAN_INIT_STATE, TRAINING_RECORD):
         record = folder / name
         if record.is_file():
-            value = json.loads(record.read_text(encoding="utf-8")).get("augment_p")
+            values = json.loads(record.read_text(encoding="utf-8"))
+            value = values.get("augment_p")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 augment_p = float(value)
+                if name == GAN_INIT_STATE:  # a converted snapshot: the preset it matches and its exact arguments
+                    augment_pipe, augment_kwargs = values.get("augment_preset"), values.get("augment_pipe") or {}
+                else:  # a train-gan model: the preset of its run
+                    augment_pipe = (values.get("training_args") or {}).get("augment")
                 break
     clone = {k: v.detach().clone() for k, v in generator_state.items()}
     return GANStartingPoint(
@@ -308,6 +317,27 @@ def load_starting_point(path: str) -> GANStartingPoint:
         generator_ema={k: v.detach().clone() for k, v in model.generator.state_dict().items()},
         discriminator={k: v.detach().clone() for k, v in discriminator.state_dict().items()},
         augment_p=augment_p, generator_source=source,
+        augment_pipe=augment_pipe if isinstance(augment_pipe, str) else None,
+        augment_kwargs={k: float(v) for k, v in augment_kwargs.items()} if isinstance(augment_kwargs, dict) else {},
+    )
+
+
+def starting_augment(args: GANTrainingArguments, start: GANStartingPoint | None) -> dict[str, float]:
+    """The `AugmentPipe` arguments a run from `start` takes over: when the starting point's ADA probability carries
+    over (no fixed `augment_p`, augmentation on), its pipe's recorded multipliers and strengths. A probability
+    belongs to the pipe that reached it, so an `augment` naming another pipe is refused (`ValueError` naming both
+    and the choices)."""
+    if start is None or start.augment_p is None or args.augment_p is not None or args.augment == "noaug":
+        return {}
+    if start.augment_pipe == args.augment:
+        return dict(start.augment_kwargs)
+    had = f"the augment pipe {start.augment_pipe!r}" if start.augment_pipe else "an augment pipe that matches no preset"
+    keep = f"--augment {start.augment_pipe} to continue with its pipe and p, " if start.augment_pipe else ""
+    raise ValueError(
+        f"--init-from {start.path}: its ADA probability p = {start.augment_p:.4f} was reached with {had}, but this "
+        f"run's pipe is {args.augment!r} (--augment, default from the preset); a probability does not carry over to "
+        f"another pipe. Choose {keep}--augment-p P to run {args.augment!r} at a fixed probability P (ADA off), or "
+        "--augment noaug"
     )
 
 
@@ -352,11 +382,12 @@ def lazy_adam(params, args: GANTrainingArguments, reg_interval: int) -> torch.op
     return torch.optim.Adam(params, lr=args.learning_rate * ratio, betas=betas, eps=args.adam_eps)
 
 
-def build_augment(args: GANTrainingArguments):
-    """`(AugmentPipe or None, AdaController or None)` for the run."""
+def build_augment(args: GANTrainingArguments, overrides: dict[str, float] | None = None):
+    """`(AugmentPipe or None, AdaController or None)` for the run; `overrides` replace the preset's multipliers and
+    strengths (a starting point's pipe, see [`starting_augment`])."""
     if args.augment == "noaug":
         return None, None
-    pipe = AugmentPipe.from_preset(args.augment, p=args.augment_p or 0.0)
+    pipe = AugmentPipe.from_preset(args.augment, p=args.augment_p or 0.0, **(overrides or {}))
     if args.augment_p is not None:
         return pipe, None
     return pipe, AdaController(pipe, target=args.ada_target, interval=args.ada_interval, speed_kimg=args.ada_kimg)
@@ -373,12 +404,13 @@ def _make_accelerator(args: GANTrainingArguments):
 class GANLoop:
     """Holds the prepared objects of one run and performs its phases (`train_gan` drives it)."""
 
-    def __init__(self, accelerator, args: GANTrainingArguments, G, D, G_opt, D_opt, data: dict[str, Any]) -> None:
+    def __init__(self, accelerator, args: GANTrainingArguments, G, D, G_opt, D_opt, data: dict[str, Any],
+                 augment_overrides: dict[str, float] | None = None) -> None:
         self.accelerator, self.args, self.data = accelerator, args, data
         self.G, self.D, self.G_opt, self.D_opt = G, D, G_opt, D_opt
         self.G_net, self.D_net = accelerator.unwrap_model(G), accelerator.unwrap_model(D)
         self.G_ema = copy.deepcopy(self.G_net).eval().requires_grad_(False)
-        self.pipe, self.ada = build_augment(args)
+        self.pipe, self.ada = build_augment(args, augment_overrides)
         if self.pipe is not None:
             self.pipe.to(accelerator.device)
         self.device = accelerator.device
@@ -639,6 +671,7 @@ def setup_gan_training(args: GANTrainingArguments):
         raise ValueError(f"batch_size {args.batch_size} must be divisible by {accelerator.num_processes} processes")
     encoder = load_frozen_encoder(args.encoder if args.conditioning == "eeg" else None, accelerator.device)
     start = load_starting_point(args.init_from) if args.init_from else None
+    augment_overrides = starting_augment(args, start)  # refuses a pipe mismatch before any data is loaded
     resolution = start.config.img_resolution if start else build_gan_config(args, encoder, 2).img_resolution
     data = load_gan_data(args, resolution, encoder, accelerator)
     config = build_gan_config(args, encoder, num_classes=len(data["class_names"]), start=start)
@@ -664,14 +697,19 @@ def setup_gan_training(args: GANTrainingArguments):
                                          generator=torch.Generator().manual_seed(args.seed))
     G, D, G_opt, D_opt, loader = accelerator.prepare(G, D, G_opt, D_opt, loader)
     set_seed(args.seed, device_specific=True)  # different z, fake trials and augmentations per process
-    loop = GANLoop(accelerator, args, G, D, G_opt, D_opt, data)
+    loop = GANLoop(accelerator, args, G, D, G_opt, D_opt, data, augment_overrides)
     if start is not None:
         _load_network(loop.G_ema, start.generator_ema, "EMA generator", start.path)
-        if loop.pipe is not None and args.augment_p is None and start.augment_p is not None:
+        carried = loop.pipe is not None and args.augment_p is None and start.augment_p is not None
+        if carried:
             loop.pipe.p.fill_(start.augment_p)
         if accelerator.is_main_process:
+            rampup = ("EMA ramp-up off: G_ema continues from the starting point's, as StyleGAN2-ADA on resume "
+                      "(--ema-rampup sets one)" if args.ema_rampup is None else
+                      f"EMA ramp-up {args.ema_rampup:g} from a restarted image counter (G_ema moves to G at first)")
             logger.info(f"initialised G ({start.generator_source}), G_ema and D from {start.path}"
-                        + (f", augment p {start.augment_p:.4f}" if start.augment_p is not None else ""))
+                        + (f", augment p {start.augment_p:.4f} on its pipe {args.augment!r}" if carried else "")
+                        + f"; {rampup}")
     return accelerator, encoder, config, data, loop, loader
 
 

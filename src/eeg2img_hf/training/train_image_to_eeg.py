@@ -2,10 +2,11 @@
 
 Training (`train_image_to_eeg`) regresses, for every training trial, the frozen EEG encoder's embedding of that
 trial from the trial's image (and, optionally, its subject), as the authors' `Image2EEG/train.py` does
-(reference-impl.md s7.1), through Accelerate. Model selection uses the VALIDATION split only (k-means accuracy
-of the predicted embeddings, the authors' criterion, or their mean cosine to the targets). The selected model
-is saved with `save_pretrained` (safetensors) together with its image processor, so training and inference see
-the same preprocessing (the authors' 0..1 vs 0..255 mismatch, s12.8, cannot happen).
+(docs/authors-code.md, 'Image -> EEG encoder'), through Accelerate. Model selection uses the VALIDATION split
+only (k-means accuracy of the predicted embeddings, the authors' criterion, or their mean cosine to the targets).
+The selected model is saved with `save_pretrained` (safetensors) together with its image processor, so training and
+inference see the same preprocessing (the authors' 0..1 vs 0..255 mismatch, docs/authors-code.md, 'Bugs and quirks',
+cannot happen).
 
 Evaluation (`evaluate_reconstruction`) runs the `"image-to-eeg-to-image"` pipeline on a dataset's images and
 asks the generated-image classifier (`metrics.image_classifier`, the "judge") whether each reconstruction shows

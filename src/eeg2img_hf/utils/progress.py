@@ -29,16 +29,17 @@ class Progress:
     """Periodic progress lines: the `tqdm` methods the trainers use (`update`, `set_postfix`, `close`).
 
     Args:
-        total (`int`): steps in the whole run.
+        total (`int` or `None`): steps in the whole run (`None`: not known in advance; lines then show the count
+            and the rate, no time left).
         initial (`int`, *optional*, defaults to 0): steps already done (a resumed run).
         desc (`str`, *optional*): label of each line.
         disable (`bool`, *optional*, defaults to `False`): report nothing (processes other than the main one).
         every_seconds (`float`, *optional*, defaults to 30): least time between two lines.
     """
 
-    def __init__(self, total: int, initial: int = 0, desc: str = "", disable: bool = False,
+    def __init__(self, total: int | None, initial: int = 0, desc: str = "", disable: bool = False,
                  every_seconds: float = 30.0) -> None:
-        self.total, self.n, self.desc, self.disable = int(total), int(initial), desc, disable
+        self.total, self.n, self.desc, self.disable = None if total is None else int(total), int(initial), desc, disable
         self.every_seconds = every_seconds
         self._start = self._last = time.monotonic()
         self._initial = self.n
@@ -48,6 +49,9 @@ class Progress:
         elapsed = time.monotonic() - self._start
         rate = (self.n - self._initial) / elapsed if elapsed > 0 else 0.0
         postfix = ", ".join(f"{k}={v}" for k, v in self._postfix.items())
+        if self.total is None:
+            return (f"{self.desc}: {self.n}, {format_duration(elapsed)}, {rate:.2f} it/s"
+                    + (f", {postfix}" if postfix else ""))
         percent = 100.0 * self.n / self.total if self.total else 100.0
         left = self.total - self.n
         eta = ("done" if left <= 0 else f"about {format_duration(left / rate)} left" if rate > 0
@@ -101,7 +105,7 @@ def quiet_library_progress() -> Iterator[None]:
                 turn_on()
 
 
-def progress_bar(total: int, initial: int = 0, desc: str = "", disable: bool = False,
+def progress_bar(total: int | None, initial: int = 0, desc: str = "", disable: bool = False,
                  stream: TextIO | None = None) -> Any:
     """A `tqdm` bar when `stream` (default `sys.stderr`, where tqdm writes) is a terminal, else a [`Progress`]."""
     stream = sys.stderr if stream is None else stream

@@ -2,9 +2,9 @@
 
 Layout: `<root>/{train,val,test}/*.npy` or `<root>/{train,val,test}/<class>/*.npy`; each file is an
 object array `[image (H, W, 3) uint8 RGB, eeg (128, 440) float, label int, image_id str, subject int]`
-(authors' issue #6). The folder gives the official split (`val` -> `validation`). The authors cropped
-and additionally min-max normalised every signal when they made the files (issue #30; the exact
-procedure is unpublished), which the metadata records.
+(docs/authors-code.md, 'Data formats'). The folder gives the official split (`val` -> `validation`). The
+authors cropped and additionally min-max normalised every signal when they made the files (the exact procedure is
+unpublished), which the metadata records.
 
 Object `.npy` files are pickles, and a pickle can run arbitrary code when loaded. [`convert_authors_npy`]
 refuses them unless `trust_pickle=True`, and even then reads them with a restricted unpickler that
@@ -227,8 +227,8 @@ def convert_authors_npy(
             preprocessing_step("crop", start=20, stop=460, sfreq=SFREQ, applied_by="authors (assumed from the "
                                "128 x 440 shape; the conversion script is unpublished)"),
             preprocessing_step("min_max_normalise", applied_by="authors", per="signal",
-                               note="the authors normalised each signal when making the .npy files (their "
-                               "issue #30); the exact procedure is unknown and the values differ from the "
+                               note="the authors normalised each signal when making the .npy files (the first "
+                               "author's note); the exact procedure is unknown and the values differ from the "
                                "official .pth"),
         ],
         "split": {"strategy": "paper", "source": "authors' train/val/test folders",

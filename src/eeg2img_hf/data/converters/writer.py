@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from datasets.utils.py_utils import asdict
 from PIL import Image as PILImage
 
 from ...utils.outputs import prepare_output_dir, replace_folder, write_marker
+from ...utils.progress import progress_bar
 from ..features import REQUIRED_COLUMNS, eeg_arrow, make_features, set_eeg_info, validate_eeg_dataset
 
 __all__ = ["encode_image", "write_eeg_dataset"]
@@ -157,6 +158,7 @@ def _write_split(directory: Path, split: str, rows: Iterable[dict], features: Fe
     (directory / split).mkdir()
     buffer = _SplitBuffer(features, extra, batch_size)
     writer = ArrowWriter(features=features, path=str(directory / split / _DATA_FILE))
+    progress = progress_bar(len(rows) if isinstance(rows, Sized) else None, desc=f"writing split {split!r} (rows)")
     n_rows = 0
     try:
         for row in rows:
@@ -164,13 +166,16 @@ def _write_split(directory: Path, split: str, rows: Iterable[dict], features: Fe
             n_rows += 1
             if buffer.size == batch_size:
                 writer.write_table(buffer.table(split))
+                progress.update(buffer.size)
                 buffer.reset()
                 buffer.first_row = n_rows
         if buffer.size:
             writer.write_table(buffer.table(split))
+            progress.update(buffer.size)
         writer.finalize()
     finally:
         writer.close()
+        progress.close()
     return n_rows
 
 

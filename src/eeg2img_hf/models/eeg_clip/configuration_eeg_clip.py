@@ -15,7 +15,7 @@ __all__ = ["CLIP_MODEL_PRESETS", "EEGClipConfig"]
 
 #: Named presets: keyword overrides of the defaults. Sub-configs are given as dicts (copied on use).
 CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' EEGClip (reference-impl.md s8): 1-layer LSTM (128 units), ResNet-50 frozen, 256-D joint
+    # The authors' EEGClip (docs/authors-code.md, 'EEGClip'): 1-layer LSTM (128 units), ResNet-50 frozen, 256-D joint
     # space, fixed logit scale e^0.5. These are the defaults.
     "authors": {"encoder_config": {"lstm_num_layers": 1, "lstm_hidden_size": 128, "normalize_embeds": False}},
     # Trains from scratch on 2 CPU cores: a small LSTM and a 4-stage basic-block ResNet at 64 px, both trained,

@@ -1,7 +1,7 @@
 """EEGClip: an EEG encoder and an image backbone aligned in one space with a symmetric CLIP loss.
 
 Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG and Brain
-Recordings", WACV 2024, sec. 3.3 (EEG-image joint representation). Authors' recipe: reference-impl.md s8.
+Recordings", WACV 2024, sec. 3.3 (EEG-image joint representation). Authors' recipe: docs/authors-code.md, 'EEGClip'.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
     authors' replacement of ResNet's `fc`) embeds images; both are L2-normalised and compared by cosine
     similarity times `exp(logit_scale)`. With `config.freeze_vision_tower` the backbone gets no gradient and stays
     in eval mode even under `model.train()` (the authors' frozen ResNet was left in train mode, so its batch-norm
-    layers used batch statistics; reference-impl.md s8).
+    layers used batch statistics; docs/authors-code.md, 'EEGClip').
 
     Example:
         >>> import torch
@@ -264,7 +264,7 @@ class EEGClipModel(EEGClipPreTrainedModel):
                 the model's image processor ([`make_image_processor`]).
         """
         check_pixel_values(pixel_values, self.config.num_channels, self.config.image_size)
-        return self.vision_model(pixel_values=pixel_values).pooler_output.flatten(1)
+        return self.vision_model(pixel_values=pixel_values, return_dict=True).pooler_output.flatten(1)
 
     def get_image_features(self, pixel_values: torch.Tensor | None = None,
                            vision_features: torch.Tensor | None = None) -> torch.Tensor:
@@ -304,10 +304,11 @@ class EEGClipModel(EEGClipPreTrainedModel):
                 needs both inputs, paired row by row.
             targets (`torch.Tensor` of shape `(batch_size, batch_size)`, *optional*): positives mask for the loss
                 (default: the diagonal), e.g. `positives_from_ids(image_ids)`.
-            return_dict (`bool`, *optional*): return a tuple when `False`.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
             vision_features (`torch.Tensor` of shape `(batch_size, vision_embed_dim)`, *optional*): precomputed pooled
                 outputs of a frozen vision tower, in place of `pixel_values` (see [`get_image_features`]).
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         if vision_features is not None:
             if pixel_values is not None:
                 raise ValueError("pass `pixel_values` or `vision_features`, not both")
@@ -338,4 +339,4 @@ class EEGClipModel(EEGClipPreTrainedModel):
                 loss = clip_loss(logits_per_eeg, targets)
         output = EEGClipOutput(loss=loss, logits_per_eeg=logits_per_eeg, logits_per_image=logits_per_image,
                                eeg_embeds=eeg_embeds, image_embeds=image_embeds)
-        return output if return_dict is not False else output.to_tuple()
+        return output if return_dict else output.to_tuple()

@@ -219,21 +219,22 @@ class EEGEncoderModel(EEGEncoderPreTrainedModel):
         self.tower = _TOWERS[config.architecture](config)
         self.post_init()
 
-    def forward(self, eeg_values: torch.Tensor, return_dict: bool | None = None, **kwargs) -> EEGEncoderOutput | tuple:
+    def forward(self, eeg_values: torch.Tensor, return_dict: bool | None = None) -> EEGEncoderOutput | tuple:
         """Embed EEG trials.
 
         Args:
             eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`): raw EEG trials; the
                 configured `input_normalization` is applied here.
-            return_dict (`bool`, *optional*): return a tuple when `False`.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         check_eeg_values(eeg_values, self.config.n_chans, self.config.n_times)
         eeg_values = normalize_eeg(eeg_values, self.config.input_normalization)
         embeds = self.tower(eeg_values)
         if self.config.normalize_embeds:
             embeds = F.normalize(embeds, dim=-1)
         output = EEGEncoderOutput(eeg_embeds=embeds)
-        return output if return_dict is not False else output.to_tuple()
+        return output if return_dict else output.to_tuple()
 
 
 class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
@@ -249,16 +250,17 @@ class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
         self.post_init()
 
     def forward(
-        self, eeg_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs
+        self, eeg_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool | None = None
     ) -> EEGEncoderClassificationOutput | tuple:
         """Classify EEG trials.
 
         Args:
             eeg_values (`torch.Tensor` of shape `(batch_size, n_chans, n_times)`): raw EEG trials.
             labels (`torch.Tensor` of shape `(batch_size,)`, *optional*): class indices; adds `loss`.
-            return_dict (`bool`, *optional*): return a tuple when `False`.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
         """
-        embeds = self.eeg_encoder(eeg_values).eeg_embeds
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        embeds = self.eeg_encoder(eeg_values, return_dict=True).eeg_embeds
         logits = self.classifier(embeds)
         loss = None
         if labels is not None:
@@ -266,7 +268,7 @@ class EEGEncoderForClassification(EEGEncoderPreTrainedModel):
                 raise ValueError(f"labels must have shape ({logits.shape[0]},), got {tuple(labels.shape)}")
             loss = F.cross_entropy(logits, labels)
         output = EEGEncoderClassificationOutput(loss=loss, logits=logits, eeg_embeds=embeds)
-        return output if return_dict is not False else output.to_tuple()
+        return output if return_dict else output.to_tuple()
 
 
 __all__ = [

@@ -16,7 +16,6 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .allocator_stylegan import reuse_freed_memory
 from .configuration_eeg_stylegan import EEGStyleGANConfig
 from .modeling_eeg_encoder import EEGEncoderModel
 from .ops_stylegan import (
@@ -665,13 +664,13 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
             truncation_cutoff (`int`, *optional*): truncate only the first `truncation_cutoff` ws (0..num_ws).
             noise_mode (`str`, *optional*, defaults to `"const"`): `"random"`, `"const"` or `"none"`.
             generator (`torch.Generator`, *optional*): RNG for `noise_mode="random"`.
-            return_dict (`bool`, *optional*): return a [`EEGStyleGANGeneratorOutput`] instead of a tuple.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
             truncation_center (`str`, *optional*, defaults to `"average"`): `"average"` (`w_avg`, StyleGAN2-ADA) or
                 `"condition"` (each condition's own mean `w`; see [`MappingNetwork.forward`]).
 
         Outside training (`self.training` False), NaN/inf in `latents` or the conditioning are refused with a
-        `ValueError` (during training the check is skipped: it would synchronise the device every phase), and on
-        CPU the pass runs inside `allocator_stylegan.reuse_freed_memory` (same arithmetic, fewer page faults).
+        `ValueError` (during training the check is skipped: it would synchronise the device every phase). The pass
+        changes no process-wide state; for faster CPU generation wrap calls in `eeg2img_hf.fast_cpu_generation()`.
 
         Returns:
             [`EEGStyleGANGeneratorOutput`] with `images` `(batch_size, img_channels, img_resolution,
@@ -685,11 +684,9 @@ class EEGStyleGANGenerator(EEGStyleGANPreTrainedModel):
         if not self.training:
             _check_finite(latents, "latents")
             _check_finite(conditioning, "eeg_embeds" if eeg_embeds is not None else "class_labels")
-        # Inference on CPU: large activations reuse freed heap memory instead of fresh zero-filled pages.
-        with reuse_freed_memory(enabled=not self.training and latents.device.type == "cpu"):
-            ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi,
-                              truncation_cutoff=truncation_cutoff, truncation_center=truncation_center)
-            images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+        ws = self.mapping(latents, conditioning, truncation_psi=truncation_psi,
+                          truncation_cutoff=truncation_cutoff, truncation_center=truncation_center)
+        images = self.synthesis(ws, noise_mode=noise_mode, generator=generator)
         output = EEGStyleGANGeneratorOutput(images=images, ws=ws)
         return output if return_dict else output.to_tuple()
 
@@ -757,7 +754,7 @@ class EEGStyleGANDiscriminator(EEGStyleGANPreTrainedModel):
                 real or generated images in `[-1, 1]`.
             eeg_embeds (`torch.Tensor` of shape `(batch_size, embed_dim)`, *optional*): EEG embeddings.
             class_labels (`torch.Tensor`, *optional*): labels or one-hot vectors (`conditioning="onehot"`).
-            return_dict (`bool`, *optional*): return a [`EEGStyleGANDiscriminatorOutput`] instead of a tuple.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
 
         Returns:
             [`EEGStyleGANDiscriminatorOutput`] with `logits` of shape `(batch_size, 1)` and, with a class head,
@@ -795,6 +792,11 @@ class EEGStyleGANModelOutput(ModelOutput):
     ws: torch.Tensor | None = None
 
 
+_HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+"""`from_pretrained` options that locate a saved config (passed on when [`EEGStyleGANModel.from_pretrained`] reads
+the config to see which class was saved)."""
+
+
 class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
     """EEG trial -> image: a frozen EEG encoder followed by the EEG-conditioned generator (its EMA weights).
 
@@ -814,13 +816,28 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
         self.generator = EEGStyleGANGenerator(config)
         self.post_init()
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> EEGStyleGANPreTrainedModel:
+        """`PreTrainedModel.from_pretrained`, except that a folder saved from the generator or the discriminator
+        alone (its config's `architectures`) loads as that class: its weights do not fit the full model, and
+        `AutoModel.from_pretrained(folder)` returns exactly the class that was saved."""
+        config = kwargs.get("config")
+        if not isinstance(config, EEGStyleGANConfig):
+            hub = {k: kwargs[k] for k in _HUB_KWARGS if k in kwargs}
+            config = EEGStyleGANConfig.from_pretrained(pretrained_model_name_or_path, **hub)
+        parts = {part.__name__: part for part in (EEGStyleGANGenerator, EEGStyleGANDiscriminator)}
+        saved = parts.get((config.architectures or [None])[0]) if len(config.architectures or []) == 1 else None
+        if cls is EEGStyleGANModel and saved is not None:
+            return saved.from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
     def _conditioning(self, eeg_values, eeg_embeds, class_labels) -> tuple[torch.Tensor | None, int]:
         if eeg_values is not None:
             if self.eeg_encoder is None:
                 raise ValueError("this model has no EEG encoder (encoder_config is None): pass `eeg_embeds`")
             if eeg_embeds is not None:
                 raise ValueError("pass either `eeg_values` or `eeg_embeds`, not both")
-            eeg_embeds = self.eeg_encoder(eeg_values=eeg_values).eeg_embeds
+            eeg_embeds = self.eeg_encoder(eeg_values=eeg_values, return_dict=True).eeg_embeds
         elif eeg_embeds is not None and self.config.conditioning == "eeg":
             _check_tensor(eeg_embeds, "eeg_embeds", self.config.embed_dim)
         source = eeg_embeds if eeg_embeds is not None else class_labels
@@ -854,8 +871,9 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
             truncation_psi, truncation_cutoff, noise_mode, truncation_center: as in [`EEGStyleGANGenerator`]
                 (`truncation_psi` a finite number in [-1, 2]; `truncation_center` `"average"` or `"condition"`).
             generator (`torch.Generator`, *optional*): RNG for `latents` and random noise.
-            return_dict (`bool`, *optional*): return a tuple when `False`.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         _check_truncation(truncation_psi, truncation_cutoff, self.generator.num_ws, truncation_center)
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"`noise_mode` must be one of {NOISE_MODES}, got {noise_mode!r}.")
@@ -873,4 +891,4 @@ class EEGStyleGANModel(EEGStyleGANPreTrainedModel):
             truncation_center=truncation_center,
         )
         output = EEGStyleGANModelOutput(images=out.images, eeg_embeds=eeg_embeds, ws=out.ws)
-        return output if return_dict is not False else output.to_tuple()
+        return output if return_dict else output.to_tuple()

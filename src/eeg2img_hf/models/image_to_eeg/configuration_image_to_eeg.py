@@ -65,7 +65,8 @@ class ImageToEEGConfig(PreTrainedConfig):
     embeddings, or with planes the mean plane value `1 / n_subjects` in every subject plane, which (the input
     convolution being linear) gives the average of the subjects' convolution outputs before the ReLU.
 
-    The authors' exact layout (reference-impl.md s7.1; what `eeg2img convert-checkpoint image-to-eeg` builds) is
+    The authors' exact layout (docs/authors-code.md, 'Image -> EEG encoder'; what
+    `eeg2img convert-checkpoint image-to-eeg` builds) is
     `vision_backbone="torchvision-googlenet"` with `subject_conditioning="planes"`: torchvision's GoogLeNet
     architecture (built with `torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)`, its
     `fc` replaced by the identity: 1024 pooled features) behind a `Conv2d(3 + n_subjects -> 3, 3x3) + ReLU` over the

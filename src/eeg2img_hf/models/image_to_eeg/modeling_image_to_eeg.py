@@ -297,7 +297,6 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
         loss: str = "mse",
         margin: float = 1.0,
         return_dict: bool | None = None,
-        **kwargs: Any,
     ) -> ImageToEEGOutput | tuple:
         """Predict EEG embeddings of images (and, with `target_embeds`, the training loss).
 
@@ -313,8 +312,9 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
             loss (`str`, *optional*, defaults to `"mse"`): `"mse"` (authors' code: mean squared error between the
                 unit vectors) or `"triplet"` ([`cross_modal_triplet_loss`], the paper's wording).
             margin (`float`, *optional*, defaults to 1.0): triplet margin (squared distances).
-            return_dict (`bool`, *optional*): return a tuple when `False`.
+            return_dict (`bool`, *optional*): return a tuple when `False` (default: `config.return_dict`).
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         features = self.get_image_features(pixel_values, subject if self.subject_conv is not None else None)
@@ -337,4 +337,4 @@ class ImageToEEGModel(ImageToEEGPreTrainedModel):
                     raise ValueError(f"labels must have shape ({embeds.shape[0]},), got {tuple(labels.shape)}")
                 loss_value = cross_modal_triplet_loss(embeds, target, labels, margin)
         output = ImageToEEGOutput(loss=loss_value, eeg_embeds=embeds, image_features=features)
-        return output if return_dict is not False else output.to_tuple()
+        return output if return_dict else output.to_tuple()
