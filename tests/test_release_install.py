@@ -228,7 +228,7 @@ layout = quickstart_layout()
 kinds = {name: type(AutoModel.from_pretrained(str(layout[name]))).__name__
          for name in ("encoder", "gan", "clip", "image_to_eeg")}
 eeg = np.asarray(load_eeg_dataset(str(layout["dataset"]))["test"][0]["eeg"], dtype=np.float32)
-images = pipeline("eeg-to-image", model=str(layout["gan"]))(eeg, num_images_per_eeg=2)
+images = pipeline("eeg-to-image", model=str(layout["gan"]))(eeg, num_images_per_eeg=2)["images"]
 print(json.dumps({**kinds, "images": len(images), "image_size": list(images[0].size)}))
 """
 
