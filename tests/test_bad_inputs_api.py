@@ -426,3 +426,133 @@ def test_memory_estimate_counts_output_and_chunk(gan):
 def test_constants_agree_across_self_contained_files():
     assert eeg_to_image.TRUNCATION_PSI_RANGE == modeling_eeg_stylegan.TRUNCATION_PSI_RANGE == (-1.0, 2.0)
     assert eeg_to_image.MAX_SEED == MAX_SEED == 2**32 - 1
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Own output folders: the marker lists what the package put there; staging leftovers go only when provably own
+
+
+def test_replace_folder_records_its_entries_and_refuses_foreign_ones(tmp_path):
+    from eeg2img_hf.utils.errors import RefusedOutputError
+    from eeg2img_hf.utils.outputs import (
+        foreign_entries,
+        make_staging_dir,
+        read_marker,
+        remove_staging_dir,
+        replace_folder,
+        write_marker,
+    )
+
+    target = tmp_path / "model"
+
+    def write(content: str) -> None:  # as the commands write a folder: staged beside it, then moved into place
+        staging = make_staging_dir(target)
+        try:
+            write_marker(staging, command="test", kind="model")
+            (staging / "config.json").write_text(content)
+            (staging / "notes_of_the_conversion.txt").write_text(content)  # not a name the package usually writes
+            replace_folder(staging, target, kind="model")
+        except BaseException:
+            remove_staging_dir(staging)
+            raise
+
+    write("{}")
+    assert read_marker(target)["files"] == ["config.json", "notes_of_the_conversion.txt"]
+    assert foreign_entries(target, "model") == []
+    write('{"a": 1}')  # an own folder of listed entries is replaced
+    assert (target / "config.json").read_text() == '{"a": 1}'
+    (target / "my_notes.md").write_text("mine")
+    (target / "discriminator").mkdir()
+    (target / "discriminator" / "results_by_hand.csv").write_text("1")
+    assert foreign_entries(target, "model") == ["discriminator/results_by_hand.csv", "my_notes.md"]
+    with pytest.raises(RefusedOutputError, match="did not write: discriminator/results_by_hand.csv, my_notes.md"):
+        write("{}")
+    assert (target / "my_notes.md").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the refused staging folder was removed too
+
+
+def test_stale_staging_is_removed_only_when_name_record_and_dead_process_prove_it_own(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from eeg2img_hf.utils.outputs import STAGING_NAME, remove_stale_staging
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, host = int(dead.stdout), socket.gethostname()
+
+    def folder(name: str, record: dict | None) -> str:
+        (tmp_path / name).mkdir()
+        if record is not None:
+            (tmp_path / name / STAGING_NAME).write_text(json.dumps(record))
+        return name
+
+    own = {"written_by": "eeg2img_hf", "pid": dead_pid, "host": host}
+    removed = {folder(f".out.tmp-{dead_pid}-a1", own), folder(f".out.old-{dead_pid}-b2", own)}
+    kept = {
+        folder(f".out.tmp-{os.getpid()}-c3", {**own, "pid": os.getpid()}),  # a running process
+        folder(f".out.tmp-{dead_pid}-d4", {**own, "host": "another-host"}),  # another machine's process
+        folder(f".out.tmp-{dead_pid}-e5", None),  # no staging record
+        folder(f".out.tmp-{dead_pid + 1}-f6", own),  # the record names another process
+        folder(f".other.tmp-{dead_pid}-g7", own),  # the staging folder of another target
+        folder(f"out.tmp-{dead_pid}-h8", own),  # not hidden: not a staging name
+    }
+    assert {p.name for p in remove_stale_staging(tmp_path / "out")} == removed
+    assert {p.name for p in tmp_path.iterdir()} == kept
+
+
+def test_only_the_model_folder_of_an_unfinished_run_counts_as_unfinished(tmp_path):
+    from eeg2img_hf.utils.model_folders import check_model_folder, unfinished_run_model
+    from eeg2img_hf.utils.names import TRAINING_RECORD
+    from eeg2img_hf.utils.outputs import create_output_dir
+
+    encoder = EEGEncoderModel(_encoder_config())
+    run = create_output_dir(tmp_path / "run", command="train-encoder", kind="run")
+    encoder.save_pretrained(run / "model")
+    assert unfinished_run_model(run / "model")
+    with pytest.raises(ValueError, match="has not finished"):
+        check_model_folder(run / "model")
+    assert check_model_folder(run / "model", allow_unfinished=True) is not None
+    (run / "model" / TRAINING_RECORD).write_text("{}")  # the record a trainer writes last
+    assert not unfinished_run_model(run / "model")
+    encoder.save_pretrained(tmp_path / "converted" / "model")  # a converted or downloaded model: no run around it
+    assert not unfinished_run_model(tmp_path / "converted" / "model")
+
+
+def test_converter_functions_refuse_a_checkpoint_of_another_kind(tmp_path):
+    from eeg2img_hf.convert.authors_checkpoints import convert_authors_encoder
+    from eeg2img_hf.convert.authors_image_models import convert_authors_eeg_clip, convert_authors_image_to_eeg
+    from eeg2img_hf.utils.errors import BadInputFileError
+
+    lstm = {"lstm.weight_ih_l0": torch.zeros(8, 4), "lstm.weight_hh_l0": torch.zeros(8, 2)}
+    torch.save({"model_state_dict": lstm}, tmp_path / "encoder.pth")
+    torch.save({"model_state_dict": {**lstm, "image_encoder.layer1.0.conv1.weight": torch.zeros(2, 2, 3, 3)}},
+               tmp_path / "clip.pth")
+    torch.save({"encoder.inception3a.branch1.conv.weight": torch.zeros(2, 2, 1, 1)}, tmp_path / "i2e.pth")
+    with pytest.raises(BadInputFileError, match="clip.pth looks like an EEGClip .pth .*, not an EEG encoder"):
+        convert_authors_encoder(tmp_path / "clip.pth", n_chans=4)
+    with pytest.raises(BadInputFileError, match="encoder.pth looks like an EEG encoder .pth .*, not an EEGClip"):
+        convert_authors_eeg_clip(tmp_path / "encoder.pth")
+    with pytest.raises(BadInputFileError, match="i2e.pth looks like an image -> EEG encoder .pth"):
+        convert_authors_eeg_clip(tmp_path / "i2e.pth")
+    with pytest.raises(BadInputFileError, match="clip.pth looks like an EEGClip"):
+        convert_authors_image_to_eeg(tmp_path / "clip.pth")
+
+
+def test_a_request_that_never_got_an_answer_names_its_endpoint():
+    import importlib.util
+
+    from eeg2img_hf.utils.errors import user_error_message
+
+    client = next((name for name in ("httpx2", "httpx") if importlib.util.find_spec(name)), None)
+    if client is None:
+        pytest.skip("no httpx client installed")
+    httpx = importlib.import_module(client)
+    request = httpx.Request("POST", "http://127.0.0.1:9/api/repos/create")
+    for error in (httpx.ConnectError("refused", request=request), httpx.ReadTimeout("slow", request=request)):
+        first, hint = user_error_message(error).split("\n")
+        assert first.startswith("cannot reach http://127.0.0.1:9 (") and "HF_ENDPOINT" in hint
+    refused = httpx.HTTPStatusError("403", request=request, response=httpx.Response(403, request=request))
+    assert "cannot reach" not in str(user_error_message(refused))  # an answer came: not a network failure

@@ -5,6 +5,7 @@ benchmark prints one JSON line with consistent figures."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -78,3 +79,17 @@ def test_environment_records_cpu_isa_torch_threads_and_seeds():
     assert set(env["isa_flags"]) <= set(ISA_FLAGS)
     assert env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert json.loads(json.dumps(env)) == env  # goes into result JSONs as it is
+
+
+def test_spread_runs_a_command_under_each_isa_level_and_thread_count(capsys):
+    spread = load_script("bench_spread")
+    assert spread.flatten({"a": {"b": 1.5}, "c": [2], "ok": True, "name": "x"}) == {"a.b": 1.5, "c.0": 2.0}
+    probe = ("import json, os; isa = os.environ['ATEN_CPU_CAPABILITY']; n = int(os.environ['OMP_NUM_THREADS']); "
+             "print(json.dumps({'figure': {'value': 0.5 + 0.1 * (isa == 'avx2') + 0.01 * n, 'threads': {threads}}}))")
+    result = spread.main(["--isa", "default,avx2", "--threads", "1,2", "--", sys.executable, "-c", probe])
+    assert set(result["settings"]) == {"default, 1 thread", "default, 2 threads", "avx2, 1 thread", "avx2, 2 threads"}
+    assert result["settings"]["avx2, 2 threads"] == {"figure.value": pytest.approx(0.62), "figure.threads": 2.0}
+    assert result["spread"]["figure.value"] == pytest.approx(0.11)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spread"] == result["spread"]
+    with pytest.raises(SystemExit):
+        spread.main(["--threads", "0", "--", sys.executable, "-c", "print(1)"])

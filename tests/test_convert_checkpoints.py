@@ -933,9 +933,11 @@ def test_encoder_pth_needing_unsafe_globals_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pth"
     _save_authors_pth(path, _authors_encoder_module(), extra=_Evil(os.system, (f"touch {marker}",)))
-    with pytest.raises(ValueError, match="needs arbitrary Python objects .* refused"):
+    with pytest.raises(ValueError, match="evil.pth. was refused for safety.*global posix.system") as refused:
         convert_authors_encoder(path)
     assert not marker.exists()
+    for advice in ("weights_only", "can still be loaded", "will likely succeed", "trusted source"):
+        assert advice not in str(refused.value)
 
 
 # ----------------------------------------------------------------------------------------------------------------

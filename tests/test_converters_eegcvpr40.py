@@ -118,7 +118,7 @@ def test_pickle_needing_code_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     bad = tmp_path / "eeg_signals_raw_with_mean_std.pth"
     torch.save({"dataset": [_Exploit(marker)], "labels": WNIDS, "images": IMAGES}, bad)
-    with pytest.raises(ValueError, match=r"eeg_signals_raw_with_mean_std.pth' was refused: .*can run arbitrary code"):
+    with pytest.raises(ValueError, match=r"eeg_signals_raw_with_mean_std.pth' was refused for safety: .*can run code"):
         load_torch_file(bad, "EEG file")
     with pytest.raises(ValueError, match="was refused"):
         convert_eegcvpr40(bad, tmp_path / "out", images_dir=tmp_path)
@@ -135,7 +135,7 @@ def test_foreign_and_invalid_files(tmp_path):
         "eeg_type": ({"dataset": [{"eeg": torch.zeros(4 * 500), "label": 0, "image": 0, "subject": 1}],
                       "labels": WNIDS, "images": IMAGES}, r"dataset\[0\]\['eeg'\] must be a 2-D float tensor"),
         "numpy": ({"dataset": [{"eeg": np.zeros((4, 500)), "label": 0, "image": 0, "subject": 1}],
-                   "labels": WNIDS, "images": IMAGES}, "was refused: it needs more than plain tensors"),
+                   "labels": WNIDS, "images": IMAGES}, "was refused for safety: it needs Python objects"),
         "label": ({"dataset": [{"eeg": _eeg(0, 500), "label": 3, "image": 0, "subject": 1}],
                    "labels": WNIDS, "images": IMAGES}, r"\['label'\] = 3 is outside 0..2"),
         "subject": ({"dataset": [{"eeg": _eeg(0, 500), "label": 0, "image": 0, "subject": 0}],

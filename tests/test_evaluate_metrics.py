@@ -176,7 +176,7 @@ def test_build_metric_modules_refuses_what_it_did_not_write(tmp_path):
         build_metric_modules(out, ["eeg2img_kid"])
     assert build_metric_modules(out, ["eeg2img_kid"], overwrite=True) == {"eeg2img_kid": out / "eeg2img_kid"}
     assert sorted(p.name for p in out.iterdir()) == [".eeg2img-output.json", "eeg2img_kid"]
-    assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]  # no staging folder left behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
     with pytest.raises(ValueError, match="not an empty folder"):
         build_metric_module("eeg2img_kid", out)
 

@@ -236,15 +236,21 @@ def test_progress_lines_carry_the_time_left(caplog, monkeypatch):
     assert [format_duration(s) for s in (42.3, 754, 7380)] == ["42 s", "12 min 34 s", "2 h 03 min"]
 
 
-def test_quiet_library_progress_restores_each_library():
+def test_quiet_library_progress_restores_each_library(monkeypatch, recwarn):
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
     datasets.enable_progress_bars()
     logging.enable_progress_bar()
-    hub_utils.disable_progress_bars()  # off before the block (the test suite's setting): stays off
     with quiet_library_progress():
         assert not datasets.is_progress_bar_enabled() and not logging.is_progress_bar_enabled()
         assert hub_utils.are_progress_bars_disabled()
     assert datasets.is_progress_bar_enabled() and logging.is_progress_bar_enabled()
-    assert hub_utils.are_progress_bars_disabled()
+    # bars forced off for good (the test suite's setting): left off, and no warning about re-enabling them
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    recwarn.clear()
+    with quiet_library_progress():
+        pass
+    assert logging.is_progress_bar_enabled()
+    assert not [w for w in recwarn if "progress bars" in str(w.message)]
 
 
 def test_progress_of_an_unknown_total_and_of_a_conversion(caplog, tmp_path):

@@ -87,6 +87,8 @@ def test_every_trainer_runs_under_bf16_on_cpu(data_dir, tmp_path, record_autocas
         record = _record(folder)
         args = record.get("training_args") or record.get("args") or {}
         assert args.get("mixed_precision") == "bf16", name
+        recorded = json.loads((folder.parent / "training_args.json").read_text())
+        assert recorded["autocast_precision"] == "bf16", name  # what autocast computed in
         assert _weights_are_float32(folder), name  # master weights stay float32
 
 
@@ -108,3 +110,17 @@ def test_a_later_run_in_the_same_process_gets_its_own_precision(tmp_path):
     assert make_accelerator(args).mixed_precision == "bf16"
     args.mixed_precision = "no"
     assert make_accelerator(args).mixed_precision == "no"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 autocast runs on a GPU")
+def test_fp16_on_cpu_is_refused_rather_than_recorded(tmp_path):
+    """On the CPU Accelerate keeps mixed_precision='fp16' but computes in float32: a run would record fp16."""
+    from types import SimpleNamespace
+
+    from eeg2img_hf.training.common import autocast_precision
+
+    args = SimpleNamespace(output_dir=str(tmp_path), log_with=[], seed=0, mixed_precision="fp16")
+    with pytest.raises(ValueError, match="fp16 needs a GPU: on cpu Accelerate would compute in float32"):
+        make_accelerator(args)
+    args.mixed_precision = "no"
+    assert autocast_precision(make_accelerator(args)) == "no"

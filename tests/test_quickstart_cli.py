@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,8 @@ import torch
 
 from eeg2img_hf import quickstart
 from eeg2img_hf.quickstart import QUICKSTART_SETTINGS, QUICKSTART_STAGES, parse_stages, results_markdown, run_quickstart
+from eeg2img_hf.training import common
+from eeg2img_hf.utils.interrupts import TrainingInterrupted, request_stop
 
 from testing_utils import run_python
 
@@ -226,3 +229,29 @@ def test_the_cli_makes_openmp_wait_passively_before_torch_loads():
     out = subprocess.run([sys.executable, "-c", probe], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split()[-2:] == ["ACTIVE", "False"]
+
+
+def test_a_rerun_continues_an_interrupted_stage_or_restarts_one_stopped_before_its_first_checkpoint(tmp_path,
+                                                                                                    monkeypatch):
+    real_poll = common.poll_stop_and_clock
+
+    def stop_now(accelerator, clock):
+        request_stop()
+        return real_poll(accelerator, clock)
+
+    monkeypatch.setattr(common, "poll_stop_and_clock", stop_now)
+    with pytest.raises(TrainingInterrupted):
+        run_quickstart(tmp_path, fast=True, stages="simulate,encoder")
+    monkeypatch.undo()
+    assert (tmp_path / "encoder" / "checkpoints" / "step_00000001").is_dir()
+    assert quickstart._continue(tmp_path / "encoder") == {"resume": True}
+    results = run_quickstart(tmp_path, fast=True, stages="simulate,encoder")  # continues from step 1
+    assert (tmp_path / "encoder" / "model" / "eeg2img_training.json").is_file()
+    assert results["stages"]["encoder"]["figures"]
+    # a stage stopped before its first checkpoint (its folder holds only the run's arguments) starts anew
+    shutil.rmtree(tmp_path / "encoder" / "checkpoints")
+    shutil.rmtree(tmp_path / "encoder" / "model")
+    (tmp_path / "stages" / "encoder.json").unlink()
+    assert quickstart._continue(tmp_path / "encoder") == {"overwrite": True}
+    run_quickstart(tmp_path, fast=True, stages="simulate,encoder")
+    assert (tmp_path / "encoder" / "model" / "eeg2img_training.json").is_file()

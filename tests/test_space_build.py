@@ -112,7 +112,7 @@ def test_build_space_refuses_bad_input(tmp_path):
         build_space(out, model="org/other")
     build_space(out, model="org/other", overwrite=True)
     assert json.loads((out / SPACE_CONFIG).read_text())["gan"] == "org/other"
-    assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_build_space_cli(tmp_path, capsys):

@@ -203,3 +203,70 @@ def test_train_gan_refuses_a_corrupt_checkpoint(gan_run, tmp_path, name, corrupt
     with pytest.raises(CheckpointError, match=rf"checkpoint '{checkpoint}'.*{name}"):
         train_gan(args(run, resume=True, max_steps=4))
     assert latest_checkpoint(run) == checkpoint  # nothing was trained
+
+
+# -------------------------------------------------------------------------- one run per folder, same settings
+
+
+def _trainer_arguments(tmp_path: Path) -> list:
+    from eeg2img_hf.training import (
+        ClipTrainingArguments,
+        EncoderTrainingArguments,
+        GANTrainingArguments,
+        ImageToEEGTrainingArguments,
+    )
+
+    data, encoder = str(tmp_path / "data"), str(tmp_path / "encoder")
+    return [
+        (EncoderTrainingArguments, "cpu-small", {"dataset": data}),
+        (GANTrainingArguments, "tiny", {"dataset": data, "encoder": encoder}),
+        (ClipTrainingArguments, "cpu-small", {"dataset": data}),
+        (ImageToEEGTrainingArguments, "tiny", {"dataset": data, "encoder": encoder}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["encoder", "gan", "clip", "image_to_eeg"])
+def test_resume_keeps_the_recorded_settings_of_every_trainer(index, tmp_path, monkeypatch):
+    from eeg2img_hf.training.common import RESUME_MAY_CHANGE, prepare_run_dir
+    from eeg2img_hf.utils.errors import RefusedOutputError
+
+    (tmp_path / "data").mkdir()
+    args_class, preset, fields = _trainer_arguments(tmp_path)[index]
+    run = tmp_path / "run"
+    first = args_class.from_preset(preset, output_dir=str(run), **fields)
+    prepare_run_dir(first, "train")
+    first.save(run / "training_args.json")
+    (run / "checkpoints").mkdir()
+    with pytest.raises(RefusedOutputError, match="already holds a training run .*\n.*--resume.*--overwrite"):
+        prepare_run_dir(first, "train")
+    longer = {"epochs": 99} if hasattr(first, "epochs") else {"kimg": 99.0}
+    monkeypatch.chdir(tmp_path)  # the dataset given as a relative path is the recorded one
+    same = args_class.from_preset(preset, output_dir=str(run), resume=True, **{**fields, "dataset": "data"}, **longer)
+    prepare_run_dir(same, "train")
+    assert {"epochs", "kimg", "max_steps", "log_with", "keep_checkpoints"} <= RESUME_MAY_CHANGE
+    for name, value in (("batch_size", 6), ("learning_rate", 0.05), ("seed", 7), ("mixed_precision", "bf16")):
+        other = args_class.from_preset(preset, output_dir=str(run), resume=True, **fields, **{name: value})
+        with pytest.raises(ValueError, match=f"other settings \\({name}: run .*, now {value!r}\\)"):
+            prepare_run_dir(other, "train")
+    (run / "metrics.csv").write_text("step\n")
+    prepare_run_dir(args_class.from_preset(preset, output_dir=str(run), overwrite=True, **fields), "train")
+    assert sorted(p.name for p in run.iterdir()) == [".eeg2img-output.json"]  # a new run, nothing of the old one
+
+
+def test_resume_of_a_read_only_run_says_it_is_not_writable(tmp_path):
+    from eeg2img_hf.training import EncoderTrainingArguments
+    from eeg2img_hf.training.common import prepare_run_dir
+    from eeg2img_hf.utils.errors import RefusedOutputError
+
+    run = tmp_path / "run"
+    args = EncoderTrainingArguments.from_preset("cpu-small", output_dir=str(run), dataset="thoughtviz")
+    prepare_run_dir(args, "train-encoder")
+    args.save(run / "training_args.json")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints").chmod(0o555)
+    args.resume = True
+    try:
+        with pytest.raises(RefusedOutputError, match="is not writable \\(its folder .*checkpoints' is read-only\\)"):
+            prepare_run_dir(args, "train-encoder")
+    finally:
+        (run / "checkpoints").chmod(0o755)

@@ -13,6 +13,8 @@ import warnings
 from typing import Any
 
 from .commands import COMMAND_MODULES
+from .commands._parser import ArgumentParser
+from .commands._run_options import add_allow_unfinished_option, add_run_folder_options
 from .utils.errors import user_error_message
 from .utils.model_folders import check_model_folder
 from .utils.names import SPLIT_STRATEGIES  # imports nothing: keeps --help free of `datasets`
@@ -62,7 +64,7 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
     simulate = _simulation_kwargs(ns)
     if simulate:
         overrides["simulate"] = simulate
-    args = EncoderTrainingArguments.from_preset(ns.preset, resume=ns.resume, **overrides)
+    args = EncoderTrainingArguments.from_preset(ns.preset, resume=ns.resume, overwrite=ns.overwrite, **overrides)
     summary = train_encoder(args)
     print(json.dumps({k: summary[k] for k in ("model_dir", "selection_metric", "best_validation", "best_epoch",
                                               "train_seconds")}))
@@ -71,7 +73,7 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
 def cmd_evaluate_encoder(ns: argparse.Namespace) -> None:
     from .evaluation import evaluate_encoder
 
-    check_model_folder(ns.model, "eeg2img_eeg_encoder")
+    check_model_folder(ns.model, "eeg2img_eeg_encoder", allow_unfinished=ns.allow_unfinished)
     result = evaluate_encoder(ns.model, dataset=ns.dataset, output_json=ns.output,
                               unseen_classes=_csv(ns.unseen_classes) if ns.unseen_classes else None,
                               tsne_path="" if ns.no_tsne else None)
@@ -88,7 +90,7 @@ def cmd_quickstart(ns: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="eeg2img", description="EEG -> visual representations and images.",
+    parser = ArgumentParser(prog="eeg2img", description="EEG -> visual representations and images.",
                                      epilog=_ERRORS_EPILOG)  # fmt: skip
     parser.add_argument("--version", action="version", version=f"eeg2img_hf {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -131,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, help="save_state every N steps (default: every epoch)")
     p.add_argument("--exclude-classes", help="comma-separated class names left out (unseen-class experiment)")
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_run_folder_options(p)
     p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"],
                    help="Accelerate mixed precision (bf16 also on CPU); default: accelerate launch's setting")
     _add_simulation_args(p)
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="result JSON (default <model>/eval_results.json)")
     p.add_argument("--unseen-classes", help="comma-separated held-out class names")
     p.add_argument("--no-tsne", action="store_true")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_evaluate_encoder)
     _register_command_modules(sub)
     return parser

@@ -50,7 +50,8 @@ from .training import (
     train_gan,
     train_image_to_eeg,
 )
-from .training.common import latest_checkpoint, write_json
+from .training.common import RUN_ENTRIES, latest_checkpoint, write_json
+from .utils.benchmark import environment
 from .utils.outputs import create_output_dir, prepare_output_dir
 from .utils.progress import quiet_library_progress
 
@@ -209,9 +210,13 @@ class _Run:
         return record
 
 
-def _resume(run_dir: Path) -> bool:
-    """Continue a trainer from its latest checkpoint when an earlier (interrupted) quickstart left one."""
-    return latest_checkpoint(run_dir) is not None
+def _continue(run_dir: Path) -> dict[str, bool]:
+    """How a stage's trainer treats what an earlier, interrupted quickstart left in `run_dir`: continue from its
+    latest checkpoint (`resume`), or, when it was stopped before its first checkpoint, start that run anew
+    (`overwrite`: the folder is the quickstart's own, and the trainer deletes nothing it did not write)."""
+    if latest_checkpoint(run_dir) is not None:
+        return {"resume": True}
+    return {"overwrite": any((run_dir / name).exists() for name in RUN_ENTRIES)}
 
 
 def _chance(n_classes: int) -> float:
@@ -250,7 +255,7 @@ def _stage_encoder(run: _Run) -> dict[str, Any]:
     cfg = run.settings["encoder"]
     out = run.out / "encoder"
     args = EncoderTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), output_dir=str(out),
-                                                resume=_resume(out), **cfg["overrides"])
+                                                **_continue(out), **cfg["overrides"])
     summary = train_encoder(args)
     model_dir = Path(summary["model_dir"])
     result = evaluate_encoder(model_dir)
@@ -282,7 +287,7 @@ def _stage_gan(run: _Run) -> dict[str, Any]:
     cfg = run.settings["gan"]
     args = GANTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir),
                                             encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "gan"),
-                                            resume=_resume(run.out / "gan"), **cfg["overrides"])
+                                            **_continue(run.out / "gan"), **cfg["overrides"])
     summary = train_gan(args)
     model_dir = Path(summary["model_dir"])
     resolution = json.loads((model_dir / "config.json").read_text())["img_resolution"]
@@ -311,7 +316,7 @@ def _stage_clip(run: _Run) -> dict[str, Any]:
     cfg = run.settings["clip"]
     args = ClipTrainingArguments.from_preset(cfg["preset"], dataset=str(run.data_dir), simulate={},
                                              encoder=str(run.model_dirs["encoder"]), output_dir=str(run.out / "clip"),
-                                             resume=_resume(run.out / "clip"), **cfg["overrides"])
+                                             **_continue(run.out / "clip"), **cfg["overrides"])
     summary = train_clip(args)
     model_dir = Path(summary["model_dir"])
     result = evaluate_clip(model_dir, str(run.data_dir), output_json=model_dir / "eval_results.json",
@@ -336,7 +341,7 @@ def _stage_image_to_eeg(run: _Run) -> dict[str, Any]:
     args = ImageToEEGTrainingArguments.from_preset(
         cfg["preset"], encoder=str(run.model_dirs["encoder"]), dataset=str(run.data_dir),
         generator=str(run.model_dirs["gan"]), output_dir=str(run.out / "image_to_eeg"),
-        resume=_resume(run.out / "image_to_eeg"), **cfg["overrides"])
+        **_continue(run.out / "image_to_eeg"), **cfg["overrides"])
     summary = train_image_to_eeg(args)
     model_dir = Path(summary["model_dir"])
     if not (run.judge_dir / "model.safetensors").is_file():
@@ -466,6 +471,7 @@ def _report(run: _Run, records: dict[str, dict[str, Any]], wanted: list[str]) ->
                "stages": {name: {k: v for k, v in rec.items() if k not in ("stage", "mode")}
                           for name, rec in records.items()},
                "total_seconds": round(sum(rec.get("seconds", 0.0) for rec in records.values()), 1),
+               "environment": {**environment(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")},
                "model_dirs": {k: str(v) for k, v in run.model_dirs.items() if k in records}}
     if "report" in wanted:
         print(f"[{len(QUICKSTART_STAGES)}/{len(QUICKSTART_STAGES)}] report: {_TITLES['report']}", flush=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..utils.errors import Eeg2ImgError
 from ..utils.model_folders import check_model_folder, load_model_folder, read_safetensors_header
 from ..utils.outputs import prepare_output_file
+from ._run_options import add_allow_unfinished_option
 
 
 def cmd_build_gallery(ns: argparse.Namespace) -> None:
@@ -20,7 +21,7 @@ def cmd_build_gallery(ns: argparse.Namespace) -> None:
     prepare_output_file(ns.output, inputs={"model": ns.model, "images": ns.images}, overwrite=ns.overwrite,
                         is_own=_is_gallery_file, what="--output")
     output = Path(ns.output)
-    check_model_folder(ns.model, "eeg2img_eeg_clip")
+    check_model_folder(ns.model, "eeg2img_eeg_clip", allow_unfinished=ns.allow_unfinished)
     source = Path(ns.images)
     if source.is_dir() and not (source / "dataset_dict.json").exists():
         images = source  # a folder of image files
@@ -61,4 +62,5 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--device")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_build_gallery)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.names import CONVERSION_RECORD
-from ..utils.outputs import create_staging_dir, prepare_output_dir, replace_folder, write_marker
+from ..utils.outputs import make_staging_dir, prepare_output_dir, remove_staging_dir, replace_folder, write_marker
 
 _HELP = ("convert the authors' published checkpoints (encoder, EEGClip and image -> EEG .pth files, StyleGAN2-ADA "
          ".pkl snapshots) to Hugging Face model folders")
@@ -114,7 +114,7 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
               "command": command, **checkpoint_licence(ns.kind), **report}
     if getattr(ns, "encoder", None):
         record["encoder_source"] = Path(ns.encoder).name
-    staging = create_staging_dir(out)
+    staging = make_staging_dir(out)
     try:
         write_marker(staging, command=command, kind="model")
         converted.save_pretrained(staging)
@@ -129,9 +129,7 @@ def cmd_convert_checkpoint(ns: argparse.Namespace) -> None:
         (staging / "README.md").write_text(str(card), encoding="utf-8")
         replace_folder(staging, out, kind="model")
     except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_staging_dir(staging)
         raise
     summary = {"saved": str(out), "kind": ns.kind, "unmapped_keys": report.get("unmapped_keys", [])}
     if ns.push_to_hub:

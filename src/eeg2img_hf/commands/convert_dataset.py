@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from ..utils.outputs import check_inputs
+from ._parser import ArgumentParser
 
 _HELP = "convert a real EEG-image source (eegcvpr40, authors-npy, ...) to a saved DatasetDict"
 _EPILOG = "run 'eeg2img convert SOURCE --help' for the options of one source"
@@ -35,7 +36,7 @@ def build_source_parser(source: str) -> tuple[argparse.ArgumentParser, Any]:
         raise ValueError(f"unknown source {source!r}; expected one of {sorted(CONVERTERS)}")
     module = importlib.import_module(CONVERTERS[source])
     doc = (module.__doc__ or "").strip().splitlines()
-    parser = argparse.ArgumentParser(prog=f"eeg2img convert {source}", description=doc[0] if doc else None)
+    parser = ArgumentParser(prog=f"eeg2img convert {source}", description=doc[0] if doc else None)
     module.add_arguments(parser)
     return parser, module
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..utils.model_folders import check_model_folder
+from ._run_options import add_allow_unfinished_option
 
 
 def _csv_ints(value: str) -> tuple[int, ...]:
@@ -19,7 +20,7 @@ def cmd_evaluate_clip(ns: argparse.Namespace) -> None:
     """Run [`evaluate_clip`], write the full JSON (with `--output`) and print the headline figures as one line."""
     from ..evaluation.evaluate_clip import evaluate_clip
 
-    check_model_folder(ns.model, "eeg2img_eeg_clip")
+    check_model_folder(ns.model, "eeg2img_eeg_clip", allow_unfinished=ns.allow_unfinished)
     result = evaluate_clip(
         ns.model, ns.dataset, split=ns.split, ks=ns.ks, batch_size=ns.batch_size, head_epochs=ns.head_epochs,
         head_learning_rate=ns.head_lr, train_heads=not ns.no_heads, seed=ns.seed, output_json=ns.output,
@@ -68,4 +69,5 @@ def register(subparsers) -> None:
                         help="things-zero-shot: require the single-trial scores (refused on averaged rows; default: "
                              "scored when the split has single trials)")
     trials.add_argument("--no-single-trial", action="store_true", help="things-zero-shot: skip the single-trial scores")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_evaluate_clip)

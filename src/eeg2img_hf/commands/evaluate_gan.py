@@ -9,6 +9,7 @@ from pathlib import Path
 from ..utils.allocator import fast_cpu_generation
 from ..utils.model_folders import check_model_folder
 from ..utils.outputs import create_output_dir, prepare_output_dir
+from ._run_options import add_allow_unfinished_option
 from .evaluate_clip import _csv_ints
 
 DEFAULT_RESULT_NAME = "gan_eval_results.json"
@@ -18,7 +19,7 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
     """Run [`evaluate_gan`] (inside [`fast_cpu_generation`]) and print the headline figures as one JSON line."""
     from ..evaluation.evaluate_gan import evaluate_gan
 
-    check_model_folder(ns.model, "eeg2img_stylegan")
+    check_model_folder(ns.model, "eeg2img_stylegan", allow_unfinished=ns.allow_unfinished)
     output = ns.output or (str(Path(ns.model) / DEFAULT_RESULT_NAME) if Path(ns.model).is_dir() else None)
     train = ns.train_classifier or ns.classifier is None
     with fast_cpu_generation():  # this process's own allocator policy: large blocks reuse freed heap memory
@@ -82,6 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--noise-mode", choices=["random", "const", "none"], default="random",
                    help="per-layer noise of the fakes (default random: StyleGAN2-ADA's metric code, the paper's)")
     p.add_argument("--device", help="e.g. cuda or cpu (default: cuda when available)")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_evaluate_gan)
 
     p = subparsers.add_parser("train-image-classifier", help="train the class-accuracy judge on real images")

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..utils.allocator import fast_cpu_generation
+from ._run_options import add_allow_unfinished_option
 
 __all__ = ["register"]
 
@@ -42,6 +43,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 can be faster on "
                    "a CPU shared with other busy processes)")
     p.add_argument("--output-dir", default="outputs/generate")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=_run)
 
 
@@ -62,7 +64,7 @@ def _run(ns: argparse.Namespace) -> None:
             truncation_center=ns.truncation_center,
             batch_size=ns.batch_size, device=ns.device,
             max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
-            pick_and_resample=ns.pick_and_resample,
+            pick_and_resample=ns.pick_and_resample, allow_unfinished=ns.allow_unfinished,
             ch_names=None if ns.ch_names is None else [c.strip() for c in ns.ch_names.split(",") if c.strip()],
         )
     print(json.dumps(summary))

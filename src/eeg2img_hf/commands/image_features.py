@@ -7,6 +7,7 @@ import argparse
 import json
 
 from ..utils.model_folders import check_model_folder, load_model_folder
+from ._run_options import add_allow_unfinished_option
 from ._vision_options import VISION_MODEL_HELP
 
 
@@ -19,7 +20,7 @@ def cmd_image_features(ns: argparse.Namespace) -> None:
     if (ns.model is None) == (ns.vision_model is None):
         raise ValueError("pass --vision-model REPO_OR_PATH (with --model-preset) or --model FOLDER (a trained EEGClip)")
     if ns.model is not None:
-        check_model_folder(ns.model, "eeg2img_eeg_clip")
+        check_model_folder(ns.model, "eeg2img_eeg_clip", allow_unfinished=ns.allow_unfinished)
         model = load_model_folder(EEGClipModel, ns.model)
     else:
         model = EEGClipModel.from_vision_pretrained(ns.model_preset, vision_model=ns.vision_model,
@@ -44,4 +45,5 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace a features file written earlier")
+    add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_image_features, command="image-features")

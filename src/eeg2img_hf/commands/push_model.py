@@ -8,6 +8,7 @@ from typing import Any
 
 from ..utils.model_folders import check_model_folder
 from ._hub_options import add_hub_push_arguments
+from ._run_options import add_allow_unfinished_option
 
 _HELP = ("push a saved model folder (any eeg2img_hf family) with its model card, remote code, custom pipeline and "
          "evaluation JSON to a Hub model repo")
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--include-training-state", action="store_true",
                         help="GAN folders: also publish discriminator/, generator/ and gan_init_state.json, so "
                              "`train-gan --init-from ORG/NAME` can continue training from the repo")
+    add_allow_unfinished_option(parser)
     parser.set_defaults(func=cmd_push_model, command="push")
 
 
@@ -33,7 +35,8 @@ def cmd_push_model(ns: argparse.Namespace) -> None:
     """Pushes the model and prints `{"url": ..., "repo_id": ...}` as one JSON line."""
     from ..hub.push import push_model
 
-    check_model_folder(ns.model_dir, what="model_dir")  # config, model type and safetensors headers
+    # config, model type and safetensors headers
+    check_model_folder(ns.model_dir, what="model_dir", allow_unfinished=ns.allow_unfinished)
     url = push_model(ns.model_dir, ns.repo_id, token=ns.token, private=ns.private, card=ns.card,
                      evaluation=ns.evaluation, commit_message=ns.message, dataset_repo_id=ns.dataset_repo_id,
                      include_training_state=ns.include_training_state)

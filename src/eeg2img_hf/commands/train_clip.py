@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ._precision import add_mixed_precision_option, precision_overrides
+from ._run_options import add_run_folder_options
 from ._vision_options import add_vision_options, vision_overrides
 
 
@@ -58,7 +59,7 @@ def cmd_train_clip(ns: argparse.Namespace) -> None:
     preset_dataset = CLIP_PRESETS.get(ns.preset, {}).get("dataset")
     if "dataset" in overrides and overrides["dataset"] != preset_dataset:
         overrides["simulate"] = {}
-    args = ClipTrainingArguments.from_preset(ns.preset, resume=ns.resume, **overrides)
+    args = ClipTrainingArguments.from_preset(ns.preset, resume=ns.resume, overwrite=ns.overwrite, **overrides)
     summary = train_clip(args)
     if os.environ.get("RANK", "0") == "0":
         keys = ("model_dir", "selection_metric", "best_validation", "best_epoch", "global_step", "train_seconds",
@@ -92,6 +93,6 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint-every-steps", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_run_folder_options(p)
     add_mixed_precision_option(p)
     p.set_defaults(func=cmd_train_clip)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ._run_options import add_run_folder_options
 from .train_clip import _csv
 
 
@@ -49,7 +50,7 @@ def cmd_train_gan(ns: argparse.Namespace) -> None:
     """Handler: build `GANTrainingArguments` from the preset + options, train, print one JSON line."""
     from ..training.train_gan import GANTrainingArguments, train_gan
 
-    args = GANTrainingArguments.from_preset(ns.preset, resume=ns.resume, **_overrides(ns))
+    args = GANTrainingArguments.from_preset(ns.preset, resume=ns.resume, overwrite=ns.overwrite, **_overrides(ns))
     summary = train_gan(args)
     if summary["num_processes"] == 1 or _is_main_process():
         keys = ("model_dir", "steps", "kimg", "ticks", "train_seconds", "sec_per_kimg", "augment_p", "num_processes")
@@ -101,7 +102,7 @@ def register(subparsers) -> None:
     p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int)
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_run_folder_options(p)
     p.add_argument("--init-from", metavar="FOLDER_OR_REPO",
                    help="start from the G, G_ema, D and ADA p of a `convert-checkpoint stylegan-snapshot` folder or "
                         "a train-gan model folder, or of the Hub repo it was pushed to with --include-training-state "

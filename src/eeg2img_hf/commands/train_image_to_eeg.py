@@ -8,6 +8,7 @@ from typing import Any
 
 from ..utils.model_folders import check_model_folder
 from ._precision import add_mixed_precision_option, precision_overrides
+from ._run_options import add_allow_unfinished_option, add_run_folder_options
 from ._vision_options import add_vision_options, vision_overrides
 
 
@@ -33,10 +34,11 @@ def cmd_train_image_to_eeg(ns: argparse.Namespace) -> None:
     """Handler: build `ImageToEEGTrainingArguments` from the preset + options, train, print one JSON line."""
     from ..training.train_image_to_eeg import ImageToEEGTrainingArguments, train_image_to_eeg
 
-    check_model_folder(ns.encoder, "eeg2img_eeg_encoder", what="--encoder")
+    check_model_folder(ns.encoder, "eeg2img_eeg_encoder", what="--encoder", allow_unfinished=True)
     if ns.generator:
-        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator")
-    args = ImageToEEGTrainingArguments.from_preset(ns.preset, resume=ns.resume, **_overrides(ns))
+        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator", allow_unfinished=True)
+    args = ImageToEEGTrainingArguments.from_preset(ns.preset, resume=ns.resume, overwrite=ns.overwrite,
+                                                   **_overrides(ns))
     summary = train_image_to_eeg(args)
     keys = ("model_dir", "selection_metric", "best_validation", "best_epoch", "epochs_run", "train_seconds")
     print(json.dumps({k: summary[k] for k in keys}))
@@ -46,9 +48,9 @@ def cmd_evaluate_reconstruction(ns: argparse.Namespace) -> None:
     """Handler: run `evaluate_reconstruction` and print the seen/unseen/all scores as one JSON line."""
     from ..evaluation.evaluate_reconstruction import evaluate_reconstruction
 
-    check_model_folder(ns.model, "eeg2img_image_to_eeg")
+    check_model_folder(ns.model, "eeg2img_image_to_eeg", allow_unfinished=ns.allow_unfinished)
     if ns.generator:
-        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator")
+        check_model_folder(ns.generator, "eeg2img_stylegan", what="--generator", allow_unfinished=ns.allow_unfinished)
     report = evaluate_reconstruction(
         ns.model, ns.generator, ns.dataset, ns.judge, splits=tuple(s for s in ns.splits.split(",") if s),
         num_images_per_image=ns.num_images, seed=ns.seed, output_path=ns.output, device=ns.device,
@@ -77,7 +79,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, help="global batch, split across processes")
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    add_run_folder_options(p)
     add_mixed_precision_option(p)
     p.set_defaults(func=cmd_train_image_to_eeg)
 
@@ -94,4 +96,5 @@ def register(subparsers) -> None:
                    help="images generated per call (default 16: a 128 px generator stays under the 4 GiB guard)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--output", help="write the JSON report here")
+    add_allow_unfinished_option(e)
     e.set_defaults(func=cmd_evaluate_reconstruction)

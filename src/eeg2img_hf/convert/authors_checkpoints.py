@@ -40,9 +40,10 @@ against the authors' published sample grids is the cheapest confirmation once th
 
 from __future__ import annotations
 
+import functools
 import os
-import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,9 @@ import torch
 from ..models.eeg_encoder import EEGEncoderConfig, EEGEncoderModel
 from ..models.eeg_stylegan import EEGStyleGANConfig, EEGStyleGANModel
 from ..models.eeg_stylegan.ops_stylegan import setup_filter
+from ..utils.errors import BadInputFileError, Eeg2ImgError
 from ..utils.model_folders import load_model_folder
-from ..utils.safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle
+from ..utils.safe_pickle import DEFAULT_MAX_BYTES, PersistentRecord, load_restricted_pickle, load_torch_file
 
 __all__ = [
     "CNN_ENCODER_MAPPING",
@@ -129,24 +131,41 @@ _LICENCE_NOTE = (
 # LSTM encoder
 
 
-def load_authors_encoder_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Loads an authors' encoder `.pth` with `weights_only=True` and returns `(state_dict, info)`.
+CHECKPOINT_KINDS = {
+    "encoder": "an EEG encoder .pth (LSTM or CNN)",
+    "eeg-clip": "an EEGClip .pth (LSTM and a torchvision ResNet)",
+    "image-to-eeg": "an image -> EEG encoder .pth (a torchvision GoogLeNet)",
+}
+"""The `.pth` kinds of `convert-checkpoint`, as messages name them."""
+
+
+def guess_checkpoint_kind(state: dict[str, torch.Tensor]) -> str | None:
+    """The kind (a key of [`CHECKPOINT_KINDS`]) an authors' state dict looks like, from its tensors' names and
+    shapes: a torchvision GoogLeNet (image -> EEG), a torchvision ResNet (EEGClip), an LSTM or a chain of
+    one-plane convolution kernels (an encoder); `None` when it looks like none of them."""
+    if any(k.endswith("inception3a.branch1.conv.weight") for k in state):
+        return "image-to-eeg"
+    if any(k.endswith("layer1.0.conv1.weight") for k in state):
+        return "eeg-clip"
+    if _is_lstm(state) or any(v.ndim == 4 and v.shape[1] == 1 for v in state.values()):
+        return "encoder"
+    return None
+
+
+def load_authors_encoder_state_dict(
+    path: str | os.PathLike[str], kind: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Loads an authors' `.pth` with `weights_only=True` and returns `(state_dict, info)`.
 
     The `module.` prefix (DataParallel) is stripped. `info` holds `epoch` and the other top-level keys.
-    Files that need arbitrary Python objects are refused (never retried unsafely).
+    Files that need arbitrary Python objects are refused for safety (never retried unsafely). With `kind` (a key
+    of [`CHECKPOINT_KINDS`]), a checkpoint that looks like another kind is refused before any mapping, naming the
+    kind it looks like.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path.name}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"{path.name} needs arbitrary Python objects to load and was refused (only weights_only=True "
-            f"loading is allowed; it is never retried unsafely): {str(err).splitlines()[0]}"
-        ) from err
-    except Exception as err:  # noqa: BLE001 - corrupt or foreign files: one clear error
-        raise ValueError(f"{path.name} could not be read by torch.load(weights_only=True): {err}") from err
+    obj = load_torch_file(path, "checkpoint")
     if isinstance(obj, dict) and "model_state_dict" in obj:
         state = obj["model_state_dict"]
         info = {"epoch": obj.get("epoch"), "top_level_keys": sorted(map(str, obj))}
@@ -155,7 +174,30 @@ def load_authors_encoder_state_dict(path: str | os.PathLike[str]) -> tuple[dict[
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path.name} holds no state dict of tensors (found {type(state).__name__})")
     stripped = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    found = guess_checkpoint_kind(stripped)
+    if kind is not None and found is not None and found != kind:
+        raise BadInputFileError(f"{path.name} looks like {CHECKPOINT_KINDS[found]}, not {CHECKPOINT_KINDS[kind]}; it "
+                                "was not converted",
+                                hint=f"convert it with the kind {found!r} of convert-checkpoint")
     return stripped, info
+
+
+def names_the_checkpoint(convert: Callable[..., Any]) -> Callable[..., Any]:
+    """Makes every `ValueError` a converter raises name its checkpoint file (the first argument) when the message
+    names no checkpoint file yet."""
+
+    @functools.wraps(convert)
+    def wrapper(path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return convert(path, *args, **kwargs)
+        except ValueError as err:
+            message = err.message if isinstance(err, Eeg2ImgError) else str(err)
+            if Path(path).name in message or re.search(r"\.(pth|pkl|pt)\b", message):
+                raise
+            hint = err.hint if isinstance(err, Eeg2ImgError) else None
+            raise BadInputFileError(f"{Path(path).name}: {message}", hint=hint) from err
+
+    return wrapper
 
 
 def _find_lstm(state: dict[str, torch.Tensor]) -> tuple[str, int, int, int]:
@@ -290,6 +332,7 @@ def cnn_encoder_state_dict_from_authors(
     return mapped, dims, sorted(set(state) - set(chain) - {proj})
 
 
+@names_the_checkpoint
 def convert_authors_encoder(
     path: str | os.PathLike[str],
     n_chans: int | None = None,
@@ -309,7 +352,7 @@ def convert_authors_encoder(
         normalize_embeds (`bool`, *optional*): L2-normalise the embeddings. Default: yes, except for a CNN with 14
             channels (the authors' ThoughtViz CNN has its final normalisation commented out).
     """
-    state, info = load_authors_encoder_state_dict(path)
+    state, info = load_authors_encoder_state_dict(path, kind="encoder")
     if _is_lstm(state):
         mapped, dims, ignored = encoder_state_dict_from_authors(state)
         if n_chans is not None and n_chans != dims["n_chans"]:
@@ -617,6 +660,7 @@ def _load_encoder(
     return encoder
 
 
+@names_the_checkpoint
 def convert_stylegan_snapshot(
     pkl_path: str | os.PathLike[str],
     encoder_path: str | os.PathLike[str] | None = None,

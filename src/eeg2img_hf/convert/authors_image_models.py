@@ -32,7 +32,13 @@ import torch
 
 from ..models import EEGClipConfig, EEGClipModel, ImageToEEGConfig, ImageToEEGModel
 from ..models.common import IMAGENET_MEAN, IMAGENET_STD
-from .authors_checkpoints import AUTHORS_N_TIMES, _find_lstm, _find_projection, load_authors_encoder_state_dict
+from .authors_checkpoints import (
+    AUTHORS_N_TIMES,
+    _find_lstm,
+    _find_projection,
+    load_authors_encoder_state_dict,
+    names_the_checkpoint,
+)
 from .resnet_names import resnet_config_from_torchvision, torchvision_to_transformers_resnet
 
 __all__ = ["EEGCLIP_MAPPING", "IMAGE_TO_EEG_MAPPING", "convert_authors_eeg_clip", "convert_authors_image_to_eeg",
@@ -93,6 +99,7 @@ def _image_head(head: dict[str, torch.Tensor], in_features: int, what: str) -> t
     return key, weight
 
 
+@names_the_checkpoint
 def convert_authors_eeg_clip(
     path: str | os.PathLike[str], n_chans: int | None = None, n_times: int | None = None,
     return_report: bool = False,
@@ -111,7 +118,7 @@ def convert_authors_eeg_clip(
         n_times (`int`, *optional*): trial length; defaults to the authors' (440 for 128 channels, else 32).
         return_report (`bool`, *optional*, defaults to `False`): also return a dict describing the conversion.
     """
-    state, info = load_authors_encoder_state_dict(path)
+    state, info = load_authors_encoder_state_dict(path, kind="eeg-clip")
     prefix = find_torchvision_prefix(state, "layer1.0.conv1.weight", "ResNet")
     tower = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     rest = {k: v for k, v in state.items() if not k.startswith(prefix)}
@@ -183,6 +190,7 @@ def _mlp_head(candidates: dict[str, torch.Tensor], in_features: int) -> tuple[st
     return prefix, second[0], [first[0], prefix + "bias", second[0]]
 
 
+@names_the_checkpoint
 def convert_authors_image_to_eeg(
     path: str | os.PathLike[str], generator: str | None = None, return_report: bool = False,
 ) -> ImageToEEGModel | tuple[ImageToEEGModel, dict[str, Any]]:
@@ -199,7 +207,7 @@ def convert_authors_image_to_eeg(
         generator (`str`, *optional*): `EEGStyleGANModel` folder or Hub id recorded as `generator_name_or_path`.
         return_report (`bool`, *optional*, defaults to `False`): also return a dict describing the conversion.
     """
-    state, info = load_authors_encoder_state_dict(path)
+    state, info = load_authors_encoder_state_dict(path, kind="image-to-eeg")
     prefix = find_torchvision_prefix(state, "inception3a.branch1.conv.weight", "GoogLeNet")
     tower = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     body = {k: v for k, v in tower.items() if not k.startswith(("fc.", "aux1.", "aux2."))}

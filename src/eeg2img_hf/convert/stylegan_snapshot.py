@@ -50,6 +50,7 @@ from .authors_checkpoints import (
     _map_generator_state,
     _number,
     flatten_record,
+    names_the_checkpoint,
     read_stylegan_snapshot,
     stylegan_config_from_record,
 )
@@ -297,6 +298,7 @@ class StyleGANTrainingSnapshot:
         (out / GAN_INIT_STATE).write_text(json.dumps(self.gan_state, indent=2, sort_keys=True) + "\n")
 
 
+@names_the_checkpoint
 def convert_stylegan_training_snapshot(
     pkl_path: str | os.PathLike[str],
     encoder_path: str | os.PathLike[str] | None = None,

@@ -392,13 +392,25 @@ def epochs_from_raw(
     except ValueError as err:
         raise Eeg2ImgError(f"could not epoch the recording (tmin={tmin}, tmax={tmax}, baseline={baseline}, "
                            f"picks={picks!r}): {err}") from None
+    if not len(epochs):
+        raise Eeg2ImgError(f"all {len(selected)} epochs were dropped: {_window_text(raw, selected, tmin, tmax)}",
+                           hint="choose --tmin/--tmax (tmin, tmax) so that the epochs fit inside the recording")
     dropped = len(selected) - len(epochs)
     if dropped:
-        logger.warning(f"{dropped} of {len(selected)} epochs dropped (outside the recording or overlapping BAD_ "
-                       "annotations)")
-    if not len(epochs):
-        raise Eeg2ImgError(f"all {len(selected)} epochs were dropped (outside the recording or marked bad)")
+        logger.warning(f"{dropped} of {len(selected)} epochs dropped: {_window_text(raw, selected, tmin, tmax)}")
     return epochs
+
+
+def _window_text(raw: Any, events: np.ndarray, tmin: float, tmax: float) -> str:
+    """Where the epochs of `events` lie against the recording: the window, the events' times, the length."""
+    sfreq = float(raw.info["sfreq"])
+    start = float(getattr(raw, "first_samp", 0)) / sfreq
+    length = raw.n_times / sfreq
+    onsets = events[:, 0] / sfreq - start
+    inside = int(np.sum((onsets + tmin >= 0) & (onsets + tmax <= length)))
+    return (f"the window tmin={tmin} s .. tmax={tmax} s around the events (at {onsets.min():.3f} .. "
+            f"{onsets.max():.3f} s) fits {inside} of them inside the recording, which is {length:.3f} s long "
+            f"({raw.n_times} samples at {sfreq:g} Hz); the others lie outside it or overlap BAD_ annotations")
 
 
 # --------------------------------------------------------------------------------------------------

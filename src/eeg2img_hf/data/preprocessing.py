@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.outputs import prepare_output_dir, replace_folder, write_marker
+from ..utils.outputs import make_staging_dir, prepare_output_dir, remove_staging_dir, replace_folder, write_marker
 from .features import get_eeg_info, set_eeg_info, validate_eeg_dataset
 
 __all__ = [
@@ -475,16 +475,13 @@ def save_dataset_dict(ds: Any, output_dir: str | os.PathLike, *, source: Any = N
                              "another one")
     output_dir = os.fspath(prepare_output_dir(output_dir, command=command, kind="dataset", inputs=inputs,
                                               overwrite=overwrite, what="output directory"))
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+    staging = make_staging_dir(output_dir)
     try:
-        ds.save_to_disk(staging)
+        ds.save_to_disk(os.fspath(staging))
         write_marker(staging, command=command, kind="dataset")
         replace_folder(staging, output_dir, kind="dataset")
     finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging)
+        remove_staging_dir(staging)
     return load_from_disk(output_dir)
 
 

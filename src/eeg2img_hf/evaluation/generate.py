@@ -26,7 +26,7 @@ from ..pipelines.grids import select_trials as _select_trials
 from ..utils.checks import MAX_SEED, check_seed
 from ..utils.images import make_grid
 from ..utils.model_folders import check_model_folder, load_model_folder
-from ..utils.outputs import create_output_dir, prepare_output_dir
+from ..utils.outputs import output_dir_while_working, prepare_output_dir
 
 __all__ = ["MAX_SEEDS", "generate_grids", "load_eeg_file", "parse_seeds", "select_trials"]
 
@@ -127,6 +127,7 @@ def generate_grids(
     pick_and_resample: bool = False,
     ch_names: list[str] | None = None,
     truncation_center: str = "average",
+    allow_unfinished: bool = False,
 ) -> dict[str, Any]:
     """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
     `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an EEG file; returns a summary.
@@ -139,7 +140,8 @@ def generate_grids(
     `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2] (towards `w_avg`, or towards
     each trial's own mean `w` with `truncation_center="condition"`). Each grid's estimated
     memory is checked against `max_memory_bytes` (default: the pipeline's `MAX_MEMORY_BYTES`, 4 GiB) before it
-    is generated."""
+    is generated. The model folder of a training run that has not finished (no training record) is refused unless
+    `allow_unfinished`; a refused command leaves no output folder behind."""
 
     if (dataset is None) == (eeg_file is None):
         raise ValueError("pass exactly one of --dataset or --eeg")
@@ -168,16 +170,22 @@ def generate_grids(
     # Before any work: the output must not overlap an input nor hold files this package did not write.
     prepare_output_dir(out, command="generate", kind="images", reuse=True, what="--output-dir",
                        inputs={"model": model, "--dataset": dataset, "--eeg": eeg_file})
-    check_model_folder(model, "eeg2img_stylegan")
-    create_output_dir(out, command="generate", kind="images")
+    check_model_folder(model, "eeg2img_stylegan", allow_unfinished=allow_unfinished)
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
                "output_type": "np"}
     if truncation_center != "average":
         options["truncation_center"] = truncation_center
     if max_memory_bytes is not None:
         options["max_memory_bytes"] = max_memory_bytes
-    if recording is not None:
+    with output_dir_while_working(out, command="generate", kind="images"):
+        return _write_grids(model, recording, eeg_file, dataset, split, classes, trials_per_class, num_images, seeds,
+                            out, device, options, ch_names, pick_and_resample)
 
+
+def _write_grids(model: str, recording: Any, eeg_file: Any, dataset: str | None, split: str, classes: str | None,
+                 trials_per_class: int, num_images: int, seeds: list[int], out: Path, device: str | None,
+                 options: dict[str, Any], ch_names: list[str] | None, pick_and_resample: bool) -> dict[str, Any]:
+    if recording is not None:
         pipe = _build_pipeline(model, device)
         encoder = pipe.model.config.encoder_config
         if encoder is None:

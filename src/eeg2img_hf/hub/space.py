@@ -31,7 +31,14 @@ from huggingface_hub import HfApi
 from packaging.requirements import Requirement
 
 from ..data.loading import HUB_PREFIX, check_repo_id
-from ..utils.outputs import MARKER_NAME, create_staging_dir, prepare_output_dir, replace_folder, write_marker
+from ..utils.outputs import (
+    MARKER_NAME,
+    make_staging_dir,
+    prepare_output_dir,
+    remove_staging_dir,
+    replace_folder,
+    write_marker,
+)
 
 __all__ = ["SPACE_CONFIG", "PYTHON_VERSION", "build_space", "push_space", "space_requirements", "space_template_dir"]
 
@@ -163,7 +170,7 @@ def build_space(
     out = prepare_output_dir(output_dir, command="build-space", kind="space", overwrite=overwrite, what="OUT")
     card, gradio_version = _card(sources)
     requirements = space_requirements(gradio_version)
-    staging = create_staging_dir(out, "building")
+    staging = make_staging_dir(out)
     try:
         shutil.copyfile(space_template_dir() / "app.py", staging / "app.py")
         (staging / "README.md").write_text(card, encoding="utf-8")
@@ -173,8 +180,7 @@ def build_space(
         write_marker(staging, command="build-space", kind="space")
         replace_folder(staging, out, kind="space")
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        remove_staging_dir(staging)  # nothing left when it was moved into place
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..utils.outputs import create_staging_dir, prepare_output_dir, replace_folder, write_marker
+from ..utils.outputs import make_staging_dir, prepare_output_dir, remove_staging_dir, replace_folder, write_marker
 
 __all__ = ["EVALUATE_METRICS", "METRIC_REQUIREMENTS", "build_metric_module", "build_metric_modules",
            "evaluate_metric_dir", "evaluate_metrics_root", "parse_metric_names"]
@@ -107,13 +107,12 @@ def build_metric_modules(output_dir: str | Path, names: list[str] | None = None,
     """
     names = parse_metric_names(names)
     out = prepare_output_dir(output_dir, command="build-metrics", kind="metrics", overwrite=overwrite, what="OUT")
-    staging = create_staging_dir(out, "building")
+    staging = make_staging_dir(out)
     try:
         for name in names:
             build_metric_module(name, staging / name)
         write_marker(staging, command="build-metrics", kind="metrics")
         replace_folder(staging, out, kind="metrics")
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        remove_staging_dir(staging)  # nothing left when it was moved into place
     return {name: out / name for name in names}

@@ -63,7 +63,10 @@ class EpochLoopArguments(PresetArguments):
         checkpoint_minutes: also checkpoint when this many minutes of wall-clock time have passed since the last
             checkpoint (0 = off); a finite number >= 0. An interrupt (Ctrl-C, SIGTERM) always checkpoints.
         keep_checkpoints: how many state checkpoints to keep; >= 1.
-        resume: continue from the latest checkpoint in `output_dir`.
+        resume: continue from the latest checkpoint in `output_dir` (refused when a setting that changes the run
+            differs from the recorded one; see `training.common.RESUME_MAY_CHANGE`).
+        overwrite: start a new run in an `output_dir` that holds an earlier run (deleted first); without it, or
+            `resume`, such a folder is refused.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
         mixed_precision: `"no"`, `"fp16"` or `"bf16"` (Accelerate's autocast; bf16 also runs on CPU); `None`
             follows `accelerate launch --mixed_precision` / the Accelerate config.
@@ -83,6 +86,7 @@ class EpochLoopArguments(PresetArguments):
     checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2
     resume: bool = False
+    overwrite: bool = False
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
     mixed_precision: str | None = None
     seed: int = 45
@@ -103,8 +107,7 @@ class EpochLoopArguments(PresetArguments):
         check_number("checkpoint_minutes", self.checkpoint_minutes, 0.0)
         check_int("keep_checkpoints", self.keep_checkpoints, 1)
         check_seed(self.seed, "seed")
-        if not isinstance(self.resume, bool):
-            raise ValueError(f"resume must be True or False, got {self.resume!r}")
+        check_run_folder_flags(self.resume, self.overwrite)
         if isinstance(self.log_with, str) or not all(isinstance(t, str) for t in self.log_with):
             raise ValueError(f"log_with must be a list of tracker names ('csv', 'tensorboard'), got {self.log_with!r}")
         unknown = set(self.log_with) - {"csv", "tensorboard"}
@@ -116,6 +119,16 @@ class EpochLoopArguments(PresetArguments):
             check_number("weight_decay", self.weight_decay, 0.0)
         if getattr(self, "margin", None) is not None:
             check_number("margin", self.margin, 0.0)
+
+
+def check_run_folder_flags(resume: Any, overwrite: Any) -> None:
+    """`resume` and `overwrite` must be booleans, not both true (continue a run, or delete it and start anew)."""
+    for name, value in (("resume", resume), ("overwrite", overwrite)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if resume and overwrite:
+        raise ValueError("resume and overwrite (--resume, --overwrite) exclude each other: continue the run in "
+                         "output_dir, or delete it and start a new one")
 
 
 def check_adam_betas(betas: Any) -> tuple[float, float]:
@@ -275,7 +288,8 @@ class GANTrainingArguments(PresetArguments):
         keep_checkpoints: state checkpoints kept. grid_columns: trials per class row of the grids.
         mixed_precision: `"no"`, `"fp16"` or `"bf16"`; `None` follows `accelerate launch`.
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
-        resume: continue from the latest checkpoint in `output_dir`.
+        resume: continue from the latest checkpoint in `output_dir`. overwrite: start a new run over an earlier one
+            in `output_dir` (see `EpochLoopArguments`).
         init_from: start from the networks of a GAN folder instead of random weights (fine-tuning, or continuing
             the authors' run on new data): a `convert-checkpoint stylegan-snapshot` folder (G, G_ema, D and the ADA
             probability of a `network-snapshot-*.pkl`) or a `train-gan` model folder (G_ema, which also starts G,
@@ -332,6 +346,7 @@ class GANTrainingArguments(PresetArguments):
     mixed_precision: str | None = None
     simulate: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    overwrite: bool = False
     init_from: str | None = None
     log_with: list[str] = field(default_factory=lambda: ["csv", "tensorboard"])
     seed: int = 0
@@ -356,8 +371,7 @@ class GANTrainingArguments(PresetArguments):
             raise ValueError(f"log_with accepts 'csv' and 'tensorboard', got {sorted(unknown)}")
         if self.mixed_precision not in (None, "no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be 'no', 'fp16', 'bf16' or None, got {self.mixed_precision!r}")
-        if not isinstance(self.resume, bool):
-            raise ValueError(f"resume must be True or False, got {self.resume!r}")
+        check_run_folder_flags(self.resume, self.overwrite)
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
             raise ValueError(f"init_from must be a model folder path or None, got {self.init_from!r}")
         if self.ema_rampup == "auto":  # StyleGAN2-ADA: ramp-up for a fresh run, none when resuming its networks
@@ -478,7 +492,10 @@ class ClipTrainingArguments(EpochLoopArguments):
         eval_every_epochs: validation frequency.
         checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
         keep_checkpoints: how many state checkpoints to keep.
-        resume: continue from the latest checkpoint in `output_dir`.
+        resume: continue from the latest checkpoint in `output_dir` (refused when a setting that changes the run
+            differs from the recorded one; see `training.common.RESUME_MAY_CHANGE`).
+        overwrite: start a new run in an `output_dir` that holds an earlier run (deleted first); without it, or
+            `resume`, such a folder is refused.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
         seed: seed for `accelerate.utils.set_seed` and the batch sampler.
     """

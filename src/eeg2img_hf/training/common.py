@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -15,8 +16,9 @@ import torch
 from transformers.utils import logging
 
 from ..data import get_eeg_info, load_eeg_dataset
+from ..utils.errors import Eeg2ImgError, RefusedOutputError
 from ..utils.interrupts import CheckpointClock, TrainingInterrupted, stop_requested
-from ..utils.outputs import create_output_dir, prepare_output_dir
+from ..utils.outputs import clear_own_folder, create_output_dir, prepare_output_dir
 from ..utils.progress import progress_bar
 
 logger = logging.get_logger(__name__)
@@ -315,6 +317,10 @@ def _allow_new_precision(mixed_precision: str | None) -> None:
         AcceleratorState._reset_state()
 
 
+FP16_ON_CPU = ("{given} fp16 needs a GPU: on {device} Accelerate would compute in float32 while the run records "
+               "fp16; use --mixed-precision bf16 (also on CPU) or no")
+
+
 def make_accelerator(args: Any, mixed_precision: str | None = None):
     """The trainers' `Accelerator`: trackers from `args.log_with`, logs in `output_dir/logs`, seedable sampler.
 
@@ -322,6 +328,10 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
         args: training arguments with `output_dir`, `log_with`, `seed` and optionally `mixed_precision`.
         mixed_precision (`str`, *optional*): passed to `Accelerator` when given; default `args.mixed_precision`
             (`None` leaves it to `accelerate launch` / the Accelerate config).
+
+    Raises:
+        `ValueError`: fp16 on a device without fp16 autocast (the CPU): Accelerate would compute in float32 while
+        the run says fp16. bf16 runs on the CPU.
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
@@ -329,12 +339,25 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
     mixed_precision = mixed_precision if mixed_precision is not None else getattr(args, "mixed_precision", None)
     extra = {} if mixed_precision is None else {"mixed_precision": mixed_precision}
     _allow_new_precision(mixed_precision)
-    return Accelerator(
+    accelerator = Accelerator(
         **extra,
         log_with=["tensorboard"] if "tensorboard" in args.log_with else None,
         project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
         dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
     )
+    if accelerator.mixed_precision != "no" and autocast_precision(accelerator) == "no":
+        given = "--mixed-precision" if mixed_precision is not None else "accelerate launch's --mixed_precision"
+        raise ValueError(FP16_ON_CPU.format(given=given, device=accelerator.device.type))
+    return accelerator
+
+
+def autocast_precision(accelerator: Any) -> str:
+    """What the run's autocast computes in: `"fp16"`, `"bf16"` or `"no"` (Accelerate keeps its `mixed_precision`
+    setting even where it cannot autocast, e.g. fp16 on the CPU, and then computes in float32)."""
+    precision = str(accelerator.mixed_precision)
+    if precision in ("fp16", "bf16") and not getattr(accelerator, "native_amp", False):
+        return "no"
+    return precision
 
 
 def load_train_validation(args: Any, keep: list[str] | None = None, exclude: list[str] | None = None):
@@ -365,31 +388,93 @@ def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_proc
                                        collate_fn=identity_collate)
 
 
+RESUME_MAY_CHANGE = frozenset({
+    "resume", "overwrite", "output_dir", "epochs", "max_steps", "kimg", "eval_every_epochs", "checkpoint_every_steps",
+    "keep_checkpoints", "snapshot_ticks", "checkpoint_ticks", "grid_columns", "log_with",
+})
+"""Training arguments that `resume` may change: the run's length, checkpointing and logging. Every other argument
+(dataset, batch size, learning rate, precision, model and architecture, losses, seed, ...) shapes the run, so a
+resume with another value is refused rather than recorded while the restored state continues with the old one."""
+
+RUN_ENTRIES = ("training_args.json", "checkpoints", "model")
+"""Entries of an output folder that mean it holds a training run (killed or finished)."""
+
+
 def prepare_run_dir(args: Any, command: str) -> Path:
     """Check `args.output_dir` before a run writes anything, then create it with the ownership marker.
 
     Refused (see [`eeg2img_hf.utils.outputs`]): an output folder that equals, contains or lies inside the dataset
     folder or a model folder the run reads (`encoder`, `generator`, `vision_model`, `init_from`), a path that is a
-    file, and a non-empty folder that is not a training run written by this package. Only the main process creates
-    the folder.
+    file, a read-only folder, and a non-empty folder that is not a training run written by this package. A folder
+    has one run: one that already holds a run (killed or finished) is refused unless `args.resume` (continue it,
+    with the same settings: [`check_resume_arguments`]) or `args.overwrite` (delete it and start anew; only a run
+    the package wrote and holding no other files). Only the main process creates or clears the folder.
     """
-    import os
-
+    if getattr(args, "mixed_precision", None) == "fp16" and not torch.cuda.is_available():
+        raise ValueError(FP16_ON_CPU.format(given="--mixed-precision", device="cpu"))
     inputs = {name: getattr(args, name, None) for name in ("dataset", "encoder", "generator", "vision_model",
                                                            "init_from")}
     out_dir = prepare_output_dir(args.output_dir, command=command, kind="run", inputs=inputs, reuse=True,
                                  what="output_dir")
-    if os.environ.get("RANK", "0") == "0":
+    main = os.environ.get("RANK", "0") == "0"
+    held = [name for name in RUN_ENTRIES if (out_dir / name).exists()]
+    if held and args.resume:
+        check_resume_arguments(args, out_dir)
+    elif held and getattr(args, "overwrite", False):
+        if main:
+            clear_own_folder(out_dir, kind="run", command=command, what="output_dir")
+    elif held:
+        raise RefusedOutputError(
+            f"output_dir {str(out_dir)!r} already holds a training run ({', '.join(held)}); a folder holds one run",
+            hint="pass --resume (resume=True) to continue it, or --overwrite (overwrite=True) to delete it and start "
+                 "a new run, or choose another output_dir")
+    if main:
         create_output_dir(out_dir, command=command, kind="run")
     return out_dir
 
 
+def check_resume_arguments(args: Any, out_dir: Path) -> None:
+    """Refuse a resume whose arguments differ from the run's `training_args.json` in anything but
+    [`RESUME_MAY_CHANGE`] (paths compared as resolved paths); the message names each argument and both values."""
+    saved = _json_file(out_dir / "training_args.json")
+    if saved is None:
+        return  # a run killed before its arguments were written: nothing was trained yet
+    now = json.loads(json.dumps(args.to_dict(), default=_json_default))
+    changed = [name for name in sorted(set(now) & set(saved))
+               if name not in RESUME_MAY_CHANGE and not _same_setting(now[name], saved[name])]
+    if changed:
+        shown = "; ".join(f"{name}: run {saved[name]!r}, now {now[name]!r}" for name in changed[:6])
+        raise Eeg2ImgError(
+            f"--resume of the run in {str(out_dir)!r} with other settings ({shown}): the restored state continues the "
+            "recorded run, so the new values would not be used",
+            hint="resume with the recorded values (training_args.json), or start a new run with --overwrite or "
+                 "another output_dir")
+
+
+def _json_file(path: Path) -> dict[str, Any] | None:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _same_setting(now: Any, saved: Any) -> bool:
+    if now == saved:
+        return True
+    if isinstance(now, str) and isinstance(saved, str) and Path(now).exists() and Path(saved).exists():
+        return Path(now).resolve() == Path(saved).resolve()
+    return False
+
+
 def start_run(accelerator, args: Any, project: str) -> tuple[Path, MetricsLogger]:
-    """Create `output_dir`, save `training_args.json`, start the trackers; returns `(output_dir, logger)`."""
+    """Create `output_dir`, save `training_args.json` (with `autocast_precision`: what autocast computes in, see
+    [`autocast_precision`]), start the trackers; returns `(output_dir, logger)`."""
     out_dir = Path(args.output_dir)
     if accelerator.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-        args.save(out_dir / "training_args.json")
+        write_json(out_dir / "training_args.json", {**args.to_dict(), "autocast_precision":
+                                                     autocast_precision(accelerator)})
     accelerator.init_trackers(project, config={k: str(v) for k, v in args.to_dict().items()})
     return out_dir, MetricsLogger(accelerator, out_dir, use_csv="csv" in args.log_with)
 

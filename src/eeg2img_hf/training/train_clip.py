@@ -31,7 +31,6 @@ from .common import (
     check_batch_size,
     finish_run,
     identity_collate,
-    latest_checkpoint,
     load_train_validation,
     make_accelerator,
     prepare_run_dir,
@@ -236,16 +235,6 @@ def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) 
             "val_class_top1": report["eeg_classification_by_image_prototypes"]["top1"]}
 
 
-def _check_output_dir(args: ClipTrainingArguments) -> None:
-    """Refuse to train over an earlier run's model or checkpoints unless resuming."""
-    out_dir = Path(args.output_dir)
-    if not args.resume and ((out_dir / "model").exists() or latest_checkpoint(out_dir) is not None):
-        raise ValueError(
-            f"{str(out_dir)!r} already holds a training run (model/ or checkpoints/); pass resume=True (--resume) "
-            "to continue it or choose another output_dir"
-        )
-
-
 def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_processes: int):
     """Shuffled batches (authors) or [`UniqueKeyBatchSampler`] batches; returns `(loader, sampler or None)`."""
     if not args.class_balanced:
@@ -273,7 +262,6 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     check_vision_tower_plan(args, CLIP_MODEL_PRESETS)  # before any data is read
-    _check_output_dir(args)
     prepare_run_dir(args, "train-clip")
     accelerator = make_accelerator(args)
     set_seed(args.seed)

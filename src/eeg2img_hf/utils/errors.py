@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "RefusedOutputError",
     "one_line",
     "user_error_message",
+    "weights_only_reason",
 ]
 
 
@@ -59,6 +61,20 @@ def one_line(text: Any, limit: int = 400) -> str:
     """`text` on one line (runs of whitespace collapsed), cut to `limit` characters."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def weights_only_reason(err: BaseException) -> str:
+    """What torch's weights-only unpickler refused (the global it named), without torch's advice to load the file
+    with `weights_only=False`, which a user must never follow for a file they do not trust."""
+    text = str(err)
+    named = re.search(r"GLOBAL ([\w.]+)", text)
+    if named:
+        return f"the global {named.group(1)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    unsafe = ("weights_only", "can still be loaded", "trusted source", "arbitrary code", "Check the documentation",
+              "safe_globals", "if you trust")
+    kept = [line for line in lines if not any(word in line for word in unsafe)]
+    return kept[0] if kept else "objects outside the weights-only allow-list"
 
 
 _HUB_HINTS = {
@@ -99,11 +115,29 @@ def _os_error_message(err: OSError) -> str:
     return message
 
 
+_HTTP_CLIENTS = ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+_TRANSPORT_ERRORS = ("TransportError", "ConnectionError", "Timeout", "ProxyError", "NewConnectionError")
+"""Exception names of the HTTP clients for a request that never got an answer (not an HTTP error status)."""
+
+
+def _network_error_message(err: BaseException) -> str:
+    """One line naming the endpoint a request could not reach (the HTTP client's exceptions carry the request)."""
+    try:
+        url = str(err.request.url)  # httpx raises RuntimeError when the exception has no request
+    except Exception:  # noqa: BLE001 - no request attached: fall back to the configured endpoint
+        url = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = re.match(r"^[a-z]+://[^/]+", url)
+    shown = endpoint.group(0) if endpoint else url
+    return (f"cannot reach {shown} ({type(err).__name__}: {one_line(err, 200)})\n"
+            "check the network connection, the proxy settings and HF_ENDPOINT")
+
+
 def user_error_message(err: BaseException) -> str | None:
     """The short text the command line prints for a user error, or `None` for a bug (keep the traceback).
 
     User errors are [`Eeg2ImgError`] and every other `ValueError` (the package's convention for bad input), file
-    system errors (`OSError`: missing files, folders given for files, permissions, Hub connection errors),
+    system errors (`OSError`: missing files, folders given for files, permissions, Hub connection errors), the HTTP
+    client's errors (an unreachable endpoint, named),
     corrupt safetensors, zip/npz and pickle data, and images PIL refuses (decompression bombs). The text is at
     most two lines: the problem (naming the file or argument), then what to do.
     """
@@ -114,12 +148,14 @@ def user_error_message(err: BaseException) -> str | None:
     if "DecompressionBombError" in names or "DecompressionBombWarning" in names:
         return (f"an image is too large to decode safely ({one_line(err)})\n"
                 "resize the image, or check that the file is the image you meant")
+    if type(err).__module__.split(".")[0] in _HTTP_CLIENTS and any(name in names for name in _TRANSPORT_ERRORS):
+        return _network_error_message(err)
     if "SafetensorError" in names:
         return f"a safetensors file is corrupt or truncated ({one_line(err)})\nre-save or re-download the file"
     if isinstance(err, zipfile.BadZipFile):
         return f"a .npz / zip archive is corrupt or truncated ({one_line(err)})\nre-create the file with np.savez"
     if isinstance(err, pickle.UnpicklingError):
-        return f"refused pickled data ({one_line(err)}): loading pickles can run code"
+        return f"pickled data was refused for safety ({weights_only_reason(err)}): loading such a pickle can run code"
     if isinstance(err, json.JSONDecodeError):
         return f"a JSON file is not valid JSON ({one_line(err)})"
     if isinstance(err, (ValueError, OSError, EOFError)):

@@ -9,7 +9,8 @@ note on converting them, since the package never unpickles. [`load_model_folder`
 
 A path that does not exist but looks like a Hub repo id (`org/name`) is left to `from_pretrained`.
 
-This module imports nothing else of the package except the leaf [`eeg2img_hf.utils.errors`].
+This module imports nothing else of the package except the leaves [`eeg2img_hf.utils.errors`],
+`eeg2img_hf.utils.names` and [`eeg2img_hf.utils.outputs`].
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInputFileError, BadModelFolderError
+from .names import TRAINING_RECORD
+from .outputs import own_output_kind
 
 __all__ = [
     "MODEL_TYPE_NAMES",
@@ -31,6 +34,7 @@ __all__ = [
     "check_model_folder",
     "load_model_folder",
     "read_safetensors_header",
+    "unfinished_run_model",
 ]
 
 MODEL_TYPE_NAMES = {
@@ -137,6 +141,7 @@ def check_model_folder(
     expected: str | tuple[str, ...] | None = None,
     *,
     what: str = "model",
+    allow_unfinished: bool = False,
 ) -> ModelFolder | None:
     """Check that `path` is a saved model folder of one of the `expected` model types, without loading weights.
 
@@ -144,6 +149,8 @@ def check_model_folder(
         path: the folder (as written by `save_pretrained`).
         expected: accepted `config.json` model types (default: any of the package's, see [`MODEL_TYPE_NAMES`]).
         what: how messages name the folder (e.g. `"--encoder"`).
+        allow_unfinished: accept the `model` folder of a training run that has not finished (see
+            [`unfinished_run_model`]); refused by default.
 
     Returns:
         [`ModelFolder`], or `None` for a Hub repo id (a path that does not exist but reads `org/name`).
@@ -174,12 +181,26 @@ def check_model_folder(
         found = MODEL_TYPE_NAMES.get(model_type, f"a model of type {model_type!r}")
         raise BadModelFolderError(f"{what} {os.fspath(folder)!r} holds {found}, expected "
                                   f"{_expected_names(expected)}", hint="pass a folder of the expected kind")
+    if not allow_unfinished and unfinished_run_model(folder):
+        raise BadModelFolderError(
+            f"{what} {os.fspath(folder)!r} is the model of a training run that has not finished (no {TRAINING_RECORD}; "
+            "the run was interrupted or is still running)",
+            hint="resume the run with --resume to finish it, or pass --allow-unfinished to use this model anyway")
     files = _weight_files(folder, what)
     shapes: dict[str, tuple[int, ...]] = {}
     for file in files:
         header = read_safetensors_header(file)
         shapes.update({k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"})
     return ModelFolder(folder, config, model_type, files, shapes)
+
+
+def unfinished_run_model(folder: str | os.PathLike) -> bool:
+    """Whether `folder` is the `model` folder of a training run that has not finished: it lies in a training run
+    folder (see `eeg2img_hf.utils.outputs.own_output_kind`) and lacks the training record every trainer writes
+    there last. Converted checkpoints and Hub downloads lie in no run folder: they are finished models."""
+    folder = Path(os.fspath(folder))
+    return (folder.name == "model" and not (folder / TRAINING_RECORD).is_file()
+            and own_output_kind(folder.parent) == "run")
 
 
 def _weight_files(folder: Path, what: str) -> list[Path]:
@@ -270,7 +291,7 @@ def load_model_folder(model_class: Any, path: str | os.PathLike, expected: str |
     """
     if expected is None:
         expected = getattr(getattr(model_class, "config_class", None), "model_type", None) or None
-    checked = check_model_folder(path, expected, what=what)
+    checked = check_model_folder(path, expected, what=what, allow_unfinished=True)  # a command decides that
     if checked is None:
         return model_class.from_pretrained(os.fspath(path), **kwargs)
     config_path = os.fspath(checked.path / "config.json")

@@ -13,20 +13,31 @@ and the kind of output). Folders written before the marker existed are recognise
 folder by `dataset_dict.json`, a model folder by a `config.json` of one of the package's model types, a training
 run by `training_args.json`, a quickstart folder by its `stages/` records, an image folder by its file names.
 [`replace_folder`] checks ownership once more right before it deletes anything, so a folder the package did not
-write is never deleted.
+write is never deleted; and an own folder is replaced only when it holds no file the package did not write there (the
+marker lists the entries the package put in place; folders without that list are checked against the names the
+package writes). A read-only output folder is refused before anything is written (the user protected it).
+
+Folders are built beside their target in a hidden staging folder ([`make_staging_dir`], named
+`.<target>.tmp-<pid>-<random>` and holding a staging record with the process id and host). A process killed with
+`kill -9` cannot remove its staging folder; the next command writing the same target removes such leftovers, but
+only those whose name, staging record and process (dead, on this host) prove them its own.
 
 This module imports nothing else of the package except the leaf [`eeg2img_hf.utils.errors`].
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
+import stat
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +49,18 @@ __all__ = [
     "MARKER_NAME",
     "OUTPUT_KINDS",
     "check_inputs",
+    "check_writable",
+    "clear_own_folder",
     "create_output_dir",
-    "create_staging_dir",
+    "foreign_entries",
+    "make_staging_dir",
+    "output_dir_while_working",
     "own_output_kind",
     "prepare_output_dir",
     "prepare_output_file",
     "read_marker",
+    "remove_stale_staging",
+    "remove_staging_dir",
     "replace_folder",
     "write_marker",
 ]
@@ -67,8 +84,21 @@ OUTPUT_KINDS = {
 MODEL_TYPES = ("eeg2img_eeg_encoder", "eeg2img_stylegan", "eeg2img_eeg_clip", "eeg2img_image_to_eeg")
 """`config.json` model types of the package (a folder holding one is the package's model output)."""
 
+STAGING_NAME = ".eeg2img-staging.json"
+"""Record inside a staging folder (process id, host): proves a leftover staging folder is the package's own."""
+
 _IMAGE_FILE = re.compile(r"^(eeg_)?seed\d+(_real)?\.png$|^manifest\.json$")
 _DATASET_EXTRA = {MARKER_NAME, "dataset_dict.json", "README.md", ".gitattributes"}
+_OWN_NAMES = {
+    # the names the package writes into its folders (beside the marker's own list of entries): model folders get
+    # weights, configs, remote code, records, a card and, later, evaluation results; runs get the trainers' entries
+    "model": re.compile(r"^[\w.-]+\.safetensors(\.index\.json)?$|^(config|preprocessor_config|generation_config|"
+                        r"conversion|eeg2img_\w+|eval_results|gan_init_state|image_classifier)\.json$|"
+                        r"^((configuration|modeling|ops|allocator)_\w+|common)\.py$|^README\.md$|"
+                        r"^\.gitattributes$|^tsne_test\.png$|^(discriminator|generator)$"),
+    "run": re.compile(r"^(training_args\.json|metrics\.csv|checkpoints|logs|model|embeddings|grids|snapshots)$"),
+    "images": _IMAGE_FILE,
+}
 
 PathLike = str | os.PathLike
 Inputs = Mapping[str, Any] | Iterable[Any] | None
@@ -168,10 +198,33 @@ def own_output_kind(folder: PathLike) -> str | None:
     return None
 
 
-def _foreign_entries(folder: Path, kind: str) -> list[str]:
-    """Entries of an own folder that the package does not write there (only checked for folders it replaces)."""
-    if kind != "dataset":
+def foreign_entries(folder: PathLike, kind: str) -> list[str]:
+    """Entries of the own output `folder` of `kind` that the package did not write there (sorted names).
+
+    An entry is the package's own when the marker lists it (written when the folder was put in place) or when its
+    name is one the package writes into folders of this kind (a dataset's splits, a model's weights, configs,
+    records and evaluation results, a run's checkpoints and logs, generated images). Sub-folders of a model folder
+    (the discriminator of a GAN) are checked the same way.
+    """
+    folder = Path(folder)
+    if kind == "dataset":
+        return _foreign_dataset_entries(folder)
+    pattern = _OWN_NAMES.get(kind)
+    if pattern is None:
         return []
+    listed = set((read_marker(folder) or {}).get("files") or [])
+    foreign = []
+    for entry in folder.iterdir():
+        if entry.name in (MARKER_NAME, STAGING_NAME) or entry.name in listed:
+            continue
+        if not pattern.match(entry.name):
+            foreign.append(entry.name)
+        elif kind == "model" and entry.is_dir():
+            foreign += [f"{entry.name}/{name}" for name in foreign_entries(entry, "model")]
+    return sorted(foreign)
+
+
+def _foreign_dataset_entries(folder: Path) -> list[str]:
     listed = _json_object(folder / "dataset_dict.json") or {}
     splits = {str(s) for s in listed.get("splits", [])} if isinstance(listed.get("splits"), list) else set()
     foreign = []
@@ -182,6 +235,27 @@ def _foreign_entries(folder: Path, kind: str) -> list[str]:
             continue
         foreign.append(entry.name)
     return sorted(foreign)
+
+
+def _refuse_foreign(folder: Path, kind: str, what: str) -> None:
+    foreign = foreign_entries(folder, kind)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise RefusedOutputError(f"{what} {_shown(folder)} holds files eeg2img_hf did not write: {shown}",
+                                 hint="nothing was changed; move them out of the folder, or choose another folder")
+
+
+def check_writable(folder: PathLike, *, what: str = "output folder") -> None:
+    """Refuse (with [`RefusedOutputError`]) an existing `folder` that is read-only, or holds read-only folders:
+    replacing or writing into it would fail half-way, and a read-only folder is one the user protected."""
+    folder = Path(folder)
+    for root, _dirs, _files in os.walk(folder):
+        # the mode bits say what the user meant (root may write anyway); os.access what this process may do
+        if not os.stat(root).st_mode & stat.S_IWUSR or not os.access(root, os.W_OK | os.X_OK):
+            inner = "" if Path(root) == folder else f" (its folder {_shown(Path(root))} is read-only)"
+            raise RefusedOutputError(f"{what} {_shown(folder)} is not writable{inner}",
+                                     hint="nothing was changed; make it writable (chmod -R u+w) or choose another "
+                                          "folder")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,12 +355,11 @@ def prepare_output_dir(
         raise RefusedOutputError(f"{what} {_shown(out)} holds {OUTPUT_KINDS[owner]}, not {OUTPUT_KINDS[kind]}",
                                  hint="nothing was changed; choose another folder")
     if overwrite:
-        foreign = _foreign_entries(out, kind)
-        if foreign:
-            raise RefusedOutputError(f"{what} {_shown(out)} holds files eeg2img_hf did not write: {foreign[:5]}",
-                                     hint="nothing was changed; move them out or choose another folder")
+        _refuse_foreign(out, kind, what)
+        check_writable(out, what=what)
         return out
     if reuse:
+        check_writable(out, what=what)
         return out
     raise RefusedOutputError(
         f"{what} {_shown(out)} exists and is not empty; pass overwrite=True (--overwrite) to replace it",
@@ -301,6 +374,21 @@ def create_output_dir(path: PathLike, *, command: str, kind: str) -> Path:
     if read_marker(out) is None:
         write_marker(out, command=command, kind=kind)
     return out
+
+
+@contextlib.contextmanager
+def output_dir_while_working(path: PathLike, *, command: str, kind: str) -> Iterator[Path]:
+    """[`create_output_dir`] for the time of a block: when the block fails and the folder was created here, holds
+    nothing but its marker, it is removed again (a refused command leaves no empty output folder behind)."""
+    out = Path(path)
+    existed = os.path.lexists(out)
+    create_output_dir(out, command=command, kind=kind)
+    try:
+        yield out
+    except BaseException:
+        if not existed and {p.name for p in out.iterdir()} <= {MARKER_NAME}:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def prepare_output_file(
@@ -362,16 +450,104 @@ def prepare_result_json(path: PathLike, *, what: str = "result JSON") -> Path:
 # Replacement
 
 
-def create_staging_dir(target: PathLike, tag: str = "new") -> Path:
-    """A new empty folder beside `target` (same file system, so [`replace_folder`] renames it into place), with the
-    usual permissions of a new folder (`mkdtemp` makes it private)."""
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _write_staging_record(folder: Path) -> None:
+    record = {"written_by": WRITER, "pid": os.getpid(), "host": socket.gethostname()}
+    (folder / STAGING_NAME).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+
+def _staging_pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(rf"^\.{re.escape(target.name)}\.(tmp|old)-(\d+)-[\w-]+$")
+
+
+def remove_stale_staging(target: PathLike) -> list[Path]:
+    """Remove the leftover staging folders of `target` that a killed process of this package left beside it.
+
+    A folder is removed only when all of these prove it the package's own: its name is `.<target>.tmp-<pid>-...` or
+    `.<target>.old-<pid>-...`, it holds a staging record naming the same process id and this host, and that process
+    is no longer running. Returns the removed folders.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern, removed = _staging_pattern(target), []
+    for entry in target.parent.iterdir():
+        match = pattern.match(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        record = _json_object(entry / STAGING_NAME) or {}
+        pid = int(match.group(2))
+        if (record.get("written_by") != WRITER or record.get("pid") != pid
+                or record.get("host") != socket.gethostname() or _process_alive(pid)):
+            continue
+        _remove_tree(entry)
+        removed.append(entry)
+    return removed
+
+
+def make_staging_dir(target: PathLike) -> Path:
+    """A new hidden staging folder beside `target` (`.<target>.tmp-<pid>-<random>`, with the usual permissions and a
+    staging record) to build an output in; stale staging folders of earlier killed runs are removed first (see
+    [`remove_stale_staging`]). [`replace_folder`] moves it into place."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}-", dir=target.parent))
+    remove_stale_staging(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)
-    staging.chmod(0o777 & ~umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the output gets the usual permissions
+    _write_staging_record(staging)
     return staging
+
+
+def remove_staging_dir(staging: PathLike) -> None:
+    """Delete a staging folder of [`make_staging_dir`] that was not moved into place (nothing if it was)."""
+    staging = Path(staging)
+    if staging.is_dir() and not staging.is_symlink():
+        _remove_tree(staging)
+
+
+def _remove_tree(folder: Path) -> None:
+    """Delete an own folder completely, also when some of its folders were made read-only."""
+
+    def retry(function: Callable[..., Any], path: str, _: Any) -> None:
+        parent = os.path.dirname(path)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR | stat.S_IXUSR | stat.S_IRUSR)
+        function(path)
+
+    if sys.version_info >= (3, 12):  # `onerror` is deprecated from 3.12 on
+        shutil.rmtree(folder, onexc=retry)
+    else:
+        shutil.rmtree(folder, onerror=retry)
+
+
+def _move_aside(target: Path) -> Path:
+    """Rename the own folder `target` to a hidden `.<target>.old-<pid>-<random>` staging name beside it."""
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+    old.rmdir()
+    target.rename(old)
+    _write_staging_record(old)
+    return old
+
+
+def _record_entries(folder: Path) -> None:
+    """Add the list of `folder`'s entries to its marker (the files the package put there)."""
+    marker = read_marker(folder)
+    if marker is None:
+        return
+    marker["files"] = sorted(p.name for p in folder.iterdir() if p.name not in (MARKER_NAME, STAGING_NAME))
+    (folder / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
 
 
 def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
@@ -379,28 +555,51 @@ def replace_folder(new: PathLike, target: PathLike, *, kind: str) -> None:
 
     An existing `target` is moved aside first and deleted only once `new` is in place (it is restored when the
     move fails). Ownership of `target` is checked again here, right before anything is deleted: a non-empty
-    folder that is not this package's output of `kind`, or holds files the package did not write, is refused.
+    folder that is not this package's output of `kind`, holds files the package did not write, or is read-only is
+    refused. The marker of `new` records its entries; its staging record is removed.
     """
     new, target = Path(new), Path(target)
-    if not os.path.lexists(target):
-        new.rename(target)
-        return
-    if not target.is_dir() or target.is_symlink():
+    if os.path.lexists(target) and (not target.is_dir() or target.is_symlink()):
         raise RefusedOutputError(f"output {_shown(target)} is not a folder; it was left unchanged")
-    if any(target.iterdir()):
-        if own_output_kind(target) != kind or _foreign_entries(target, kind):
+    replacing = os.path.lexists(target) and any(target.iterdir())
+    if replacing:
+        if own_output_kind(target) != kind:
             raise RefusedOutputError(f"output folder {_shown(target)} was not written by eeg2img_hf as "
                                      f"{OUTPUT_KINDS[kind]}; it was left unchanged")
-    else:
-        target.rmdir()
+        _refuse_foreign(target, kind, "output folder")
+        check_writable(target)
+    (new / STAGING_NAME).unlink(missing_ok=True)
+    _record_entries(new)
+    if not replacing:
+        if os.path.lexists(target):
+            target.rmdir()
         new.rename(target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old.rmdir()
-    target.rename(old)
+    old = _move_aside(target)
     try:
         new.rename(target)
     except BaseException:
+        (old / STAGING_NAME).unlink(missing_ok=True)
         old.rename(target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _remove_tree(old)
+
+
+def clear_own_folder(folder: PathLike, *, kind: str, command: str, what: str = "output folder") -> Path:
+    """Empty the own output `folder` of `kind` for a fresh start (a training run with `overwrite`), keeping nothing.
+
+    Refused like [`replace_folder`]: a folder that is not own output of `kind`, holds files the package did not
+    write, or is read-only is left unchanged. The old content is moved aside first, a new marked folder takes its
+    place, then the old content is deleted.
+    """
+    folder = Path(folder)
+    if own_output_kind(folder) != kind:
+        raise RefusedOutputError(f"{what} {_shown(folder)} was not written by eeg2img_hf as {OUTPUT_KINDS[kind]}; "
+                                 "it was left unchanged")
+    _refuse_foreign(folder, kind, what)
+    check_writable(folder, what=what)
+    remove_stale_staging(folder)
+    old = _move_aside(folder)
+    create_output_dir(folder, command=command, kind=kind)
+    _remove_tree(old)
+    return folder

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging as std_logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -96,12 +97,14 @@ def quiet_library_progress() -> Iterator[None]:
     datasets.disable_progress_bars()
     logging.disable_progress_bar()
     hub_utils.disable_progress_bars()
+    # HF_HUB_DISABLE_PROGRESS_BARS=1 switches datasets' and huggingface_hub's bars off for good: nothing to restore
+    hub_forced_off = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").upper() in {"1", "ON", "YES", "TRUE"}
     try:
         yield
     finally:
-        for enabled, turn_on in zip(was, (datasets.enable_progress_bars, logging.enable_progress_bar,
-                                          hub_utils.enable_progress_bars)):
-            if enabled:
+        for enabled, turn_on, hub in zip(was, (datasets.enable_progress_bars, logging.enable_progress_bar,
+                                               hub_utils.enable_progress_bars), (True, False, True)):
+            if enabled and not (hub and hub_forced_off):
                 turn_on()
 
 

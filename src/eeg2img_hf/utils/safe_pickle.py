@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import weights_only_reason
+
 if TYPE_CHECKING:  # torch is imported on first use: the dataset converters read numpy-only pickles without it
     import torch
 
@@ -42,6 +44,7 @@ __all__ = [
     "TorchModuleRecord",
     "UnsafePickleError",
     "load_restricted_pickle",
+    "load_torch_file",
 ]
 
 #: Largest file [`load_restricted_pickle`] reads by default (a 128 px snapshot with G, D, G_ema is ~0.4 GB).
@@ -336,7 +339,8 @@ def load_restricted_pickle(path: str | os.PathLike[str], max_bytes: int = DEFAUL
     Raises:
         `UnsafePickleError`: a refused global; `ValueError`: not a (readable) protocol-2+ pickle or too large.
     """
-    return read_pickle_file(path, max_bytes, RestrictedUnpickler, expected="a StyleGAN snapshot pickle",
+    return read_pickle_file(path, max_bytes, RestrictedUnpickler, expected="a StyleGAN snapshot pickle (an encoder, "
+                            "EEGClip or image -> EEG .pth converts with the kind encoder, eeg-clip or image-to-eeg)",
                             protocol_note="StyleGAN2-ADA snapshots are")
 
 
@@ -378,7 +382,53 @@ def read_pickle_file(
         handle.seek(0)
         try:
             return unpickler(handle).load()
-        except UnsafePickleError:
-            raise
+        except UnsafePickleError as err:
+            raise UnsafePickleError(f"{path.name} was refused for safety: {err}") from err
         except Exception as err:  # noqa: BLE001 - malformed streams of any kind become one clear error
             raise ValueError(f"{path.name} could not be read as a pickle: {type(err).__name__}: {err}") from err
+
+
+_LEGACY_TORCH_MAGIC = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")
+"""How a `torch.save` file of the pre-zip format begins (a pickled magic number)."""
+
+
+def load_torch_file(path: str | os.PathLike, what: str = "file") -> Any:
+    """Load a `torch.save` file with `weights_only=True` (memory-mapped for zip-format files).
+
+    The one place the package calls `torch.load` on a user's file. A file that needs Python objects other than
+    tensors and containers is refused for safety (such a pickle can run code); the message names the file and the
+    refused global and never repeats torch's advice to load it unsafely. A plain pickle that is no `torch.save` file
+    (a StyleGAN2-ADA `network-snapshot-*.pkl`) is refused as such.
+
+    Args:
+        path (`str` or `os.PathLike`): the file.
+        what (`str`, *optional*, defaults to `"file"`): what the file is, for error messages (e.g. `"EEG file"`).
+
+    Returns:
+        The loaded object (tensors, containers, numbers and strings only).
+
+    Raises:
+        [`UnsafePickleError`]: the file needs more than `weights_only=True` allows; `ValueError`: a missing file or
+        one that is not a readable `torch.save` file.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    with path.open("rb") as handle:
+        head = handle.read(len(_LEGACY_TORCH_MAGIC))
+    is_zip = head[:2] == b"PK"  # legacy (pre-1.6) files are plain pickles and cannot be mmapped
+    if not is_zip and head[:1] == b"\x80" and head != _LEGACY_TORCH_MAGIC:
+        raise ValueError(f"{what} {path.name!r} is a plain Python pickle (such as a StyleGAN2-ADA "
+                         "network-snapshot-*.pkl), not a torch.save file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
+    except pickle.UnpicklingError as err:
+        raise UnsafePickleError(f"{what} {path.name!r} was refused for safety: it needs Python objects other than "
+                                f"tensors to load ({weights_only_reason(err)}); such a pickle can run code, so "
+                                "eeg2img_hf never loads it") from None
+    except Exception as err:  # noqa: BLE001 - zip/EOF/format errors: not a torch file
+        kind = type(err).__name__
+        raise ValueError(f"{what} {path.name!r} is not a readable torch.save file ({kind}: "
+                         f"{weights_only_reason(err)})") from None

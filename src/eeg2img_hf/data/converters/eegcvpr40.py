@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 from datasets import DatasetDict, Value
 
+from ...utils.safe_pickle import load_torch_file
 from ..features import get_eeg_info
 from ..preprocessing import crop as crop_eeg
 from ..preprocessing import preprocessing_step
@@ -45,44 +45,6 @@ CITATION = (
 _WORDNET_NAMES = dict(EEGCVPR40_CLASSES)
 _SPLIT_KEYS = {"train": "train", "val": "validation", "test": "test"}
 _IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-
-
-def load_torch_file(path: str | os.PathLike, what: str = "file") -> Any:
-    """Load a `torch.save` file with `weights_only=True` (memory-mapped for zip-format files).
-
-    Args:
-        path (`str` or `os.PathLike`):
-            The file.
-        what (`str`, *optional*, defaults to `"file"`):
-            What the file is, for error messages (e.g. `"EEG file"`).
-
-    Returns:
-        The loaded object (tensors, containers, numbers and strings only).
-
-    Raises:
-        `ValueError`: missing file, not a `torch.save` file, or a pickle that needs more than
-        `weights_only=True` allows (arbitrary classes or functions, which could run code).
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} {str(path)!r} does not exist")
-    with path.open("rb") as handle:
-        is_zip = handle.read(2) == b"PK"  # legacy (pre-1.6) files are plain pickles and cannot be mmapped
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()
-        detail = next((line for line in reason if "GLOBAL" in line), reason[0] if reason else "")
-        raise ValueError(
-            f"{what} {path.name!r} was refused: it needs more than plain tensors and containers to load "
-            f"(torch.load weights_only=True failed: {detail.strip()}). Such a pickle can run arbitrary code, so "
-            "it is not loaded; the official files load with weights_only=True."
-        ) from None
-    except Exception as err:  # noqa: BLE001 - zip/EOF/format errors: not a torch file
-        kind = type(err).__name__
-        raise ValueError(f"{what} {path.name!r} is not a readable torch.save file ({kind}: {err})") from None
 
 
 def _as_int(value: Any, where: str) -> int:

@@ -14,8 +14,6 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from datasets.fingerprint import generate_random_fingerprint
 from datasets.utils.py_utils import asdict
 from PIL import Image as PILImage
 
-from ...utils.outputs import prepare_output_dir, replace_folder, write_marker
+from ...utils.outputs import make_staging_dir, prepare_output_dir, remove_staging_dir, replace_folder, write_marker
 from ...utils.progress import progress_bar
 from ..features import REQUIRED_COLUMNS, eeg_arrow, make_features, set_eeg_info, validate_eeg_dataset
 
@@ -297,8 +295,7 @@ def write_eeg_dataset(
         raise ValueError(f"info must be JSON-serialisable: {err}") from None
     features, extra = _build_features(n_chans, n_times, class_names, extra_columns, eeg_dtype)
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
+    staging = make_staging_dir(output_dir)
     try:
         for split, rows in splits.items():
             _write_split(staging, split, rows, features, extra, batch_size)
@@ -308,7 +305,7 @@ def write_eeg_dataset(
         write_marker(staging, command=command, kind="dataset")
         _replace_folder(staging, output_dir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_staging_dir(staging)
         raise
     return load_from_disk(str(output_dir))
 

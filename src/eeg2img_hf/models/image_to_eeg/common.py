@@ -191,8 +191,9 @@ def load_vision_tower(name_or_path: str, revision: str | None = None,
         or `None` when it has none.
 
     Raises:
-        `ValueError`: no usable name, a config that is no vision backbone, or weights that do not cover the tower
-            (tensors would stay random); `OSError`: the checkpoint cannot be found or downloaded.
+        `ValueError` naming the checkpoint: no usable name, a config that is no vision backbone (a text model),
+            weights that do not cover the tower (tensors would stay random), weights of other shapes than the config,
+            or a corrupt weights file; `OSError`: the checkpoint cannot be found or downloaded.
     """
     from transformers import AutoImageProcessor
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
@@ -212,9 +213,22 @@ def load_vision_tower(name_or_path: str, revision: str | None = None,
         raise ValueError(f"{name_or_path!r} holds a {type(tower_config).__name__}, which has no transformers "
                          "AutoModel backbone; use a vision backbone (ResNet, ConvNeXt, DINOv2, ViT) or a CLIP / "
                          "SigLIP checkpoint") from None
+    if getattr(model_class, "main_input_name", "pixel_values") != "pixel_values":
+        raise ValueError(f"{name_or_path!r} is not a vision model: it holds a {type(tower_config).__name__}, whose "
+                         f"{model_class.__name__} reads {model_class.main_input_name}, not images; use a vision "
+                         "backbone (ResNet, ConvNeXt, DINOv2, ViT) or a CLIP / SigLIP checkpoint")
     vision_feature_dim(tower_config)  # raises for a backbone without a known pooled size
-    tower, info = model_class.from_pretrained(name_or_path, revision=pinned, dtype=torch.float32,
-                                              output_loading_info=True, **hub_kwargs)
+    try:
+        tower, info = model_class.from_pretrained(name_or_path, revision=pinned, dtype=torch.float32,
+                                                  output_loading_info=True, **hub_kwargs)
+    except RuntimeError as err:  # transformers' "size mismatch" report: weights of other shapes than the config
+        raise ValueError(f"the vision model {name_or_path!r} holds weights of other shapes than its config.json "
+                         f"describes ({' '.join(str(err).split())[:300]})") from None
+    except Exception as err:
+        if "SafetensorError" not in [cls.__name__ for cls in type(err).__mro__]:
+            raise
+        raise ValueError(f"the vision model {name_or_path!r}: its weights file is corrupt or truncated "
+                         f"({' '.join(str(err).split())[:200]})") from None
     missing = sorted(info.get("missing_keys") or ()) + sorted(str(k) for k in info.get("mismatched_keys") or ())
     if missing:
         raise ValueError(f"the checkpoint {name_or_path!r} has no weights (or weights of another shape) for "
