@@ -16,10 +16,18 @@ Every generator is scored on the validation and the test split (`--num-fakes` fa
 judge features). `--truncation-psi 0.3,0.5` adds conditional truncation (`truncation_center="condition"`) at those
 psi: the psi is chosen on validation and only its test figure is reported beside psi 1. Prints one JSON line.
 
+`--second-judge-runs RUN [RUN ...]` scores existing `train-gan` output folders (of one dataset) with a second judge
+instead, trained independently of the first (`--second-judge-seed`, default 1; `--second-judge-widths`, default
+24,48,96 against the first judge's 32,64,128; trained under WORK_DIR unless `--second-judge DIR` holds it): the test
+accuracy of each run's images at psi 1. It writes WORK_DIR/second_judge.json with the environment and prints it as
+one JSON line; nothing is trained but the judge.
+
     python scripts/bench_gan_conditioning.py [--work-dir DIR] [--preset cpu-small] [--kimg 90] [--threads 1]
         [--dataset thoughtviz | FOLDER] [--encoder FOLDER] [--set class_loss_weight=0 ...] [--no-onehot]
         [--truncation-psi 0.3,0.5,0.7]
     python scripts/bench_gan_conditioning.py --eeg-run RUN [--onehot-run RUN] [--judge DIR] --work-dir DIR
+    python scripts/bench_gan_conditioning.py --second-judge-runs RUN [RUN ...] --work-dir DIR [--second-judge DIR]
+        [--second-judge-seed 1] [--second-judge-widths 24,48,96]
 """
 
 from __future__ import annotations
@@ -44,12 +52,14 @@ from eeg2img_hf.models import EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
 from eeg2img_hf.training.common import compute_embeddings
 from eeg2img_hf.utils.allocator import fast_cpu_generation
+from eeg2img_hf.utils.benchmark import environment
 from eeg2img_hf.utils.model_folders import load_model_folder
 from eeg2img_hf.utils.names import TRAINING_RECORD
 from eeg2img_hf.utils.outputs import prepare_output_dir
 
 JUDGE_EPOCHS = 15
 """Epochs of the judge trained here (the quickstart's value)."""
+SECOND_JUDGE_FILE = "second_judge.json"
 
 
 def parse_value(text: str) -> Any:
@@ -112,11 +122,26 @@ def linear_probe(encoder: str, data: Any) -> dict[str, float]:
             "logreg_mean_true_class_probability": round(float(true_class.mean()), 4)}
 
 
-def ensure_judge(judge: Path, dataset: str, resolution: int) -> Path:
+def ensure_judge(judge: Path, dataset: str, resolution: int, epochs: int = JUDGE_EPOCHS, seed: int = 0,
+                 widths: tuple[int, ...] = (32, 64, 128)) -> Path:
+    """The judge saved in `judge`, trained there first if it is not (on the real training images, at `resolution`)."""
     if not (judge / CONFIG_NAME).is_file():
         train_image_classifier(load_eeg_dataset(dataset), image_size=resolution, output_dir=judge, device="cpu",
-                               epochs=JUDGE_EPOCHS)
+                               epochs=epochs, seed=seed, widths=widths)
     return judge
+
+
+def evaluate_split(run: Path, tag: str, dataset: str, judge: Path, work: Path, num_fakes: int, split: str,
+                   psi: float = 1.0, center: str = "average") -> dict[str, Any]:
+    """Generated-image class accuracy and FID on judge features of `run`'s generator on `split` (its evaluation JSON
+    goes to `WORK/evaluations/TAG[_psiP_CENTER].json`)."""
+    tag += "" if psi == 1.0 else f"_psi{psi}_{center}"
+    with fast_cpu_generation():
+        r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
+                         num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
+                         output_json=work / "evaluations" / f"{tag}.json")
+    return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3),
+            "judge_real_accuracy": round(r["class_accuracy"]["judge_real_accuracy"], 4)}
 
 
 def score_run(run: Path, name: str, dataset: str, judge: Path, work: Path, num_fakes: int,
@@ -125,12 +150,7 @@ def score_run(run: Path, name: str, dataset: str, judge: Path, work: Path, num_f
     record = read_record(run)
 
     def evaluate(split: str, psi: float = 1.0, center: str = "average") -> dict[str, Any]:
-        tag = f"{name}_{split}" + ("" if psi == 1.0 else f"_psi{psi}_{center}")
-        with fast_cpu_generation():
-            r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
-                             num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
-                             output_json=work / "evaluations" / f"{tag}.json")
-        return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3)}
+        return evaluate_split(run, f"{name}_{split}", dataset, judge, work, num_fakes, split, psi, center)
 
     args = record["training_args"]
     out: dict[str, Any] = {
@@ -166,7 +186,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-fakes", type=int, default=1000)
     parser.add_argument("--truncation-psi", default="", help="comma-separated psi for conditional truncation")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--judge-epochs", type=int, default=JUDGE_EPOCHS, help="epochs of a judge trained here")
+    parser.add_argument("--second-judge-runs", type=Path, nargs="+", metavar="RUN",
+                        help="score these existing train-gan output folders with a second judge (test split, psi 1)")
+    parser.add_argument("--second-judge", type=Path,
+                        help="the second judge (default: WORK_DIR/second_judge, trained if missing)")
+    parser.add_argument("--second-judge-seed", type=int, default=1, help="seed of the second judge (default 1)")
+    parser.add_argument("--second-judge-widths", default="24,48,96",
+                        help="conv widths of the second judge (default 24,48,96)")
     ns = parser.parse_args(argv)
+    try:
+        ns.second_widths = tuple(int(w) for w in ns.second_judge_widths.split(","))
+    except ValueError:
+        parser.error(f"--second-judge-widths takes comma-separated integers, got {ns.second_judge_widths!r}")
+    if ns.second_judge_runs and (ns.eeg_run is not None or ns.onehot_run is not None or ns.set):
+        parser.error("--second-judge-runs scores existing runs: no --eeg-run, --onehot-run or --set with it")
+    if ns.judge_epochs < 1 or any(w < 1 for w in ns.second_widths):
+        parser.error("--judge-epochs and every --second-judge-widths value must be >= 1")
     try:
         ns.psis = [float(p) for p in ns.truncation_psi.split(",") if p.strip()]
     except ValueError:
@@ -188,12 +224,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ns
 
 
+def score_with_second_judge(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Test accuracy at psi 1 of every `--second-judge-runs` folder under a second, independently trained judge."""
+    if len(set(ns.second_judge_runs)) != len(ns.second_judge_runs):
+        raise ValueError(f"--second-judge-runs names a run more than once: {[str(r) for r in ns.second_judge_runs]}")
+    records = {run: read_record(run) for run in ns.second_judge_runs}
+    datasets = sorted({record["dataset"] for record in records.values()})
+    if len(datasets) != 1:
+        raise ValueError(f"--second-judge-runs were trained on different datasets ({datasets}); score each alone")
+    dataset = datasets[0]
+    resolutions = {json.loads((run / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
+                   for run in records}
+    if len(resolutions) != 1:
+        raise ValueError(f"--second-judge-runs generate images of different sizes ({sorted(resolutions)})")
+    judge = ensure_judge(ns.second_judge or work / "second_judge", dataset, resolutions.pop(), ns.judge_epochs,
+                         ns.second_judge_seed, ns.second_widths)
+    config = json.loads((judge / CONFIG_NAME).read_text(encoding="utf-8"))
+    trained = {"seed": config.get("training", {}).get("seed"), "widths": tuple(config.get("widths", ()))}
+    if trained != {"seed": ns.second_judge_seed, "widths": ns.second_widths}:
+        raise ValueError(f"--second-judge {judge} holds a judge with seed {trained['seed']} and widths "
+                         f"{trained['widths']}, not seed {ns.second_judge_seed} and widths {ns.second_widths}")
+    runs = []
+    for i, (run, record) in enumerate(records.items()):
+        args = record["training_args"]
+        runs.append({"run": str(run), "conditioning": record["conditioning"], "kimg": record["kimg"],
+                     "class_loss_weight": args.get("class_loss_weight"), "seed": args.get("seed"),
+                     "test": evaluate_split(run, f"second_judge_{i}", dataset, judge, work, ns.num_fakes, "test")})
+    return {
+        "benchmark": "gan_conditioning_second_judge", "dataset": dataset, "num_fakes": ns.num_fakes,
+        "judge": {"dir": str(judge), "seed": ns.second_judge_seed, "widths": list(ns.second_widths),
+                  "val_accuracy": config.get("val_accuracy")},
+        "protocol": "generated-image class accuracy on the test split at psi 1, judged by a second image classifier "
+                    "trained independently of the first (other seed and widths) on the real training images; "
+                    "judge_real_accuracy is the same judge on the real test images (per trial)",
+        "runs": runs, "environment": environment({"second_judge": ns.second_judge_seed, "evaluation": 0}),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ns = parse_args(argv)
     torch.set_num_threads(ns.threads)
     work = ns.work_dir
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    if ns.second_judge_runs:
+        result = {**score_with_second_judge(ns, work), "seconds": round(time.perf_counter() - started, 1)}
+        (work / SECOND_JUDGE_FILE).write_text(json.dumps(result, indent=2))
+        print(json.dumps(result))
+        return result
     if ns.eeg_run is not None:
         record = read_record(ns.eeg_run)
         if record["conditioning"] != "eeg":
@@ -208,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             runs["onehot"] = train_run(work, "gan_onehot", ns.preset, ns.kimg, dataset, None,
                                        {**ns.overrides, "conditioning": "onehot"})
     resolution = json.loads((runs["eeg"] / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
-    judge = ensure_judge(ns.judge or work / "judge", dataset, resolution)
+    judge = ensure_judge(ns.judge or work / "judge", dataset, resolution, ns.judge_epochs)
     data = load_eeg_dataset(dataset)
     probe = linear_probe(encoder, data)
     scored = {name: score_run(run, name, dataset, judge, work, ns.num_fakes, ns.psis if name == "eeg" else [])

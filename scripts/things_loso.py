@@ -110,19 +110,20 @@ def fold_commands(ns: argparse.Namespace, extra: list[str], subject: int) -> dic
     return {"subject": subject, "run": str(run), "result": f"{run}.json", "train": train, "evaluate": evaluate}
 
 
-def prepare_output(ns: argparse.Namespace, plan: dict[str, Any]) -> Path:
-    """Create `--output-dir` (or reuse it for the same plan, to resume) and write the plan into it."""
-    out = prepare_output_dir(ns.output_dir, command=COMMAND, kind="run", inputs={"--dataset": ns.dataset},
+def prepare_output(ns: argparse.Namespace, plan: dict[str, Any], command: str = COMMAND) -> Path:
+    """Create `--output-dir` for a `command` run (or reuse it for the same plan, to resume) and write the plan
+    into it."""
+    out = prepare_output_dir(ns.output_dir, command=command, kind="run", inputs={"--dataset": ns.dataset},
                              reuse=True, what="--output-dir")
     marker = read_marker(out) if out.is_dir() else None
-    if marker is not None and marker.get("command") != COMMAND:
-        raise RefusedOutputError(f"--output-dir {out} holds a {marker.get('command')} run, not a {COMMAND} run",
+    if marker is not None and marker.get("command") != command:
+        raise RefusedOutputError(f"--output-dir {out} holds a {marker.get('command')} run, not a {command} run",
                                  hint="nothing was changed; choose another folder")
     plan_path = out / PLAN_FILE
     if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
-        raise RefusedOutputError(f"--output-dir {out} holds a {COMMAND} run with other options ({plan_path})",
+        raise RefusedOutputError(f"--output-dir {out} holds a {command} run with other options ({plan_path})",
                                  hint="run the same command again to resume it, or choose another folder")
-    create_output_dir(out, command=COMMAND, kind="run")
+    create_output_dir(out, command=command, kind="run")
     plan_path.write_text(json.dumps(plan, indent=2))
     return out
 

@@ -5,11 +5,12 @@ whose ratio is the test accuracy over the encoder's test linear probe, and score
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from eeg2img_hf.data import load_eeg_dataset
-from eeg2img_hf.metrics.image_classifier import train_image_classifier
+from eeg2img_hf.metrics.image_classifier import CONFIG_NAME, train_image_classifier
 from eeg2img_hf.utils.errors import RefusedOutputError
 
 from testing_utils import load_script, save_tiny_gan_inputs
@@ -59,6 +60,34 @@ def test_trains_scores_and_rescores_existing_runs(bench, inputs, tmp_path, capsy
         bench.main(["--work-dir", str(tmp_path / "w"), *argv])
 
 
+def test_second_judge_scores_existing_runs_with_an_independent_judge(bench, inputs, tmp_path, capsys):
+    bench.main(["--work-dir", str(tmp_path / "w"), "--dataset", str(inputs / "data"), "--encoder",
+                str(inputs / "encoder"), "--judge", str(inputs / "judge"), "--preset", "tiny", "--kimg", "0.016",
+                "--num-fakes", "8", "--no-onehot"])
+    run, copy = tmp_path / "w" / "gan_eeg", tmp_path / "copy"
+    shutil.copytree(run, copy)
+    with pytest.raises(ValueError, match="names a run more than once"):
+        bench.main(["--work-dir", str(tmp_path / "second"), "--second-judge-runs", str(run), str(run)])
+    capsys.readouterr()
+    argv = ["--work-dir", str(tmp_path / "second"), "--second-judge-runs", str(run), str(copy), "--num-fakes", "8",
+            "--judge-epochs", "1", "--second-judge-widths", "6,10"]
+    result = bench.main(argv)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    assert json.loads((tmp_path / "second" / "second_judge.json").read_text()) == result
+    judge = json.loads((tmp_path / "second" / "second_judge" / CONFIG_NAME).read_text())
+    assert judge["widths"] == [6, 10] and judge["training"]["seed"] == 1  # not the first judge's seed 0
+    assert result["judge"]["seed"] == 1 and result["judge"]["widths"] == [6, 10]
+    first, again = result["runs"]
+    assert first["run"] == str(run) and first["conditioning"] == "eeg" and first["kimg"] == pytest.approx(0.016)
+    assert again["run"] == str(copy) and first["test"] == again["test"]  # the same generator, the same figures
+    assert 0 <= first["test"]["accuracy"] <= 1
+    assert 0 <= first["test"]["judge_real_accuracy"] <= 1
+    assert result["environment"]["seeds"] == {"second_judge": 1, "evaluation": 0} and result["environment"]["torch"]
+    # a judge folder holding another judge is refused, not silently reused
+    with pytest.raises(ValueError, match="holds a judge with seed 1 and widths \\(6, 10\\), not seed 2"):
+        bench.main([*argv, "--second-judge", str(tmp_path / "second" / "second_judge"), "--second-judge-seed", "2"])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--eeg-run", "r"], "--onehot-run RUN or --no-onehot"),
     (["--eeg-run", "r", "--no-onehot", "--set", "kimg=1"], "no --set"),
@@ -67,6 +96,9 @@ def test_trains_scores_and_rescores_existing_runs(bench, inputs, tmp_path, capsy
     (["--truncation-psi", "a"], "comma-separated numbers"),
     (["--set", "kimg"], "FIELD=VALUE"),
     (["--num-fakes", "1"], "--num-fakes"),
+    (["--second-judge-runs", "r", "--eeg-run", "r", "--no-onehot"], "no --eeg-run, --onehot-run or --set"),
+    (["--second-judge-widths", "24,x"], "comma-separated integers"),
+    (["--second-judge-runs", "r", "--judge-epochs", "0"], "--judge-epochs"),
 ])
 def test_refuses_bad_options(bench, argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -104,12 +104,14 @@ def test_validate_rejects_wrong_columns(thoughtviz_small):
     with pytest.raises(ValueError, match="missing \\['eeg'\\]"):
         validate_eeg_dataset(thoughtviz_small.remove_columns("eeg"))
     features = make_features(2, 3, ["a", "b"])
-    features["eeg"] = Array2D((2, 3), "float64")
-    rows = {"eeg": np.zeros((2, 2, 3)), "image": [None, None], "label": [0, 1], "subject": [1, 1],
+    features["eeg"] = Array2D((2, 3), "float16")  # float32 and float64 (a float64 release kept exactly) only
+    rows = {"eeg": np.zeros((2, 2, 3), np.float16), "image": [None, None], "label": [0, 1], "subject": [1, 1],
             "image_id": ["a", "b"], "block": [0, 0]}
     wrong = Dataset.from_dict(rows, features=features)
     with pytest.raises(ValueError, match="float32"):
         validate_eeg_dataset(wrong)
+    features["eeg"] = Array2D((2, 3), "float64")
+    validate_eeg_dataset(Dataset.from_dict({**rows, "eeg": np.zeros((2, 2, 3))}, features=features))
     with pytest.raises(ValueError, match="ClassLabel"):
         validate_eeg_dataset(wrong.cast_column("eeg", Array2D((2, 3), "float32")).cast_column("label", Value("int64")))
     with pytest.raises(ValueError, match="Dataset or datasets.DatasetDict"):

@@ -12,7 +12,7 @@ from eeg2img_hf.data.converters.things_eeg2 import THINGS_EEG2_CHANNELS
 from eeg2img_hf.data.simulate_things import (
     THINGS_EEG2_RELEASE_COUNTS,
     THINGS_SIMULATION_DEFAULTS,
-    _concept_attributes,
+    concept_attributes,
     simulate_things_eeg2,
 )
 
@@ -76,7 +76,7 @@ def test_attribute_structure_carries_to_unseen_concepts():
     n_train, n_test = 80, 20
     ds = simulate_things_eeg2(n_subjects=1, n_train_concepts=n_train, n_test_concepts=n_test, train_repetitions=2,
                               test_repetitions=10, image_size=8, val_fraction=0.0)
-    att = _concept_attributes(n_train + n_test, 0)
+    att = concept_attributes(n_train + n_test, 0)
 
     def features(concepts):
         f = np.zeros((len(concepts), 15))

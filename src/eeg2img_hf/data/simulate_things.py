@@ -56,7 +56,7 @@ from .simulate import (
 )
 
 __all__ = ["THINGS_EEG2_RELEASE_COUNTS", "THINGS_SIMULATION_DEFAULTS", "ThingsSimulationPreset",
-           "simulate_things_eeg2"]
+           "concept_attributes", "simulate_things_eeg2"]
 
 THINGS_CHANNELS = ("Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz", "PO4", "PO8",
                    "P6", "P2")
@@ -130,12 +130,12 @@ _VERSION = 1
 
 
 def _concept_names(n: int, preset: str, seed: int) -> list[str]:
-    attributes = _concept_attributes(n, seed)
+    attributes = concept_attributes(n, seed)
     return [f"c{c + 1:04d}-{_SHAPES[s]}-{TEXTURES[t]}" for c, (s, t) in
             enumerate(zip(attributes["shape"], attributes["texture"]))]
 
 
-def _concept_attributes(n: int, seed: int) -> dict[str, np.ndarray]:
+def concept_attributes(n: int, seed: int) -> dict[str, np.ndarray]:
     """Shape family, hue, texture kind and size of `n` concepts (concept c's draw depends on c and seed only)."""
     out: dict[str, list] = {"shape": [], "hue": [], "texture": [], "size": [], "texture_param": []}
     for c in range(n):
@@ -358,7 +358,7 @@ def simulate_things_eeg2(
                            **{k: float(v) for k, v in floats.items()}, **values)
 
     n_concepts = config.n_train_concepts + config.n_test_concepts
-    attributes = _concept_attributes(n_concepts, seed)
+    attributes = concept_attributes(n_concepts, seed)
     names = _concept_names(n_concepts, spec.name, seed)
     n_val = 0 if val_fraction <= 0 else int(min(max(1, np.floor(val_fraction * config.n_train_concepts + 0.5)),
                                                 config.n_train_concepts - 1))

@@ -173,7 +173,7 @@ def _write_split(directory: Path, split: str, rows: Iterable[dict], features: Fe
         writer.finalize()
     finally:
         writer.close()
-        progress.close()
+    progress.close()  # the final line only for a split written whole (a refusal stays one or two lines)
     return n_rows
 
 

@@ -1,0 +1,63 @@
+"""Every figure the docs quote from a committed results file (`docs/results/*.json`, written by the producer the
+docs name) equals that file, rounded as the docs round it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+
+
+def _results(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def _find(page: str, pattern: str) -> re.Match:
+    match = re.search(pattern, (ROOT / "docs" / page).read_text(encoding="utf-8"), re.S)
+    assert match, f"docs/{page} no longer holds the figure {pattern!r}"
+    return match
+
+
+def test_channel_means_svm_figures_equal_their_results_file():
+    accuracy = _results("channel-means-svm.json")["test_accuracy"]
+    quoted = _find("results.md", r"14 per-channel trial means alone scores (\d\.\d+) on test.*?"
+                                 r"z-scoring\s+each channel of each trial over time leaves it at (\d\.\d+)")
+    assert (float(quoted[1]), float(quoted[2])) == (round(accuracy["channel_means"], 2),
+                                                    round(accuracy["raw_trials_z_scored_per_trial"], 2))
+    raw = _find("results.md", r"each z-scored with train-split statistics\) \| - \| - \| (\d\.\d+) \(C=1\)")
+    assert float(raw[1]) == round(accuracy["raw_trials"], 3)
+
+
+def test_things_ridge_figure_equals_its_results_file():
+    result = _results("things-ridge-attributes.json")
+    (way, figures), = result["test"].items()
+    quoted = _find("things-eeg2.md", r"reaches\s+(\d+) %\s+(\d+)-way\s+top-1\s+on\s+the\s+same\s+test\s+concepts")
+    assert f"{quoted[2]}-way" == way and int(quoted[1]) == round(100 * figures["top1"])
+    assert result["subject"] == 1 and result["simulator"]["preset"] == "things-eeg2"
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda p: p.name)
+def test_every_results_file_is_listed_with_its_producer(path):
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert result["environment"]["cpu_model"] and result["environment"]["torch"]
+    listing = _find("results.md", r"## Where each figure comes from\n(.*?)(?:\n## |\Z)")[1]
+    line = next((row for row in listing.splitlines() if f"results/{path.name}" in row), None)
+    assert line, f"docs/results.md 'Where each figure comes from' does not list {path.name}"
+    for script in re.findall(r"scripts/(\w+\.py)", line):
+        assert (ROOT / "scripts" / script).is_file(), script
+
+
+def test_cross_isa_spread_table_equals_its_results_file():
+    result = _results("cross-isa-encoder.json")
+    for name, figures in result["settings"].items():
+        row = _find("results.md", rf"\| {re.escape(name)} \| (\d\.\d+) \| (\d\.\d+) \| (\d\.\d+) \|")
+        expected = [figures[f"encoder.{key}.mean"] for key in ("kmeans", "linear_svm", "knn3")]
+        assert [float(v) for v in row.groups()] == [round(v, 3) for v in expected], name
+    spread = _find("results.md", r"\| spread \(max - min\) \| (\d\.\d+) \| (\d\.\d+) \| (\d\.\d+) \|")
+    assert [float(v) for v in spread.groups()] == [round(result["spread"][f"encoder.{k}.mean"], 3)
+                                                   for k in ("kmeans", "linear_svm", "knn3")]
