@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -125,8 +126,10 @@ def space_venv(metric_venv, built_space) -> Venv:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> dict[str, Path]:
     """`python -m build` (the sdist, then the wheel from it) and `twine check --strict`, as `make dist` runs them."""
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO_ROOT)], check=True,
+    out, source = tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("source") / "eeg2img_hf"
+    ignore = shutil.ignore_patterns(".git", ".venv", "outputs", "dist", "build", "__pycache__", "*.egg-info")
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=ignore)  # the build writes egg-info beside the sources
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)], check=True,
                    capture_output=True, timeout=900)
     artefacts = {"wheel": next(out.glob("*.whl")), "sdist": next(out.glob("*.tar.gz"))}
     subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, artefacts.values())], check=True,
