@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test test-integration test-all browser-deps check-copies bench
+.PHONY: quickstart test test-integration test-all browser-deps check-copies bench dist
 
 quickstart: $(VENV)/.installed
 	$(BIN)/eeg2img quickstart $(ARGS)
@@ -26,6 +26,13 @@ browser-deps:
 # Model folders hold verbatim copies of shared sources (remote code); restore them after editing a canonical file.
 check-copies: $(VENV)/.installed
 	$(BIN)/python scripts/check_copies.py --fix
+
+# Release artefacts: an sdist and a wheel (built from that sdist) in dist/, version eeg2img_hf.__version__,
+# checked by twine. Only this package's earlier artefacts in dist/ are removed first.
+dist: $(VENV)/.installed-test
+	rm -f dist/eeg2img_hf-*.tar.gz dist/eeg2img_hf-*.whl
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/eeg2img_hf-*
 
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench_encoder.py

@@ -136,3 +136,22 @@ def imports_module(code: str, module: str) -> bool:
         if any(name == module or name.startswith(module + ".") for name in names):
             return True
     return False
+
+
+def named_example(markdown: str, name: str) -> ReadmeBlock:
+    """The ```python block right after the line `<!-- example: NAME -->` (blank lines may separate them).
+
+    Raises `ValueError` when the marker is missing or not followed by a Python block.
+    """
+    marker = f"<!-- example: {name} -->"
+    lines = markdown.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == marker]
+    if len(starts) != 1:
+        raise ValueError(f"README must hold the line {marker!r} exactly once (found {len(starts)})")
+    fence = starts[0] + 1
+    while fence < len(lines) and not lines[fence].strip():
+        fence += 1
+    block = next((b for b in extract_python_blocks(markdown) if b.first_line == fence + 2), None)
+    if block is None:
+        raise ValueError(f"README line {starts[0] + 1}: {marker!r} is not followed by a ```python block")
+    return block

@@ -1,5 +1,6 @@
-"""The package's metrics as `evaluate` metric modules: one implementation with the library, loadable from the
-installed package and, after `eeg2img push-metrics`, from the (loopback) Hub without the package.
+"""The package's metrics as `evaluate` metric modules: one implementation with the library, assembled from the
+library's sources by `eeg2img build-metrics`, loadable from a built folder and, after `eeg2img push-metrics`, from
+the (loopback) Hub without the package.
 
 `import evaluate` costs 6-16 s, so every `evaluate.load` runs in the integration tier, in subprocesses with their
 own `HF_HOME` (evaluate reads its cache paths and `HF_ENDPOINT` at import time). The default tier checks what
@@ -34,10 +35,13 @@ from eeg2img_hf.metrics import (
 )
 from eeg2img_hf.metrics.evaluate_modules import (
     EVALUATE_METRICS,
-    check_copies,
+    METRIC_REQUIREMENTS,
+    build_metric_module,
+    build_metric_modules,
     evaluate_metric_dir,
     evaluate_metrics_root,
 )
+from eeg2img_hf.utils.errors import RefusedOutputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_CALLS = {  # the library functions each module's _compute must call
@@ -52,14 +56,28 @@ LIBRARY_CALLS = {  # the library functions each module's _compute must call
 _EVALUATE_IMPORT = re.compile(r"^(?:import|from)\s+(\.?)([^\s\.]+)")
 
 
-def test_every_copy_equals_the_library_module():
-    assert check_copies() == [], "run `make check-copies` after editing eeg2img_hf/metrics/*.py"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """Every metric module, built by `build_metric_modules` (as `eeg2img build-metrics OUT` does)."""
+    out = tmp_path_factory.mktemp("metrics") / "built"
+    assert build_metric_modules(out) == {name: out / name for name in EVALUATE_METRICS}
+    return out
+
+
+def test_the_package_keeps_only_each_modules_own_files():
+    for name in EVALUATE_METRICS:  # the library modules are copied in at build time, never committed
+        assert {p.name for p in evaluate_metric_dir(name).iterdir() if p.name != "__pycache__"} == {
+            f"{name}.py", "README.md"}
+    assert {p.name for p in evaluate_metrics_root().iterdir() if p.is_dir()} == set(EVALUATE_METRICS)
 
 
 @pytest.mark.parametrize("name", sorted(EVALUATE_METRICS))
-def test_module_folder_is_what_evaluates_loader_needs(name):
-    folder = evaluate_metric_dir(name)
-    assert folder.parent == evaluate_metrics_root()
+def test_built_folder_is_what_evaluates_loader_needs(name, built):
+    folder = built / name
+    for module in EVALUATE_METRICS[name]:  # the library's own source, as installed
+        assert (folder / f"{module}.py").read_bytes() == (REPO_ROOT / "src/eeg2img_hf/metrics" / f"{module}.py"
+                                                         ).read_bytes()
+    assert (folder / "requirements.txt").read_text().split() == list(METRIC_REQUIREMENTS)
     script = (folder / f"{name}.py").read_text()
     imports = [_EVALUATE_IMPORT.match(line) for line in script.splitlines()]
     local = {m[2] for m in imports if m and m[1]}
@@ -74,6 +92,7 @@ def test_module_folder_is_what_evaluates_loader_needs(name):
     called = {n.func.id for n in ast.walk(compute) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert LIBRARY_CALLS[name] <= called
     card = (folder / "README.md").read_text()
+    assert f'metric = evaluate.load("metrics/{name}")' in card  # as `eeg2img build-metrics metrics` writes it
     meta = yaml.safe_load(card.split("---\n")[1])
     assert {"evaluate", "metric"} <= set(meta["tags"]) and meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
     for section in ("## Metric description", "## How to use", "### Inputs", "### Output values", "### Examples",
@@ -97,12 +116,89 @@ def test_package_data_ships_the_module_folders():
     assert '"evaluate_metrics/*/*.py"' in pyproject and '"evaluate_metrics/*/*.md"' in pyproject
 
 
+def _import_built(folder: Path, module: str):
+    """Imports `folder/<module>.py` as a module of a package made of `folder` alone (as evaluate's cache does)."""
+    import importlib.util
+    import types
+
+    package = f"built_{folder.name}"
+    sys.modules.setdefault(package, types.ModuleType(package)).__path__ = [str(folder)]
+    spec = importlib.util.spec_from_file_location(f"{package}.{module}", folder / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def test_built_modules_compute_what_the_library_computes(built, tmp_path):
+    expected = _inputs(tmp_path)
+    data = np.load(tmp_path / "io.npz")
+    features = _import_built(built / "eeg2img_kmeans_accuracy", "features")
+    retrieval = _import_built(built / "eeg2img_retrieval", "retrieval")
+    generative = _import_built(built / "eeg2img_fid", "generative")
+    assert retrieval.__name__ == "built_eeg2img_retrieval.retrieval"
+    assert not features.__name__.startswith("eeg2img_hf") and not generative.__name__.startswith("eeg2img_hf")
+    scores, query_labels, gallery_labels = data["scores"], data["query_labels"], data["gallery_labels"]
+    got = {
+        "kmeans": {"kmeans_accuracy": features.kmeans_accuracy(data["embeds"], data["labels"])},
+        "retrieval_class": {**retrieval.class_topk_retrieval(scores, query_labels, gallery_labels, ks=(1, 5)),
+                            "mrr": retrieval.mean_reciprocal_rank(scores, query_labels, gallery_labels),
+                            "map": retrieval.mean_average_precision(scores, query_labels, gallery_labels)},
+        "retrieval_exact": {**retrieval.topk_accuracy(scores, data["targets"], ks=(1, 5)),
+                            "mrr": retrieval.mean_reciprocal_rank(scores, targets=data["targets"])},
+        "fid": {"fid": generative.compute_fid(data["real"], data["fake"])},
+        "kid": dict(zip(("kid_mean", "kid_std"), generative.compute_kid(data["real"], data["fake"], num_subsets=20,
+                                                                       max_subset_size=15, seed=3))),
+        "inception_score": dict(zip(("inception_score_mean", "inception_score_std"),
+                                    generative.compute_inception_score(data["probs"], num_splits=4))),
+        "class_accuracy": {"class_accuracy": generative.class_accuracy(data["pred"], data["true"]), "chance": 0.25},
+    }
+    _assert_equal(got, {key: value for key, value in expected.items() if not key.startswith("example:")})
+
+
+def test_build_metric_modules_refuses_what_it_did_not_write(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(RefusedOutputError, match="not written by eeg2img_hf"):
+        build_metric_modules(foreign)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(RefusedOutputError, match="not a folder"):
+        build_metric_modules(a_file)
+    with pytest.raises(ValueError, match="unknown metric modules"):
+        build_metric_modules(tmp_path / "new", ["bleu"])
+    assert not (tmp_path / "new").exists()
+    out = tmp_path / "built"
+    build_metric_modules(out, ["eeg2img_fid"])
+    with pytest.raises(RefusedOutputError, match="--overwrite"):  # an own output is replaced only when asked
+        build_metric_modules(out, ["eeg2img_kid"])
+    assert build_metric_modules(out, ["eeg2img_kid"], overwrite=True) == {"eeg2img_kid": out / "eeg2img_kid"}
+    assert sorted(p.name for p in out.iterdir()) == [".eeg2img-output.json", "eeg2img_kid"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    with pytest.raises(ValueError, match="not an empty folder"):
+        build_metric_module("eeg2img_kid", out)
+
+
+def test_build_metrics_cli(tmp_path, capsys):
+    from eeg2img_hf.cli import main
+
+    assert main(["build-metrics", str(tmp_path / "out"), "--metrics", "eeg2img_retrieval"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"metrics": {"eeg2img_retrieval": str((tmp_path / "out" / "eeg2img_retrieval").resolve())}}
+    assert main(["build-metrics", str(tmp_path / "out")]) == 2  # no traceback: a one-line error
+    assert "--overwrite" in capsys.readouterr().err
+
+
 def test_prepare_metric_space_and_refusals(tmp_path):
     from eeg2img_hf.hub import prepare_metric_space, push_metrics
 
     files = prepare_metric_space("eeg2img_retrieval", tmp_path, "org/eeg2img_retrieval")
     assert files == ["README.md", "app.py", "eeg2img_retrieval.py", "features.py", "requirements.txt", "retrieval.py"]
     assert 'evaluate.load("org/eeg2img_retrieval")' in (tmp_path / "app.py").read_text()
+    card = (tmp_path / "README.md").read_text()  # the Space's card loads the Space, not a local folder
+    assert 'metric = evaluate.load("org/eeg2img_retrieval")' in card and "metrics/eeg2img_retrieval" not in card
     with pytest.raises(ValueError, match="unknown metric modules"):
         push_metrics("org", ["accuracy"])
     with pytest.raises(ValueError, match="org/name"):
@@ -207,10 +303,10 @@ def _assert_equal(got: dict, expected: dict) -> None:
 
 
 @pytest.mark.integration
-def test_evaluate_load_from_the_package_equals_the_library(tmp_path):
+def test_evaluate_load_of_built_modules_equals_the_library(tmp_path, built):
     expected = _inputs(tmp_path)
     env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "HF_UPDATE_DOWNLOAD_COUNTS": "0"}
-    out = _run(COMPUTE, [str(evaluate_metrics_root()), str(tmp_path), "with-package"], env)
+    out = _run(COMPUTE, [str(built), str(tmp_path), "with-package"], env)
     _assert_equal(out["results"], expected)
     for name, modules in out["implementations"].items():  # the package's own functions ran
         assert modules and all(m.startswith("eeg2img_hf.metrics.") for m in modules), (name, modules)

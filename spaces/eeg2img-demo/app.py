@@ -16,6 +16,9 @@ Models and data come from environment variables (a Hub repo id or a local path e
 - `EEG2IMG_QUICKSTART`: the output folder of `eeg2img quickstart` (default `outputs/quickstart`, looked up in the
   working directory and the repository): used when none of the variables above is set.
 
+A Space folder made by `eeg2img build-space` names its repos in `eeg2img_space.json` beside this file, which is read
+when none of the variables above is set.
+
 Run locally with `python app.py` (serves on 127.0.0.1:7860 unless `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`
 say otherwise). Tests build the app with [`build_demo`] from already-loaded tiny models. The library parts (EEG
 plots, grids, class prototypes, model metrics, the quickstart layout) live in the package; this file wires them.
@@ -28,6 +31,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import html  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -38,6 +42,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from datasets import DatasetDict  # noqa: E402
+from huggingface_hub import snapshot_download  # noqa: E402
 from PIL import Image  # noqa: E402
 from transformers import AutoModel, pipeline  # noqa: E402
 
@@ -104,6 +109,8 @@ ENV_VARS = {
     "judge": "EEG2IMG_JUDGE",
 }
 QUICKSTART_VAR = "EEG2IMG_QUICKSTART"
+SPACE_CONFIG = Path(__file__).resolve().parent / "eeg2img_space.json"
+"""The repos of a Space folder made by `eeg2img build-space` (read when no `EEG2IMG_*` variable is set)."""
 DATASET, UPLOAD = "dataset", "upload"
 PICK_LABEL = "Pick the model's channels and resample"
 HUB_HINT = (f"To use models from the Hugging Face Hub, set {ENV_VARS['gan']}, {ENV_VARS['clip']} and "
@@ -416,8 +423,10 @@ def _load_judge(source: Any) -> Any:
     if hasattr(source, "config") and hasattr(source.config, "classes"):
         return source.eval()
     try:
+        if not Path(str(source)).exists() and str(source).count("/") == 1:
+            source = snapshot_download(str(source))  # a Hub repo id (`eeg2img build-space --judge`)
         return load_image_classifier(str(source))
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         raise ValueError(f"Could not load the image-classifier judge from {str(source)!r}: {err}") from err
 
 
@@ -1287,6 +1296,9 @@ def discover_sources(
     environ = os.environ if environ is None else environ
     sources = {name: environ.get(var) or None for name, var in ENV_VARS.items()}
     if any(sources.values()):
+        return sources, None
+    if SPACE_CONFIG.is_file():  # a Space folder made by `eeg2img build-space`: its models by repo id
+        sources.update({name: value for name, value in json.loads(SPACE_CONFIG.read_text()).items() if name in sources})
         return sources, None
     if environ.get(QUICKSTART_VAR):
         search = [environ[QUICKSTART_VAR]]

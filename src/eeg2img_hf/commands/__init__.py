@@ -20,5 +20,8 @@ COMMAND_MODULES = (
     "build_gallery",
     "train_image_to_eeg",
     "push_model",
+    "build_metrics",
     "push_metrics",
+    "build_space",
+    "push_space",
 )

@@ -1,4 +1,5 @@
-"""Hugging Face Hub publishing: dataset cards and pushes (models follow the same helpers)."""
+"""Hugging Face Hub publishing: dataset and model cards, pushes of models, datasets, metric modules and the demo
+Space."""
 
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ from .push import (
     push_model,
 )
 from .push_metrics import prepare_metric_space, push_metrics
+from .space import build_space, push_space
 
 __all__ = [
     "HUB_PREFIX",
     "INFO_FILENAME",
     "MODEL_FAMILIES",
     "PICKLE_WEIGHT_SUFFIXES",
+    "build_space",
     "check_model_card_metadata",
     "evaluation_metrics",
     "model_card_context",
@@ -45,6 +48,7 @@ __all__ = [
     "prepare_model_folder",
     "push_metrics",
     "push_model",
+    "push_space",
     "render_model_card",
     "SIZE_CATEGORIES",
     "TEMPLATE_NAMES",

@@ -1,21 +1,21 @@
 """`eeg2img push-metrics ORG`: publish the package's `evaluate` metric modules as Hub Spaces.
 
-Each module of [`~eeg2img_hf.metrics.evaluate_modules.EVALUATE_METRICS`] becomes the Space `ORG/<name>` (Gradio
-SDK, as `evaluate`'s own metrics) holding the metric script, its metric card (`README.md`), the verbatim copies
-of the library modules it computes with, and the two files a metric Space runs: `app.py` (evaluate's widget)
-and `requirements.txt`. Afterwards `evaluate.load("ORG/<name>")` loads it from the Hub, without eeg2img_hf.
+Each module of [`~eeg2img_hf.metrics.evaluate_modules.EVALUATE_METRICS`] is built
+([`~eeg2img_hf.metrics.evaluate_modules.build_metric_module`]: the metric script, its metric card, the library
+modules it computes with and its `requirements.txt`) into a temporary folder, which gets the file a metric Space
+runs, `app.py` (evaluate's widget), and becomes the Space `ORG/<name>` (Gradio SDK, as `evaluate`'s own metrics).
+Afterwards `evaluate.load("ORG/<name>")` loads it from the Hub, without eeg2img_hf.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 from huggingface_hub import HfApi
 
 from ..data.loading import check_repo_id
-from ..metrics.evaluate_modules import EVALUATE_METRICS, check_copies, evaluate_metric_dir
+from ..metrics.evaluate_modules import build_metric_module, parse_metric_names
 
 __all__ = ["prepare_metric_space", "push_metrics"]
 
@@ -25,27 +25,26 @@ from evaluate.utils import launch_gradio_widget
 module = evaluate.load("{repo_id}")
 launch_gradio_widget(module)
 '''
-_REQUIREMENTS = "evaluate>=0.4\nnumpy\nscipy\nscikit-learn\ntorch\n"
+_LOCAL_COMMENT = "# the module folder written by `eeg2img build-metrics metrics` (offline; eeg2img_hf not needed):"
 
 
 def prepare_metric_space(name: str, staging: str | Path, repo_id: str) -> list[str]:
-    """Write the files of the Space `repo_id` for metric module `name` into `staging`; returns their names.
+    """Write the files of the Space `repo_id` for metric module `name` into the new or empty folder `staging`;
+    returns their names.
 
     Raises:
-        `ValueError`: for an unknown metric, or when the folder's copies differ from the library (a broken install).
+        `ValueError`: for an unknown metric, or a `staging` folder that is not empty.
     """
-    folder = evaluate_metric_dir(name)
-    stale = [c for c in check_copies() if c.startswith(f"{name}/")]
-    if stale:
-        raise ValueError(f"the copies {stale} differ from eeg2img_hf.metrics; reinstall eeg2img_hf")
-    staging = Path(staging)
-    staging.mkdir(parents=True, exist_ok=True)
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix in (".py", ".md"):
-            shutil.copyfile(path, staging / path.name)
-    (staging / "app.py").write_text(_APP.format(repo_id=repo_id))
-    (staging / "requirements.txt").write_text(_REQUIREMENTS)
-    return sorted(p.name for p in staging.iterdir())
+    build_metric_module(name, staging)
+    card = Path(staging) / "README.md"
+    text = card.read_text(encoding="utf-8")
+    local = f'{_LOCAL_COMMENT}\nmetric = evaluate.load("metrics/{name}")\n'
+    if local not in text:
+        raise ValueError(f"the metric card of {name} lacks its loading example; reinstall eeg2img_hf")
+    hub = f'# this Space (eeg2img_hf not needed):\nmetric = evaluate.load("{repo_id}")\n'
+    card.write_text(text.replace(local, hub), encoding="utf-8")  # the card on the Hub loads the Space itself
+    (Path(staging) / "app.py").write_text(_APP.format(repo_id=repo_id))
+    return sorted(p.name for p in Path(staging).iterdir())
 
 
 def push_metrics(
@@ -65,10 +64,7 @@ def push_metrics(
         private (`bool`, *optional*, defaults to `False`): Create the Spaces as private.
         commit_message (`str`, *optional*): Commit message of each upload.
     """
-    names = list(EVALUATE_METRICS) if names is None else list(names)
-    unknown = sorted(set(names) - set(EVALUATE_METRICS))
-    if unknown or not names:
-        raise ValueError(f"unknown metric modules {unknown}; choose from {sorted(EVALUATE_METRICS)}")
+    names = parse_metric_names(names)
     for name in names:
         check_repo_id(f"{organization}/{name}")
     api = HfApi(token=token)

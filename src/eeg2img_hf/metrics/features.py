@@ -8,8 +8,8 @@ next to a cleaner train -> test variant, so both can be reported side by side.
 Features are used as given: the package's encoders already return L2-normalised embeddings,
 which is what the authors evaluate.
 
-This module imports nothing else of the package: `eeg2img_hf/evaluate_metrics/*/features.py` are verbatim
-copies of it that make the `evaluate` metric modules work without the package (`metrics.evaluate_modules`).
+This module imports nothing else of the package: `eeg2img build-metrics` copies it into the `evaluate` metric modules
+that compute with it, which then work without the package (`metrics.evaluate_modules`).
 """
 
 from __future__ import annotations

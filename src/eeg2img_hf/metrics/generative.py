@@ -1,7 +1,7 @@
 """Image-synthesis metrics (paper Table 3): FID, KID and Inception Score from features or probabilities.
 
-This module imports nothing else of the package: `eeg2img_hf/evaluate_metrics/*/generative.py` are verbatim
-copies of it that make the `evaluate` metric modules work without the package (`metrics.evaluate_modules`).
+This module imports nothing else of the package: `eeg2img build-metrics` copies it into the `evaluate` metric modules
+that compute with it, which then work without the package (`metrics.evaluate_modules`).
 
 The metrics operate on precomputed features/probabilities. The feature network (for the paper's
 numbers: the TF Inception-v3 port used by StyleGAN2-ADA, 2048-D pool features for FID/KID and
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
-_MAX_SEED = 2**32 - 1  # utils.checks.MAX_SEED; this module imports nothing of the package (evaluate_metrics copies it)
+_MAX_SEED = 2**32 - 1  # utils.checks.MAX_SEED; this module imports nothing of the package (build-metrics copies it)
 
 
 @runtime_checkable

@@ -13,8 +13,8 @@ With several relevant items, the m-th relevant item (by score) sits at position
 All functions take a `(n_queries, n_candidates)` score matrix (higher = more similar) or
 embeddings, and are vectorised (chunked numpy/torch) so that 10k x 10k runs in seconds on a CPU.
 
-This module imports only `.features` of the package: `eeg2img_hf/evaluate_metrics/eeg2img_retrieval/` holds
-verbatim copies of both for the `evaluate` metric module (`metrics.evaluate_modules`).
+This module imports only `.features` of the package: `eeg2img build-metrics` copies both into the `evaluate` metric
+module `eeg2img_retrieval` (`metrics.evaluate_modules`).
 """
 
 from __future__ import annotations

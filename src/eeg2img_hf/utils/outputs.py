@@ -76,6 +76,8 @@ OUTPUT_KINDS = {
     "run": "a training run",
     "quickstart": "a quickstart run",
     "images": "generated image grids",
+    "metrics": "built evaluate metric modules",
+    "space": "a built Space folder",
 }
 """Kinds of output folders and how messages describe them."""
 

@@ -2,7 +2,7 @@
 
 Metric card: README.md beside this file. Part of eeg2img_hf (`evaluate.load` this folder, or the Hub Space `eeg2img
 push-metrics ORG` made). The computation is eeg2img_hf's `eeg2img_hf.metrics.generative.compute_kid`: with
-eeg2img_hf installed and its module the same code as the verbatim copy here, the package's own function runs;
+eeg2img_hf installed and its module the same code as the copy beside this script, the package's own function runs;
 otherwise the copy.
 """
 
@@ -14,7 +14,7 @@ import datasets
 import evaluate
 import numpy as np
 
-# Verbatim copy of eeg2img_hf/metrics/generative.py (checked by the package's tests).
+# Copy of eeg2img_hf/metrics/generative.py, written beside this script when the module is built.
 from .generative import compute_kid as _bundled_compute_kid
 
 _LIBRARY = "eeg2img_hf.metrics.generative"

@@ -2,7 +2,7 @@
 
 Metric card: README.md beside this file. Part of eeg2img_hf (`evaluate.load` this folder, or the Hub Space `eeg2img
 push-metrics ORG` made). The computation is eeg2img_hf's `eeg2img_hf.metrics.retrieval`: with eeg2img_hf installed
-and its module the same code as the verbatim copy here, the package's own function runs; otherwise the copy.
+and its module the same code as the copy beside this script, the package's own function runs; otherwise the copy.
 """
 
 import importlib
@@ -13,8 +13,9 @@ import datasets
 import evaluate
 import numpy as np
 
-# Verbatim copies of eeg2img_hf/metrics/retrieval.py and of features.py, which it imports (imported here so that
-# evaluate's loader copies it too; no comment may follow a relative import: the loader would read it as a URL).
+# Copies of eeg2img_hf/metrics/retrieval.py and of features.py, which it imports, written beside this script when
+# the module is built (features is imported here so that evaluate's loader copies it too; no comment may follow a
+# relative import: the loader would read it as a URL).
 from .features import _to_numpy
 from .retrieval import class_topk_retrieval as _bundled_class_topk_retrieval
 from .retrieval import mean_average_precision as _bundled_mean_average_precision
