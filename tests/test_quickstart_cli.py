@@ -62,7 +62,7 @@ def test_quickstart_fast_every_stage_loads_and_resumes(tmp_path):
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert (tmp_path / "generated.png").stat().st_size > 0 and (tmp_path / "reconstructed.png").stat().st_size > 0
     command = next(line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("EEG2IMG_QUICKSTART="))
-    assert command.endswith("spaces/eeg2img-demo/app.py")
+    assert command.endswith("app.py") and "EEG2IMG_QUICKSTART=" in command
     page = _serve_and_fetch(command, "/config")
     assert "**Judge**" in page and "**Dataset** (simulated)" in page  # the judge and the test trials are there
     # every folder: card (parses, says simulated / from scratch), evaluation JSON next to it

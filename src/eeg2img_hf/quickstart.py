@@ -539,8 +539,8 @@ result["images"][0].save("reconstructed.png")  # and the image generated from it
 """
 
 
-SPACE_APP = Path(__file__).resolve().parents[2] / "spaces" / "eeg2img-demo" / "app.py"
-"""The Gradio Space's app in a source checkout (an editable install); a wheel does not carry it."""
+SPACE_APP = (Path(__file__).parent / "space_template" / "app.py").resolve()
+"""The Gradio Space's app, shipped with the package (in a checkout, `spaces/eeg2img-demo/app.py`)."""
 
 
 def _shell_path(path: str | Path) -> str:
