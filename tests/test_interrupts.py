@@ -136,6 +136,7 @@ def stop_after_step(monkeypatch, module, step: int) -> None:
     monkeypatch.setattr(module, "poll_stop_and_clock", poll)
 
 
+@pytest.mark.integration  # trains tiny models (about 20 s each)
 def test_encoder_stops_after_the_step_with_a_checkpoint_and_resumes_exactly(data_dir, tmp_path, monkeypatch):
     straight = train_encoder(encoder_args(data_dir, tmp_path / "a"))
     total = straight["global_step"]
@@ -152,6 +153,7 @@ def test_encoder_stops_after_the_step_with_a_checkpoint_and_resumes_exactly(data
     assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
 
 
+@pytest.mark.integration  # trains tiny models (about 20 s each)
 def test_gan_stops_mid_tick_and_resumes_exactly_with_the_same_tick_rows(data_dir, encoder_dir, tmp_path,
                                                                          monkeypatch):
     train_gan(gan_args(data_dir, encoder_dir, tmp_path / "a"))
@@ -168,6 +170,7 @@ def test_gan_stops_mid_tick_and_resumes_exactly_with_the_same_tick_rows(data_dir
     assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
 
 
+@pytest.mark.integration  # trains tiny models (about 20 s each)
 def test_wall_clock_checkpoints(data_dir, encoder_dir, tmp_path):
     """checkpoint_minutes tiny: a checkpoint after every step (beside the per-epoch / per-tick ones)."""
     summary = train_encoder(encoder_args(data_dir, tmp_path / "enc", epochs=1, checkpoint_minutes=1e-9,

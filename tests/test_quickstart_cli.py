@@ -231,6 +231,7 @@ def test_the_cli_makes_openmp_wait_passively_before_torch_loads():
     assert out.stdout.split()[-2:] == ["ACTIVE", "False"]
 
 
+@pytest.mark.integration  # three quickstart runs of two stages (about 50 s)
 def test_a_rerun_continues_an_interrupted_stage_or_restarts_one_stopped_before_its_first_checkpoint(tmp_path,
                                                                                                     monkeypatch):
     real_poll = common.poll_stop_and_clock
