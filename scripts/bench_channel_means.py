@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
 from eeg2img_hf.metrics import linear_svm_accuracy
 from eeg2img_hf.utils.benchmark import environment
-from eeg2img_hf.utils.errors import user_error_message
+from eeg2img_hf.utils.errors import run_script
 from eeg2img_hf.utils.outputs import prepare_result_json
 
 FEATURES = {
@@ -78,14 +77,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("bench_channel_means.py: interrupted; nothing was written", file=sys.stderr)
-        raise SystemExit(130) from None
-    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print("bench_channel_means.py: error: " + message.replace("\n", "\nbench_channel_means.py: "), file=sys.stderr)
-        raise SystemExit(2) from None
+    run_script(main, "bench_channel_means.py", "interrupted; nothing was written")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from sklearn.linear_model import Ridge
 from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
 from eeg2img_hf.data.simulate_things import concept_attributes
 from eeg2img_hf.utils.benchmark import environment
-from eeg2img_hf.utils.errors import user_error_message
+from eeg2img_hf.utils.errors import run_script
 from eeg2img_hf.utils.outputs import prepare_result_json
 
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -109,15 +108,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("things_ridge_attributes.py: interrupted; nothing was written", file=sys.stderr)
-        raise SystemExit(130) from None
-    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print("things_ridge_attributes.py: error: " + message.replace("\n", "\nthings_ridge_attributes.py: "),
-              file=sys.stderr)
-        raise SystemExit(2) from None
+    run_script(main, "things_ridge_attributes.py", "interrupted; nothing was written")

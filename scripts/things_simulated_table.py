@@ -33,7 +33,7 @@ from typing import Any
 
 from eeg2img_hf.evaluation.things_protocol import REGIME_DEFINITIONS
 from eeg2img_hf.utils.benchmark import environment
-from eeg2img_hf.utils.errors import Eeg2ImgError, user_error_message
+from eeg2img_hf.utils.errors import Eeg2ImgError, run_script
 from eeg2img_hf.utils.names import TRAINING_RECORD
 from eeg2img_hf.utils.outputs import prepare_result_json
 
@@ -131,15 +131,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("things_simulated_table.py: interrupted; run the same command again to resume", file=sys.stderr)
-        raise SystemExit(130) from None
-    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
-        message = user_error_message(err)
-        if message is None or "--debug" in sys.argv:
-            raise
-        print("things_simulated_table.py: error: " + message.replace("\n", "\nthings_simulated_table.py: "),
-              file=sys.stderr)
-        raise SystemExit(2) from None
+    run_script(main, "things_simulated_table.py", "interrupted; run the same command again to resume")

@@ -18,7 +18,9 @@ import json
 import os
 import pickle
 import re
+import sys
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -164,3 +166,21 @@ def user_error_message(err: BaseException) -> str | None:
         text = str(err).strip().splitlines() or [type(err).__name__]
         return one_line(text[0]) if len(text) == 1 else f"{one_line(text[0])}\n{one_line(' '.join(text[1:]))}"
     return None
+
+
+def run_script(main: Callable[[], Any], name: str, interrupted: str = "interrupted") -> None:
+    """Run a script's `main` the way the `eeg2img` command line runs a command: a user error
+    ([`user_error_message`]) is printed as one or two lines `NAME: error: ...` with exit status 2 (`--debug` on the
+    command line keeps the traceback), an interrupt as one line `NAME: <interrupted>` with exit status 130, and a
+    bug keeps its traceback."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"{name}: {interrupted}", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as err:  # noqa: BLE001 - user errors get one or two lines, bugs keep their traceback
+        message = None if "--debug" in sys.argv else user_error_message(err)
+        if message is None:
+            raise
+        print(f"{name}: error: " + message.replace("\n", f"\n{name}: "), file=sys.stderr)
+        raise SystemExit(2) from None
