@@ -40,7 +40,7 @@ from test_evaluate_metrics import COMPUTE, _assert_equal, _inputs
 from test_space_browser import (
     CHROMIUM_ARGS,
     TIMEOUT_MS,
-    find_chromium,
+    chromium_path,  # noqa: F401  (the browser test's fixture: Chromium found, else fail in CI / skip)
     image_sources,
     open_tab,
     screenshot,
@@ -259,18 +259,7 @@ api.upload_folder(repo_id="org/judge", folder_path=sys.argv[1])
 
 
 @pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path:
-        return path
-    message = "Chromium is not installed: run `make browser-deps` (Debian's chromium) or set CHROMIUM_PATH"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def space_url(chromium_path, wheel_venv, user_dir, built_space, hub_server):
+def space_url(chromium_path, wheel_venv, user_dir, built_space, hub_server):  # noqa: F811 (pytest fixtures)
     """The built Space served by `python app.py` in its folder, its repos on the loopback Hub."""
     from test_space_app import free_port
 
@@ -307,7 +296,7 @@ def space_url(chromium_path, wheel_venv, user_dir, built_space, hub_server):
         log.close()
 
 
-def test_built_space_serves_every_tab_in_chromium(space_url, chromium_path, tmp_path):
+def test_built_space_serves_every_tab_in_chromium(space_url, chromium_path, tmp_path):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
