@@ -18,11 +18,18 @@ above its mmap threshold (at most 32 MB) with fresh mmaps, so the kernel zero-fi
 (about a quarter of the wall time at batch 16 here). The CLI's `generate` avoids this with the explicit context
 `eeg2img_hf.fast_cpu_generation()` (heap only, freed memory reused); this script times the generator inside it, as
 the CLI runs it. `EEG2IMG_MALLOC_TUNING=0` turns the context off, and `--compare-allocator` times both, interleaved.
+
+Precision: `--precision fp32` (default), `bf16` (the generator under bfloat16 autocast, as `generate --precision
+bf16` runs it, each batch paired with a bfloat16 matmul) or `both` (each precision against its own paired peak,
+plus the pixel difference between the two on the same inputs). bfloat16 needs a CPU with bfloat16 units: where it
+has none, `both` reports float32 and the reason bfloat16 was skipped, `bf16` exits 2;
+`--allow-emulated-bf16` measures anyway (speed then says nothing about a CPU with the units; numerics do).
 `--retain-freed-memory` re-runs the script with `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64 GiB` for the whole
 process (the former workaround); the JSON says which settings were in effect.
 
     python scripts/bench_generate.py [--batch-sizes 1,16] [--repeats 3] [--threads N] [--profile]
         [--fused-modconv auto|true|false] [--retain-freed-memory] [--compare-allocator]
+        [--precision fp32|bf16|both] [--allow-emulated-bf16]
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from eeg2img_hf.models import EEGStyleGANConfig, EEGStyleGANGenerator
+from eeg2img_hf.pipelines.precision import ALLOW_EMULATED_VAR, bf16_support, generation_autocast
 from eeg2img_hf.utils.allocator import fast_cpu_generation
-from eeg2img_hf.utils.benchmark import matmul_flops_per_s
+from eeg2img_hf.utils.benchmark import environment, matmul_flops_per_s
+
+MATMUL_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-allocator", action="store_true",
                         help="per batch size, alternate forward passes with the fast_cpu_generation() memory policy "
                              "on and off (EEG2IMG_MALLOC_TUNING), each paired with a matmul measurement")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "both"], default="fp32",
+                        help="generator precision(s) to time, each against its own paired matmul peak")
+    parser.add_argument("--allow-emulated-bf16", action="store_true",
+                        help="time bfloat16 also on a CPU without bfloat16 units (numerics only)")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     if not args.batch_sizes or min(args.batch_sizes) < 1 or args.repeats < 1:
@@ -114,35 +128,37 @@ def counted_flops_per_image(generator: torch.nn.Module, batch_size: int) -> int:
     raise RuntimeError("FlopCounterMode could not count the generator")
 
 
-def make_runner(generator: torch.nn.Module, batch_size: int, fused_modconv: str = "auto"):
-    """A no-argument callable generating one batch: `generator(...)`, or mapping + synthesis with a forced
-    `fused_modconv` (same arithmetic, other kernel layout)."""
+def make_runner(generator: torch.nn.Module, batch_size: int, fused_modconv: str = "auto", precision: str = "fp32"):
+    """A no-argument callable generating one batch in `precision`: `generator(...)`, or mapping + synthesis with a
+    forced `fused_modconv` (same arithmetic, other kernel layout)."""
     inputs = make_inputs(generator, batch_size)
-    if fused_modconv == "auto":
-        return lambda: generator(**inputs, noise_mode="const")
-    fused = fused_modconv == "true"
+    fused = None if fused_modconv == "auto" else fused_modconv == "true"
 
     def run() -> torch.Tensor:
-        ws = generator.mapping(inputs["latents"], inputs["eeg_embeds"])
-        return generator.synthesis(ws, noise_mode="const", fused_modconv=fused)
+        with generation_autocast(precision, "cpu"):
+            if fused is None:
+                return generator(**inputs, noise_mode="const").images.float()
+            ws = generator.mapping(inputs["latents"], inputs["eeg_embeds"])
+            return generator.synthesis(ws, noise_mode="const", fused_modconv=fused).float()
 
     return run
 
 
 def time_generation(
-    generator: torch.nn.Module, batch_size: int, repeats: int, fused_modconv: str = "auto", mm_size: int = 2048
+    generator: torch.nn.Module, batch_size: int, repeats: int, fused_modconv: str = "auto", mm_size: int = 2048,
+    precision: str = "fp32",
 ) -> dict:
     """Median/best images/s over `repeats` timed batches after one warm-up, inside [`fast_cpu_generation`] as the
-    CLI generates. Each batch is paired with a matmul measurement taken just before it, so `paired_ratio` (batch
-    FLOP/s over that matmul FLOP/s, median over the repeats) tolerates load from other processes better than a
-    ratio of separately timed numbers."""
-    run = make_runner(generator, batch_size, fused_modconv)
+    CLI generates. Each batch is paired with a matmul measurement of the same precision taken just before it, so
+    `paired_ratio` (batch FLOP/s over that matmul FLOP/s, median over the repeats) tolerates load from other
+    processes better than a ratio of separately timed numbers."""
+    run = make_runner(generator, batch_size, fused_modconv, precision)
     analytic = analytic_flops_per_image(generator.config)
     with torch.inference_mode(), fast_cpu_generation():
         run()  # warm-up (oneDNN primitive creation, allocator)
         times, ratios = [], []
         for _ in range(repeats):
-            peak = matmul_flops_per_s(mm_size, repeats=3)
+            peak = matmul_flops_per_s(mm_size, repeats=3, dtype=MATMUL_DTYPES[precision])
             start = time.perf_counter()
             run()
             times.append(time.perf_counter() - start)
@@ -201,18 +217,28 @@ def reexec_with_retained_memory() -> None:
     os.execve(sys.executable, [sys.executable, *argv], env)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    if args.retain_freed_memory and any(os.environ.get(k) != v for k, v in RETAIN_ENV.items()):
-        reexec_with_retained_memory()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    generator = build_generator(args.preset)
-    peak_before = matmul_flops_per_s(args.mm_size)
+def precision_runs(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The precisions to time and, for each left out, why (bfloat16 on a CPU without bfloat16 units)."""
+    wanted = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    if args.allow_emulated_bf16:
+        os.environ[ALLOW_EMULATED_VAR] = "1"
+    supported, reason = bf16_support("cpu")
+    if "bf16" not in wanted or supported:
+        return wanted, {}
+    if args.precision == "bf16":
+        raise SystemExit(f"bench_generate.py: --precision bf16: {reason}; pass --allow-emulated-bf16 to time it "
+                         "anyway (numerics only)")
+    return ["fp32"], {"bf16": reason}
+
+
+def time_precision(generator: torch.nn.Module, args: argparse.Namespace, precision: str) -> dict:
+    """Every batch size in one precision, against that precision's matmul peak (best of before and after)."""
+    dtype = MATMUL_DTYPES[precision]
+    peak_before = matmul_flops_per_s(args.mm_size, dtype=dtype)
     analytic = analytic_flops_per_image(generator.config)
     batches = {}
     for batch_size in args.batch_sizes:
-        timing = time_generation(generator, batch_size, args.repeats, args.fused_modconv, args.mm_size)
+        timing = time_generation(generator, batch_size, args.repeats, args.fused_modconv, args.mm_size, precision)
         batches[str(batch_size)] = {
             "images_per_s": round(timing["images_per_s"], 3),
             "images_per_s_best": round(timing["images_per_s_best"], 3),
@@ -220,24 +246,54 @@ def main(argv: list[str] | None = None) -> dict:
             "achieved_gflops_per_s": round(analytic * timing["images_per_s"] / 1e9, 1),
             "fraction_of_matmul_peak_paired": round(timing["paired_ratio"], 3),
         }
-        if args.compare_allocator:
+        if args.compare_allocator and precision == "fp32":
             batches[str(batch_size)]["memory_policy"] = compare_allocator(generator, batch_size, args.repeats,
                                                                           args.mm_size)
         if args.profile:
-            print(f"--- batch {batch_size} ---\n{profile_table(generator, batch_size)}", file=sys.stderr)
-    peak_after = matmul_flops_per_s(args.mm_size)  # the machine is shared: measure again, keep the best
+            print(f"--- {precision}, batch {batch_size} ---\n{profile_table(generator, batch_size)}", file=sys.stderr)
+    peak_after = matmul_flops_per_s(args.mm_size, dtype=dtype)  # the machine is shared: measure again, keep the best
     peak = max(peak_before, peak_after)
     for entry in batches.values():
         entry["fraction_of_matmul_peak"] = round(entry["achieved_gflops_per_s"] * 1e9 / peak, 3)
+    return {"matmul_gflops_per_s": round(peak / 1e9, 1),
+            "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
+            "batches": batches}
+
+
+def pixel_difference(generator: torch.nn.Module, batch_size: int) -> dict:
+    """Mean and max absolute difference ([-1, 1] scale) between float32 and bfloat16 images of the same inputs."""
+    with torch.inference_mode(), fast_cpu_generation():
+        reference = make_runner(generator, batch_size, precision="fp32")()
+        low = make_runner(generator, batch_size, precision="bf16")()
+    difference = (reference - low).abs()
+    return {"batch_size": batch_size, "mean_abs": round(float(difference.mean()), 4),
+            "max_abs": round(float(difference.max()), 4)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.retain_freed_memory and any(os.environ.get(k) != v for k, v in RETAIN_ENV.items()):
+        reexec_with_retained_memory()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    precisions, skipped = precision_runs(args)
+    generator = build_generator(args.preset)
     result = {
         "preset": args.preset, "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
         "fused_modconv": args.fused_modconv, "repeats": args.repeats,
         "malloc_env": {k: os.environ[k] for k in sorted(RETAIN_ENV) if k in os.environ},
         "memory_policy": "off" if os.environ.get("EEG2IMG_MALLOC_TUNING") == "0" else "on (fast_cpu_generation)",
-        "matmul_gflops_per_s": round(peak / 1e9, 1),
-        "matmul_gflops_per_s_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
-        "flops_per_image_analytic_g": round(analytic / 1e9, 3), "batches": batches,
+        "flops_per_image_analytic_g": round(analytic_flops_per_image(generator.config) / 1e9, 3),
+        "bf16_support": bf16_support("cpu")[1], "environment": environment(),
     }
+    timed = {precision: time_precision(generator, args, precision) for precision in precisions}
+    if precisions == ["fp32"] or precisions == ["bf16"]:  # one precision: the figures at the top level, as before
+        result.update(precision=precisions[0], **timed[precisions[0]])
+    else:
+        result["precisions"] = timed
+        result["bf16_vs_fp32_pixels"] = pixel_difference(generator, max(args.batch_sizes))
+    if skipped:
+        result["skipped"] = skipped
     print(json.dumps(result))
     return result
 

@@ -337,14 +337,26 @@ def test_generate_cli_reads_mne_files_and_picks_and_resamples(tmp_path, capsys):
     assert Image.open(tmp_path / "out" / "eeg_seed0000.png").size == (RES + 4, 2 * (RES + 2) + 2)  # 2 trials
 
 
-def test_pipeline_module_imports_only_portable_libraries():
-    """The file is copied next to saved models (remote code): no package-relative or eeg2img_hf imports."""
+def test_pipeline_module_imports_only_portable_libraries(tmp_path, pipe):
+    """The file is copied next to saved models (remote code): no eeg2img_hf imports; its one relative import is the
+    sibling `precision.py`, which transformers copies with it and which imports only torch and the standard
+    library."""
+    import ast
     import inspect
+
+    from eeg2img_hf.pipelines import precision
 
     from testing_utils import import_roots
 
-    roots = import_roots(inspect.getsource(eeg_to_image))
-    assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "PIL", "transformers"}, roots
+    source = inspect.getsource(eeg_to_image)
+    roots = import_roots(source)
+    assert roots <= {"__future__", "collections", "typing", "numpy", "torch", "PIL", "transformers", "."}, roots
+    relative = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative == {"precision"}
+    assert import_roots(inspect.getsource(precision)) <= {"__future__", "contextlib", "functools", "os", "platform",
+                                                          "pathlib", "typing", "torch"}
+    pipe.save_pretrained(tmp_path)
+    assert (tmp_path / "precision.py").read_text() == inspect.getsource(precision)
 
 
 def test_pipeline_task_registered_after_explicit_register(tmp_path):

@@ -168,6 +168,23 @@ def test_build_from_env_and_ids(app, paths, demo):
         app.build_demo(clip=str(Path(paths["dataset"]) / "missing"))
 
 
+def test_precision_from_env_refused_without_bf16_units(app, paths, backend, monkeypatch):
+    from eeg2img_hf.pipelines import precision
+
+    env = {"EEG2IMG_GAN": paths["gan"], "EEG2IMG_DATASET": paths["dataset"], app.PRECISION_VAR: "bf16"}
+    monkeypatch.setattr(precision, "_cpu_bf16_units", lambda: [])
+    with pytest.raises(ValueError, match="EEG2IMG_PRECISION 'bf16' is refused: this CPU"):
+        app.build_demo_from_env(env)
+    monkeypatch.setattr(precision, "_cpu_bf16_units", lambda: ["amx_tile"])
+    low = app.build_demo_from_env(env).backend
+    assert low.precision == "bf16" and "bfloat16" in low.requirements_markdown()
+    assert backend.precision == "fp32" and "bfloat16" not in backend.requirements_markdown()
+    fp32 = backend.generate("dataset", "test", 1, None, 7, 1, 1.0)[2][0][0]
+    bf16 = low.generate("dataset", "test", 1, None, 7, 1, 1.0)[2][0][0]
+    difference = np.abs(np.asarray(fp32, dtype=float) - np.asarray(bf16, dtype=float))
+    assert fp32.size == bf16.size and difference.mean() < 8  # uint8 pixels: bfloat16 rounding, the same image
+
+
 def test_generate_from_dataset_trial(app, backend):
     plot, shown, gallery, info = backend.generate("dataset", "test", 1, None, 7, 3, 1.0)
     assert isinstance(plot, Image.Image) and plot.width > 100

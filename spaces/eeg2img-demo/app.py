@@ -56,6 +56,7 @@ from eeg2img_hf.metrics.image_classifier import load_image_classifier  # noqa: E
 from eeg2img_hf.metrics.plots import eeg_display_unit, plot_eeg_trial  # noqa: E402
 from eeg2img_hf.pipelines.eeg_to_image import TRUNCATION_CENTERS as _CENTER_VALUES  # noqa: E402
 from eeg2img_hf.pipelines.grids import class_grid, label_grid_rows  # noqa: E402
+from eeg2img_hf.pipelines.precision import check_precision  # noqa: E402
 from eeg2img_hf.quickstart import QUICKSTART_OUTPUT_DIR, find_quickstart_outputs  # noqa: E402
 from eeg2img_hf.retrieval import GalleryIndex, build_gallery  # noqa: E402
 from eeg2img_hf.retrieval.prototypes import compute_class_prototypes  # noqa: E402
@@ -67,6 +68,7 @@ __all__ = [
     "DemoBlocks",
     "ENV_VARS",
     "MAX_UPLOAD_BYTES",
+    "PRECISION_VAR",
     "Trial",
     "build_demo",
     "build_demo_from_env",
@@ -109,6 +111,9 @@ ENV_VARS = {
     "judge": "EEG2IMG_JUDGE",
 }
 QUICKSTART_VAR = "EEG2IMG_QUICKSTART"
+PRECISION_VAR = "EEG2IMG_PRECISION"
+"""`fp32` (default) or `bf16`: the generator's precision (bfloat16 autocast; the Space refuses to start with `bf16` on
+hardware without bfloat16 units)."""
 SPACE_CONFIG = Path(__file__).resolve().parent / "eeg2img_space.json"
 """The repos of a Space folder made by `eeg2img build-space` (read when no `EEG2IMG_*` variable is set)."""
 DATASET, UPLOAD = "dataset", "upload"
@@ -446,6 +451,8 @@ class DemoBackend:
         max_upload_bytes (`int`, *optional*, defaults to `MAX_UPLOAD_BYTES`): largest accepted upload.
         device (`str`, *optional*): torch device of the pipelines (default: `"cuda"` when available, else CPU).
         origin (`str`, *optional*): A note on where the configuration came from (shown above the tabs).
+        precision (`str`, *optional*, defaults to `"fp32"`): the generator's precision, `"fp32"` or `"bf16"`
+            (refused where the device has no bfloat16 units).
     """
 
     def __init__(
@@ -459,8 +466,10 @@ class DemoBackend:
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
         device: str | None = None,
         origin: str | None = None,
+        precision: str = "fp32",
     ) -> None:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = check_precision(precision, device, name=PRECISION_VAR)
         self.max_upload_bytes = max_upload_bytes
         self.origin = origin
         self.unavailable: dict[str, str] = {}
@@ -742,6 +751,9 @@ class DemoBackend:
         lines = []
         if self.origin:
             lines += [self.origin, ""]
+        if self.precision == "bf16":
+            lines += [f"Images are generated in bfloat16 ({PRECISION_VAR}=bf16): faster here, within rounding of "
+                      "float32.", ""]
         if self.generation is not None:
             config = self.generation.model.config
             encoder = config.encoder_config
@@ -801,8 +813,9 @@ class DemoBackend:
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         sfreq = trial.sfreq if source == UPLOAD else None  # dataset trials are in the model's space already
         with fast_cpu_generation():
+            # one trial: one {"images": [...], "eeg_embeds": ...} dict
             result = pipe(trial.eeg, seed=seed, num_images_per_eeg=count, truncation_psi=psi, sfreq=sfreq,
-                          truncation_center=center)  # one trial: one {"images": [...], "eeg_embeds": ...} dict
+                          truncation_center=center, precision=self.precision)
         images = result["images"]
         truth = (f"true class: {trial.label}{self.class_look(trial.label)}" if trial.label is not None
                  else "true class: unknown")
@@ -884,7 +897,8 @@ class DemoBackend:
         count = _as_int(num_images, "Number of images", 1, MAX_IMAGES)
         psi, center = _finite(truncation, "Truncation"), _center(truncation_center)
         with fast_cpu_generation():
-            result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center)
+            result = pipe(image, seed=seed, num_images_per_image=count, truncation_psi=psi, truncation_center=center,
+                          precision=self.precision)
         images = result["images"]
         judged = self.judge_images(images)
         gallery = []
@@ -935,7 +949,8 @@ class DemoBackend:
                                  f"{available} trials per class, or another split.")
         with fast_cpu_generation():
             grid = class_grid(pipe, self.dataset[split], [names.index(c) for c in chosen], per_class, seed,
-                              labels=labels, truncation_psi=psi, truncation_center=center)
+                              labels=labels, truncation_psi=psi, truncation_center=center,
+                              precision=self.precision)
         size = grid.generated.shape[1]
         scale = max(1, GRID_CELL_SIZE // size)
         generated = _headroom(label_grid_rows(grid.generated_grid(), chosen, scale=scale))
@@ -1136,6 +1151,7 @@ def build_demo(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     device: str | None = None,
     origin: str | None = None,
+    precision: str = "fp32",
 ) -> DemoBlocks:
     """Build the demo from loaded objects or paths / repo ids (see [`DemoBackend`] for the arguments).
 
@@ -1145,7 +1161,7 @@ def build_demo(
     """
     if backend is None:
         backend = DemoBackend(gan, clip, image_to_eeg, dataset, gallery, judge, max_upload_bytes=max_upload_bytes,
-                              device=device, origin=origin)
+                              device=device, origin=origin, precision=precision)
     with DemoBlocks(title="EEG2Img demo") as demo:
         gr.Markdown("# EEG2Img: images from EEG\nEEGStyleGAN-ADA and EEGClip (Singh et al., *Learning Robust Deep "
                     "Visual Representations from EEG and Brain Recordings*, WACV 2024).")
@@ -1319,9 +1335,11 @@ def build_demo_from_env(
     environ: dict[str, str] | None = None, search: list[str | os.PathLike] | None = None, **kwargs: Any
 ) -> DemoBlocks:
     """[`build_demo`] with every source read from the `EEG2IMG_*` environment variables ([`ENV_VARS`]), or from a
-    quickstart output folder when none is set ([`discover_sources`]); `kwargs` go to [`build_demo`]."""
+    quickstart output folder when none is set ([`discover_sources`]), and the generator's precision from
+    `EEG2IMG_PRECISION` ([`PRECISION_VAR`], default `fp32`); `kwargs` go to [`build_demo`]."""
     sources, origin = discover_sources(environ, search)
-    return build_demo(**sources, origin=origin, **kwargs)
+    precision = (os.environ if environ is None else environ).get(PRECISION_VAR) or "fp32"
+    return build_demo(**sources, origin=origin, **{"precision": precision, **kwargs})
 
 
 if __name__ == "__main__":

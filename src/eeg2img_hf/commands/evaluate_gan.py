@@ -18,7 +18,9 @@ DEFAULT_RESULT_NAME = "gan_eval_results.json"
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
     """Run [`evaluate_gan`] (inside [`fast_cpu_generation`]) and print the headline figures as one JSON line."""
     from ..evaluation.evaluate_gan import evaluate_gan
+    from ..pipelines.precision import check_precision
 
+    check_precision(ns.precision, ns.device, name="--precision")
     check_model_folder(ns.model, "eeg2img_stylegan", allow_unfinished=ns.allow_unfinished)
     output = ns.output or (str(Path(ns.model) / DEFAULT_RESULT_NAME) if Path(ns.model).is_dir() else None)
     train = ns.train_classifier or ns.classifier is None
@@ -28,7 +30,7 @@ def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
             classifier_dir=None if train else ns.classifier, classifier_output_dir=ns.classifier if train else None,
             seed=ns.seed, batch_size=ns.batch_size, output_json=output, truncation_psi=ns.truncation_psi,
             noise_mode=ns.noise_mode, classifier_epochs=ns.classifier_epochs, device=ns.device,
-            truncation_center=ns.truncation_center,
+            truncation_center=ns.truncation_center, precision=ns.precision,
         )
     inception = result["inception_score"]
     print(json.dumps({
@@ -82,6 +84,9 @@ def register(subparsers) -> None:
                         "mean w (conditional truncation)")
     p.add_argument("--noise-mode", choices=["random", "const", "none"], default="random",
                    help="per-layer noise of the fakes (default random: StyleGAN2-ADA's metric code, the paper's)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="precision of the generator: fp32 (default) or bf16 (bfloat16 autocast, faster where the CPU "
+                        "has bfloat16 units or on a GPU; refused elsewhere); the judge stays float32")
     p.add_argument("--device", help="e.g. cuda or cpu (default: cuda when available)")
     add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_evaluate_gan)

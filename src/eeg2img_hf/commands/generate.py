@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
                    help="with --truncation-psi below 1: towards w_avg (default) or each trial's own mean w")
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="fp32 (default) or bf16: bfloat16 autocast, faster on CPUs with bfloat16 units (AVX512-BF16, "
+                        "AMX) and on GPUs; refused elsewhere")
     p.add_argument("--max-memory-gib", type=float, help="refuse a grid whose estimated memory exceeds this many GiB "
                    "(default: 4, the pipeline's MAX_MEMORY_BYTES)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
@@ -61,7 +64,7 @@ def _run(ns: argparse.Namespace) -> None:
             ns.model, output_dir=ns.output_dir, dataset=ns.dataset, eeg_file=ns.eeg, split=ns.split,
             classes=ns.classes, trials_per_class=ns.trials_per_class, num_images=ns.num_images,
             seeds=parse_seeds(ns.seeds), truncation_psi=ns.truncation_psi, noise_mode=ns.noise_mode,
-            truncation_center=ns.truncation_center,
+            truncation_center=ns.truncation_center, precision=ns.precision,
             batch_size=ns.batch_size, device=ns.device,
             max_memory_bytes=None if ns.max_memory_gib is None else _gib_to_bytes(ns.max_memory_gib),
             pick_and_resample=ns.pick_and_resample, allow_unfinished=ns.allow_unfinished,

@@ -35,6 +35,7 @@ from ..metrics.extractors import InceptionV3Extractor, describe
 from ..metrics.image_classifier import load_image_classifier, load_split_images, train_image_classifier
 from ..models import EEGStyleGANModel
 from ..pipelines.eeg_to_image import check_generation_options
+from ..pipelines.precision import check_precision, generation_autocast
 from ..training.common import EEGBatchDataset, write_json
 from ..utils.checks import check_seed
 from ..utils.images import images_to_uint8
@@ -143,8 +144,9 @@ def _generate_and_score(model: Any, split: Any, indices: np.ndarray, extractor: 
         condition = {"class_labels": batch["labels"].to(device)} if onehot \
             else {"eeg_values": batch["eeg_values"].to(device)}
         center = {} if settings["truncation_center"] == "average" else {"truncation_center": "condition"}
-        images = model(**condition, truncation_psi=settings["truncation_psi"], noise_mode=settings["noise_mode"],
-                       generator=generator, **center).images
+        with generation_autocast(settings["precision"], device):
+            images = model(**condition, truncation_psi=settings["truncation_psi"], noise_mode=settings["noise_mode"],
+                           generator=generator, **center).images.float()
         fakes = torch.from_numpy(images_to_uint8(images)).permute(0, 3, 1, 2).contiguous()
         feats, probs = extract_features(extractor, fakes, settings["batch_size"], device)
         features.append(feats)
@@ -258,6 +260,7 @@ def evaluate_gan(
     image_size: int | None = None,
     device: str | torch.device | None = None,
     truncation_center: str = "average",
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """FID, KID, IS and generated-image class accuracy of an EEG-conditioned generator (module docstring: protocol).
 
@@ -286,12 +289,15 @@ def evaluate_gan(
         truncation_center (`str`, *optional*, defaults to `"average"`): With `truncation_psi` below 1, truncate
             towards `w_avg` (`"average"`, StyleGAN2-ADA's) or towards each condition's own mean `w` (`"condition"`);
             the model must accept `truncation_center` for `"condition"`.
+        precision (`str`, *optional*, defaults to `"fp32"`): `"bf16"` generates the fakes under bfloat16 autocast
+            (the judge and the feature extractor stay float32); refused where `device` has no bfloat16 units.
 
     Returns:
         `dict` with the metrics and everything needed to reproduce them (also written to `output_json`).
     """
     started = time.time()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    check_precision(precision, device)
     _check_arguments(num_fakes, batch_size, classifier_dir, extractor, seed, truncation_psi, noise_mode,
                      truncation_center)
     if output_json is not None:
@@ -308,7 +314,7 @@ def evaluate_gan(
     unique_features, unique_probs = extract_features(feature_extractor, reals.images, batch_size, device)
     indices = np.random.default_rng(seed).integers(0, len(data[split]), size=num_fakes)
     settings = {"seed": seed, "batch_size": batch_size, "truncation_psi": truncation_psi, "noise_mode": noise_mode,
-                "truncation_center": truncation_center}
+                "truncation_center": truncation_center, "precision": precision}
     fakes = _generate_and_score(model, data[split], indices, feature_extractor, judge, settings, device)
     real_features = unique_features[reals.trial_index]
     kid_mean, kid_std = compute_kid(real_features, fakes["features"], num_subsets=kid_subsets,
@@ -345,7 +351,7 @@ def evaluate_gan(
                   "latents": f"torch.Generator({device.type}).manual_seed(seed), drawn batch by batch",
                   "kid_subsets": "numpy.random.default_rng(seed)"},
         "truncation_psi": truncation_psi, "truncation_center": truncation_center, "noise_mode": noise_mode,
-        "batch_size": batch_size,
+        "batch_size": batch_size, "precision": precision,
         "protocol": "reals: every trial of the reference split (shared images counted once per trial); fakes: "
                     "conditioned on uniformly random trials of that split, z ~ N(0, I); both enter the extractor "
                     "as uint8", "elapsed_seconds": round(time.time() - started, 2),

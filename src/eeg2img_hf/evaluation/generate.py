@@ -23,6 +23,7 @@ from ..pipelines import EEGToImagePipeline
 from ..pipelines.eeg_to_image import check_generation_options
 from ..pipelines.grids import class_grid
 from ..pipelines.grids import select_trials as _select_trials
+from ..pipelines.precision import check_precision
 from ..utils.checks import MAX_SEED, check_seed
 from ..utils.images import make_grid
 from ..utils.model_folders import check_model_folder, load_model_folder
@@ -92,8 +93,12 @@ def select_trials(labels: Any, class_ids: list[int], trials_per_class: int, seed
     return _select_trials(labels, class_ids, trials_per_class, seed)
 
 
+def _default_device(device: str | None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _build_pipeline(model: str, device: str | None) -> Any:
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _default_device(device)
     torch.backends.cudnn.deterministic = True  # same arguments -> same bytes (CLI process only)
     torch.backends.cudnn.benchmark = False
 
@@ -128,6 +133,7 @@ def generate_grids(
     ch_names: list[str] | None = None,
     truncation_center: str = "average",
     allow_unfinished: bool = False,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Writes `seedNNNN.png` (generated) and `seedNNNN_real.png` (paired stimuli) per seed for a dataset split, or
     `eeg_seedNNNN.png` (rows = trials, columns = `num_images` latents) for an EEG file; returns a summary.
@@ -140,8 +146,9 @@ def generate_grids(
     `[0, 2**32 - 1]` (at most `MAX_SEEDS`), `truncation_psi` a finite number in [-1, 2] (towards `w_avg`, or towards
     each trial's own mean `w` with `truncation_center="condition"`). Each grid's estimated
     memory is checked against `max_memory_bytes` (default: the pipeline's `MAX_MEMORY_BYTES`, 4 GiB) before it
-    is generated. The model folder of a training run that has not finished (no training record) is refused unless
-    `allow_unfinished`; a refused command leaves no output folder behind."""
+    is generated. `precision="bf16"` generates under bfloat16 autocast, refused where the device has no
+    bfloat16 units (`eeg2img_hf.pipelines.precision`). The model folder of a training run that has not finished
+    (no training record) is refused unless `allow_unfinished`; a refused command leaves no output folder behind."""
 
     if (dataset is None) == (eeg_file is None):
         raise ValueError("pass exactly one of --dataset or --eeg")
@@ -161,6 +168,7 @@ def generate_grids(
         raise ValueError(str(err).replace("`truncation_psi`", "--truncation-psi").replace(
             "`truncation_center`", "--truncation-center").replace(
             "`noise_mode`", "--noise-mode").replace("`max_memory_bytes`", "--max-memory-gib")) from None
+    check_precision(precision, _default_device(device), name="--precision")
     recording = None
     if eeg_file is not None:  # a bad file is reported before anything is written
 
@@ -172,7 +180,7 @@ def generate_grids(
                        inputs={"model": model, "--dataset": dataset, "--eeg": eeg_file})
     check_model_folder(model, "eeg2img_stylegan", allow_unfinished=allow_unfinished)
     options = {"truncation_psi": truncation_psi, "noise_mode": noise_mode, "batch_size": batch_size,
-               "output_type": "np"}
+               "output_type": "np", "precision": precision}
     if truncation_center != "average":
         options["truncation_center"] = truncation_center
     if max_memory_bytes is not None:

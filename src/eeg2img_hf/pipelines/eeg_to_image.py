@@ -1,7 +1,8 @@
 """`eeg-to-image` pipeline: EEG trials (or precomputed EEG embeddings) -> images with an EEGStyleGAN-ADA model.
 
-This file imports only `numpy`, `torch`, `PIL` and `transformers`: `pipe.save_pretrained(folder)` copies it next
-to the model so `pipeline(model=folder, trust_remote_code=True)` works where `eeg2img_hf` is not installed.
+This file imports only `numpy`, `torch`, `PIL`, `transformers` and its sibling `precision.py`:
+`pipe.save_pretrained(folder)` copies both next to the model so `pipeline(model=folder, trust_remote_code=True)`
+works where `eeg2img_hf` is not installed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 from transformers import Pipeline
+
+from .precision import check_precision, generation_autocast
 
 __all__ = [
     "EEGToImagePipeline",
@@ -259,6 +262,9 @@ class EEGToImagePipeline(_BatchedPipeline):
         max_memory_bytes (`int`, *optional*, defaults to `MAX_MEMORY_BYTES` = 4 GiB): a call whose estimated
             memory ([`estimate_generation_bytes`]: the output images plus one chunk's activations) exceeds this is
             refused before anything is allocated.
+        precision (`str`, *optional*, defaults to `"fp32"`): `"bf16"` runs the generator under bfloat16 autocast
+            (faster on CPUs with bfloat16 units and on GPUs; images differ from float32 by rounding, see
+            docs/benchmarks.md); refused on a device without bfloat16 units (see `precision.py`).
 
     Returns:
         One result type, whatever the options: per trial a dict `{"images": [...], "eeg_embeds": ...}` with a list
@@ -307,8 +313,11 @@ class EEGToImagePipeline(_BatchedPipeline):
         sfreq: float | None = None,
         max_memory_bytes: int | None = None,
         truncation_center: str | None = None,
+        precision: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         batch_size = forward_batch_size if forward_batch_size is not None else self._batch_size
+        if precision is not None:
+            check_precision(precision, self.device)
         check_generation_options(num_images_per_eeg, truncation_psi, truncation_cutoff, noise_mode, seed, generator,
                                  output_type, batch_size, max_memory_bytes, truncation_center=truncation_center)
         num_ws = getattr(getattr(self.model, "generator", None), "num_ws", None)
@@ -323,7 +332,7 @@ class EEGToImagePipeline(_BatchedPipeline):
                  "max_memory_bytes": max_memory_bytes}
         preprocess = {k: v for k, v in pairs.items() if v is not None}
         pairs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode,
-                 "batch_size": batch_size, "truncation_center": truncation_center}
+                 "batch_size": batch_size, "truncation_center": truncation_center, "precision": precision}
         forward = {k: v for k, v in pairs.items() if v is not None}
         postprocess = {} if output_type is None else {"output_type": output_type}
         return preprocess, forward, postprocess
@@ -368,8 +377,10 @@ class EEGToImagePipeline(_BatchedPipeline):
         noise_mode: str = "const",
         batch_size: int | None = None,
         truncation_center: str = "average",
+        precision: str = "fp32",
     ) -> dict[str, Any]:
-        """Encodes each trial once, then generates `num_images_per_eeg` images per trial in chunks of `batch_size`."""
+        """Encodes each trial once (float32), then generates `num_images_per_eeg` images per trial in chunks of
+        `batch_size`, in `precision`."""
         dtype = self.model.dtype
         embeds = model_inputs.get("eeg_embeds")
         if embeds is None:
@@ -385,11 +396,12 @@ class EEGToImagePipeline(_BatchedPipeline):
         center = {} if truncation_center == "average" else {"truncation_center": truncation_center}
         images = []
         for start in range(0, len(latents), chunk):
-            out = self.model(
-                eeg_embeds=conditioning[start : start + chunk], latents=latents[start : start + chunk],
-                truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
-                generator=noise_generator, return_dict=True, **center,
-            )
+            with generation_autocast(precision, self.device):
+                out = self.model(
+                    eeg_embeds=conditioning[start : start + chunk], latents=latents[start : start + chunk],
+                    truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+                    generator=noise_generator, return_dict=True, **center,
+                )
             images.append(out.images.float().cpu())  # free device memory chunk by chunk
         return {"images": torch.cat(images), "eeg_embeds": embeds.float(),
                 "num_images_per_eeg": model_inputs["num_images_per_eeg"], "single": model_inputs["single"]}

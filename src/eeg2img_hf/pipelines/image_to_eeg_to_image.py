@@ -129,9 +129,10 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
             (`-1` = unknown); omitted = unknown (the mean subject embedding).
         num_images_per_image (`int`, *optional*, defaults to 1): reconstructions per input image.
         truncation_psi, truncation_cutoff, truncation_center, noise_mode, seed, generator (`torch.Generator`),
-            output_type, batch_size, max_memory_bytes: as in the `"eeg-to-image"` pipeline (`output_type` `"pil"`,
-            `"np"` or `"pt"`; `truncation_psi` finite in [-1, 2]; `truncation_center` `"average"` or `"condition"`;
-            `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default).
+            output_type, batch_size, max_memory_bytes, precision: as in the `"eeg-to-image"` pipeline (`output_type`
+            `"pil"`, `"np"` or `"pt"`; `truncation_psi` finite in [-1, 2]; `truncation_center` `"average"` or
+            `"condition"`; `seed` in [0, 2**32 - 1]; memory limit 4 GiB by default; `precision` `"fp32"` or
+            `"bf16"`, the latter only where the device has bfloat16 units).
 
     Returns:
         The `"eeg-to-image"` result type, whatever the options: per input image a dict `{"images": [...],
@@ -182,6 +183,7 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         forward_batch_size: int | None = None,
         max_memory_bytes: int | None = None,
         truncation_center: str | None = None,
+        precision: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError("At call time `generator` is the torch.Generator of the latents; pass the EEGStyleGAN "
@@ -199,7 +201,8 @@ class ImageToEEGToImagePipeline(_BatchedPipeline):
         generation = {"num_images_per_eeg": num_images_per_image, "truncation_psi": truncation_psi,
                       "truncation_cutoff": truncation_cutoff, "noise_mode": noise_mode, "seed": seed,
                       "generator": generator, "output_type": output_type, "batch_size": forward_batch_size,
-                      "max_memory_bytes": max_memory_bytes, "truncation_center": truncation_center}
+                      "max_memory_bytes": max_memory_bytes, "truncation_center": truncation_center,
+                      "precision": precision}
         generation = {k: v for k, v in generation.items() if v is not None}
         if self.generation is not None:  # validates the generation options before anything runs
             self.generation._sanitize_parameters(

@@ -21,13 +21,13 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx
 """CPU instruction-set flags (as `/proc/cpuinfo` names them) that decide which kernels PyTorch can use."""
 
 
-def matmul_flops_per_s(size: int = 2048, repeats: int = 7) -> float:
-    """Best-of-`repeats` fp32 `torch.mm` throughput (FLOP/s, 1 multiply-add = 2 FLOPs) for `size x size`
-    matrices on the CPU, with torch's current thread count: the practical arithmetic peak that a benchmark's
-    achieved FLOP/s are compared with."""
+def matmul_flops_per_s(size: int = 2048, repeats: int = 7, dtype: torch.dtype = torch.float32) -> float:
+    """Best-of-`repeats` `torch.mm` throughput (FLOP/s, 1 multiply-add = 2 FLOPs) for `size x size` matrices of
+    `dtype` (float32 by default; bfloat16 for work run under bfloat16 autocast) on the CPU, with torch's current
+    thread count: the practical arithmetic peak that a benchmark's achieved FLOP/s are compared with."""
     if size < 1 or repeats < 1:
         raise ValueError(f"size and repeats must be >= 1, got {size} and {repeats}")
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
