@@ -8,7 +8,10 @@ the raw trials, flattened, each feature z-scored with the train split's statisti
 data seed and thread count are recorded.
 
     python scripts/bench_encoder_quality.py [--preset cpu-small] [--seeds 0,1,2] [--threads 1]
-        [--dataset thoughtviz] [--set epochs=10 --set loss=supervised ...]
+        [--dataset thoughtviz] [--set epochs=10 --set loss=supervised ...] [--output FILE]
+
+The JSON records the environment (CPU model and instruction-set flags, torch, threads, seeds); `--output` also
+writes it to a file (the committed results files under docs/results/ come from there).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +31,7 @@ from eeg2img_hf.data import get_eeg_info, load_eeg_dataset
 from eeg2img_hf.evaluation import evaluate_encoder
 from eeg2img_hf.metrics import linear_svm_accuracy
 from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
+from eeg2img_hf.utils.benchmark import environment
 
 C_GRID = (1.0, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
 KEYS = {"kmeans": "kmeans_test", "linear_svm": "svm_train_to_test", "knn3": "knn3_train_to_test"}
@@ -84,6 +89,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="thoughtviz", help="dataset (a simulated preset or a saved folder)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training argument (VALUE parsed as JSON when it can be)")
+    parser.add_argument("--output", help="also write the JSON line to this file")
     ns = parser.parse_args()
     torch.set_num_threads(ns.threads)
 
@@ -101,7 +107,7 @@ def main() -> None:
         values = [r[name] for r in runs]
         summary[name] = {"mean": round(statistics.fmean(values), 4), "std": round(statistics.pstdev(values), 4),
                          "min": min(values), "max": max(values)}
-    print(json.dumps({
+    result = {
         "benchmark": "encoder_quality", "preset": ns.preset, "overrides": overrides, "dataset": ns.dataset,
         "simulate": args.simulate, "data_seed": info.get("simulator", {}).get("seed"), "split": info.get("split"),
         "splits": {s: len(data[s]) for s in data}, "threads": torch.get_num_threads(), "seeds": seeds,
@@ -109,7 +115,11 @@ def main() -> None:
         "protocol": "test split; k-means on test embeddings (Hungarian); LinearSVC C=1 and 3-NN fitted on train "
                     "embeddings; model selected on validation",
         "raw_zscore_trials": raw_trial_baseline(data), "encoder": summary, "per_seed": runs,
-    }))
+        "environment": environment({"training": seeds, "data": info.get("simulator", {}).get("seed")}),
+    }
+    print(json.dumps(result))
+    if ns.output:
+        Path(ns.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

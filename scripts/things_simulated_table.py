@@ -18,7 +18,8 @@ k-way test with the selected epoch, the mean (and standard deviation) over subje
 environment; the last line printed is a JSON summary of the means.
 
     python scripts/things_simulated_table.py --output-dir OUT [--dataset things-eeg2] [--preset things-eeg2-sim]
-        [--subjects 1,2] [--seed 0] [--ways 2,4,10,50] [--output FILE] [--dry-run] [-- TRAIN-CLIP OPTIONS]
+        [--subjects 1,2] [--regimes subject-dependent,leave-one-subject-out] [--seed 0] [--ways 2,4,10,50]
+        [--output FILE] [--dry-run] [-- TRAIN-CLIP OPTIONS]
 """
 
 from __future__ import annotations
@@ -67,8 +68,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--subjects", help="comma-separated subjects (default: every subject of the dataset)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every training and evaluation (default 0)")
     parser.add_argument("--ways", default="2,4,10,50", help="k of the k-way tests (default 2,4,10,50)")
+    parser.add_argument("--regimes", default=",".join(REGIMES),
+                        help=f"comma-separated regimes to run (default: {','.join(REGIMES)})")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the commands; run nothing")
     ns = parser.parse_args(args)
+    ns.regimes = [r.strip() for r in ns.regimes.split(",") if r.strip()]
+    unknown = sorted(set(ns.regimes) - set(REGIMES))
+    if unknown or not ns.regimes:
+        parser.error(f"--regimes: choose from {', '.join(REGIMES)}; got {unknown or 'none'}")
     ns.device, ns.no_single_trial = None, False  # what the shared dataset check and commands read
     return ns, extra
 
@@ -103,8 +110,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ns, extra = parse_args(argv)
     output = prepare_result_json(ns.output or Path(ns.output_dir) / RESULT_FILE, what="--output")
     subjects, present = loso.check_dataset(ns)
-    folds = [run_commands(ns, extra, s, regime) for regime in REGIMES for s in subjects]
+    folds = [run_commands(ns, extra, s, regime) for regime in ns.regimes for s in subjects]
     plan = {"script": "things_simulated_table.py", "dataset": str(ns.dataset), "preset": ns.preset,
+            "regimes": ns.regimes,
             "seed": ns.seed, "ways": ns.ways, "train_options": extra, "dataset_subjects": present,
             "subjects": subjects, "commands": [["eeg2img", *f[step]] for f in folds for step in ("train", "evaluate")]}
     if ns.dry_run:
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "test trials (exact k-way means), averaged over repetitions and per single trial",
         **plan, "per_subject": rows,
         "mean_over_subjects": {regime: loso.summarize([r for r in rows if r["regime"] == regime])
-                               for regime in REGIMES},
+                               for regime in ns.regimes},
         "regime_definitions": REGIME_DEFINITIONS, "run_results": [f["result"] for f in folds],
         "environment": environment({"train": ns.seed, "evaluate": ns.seed}),
     }

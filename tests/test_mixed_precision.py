@@ -12,6 +12,7 @@ from safetensors import safe_open
 
 from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
+from eeg2img_hf.pipelines import precision
 from eeg2img_hf.training.args import EncoderTrainingArguments
 from eeg2img_hf.training.common import make_accelerator
 
@@ -24,6 +25,12 @@ def data_dir(tmp_path_factory):
     simulate_dataset("thoughtviz", n_subjects=2, n_blocks_per_class=2, trials_per_block=4, image_size=16,
                      classes=["Apple", "Car", "Dog"]).save_to_disk(str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def bf16_units(monkeypatch):
+    """These tests check the wiring, on any CPU: bfloat16 units are assumed (emulated where absent)."""
+    monkeypatch.setattr(precision, "_cpu_bf16_units", lambda: ["amx_tile"])
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +131,22 @@ def test_fp16_on_cpu_is_refused_rather_than_recorded(tmp_path):
         make_accelerator(args)
     args.mixed_precision = "no"
     assert autocast_precision(make_accelerator(args)) == "no"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal concerns CPUs")
+def test_bf16_on_a_cpu_without_bfloat16_units_is_refused(tmp_path, monkeypatch, data_dir, capsys):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(precision, "_cpu_bf16_units", lambda: [])
+    monkeypatch.delenv(precision.ALLOW_EMULATED_VAR, raising=False)
+    args = SimpleNamespace(output_dir=str(tmp_path), log_with=[], seed=0, mixed_precision="bf16")
+    with pytest.raises(ValueError, match=r"--mixed-precision bf16 is refused: this CPU .* has no bfloat16 units.*"
+                                         r"use --mixed-precision no, or set EEG2IMG_ALLOW_EMULATED_BF16=1"):
+        make_accelerator(args)
+    out = tmp_path / "run"
+    assert main(["train-encoder", "--preset", "cpu-small", "--dataset", str(data_dir), "--output-dir", str(out),
+                 "--max-steps", "1", *TRACKERS, "--mixed-precision", "bf16"]) == 2
+    err = capsys.readouterr().err
+    assert "bf16 is refused" in err and "Traceback" not in err
+    monkeypatch.setenv(precision.ALLOW_EMULATED_VAR, "1")
+    assert make_accelerator(args).mixed_precision == "bf16"

@@ -250,7 +250,8 @@ def test_onehot_conditioning_without_encoder(data_dir, tmp_path):
     assert images.shape == (2, 3, 16, 16) and (tmp_path / "grids" / "tick_00001.png").exists()
 
 
-def test_path_length_style_mixing_and_bf16_autocast(data_dir, encoder_dir, tmp_path):
+def test_path_length_style_mixing_and_bf16_autocast(data_dir, encoder_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EEG2IMG_ALLOW_EMULATED_BF16", "1")  # the wiring, on any CPU
     args = tiny_args(data_dir, tmp_path, encoder=encoder_dir, max_steps=2, pl_weight=2.0, style_mixing_prob=0.9,
                      mixed_precision="bf16", stylegan_config={"num_fp16_res": 1})
     from accelerate.state import AcceleratorState

@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 from .commands import COMMAND_MODULES
+from .commands._eeg_tower_options import add_eeg_tower_options
 from .commands._parser import ArgumentParser
 from .commands._run_options import add_allow_unfinished_option, add_run_folder_options
 from .utils.errors import user_error_message
@@ -23,16 +24,6 @@ from .utils.outputs import prepare_output_dir
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _json_object(value: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r} ({err.msg})") from err
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {value!r}")
-    return parsed
 
 
 def _add_simulation_args(parser: argparse.ArgumentParser) -> None:
@@ -130,11 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu-small", help="training preset (see ENCODER_PRESETS)")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
-    p.add_argument("--architecture", choices=["lstm", "cnn", "tsconv", "braindecode"])
-    p.add_argument("--braindecode-model", help="class name in braindecode.models for --architecture braindecode "
-                   "(e.g. EEGNet, ShallowFBCSPNet, EEGConformer; needs pip install braindecode)")
-    p.add_argument("--braindecode-kwargs", type=_json_object, help="further arguments of that class as a JSON object, "
-                   "e.g. '{\"drop_prob\": 0.25}'")
+    add_eeg_tower_options(p)
     p.add_argument("--init-from-braindecode", metavar="REPO_OR_FOLDER", help="start from a braindecode model "
                    "published in braindecode's Hub layout (config.json + model.safetensors), its head replaced")
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-ms", "supervised", "supervised+triplet-ms"])

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from ._eeg_tower_options import add_eeg_tower_options, eeg_tower_config
 from ._precision import add_mixed_precision_option, precision_overrides
 from ._run_options import add_run_folder_options
 from ._vision_options import add_vision_options, vision_overrides
@@ -56,6 +57,11 @@ def cmd_train_clip(ns: argparse.Namespace) -> None:
     from ..training.train_clip import CLIP_PRESETS, ClipTrainingArguments, train_clip
 
     overrides = _overrides(ns)
+    tower = eeg_tower_config(ns)
+    if tower:  # the EEG tower's fields update the preset's encoder_config (its other towers' fields stay unused)
+        model_config = dict(CLIP_PRESETS.get(ns.preset, {}).get("model_config", {}))
+        model_config["encoder_config"] = {**model_config.get("encoder_config", {}), **tower}
+        overrides["model_config"] = model_config
     preset_dataset = CLIP_PRESETS.get(ns.preset, {}).get("dataset")
     if "dataset" in overrides and overrides["dataset"] != preset_dataset:
         overrides["simulate"] = {}
@@ -76,6 +82,7 @@ def register(subparsers) -> None:
     p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, things-eeg2-tsconv, "
                    "things-eeg2-lstm, things-eeg2-cnn, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
+    add_eeg_tower_options(p)
     add_vision_options(p)
     p.add_argument("--classes", help="comma-separated class names to keep")
     p.add_argument("--subjects", help="train on these subjects only, e.g. 1 (subject-dependent; THINGS-EEG2)")

@@ -16,6 +16,7 @@ import torch
 from transformers.utils import logging
 
 from ..data import get_eeg_info, load_eeg_dataset
+from ..pipelines.precision import ALLOW_EMULATED_VAR, bf16_support
 from ..utils.errors import Eeg2ImgError, RefusedOutputError
 from ..utils.interrupts import CheckpointClock, TrainingInterrupted, stop_requested
 from ..utils.outputs import clear_own_folder, create_output_dir, prepare_output_dir
@@ -318,7 +319,9 @@ def _allow_new_precision(mixed_precision: str | None) -> None:
 
 
 FP16_ON_CPU = ("{given} fp16 needs a GPU: on {device} Accelerate would compute in float32 while the run records "
-               "fp16; use --mixed-precision bf16 (also on CPU) or no")
+               "fp16; use --mixed-precision bf16 (on a CPU with bfloat16 units) or no")
+BF16_WITHOUT_UNITS = ("{given} bf16 is refused: {reason}; use --mixed-precision no, or set {var}=1 to train in "
+                      "emulated bfloat16 anyway")
 
 
 def make_accelerator(args: Any, mixed_precision: str | None = None):
@@ -331,7 +334,9 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
 
     Raises:
         `ValueError`: fp16 on a device without fp16 autocast (the CPU): Accelerate would compute in float32 while
-        the run says fp16. bf16 runs on the CPU.
+        the run says fp16; bf16 on a device without bfloat16 units (`pipelines.precision.bf16_support`: a CPU
+        without the avx512_bf16 / amx_bf16 / bf16 flags emulates it tens of times slower than float32), unless
+        `EEG2IMG_ALLOW_EMULATED_BF16=1`.
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
@@ -345,9 +350,13 @@ def make_accelerator(args: Any, mixed_precision: str | None = None):
         project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=f"{args.output_dir}/logs"),
         dataloader_config=DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True, data_seed=args.seed),
     )
+    given = "--mixed-precision" if mixed_precision is not None else "accelerate launch's --mixed_precision"
     if accelerator.mixed_precision != "no" and autocast_precision(accelerator) == "no":
-        given = "--mixed-precision" if mixed_precision is not None else "accelerate launch's --mixed_precision"
         raise ValueError(FP16_ON_CPU.format(given=given, device=accelerator.device.type))
+    if autocast_precision(accelerator) == "bf16":
+        supported, reason = bf16_support(accelerator.device)
+        if not supported:
+            raise ValueError(BF16_WITHOUT_UNITS.format(given=given, reason=reason, var=ALLOW_EMULATED_VAR))
     return accelerator
 
 
