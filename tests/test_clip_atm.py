@@ -173,3 +173,17 @@ def test_mse_pulls_the_embeddings_together():
         optimizer.step()
     out = model.eval()(**batch)
     assert F.mse_loss(out.eeg_embeds, out.image_embeds).item() < first
+
+
+def test_things_preset_tower_at_17_x_100():
+    """The `things-eeg2-atm` tower at the release's 17 x 100: ATM's layers with token size 100 (4 heads of 25) and
+    the 100 Hz convolution (kernel 10, pool 20, stride 2). Count: token embedding 100 x 100 + 100 = 10,100; subject
+    token 100; encoder layer 3 x 10,100 + 10,100 + 25,856 + 25,700 + 400 = 92,356; final norm 200; convolution
+    440 + 27,240 (40 x 40 x 17 + 40) + 1,640 + 160 = 29,480; projector 1,475,584 + 1,049,600 + 2,048 = 2,527,232
+    (36 pooled steps x 40 filters = 1,440 inputs, as at 250 Hz). Total 2,659,468 (docs/things-eeg2.md)."""
+    from eeg2img_hf.models import EEGEncoderModel
+
+    config = EEGClipConfig.from_preset("things-eeg2-atm", encoder_config={"n_chans": 17, "n_times": 100})
+    tower = EEGEncoderModel(config.encoder_config)
+    assert sum(p.numel() for p in tower.parameters()) == 2_659_468
+    assert tower.tower.proj_in.in_features == 1440 and config.projection_dim == 1024
