@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -65,6 +66,86 @@ class TestTSConvEncoder(TestLSTMEncoder):
         with pytest.raises(ValueError, match="tsconv pooling window"):
             EEGEncoderConfig(architecture="tsconv", n_chans=17, n_times=30, tsconv_pool_size=51)
         EEGEncoderConfig(architecture="lstm", n_times=30)  # the tsconv fields are checked only for tsconv
+
+
+class TestATMEncoder(TestLSTMEncoder):
+    """ATM's tower (`architecture="atm"`), tiny: token size 10 (odd head size 3 with 3 heads), 2 encoder layers, 4
+    convolution filters; dropouts off so the contract's determinism and save/load checks compare exact outputs."""
+
+    def get_config(self):
+        return tiny_config(architecture="atm", atm_d_model=10, atm_num_heads=3, atm_num_layers=2, atm_ff_dim=7,
+                           atm_dropout=0.0, atm_conv_filters=4, atm_conv_kernel_size=3, atm_pool_size=4,
+                           atm_pool_stride=2, atm_conv_dropout=0.0, atm_proj_dropout=0.0)
+
+    def test_layout(self):
+        tower = self.make_model().tower
+        assert tower.token_embedding.weight.shape == (10, N_TIMES)  # one token per channel: its whole time course
+        assert tower.subject_token.shape == (1, 1, 10)
+        assert tower.layers[0].attention.query.weight.shape == (9, 10)  # 3 heads of 10 // 3 dimensions
+        assert tower.spatial.weight.shape == (4, 4, N_CHANS, 1)  # across all channels
+        assert tower.proj_in.in_features == 4 * ((10 - 3 + 1 - 4) // 2 + 1)
+
+    def test_subject_token_is_dropped_after_the_transformer(self):
+        tower = self.make_model().eval().tower
+        assert tower.encode_channels(eeg_batch(2)).shape == (2, N_CHANS, 10)
+
+    def test_positional_encoding_is_the_sinusoid(self):
+        from eeg2img_hf.models.eeg_encoder.modeling_eeg_encoder import sinusoidal_positions
+
+        table = sinusoidal_positions(3, 5)
+        position, column = 2, 3  # odd column: cos(p / 10000^(2 * 1 / 5))
+        torch.testing.assert_close(table[position, column], torch.tensor(math.cos(2 / 10000 ** (2 / 5))))
+        torch.testing.assert_close(table[1, 0], torch.tensor(math.sin(1.0)))
+        assert table.shape == (3, 5)
+
+    @pytest.mark.parametrize("n_chans, n_times, kernel, pool, stride", [(17, 100, 10, 20, 2), (63, 250, 25, 51, 5)])
+    def test_things_eeg2_and_atm_input_shapes_train(self, n_chans, n_times, kernel, pool, stride):
+        config = EEGEncoderConfig(architecture="atm", n_chans=n_chans, n_times=n_times, embed_dim=16,
+                                  atm_conv_kernel_size=kernel, atm_pool_size=pool, atm_pool_stride=stride,
+                                  input_normalization="none", normalize_embeds=False)
+        model = EEGEncoderModel(config).train()
+        out = model(eeg_values=torch.randn(4, n_chans, n_times)).eeg_embeds
+        assert out.shape == (4, 16)
+        out.square().sum().backward()
+        assert model.tower.proj_in.in_features == 40 * 36  # 100 Hz settings keep ATM's 1440 features
+        missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        assert not missing
+
+    def test_parameter_count_at_atm_input_shape(self):
+        """ATM at 63 x 250, 1024-D output. Derivation (Li et al. 2024, the authors' released retrieval model, counting
+        the layers its forward pass uses for one subject):
+        token embedding 250 x 250 + 250 = 62,750; subject token 250;
+        encoder layer: query / key / value 3 x (250 x 248 + 248) = 186,744 (4 heads of 62), output 248 x 250 + 250 =
+        62,250, feed-forward 250 x 256 + 256 = 64,256 and 256 x 250 + 250 = 64,250, two layer norms 1,000 (378,500);
+        final layer norm 500;
+        convolution: temporal 40 x 25 + 40 = 1,040, spatial 40 x 40 x 63 + 40 = 100,840, 1 x 1 40 x 40 + 40 = 1,640,
+        two batch norms 160 (103,680);
+        projector: 1440 x 1024 + 1024 = 1,475,584 (1440 = 40 filters x 36 pooled steps), 1024 x 1024 + 1024 =
+        1,049,600, layer norm 2,048 (2,527,232).
+        Total 3,072,912. Their module also holds tensors its forward never uses (a 10-subject embedding table with
+        extra shared and mask tokens, two unused subject-wise linear maps, a time-feature embedding) and a logit
+        scale, which EEGClip keeps outside the tower."""
+        config = EEGEncoderConfig(architecture="atm", n_chans=63, n_times=250, embed_dim=1024)
+        model = EEGEncoderModel(config)
+        assert sum(p.numel() for p in model.parameters()) == 3_072_912
+
+    @pytest.mark.parametrize("overrides, message", [
+        ({"atm_num_heads": 0}, "atm_num_heads must be a positive integer"),
+        ({"atm_d_model": 2.5}, "atm_d_model must be a positive integer or None"),
+        ({"atm_dropout": 1.0}, r"atm_dropout must be in \[0, 1\)"),
+        ({"atm_proj_dropout": -0.1}, r"atm_proj_dropout must be in \[0, 1\)"),
+        ({"atm_subject_token": "yes"}, "atm_subject_token must be True or False"),
+        ({"atm_pool_size": 200}, "atm pooling window .*atm_pool_size=200"),
+        ({"atm_d_model": 2, "atm_num_heads": 4}, r"atm_d_model \(2\) must be at least atm_num_heads \(4\)"),
+    ])
+    def test_bad_fields_are_refused_by_name(self, overrides, message):
+        with pytest.raises(ValueError, match=message):
+            tiny_config(architecture="atm", **overrides)
+
+    def test_window_checked_only_for_atm(self):
+        with pytest.raises(ValueError, match="atm pooling window"):
+            EEGEncoderConfig(architecture="atm", n_chans=17, n_times=60)  # 60 - 25 + 1 = 36 < 51
+        EEGEncoderConfig(architecture="lstm", n_times=60)  # the window is ATM's only
 
 
 class TestClassification(ModelTesterMixin):

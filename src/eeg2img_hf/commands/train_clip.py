@@ -31,7 +31,8 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "dataset": ns.dataset, "output_dir": ns.output_dir, "model_preset": ns.model_preset, "encoder": ns.encoder,
         "epochs": ns.epochs, "max_steps": ns.max_steps, "batch_size": ns.batch_size, "learning_rate": ns.lr,
-        "positives": ns.positives, "eval_every_epochs": ns.eval_every_epochs,
+        "positives": ns.positives, "loss": ns.loss, "mse_weight": ns.mse_weight,
+        "eval_every_epochs": ns.eval_every_epochs,
         "checkpoint_every_steps": ns.checkpoint_every_steps, "seed": ns.seed,
         "classes": _csv(ns.classes) if ns.classes is not None else None,
         "subjects": _subjects(ns.subjects, "--subjects"), "exclude_subjects": _subjects(ns.exclude_subjects,
@@ -76,11 +77,12 @@ def cmd_train_clip(ns: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     """Add the `train-clip` sub-command."""
     p = subparsers.add_parser("train-clip", help="train EEGClip (EEG + image towers, symmetric CLIP loss)")
-    p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2 or things-eeg2-sim")
+    p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2, things-eeg2-sim, "
+                   "things-eeg2-atm or things-eeg2-atm-sim")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
     p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, things-eeg2-tsconv, "
-                   "things-eeg2-lstm, things-eeg2-cnn, tiny)")
+                   "things-eeg2-lstm, things-eeg2-cnn, things-eeg2-atm, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
     add_eeg_tower_options(p)
     add_vision_options(p)
@@ -96,6 +98,10 @@ def register(subparsers) -> None:
     p.add_argument("--class-balanced", action="store_true", help="no two trials of the same image in a batch")
     p.add_argument("--unique-classes", action="store_true", help="no two trials of the same class in a batch")
     p.add_argument("--positives", choices=["diagonal", "image", "class"], help="which batch pairs are positives")
+    p.add_argument("--loss", choices=["clip", "clip+mse"],
+                   help="clip (symmetric CLIP loss) or clip+mse (ATM's: CLIP plus MSE between the embeddings)")
+    p.add_argument("--mse-weight", type=float, help="weight of the MSE term of --loss clip+mse, in [0, 1] "
+                   "(default 0.99, ATM's)")
     p.add_argument("--eval-every-epochs", type=int)
     p.add_argument("--checkpoint-every-steps", type=int)
     p.add_argument("--seed", type=int)

@@ -464,6 +464,10 @@ SELECTION_METRIC = "val_exact_mrr"
 THINGS_EEG2_VISION_MODEL = "openai/clip-vit-large-patch14"
 """Image tower of the `things-eeg2` training preset: the vision tower of OpenAI's CLIP ViT-L/14 (frozen)."""
 POSITIVES = ("diagonal", "image", "class")
+CLIP_LOSS_NAMES = ("clip", "clip+mse")
+"""Values of `ClipTrainingArguments.loss`: the symmetric CLIP loss, or ATM's CLIP plus MSE (`clip_mse_loss`)."""
+ATM_MSE_WEIGHT = 0.99
+"""ATM's weight of the MSE term (and 1 - it of the CLIP term), the default `mse_weight` of `loss="clip+mse"`."""
 
 
 @dataclass
@@ -504,6 +508,11 @@ class ClipTrainingArguments(EpochLoopArguments):
         unique_classes: see `class_balanced`.
         positives: which pairs the loss treats as positives: `"diagonal"` (the authors': only the paired image),
             `"image"` (every pair in the batch that shares an `image_id`) or `"class"` (shares a label).
+        loss: `"clip"` (the symmetric CLIP loss) or `"clip+mse"` (ATM's: `(1 - mse_weight)` times the CLIP loss
+            plus `mse_weight` times the mean squared error between the joint-space EEG and image embeddings;
+            [`clip_mse_loss`]).
+        mse_weight: weight of the MSE term of `"clip+mse"`, in [0, 1]; `None` is ATM's 0.99. Refused with
+            `"clip"`.
         simulate: keyword arguments for `simulate_dataset` when `dataset` is a preset.
         eval_every_epochs: validation frequency.
         checkpoint_every_steps: `accelerator.save_state` frequency (0 = at the end of every epoch).
@@ -533,12 +542,15 @@ class ClipTrainingArguments(EpochLoopArguments):
     class_balanced: bool = False
     unique_classes: bool = False
     positives: str = "diagonal"
+    loss: str = "clip"
+    mse_weight: float | None = None
 
     KIND: ClassVar[str] = "clip"
 
     def __post_init__(self) -> None:
         if self.positives not in POSITIVES:
             raise ValueError(f"positives must be one of {POSITIVES}, got {self.positives!r}")
+        self.check_loss_fields()
         if self.unique_classes and not self.class_balanced:
             raise ValueError("unique_classes needs class_balanced=True")
         for name in ("subjects", "exclude_subjects"):
@@ -552,6 +564,17 @@ class ClipTrainingArguments(EpochLoopArguments):
             raise ValueError(f"image_features must be a file path or None, got {self.image_features!r}")
         check_vision_arguments(self)
         self.check_loop_fields()
+
+    def check_loss_fields(self) -> None:
+        """`loss` in `CLIP_LOSS_NAMES`; `mse_weight` only with `"clip+mse"` (default `ATM_MSE_WEIGHT`), in [0, 1]."""
+        if self.loss not in CLIP_LOSS_NAMES:
+            raise ValueError(f"loss must be one of {CLIP_LOSS_NAMES}, got {self.loss!r}")
+        if self.loss == "clip" and self.mse_weight is not None:
+            raise ValueError(f"mse_weight (CLI --mse-weight) weighs the MSE term of loss 'clip+mse'; loss is 'clip', "
+                             f"got mse_weight={self.mse_weight!r}")
+        if self.loss == "clip+mse":
+            self.mse_weight = check_number("mse_weight", ATM_MSE_WEIGHT if self.mse_weight is None
+                                           else self.mse_weight, 0.0, 1.0)
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
@@ -589,6 +612,24 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                                                            "layer_type": "basic"},
                                          "encoder_config": {"tsconv_filters": 16, "embed_dim": 128,
                                                             "tsconv_dropout": 0.25}}},
+    # ATM's recipe (Li et al., NeurIPS 2024) on THINGS-EEG2 (the converted folder as --dataset): ATM's EEG tower at
+    # 100 Hz, a frozen CLIP ViT-L/14 image tower (ATM used OpenCLIP ViT-H/14; any --vision-model works), ATM's loss
+    # (0.01 CLIP + 0.99 MSE), 40 epochs, batch 64, learning rate 3e-4; batches of distinct images with image
+    # positives (the same targets as ATM's diagonal when each image occurs once per batch).
+    "things-eeg2-atm": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-atm", "epochs": 40,
+                        "batch_size": 64, "learning_rate": 3e-4, "loss": "clip+mse", "class_balanced": True,
+                        "positives": "image", "vision_model": THINGS_EEG2_VISION_MODEL},
+    # The simulated THINGS-EEG2 on 2 CPU cores in about 2-3 minutes per model: the ATM tower at 17 x 100 (16 filters,
+    # a 128-D output and joint space), the small ResNet of `things-eeg2-sim` at 64 px from scratch, ATM's loss.
+    "things-eeg2-atm-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-atm", "epochs": 20,
+                            "batch_size": 64, "learning_rate": 1e-3, "loss": "clip+mse", "class_balanced": True,
+                            "positives": "image",
+                            "model_config": {"freeze_vision_tower": False, "image_size": 64, "image_resize_size": 64,
+                                             "projection_dim": 128,
+                                             "vision_config": {"model_type": "resnet", "embedding_size": 16,
+                                                               "hidden_sizes": [16, 32, 64, 128],
+                                                               "depths": [1, 1, 1, 1], "layer_type": "basic"},
+                                             "encoder_config": {"atm_conv_filters": 16, "embed_dim": 128}}},
 }
 
 

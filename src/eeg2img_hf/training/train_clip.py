@@ -26,6 +26,7 @@ from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import CLIP_PRESETS, SELECTION_METRIC, ClipTrainingArguments
+from .clip_losses import clip_mse_loss
 from .common import (
     EEGBatchDataset,
     check_batch_size,
@@ -206,6 +207,20 @@ def _loss_targets(batch: dict[str, torch.Tensor], positives: str) -> torch.Tenso
     return positives_from_ids(batch["image_index"] if positives == "image" else batch["labels"])
 
 
+def clip_step_loss(args: ClipTrainingArguments, image_key: str):
+    """The loss of one training batch, `(model, batch) -> loss`: the model's CLIP loss (`args.loss="clip"`), or
+    ATM's CLIP + MSE on the same embeddings ([`clip_mse_loss`], `"clip+mse"`)."""
+
+    def step(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = net(eeg_values=batch["eeg_values"], **{image_key: batch[image_key]}, return_loss=True,
+                  targets=_loss_targets(batch, args.positives))
+        if args.loss == "clip":
+            return out.loss
+        return clip_mse_loss(out.loss, out.eeg_embeds, out.image_embeds, args.mse_weight)
+
+    return step
+
+
 @torch.no_grad()
 def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) -> dict[str, float]:
     """EEG -> image retrieval over the unique validation images and zero-shot class top-1 (validation split).
@@ -293,8 +308,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
-        "loss": lambda net, batch: net(eeg_values=batch["eeg_values"], **{image_key: batch[image_key]},
-                                       return_loss=True, targets=_loss_targets(batch, args.positives)).loss,
+        "loss": clip_step_loss(args, image_key),
         "epoch_metrics": lambda net: {
             "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0))},
         "validate": lambda net: validation_metrics(net, splits["validation"]),

@@ -53,6 +53,17 @@ CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
                            "normalize_embeds": False},
         "projection_dim": 256, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
     },
+    # ATM's EEG encoder (Li et al., NeurIPS 2024; `EEGEncoderConfig(architecture="atm")`) for 17 x 100 input at
+    # 100 Hz: token size n_times = 100, 4 heads, 1 layer, feed-forward 256, dropout 0.25; the convolution's kernel,
+    # pool and stride scaled from ATM's 25 / 51 / 5 samples at 250 Hz to 10 / 20 / 2 at 100 Hz (the same 0.1 s,
+    # 0.2 s and 20 ms; 40 filters x 36 pooled steps = ATM's 1,440 features); a 1024-D output and joint space
+    # (ATM's CLIP embedding size).
+    "things-eeg2-atm": {
+        "encoder_config": {"architecture": "atm", "atm_conv_kernel_size": 10, "atm_pool_size": 20,
+                           "atm_pool_stride": 2, "embed_dim": 1024, "input_normalization": "none",
+                           "normalize_embeds": False},
+        "projection_dim": 1024, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
+    },
     # For unit tests only (odd sizes expose transposed dimensions).
     "tiny": {
         "encoder_config": {"n_chans": 4, "n_times": 32, "lstm_num_layers": 1, "lstm_hidden_size": 10, "embed_dim": 12,
@@ -167,7 +178,7 @@ class EEGClipConfig(PreTrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> EEGClipConfig:
         """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"things-eeg2-tsconv"`,
-        `"things-eeg2-lstm"`, `"things-eeg2-cnn"`, `"tiny"`) plus overrides.
+        `"things-eeg2-lstm"`, `"things-eeg2-cnn"`, `"things-eeg2-atm"`, `"tiny"`) plus overrides.
 
         A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
         `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.

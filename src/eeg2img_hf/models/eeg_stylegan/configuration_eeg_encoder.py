@@ -1,15 +1,46 @@
 """Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b; a compact
-temporal-spatial convolution tower; any braindecode model)."""
+temporal-spatial convolution tower; ATM's channel-wise transformer tower; any braindecode model)."""
 
 from __future__ import annotations
 
 from transformers import PreTrainedConfig
 
-ARCHITECTURES = ("lstm", "cnn", "tsconv", "braindecode")
+ARCHITECTURES = ("lstm", "cnn", "tsconv", "atm", "braindecode")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
 CNN_NORMS = ("instance", "batch", "none")
 BRAINDECODE_SET_BY_CONFIG = ("n_chans", "n_times", "sfreq", "n_outputs")
 """Arguments of a braindecode model that come from the encoder's own fields, never from `braindecode_kwargs`."""
+
+
+def check_atm_fields(architecture: str, n_times: int, d_model: int | None, num_heads: int, num_layers: int,
+                     ff_dim: int, conv_filters: int, kernel_size: int, pool_size: int, pool_stride: int,
+                     dropouts: dict[str, float], flags: dict[str, bool]) -> None:
+    """Raise a `ValueError` naming the field for an out-of-range `atm_*` value; for `architecture="atm"` also when
+    the pooling window is longer than what the temporal convolution leaves of the token axis."""
+    for name, value in (("atm_num_heads", num_heads), ("atm_num_layers", num_layers), ("atm_ff_dim", ff_dim),
+                        ("atm_conv_filters", conv_filters), ("atm_conv_kernel_size", kernel_size),
+                        ("atm_pool_size", pool_size), ("atm_pool_stride", pool_stride)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if d_model is not None and (not isinstance(d_model, int) or isinstance(d_model, bool) or d_model < 1):
+        raise ValueError(f"atm_d_model must be a positive integer or None (= n_times), got {d_model!r}")
+    for name, value in dropouts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if architecture != "atm":
+        return
+    width = n_times if d_model is None else d_model
+    if width < num_heads:
+        raise ValueError(f"atm_d_model ({width}{' = n_times' if d_model is None else ''}) must be at least "
+                         f"atm_num_heads ({num_heads}): each head has atm_d_model // atm_num_heads dimensions")
+    length = width - kernel_size + 1
+    if length < pool_size:
+        raise ValueError(f"the atm pooling window (atm_pool_size={pool_size}) is longer than the {max(length, 0)} "
+                         f"samples left after the temporal convolution (atm_conv_kernel_size={kernel_size}) of "
+                         f"atm_d_model={width}; lower atm_pool_size or atm_conv_kernel_size")
 
 
 class EEGEncoderConfig(PreTrainedConfig):
@@ -25,13 +56,29 @@ class EEGEncoderConfig(PreTrainedConfig):
     norm, a depthwise spatial convolution across all channels (`tsconv_depth_multiplier` per temporal filter), batch
     norm, ELU, average pooling over time (`tsconv_pool_size`, stride `tsconv_pool_stride`), dropout, and a bias-free
     projection of the flattened maps to `embed_dim`.
+    `architecture="atm"` is the EEG encoder of ATM (Li et al., "Visual Decoding and Reconstruction via EEG
+    Embeddings with Guided Diffusion", NeurIPS 2024): a channel-wise transformer (each channel's time course is one
+    token, embedded by a linear map of its `n_times` samples to `atm_d_model`, plus a sinusoidal positional encoding
+    of the channel index and a learned subject token in front; `atm_num_layers` post-norm encoder layers with
+    `atm_num_heads` heads of `atm_d_model // atm_num_heads` dimensions, a GELU feed-forward of `atm_ff_dim` and
+    dropout `atm_dropout`; a final layer norm; the subject token is then dropped), a ShallowNet-style
+    temporal-spatial convolution over the `(n_chans, atm_d_model)` map (`atm_conv_filters` temporal kernels of
+    `atm_conv_kernel_size`, average pooling `atm_pool_size` / `atm_pool_stride`, batch norm, ELU, a spatial
+    convolution across all channels, batch norm, ELU, dropout `atm_conv_dropout`, a 1 x 1 convolution), and a
+    residual MLP projector to `embed_dim` (linear, then `x + dropout(linear(gelu(x)))` with dropout
+    `atm_proj_dropout`, then layer norm). The defaults are ATM's for 63 x 250 input (250 Hz) with
+    `atm_d_model = n_times`; at another sampling rate scale the convolution's kernel, pool and stride (in samples)
+    with it (the `things-eeg2-atm` EEGClip preset does for 100 Hz). One subject token is learned for all trials:
+    a model trained on one subject (ATM's subject-dependent setting) learns that subject's token, and trials of
+    subjects not seen in training (leave-one-subject-out) get the same learned token, the rule ATM applies to
+    unknown subjects.
     `architecture="braindecode"` uses the braindecode model class `braindecode_model` (e.g. `"EEGNet"`,
     `"ShallowFBCSPNet"`, `"EEGConformer"`; needs `pip install braindecode`) built with `n_chans`, `n_times`, `sfreq`,
     `n_outputs=embed_dim` and `braindecode_kwargs`, followed by the same bias-free projection as the other towers.
 
     Args:
         architecture (`str`, *optional*, defaults to `"lstm"`):
-            `"lstm"`, `"cnn"`, `"tsconv"` or `"braindecode"`.
+            `"lstm"`, `"cnn"`, `"tsconv"`, `"atm"` or `"braindecode"`.
         n_chans (`int`, *optional*, defaults to 128):
             Number of EEG channels of an input trial.
         n_times (`int`, *optional*, defaults to 440):
@@ -70,6 +117,32 @@ class EEGEncoderConfig(PreTrainedConfig):
             Stride of that pooling.
         tsconv_dropout (`float`, *optional*, defaults to 0.5):
             Dropout before the projection.
+        atm_d_model (`int`, *optional*):
+            Token size of the `"atm"` tower's transformer; `None` uses `n_times` (ATM: 250 for 250 samples).
+        atm_num_heads (`int`, *optional*, defaults to 4):
+            Attention heads of the `"atm"` tower (each of `atm_d_model // atm_num_heads` dimensions).
+        atm_num_layers (`int`, *optional*, defaults to 1):
+            Transformer encoder layers of the `"atm"` tower.
+        atm_ff_dim (`int`, *optional*, defaults to 256):
+            Hidden size of the feed-forward block of each encoder layer.
+        atm_dropout (`float`, *optional*, defaults to 0.25):
+            Dropout of the token embedding, the attention weights and the encoder layers.
+        atm_positional_encoding (`bool`, *optional*, defaults to `True`):
+            Add a sinusoidal encoding of each token's position (subject token first, then the channels in order).
+        atm_subject_token (`bool`, *optional*, defaults to `True`):
+            Prepend one learned subject token to the channel tokens (see above).
+        atm_conv_filters (`int`, *optional*, defaults to 40):
+            Temporal and spatial filters of the `"atm"` tower's convolution (and its 1 x 1 convolution's outputs).
+        atm_conv_kernel_size (`int`, *optional*, defaults to 25):
+            Temporal kernel length in samples of the token axis (ATM: 25 at 250 Hz, 0.1 s).
+        atm_pool_size (`int`, *optional*, defaults to 51):
+            Average-pooling window over time (ATM: 51 at 250 Hz).
+        atm_pool_stride (`int`, *optional*, defaults to 5):
+            Stride of that pooling (ATM: 5 at 250 Hz).
+        atm_conv_dropout (`float`, *optional*, defaults to 0.5):
+            Dropout after the spatial convolution.
+        atm_proj_dropout (`float`, *optional*, defaults to 0.5):
+            Dropout in the residual branch of the projector.
         braindecode_model (`str`, *optional*):
             Class name in `braindecode.models` of the `"braindecode"` tower.
         braindecode_kwargs (`dict`, *optional*):
@@ -111,6 +184,19 @@ class EEGEncoderConfig(PreTrainedConfig):
         tsconv_pool_size: int = 51,
         tsconv_pool_stride: int = 5,
         tsconv_dropout: float = 0.5,
+        atm_d_model: int | None = None,
+        atm_num_heads: int = 4,
+        atm_num_layers: int = 1,
+        atm_ff_dim: int = 256,
+        atm_dropout: float = 0.25,
+        atm_positional_encoding: bool = True,
+        atm_subject_token: bool = True,
+        atm_conv_filters: int = 40,
+        atm_conv_kernel_size: int = 25,
+        atm_pool_size: int = 51,
+        atm_pool_stride: int = 5,
+        atm_conv_dropout: float = 0.5,
+        atm_proj_dropout: float = 0.5,
         braindecode_model: str | None = None,
         braindecode_kwargs: dict | None = None,
         braindecode_version: str | None = None,
@@ -145,6 +231,11 @@ class EEGEncoderConfig(PreTrainedConfig):
                 raise ValueError(f"the tsconv pooling window ({tsconv_pool_size} samples) is longer than the "
                                  f"{length} samples left after the temporal convolution of n_times={n_times}; lower "
                                  "tsconv_pool_size")
+        check_atm_fields(architecture, n_times, atm_d_model, atm_num_heads, atm_num_layers, atm_ff_dim,
+                         atm_conv_filters, atm_conv_kernel_size, atm_pool_size, atm_pool_stride,
+                         {"atm_dropout": atm_dropout, "atm_conv_dropout": atm_conv_dropout,
+                          "atm_proj_dropout": atm_proj_dropout},
+                         {"atm_positional_encoding": atm_positional_encoding, "atm_subject_token": atm_subject_token})
         braindecode_kwargs = dict(braindecode_kwargs or {})
         if architecture == "braindecode" and not (isinstance(braindecode_model, str) and braindecode_model):
             raise ValueError("architecture='braindecode' needs braindecode_model, the class name of a braindecode "
@@ -174,6 +265,19 @@ class EEGEncoderConfig(PreTrainedConfig):
         self.tsconv_pool_size = tsconv_pool_size
         self.tsconv_pool_stride = tsconv_pool_stride
         self.tsconv_dropout = tsconv_dropout
+        self.atm_d_model = atm_d_model
+        self.atm_num_heads = atm_num_heads
+        self.atm_num_layers = atm_num_layers
+        self.atm_ff_dim = atm_ff_dim
+        self.atm_dropout = atm_dropout
+        self.atm_positional_encoding = atm_positional_encoding
+        self.atm_subject_token = atm_subject_token
+        self.atm_conv_filters = atm_conv_filters
+        self.atm_conv_kernel_size = atm_conv_kernel_size
+        self.atm_pool_size = atm_pool_size
+        self.atm_pool_stride = atm_pool_stride
+        self.atm_conv_dropout = atm_conv_dropout
+        self.atm_proj_dropout = atm_proj_dropout
         self.braindecode_model = braindecode_model
         self.braindecode_kwargs = braindecode_kwargs
         self.braindecode_version = braindecode_version

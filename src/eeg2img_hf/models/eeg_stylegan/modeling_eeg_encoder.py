@@ -1,7 +1,9 @@
-"""EEG encoders (LSTM, CNN, a temporal-spatial convolution tower, braindecode models) as Hugging Face models.
+"""EEG encoders (LSTM, CNN, a temporal-spatial convolution tower, ATM's tower, braindecode models) as Hugging Face
+models.
 
 Singh, Dalal, Vashishtha, Miyapuram, Raman, "Learning Robust Deep Visual Representations from EEG
-and Brain Recordings", WACV 2024, fig. 3a (LSTM) and fig. 3b (CNN). Inputs follow braindecode's
+and Brain Recordings", WACV 2024, fig. 3a (LSTM) and fig. 3b (CNN). Li, Wei, Li, Zou, Qin, Liu, "Visual Decoding and
+Reconstruction via EEG Embeddings with Guided Diffusion", NeurIPS 2024 (ATM). Inputs follow braindecode's
 vocabulary: `eeg_values` of shape `(batch_size, n_chans, n_times)`.
 """
 
@@ -171,6 +173,114 @@ class EEGTSConvTower(nn.Module):
         return self.proj(self.dropout(self.pool(hidden)).flatten(1))
 
 
+def sinusoidal_positions(n_positions: int, width: int, device=None, dtype=None) -> torch.Tensor:
+    """Transformer sinusoidal encoding `(n_positions, width)`: `sin(p / 10000^(2i / width))` in even columns and
+    `cos` of the same angle in odd columns (an odd `width` drops the last cosine)."""
+    position = torch.arange(n_positions, device=device, dtype=torch.float32)[:, None]
+    rates = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / width))
+    angles = position * rates  # (n_positions, ceil(width / 2))
+    table = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)[:, :width]
+    return table.to(dtype=dtype)
+
+
+class ATMSelfAttention(nn.Module):
+    """Multi-head self-attention with heads of `width // num_heads` dimensions (ATM: 4 heads of 62 for width 250,
+    so the inner size `num_heads * head_dim` may be below `width`)."""
+
+    def __init__(self, width: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, width // num_heads
+        inner = self.num_heads * self.head_dim
+        self.query = nn.Linear(width, inner)
+        self.key = nn.Linear(width, inner)
+        self.value = nn.Linear(width, inner)
+        self.out = nn.Linear(inner, width)
+        self.dropout = dropout
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = tokens.shape
+
+        def heads(layer: nn.Linear) -> torch.Tensor:  # (batch, num_heads, length, head_dim)
+            return layer(tokens).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+        mixed = F.scaled_dot_product_attention(heads(self.query), heads(self.key), heads(self.value),
+                                               dropout_p=self.dropout if self.training else 0.0)
+        return self.out(mixed.transpose(1, 2).reshape(batch, length, -1))
+
+
+class ATMEncoderLayer(nn.Module):
+    """Post-norm transformer encoder layer: `x = norm1(x + dropout(attention(x)))`, then
+    `norm2(x + dropout(linear2(dropout(gelu(linear1(x))))))`."""
+
+    def __init__(self, width: int, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        self.attention = ATMSelfAttention(width, config.atm_num_heads, config.atm_dropout)
+        self.norm1 = nn.LayerNorm(width)
+        self.ff_in = nn.Linear(width, config.atm_ff_dim)
+        self.ff_out = nn.Linear(config.atm_ff_dim, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.dropout = nn.Dropout(config.atm_dropout)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = self.norm1(tokens + self.dropout(self.attention(tokens)))
+        hidden = self.dropout(self.ff_out(self.dropout(F.gelu(self.ff_in(tokens)))))
+        return self.norm2(tokens + hidden)
+
+
+def atm_pooled_length(config: EEGEncoderConfig) -> int:
+    """Time steps left after the `"atm"` tower's temporal convolution and pooling of its `atm_d_model` token axis."""
+    width = config.atm_d_model or config.n_times
+    return (width - config.atm_conv_kernel_size + 1 - config.atm_pool_size) // config.atm_pool_stride + 1
+
+
+class EEGATMTower(nn.Module):
+    """ATM's EEG encoder: channel-wise transformer -> temporal-spatial convolution -> residual MLP projector with
+    layer norm (see [`EEGEncoderConfig`])."""
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        width, filters = config.atm_d_model or config.n_times, config.atm_conv_filters
+        self.positional_encoding = config.atm_positional_encoding
+        self.token_embedding = nn.Linear(config.n_times, width)  # one token per channel: its whole time course
+        self.subject_token = nn.Parameter(torch.zeros(1, 1, width)) if config.atm_subject_token else None
+        self.embed_dropout = nn.Dropout(config.atm_dropout)
+        self.layers = nn.ModuleList(ATMEncoderLayer(width, config) for _ in range(config.atm_num_layers))
+        self.encoder_norm = nn.LayerNorm(width)
+        self.temporal = nn.Conv2d(1, filters, (1, config.atm_conv_kernel_size))
+        self.pool = nn.AvgPool2d((1, config.atm_pool_size), (1, config.atm_pool_stride))
+        self.temporal_norm = nn.BatchNorm2d(filters)
+        self.spatial = nn.Conv2d(filters, filters, (config.n_chans, 1))
+        self.spatial_norm = nn.BatchNorm2d(filters)
+        self.act = nn.ELU()
+        self.conv_dropout = nn.Dropout(config.atm_conv_dropout)
+        self.pointwise = nn.Conv2d(filters, filters, 1)
+        self.proj_in = nn.Linear(filters * atm_pooled_length(config), config.embed_dim)
+        self.proj_hidden = nn.Linear(config.embed_dim, config.embed_dim)
+        self.proj_dropout = nn.Dropout(config.atm_proj_dropout)
+        self.proj_norm = nn.LayerNorm(config.embed_dim)
+
+    def encode_channels(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        """The channel-wise transformer: `(batch, n_chans, n_times)` -> `(batch, n_chans, atm_d_model)`."""
+        tokens = self.token_embedding(eeg_values)  # (batch, n_chans, width)
+        if self.subject_token is not None:
+            tokens = torch.cat([self.subject_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+        if self.positional_encoding:
+            tokens = tokens + sinusoidal_positions(tokens.shape[1], tokens.shape[2], tokens.device, tokens.dtype)
+        tokens = self.embed_dropout(tokens)
+        for layer in self.layers:
+            tokens = layer(tokens)
+        tokens = self.encoder_norm(tokens)
+        return tokens[:, 1:] if self.subject_token is not None else tokens
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        hidden = self.encode_channels(eeg_values).unsqueeze(1)  # (batch, 1, n_chans, width)
+        hidden = self.act(self.temporal_norm(self.pool(self.temporal(hidden))))  # (batch, filters, n_chans, pooled)
+        hidden = self.conv_dropout(self.act(self.spatial_norm(self.spatial(hidden))))  # (batch, filters, 1, pooled)
+        embeds = self.proj_in(self.pointwise(hidden).flatten(1))
+        embeds = embeds + self.proj_dropout(self.proj_hidden(F.gelu(embeds)))
+        return self.proj_norm(embeds)
+
+
 BRAINDECODE_INSTALL = "pip install braindecode"
 """How to install the library of the `"braindecode"` tower (`pip install eeg2img_hf[braindecode]` with the package)."""
 
@@ -254,7 +364,8 @@ class EEGBraindecodeTower(nn.Module):
         return self.proj(self.model(eeg_values, ch_names=self.ch_names))
 
 
-_TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower, "braindecode": EEGBraindecodeTower}
+_TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower, "atm": EEGATMTower,
+           "braindecode": EEGBraindecodeTower}
 
 
 class EEGEncoderPreTrainedModel(PreTrainedModel):
@@ -265,7 +376,7 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
     base_model_prefix = "eeg_encoder"
     main_input_name = "eeg_values"
     input_modalities = "time"
-    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGBraindecodeTower"]
+    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGATMTower", "EEGBraindecodeTower"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -284,6 +395,11 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
             init.zeros_(module.running_mean)
             init.ones_(module.running_var)
             init.zeros_(module.num_batches_tracked)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, EEGATMTower) and module.subject_token is not None:
+            init.normal_(module.subject_token, std=1.0)  # ATM draws its subject tokens from N(0, 1)
         elif isinstance(module, (nn.Linear, nn.Conv2d)):
             fan_in = module.weight[0].numel()
             bound = 1.0 / math.sqrt(fan_in)
@@ -293,8 +409,8 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
 
 
 class EEGEncoderModel(EEGEncoderPreTrainedModel):
-    """EEG trial -> 128-D embedding with the LSTM (fig. 3a), the CNN (fig. 3b) or the temporal-spatial
-    convolution (`architecture="tsconv"`) encoder.
+    """EEG trial -> 128-D embedding with the LSTM (fig. 3a), the CNN (fig. 3b), the temporal-spatial
+    convolution (`architecture="tsconv"`) or ATM's (`architecture="atm"`) encoder.
 
     Example:
         >>> import torch
