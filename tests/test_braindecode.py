@@ -239,6 +239,26 @@ def test_train_encoder_cli_trains_a_braindecode_tower(name, data_dir, tmp_path, 
     assert "pip install braindecode" in card
 
 
+@pytest.mark.integration
+def test_train_clip_cli_trains_a_braindecode_eeg_tower(tmp_path, capsys):
+    from eeg2img_hf.models.eeg_clip import EEGClipModel
+
+    data = tmp_path / "things"
+    simulate_dataset("things-eeg2", n_subjects=1, n_train_concepts=12, n_test_concepts=4, train_images_per_concept=2,
+                     train_repetitions=2, test_repetitions=2, image_size=16).save_to_disk(str(data))
+    out = tmp_path / "clip"
+    status = main(["train-clip", "--preset", "things-eeg2-sim", "--dataset", str(data), "--subjects", "1",
+                   "--architecture", "braindecode", "--braindecode-model", "ShallowFBCSPNet", "--epochs", "1",
+                   "--max-steps", "2", "--batch-size", "8", "--log-with", "", "--output-dir", str(out)])
+    assert status == 0, capsys.readouterr().err
+    tower = EEGClipModel.from_pretrained(out / "model").config.encoder_config
+    assert (tower.architecture, tower.braindecode_model, tower.n_chans, tower.n_times) == (
+        "braindecode", "ShallowFBCSPNet", 17, 100)
+    assert main(["train-clip", "--preset", "things-eeg2-sim", "--dataset", str(data), "--braindecode-model", "EEGNet",
+                 "--output-dir", str(tmp_path / "refused")]) == 2
+    assert "need --architecture braindecode" in capsys.readouterr().err
+
+
 PUBLISH = r"""
 import sys, warnings
 warnings.simplefilter("ignore")

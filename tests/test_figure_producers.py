@@ -130,3 +130,25 @@ def test_an_output_that_is_not_a_results_file_is_refused_before_any_work(script,
     first, hint = err.strip().splitlines()
     assert first.startswith(f"{script}.py: error: --output ") and "must be a .json file" in first
     assert hint == f"{script}.py: choose another file name (nothing was written)"
+
+
+def test_recipes_table_dry_run_prints_each_recipe_through_the_same_protocol(things_dir, tmp_path, capsys):
+    recipes = load_script("things_recipes_table")
+    out = tmp_path / "recipes"
+    plans = recipes.main(["--dataset", str(things_dir), "--output-dir", str(out), "--dry-run"])
+    assert list(plans) == list(recipes.RECIPES) and not out.exists()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("eeg2img ")]
+    commands = [shlex.split(line) for line in lines]
+    assert len(commands) == len(recipes.RECIPES) * 2 * 2  # 2 subjects x (train, evaluate), subject-dependent only
+    for command in commands:
+        build_parser().parse_args(command[1:])  # each printed command parses as printed
+    trains = [c for c in commands if c[1] == "train-clip"]
+    presets = {c[c.index("--output-dir") + 1].split("/")[-2]: c[c.index("--preset") + 1] for c in trains}
+    assert presets == {"nice": "things-eeg2-sim", "atm": "things-eeg2-atm-sim", "ubp": "things-eeg2-ubp-sim",
+                       "eegnet": "things-eeg2-sim", "shallow": "things-eeg2-sim"}
+    assert all("--exclude-subjects" not in c and "--subjects" in c for c in trains)
+    towers = {c[c.index("--braindecode-model") + 1] for c in trains if "--braindecode-model" in c}
+    assert towers == {"EEGNet", "ShallowFBCSPNet"}
+    with pytest.raises(SystemExit):
+        recipes.main(["--output-dir", str(out), "--recipes", "nice,unknown"])
+    assert "--recipes: choose from" in capsys.readouterr().err
