@@ -61,3 +61,30 @@ def test_cross_isa_spread_table_equals_its_results_file():
     spread = _find("results.md", r"\| spread \(max - min\) \| (\d\.\d+) \| (\d\.\d+) \| (\d\.\d+) \|")
     assert [float(v) for v in spread.groups()] == [round(result["spread"][f"encoder.{k}.mean"], 3)
                                                    for k in ("kmeans", "linear_svm", "knn3")]
+
+
+ENCODER_ROWS = {"cpu-small": r"\(`cpu-small`: 25 epochs[^|]*\|[^|]*\| \*\*(\d\.\d+) ± (\d\.\d+)\*\* \| \*\*(\d\.\d+) ± "
+                             r"(\d\.\d+)\*\* \| \*\*(\d\.\d+) ± (\d\.\d+)\*\* \|",
+                "cpu-small-lstm-triplet": r"\(`cpu-small-lstm-triplet`, the former `cpu-small`[^|]*\|[^|]*\| (\d\.\d+) ± "
+                                          r"(\d\.\d+) \| (\d\.\d+) ± (\d\.\d+) \| (\d\.\d+) ± (\d\.\d+) \|"}
+
+
+@pytest.mark.parametrize("preset", sorted(ENCODER_ROWS))
+def test_encoder_preset_rows_equal_their_results_files(preset):
+    result = _results(f"encoder-quality-{preset}.json")
+    assert result["preset"] == preset and result["seeds"] == [0, 1, 2] and result["threads"] == 1
+    row = _find("results.md", ENCODER_ROWS[preset])
+    expected = [round(result["encoder"][key][stat], 3) for key in ("kmeans", "linear_svm", "knn3")
+                for stat in ("mean", "std")]
+    assert [float(v) for v in row.groups()] == expected
+    per_seed = " / ".join  # the "Per seed" line: k-means / SVM / 3-NN of seeds 0, 1, 2
+    line = _find("results.md", rf"`{re.escape(preset)}` ((?:\d\.\d+ / \d\.\d+ / \d\.\d+(?:, )?){{3}})")[1]
+    assert line.rstrip(", ") == ", ".join(per_seed(f"{r[k]:.3f}" for k in ("kmeans", "linear_svm", "knn3"))
+                                          for r in result["per_seed"])
+
+
+def test_raw_trial_svm_reference_equals_its_results_file():
+    raw = _results("encoder-quality-cpu-small.json")["raw_zscore_trials"]
+    row = _find("results.md", r"\| 0\.494 \(C=1\); (\d\.\d+) \(C=(\d\.\d+), chosen on validation\)")
+    assert (float(row[1]), float(row[2])) == (round(raw["linear_svm_c_on_validation"], 3), raw["c_selected"])
+    assert round(raw["linear_svm_c1"], 3) == 0.494
