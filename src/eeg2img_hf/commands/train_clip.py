@@ -70,11 +70,12 @@ def cmd_train_clip(ns: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     """Add the `train-clip` sub-command."""
     p = subparsers.add_parser("train-clip", help="train EEGClip (EEG + image towers, symmetric CLIP loss)")
-    p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2 or things-eeg2-sim")
+    p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2, things-eeg2-sim, "
+                   "things-eeg2-ubp or things-eeg2-ubp-sim")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
     p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, things-eeg2-tsconv, "
-                   "things-eeg2-lstm, things-eeg2-cnn, tiny)")
+                   "things-eeg2-lstm, things-eeg2-cnn, things-eeg2-ubp, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
     add_vision_options(p)
     p.add_argument("--classes", help="comma-separated class names to keep")

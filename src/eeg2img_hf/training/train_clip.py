@@ -6,6 +6,8 @@ float tensor, so an epoch only indexes that cache. The model kept is the one wit
 retrieval MRR on the VALIDATION split (the authors kept fixed-epoch snapshots; the test split is never used).
 With several processes the global batch is split and each process computes the CLIP loss over its own share
 (negatives are not gathered across processes), so `batch_size / num_processes` is the contrastive batch.
+With `blur_sigmas` set, the uncertainty-aware blur prior (`training.blur_prior`) blurs every training image at its
+trial's uncertainty level before the image tower, and the tracked levels are checkpointed with the trainer state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import CLIP_PRESETS, SELECTION_METRIC, ClipTrainingArguments
+from .blur_prior import UncertaintyTracker, blur_prior
 from .common import (
     EEGBatchDataset,
     check_batch_size,
@@ -123,7 +126,8 @@ class ClipBatchDataset(EEGBatchDataset):
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = super().__getitems__(indices)
         image_index = self.image_index[list(indices)]
-        return {**batch, "image_index": image_index, self.image_key: self.pixel_cache[image_index]}
+        return {**batch, "trial_index": torch.as_tensor(list(indices), dtype=torch.long), "image_index": image_index,
+                self.image_key: self.pixel_cache[image_index]}
 
 
 def cache_split_images(split, processor, batch_size: int = 64) -> tuple[torch.Tensor, np.ndarray, list[str]]:
@@ -246,6 +250,26 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
 
+def make_loss(args: ClipTrainingArguments, accelerator, image_key: str, tracker: UncertaintyTracker | None):
+    """The step loss `(model, batch) -> loss`: the CLIP loss; with the blur prior ([`UncertaintyTracker`]) each
+    image is first blurred at its trial's level, and the step's pair similarities (the diagonal of `logits_per_eeg`,
+    gathered from every process) update the levels used the next time the trials are drawn."""
+
+    def loss(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        images = batch[image_key]
+        if tracker is not None:
+            sigma = tracker.sigmas(batch["trial_index"]).to(images.device)
+            images = blur_prior(images, sigma, args.blur_center_weight, args.blur_falloff)
+        output = net(eeg_values=batch["eeg_values"], **{image_key: images}, return_loss=True,
+                     targets=_loss_targets(batch, args.positives))
+        if tracker is not None:
+            similarity = torch.diagonal(output.logits_per_eeg).detach()
+            tracker.update(accelerator.gather(batch["trial_index"]).cpu(), accelerator.gather(similarity).cpu())
+        return output.loss
+
+    return loss
+
+
 def _save_model(model, processor, model_dir: Path) -> None:
     model.save_pretrained(model_dir)
     processor.save_pretrained(model_dir)
@@ -285,7 +309,12 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=args.adam_betas, weight_decay=args.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     out_dir, logger = start_run(accelerator, args, "clip")
-    state = restore_state(accelerator, args, best_metrics=None)
+    state = restore_state(accelerator, args, best_metrics=None, blur_prior=None)
+    tracker = None
+    if args.blur_sigmas is not None:
+        tracker = UncertaintyTracker(state["blur_prior"], len(splits["train"]), args.blur_sigmas, args.blur_momentum,
+                                     args.blur_alpha)
+        state["blur_prior"] = tracker.state  # checkpointed with the trainer state
 
     def save_best(net, metrics: dict[str, float]) -> None:
         state["best_metrics"] = metrics
@@ -293,10 +322,10 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
-        "loss": lambda net, batch: net(eeg_values=batch["eeg_values"], **{image_key: batch[image_key]},
-                                       return_loss=True, targets=_loss_targets(batch, args.positives)).loss,
+        "loss": make_loss(args, accelerator, image_key, tracker),
         "epoch_metrics": lambda net: {
-            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0))},
+            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0)),
+            **(tracker.counts() if tracker is not None else {})},
         "validate": lambda net: validation_metrics(net, splits["validation"]),
         "selection_key": SELECTION_METRIC, "save_best": save_best,
     }
@@ -309,6 +338,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         n_validation_images=len(splits["validation"].pixel_cache),
         train_subjects=model_config.train_subjects, dataset_subjects=model_config.dataset_subjects,
         image_features=args.image_features,
+        blur_prior_levels=tracker.counts() if tracker is not None else None,
         vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )
     return finish_run(accelerator, record, TRAINING_RECORD)
