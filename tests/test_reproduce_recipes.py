@@ -8,7 +8,9 @@ substitutions keep the run offline and on CPU: `RESNET50` is a tiny local ResNet
 layout, `INCEPTION` is the judge (`classifier`) instead of NVIDIA's file, and the GAN runs compute in float32
 without float16 layers instead of the GPU's fp16 (bfloat16 autocast would run too, but on a CPU without
 bfloat16 units a 128 px convolution in bfloat16 takes about 80x its float32 time: measured 2.8 s against 0.034 s
-on an AVX2-only CPU, which turned these two GAN steps into tens of minutes).
+on an AVX2-only CPU, which turned these two GAN steps into tens of minutes). For THINGS-EEG2 the release's
+`.npy` files come from tests/test_converters_things_eeg2.py (10 subjects, 5 + 2 concepts) and `CLIP_L14` is a
+tiny CLIP checkpoint in `openai/clip-vit-large-patch14`'s layout; evaluations run on the CPU.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from eeg2img_hf.data.converters.thoughtviz import THOUGHTVIZ_CLASS_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "reproduce.md"
-RECIPES = ("encoders", "gan", "eegclip", "image-to-eeg")
+RECIPES = ("encoders", "gan", "eegclip", "image-to-eeg", "things-ubp")
 
 # Appended to each eeg2img sub-command of the recipes (dry run: a couple of steps, small batches, no trackers).
 TINY = {
@@ -38,7 +40,7 @@ TINY = {
     "train-gan": "--max-steps 2 --batch-size 8 --log-with '' --num-fp16-res 0 --mixed-precision no",
     "evaluate-gan": "--num-fakes 8 --batch-size 8 --classifier-epochs 1",
     "train-clip": "--epochs 1 --max-steps 2 --batch-size 8 --log-with ''",
-    "evaluate-clip": "--head-epochs 1",
+    "evaluate-clip": "--head-epochs 1 --device cpu",
     "train-image-to-eeg": "--epochs 1 --max-steps 2 --batch-size 8",
     "train-image-classifier": "--epochs 1",
 }
@@ -129,6 +131,17 @@ def _tiny_resnet(root: Path) -> Path:
     return folder
 
 
+def _things_eeg2(root: Path) -> tuple[Path, Path, Path]:
+    """The THINGS-EEG2 release in miniature (10 subjects) and a tiny CLIP checkpoint standing in for ViT-L/14."""
+    from test_converters_things_eeg2 import make_release
+
+    from testing_utils import save_tiny_clip
+
+    (root / "things").mkdir()
+    eeg, images, _ = make_release(root / "things", subjects=range(1, 11))
+    return eeg, images, Path(save_tiny_clip(root / "clip-vit-large-patch14"))
+
+
 def _tiny(command: str) -> str:
     words = shlex.split(command)
     assert words[0] == "eeg2img", command
@@ -152,9 +165,11 @@ def test_the_document_has_a_recipe_per_table_with_the_papers_numbers():
                   "9.23", "109.49", "0.039", "0.79 / 0.96 / 0.98", "0.95 / 0.99 / 1.0", "0.64 / 0.86 / 0.92",
                   "0.94 / 0.98 / 0.99", "0.7427", "0.6689"):
         assert value in text, value
-    assert text.count("Expected time on one GPU (estimate") == 4 and text.count("Caveats:") == 4
+    assert "50.9 % / 79.7 %" in text  # UBP
+    assert text.count("Expected time on one GPU (estimate") == 5 and text.count("Caveats:") == 5
     assert set(_variables(text)) == {"EEG_RAW", "EEG_5_95", "SPLITS", "IMAGENET", "TV_PKL", "TV_IMAGES", "OBJECT_MAT",
-                                     "OBJECT_IMAGES", "INCEPTION", "RESNET50"}
+                                     "OBJECT_IMAGES", "INCEPTION", "RESNET50", "THINGS_EEG", "THINGS_IMAGES",
+                                     "CLIP_L14"}
 
 
 @pytest.mark.integration
@@ -164,12 +179,14 @@ def test_every_recipe_runs_on_official_format_files(tmp_path):
     inputs.mkdir()
     tv_pkl, tv_images = _thoughtviz(inputs)
     object_mat, object_images = _object(inputs)
+    things_eeg, things_images, clip_l14 = _things_eeg2(inputs)
     variables = {
         "EEG_RAW": _eegcvpr40(inputs, "eeg_signals_raw_with_mean_std.pth", offset=3.0),
         "EEG_5_95": _eegcvpr40(inputs, "eeg_5_95_std.pth", offset=1.0),
         "SPLITS": inputs / "block_splits_by_image_all.pth", "IMAGENET": inputs / "imagenet40",
         "TV_PKL": tv_pkl, "TV_IMAGES": tv_images, "OBJECT_MAT": object_mat, "OBJECT_IMAGES": object_images,
         "INCEPTION": "classifier", "RESNET50": _tiny_resnet(inputs),
+        "THINGS_EEG": things_eeg, "THINGS_IMAGES": things_images, "CLIP_L14": clip_l14,
     }  # fmt: skip
     assert set(variables) == set(_variables(text))
     env = {**os.environ, **{k: str(v) for k, v in variables.items()}, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
@@ -183,6 +200,6 @@ def test_every_recipe_runs_on_official_format_files(tmp_path):
     outputs = ["runs/eegcvpr40-lstm/model/eval_results.json", "runs/eegcvpr40-unseen-lstm/model/eval_results.json",
                "runs/object-cnn/model/eval_results.json", "runs/gan-eegcvpr40/inception_results.json",
                "runs/gan-thoughtviz/inception_results.json", "runs/clip-5-95/eval_results.json",
-               "runs/image-to-eeg/reconstruction.json"]  # fmt: skip
+               "runs/image-to-eeg/reconstruction.json", "runs/things-ubp/sub-10.json"]  # fmt: skip
     for output in outputs:
         assert (work / output).is_file(), output

@@ -635,9 +635,10 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
     "things-eeg2-ubp": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-ubp", "epochs": 50,
                         "batch_size": 1024, "learning_rate": 1e-4, "vision_model": THINGS_EEG2_VISION_MODEL,
                         "blur_sigmas": list(UBP_BLUR_SIGMAS_224)},
-    # The same recipe on the simulated THINGS-EEG2 on 2 CPU cores (about 2 minutes): the projection tower at 128-D, a
-    # small ResNet at 64 px trained from scratch (no pretrained weights offline) on blurred images, the blur scaled
-    # to 64 px (sigmas x 64 / 224), batches of 64, Adam 1e-3, 30 epochs.
+    # The same recipe on the simulated THINGS-EEG2 on 2 CPU cores (about 3.5 minutes for one subject, measured on
+    # shared cores): the projection tower at 128-D, a small ResNet at 64 px trained from scratch (no pretrained
+    # weights offline) on blurred images, the blur scaled to 64 px (sigmas x 64 / 224), batches of 64, Adam 1e-3,
+    # 30 epochs.
     "things-eeg2-ubp-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-ubp", "epochs": 30,
                             "batch_size": 64, "learning_rate": 1e-3,
                             "blur_sigmas": [round(s * 64 / 224, 3) for s in UBP_BLUR_SIGMAS_224],
