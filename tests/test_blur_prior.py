@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -145,13 +146,16 @@ def test_bad_blur_arguments_name_the_field(field, value, match):
         ClipTrainingArguments.from_preset("things-eeg2-ubp-sim", **{field: value})
 
 
-def test_blur_prior_with_precomputed_features_is_refused(tmp_path, capsys):
-    with pytest.raises(ValueError, match="image_features .* sharp images"):
-        ClipTrainingArguments.from_preset("things-eeg2-ubp-sim", image_features=str(tmp_path / "f.safetensors"))
-    code = main(["train-clip", "--preset", "things-eeg2-ubp-sim", "--image-features", str(tmp_path / "f.safetensors"),
-                 "--output-dir", str(tmp_path / "run")])
-    err = capsys.readouterr().err
-    assert code == 2 and "blur_sigmas" in err and "Traceback" not in err
+def test_cli_blur_sigmas_option(tmp_path, capsys):
+    from eeg2img_hf.commands._blur_options import parse_blur_sigmas
+
+    assert parse_blur_sigmas("none") is None and parse_blur_sigmas("1,2.5,3") == [1.0, 2.5, 3.0]
+    for bad, message in (("1,x,3", "--blur-sigmas must be three"), ("3,2,1", "must not decrease"),
+                         ("1,2", "three sigmas")):
+        assert main(["train-clip", "--preset", "things-eeg2-ubp-sim", "--blur-sigmas", bad,
+                     "--output-dir", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
 
 
@@ -209,6 +213,15 @@ def test_train_clip_blurs_each_trial_at_its_level(things_dir, tmp_path, monkeypa
     assert state["blur_prior"]["level"].count(1) == counts["blur_medium"]
 
 
+def test_blur_settings_are_checked_on_resume():
+    from eeg2img_hf.training.common import RESUME_MAY_CHANGE
+
+    blur_fields = {name for name in ClipTrainingArguments.__dataclass_fields__ if name.startswith("blur_")}
+    assert blur_fields == {"blur_sigmas", "blur_center_weight", "blur_falloff", "blur_momentum", "blur_alpha"}
+    assert not blur_fields & RESUME_MAY_CHANGE
+
+
+@pytest.mark.integration
 def test_resume_keeps_the_levels_and_refuses_another_blur(things_dir, tmp_path):
     common = dict(checkpoint_every_steps=1, keep_checkpoints=50)
     train_clip(_ubp_args(things_dir, tmp_path, max_steps=3, **common))
@@ -238,3 +251,75 @@ def test_blur_prior_path_with_a_tiny_pretrained_clip_tower(things_dir, tmp_path)
     record = train_clip(args)
     assert record["vision_tower"]["frozen"] and record["vision_tower"]["weights"] == "pretrained"
     assert sum(record["blur_prior_levels"].values()) == record["n_train_trials"]
+
+
+def test_blurred_features_file_is_checked(tmp_path):
+    from safetensors.torch import save_file
+
+    from eeg2img_hf.training.image_features import load_blurred_features
+    from eeg2img_hf.utils.errors import BadInputFileError
+
+    def write(name: str, blur, blurred_shape=None) -> Path:
+        tensors = {"features": torch.zeros(2, 4)}
+        if blurred_shape is not None:
+            tensors["blurred_features"] = torch.ones(blurred_shape)
+        save_file(tensors, str(tmp_path / name), metadata={"blur_prior": json.dumps(blur)})
+        return tmp_path / name
+
+    settings = {"sigmas": [0.5, 1.0, 2.0], "center_weight": 0.5, "falloff": 3.0}
+    with pytest.raises(BadInputFileError, match="sharp.safetensors holds the features of sharp images only"):
+        load_blurred_features(write("sharp.safetensors", None), [0.5, 1.0, 2.0], 0.5, 3.0)
+    other = write("other.safetensors", {**settings, "falloff": 2.0}, (3, 2, 4))
+    with pytest.raises(BadInputFileError, match="other.safetensors was blurred with"):
+        load_blurred_features(other, [0.5, 1.0, 2.0], 0.5, 3.0)
+    with pytest.raises(BadInputFileError, match="blurred_features of shape"):
+        load_blurred_features(write("short.safetensors", settings, (2, 2, 4)), [0.5, 1.0, 2.0], 0.5, 3.0)
+    good = load_blurred_features(write("good.safetensors", settings, (3, 2, 4)), [0.5, 1, 2], 0.5, 3)
+    assert good.shape == (3, 2, 4)
+    with pytest.raises(ValueError, match="blur_sigmas must not decrease"):
+        load_blurred_features(other, [2.0, 1.0, 0.5], 0.5, 3.0)
+
+
+@pytest.mark.integration
+def test_precomputed_blurred_features_serve_the_blur_prior(things_dir, tmp_path, capsys, monkeypatch):
+    """`image-features --blur-sigmas` writes the tower's features at the three blur levels; train-clip's blur prior
+    then takes each trial's features at its level from the file (no pixel is blurred), and refuses a file of sharp
+    features or of another blur, naming it."""
+    from safetensors import safe_open
+
+    from eeg2img_hf.models import EEGClipModel, make_image_processor
+
+    from testing_utils import save_tiny_clip
+
+    clip_dir = save_tiny_clip(tmp_path / "clip")
+    sigmas = "0.5,1,2"
+    sharp, blurred = tmp_path / "sharp.safetensors", tmp_path / "blurred.safetensors"
+    common = ["image-features", "--dataset", things_dir, "--vision-model", str(clip_dir), "--model-preset",
+              "things-eeg2-ubp", "--batch-size", "16"]
+    assert main([*common, "--output", str(sharp)]) == 0
+    assert main([*common, "--output", str(blurred), "--blur-sigmas", sigmas]) == 0
+    capsys.readouterr()
+    model = EEGClipModel.from_vision_pretrained("things-eeg2-ubp", vision_model=str(clip_dir)).eval()
+    with safe_open(str(blurred), framework="pt") as handle:
+        first_id = json.loads(handle.metadata()["image_ids"])[0]
+        bank = handle.get_tensor("blurred_features")
+    split = simulate_dataset("things-eeg2", **SIM)["train"]
+    row = [i for i, image_id in enumerate(split["image_id"]) if image_id == first_id][0]
+    pixels = make_image_processor(model.config)(images=[split[row]["image"].convert("RGB")],
+                                                return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        expected = model.get_vision_features(blur_prior(pixels, 2.0))
+    torch.testing.assert_close(bank[2, 0:1], expected, rtol=1e-4, atol=1e-5)
+
+    def run(features: Path, blur: str, out: str) -> int:
+        return main(["train-clip", "--preset", "things-eeg2-ubp", "--dataset", things_dir, "--vision-model",
+                     str(clip_dir), "--image-features", str(features), "--blur-sigmas", blur, "--epochs", "2",
+                     "--batch-size", "8", "--log-with", "", "--output-dir", str(tmp_path / out)])
+
+    assert run(sharp, sigmas, "a") == 2 and "sharp images only" in capsys.readouterr().err
+    assert run(blurred, "0.5,1,3", "b") == 2 and "was blurred with" in capsys.readouterr().err
+    monkeypatch.setattr(importlib.import_module("eeg2img_hf.training.train_clip"), "blur_prior",
+                        lambda *a, **k: pytest.fail("the features file serves the blur"))
+    assert run(blurred, sigmas, "c") == 0
+    record = json.loads((tmp_path / "c" / "model" / "eeg2img_training.json").read_text())
+    assert record["blur_prior_levels"]["blur_medium"] < record["n_train_trials"]

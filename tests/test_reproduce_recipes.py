@@ -41,6 +41,7 @@ TINY = {
     "evaluate-gan": "--num-fakes 8 --batch-size 8 --classifier-epochs 1",
     "train-clip": "--epochs 1 --max-steps 2 --batch-size 8 --log-with ''",
     "evaluate-clip": "--head-epochs 1 --device cpu",
+    "image-features": "--device cpu",
     "train-image-to-eeg": "--epochs 1 --max-steps 2 --batch-size 8",
     "train-image-classifier": "--epochs 1",
 }

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from ._blur_options import parse_blur_sigmas
 from ._precision import add_mixed_precision_option, precision_overrides
 from ._run_options import add_run_folder_options
 from ._vision_options import add_vision_options, vision_overrides
@@ -39,6 +40,8 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
+    if ns.blur_sigmas is not None:
+        overrides["blur_sigmas"] = parse_blur_sigmas(ns.blur_sigmas)
     if ns.class_balanced:
         overrides["class_balanced"] = True
     if ns.unique_classes:
@@ -83,6 +86,9 @@ def register(subparsers) -> None:
     p.add_argument("--exclude-subjects", help="leave these subjects out of training, e.g. 1 (leave-one-subject-out)")
     p.add_argument("--image-features", metavar="FILE.safetensors",
                    help="precomputed pooled features of the frozen image tower ('eeg2img image-features')")
+    p.add_argument("--blur-sigmas", metavar="LOW,MEDIUM,HIGH",
+                   help="uncertainty-aware blur prior: Gaussian sigmas in pixels of the tower's input for certain, "
+                        "medium and uncertain pairs ('none': sharp images; the things-eeg2-ubp presets set it)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int, help="global batch, split across processes")

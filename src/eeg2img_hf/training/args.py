@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..models.eeg_encoder.configuration_eeg_encoder import ARCHITECTURES
 from ..utils.checks import check_int, check_number, check_seed
 from ..utils.names import DEFAULT_VISION_MODEL
-from .blur_prior import UBP_BLUR_SIGMAS_224
+from .blur_prior import UBP_BLUR_SIGMAS_224, check_blur_sigmas
 from .eeg_augment import check_augment_options
 from .vision_towers import check_vision_arguments
 
@@ -517,8 +517,9 @@ class ClipTrainingArguments(EpochLoopArguments):
         seed: seed for `accelerate.utils.set_seed` and the batch sampler.
         blur_sigmas: the uncertainty-aware blur prior (`training.blur_prior`): three Gaussian sigmas in pixels of the
             tower's input (certain, medium, uncertain pairs; finite, >= 0, non-decreasing) with which every training
-            image is blurred before the image tower; `None` (default) trains on sharp images. Needs the tower to run
-            on pixels, so it excludes `image_features`; validation images stay sharp.
+            image is blurred before the image tower; `None` (default) trains on sharp images. With `image_features`
+            the file must hold the tower's features at these three blur levels (`eeg2img image-features
+            --blur-sigmas`); validation images stay sharp.
         blur_center_weight / blur_falloff: the foveated blend: weight of the sharp image at the centre (in [0, 1];
             paper 0.5) and its exponential decay towards the corners (>= 0; paper 3).
         blur_momentum / blur_alpha: the uncertainty estimate: weight of a step in each trial's smoothed similarity
@@ -570,27 +571,14 @@ class ClipTrainingArguments(EpochLoopArguments):
 
 
 def check_blur_prior_fields(args: ClipTrainingArguments) -> None:
-    """Raise `ValueError` naming the field for out-of-range blur-prior settings, or a blur prior with precomputed
-    image features (they hold the sharp images' features); store `blur_sigmas` as a list of floats."""
+    """Raise `ValueError` naming the field for out-of-range blur-prior settings; store `blur_sigmas` as a list of
+    floats."""
     check_number("blur_center_weight", args.blur_center_weight, 0.0, 1.0)
     check_number("blur_falloff", args.blur_falloff, 0.0)
     check_number("blur_momentum", args.blur_momentum, 0.0, 1.0, low_open=True)
     check_number("blur_alpha", args.blur_alpha, 0.0, 1.0, low_open=True, high_open=True)
-    if args.blur_sigmas is None:
-        return
-    if isinstance(args.blur_sigmas, (str, bytes)) or not hasattr(args.blur_sigmas, "__len__") \
-            or len(args.blur_sigmas) != 3:
-        raise ValueError("blur_sigmas must be three sigmas in pixels (certain, medium, uncertain pairs) or None, got "
-                         f"{args.blur_sigmas!r}")
-    sigmas = [check_number(f"blur_sigmas[{i}]", s, 0.0) for i, s in enumerate(args.blur_sigmas)]
-    if sigmas != sorted(sigmas):
-        raise ValueError(f"blur_sigmas must not decrease (certain <= medium <= uncertain), got {sigmas}")
-    if args.image_features is not None:
-        raise ValueError(f"blur_sigmas (the blur prior) blurs each training image anew every step, but "
-                         f"image_features {args.image_features!r} holds the features of the sharp images: train "
-                         "without --image-features (the tower then runs on the blurred pixels), or without the blur "
-                         "prior (blur_sigmas=None)")
-    args.blur_sigmas = [float(s) for s in sigmas]
+    if args.blur_sigmas is not None:
+        args.blur_sigmas = check_blur_sigmas(args.blur_sigmas)
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {

@@ -30,8 +30,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["UBP_BLUR_SIGMAS_224", "UncertaintyTracker", "blur_prior", "foveal_weights", "gaussian_blur",
-           "sigma_from_kernel_size", "uncertainty_levels"]
+from ..utils.checks import check_number
+
+__all__ = ["UBP_BLUR_SIGMAS_224", "UncertaintyTracker", "blur_prior", "check_blur_sigmas", "foveal_weights",
+           "gaussian_blur", "sigma_from_kernel_size", "uncertainty_levels"]
 
 
 def sigma_from_kernel_size(kernel_size: int) -> float:
@@ -43,6 +45,17 @@ def sigma_from_kernel_size(kernel_size: int) -> float:
 UBP_BLUR_SIGMAS_224 = tuple(round(sigma_from_kernel_size(k), 3) for k in (45, 51, 57))
 """The paper's blur at 224 px for certain / medium / uncertain pairs: kernels of 51 - 6, 51 and 51 + 6 pixels,
 sigmas (7.1, 8.0, 8.9)."""
+
+
+def check_blur_sigmas(value: Any, name: str = "blur_sigmas") -> list[float]:
+    """`value` as three finite, non-negative, non-decreasing floats (certain, medium, uncertain), else a `ValueError`
+    naming `name`."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3:
+        raise ValueError(f"{name} must be three sigmas in pixels (certain, medium, uncertain pairs), got {value!r}")
+    sigmas = [check_number(f"{name}[{i}]", s, 0.0) for i, s in enumerate(value)]
+    if sigmas != sorted(sigmas):
+        raise ValueError(f"{name} must not decrease (certain <= medium <= uncertain), got {sigmas}")
+    return sigmas
 
 
 def _per_sample_sigma(sigma: float | torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -168,10 +181,13 @@ class UncertaintyTracker:
         self.blur_sigmas = torch.tensor([float(s) for s in blur_sigmas])
         self.momentum, self.alpha = momentum, alpha
 
+    def levels(self, trial_index: torch.Tensor) -> torch.Tensor:
+        """The current level `(batch_size,)` (int64: 0 certain, 1 medium, 2 uncertain) of each trial of a batch."""
+        return torch.as_tensor([self.state["level"][i] for i in trial_index.tolist()], dtype=torch.long)
+
     def sigmas(self, trial_index: torch.Tensor) -> torch.Tensor:
         """The blur sigma `(batch_size,)` of each trial of a batch, from its current level."""
-        levels = torch.as_tensor([self.state["level"][i] for i in trial_index.tolist()], dtype=torch.long)
-        return self.blur_sigmas[levels]
+        return self.blur_sigmas[self.levels(trial_index)]
 
     def update(self, trial_index: torch.Tensor, similarity: torch.Tensor) -> None:
         """Smooth the similarities of a batch's trials and store their new levels."""

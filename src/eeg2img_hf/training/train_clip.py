@@ -43,7 +43,7 @@ from .common import (
     start_run,
     train_epochs,
 )
-from .image_features import features_for_split, load_image_features
+from .image_features import features_for_split, load_blurred_features, load_image_features
 from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
@@ -250,14 +250,18 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
 
-def make_loss(args: ClipTrainingArguments, accelerator, image_key: str, tracker: UncertaintyTracker | None):
+def make_loss(args: ClipTrainingArguments, accelerator, image_key: str, tracker: UncertaintyTracker | None,
+              blurred_bank: torch.Tensor | None = None):
     """The step loss `(model, batch) -> loss`: the CLIP loss; with the blur prior ([`UncertaintyTracker`]) each
-    image is first blurred at its trial's level, and the step's pair similarities (the diagonal of `logits_per_eeg`,
-    gathered from every process) update the levels used the next time the trials are drawn."""
+    image is first blurred at its trial's level (or, with precomputed features, its features at that level are taken
+    from `blurred_bank`, `(3, n_train_images, dim)`), and the step's pair similarities (the diagonal of
+    `logits_per_eeg`, gathered from every process) update the levels used the next time the trials are drawn."""
 
     def loss(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images = batch[image_key]
-        if tracker is not None:
+        if tracker is not None and blurred_bank is not None:
+            images = blurred_bank[tracker.levels(batch["trial_index"]).to(images.device), batch["image_index"]]
+        elif tracker is not None:
             sigma = tracker.sigmas(batch["trial_index"]).to(images.device)
             images = blur_prior(images, sigma, args.blur_center_weight, args.blur_falloff)
         output = net(eeg_values=batch["eeg_values"], **{image_key: images}, return_loss=True,
@@ -295,11 +299,17 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         model = build_clip_model(args, info, class_names)
     record_training_subjects(model.config, dataset)
     processor = make_image_processor(model.config)
+    blurred_bank = None
     if args.image_features is not None:
         features, rows, _ = load_image_features(args.image_features, model.config)
         splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
                                                                             args.image_features), "vision_features")
                   for name in ("train", "validation")}
+        if args.blur_sigmas is not None:
+            blurred = load_blurred_features(args.image_features, args.blur_sigmas, args.blur_center_weight,
+                                            args.blur_falloff)
+            blurred_bank = torch.stack([features_for_split(dataset["train"], level, rows, args.image_features)[0]
+                                        for level in blurred]).to(accelerator.device)  # (3, n_train_images, dim)
     else:
         splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
                   for name in ("train", "validation")}
@@ -322,7 +332,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
-        "loss": make_loss(args, accelerator, image_key, tracker),
+        "loss": make_loss(args, accelerator, image_key, tracker, blurred_bank),
         "epoch_metrics": lambda net: {
             "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0)),
             **(tracker.counts() if tracker is not None else {})},
