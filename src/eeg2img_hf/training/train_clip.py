@@ -250,6 +250,24 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
 
+def build_image_splits(args: ClipTrainingArguments, dataset, config, processor) -> tuple[dict, torch.Tensor | None]:
+    """The `train` / `validation` [`ClipBatchDataset`]s (processed images, or a frozen tower's features read from
+    `args.image_features`) and, for a blur prior served by that file, the training images' blurred features
+    `(3, n_train_images, dim)` (else `None`)."""
+    if args.image_features is None:
+        return {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
+                for name in ("train", "validation")}, None
+    features, rows, _ = load_image_features(args.image_features, config)
+    splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
+                                                                        args.image_features), "vision_features")
+              for name in ("train", "validation")}
+    if args.blur_sigmas is None:
+        return splits, None
+    blurred = load_blurred_features(args.image_features, args.blur_sigmas, args.blur_center_weight, args.blur_falloff)
+    return splits, torch.stack([features_for_split(dataset["train"], level, rows, args.image_features)[0]
+                                for level in blurred])
+
+
 def make_loss(args: ClipTrainingArguments, accelerator, image_key: str, tracker: UncertaintyTracker | None,
               blurred_bank: torch.Tensor | None = None):
     """The step loss `(model, batch) -> loss`: the CLIP loss; with the blur prior ([`UncertaintyTracker`]) each
@@ -299,20 +317,8 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         model = build_clip_model(args, info, class_names)
     record_training_subjects(model.config, dataset)
     processor = make_image_processor(model.config)
-    blurred_bank = None
-    if args.image_features is not None:
-        features, rows, _ = load_image_features(args.image_features, model.config)
-        splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
-                                                                            args.image_features), "vision_features")
-                  for name in ("train", "validation")}
-        if args.blur_sigmas is not None:
-            blurred = load_blurred_features(args.image_features, args.blur_sigmas, args.blur_center_weight,
-                                            args.blur_falloff)
-            blurred_bank = torch.stack([features_for_split(dataset["train"], level, rows, args.image_features)[0]
-                                        for level in blurred]).to(accelerator.device)  # (3, n_train_images, dim)
-    else:
-        splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
-                  for name in ("train", "validation")}
+    splits, blurred_bank = build_image_splits(args, dataset, model.config, processor)
+    blurred_bank = blurred_bank.to(accelerator.device) if blurred_bank is not None else None
     image_key = splits["train"].image_key
     loader, sampler = _build_loader(args, splits["train"], accelerator.num_processes)
     params = [p for p in model.parameters() if p.requires_grad]
