@@ -14,7 +14,7 @@ from eeg2img_hf.models import EEGClipConfig, EEGClipModel
 from eeg2img_hf.models.eeg_clip import clip_loss
 from eeg2img_hf.training import ClipTrainingArguments, train_clip
 from eeg2img_hf.training.clip_losses import clip_mse_loss
-from eeg2img_hf.training.train_clip import clip_step_loss
+from eeg2img_hf.training.train_clip import make_loss
 
 from testing_utils import run_python
 
@@ -59,8 +59,8 @@ def test_training_step_uses_atm_loss_on_the_joint_embeddings():
     args = ClipTrainingArguments(loss="clip+mse", mse_weight=0.3)
     out = model(**batch)
     expected = 0.7 * clip_loss(out.logits_per_eeg) + 0.3 * (out.eeg_embeds - out.image_embeds).square().mean()
-    torch.testing.assert_close(clip_step_loss(args, "pixel_values")(model, batch), expected)
-    plain = clip_step_loss(ClipTrainingArguments(), "pixel_values")(model, batch)
+    torch.testing.assert_close(make_loss(args, None, "pixel_values")(model, batch), expected)
+    plain = make_loss(ClipTrainingArguments(), None, "pixel_values")(model, batch)
     torch.testing.assert_close(plain, clip_loss(out.logits_per_eeg))
 
 
@@ -162,7 +162,7 @@ def test_mse_pulls_the_embeddings_together():
     """A few Adam steps on ATM's loss with all weight on the MSE term lower the embeddings' mean squared distance."""
     model = tiny_atm_clip().train()
     batch = {"eeg_values": torch.randn(4, N_CHANS, N_TIMES), "pixel_values": torch.randn(4, 3, 32, 32)}
-    step = clip_step_loss(ClipTrainingArguments(loss="clip+mse", mse_weight=1.0), "pixel_values")
+    step = make_loss(ClipTrainingArguments(loss="clip+mse", mse_weight=1.0), None, "pixel_values")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     first = None
     for _ in range(10):

@@ -146,6 +146,28 @@ class TestATMEncoder(TestLSTMEncoder):
         with pytest.raises(ValueError, match="atm pooling window"):
             EEGEncoderConfig(architecture="atm", n_chans=17, n_times=60)  # 60 - 25 + 1 = 36 < 51
         EEGEncoderConfig(architecture="lstm", n_times=60)  # the window is ATM's only
+class TestMLPEncoder(TestLSTMEncoder):
+    """UBP's projection tower (`architecture="mlp"`), tiny: 5 x 32 -> 12 with a residual block; the mixin checks
+    save / load (layer norm included), determinism and gradients."""
+
+    def get_config(self):
+        return tiny_config(architecture="mlp", mlp_dropout=0.0)
+
+    def test_layout_matches_the_formula(self):
+        model = self.make_model().eval()
+        tower = model.tower
+        assert tower.proj.weight.shape == (12, N_CHANS * N_TIMES) and tower.residual.weight.shape == (12, 12)
+        eeg = self.get_inputs(2)["eeg_values"]
+        hidden = eeg.reshape(2, -1) @ tower.proj.weight.T + tower.proj.bias
+        expected = torch.nn.functional.layer_norm(
+            hidden + torch.nn.functional.gelu(hidden) @ tower.residual.weight.T + tower.residual.bias, (12,),
+            tower.norm.weight, tower.norm.bias)
+        torch.testing.assert_close(tower(eeg), expected)
+
+    def test_bad_dropout_is_refused(self):
+        for bad in (1.0, -0.1, "0.3", True):
+            with pytest.raises(ValueError, match="mlp_dropout"):
+                tiny_config(architecture="mlp", mlp_dropout=bad)
 
 
 class TestClassification(ModelTesterMixin):

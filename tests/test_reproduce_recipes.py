@@ -9,8 +9,8 @@ layout, `INCEPTION` is the judge (`classifier`) instead of NVIDIA's file, and th
 without float16 layers instead of the GPU's fp16 (bfloat16 autocast would run too, but on a CPU without
 bfloat16 units a 128 px convolution in bfloat16 takes about 80x its float32 time: measured 2.8 s against 0.034 s
 on an AVX2-only CPU, which turned these two GAN steps into tens of minutes). The THINGS-EEG2 release is the
-converter tests' miniature (tests/test_converters_things_eeg2.py) and `CLIP_L14` a tiny local CLIP checkpoint; the
-image features and evaluation run on the CPU.
+converter tests' miniature (tests/test_converters_things_eeg2.py; 10 subjects, 5 + 2 concepts) and `CLIP_L14` a tiny
+local CLIP checkpoint in `openai/clip-vit-large-patch14`'s layout; the image features and evaluation run on the CPU.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from testing_utils import save_tiny_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC = REPO_ROOT / "docs" / "reproduce.md"
-RECIPES = ("encoders", "gan", "eegclip", "image-to-eeg", "things-atm")
+RECIPES = ("encoders", "gan", "eegclip", "image-to-eeg", "things-atm", "things-ubp")
 
 # Appended to each eeg2img sub-command of the recipes (dry run: a couple of steps, small batches, no trackers).
 TINY = {
@@ -137,7 +137,7 @@ def _tiny_resnet(root: Path) -> Path:
 def _things_eeg2(root: Path) -> tuple[Path, Path, Path]:
     from test_converters_things_eeg2 import THINGS_IDS, make_release
 
-    eeg, images, _ = make_release(root / "things-eeg2", subjects=(1, 2))
+    eeg, images, _ = make_release(root / "things-eeg2", subjects=range(1, 11))
     concepts = root / "things_concepts.tsv"
     concepts.write_text("Word\tuniqueID\n" + "".join(f"{u.replace('_', ' ')}\t{u}\n" for u in THINGS_IDS))
     return eeg, images, concepts
@@ -167,7 +167,8 @@ def test_the_document_has_a_recipe_per_table_with_the_papers_numbers():
                   "9.23", "109.49", "0.039", "0.79 / 0.96 / 0.98", "0.95 / 0.99 / 1.0", "0.64 / 0.86 / 0.92",
                   "0.94 / 0.98 / 0.99", "0.7427", "0.6689", "28.5 % / 60.4 %"):
         assert value in text, value
-    assert text.count("Expected time on one GPU (estimate") == 5 and text.count("Caveats:") == 5
+    assert "50.9 % / 79.7 %" in text  # UBP
+    assert text.count("Expected time on one GPU (estimate") == 6 and text.count("Caveats:") == 6
     assert set(_variables(text)) == {"EEG_RAW", "EEG_5_95", "SPLITS", "IMAGENET", "TV_PKL", "TV_IMAGES", "OBJECT_MAT",
                                      "OBJECT_IMAGES", "INCEPTION", "RESNET50", "THINGS_EEG", "THINGS_IMAGES",
                                      "THINGS_CONCEPTS", "CLIP_L14"}
@@ -202,6 +203,7 @@ def test_every_recipe_runs_on_official_format_files(tmp_path):
     outputs = ["runs/eegcvpr40-lstm/model/eval_results.json", "runs/eegcvpr40-unseen-lstm/model/eval_results.json",
                "runs/object-cnn/model/eval_results.json", "runs/gan-eegcvpr40/inception_results.json",
                "runs/gan-thoughtviz/inception_results.json", "runs/clip-5-95/eval_results.json",
-               "runs/image-to-eeg/reconstruction.json", "runs/things-atm/dep-1.json"]  # fmt: skip
+               "runs/image-to-eeg/reconstruction.json", "runs/things-atm/dep-1.json",
+               "runs/things-ubp/sub-10.json"]  # fmt: skip
     for output in outputs:
         assert (work / output).is_file(), output

@@ -7,6 +7,7 @@ import argparse
 import json
 
 from ..utils.model_folders import check_model_folder, load_model_folder
+from ._blur_options import parse_blur_sigmas
 from ._run_options import add_allow_unfinished_option
 from ._vision_options import VISION_MODEL_HELP
 
@@ -26,7 +27,8 @@ def cmd_image_features(ns: argparse.Namespace) -> None:
         model = EEGClipModel.from_vision_pretrained(ns.model_preset, vision_model=ns.vision_model,
                                                     revision=ns.vision_revision)
     summary = compute_image_features(model, ns.dataset, ns.output, splits=ns.splits.split(",") if ns.splits else None,
-                                     batch_size=ns.batch_size, device=ns.device, overwrite=ns.overwrite)
+                                     batch_size=ns.batch_size, device=ns.device, overwrite=ns.overwrite,
+                                     blur_sigmas=parse_blur_sigmas(ns.blur_sigmas))
     print(json.dumps(summary))
 
 
@@ -44,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--splits", help="comma-separated splits (default: all)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
+    p.add_argument("--blur-sigmas", metavar="LOW,MEDIUM,HIGH",
+                   help="also write the features of the images blurred by the uncertainty-aware blur prior at these "
+                        "three sigmas (pixels of the processed image), for train-clip's blur prior (e.g. 7.1,8,8.9)")
     p.add_argument("--overwrite", action="store_true", help="replace a features file written earlier")
     add_allow_unfinished_option(p)
     p.set_defaults(func=cmd_image_features, command="image-features")

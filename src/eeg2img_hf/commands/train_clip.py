@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from ._blur_options import parse_blur_sigmas
 from ._eeg_tower_options import add_eeg_tower_options, eeg_tower_config
 from ._precision import add_mixed_precision_option, precision_overrides
 from ._run_options import add_run_folder_options
@@ -41,6 +42,8 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None,
     }
     overrides = {k: v for k, v in pairs.items() if v is not None}
+    if ns.blur_sigmas is not None:
+        overrides["blur_sigmas"] = parse_blur_sigmas(ns.blur_sigmas)
     if ns.class_balanced:
         overrides["class_balanced"] = True
     if ns.unique_classes:
@@ -78,11 +81,11 @@ def register(subparsers) -> None:
     """Add the `train-clip` sub-command."""
     p = subparsers.add_parser("train-clip", help="train EEGClip (EEG + image towers, symmetric CLIP loss)")
     p.add_argument("--preset", default="cpu-small", help="authors, cpu-small, things-eeg2, things-eeg2-sim, "
-                   "things-eeg2-atm or things-eeg2-atm-sim")
+                   "things-eeg2-atm, things-eeg2-atm-sim, things-eeg2-ubp or things-eeg2-ubp-sim")
     p.add_argument("--dataset", help="preset name, sim:<preset>, or a saved DatasetDict folder")
     p.add_argument("--output-dir")
     p.add_argument("--model-preset", help="EEGClipConfig preset (authors, cpu-small, things-eeg2-tsconv, "
-                   "things-eeg2-lstm, things-eeg2-cnn, things-eeg2-atm, tiny)")
+                   "things-eeg2-lstm, things-eeg2-cnn, things-eeg2-atm, things-eeg2-ubp, tiny)")
     p.add_argument("--encoder", help="trained EEGEncoderModel folder (train-encoder's .../model) for the EEG tower")
     add_eeg_tower_options(p)
     add_vision_options(p)
@@ -91,6 +94,9 @@ def register(subparsers) -> None:
     p.add_argument("--exclude-subjects", help="leave these subjects out of training, e.g. 1 (leave-one-subject-out)")
     p.add_argument("--image-features", metavar="FILE.safetensors",
                    help="precomputed pooled features of the frozen image tower ('eeg2img image-features')")
+    p.add_argument("--blur-sigmas", metavar="LOW,MEDIUM,HIGH",
+                   help="uncertainty-aware blur prior: Gaussian sigmas in pixels of the tower's input for certain, "
+                        "medium and uncertain pairs ('none': sharp images; the things-eeg2-ubp presets set it)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int, help="global batch, split across processes")

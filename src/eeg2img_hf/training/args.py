@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from ..models.eeg_encoder.configuration_eeg_encoder import ARCHITECTURES
 from ..utils.checks import check_int, check_number, check_seed
 from ..utils.names import DEFAULT_VISION_MODEL
+from .blur_prior import UBP_BLUR_SIGMAS_224, check_blur_sigmas
 from .eeg_augment import check_augment_options
 from .vision_towers import check_vision_arguments
 
@@ -523,6 +524,15 @@ class ClipTrainingArguments(EpochLoopArguments):
             `resume`, such a folder is refused.
         log_with: trackers: any of `"csv"`, `"tensorboard"`.
         seed: seed for `accelerate.utils.set_seed` and the batch sampler.
+        blur_sigmas: the uncertainty-aware blur prior (`training.blur_prior`): three Gaussian sigmas in pixels of the
+            tower's input (certain, medium, uncertain pairs; finite, >= 0, non-decreasing) with which every training
+            image is blurred before the image tower; `None` (default) trains on sharp images. With `image_features`
+            the file must hold the tower's features at these three blur levels (`eeg2img image-features
+            --blur-sigmas`); validation images stay sharp.
+        blur_center_weight / blur_falloff: the foveated blend: weight of the sharp image at the centre (in [0, 1];
+            paper 0.5) and its exponential decay towards the corners (>= 0; paper 3).
+        blur_momentum / blur_alpha: the uncertainty estimate: weight of a step in each trial's smoothed similarity
+            (in (0, 1]; paper 0.3) and the level of the batch's confidence interval (in (0, 1); paper 0.05).
     """
 
     dataset: str = "eegcvpr40"
@@ -544,6 +554,11 @@ class ClipTrainingArguments(EpochLoopArguments):
     positives: str = "diagonal"
     loss: str = "clip"
     mse_weight: float | None = None
+    blur_sigmas: list[float] | None = None
+    blur_center_weight: float = 0.5
+    blur_falloff: float = 3.0
+    blur_momentum: float = 0.3
+    blur_alpha: float = 0.05
 
     KIND: ClassVar[str] = "clip"
 
@@ -562,6 +577,7 @@ class ClipTrainingArguments(EpochLoopArguments):
             raise ValueError(f"subjects {self.subjects} and exclude_subjects {self.exclude_subjects} overlap")
         if self.image_features is not None and (not isinstance(self.image_features, str) or not self.image_features):
             raise ValueError(f"image_features must be a file path or None, got {self.image_features!r}")
+        check_blur_prior_fields(self)
         check_vision_arguments(self)
         self.check_loop_fields()
 
@@ -575,6 +591,17 @@ class ClipTrainingArguments(EpochLoopArguments):
         if self.loss == "clip+mse":
             self.mse_weight = check_number("mse_weight", ATM_MSE_WEIGHT if self.mse_weight is None
                                            else self.mse_weight, 0.0, 1.0)
+
+
+def check_blur_prior_fields(args: ClipTrainingArguments) -> None:
+    """Raise `ValueError` naming the field for out-of-range blur-prior settings; store `blur_sigmas` as a list of
+    floats."""
+    check_number("blur_center_weight", args.blur_center_weight, 0.0, 1.0)
+    check_number("blur_falloff", args.blur_falloff, 0.0)
+    check_number("blur_momentum", args.blur_momentum, 0.0, 1.0, low_open=True)
+    check_number("blur_alpha", args.blur_alpha, 0.0, 1.0, low_open=True, high_open=True)
+    if args.blur_sigmas is not None:
+        args.blur_sigmas = check_blur_sigmas(args.blur_sigmas)
 
 
 CLIP_PRESETS: dict[str, dict[str, Any]] = {
@@ -630,6 +657,26 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
                                                                "hidden_sizes": [16, 32, 64, 128],
                                                                "depths": [1, 1, 1, 1], "layer_type": "basic"},
                                              "encoder_config": {"atm_conv_filters": 16, "embed_dim": 128}}},
+    # UBP (Wu et al., CVPR 2025; docs/things-eeg2.md, 'UBP'): the projection EEG tower (`things-eeg2-ubp`), the
+    # uncertainty-aware blur prior on the training images (51-pixel Gaussian kernels at 224 px, 6 narrower / wider for
+    # certain / uncertain pairs: sigmas 7.1 / 8.0 / 8.9; foveated blend 0.5 * exp(-3 d)), a frozen CLIP ViT-L/14 run
+    # on the blurred pixels every step, shuffled batches of 1,024 with diagonal positives, 50 epochs, lr 1e-4.
+    "things-eeg2-ubp": {"dataset": "data/things-eeg2", "model_preset": "things-eeg2-ubp", "epochs": 50,
+                        "batch_size": 1024, "learning_rate": 1e-4, "vision_model": THINGS_EEG2_VISION_MODEL,
+                        "blur_sigmas": list(UBP_BLUR_SIGMAS_224)},
+    # The same recipe on the simulated THINGS-EEG2 on 2 CPU cores (about 3.5 minutes for one subject, measured on
+    # shared cores): the projection tower at 128-D, a small ResNet at 64 px trained from scratch (no pretrained
+    # weights offline) on blurred images, the blur scaled to 64 px (sigmas x 64 / 224), batches of 64, Adam 1e-3,
+    # 30 epochs.
+    "things-eeg2-ubp-sim": {"dataset": "things-eeg2", "model_preset": "things-eeg2-ubp", "epochs": 30,
+                            "batch_size": 64, "learning_rate": 1e-3,
+                            "blur_sigmas": [round(s * 64 / 224, 3) for s in UBP_BLUR_SIGMAS_224],
+                            "model_config": {"freeze_vision_tower": False, "image_size": 64, "image_resize_size": 64,
+                                             "projection_dim": 128,
+                                             "vision_config": {"model_type": "resnet", "embedding_size": 16,
+                                                               "hidden_sizes": [16, 32, 64, 128],
+                                                               "depths": [1, 1, 1, 1], "layer_type": "basic"},
+                                             "encoder_config": {"embed_dim": 128}}},
 }
 
 

@@ -14,6 +14,12 @@ image projection) and writes one safetensors file:
 `train-clip --image-features FILE` ([`load_image_features`]) accepts the file only for a model whose frozen tower
 and image preprocessing are the ones recorded, and whose every image id it covers; equal `image_id`s mean
 identical pixels within a dataset (the package schema), so features are looked up by id.
+
+With `blur_sigmas` (`eeg2img image-features --blur-sigmas LOW,MEDIUM,HIGH`) the file also holds tensor
+`blurred_features`, float32 `(3, n_images, vision_embed_dim)`: the tower's features of every image blurred by the
+uncertainty-aware blur prior ([`blur_prior`]) at each of the three sigmas, with metadata `blur_prior` (JSON:
+`sigmas`, `center_weight`, `falloff`; `null` without). A blur-prior run reads them with
+[`load_blurred_features`], which refuses a file blurred otherwise.
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ from safetensors.torch import save_file
 
 from ..data import get_eeg_info, load_eeg_dataset
 from ..models import EEGClipModel, make_image_processor
+from ..utils.checks import check_number
 from ..utils.errors import BadInputFileError, Eeg2ImgError
 from ..utils.outputs import prepare_output_file
+from .blur_prior import blur_prior, check_blur_sigmas
 
-__all__ = ["FEATURES_FORMAT", "compute_image_features", "features_for_split", "load_image_features",
-           "tower_fields"]
+__all__ = ["FEATURES_FORMAT", "compute_image_features", "features_for_split", "load_blurred_features",
+           "load_image_features", "tower_fields"]
 
 FEATURES_FORMAT = "eeg2img-image-features"
 _IMAGE_FIELDS = ("image_size", "image_resize_size", "image_mean", "image_std", "image_resample")
@@ -72,6 +80,9 @@ def compute_image_features(
     device: str | None = None,
     overwrite: bool = False,
     simulate: dict[str, Any] | None = None,
+    blur_sigmas: list[float] | None = None,
+    blur_center_weight: float = 0.5,
+    blur_falloff: float = 3.0,
 ) -> dict[str, Any]:
     """Write the frozen tower's pooled features of every unique image of `dataset` to a safetensors file.
 
@@ -84,9 +95,11 @@ def compute_image_features(
         device (`str`, *optional*): where to run the tower (default: where the model is).
         overwrite (`bool`, *optional*, defaults to `False`): replace an existing features file this package wrote.
         simulate (`dict`, *optional*): `simulate_dataset` keyword arguments for a preset `dataset`.
+        blur_sigmas (`list[float]`, *optional*): also write the features of the images blurred by the blur prior
+            at these three sigmas (pixels of the processed image), with `blur_center_weight` / `blur_falloff`.
 
     Returns:
-        `dict`: `output`, `n_images`, `dim` and the tower's provenance.
+        `dict`: `output`, `n_images`, `dim`, `blur_prior` and the tower's provenance.
     """
     if not isinstance(model, EEGClipModel):
         raise ValueError(f"compute_image_features needs an EEGClipModel, got {type(model).__name__}")
@@ -94,6 +107,7 @@ def compute_image_features(
         raise Eeg2ImgError("precomputed image features need a frozen vision tower (freeze_vision_tower=True): a "
                            "trained tower changes its features every step")
     fields = tower_fields(model.config)
+    blur = _blur_settings(blur_sigmas, blur_center_weight, blur_falloff)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     out = Path(output)
@@ -111,7 +125,7 @@ def compute_image_features(
     processor = make_image_processor(model.config)
     ids: list[str] = []
     seen: set[str] = set()
-    chunks = []
+    chunks, blurred_chunks = [], []
     for split in chosen:
         trial_ids = np.asarray(data[split]["image_id"])
         unique, first = np.unique(trial_ids, return_index=True)
@@ -119,21 +133,61 @@ def compute_image_features(
         view = data[split].select_columns(["image"]).select([f for _, f in keep])
         for start in range(0, len(view), batch_size):
             images = [image.convert("RGB") for image in view[start:start + batch_size]["image"]]
-            pixels = processor(images=images, return_tensors="pt")["pixel_values"]
-            chunks.append(model.get_vision_features(pixels.to(parameter.device, parameter.dtype)).float().cpu())
+            pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(parameter.device)
+            chunks.append(model.get_vision_features(pixels.to(parameter.dtype)).float().cpu())
+            if blur is not None:
+                blurred_chunks.append(torch.stack([
+                    model.get_vision_features(blur_prior(pixels.float(), sigma, blur["center_weight"],
+                                                         blur["falloff"]).to(parameter.dtype)).float().cpu()
+                    for sigma in blur["sigmas"]]))  # (3, batch, dim)
         ids += [i for i, _ in keep]
         seen.update(i for i, _ in keep)
     if not ids:
         raise ValueError("the dataset has no images to compute features of")
-    features = torch.cat(chunks).contiguous()
+    tensors = {"features": torch.cat(chunks).contiguous()}
+    if blur is not None:
+        tensors["blurred_features"] = torch.cat(blurred_chunks, dim=1).contiguous()
     metadata = {"format": FEATURES_FORMAT, "image_ids": json.dumps(ids), "splits": json.dumps(chosen),
-                "dataset": str(get_eeg_info(data).get("name") or dataset), **fields}
+                "dataset": str(get_eeg_info(data).get("name") or dataset), "blur_prior": json.dumps(blur), **fields}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    save_file({"features": features}, str(tmp), metadata=metadata)
+    save_file(tensors, str(tmp), metadata=metadata)
     tmp.replace(out)
-    return {"output": str(out), "n_images": len(ids), "dim": int(features.shape[1]),
+    return {"output": str(out), "n_images": len(ids), "dim": int(tensors["features"].shape[1]), "blur_prior": blur,
             **{k: getattr(model.config, k) for k in _SOURCE_FIELDS}}
+
+
+def _blur_settings(sigmas: Any, center_weight: Any, falloff: Any) -> dict[str, Any] | None:
+    """The blur prior a features file records (JSON-able), or `None` for sharp images only; bad values raise a
+    `ValueError` naming the argument."""
+    if sigmas is None:
+        return None
+    return {"sigmas": check_blur_sigmas(sigmas), "center_weight": check_number("blur_center_weight", center_weight,
+                                                                               0.0, 1.0),
+            "falloff": check_number("blur_falloff", falloff, 0.0)}
+
+
+def load_blurred_features(path: str | os.PathLike, sigmas: list[float], center_weight: float,
+                          falloff: float) -> torch.Tensor:
+    """The `blurred_features` `(3, n_images, dim)` of a features file already accepted by [`load_image_features`];
+    a `BadInputFileError` names the file when it holds none, or holds them for another blur."""
+    wanted = _blur_settings(sigmas, center_weight, falloff)
+    with safe_open(str(path), framework="pt") as handle:
+        recorded = json.loads((handle.metadata() or {}).get("blur_prior") or "null")
+        blurred = handle.get_tensor("blurred_features") if "blurred_features" in handle.keys() else None
+        sharp_shape = tuple(handle.get_slice("features").get_shape())
+    hint = (f"recompute it with 'eeg2img image-features ... --blur-sigmas "
+            f"{','.join(f'{s:g}' for s in wanted['sigmas'])}'")
+    if recorded is None or blurred is None:
+        raise BadInputFileError(f"--image-features {path} holds the features of sharp images only, but the run blurs "
+                                "them (blur_sigmas)", hint=hint)
+    if recorded != wanted:
+        raise BadInputFileError(f"--image-features {path} was blurred with {recorded}, the run blurs with {wanted}",
+                                hint=hint)
+    if tuple(blurred.shape) != (3, *sharp_shape) or not bool(torch.isfinite(blurred).all()):
+        raise BadInputFileError(f"--image-features {path}: blurred_features of shape {tuple(blurred.shape)} are not "
+                                f"3 x {sharp_shape} finite values (three blur levels of its features)")
+    return blurred.float()
 
 
 def load_image_features(path: str | os.PathLike, config: Any) -> tuple[torch.Tensor, dict[str, int], dict[str, str]]:

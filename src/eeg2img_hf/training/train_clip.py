@@ -6,6 +6,8 @@ float tensor, so an epoch only indexes that cache. The model kept is the one wit
 retrieval MRR on the VALIDATION split (the authors kept fixed-epoch snapshots; the test split is never used).
 With several processes the global batch is split and each process computes the CLIP loss over its own share
 (negatives are not gathered across processes), so `batch_size / num_processes` is the contrastive batch.
+With `blur_sigmas` set, the uncertainty-aware blur prior (`training.blur_prior`) blurs every training image at its
+trial's uncertainty level before the image tower, and the tracked levels are checkpointed with the trainer state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..utils.model_folders import load_model_folder
 from ..utils.names import TRAINING_RECORD
 from ..utils.vision_towers import vision_tower_record
 from .args import CLIP_PRESETS, SELECTION_METRIC, ClipTrainingArguments
+from .blur_prior import UncertaintyTracker, blur_prior
 from .clip_losses import clip_mse_loss
 from .common import (
     EEGBatchDataset,
@@ -41,7 +44,7 @@ from .common import (
     start_run,
     train_epochs,
 )
-from .image_features import features_for_split, load_image_features
+from .image_features import features_for_split, load_blurred_features, load_image_features
 from .vision_towers import build_with_vision_tower, check_vision_tower_plan
 
 # The argument classes and presets live in `training.args`; re-exported here, where they are used.
@@ -124,7 +127,8 @@ class ClipBatchDataset(EEGBatchDataset):
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = super().__getitems__(indices)
         image_index = self.image_index[list(indices)]
-        return {**batch, "image_index": image_index, self.image_key: self.pixel_cache[image_index]}
+        return {**batch, "trial_index": torch.as_tensor(list(indices), dtype=torch.long), "image_index": image_index,
+                self.image_key: self.pixel_cache[image_index]}
 
 
 def cache_split_images(split, processor, batch_size: int = 64) -> tuple[torch.Tensor, np.ndarray, list[str]]:
@@ -207,20 +211,6 @@ def _loss_targets(batch: dict[str, torch.Tensor], positives: str) -> torch.Tenso
     return positives_from_ids(batch["image_index"] if positives == "image" else batch["labels"])
 
 
-def clip_step_loss(args: ClipTrainingArguments, image_key: str):
-    """The loss of one training batch, `(model, batch) -> loss`: the model's CLIP loss (`args.loss="clip"`), or
-    ATM's CLIP + MSE on the same embeddings ([`clip_mse_loss`], `"clip+mse"`)."""
-
-    def step(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = net(eeg_values=batch["eeg_values"], **{image_key: batch[image_key]}, return_loss=True,
-                  targets=_loss_targets(batch, args.positives))
-        if args.loss == "clip":
-            return out.loss
-        return clip_mse_loss(out.loss, out.eeg_embeds, out.image_embeds, args.mse_weight)
-
-    return step
-
-
 @torch.no_grad()
 def validation_metrics(model, dataset: ClipBatchDataset, batch_size: int = 256) -> dict[str, float]:
     """EEG -> image retrieval over the unique validation images and zero-shot class top-1 (validation split).
@@ -261,6 +251,51 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
 
 
+def build_image_splits(args: ClipTrainingArguments, dataset, config, processor) -> tuple[dict, torch.Tensor | None]:
+    """The `train` / `validation` [`ClipBatchDataset`]s (processed images, or a frozen tower's features read from
+    `args.image_features`) and, for a blur prior served by that file, the training images' blurred features
+    `(3, n_train_images, dim)` (else `None`)."""
+    if args.image_features is None:
+        return {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
+                for name in ("train", "validation")}, None
+    features, rows, _ = load_image_features(args.image_features, config)
+    splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
+                                                                        args.image_features), "vision_features")
+              for name in ("train", "validation")}
+    if args.blur_sigmas is None:
+        return splits, None
+    blurred = load_blurred_features(args.image_features, args.blur_sigmas, args.blur_center_weight, args.blur_falloff)
+    return splits, torch.stack([features_for_split(dataset["train"], level, rows, args.image_features)[0]
+                                for level in blurred])
+
+
+def make_loss(args: ClipTrainingArguments, accelerator, image_key: str, tracker: UncertaintyTracker | None = None,
+              blurred_bank: torch.Tensor | None = None):
+    """The step loss `(model, batch) -> loss`: the model's CLIP loss (`args.loss="clip"`), or ATM's CLIP + MSE on the
+    same embeddings ([`clip_mse_loss`], `"clip+mse"`); with the blur prior ([`UncertaintyTracker`]) each
+    image is first blurred at its trial's level (or, with precomputed features, its features at that level are taken
+    from `blurred_bank`, `(3, n_train_images, dim)`), and the step's pair similarities (the diagonal of
+    `logits_per_eeg`, gathered from every process) update the levels used the next time the trials are drawn."""
+
+    def loss(net, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        images = batch[image_key]
+        if tracker is not None and blurred_bank is not None:
+            images = blurred_bank[tracker.levels(batch["trial_index"]).to(images.device), batch["image_index"]]
+        elif tracker is not None:
+            sigma = tracker.sigmas(batch["trial_index"]).to(images.device)
+            images = blur_prior(images, sigma, args.blur_center_weight, args.blur_falloff)
+        output = net(eeg_values=batch["eeg_values"], **{image_key: images}, return_loss=True,
+                     targets=_loss_targets(batch, args.positives))
+        if tracker is not None:
+            similarity = torch.diagonal(output.logits_per_eeg).detach()
+            tracker.update(accelerator.gather(batch["trial_index"]).cpu(), accelerator.gather(similarity).cpu())
+        if args.loss == "clip":
+            return output.loss
+        return clip_mse_loss(output.loss, output.eeg_embeds, output.image_embeds, args.mse_weight)
+
+    return loss
+
+
 def _save_model(model, processor, model_dir: Path) -> None:
     model.save_pretrained(model_dir)
     processor.save_pretrained(model_dir)
@@ -286,21 +321,20 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         model = build_clip_model(args, info, class_names)
     record_training_subjects(model.config, dataset)
     processor = make_image_processor(model.config)
-    if args.image_features is not None:
-        features, rows, _ = load_image_features(args.image_features, model.config)
-        splits = {name: ClipBatchDataset(dataset[name], *features_for_split(dataset[name], features, rows,
-                                                                            args.image_features), "vision_features")
-                  for name in ("train", "validation")}
-    else:
-        splits = {name: ClipBatchDataset(dataset[name], *cache_split_images(dataset[name], processor)[:2])
-                  for name in ("train", "validation")}
+    splits, blurred_bank = build_image_splits(args, dataset, model.config, processor)
+    blurred_bank = blurred_bank.to(accelerator.device) if blurred_bank is not None else None
     image_key = splits["train"].image_key
     loader, sampler = _build_loader(args, splits["train"], accelerator.num_processes)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=args.adam_betas, weight_decay=args.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     out_dir, logger = start_run(accelerator, args, "clip")
-    state = restore_state(accelerator, args, best_metrics=None)
+    state = restore_state(accelerator, args, best_metrics=None, blur_prior=None)
+    tracker = None
+    if args.blur_sigmas is not None:
+        tracker = UncertaintyTracker(state["blur_prior"], len(splits["train"]), args.blur_sigmas, args.blur_momentum,
+                                     args.blur_alpha)
+        state["blur_prior"] = tracker.state  # checkpointed with the trainer state
 
     def save_best(net, metrics: dict[str, float]) -> None:
         state["best_metrics"] = metrics
@@ -308,9 +342,10 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
 
     parts = {
         "model": model, "optimizer": optimizer, "loader": loader, "sampler": sampler,
-        "loss": clip_step_loss(args, image_key),
+        "loss": make_loss(args, accelerator, image_key, tracker, blurred_bank),
         "epoch_metrics": lambda net: {
-            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0))},
+            "logit_scale": float(accelerator.unwrap_model(net).logit_scale.detach().exp().clamp(max=100.0)),
+            **(tracker.counts() if tracker is not None else {})},
         "validate": lambda net: validation_metrics(net, splits["validation"]),
         "selection_key": SELECTION_METRIC, "save_best": save_best,
     }
@@ -323,6 +358,7 @@ def train_clip(args: ClipTrainingArguments) -> dict[str, Any]:
         n_validation_images=len(splits["validation"].pixel_cache),
         train_subjects=model_config.train_subjects, dataset_subjects=model_config.dataset_subjects,
         image_features=args.image_features,
+        blur_prior_levels=tracker.counts() if tracker is not None else None,
         vision_tower=vision_tower_record(accelerator.unwrap_model(model).config), training_args=args.to_dict(),
     )
     return finish_run(accelerator, record, TRAINING_RECORD)

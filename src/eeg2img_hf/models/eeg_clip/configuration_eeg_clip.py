@@ -64,6 +64,13 @@ CLIP_MODEL_PRESETS: dict[str, dict[str, Any]] = {
                            "normalize_embeds": False},
         "projection_dim": 1024, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
     },
+    # UBP (Wu et al., CVPR 2025): the projection tower (flattened trial -> linear -> GELU residual block with
+    # dropout 0.3 -> layer norm) into a 768-D space, a frozen pretrained image tower, CLIP's learnable logit scale.
+    "things-eeg2-ubp": {
+        "encoder_config": {"architecture": "mlp", "embed_dim": 768, "mlp_dropout": 0.3, "input_normalization": "none",
+                           "normalize_embeds": False},
+        "projection_dim": 768, "logit_scale_init_value": math.log(1 / 0.07), "learnable_logit_scale": True,
+    },
     # For unit tests only (odd sizes expose transposed dimensions).
     "tiny": {
         "encoder_config": {"n_chans": 4, "n_times": 32, "lstm_num_layers": 1, "lstm_hidden_size": 10, "embed_dim": 12,
@@ -178,7 +185,8 @@ class EEGClipConfig(PreTrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> EEGClipConfig:
         """Builds a config from a named preset (`"authors"`, `"cpu-small"`, `"things-eeg2-tsconv"`,
-        `"things-eeg2-lstm"`, `"things-eeg2-cnn"`, `"things-eeg2-atm"`, `"tiny"`) plus overrides.
+        `"things-eeg2-lstm"`, `"things-eeg2-cnn"`, `"things-eeg2-atm"`, `"things-eeg2-ubp"`, `"tiny"`) plus
+        overrides.
 
         A dict given for `encoder_config` or `vision_config` updates the preset's dict (so
         `encoder_config={"n_chans": 14}` keeps the preset's LSTM size); a config object replaces it.

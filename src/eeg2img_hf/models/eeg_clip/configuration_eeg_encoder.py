@@ -1,11 +1,12 @@
 """Configuration of the EEG encoders (LSTM and CNN towers of the WACV 2024 paper, fig. 3a/3b; a compact
-temporal-spatial convolution tower; ATM's channel-wise transformer tower; any braindecode model)."""
+temporal-spatial convolution tower; ATM's channel-wise transformer tower; UBP's projection tower; any braindecode
+model)."""
 
 from __future__ import annotations
 
 from transformers import PreTrainedConfig
 
-ARCHITECTURES = ("lstm", "cnn", "tsconv", "atm", "braindecode")
+ARCHITECTURES = ("lstm", "cnn", "tsconv", "atm", "mlp", "braindecode")
 INPUT_NORMALIZATIONS = ("trial_max", "channel_zscore", "none")
 CNN_NORMS = ("instance", "batch", "none")
 BRAINDECODE_SET_BY_CONFIG = ("n_chans", "n_times", "sfreq", "n_outputs")
@@ -72,13 +73,16 @@ class EEGEncoderConfig(PreTrainedConfig):
     a model trained on one subject (ATM's subject-dependent setting) learns that subject's token, and trials of
     subjects not seen in training (leave-one-subject-out) get the same learned token, the rule ATM applies to
     unknown subjects.
+    `architecture="mlp"` is the projection tower of UBP (Wu et al., CVPR 2025): the flattened trial
+    (`n_chans * n_times` values) through a linear layer to `embed_dim`, a residual block `h + dropout(linear(gelu(h)))`
+    (dropout `mlp_dropout`) and layer norm.
     `architecture="braindecode"` uses the braindecode model class `braindecode_model` (e.g. `"EEGNet"`,
     `"ShallowFBCSPNet"`, `"EEGConformer"`; needs `pip install braindecode`) built with `n_chans`, `n_times`, `sfreq`,
     `n_outputs=embed_dim` and `braindecode_kwargs`, followed by the same bias-free projection as the other towers.
 
     Args:
         architecture (`str`, *optional*, defaults to `"lstm"`):
-            `"lstm"`, `"cnn"`, `"tsconv"`, `"atm"` or `"braindecode"`.
+            `"lstm"`, `"cnn"`, `"tsconv"`, `"atm"`, `"mlp"` or `"braindecode"`.
         n_chans (`int`, *optional*, defaults to 128):
             Number of EEG channels of an input trial.
         n_times (`int`, *optional*, defaults to 440):
@@ -143,6 +147,8 @@ class EEGEncoderConfig(PreTrainedConfig):
             Dropout after the spatial convolution.
         atm_proj_dropout (`float`, *optional*, defaults to 0.5):
             Dropout in the residual branch of the projector.
+        mlp_dropout (`float`, *optional*, defaults to 0.3):
+            Dropout in the residual block of the `"mlp"` tower.
         braindecode_model (`str`, *optional*):
             Class name in `braindecode.models` of the `"braindecode"` tower.
         braindecode_kwargs (`dict`, *optional*):
@@ -197,6 +203,7 @@ class EEGEncoderConfig(PreTrainedConfig):
         atm_pool_stride: int = 5,
         atm_conv_dropout: float = 0.5,
         atm_proj_dropout: float = 0.5,
+        mlp_dropout: float = 0.3,
         braindecode_model: str | None = None,
         braindecode_kwargs: dict | None = None,
         braindecode_version: str | None = None,
@@ -225,6 +232,8 @@ class EEGEncoderConfig(PreTrainedConfig):
             raise ValueError(f"cnn_dropout must be in [0, 1), got {cnn_dropout!r}")
         if not 0.0 <= tsconv_dropout < 1.0:
             raise ValueError(f"tsconv_dropout must be in [0, 1), got {tsconv_dropout!r}")
+        if isinstance(mlp_dropout, bool) or not isinstance(mlp_dropout, (int, float)) or not 0.0 <= mlp_dropout < 1.0:
+            raise ValueError(f"mlp_dropout must be in [0, 1), got {mlp_dropout!r}")
         if architecture == "tsconv":
             length = n_times + 2 * (tsconv_kernel_size // 2) - tsconv_kernel_size + 1
             if length < tsconv_pool_size:
@@ -278,6 +287,7 @@ class EEGEncoderConfig(PreTrainedConfig):
         self.atm_pool_stride = atm_pool_stride
         self.atm_conv_dropout = atm_conv_dropout
         self.atm_proj_dropout = atm_proj_dropout
+        self.mlp_dropout = mlp_dropout
         self.braindecode_model = braindecode_model
         self.braindecode_kwargs = braindecode_kwargs
         self.braindecode_version = braindecode_version

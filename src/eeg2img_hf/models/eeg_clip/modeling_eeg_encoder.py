@@ -281,6 +281,23 @@ class EEGATMTower(nn.Module):
         return self.proj_norm(embeds)
 
 
+class EEGMLPTower(nn.Module):
+    """UBP's projection tower: flattened trial -> linear -> `h + dropout(linear(gelu(h)))` -> layer norm (see
+    [`EEGEncoderConfig`])."""
+
+    def __init__(self, config: EEGEncoderConfig) -> None:
+        super().__init__()
+        self.proj = nn.Linear(config.n_chans * config.n_times, config.embed_dim)
+        self.act = nn.GELU()
+        self.residual = nn.Linear(config.embed_dim, config.embed_dim)
+        self.dropout = nn.Dropout(config.mlp_dropout)
+        self.norm = nn.LayerNorm(config.embed_dim)
+
+    def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
+        hidden = self.proj(eeg_values.flatten(1))  # (batch, embed_dim)
+        return self.norm(hidden + self.dropout(self.residual(self.act(hidden))))
+
+
 BRAINDECODE_INSTALL = "pip install braindecode"
 """How to install the library of the `"braindecode"` tower (`pip install eeg2img_hf[braindecode]` with the package)."""
 
@@ -365,6 +382,7 @@ class EEGBraindecodeTower(nn.Module):
 
 
 _TOWERS = {"lstm": EEGLSTMTower, "cnn": EEGCNNTower, "tsconv": EEGTSConvTower, "atm": EEGATMTower,
+           "mlp": EEGMLPTower,
            "braindecode": EEGBraindecodeTower}
 
 
@@ -376,7 +394,8 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
     base_model_prefix = "eeg_encoder"
     main_input_name = "eeg_values"
     input_modalities = "time"
-    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGATMTower", "EEGBraindecodeTower"]
+    _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGATMTower", "EEGMLPTower",
+                         "EEGBraindecodeTower"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -389,6 +408,9 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
             bound = 1.0 / math.sqrt(module.hidden_size)
             for param in module.parameters():
                 init.uniform_(param, -bound, bound)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):
             init.ones_(module.weight)
             init.zeros_(module.bias)
