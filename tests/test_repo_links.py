@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-UNTRACKED_FOLDERS = {".git", ".venv", "venv", "outputs", "build", "dist", "__pycache__"}
+IGNORED = (ROOT / ".gitignore").read_text(encoding="utf-8").split() if (ROOT / ".gitignore").is_file() else []
+UNTRACKED_FOLDERS = {".git", "venv", "__pycache__"} | {line.strip("/") for line in IGNORED if line.endswith("/")}
+"""Folders that hold no repository files (the ignored ones: outputs and runs of local commands, environments)."""
 TOP_FOLDERS = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in UNTRACKED_FOLDERS
                      and not p.name.endswith(("_cache", ".egg-info")))
 TEXT_SUFFIXES = {".md", ".py", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".json"}
