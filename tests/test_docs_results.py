@@ -89,3 +89,21 @@ def test_raw_trial_svm_reference_equals_its_results_file():
     row = _find("results.md", r"\| 0\.494 \(C=1\); (\d\.\d+) \(C=(\d\.\d+), chosen on validation\)")
     assert (float(row[1]), float(row[2])) == (round(raw["linear_svm_c_on_validation"], 3), raw["c_selected"])
     assert round(raw["linear_svm_c1"], 3) == 0.494
+
+
+def test_bf16_quality_table_equals_its_results_file():
+    result = _results("bf16-quality-quickstart-gan.json")
+    judge, pixels = result["judge"], result["pixels"]
+    row = _find("benchmarks.md", r"\| generated-image class accuracy \(judge; (\d+) fakes[^|]*\| (\d\.\d+) \| "
+                                 r"(\d\.\d+) \| (-?\d\.\d+) \|")
+    assert int(row[1]) == result["num_fakes"]
+    assert [float(v) for v in row.groups()[1:]] == [round(judge["fp32"]["class_accuracy"], 3),
+                                                   round(judge["bf16"]["class_accuracy"], 3),
+                                                   round(judge["difference"]["class_accuracy"], 3)]
+    fid = _find("benchmarks.md", r"\| FID on judge features \(same fakes\) \| (\d+\.\d+) \| (\d+\.\d+) \| "
+                                 r"(-?\d+\.\d+) \|")
+    assert [float(v) for v in fid.groups()] == [judge[key]["fid_judge_features"] for key in ("fp32", "bf16")] + [
+        judge["difference"]["fid_judge_features"]]
+    mean_max = _find("benchmarks.md", r"\| mean (\d\.\d+), max (\d\.\d+); no uint8 value off by more than 8 \|")
+    assert (float(mean_max[1]), float(mean_max[2])) == (pixels["mean_abs"], round(pixels["max_abs"], 3))
+    assert pixels["share_of_uint8_values_off_by_more_than_8"] == 0.0 and pixels["images"] == 64
