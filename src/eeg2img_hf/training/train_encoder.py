@@ -59,6 +59,8 @@ def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_na
     )
     model_class = EEGEncoderForClassification if args.loss in HEAD_LOSSES else EEGEncoderModel
     model = model_class(config)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()
     if args.init_from_braindecode:
         load_braindecode_weights(encoder_of(model), args.init_from_braindecode)
     return model
