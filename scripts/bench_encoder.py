@@ -7,11 +7,14 @@ training split (7,970 trials) takes at that speed and the hours the authors' epo
 machine. The line also records the options and the environment (CPU model, instruction-set flags, torch).
 
 `--gradient-checkpointing` adds, for the CNN, a run with activation checkpointing (`cnn+checkpointing`) after each
-plain one; `--repeats N` runs the whole list N times in turn (A, B, A, B, ...), so that a shared machine's load
-falls on both alike: each entry then gives its median and every run.
+plain one; `--native-lstm` adds, for the LSTM, a run with oneDNN switched off (`torch.backends.mkldnn.enabled =
+False`: PyTorch's own LSTM kernel instead of oneDNN's, `lstm+native`) after each default one. `--repeats N` runs
+the whole list N times in turn (A, B, A, B, ...), so that a shared machine's load falls on both alike: each entry
+then gives its median and every run.
 
     python scripts/bench_encoder.py [--steps 3] [--batch-size 256] [--archs lstm,cnn,tsconv]
     python scripts/bench_encoder.py --archs cnn --gradient-checkpointing --repeats 3 --steps 2
+    python scripts/bench_encoder.py --archs lstm --native-lstm --repeats 3 --steps 2
 """
 
 from __future__ import annotations
@@ -36,10 +39,13 @@ from eeg2img_hf.utils.errors import run_script
 EEGCVPR40_TRAIN_TRIALS = 7970
 PAPER_EPOCHS = {"lstm": 8192, "cnn": 4096}
 CHECKPOINTED = "+checkpointing"
+NATIVE = "+native"
 ARCHS = ("lstm", "cnn", "tsconv")
 
 
-def worker(arch: str, steps: int, batch_size: int, shape: tuple[int, int], checkpointing: bool) -> dict:
+def worker(arch: str, steps: int, batch_size: int, shape: tuple[int, int], checkpointing: bool = False,
+           native: bool = False) -> dict:
+    torch.backends.mkldnn.enabled = not native
     torch.manual_seed(0)
     n_chans, n_times = shape
     model = EEGEncoderModel(EEGEncoderConfig(architecture=arch, n_chans=n_chans, n_times=n_times))
@@ -86,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--archs", default="lstm,cnn", help=f"comma-separated, of {', '.join(ARCHS)}")
     parser.add_argument("--gradient-checkpointing", action="store_true",
                         help="also run the CNN with activation checkpointing, after each plain CNN run")
+    parser.add_argument("--native-lstm", action="store_true",
+                        help="also run the LSTM with oneDNN off (PyTorch's own kernel), after each default LSTM run")
     parser.add_argument("--repeats", type=int, default=1, help="run the list this many times in turn (default: 1)")
     parser.add_argument("--threads", type=int, help="torch threads of each run (default: torch's choice)")
     parser.add_argument("--shape", default="128,440", help="n_chans,n_times of the trials (default: 128,440)")
@@ -99,14 +107,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--archs: unknown architecture(s) {', '.join(unknown)}; choose from {', '.join(ARCHS)}")
     if args.gradient_checkpointing and "cnn" not in archs:
         parser.error("--gradient-checkpointing applies to the CNN only: add cnn to --archs")
+    if args.native_lstm and "lstm" not in archs:
+        parser.error("--native-lstm applies to the LSTM only: add lstm to --archs")
     try:
         args.shape = tuple(int(size) for size in args.shape.split(","))
     except ValueError:
         args.shape = ()
     if len(args.shape) != 2 or min(args.shape) < 1:
         parser.error(f"--shape must be two positive integers n_chans,n_times, got {args.shape!r}")
-    args.runs = [run for arch in archs for run in ([arch, arch + CHECKPOINTED] if arch == "cnn"
-                                                   and args.gradient_checkpointing else [arch])]
+    variants = {"cnn": CHECKPOINTED if args.gradient_checkpointing else None,
+                "lstm": NATIVE if args.native_lstm else None}
+    args.runs = [run for arch in archs for run in ([arch, arch + variants[arch]] if variants.get(arch) else [arch])]
     return args
 
 
@@ -139,8 +150,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         if args.threads:
             torch.set_num_threads(args.threads)
-        arch = args.worker.removesuffix(CHECKPOINTED)
-        print(json.dumps(worker(arch, args.steps, args.batch_size, args.shape, args.worker.endswith(CHECKPOINTED))))
+        arch = args.worker.removesuffix(CHECKPOINTED).removesuffix(NATIVE)
+        print(json.dumps(worker(arch, args.steps, args.batch_size, args.shape, checkpointing=args.worker.endswith(
+            CHECKPOINTED), native=args.worker.endswith(NATIVE))))
         return {}
     measured = {run: [] for run in args.runs}
     for _ in range(args.repeats):
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
             measured[run].append(run_worker(run, args))
     result = {"benchmark": "encoder", "device": "cpu", "shape": list(args.shape), "batch_size": args.batch_size,
               "options": {"timed_steps": args.steps, "repeats": args.repeats, "threads": args.threads,
-                          "gradient_checkpointing": args.gradient_checkpointing,
+                          "gradient_checkpointing": args.gradient_checkpointing, "native_lstm": args.native_lstm,
                           "checkpoint_chunk_size": EEGCNNTower.checkpoint_chunk_size},
               **{run: summarize(runs) for run, runs in measured.items()}}
     if args.threads:

@@ -138,7 +138,9 @@ def test_bench_encoder_options_and_worker(capsys):
     bench = load_script("bench_encoder")
     args = bench.parse_args(["--archs", "lstm,cnn", "--gradient-checkpointing", "--shape", "4,32", "--repeats", "2"])
     assert args.runs == ["lstm", "cnn", "cnn+checkpointing"] and args.shape == (4, 32)
+    assert bench.parse_args(["--archs", "lstm,tsconv", "--native-lstm"]).runs == ["lstm", "lstm+native", "tsconv"]
     for argv, message in ((["--archs", "lstm", "--gradient-checkpointing"], "CNN only"),
+                          (["--archs", "cnn", "--native-lstm"], "LSTM only"),
                           (["--archs", "cnn,rnn"], "unknown architecture"), (["--shape", "4"], "--shape"),
                           (["--repeats", "0"], "--repeats")):
         with pytest.raises(SystemExit) as exit_info:

@@ -301,3 +301,29 @@ def test_cnn_checkpointing_off_in_eval_and_refused_with_batch_norm():
     lstm = EEGEncoderModel(tiny_config(architecture="lstm"))
     with pytest.raises(ValueError, match="not compatible with gradient checkpointing"):
         lstm.activation_checkpointing_enable()
+
+
+def _lstm_ops_and_results(mkldnn: bool):
+    """The ATen ops one LSTM encoder training pass runs with oneDNN on or off, its embeddings and gradients."""
+    torch.manual_seed(0)
+    model = EEGEncoderModel(tiny_config(architecture="lstm"))
+    eeg = torch.randn(3, N_CHANS, N_TIMES) + 1.0
+    enabled, torch.backends.mkldnn.enabled = torch.backends.mkldnn.enabled, mkldnn
+    try:
+        with torch.profiler.profile() as prof:
+            embeds, grads = _embeds_and_grads(model, eeg)
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+    return {event.key for event in prof.key_averages()}, embeds, grads
+
+
+def test_lstm_kernel_follows_the_mkldnn_flag():
+    # docs/benchmarks.md: the switch that leaves oneDNN's LSTM for PyTorch's own kernel (same results)
+    native_ops, embeds, grads = _lstm_ops_and_results(mkldnn=False)
+    assert "aten::lstm" in native_ops and not any("mkldnn" in op for op in native_ops)
+    if torch.backends.mkldnn.is_available():
+        onednn_ops, embeds_onednn, grads_onednn = _lstm_ops_and_results(mkldnn=True)
+        assert "aten::mkldnn_rnn_layer" in onednn_ops and "aten::mkldnn_rnn_layer_backward" in onednn_ops
+        torch.testing.assert_close(embeds_onednn, embeds)
+        for grad, grad_onednn in zip(grads, grads_onednn, strict=True):
+            torch.testing.assert_close(grad_onednn, grad)
