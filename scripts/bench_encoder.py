@@ -1,10 +1,11 @@
 """Benchmark the EEG encoders at the EEGCVPR40 shape (128 x 440, batch 256) on CPU.
 
 Prints one JSON line: per architecture, training samples/s (forward + semi-hard triplet loss + backward + Adam
-step), inference trials/s and the peak resident memory of the process (each architecture runs in its own process,
-so its peak is its own; imports included), and, as the comparison, the seconds one epoch of the EEGCVPR40
-training split (7,970 trials) takes at that speed and the hours the authors' epoch count would take on this
-machine. The line also records the options and the environment (CPU model, instruction-set flags, torch).
+step), inference trials/s and the peak resident memory of the process, after the training steps and at the end
+(each architecture runs in its own process, so its peak is its own; imports included), and, as the comparison,
+the seconds one epoch of the EEGCVPR40 training split (7,970 trials) takes at that speed and the hours the
+authors' epoch count would take on this machine. The line also records the options and the environment (CPU
+model, instruction-set flags, torch).
 
 `--gradient-checkpointing` adds, for the CNN, a run with activation checkpointing (`cnn+checkpointing`) after each
 plain one; `--native-lstm` adds, for the LSTM, a run with oneDNN switched off (`torch.backends.mkldnn.enabled =
@@ -66,6 +67,7 @@ def worker(arch: str, steps: int, batch_size: int, shape: tuple[int, int], check
     for _ in range(steps):
         train_step()
     train_sps = steps * batch_size / (time.perf_counter() - start)
+    train_peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # before inference adds its own
     model.eval()
     with torch.inference_mode():
         model(eeg_values=eeg)
@@ -78,6 +80,7 @@ def worker(arch: str, steps: int, batch_size: int, shape: tuple[int, int], check
         "train_samples_per_s": round(train_sps, 1),
         "inference_trials_per_s": round(infer_tps, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+        "peak_rss_training_gb": round(train_peak_gb, 2),
         "parameters": sum(p.numel() for p in model.parameters()),
         "eegcvpr40_epoch_s": round(epoch_s, 1),
         "paper_epochs": PAPER_EPOCHS.get(arch),  # None for tsconv: not one of the paper's encoders
@@ -137,11 +140,11 @@ def summarize(runs: list[dict]) -> dict:
     """One run as it is; several: the median of each figure, with every run's speeds and peaks beside it."""
     if len(runs) == 1:
         return runs[0]
-    keys = ("train_samples_per_s", "inference_trials_per_s", "peak_rss_gb", "eegcvpr40_epoch_s",
-            "paper_schedule_hours_here")
+    keys = ("train_samples_per_s", "inference_trials_per_s", "peak_rss_gb", "peak_rss_training_gb",
+            "eegcvpr40_epoch_s", "paper_schedule_hours_here")
     medians = {key: statistics.median(run[key] for run in runs) for key in keys if runs[0][key] is not None}
     summary = {**runs[0], **medians}
-    summary["runs"] = [{key: run[key] for key in keys[:3]} for run in runs]
+    summary["runs"] = [{key: run[key] for key in keys[:4]} for run in runs]
     return summary
 
 

@@ -277,7 +277,8 @@ def test_cnn_checkpointing_keeps_less_for_the_backward_pass():
 
 
 def test_cnn_in_place_activation_is_exact():
-    # LeakyReLU runs in place (one feature map less kept per block): outputs and gradients equal the out-of-place op
+    # LeakyReLU runs in place (one feature map less per block in inference): outputs and gradients equal the
+    # out-of-place op's
     plain, _ = _cnn_pair("instance")
     assert all(block.act.inplace for block in plain.tower.blocks)
     reference = copy.deepcopy(plain)

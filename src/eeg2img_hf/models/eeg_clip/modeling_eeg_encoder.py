@@ -115,8 +115,9 @@ class EEGCNNBlock(nn.Module):
         norms = {"instance": lambda: nn.InstanceNorm2d(out_channels), "batch": lambda: nn.BatchNorm2d(out_channels),
                  "none": nn.Identity}
         self.norm = norms[config.cnn_norm]()
-        # In place: the norm's backward needs its input, not its output, and LeakyReLU's backward can read the sign
-        # from its own output (slope > 0), so one feature map per block less is kept for the backward pass.
+        # In place (exact: the norm's backward needs its input, not its output, and LeakyReLU's backward reads the
+        # sign from its own output, slope > 0): one feature map per block less at a time in inference. Training keeps
+        # as many (LeakyReLU then saves its output instead of its input); there, see activation checkpointing.
         self.act = nn.LeakyReLU(config.negative_slope, inplace=config.negative_slope > 0)
         self.dropout = nn.Dropout(config.cnn_dropout)
 
