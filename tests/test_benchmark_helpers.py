@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from eeg2img_hf.utils.benchmark import ISA_FLAGS, count_flops, environment, matmul_flops_per_s
+from eeg2img_hf.utils.benchmark import ISA_FLAGS, PhaseProfile, count_flops, environment, matmul_flops_per_s
 
 from testing_utils import load_script
 
@@ -63,10 +63,27 @@ def test_bench_train_gan_tiny(bench_train_gan, capsys):
     assert 0 < result["fraction_of_matmul_peak"] < 2
 
 
+def test_bench_train_gan_profile_splits_the_step_into_phases(bench_train_gan, capsys):
+    result = bench_train_gan.main(["--preset", "tiny", "--steps", "2", "--warmup", "1", "--threads", "1",
+                                   "--profile", "--augment-p", "0.5"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    profile = result["profile"]
+    assert {"generator_main", "discriminator_main", "r1_reg", "ada_augmentation", "optimizer", "ema",
+            "data_loading", "other"} <= set(profile)
+    assert sum(phase["share_of_wall"] for phase in profile.values()) == pytest.approx(1.0, abs=0.01)
+    assert sum(phase["ms_per_step"] for phase in profile.values()) == pytest.approx(
+        1000 * result["sec_per_step"], rel=0.01)
+    # the phases' FLOPs add up to the step's (counted apart, amortised the same way)
+    total = sum(phase["gflops_per_step"] for phase in profile.values())
+    assert total == pytest.approx(result["gflops_per_step_plain"] + result["gflops_r1_extra"] / 2, abs=0.01)
+    assert profile["r1_reg"]["gflops_per_step"] > 0 and profile["ada_augmentation"]["gflops_per_step"] > 0
+    assert result["augment_p"] == 0.5 and set(result["environment"]["isa_flags"]) <= set(ISA_FLAGS)
+
+
 def test_bench_train_gan_refuses_bad_options(bench_train_gan, capsys):
     module = bench_train_gan
     for argv, message in ((["--steps", "0"], "--steps"), (["--stylegan-config", "{"], "not JSON"),
-                          (["--stylegan-config", "[1]"], "JSON object")):
+                          (["--stylegan-config", "[1]"], "JSON object"), (["--augment-p", "1.5"], "--augment-p")):
         with pytest.raises(SystemExit) as exit_info:
             module.parse_args(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
@@ -93,3 +110,45 @@ def test_spread_runs_a_command_under_each_isa_level_and_thread_count(capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spread"] == result["spread"]
     with pytest.raises(SystemExit):
         spread.main(["--threads", "0", "--", sys.executable, "-c", "print(1)"])
+
+
+def test_phase_profile_gives_each_phase_its_own_time_and_flops():
+    profile = PhaseProfile()
+    a = torch.randn(8, 8)
+    inner = profile.wrap("inner", lambda: a @ a)
+
+    def outer_work():
+        a @ a @ a  # two matmuls of the outer phase itself
+        return inner()
+
+    outer = profile.wrap("outer", outer_work)
+    with profile.counting_flops():
+        assert torch.equal(outer(), a @ a)
+    assert profile.flops == {"inner": 2 * 8**3, "outer": 2 * 2 * 8**3}  # exclusive: inner's matmul not in outer
+    assert profile.calls == {"inner": 1, "outer": 1}
+    outer()  # not counting: time only
+    assert profile.flops["outer"] == 2 * 2 * 8**3 and profile.calls["outer"] == 2
+    assert all(seconds >= 0 for seconds in profile.seconds.values()) and profile.seconds["outer"] > 0
+    with pytest.raises(ZeroDivisionError):  # a phase that raises still closes
+        profile.wrap("failing", lambda: 1 / 0)()
+    assert profile.calls["failing"] == 1 and not profile._open
+
+
+def test_bench_encoder_options_and_worker(capsys):
+    bench = load_script("bench_encoder")
+    args = bench.parse_args(["--archs", "lstm,cnn", "--gradient-checkpointing", "--shape", "4,32", "--repeats", "2"])
+    assert args.runs == ["lstm", "cnn", "cnn+checkpointing"] and args.shape == (4, 32)
+    assert bench.parse_args(["--archs", "lstm,tsconv", "--native-lstm"]).runs == ["lstm", "lstm+native", "tsconv"]
+    for argv, message in ((["--archs", "lstm", "--gradient-checkpointing"], "CNN only"),
+                          (["--archs", "cnn", "--native-lstm"], "LSTM only"),
+                          (["--archs", "cnn,rnn"], "unknown architecture"), (["--shape", "4"], "--shape"),
+                          (["--repeats", "0"], "--repeats")):
+        with pytest.raises(SystemExit) as exit_info:
+            bench.parse_args(argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    run = bench.worker("cnn", steps=1, batch_size=4, shape=(4, 32), checkpointing=True)
+    assert run["train_samples_per_s"] > 0 and run["peak_rss_gb"] > 0 and run["paper_epochs"] == 4096
+    summary = bench.summarize([run, {**run, "train_samples_per_s": 3 * run["train_samples_per_s"]}])
+    assert summary["train_samples_per_s"] == pytest.approx(2 * run["train_samples_per_s"], abs=0.06)
+    assert [r["train_samples_per_s"] for r in summary["runs"]] == [run["train_samples_per_s"],
+                                                                 3 * run["train_samples_per_s"]]

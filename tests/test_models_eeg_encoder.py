@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -326,3 +327,107 @@ def test_authors_instance_norm_cnn_is_nearly_input_independent_on_tiny_maps():
         embeds = EEGEncoderModel(EEGEncoderConfig(**base, cnn_norm=norm)).eval()(eeg_values=x).eeg_embeds
         spread[norm] = (embeds - embeds.mean(0)).norm(dim=1).mean().item()
     assert spread["instance"] < 0.1 < spread["batch"], spread
+
+
+def _cnn_pair(norm: str):
+    """A small CNN encoder (dropout on) and a copy of it with activation checkpointing in chunks of 3 trials."""
+    torch.manual_seed(0)
+    plain = EEGEncoderModel(EEGEncoderConfig(architecture="cnn", n_chans=6, n_times=37, cnn_channels=[5, 8, 9],
+                                             cnn_dropout=0.3, cnn_norm=norm))
+    checkpointed = copy.deepcopy(plain)
+    checkpointed.activation_checkpointing_enable()
+    checkpointed.tower.checkpoint_chunk_size = 3  # 7 trials: chunks of 3, 3 and 1
+    return plain, checkpointed
+
+
+def _embeds_and_grads(model, eeg, seed: int = 5):
+    torch.manual_seed(seed)  # the same dropout draws for both models
+    embeds = model(eeg_values=eeg).eeg_embeds
+    embeds.square().sum().backward()
+    return embeds, [p.grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize("norm", ["instance", "none"])
+def test_cnn_checkpointing_gives_the_same_outputs_and_gradients(norm):
+    plain, checkpointed = _cnn_pair(norm)
+    eeg = torch.randn(7, 6, 37) + 1.0
+    embeds, grads = _embeds_and_grads(plain, eeg)
+    embeds_ckpt, grads_ckpt = _embeds_and_grads(checkpointed, eeg)
+    torch.testing.assert_close(embeds_ckpt, embeds)
+    for grad, grad_ckpt in zip(grads, grads_ckpt, strict=True):
+        torch.testing.assert_close(grad_ckpt, grad)
+    torch.manual_seed(6)  # and the draws differ from step to step, as plain dropout's do
+    assert not torch.equal(checkpointed(eeg_values=eeg).eeg_embeds, embeds_ckpt)
+
+
+def test_cnn_checkpointing_keeps_less_for_the_backward_pass():
+    plain, checkpointed = _cnn_pair("instance")
+    eeg = torch.randn(7, 6, 37) + 1.0
+
+    def saved_bytes(model) -> int:
+        storages = {}
+
+        def pack(tensor):
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            model(eeg_values=eeg)
+        return sum(storages.values())
+
+    # the checkpointed model keeps its inputs (and boolean dropout masks), not the float feature maps
+    assert saved_bytes(checkpointed) < saved_bytes(plain) / 2
+
+
+def test_cnn_in_place_activation_is_exact():
+    # LeakyReLU runs in place (one feature map less per block in inference): outputs and gradients equal the
+    # out-of-place op's
+    plain, _ = _cnn_pair("instance")
+    assert all(block.act.inplace for block in plain.tower.blocks)
+    reference = copy.deepcopy(plain)
+    for block in reference.tower.blocks:
+        block.act = torch.nn.LeakyReLU(block.act.negative_slope)
+    eeg = torch.randn(7, 6, 37) + 1.0
+    embeds, grads = _embeds_and_grads(plain, eeg)
+    embeds_ref, grads_ref = _embeds_and_grads(reference, eeg)
+    assert torch.equal(embeds, embeds_ref)
+    assert all(torch.equal(a, b) for a, b in zip(grads, grads_ref, strict=True))
+
+
+def test_cnn_checkpointing_off_in_eval_and_refused_with_batch_norm():
+    plain, checkpointed = _cnn_pair("instance")
+    eeg = torch.randn(7, 6, 37) + 1.0
+    with torch.no_grad():
+        assert torch.equal(checkpointed.eval()(eeg_values=eeg).eeg_embeds, plain.eval()(eeg_values=eeg).eeg_embeds)
+    _, batch_norm = _cnn_pair("batch")
+    with pytest.raises(ValueError, match="batch norm"):
+        batch_norm(eeg_values=eeg)
+    lstm = EEGEncoderModel(tiny_config(architecture="lstm"))
+    with pytest.raises(ValueError, match="not compatible with gradient checkpointing"):
+        lstm.activation_checkpointing_enable()
+
+
+def _lstm_ops_and_results(mkldnn: bool):
+    """The ATen ops one LSTM encoder training pass runs with oneDNN on or off, its embeddings and gradients."""
+    torch.manual_seed(0)
+    model = EEGEncoderModel(tiny_config(architecture="lstm"))
+    eeg = torch.randn(3, N_CHANS, N_TIMES) + 1.0
+    enabled, torch.backends.mkldnn.enabled = torch.backends.mkldnn.enabled, mkldnn
+    try:
+        with torch.profiler.profile() as prof:
+            embeds, grads = _embeds_and_grads(model, eeg)
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+    return {event.key for event in prof.key_averages()}, embeds, grads
+
+
+def test_lstm_kernel_follows_the_mkldnn_flag():
+    # docs/benchmarks.md: the switch that leaves oneDNN's LSTM for PyTorch's own kernel (same results)
+    native_ops, embeds, grads = _lstm_ops_and_results(mkldnn=False)
+    assert "aten::lstm" in native_ops and not any("mkldnn" in op for op in native_ops)
+    if torch.backends.mkldnn.is_available():
+        onednn_ops, embeds_onednn, grads_onednn = _lstm_ops_and_results(mkldnn=True)
+        assert "aten::mkldnn_rnn_layer" in onednn_ops and "aten::mkldnn_rnn_layer_backward" in onednn_ops
+        torch.testing.assert_close(embeds_onednn, embeds)
+        for grad, grad_onednn in zip(grads, grads_onednn, strict=True):
+            torch.testing.assert_close(grad_onednn, grad)

@@ -159,3 +159,30 @@ def test_two_process_accelerate_launch(data_dir, tmp_path):
     record = json.loads((out / "model" / "eeg2img_training.json").read_text())
     assert record["num_processes"] == 2
     assert (out / "model" / "model.safetensors").exists()
+
+
+TINY_CNN = {"cnn_channels": [4, 6], "cnn_dropout": 0.2, "embed_dim": 16}
+
+
+def test_gradient_checkpointing_trains_the_cnn_to_the_same_weights(data_dir, tmp_path):
+    # same seed, same dropout draws: the checkpointed run ends where the plain one does (up to float rounding)
+    common = dict(architecture="cnn", encoder_config=TINY_CNN, epochs=1, max_steps=2)
+    train_encoder(tiny_args(data_dir, tmp_path / "plain", **common))
+    train_encoder(tiny_args(data_dir, tmp_path / "checkpointed", gradient_checkpointing=True, **common))
+    plain = load_file(tmp_path / "plain" / "model" / "model.safetensors")
+    checkpointed = load_file(tmp_path / "checkpointed" / "model" / "model.safetensors")
+    assert plain.keys() == checkpointed.keys()
+    for key in plain:
+        torch.testing.assert_close(checkpointed[key], plain[key])
+
+
+def test_gradient_checkpointing_refusals(capsys):
+    with pytest.raises(ValueError, match="CNN encoder only .*'lstm'"):
+        EncoderTrainingArguments.from_preset("cpu-small-lstm-triplet", gradient_checkpointing=True)
+    with pytest.raises(ValueError, match="batch norm"):
+        EncoderTrainingArguments.from_preset("thoughtviz-cnn", gradient_checkpointing=True)
+    from eeg2img_hf.cli import main
+
+    assert main(["train-encoder", "--architecture", "tsconv", "--gradient-checkpointing"]) == 2
+    err = capsys.readouterr().err
+    assert "--gradient-checkpointing" in err and "'tsconv'" in err and "Traceback" not in err

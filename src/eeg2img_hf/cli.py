@@ -62,6 +62,7 @@ def cmd_train_encoder(ns: argparse.Namespace) -> None:
         "learning_rate": ns.lr, "seed": ns.seed, "checkpoint_every_steps": ns.checkpoint_every,
         "exclude_classes": _csv(ns.exclude_classes) if ns.exclude_classes else None,
         "log_with": _csv(ns.log_with) if ns.log_with is not None else None, "mixed_precision": ns.mixed_precision,
+        "gradient_checkpointing": ns.gradient_checkpointing or None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     simulate = _simulation_kwargs(ns)
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint-every", type=int, help="save_state every N steps (default: every epoch)")
     p.add_argument("--exclude-classes", help="comma-separated class names left out (unseen-class experiment)")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="CNN encoder: recompute its feature maps "
+                   "in the backward pass instead of keeping them (same results, a fraction of the memory, slower)")
     p.add_argument("--log-with", help="comma-separated trackers: csv,tensorboard ('' for none)")
     add_run_folder_options(p)
     p.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"],

@@ -170,6 +170,9 @@ class EncoderTrainingArguments(EpochLoopArguments):
         weight_decay: Adam weight decay (authors: 0); finite, >= 0.
         encoder_config: extra `EEGEncoderConfig` fields (e.g. `{"lstm_num_layers": 2}`).
         exclude_classes: class names left out of training (unseen-class experiment).
+        gradient_checkpointing: activation checkpointing of the CNN encoder (`architecture="cnn"`, instance norm or
+            none): its feature maps are recomputed in the backward pass, in chunks of trials, instead of kept; same
+            results in a fraction of the memory, at the cost of a second forward pass (docs/benchmarks.md).
         epochs, max_steps, batch_size, learning_rate, adam_betas, simulate, eval_every_epochs,
             checkpoint_every_steps, keep_checkpoints, resume, log_with, seed: see [`EpochLoopArguments`].
     """
@@ -190,6 +193,7 @@ class EncoderTrainingArguments(EpochLoopArguments):
     augment_noise_std: float = 0.0
     encoder_config: dict[str, Any] = field(default_factory=dict)
     exclude_classes: list[str] = field(default_factory=list)
+    gradient_checkpointing: bool = False
 
     KIND: ClassVar[str] = "encoder"
 
@@ -207,6 +211,12 @@ class EncoderTrainingArguments(EpochLoopArguments):
             raise ValueError(f"loss must be one of {ENCODER_LOSS_NAMES}, got {self.loss!r}")
         check_number("triplet_weight", self.triplet_weight, 0.0)
         check_augment_options(self.augment_time_shift, self.augment_channel_dropout, self.augment_noise_std)
+        if self.gradient_checkpointing and self.architecture != "cnn":
+            raise ValueError("gradient_checkpointing (CLI --gradient-checkpointing) applies to the CNN encoder only "
+                             f"(architecture 'cnn'), got architecture {self.architecture!r}")
+        if self.gradient_checkpointing and self.encoder_config.get("cnn_norm") == "batch":
+            raise ValueError("gradient_checkpointing (CLI --gradient-checkpointing) runs the CNN in chunks of trials, "
+                             "which would change batch norm's statistics: it needs cnn_norm 'instance' or 'none'")
         self.check_loop_fields()
 
 

@@ -399,9 +399,10 @@ def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_proc
 
 RESUME_MAY_CHANGE = frozenset({
     "resume", "overwrite", "output_dir", "epochs", "max_steps", "kimg", "eval_every_epochs", "checkpoint_every_steps",
-    "keep_checkpoints", "snapshot_ticks", "checkpoint_ticks", "grid_columns", "log_with",
+    "keep_checkpoints", "snapshot_ticks", "checkpoint_ticks", "grid_columns", "log_with", "gradient_checkpointing",
 })
-"""Training arguments that `resume` may change: the run's length, checkpointing and logging. Every other argument
+"""Training arguments that `resume` may change: the run's length, checkpointing and logging, and activation
+checkpointing (memory only: the same results). Every other argument
 (dataset, batch size, learning rate, precision, model and architecture, losses, seed, ...) shapes the run, so a
 resume with another value is refused rather than recorded while the restored state continues with the old one."""
 

@@ -59,6 +59,9 @@ def build_encoder(args: EncoderTrainingArguments, info: dict[str, Any], class_na
     )
     model_class = EEGEncoderForClassification if args.loss in HEAD_LOSSES else EEGEncoderModel
     model = model_class(config)
+    if args.gradient_checkpointing:  # transformers' current name, else the older one (same switch)
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable()
     if args.init_from_braindecode:
         load_braindecode_weights(encoder_of(model), args.init_from_braindecode)
     return model

@@ -4,17 +4,20 @@ imports only torch and the standard library."""
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["ISA_FLAGS", "count_flops", "environment", "matmul_flops_per_s"]
+__all__ = ["ISA_FLAGS", "PhaseProfile", "count_flops", "environment", "matmul_flops_per_s"]
 
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile",
              "amx_bf16", "amx_int8", "asimd", "sve")
@@ -62,6 +65,63 @@ def count_flops(fn: Callable[[], object]) -> int:
     with counter:
         fn()
     return counter.total
+
+
+class PhaseProfile:
+    """Where the time of some work goes: functions wrapped as named phases ([`wrap`]) add up their wall seconds,
+    and while [`counting_flops`] is active their FLOPs (as [`count_flops`] counts them), exclusive of the phases
+    that run inside them (a phase's optimizer step, wrapped as its own phase, is not counted twice).
+
+    Example:
+        >>> profile = PhaseProfile()
+        >>> step = profile.wrap("step", lambda: torch.ones(2, 2) @ torch.ones(2, 2))
+        >>> with profile.counting_flops():
+        ...     _ = step()
+        >>> profile.flops["step"]
+        16
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.flops: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._open: list[list] = []  # per running phase: [seconds, flops] spent in the phases inside it
+        self._counter: _FlopCount | None = None
+
+    def _flops_so_far(self) -> int:
+        return 0 if self._counter is None else self._counter.total
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        """`fn` timed as the phase `name` (the wrapper returns what `fn` returns)."""
+
+        @functools.wraps(fn)
+        def phase(*args, **kwargs):
+            inner = [0.0, 0]
+            self._open.append(inner)
+            start, flops_before = time.perf_counter(), self._flops_so_far()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds, flops = time.perf_counter() - start, self._flops_so_far() - flops_before
+                self._open.pop()
+                self.seconds[name] += seconds - inner[0]
+                self.flops[name] += flops - inner[1]
+                self.calls[name] += 1
+                if self._open:
+                    self._open[-1][0] += seconds
+                    self._open[-1][1] += flops
+
+        return phase
+
+    @contextmanager
+    def counting_flops(self) -> Iterator[None]:
+        """Count the FLOPs of the phases that run inside (the work runs slower meanwhile: time it apart)."""
+        self._counter = _FlopCount()
+        try:
+            with self._counter:
+                yield
+        finally:
+            self._counter = None
 
 
 def _cpuinfo() -> dict[str, str]:

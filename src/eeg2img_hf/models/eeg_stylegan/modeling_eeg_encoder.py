@@ -117,21 +117,43 @@ class EEGCNNBlock(nn.Module):
         norms = {"instance": lambda: nn.InstanceNorm2d(out_channels), "batch": lambda: nn.BatchNorm2d(out_channels),
                  "none": nn.Identity}
         self.norm = norms[config.cnn_norm]()
-        self.act = nn.LeakyReLU(config.negative_slope)
+        # In place (exact: the norm's backward needs its input, not its output, and LeakyReLU's backward reads the
+        # sign from its own output, slope > 0): one feature map per block less at a time in inference. Training keeps
+        # as many (LeakyReLU then saves its output instead of its input); there, see activation checkpointing.
+        self.act = nn.LeakyReLU(config.negative_slope, inplace=config.negative_slope > 0)
         self.dropout = nn.Dropout(config.cnn_dropout)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.act(self.norm(self.conv(hidden))))
+    def output_shape(self, shape: torch.Size) -> tuple[int, ...]:
+        """Shape of this block's output for an input of `shape` `(batch, channels, height, width)`."""
+        k, pad = self.conv.kernel_size[0], self.conv.padding[0]
+        return (shape[0], self.conv.out_channels, *((size + 2 * pad - k) // 2 + 1 for size in shape[2:]))
+
+    def forward(self, hidden: torch.Tensor, dropout_mask: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.act(self.norm(self.conv(hidden)))
+        if dropout_mask is None:
+            return self.dropout(hidden)
+        # What `F.dropout` computes from its Bernoulli draw (`noise.div_(1 - p)`, then `input * noise`), bit for bit.
+        return hidden * dropout_mask.to(hidden.dtype).div_(1 - self.dropout.p)
 
 
 class EEGCNNTower(nn.Module):
-    """Convolutions over the `(n_times, n_chans)` plane, global average pooling, projection."""
+    """Convolutions over the `(n_times, n_chans)` plane, global average pooling, projection.
+
+    With activation checkpointing (`model.activation_checkpointing_enable()`, training only) the convolutions run
+    in chunks of `checkpoint_chunk_size` trials whose feature maps are recomputed in the backward pass, so only one
+    chunk's maps are held at a time; the dropout masks are drawn for the whole batch first, in the order and shapes
+    the plain forward pass draws them, so both give the same outputs and gradients. Batch norm (`cnn_norm="batch"`)
+    mixes the trials of a batch and is refused there.
+    """
+
+    checkpoint_chunk_size = 16
 
     def __init__(self, config: EEGEncoderConfig) -> None:
         super().__init__()
         sizes = [1, *config.cnn_channels]
         self.blocks = nn.ModuleList(EEGCNNBlock(sizes[i], sizes[i + 1], config) for i in range(len(sizes) - 1))
         self.proj = nn.Linear(sizes[-1], config.embed_dim, bias=False)
+        self.gradient_checkpointing = False
         height, width = config.n_times, config.n_chans
         for _ in config.cnn_channels:  # instance norm needs more than one spatial element per map
             height, width = (height - 1) // 2 + 1, (width - 1) // 2 + 1
@@ -143,9 +165,40 @@ class EEGCNNTower(nn.Module):
 
     def forward(self, eeg_values: torch.Tensor) -> torch.Tensor:
         hidden = eeg_values.transpose(1, 2).unsqueeze(1)  # (batch, 1, n_times, n_chans)
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return self.proj(self.checkpointed_features(hidden))
+        return self.proj(self.features(hidden))
+
+    def features(self, hidden: torch.Tensor, dropout_masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The blocks and the global average pooling: `(batch, 1, n_times, n_chans)` -> `(batch, channels)`."""
+        for i, block in enumerate(self.blocks):
+            hidden = block(hidden, None if dropout_masks is None else dropout_masks[i])
+        return hidden.mean(dim=(2, 3))
+
+    def draw_dropout_masks(self, hidden: torch.Tensor) -> list[torch.Tensor] | None:
+        """The blocks' dropout masks (booleans) for the input `hidden`, drawn as the plain forward pass draws them
+        (one Bernoulli draw per block, in block order, of the block's output shape); `None` without dropout."""
+        p = self.blocks[0].dropout.p
+        if p == 0:
+            return None
+        masks, shape = [], hidden.shape
         for block in self.blocks:
-            hidden = block(hidden)
-        return self.proj(hidden.mean(dim=(2, 3)))
+            shape = block.output_shape(shape)
+            masks.append(hidden.new_empty(shape).bernoulli_(1 - p).bool())
+        return masks
+
+    def checkpointed_features(self, hidden: torch.Tensor) -> torch.Tensor:
+        """[`features`] chunk by chunk through the checkpoint function (feature maps recomputed in backward)."""
+        if isinstance(self.blocks[0].norm, nn.BatchNorm2d):
+            raise ValueError("activation checkpointing runs the CNN in chunks of trials, which would change batch "
+                             "norm's statistics; use cnn_norm='instance' or 'none', or train without it")
+        masks = self.draw_dropout_masks(hidden)
+        pooled = []
+        for start in range(0, hidden.shape[0], self.checkpoint_chunk_size):
+            rows = slice(start, start + self.checkpoint_chunk_size)
+            chunk_masks = None if masks is None else [mask[rows] for mask in masks]
+            pooled.append(self._gradient_checkpointing_func(self.features, hidden[rows], chunk_masks))
+        return torch.cat(pooled)
 
 
 class EEGTSConvTower(nn.Module):
@@ -394,6 +447,7 @@ class EEGEncoderPreTrainedModel(PreTrainedModel):
     base_model_prefix = "eeg_encoder"
     main_input_name = "eeg_values"
     input_modalities = "time"
+    supports_gradient_checkpointing = True  # the CNN tower only (see `EEGCNNTower`)
     _no_split_modules = ["EEGLSTMTower", "EEGCNNTower", "EEGTSConvTower", "EEGATMTower", "EEGMLPTower",
                          "EEGBraindecodeTower"]
 
