@@ -390,11 +390,24 @@ def check_batch_size(batch_size: int, n_trials: int, num_processes: int) -> None
         raise ValueError(f"batch_size {batch_size} exceeds the {n_trials} training trials")
 
 
+def loader_generator() -> torch.Generator:
+    """The random generator of a training `DataLoader`, so that iterating the loader leaves the global one alone.
+
+    Every `iter()` of a `DataLoader` draws a base seed for its workers: from the loader's `generator` when it has
+    one, else from the global torch generator. A resumed run restores the global random states of its checkpoint,
+    then starts a new iterator over the rest of the epoch ([`train_epochs`]), while the uninterrupted run drew that
+    number before the checkpoint: with the global generator, every later dropout mask and augmentation would differ.
+    The batch order does not depend on this generator's seed: Accelerate's seedable sampler reseeds it with
+    `data_seed + epoch` at the start of every epoch ([`make_accelerator`]), and no worker uses the base seed."""
+    return torch.Generator()
+
+
 def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_processes: int):
-    """A shuffled `DataLoader` of full batches over a batch-fetching dataset (sizes checked first)."""
+    """A shuffled `DataLoader` of full batches over a batch-fetching dataset (sizes checked first), with its own
+    [`loader_generator`]."""
     check_batch_size(batch_size, len(dataset), num_processes)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                                       collate_fn=identity_collate)
+                                       collate_fn=identity_collate, generator=loader_generator())
 
 
 RESUME_MAY_CHANGE = frozenset({

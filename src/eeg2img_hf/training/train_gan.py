@@ -51,12 +51,12 @@ from .augment import AdaController, AugmentPipe
 from .common import (
     check_weights_file,
     checkpoint_error,
-    identity_collate,
     latest_checkpoint,
     load_checkpoint,
     make_accelerator,
     poll_stop_and_clock,
     prepare_run_dir,
+    shuffled_loader,
     start_run,
     write_json,
 )
@@ -692,9 +692,7 @@ def setup_gan_training(args: GANTrainingArguments):
             network.mapping.set_conditioning_standardization(shift, scale)
     G_opt = lazy_adam(G.parameters(), args, args.g_reg_interval)
     D_opt = lazy_adam(D.parameters(), args, args.r1_interval if args.r1_gamma > 0 else 0)
-    loader = torch.utils.data.DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                         collate_fn=identity_collate,
-                                         generator=torch.Generator().manual_seed(args.seed))
+    loader = shuffled_loader(data["train"], args.batch_size, accelerator.num_processes)
     G, D, G_opt, D_opt, loader = accelerator.prepare(G, D, G_opt, D_opt, loader)
     set_seed(args.seed, device_specific=True)  # different z, fake trials and augmentations per process
     loop = GANLoop(accelerator, args, G, D, G_opt, D_opt, data, augment_overrides)
