@@ -11,6 +11,7 @@ step of an epoch, resumed, and compared with the uninterrupted run: weights, opt
 from __future__ import annotations
 
 import importlib
+import shutil
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from eeg2img_hf.training import (
 )
 from eeg2img_hf.training import common as training_common
 from eeg2img_hf.training.common import make_accelerator, shuffled_loader
+from eeg2img_hf.utils.errors import Eeg2ImgError
 from eeg2img_hf.utils.interrupts import TrainingInterrupted
 
 from testing_utils import assert_same_weights, csv_rows, stop_after_step
@@ -140,3 +142,40 @@ def test_iterating_a_training_loader_leaves_the_global_generator_alone(root, tmp
     assert [batch["trial_index"].tolist() for batch in skipped] == order[2:]  # the same batches, same order
     assert torch.equal(before, torch.get_rng_state())
     assert shuffled_loader(dataset, 8, 1).generator is not None
+
+
+# ------------------------------------------------------------------------------------------ a finished run
+
+
+def test_resuming_a_finished_run_trains_no_further_step(root, tmp_path):
+    first = train_encoder(encoder_args(root, tmp_path / "run", epochs=2, max_steps=3))
+    rows = csv_rows(tmp_path / "run" / "metrics.csv")
+    last = tmp_path / "run" / "checkpoints" / "step_00000003" / "model.safetensors"
+    shutil.copy(last, tmp_path / "before.safetensors")
+    again = train_encoder(encoder_args(root, tmp_path / "run", epochs=2, max_steps=3, resume=True))
+    assert first["global_step"] == again["global_step"] == 3
+    assert csv_rows(tmp_path / "run" / "metrics.csv") == rows
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_00000003"]
+    assert_same_weights(tmp_path / "before.safetensors", last)
+
+
+@pytest.mark.parametrize("first, why", [
+    ({"max_steps": 3}, "ended at step 3 inside epoch 1 \\(max_steps\\)"),
+    ({"epochs": 1, "checkpoint_every_steps": 1}, "before the last epoch's row and validation"),
+    ({"epochs": 1, "eval_every_epochs": 2}, "validated as its last although eval_every_epochs is 2"),
+])
+def test_a_longer_run_from_a_finished_run_that_ended_early_is_refused(root, tmp_path, first, why):
+    train_encoder(encoder_args(root, tmp_path, **{"epochs": 2, **first}))
+    rows = csv_rows(tmp_path / "metrics.csv")
+    longer = {**first, "epochs": 2, "max_steps": None}
+    with pytest.raises(Eeg2ImgError, match=f"--resume of the finished run in .* for a longer run .*{why}"):
+        train_encoder(encoder_args(root, tmp_path, resume=True, **longer))
+    assert csv_rows(tmp_path / "metrics.csv") == rows  # nothing written
+
+
+def test_a_longer_run_from_a_run_that_ended_on_schedule_equals_the_longer_run(root, tmp_path):
+    train_encoder(encoder_args(root, tmp_path / "a", epochs=2))
+    train_encoder(encoder_args(root, tmp_path / "b", epochs=1))
+    train_encoder(encoder_args(root, tmp_path / "b", epochs=2, resume=True))
+    assert_same_weights(tmp_path / "a" / "model" / "model.safetensors", tmp_path / "b" / "model" / "model.safetensors")
+    assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")

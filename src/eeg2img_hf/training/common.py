@@ -19,6 +19,7 @@ from ..data import get_eeg_info, load_eeg_dataset
 from ..pipelines.precision import ALLOW_EMULATED_VAR, bf16_support
 from ..utils.errors import Eeg2ImgError, RefusedOutputError
 from ..utils.interrupts import CheckpointClock, TrainingInterrupted, stop_requested
+from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import clear_own_folder, create_output_dir, prepare_output_dir
 from ..utils.progress import progress_bar
 
@@ -546,11 +547,12 @@ def train_epochs(
     model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
     out_dir = Path(args.output_dir)
     total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
+    check_longer_run(args, state, len(loader), total)
     progress = progress_bar(total, initial=state["global_step"], desc=desc,
                             disable=not accelerator.is_local_main_process)
     clock = CheckpointClock(args.checkpoint_minutes)
     start, seen = time.perf_counter(), 0
-    for epoch in range(state["epoch"], args.epochs):
+    for epoch in range(state["epoch"], args.epochs if state["global_step"] < total else 0):  # a finished run: none
         model.train()
         loader.set_epoch(epoch)
         if parts.get("sampler") is not None:
@@ -595,6 +597,39 @@ def train_epochs(
             break
     progress.close()
     return time.perf_counter() - start, seen
+
+
+def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, total: int) -> None:
+    """Refuse to continue a finished run past its end (a longer `epochs` or `max_steps` on resume) unless it ended
+    like any epoch of the longer run: on an epoch boundary, its last epoch logged and validated on schedule
+    (`eval_every_epochs`), the checkpoint written after that. Otherwise the finished run's last row, validation and
+    model selection would stay in the longer run, which would then differ from the same run made in one go.
+
+    Raises:
+        [`Eeg2ImgError`]: naming the run folder, the step it ended at and why it cannot be continued exactly.
+    """
+    out_dir = Path(args.output_dir)
+    record = _json_file(out_dir / "model" / TRAINING_RECORD)
+    step = state["global_step"]
+    if step >= total or record is None or record.get("global_step") != step:
+        return  # nothing left to train, or the checkpoint is not where a finished run ended
+    epochs_done = step // steps_per_epoch
+    if step % steps_per_epoch:
+        why = (f"inside epoch {epochs_done + 1} (max_steps), where it logged and validated that epoch after "
+               f"{step % steps_per_epoch} of its {steps_per_epoch} steps")
+    elif state["step_in_epoch"]:
+        why = ("with its last checkpoint written before the last epoch's row and validation (checkpoint_every_steps), "
+               "which a resume would log and validate a second time")
+    elif epochs_done % args.eval_every_epochs:
+        why = (f"after epoch {epochs_done}, which it validated as its last although eval_every_epochs is "
+               f"{args.eval_every_epochs}")
+    else:
+        return
+    raise Eeg2ImgError(
+        f"--resume of the finished run in {str(out_dir)!r} for a longer run (epochs={args.epochs}, "
+        f"max_steps={args.max_steps}): it ended at step {step} {why}, so continuing it would not equal the longer "
+        "run made in one go",
+        hint="start the longer run anew with --overwrite or another output_dir")
 
 
 def poll_stop_and_clock(accelerator, clock: CheckpointClock) -> tuple[bool, bool]:
