@@ -23,9 +23,11 @@ from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
 from eeg2img_hf.training import (
     ClipTrainingArguments,
     EncoderTrainingArguments,
+    GANTrainingArguments,
     ImageToEEGTrainingArguments,
     train_clip,
     train_encoder,
+    train_gan,
     train_image_to_eeg,
 )
 from eeg2img_hf.training import common as training_common
@@ -179,3 +181,18 @@ def test_a_longer_run_from_a_run_that_ended_on_schedule_equals_the_longer_run(ro
     train_encoder(encoder_args(root, tmp_path / "b", epochs=2, resume=True))
     assert_same_weights(tmp_path / "a" / "model" / "model.safetensors", tmp_path / "b" / "model" / "model.safetensors")
     assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
+
+
+def test_a_longer_gan_run_from_a_finished_one_that_ended_inside_a_tick_is_refused(root, tmp_path):
+    def gan_args(**overrides):
+        values = dict(dataset=str(root / "data"), output_dir=str(tmp_path), log_with=["csv"], conditioning="onehot",
+                      tick_kimg=0.032, keep_checkpoints=10)  # batch 8: 4 steps per tick
+        return GANTrainingArguments.from_preset("tiny", **{**values, **overrides})
+
+    train_gan(gan_args(max_steps=6))
+    rows = csv_rows(tmp_path / "metrics.csv")
+    assert [row["kimg"] for row in rows] == ["0.032", "0.048"]  # the last tick row covers half a tick
+    with pytest.raises(Eeg2ImgError, match=r"finished run .* ended at step 6 inside tick 2 \(after 2 of its 4 steps"):
+        train_gan(gan_args(max_steps=12, resume=True))
+    assert csv_rows(tmp_path / "metrics.csv") == rows
+    assert train_gan(gan_args(max_steps=6, resume=True))["steps"] == 6  # the same length: nothing to do

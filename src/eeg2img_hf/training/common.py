@@ -599,6 +599,22 @@ def train_epochs(
     return time.perf_counter() - start, seen
 
 
+def ends_finished_run(output_dir: str | Path, step: int, key: str = "global_step") -> bool:
+    """Whether `step` is where the finished run in `output_dir` ended (its training record's `key` says so; a run
+    continued past its end and interrupted again ended later)."""
+    record = _json_file(Path(output_dir) / "model" / TRAINING_RECORD)
+    return record is not None and record.get(key) == step
+
+
+def longer_run_error(output_dir: str | Path, length: str, step: int, why: str) -> Eeg2ImgError:
+    """The refusal of a longer run (`length`, e.g. `"epochs=4, max_steps=None"`) continued from a finished run that
+    ended at `step` in a way the longer run would not (`why`)."""
+    return Eeg2ImgError(
+        f"--resume of the finished run in {str(output_dir)!r} for a longer run ({length}): it ended at step {step} "
+        f"{why}, so continuing it would not equal the longer run made in one go",
+        hint="start the longer run anew with --overwrite or another output_dir")
+
+
 def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, total: int) -> None:
     """Refuse to continue a finished run past its end (a longer `epochs` or `max_steps` on resume) unless it ended
     like any epoch of the longer run: on an epoch boundary, its last epoch logged and validated on schedule
@@ -608,10 +624,8 @@ def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, tot
     Raises:
         [`Eeg2ImgError`]: naming the run folder, the step it ended at and why it cannot be continued exactly.
     """
-    out_dir = Path(args.output_dir)
-    record = _json_file(out_dir / "model" / TRAINING_RECORD)
     step = state["global_step"]
-    if step >= total or record is None or record.get("global_step") != step:
+    if step >= total or not ends_finished_run(args.output_dir, step):
         return  # nothing left to train, or the checkpoint is not where a finished run ended
     epochs_done = step // steps_per_epoch
     if step % steps_per_epoch:
@@ -625,11 +639,7 @@ def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, tot
                f"{args.eval_every_epochs}")
     else:
         return
-    raise Eeg2ImgError(
-        f"--resume of the finished run in {str(out_dir)!r} for a longer run (epochs={args.epochs}, "
-        f"max_steps={args.max_steps}): it ended at step {step} {why}, so continuing it would not equal the longer "
-        "run made in one go",
-        hint="start the longer run anew with --overwrite or another output_dir")
+    raise longer_run_error(args.output_dir, f"epochs={args.epochs}, max_steps={args.max_steps}", step, why)
 
 
 def poll_stop_and_clock(accelerator, clock: CheckpointClock) -> tuple[bool, bool]:
