@@ -625,7 +625,8 @@ def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, tot
         [`Eeg2ImgError`]: naming the run folder, the step it ended at and why it cannot be continued exactly.
     """
     step = state["global_step"]
-    if step >= total or not ends_finished_run(args.output_dir, step):
+    closed_early = not state["step_in_epoch"] and step != state["epoch"] * steps_per_epoch  # also without a record
+    if step >= total or not (closed_early or ends_finished_run(args.output_dir, step)):
         return  # nothing left to train, or the checkpoint is not where a finished run ended
     epochs_done = step // steps_per_epoch
     if step % steps_per_epoch:
