@@ -13,6 +13,7 @@ import torch
 from eeg2img_hf.cli import main
 from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.training import ClipTrainingArguments, train_clip
+from eeg2img_hf.training import common as training_common
 from eeg2img_hf.training.blur_prior import (
     UBP_BLUR_SIGMAS_224,
     UncertaintyTracker,
@@ -23,6 +24,9 @@ from eeg2img_hf.training.blur_prior import (
     uncertainty_levels,
 )
 from eeg2img_hf.utils.errors import Eeg2ImgError
+from eeg2img_hf.utils.interrupts import TrainingInterrupted
+
+from testing_utils import stop_after_step
 
 # A small simulated THINGS-EEG2: 1 subject, 20 + 5 concepts (validation: 3 of the 20).
 SIM = {"n_subjects": 1, "n_train_concepts": 20, "n_test_concepts": 5, "train_images_per_concept": 2,
@@ -222,9 +226,12 @@ def test_blur_settings_are_checked_on_resume():
 
 
 @pytest.mark.integration
-def test_resume_keeps_the_levels_and_refuses_another_blur(things_dir, tmp_path):
+def test_resume_keeps_the_levels_and_refuses_another_blur(things_dir, tmp_path, monkeypatch):
     common = dict(checkpoint_every_steps=1, keep_checkpoints=50)
-    train_clip(_ubp_args(things_dir, tmp_path, max_steps=3, **common))
+    stop_after_step(monkeypatch, training_common, 3)  # a run stopped after step 3 (a finished run is not extended)
+    with pytest.raises(TrainingInterrupted):
+        train_clip(_ubp_args(things_dir, tmp_path, **common))
+    monkeypatch.undo()
     with pytest.raises(Eeg2ImgError, match="blur_sigmas"):
         train_clip(_ubp_args(things_dir, tmp_path, resume=True, blur_sigmas=[0.0, 1.0, 2.0]))
     train_clip(_ubp_args(things_dir, tmp_path, resume=True, max_steps=4, **common))

@@ -4,7 +4,6 @@ wall-clock checkpoints; the CLI's one line and exit status 130; progress lines w
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import io
 import os
@@ -21,7 +20,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 from transformers.utils import logging
 
 from eeg2img_hf import cli
@@ -37,6 +35,8 @@ from eeg2img_hf.utils.interrupts import (
     stop_requested,
 )
 from eeg2img_hf.utils.progress import Progress, format_duration, quiet_library_progress
+
+from testing_utils import assert_same_weights, csv_rows, stop_after_step
 
 train_gan_module = importlib.import_module("eeg2img_hf.training.train_gan")  # the package re-exports the function
 TINY_TSCONV = {"tsconv_filters": 4, "tsconv_kernel_size": 5, "tsconv_pool_size": 32, "tsconv_pool_stride": 32,
@@ -71,18 +71,6 @@ def gan_args(data_dir, encoder_dir, out, **overrides) -> GANTrainingArguments:
     base = {"dataset": data_dir, "encoder": encoder_dir, "output_dir": str(out), "log_with": ["csv"],
             "keep_checkpoints": 10, "tick_kimg": 0.032, "kimg": 0.064}  # 4 steps per tick, 8 steps, 2 ticks
     return GANTrainingArguments.from_preset("tiny", **{**base, **overrides})
-
-
-def assert_same_weights(a, b):
-    wa, wb = load_file(a), load_file(b)
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=0)
-
-
-def csv_rows(path, drop=("sec_per_kimg", "train_seconds")):
-    with open(path) as f:
-        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
 
 
 # ------------------------------------------------------------------------------------------ the mechanism
@@ -120,20 +108,6 @@ def test_checkpoint_clock():
 
 
 # ------------------------------------------------------------------------------------------ trainers
-
-
-def stop_after_step(monkeypatch, module, step: int) -> None:
-    """Make the trainer in `module` see a stop request right after its `step`-th optimiser step (what the first
-    Ctrl-C does), through the real polling function."""
-    real_poll, calls = module.poll_stop_and_clock, {"n": 0}
-
-    def poll(accelerator, clock):
-        calls["n"] += 1
-        if calls["n"] == step:
-            request_stop()
-        return real_poll(accelerator, clock)
-
-    monkeypatch.setattr(module, "poll_stop_and_clock", poll)
 
 
 @pytest.mark.integration  # trains tiny models (about 20 s each)

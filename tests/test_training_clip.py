@@ -15,7 +15,11 @@ from safetensors.torch import load_file
 
 from eeg2img_hf.data import get_eeg_info, simulate_dataset
 from eeg2img_hf.training import ClipTrainingArguments, UniqueKeyBatchSampler, train_clip
+from eeg2img_hf.training import common as training_common
 from eeg2img_hf.training.train_clip import build_clip_model
+from eeg2img_hf.utils.interrupts import TrainingInterrupted
+
+from testing_utils import csv_rows, stop_after_step
 
 SIM = {"seed": 3, "n_subjects": 2, "images_per_class": 2, "classes": ["Apple", "Car", "Dog", "Gold"]}
 
@@ -64,10 +68,13 @@ def test_tiny_run_produces_a_loadable_model(data_dir, tmp_path):
         train_clip(tiny_args(data_dir, tmp_path))
 
 
-def test_resume_matches_uninterrupted_run(data_dir, tmp_path):
+def test_resume_matches_uninterrupted_run(data_dir, tmp_path, monkeypatch):
     common = dict(checkpoint_every_steps=1, keep_checkpoints=50)
     train_clip(tiny_args(data_dir, tmp_path / "a", **common))
-    train_clip(tiny_args(data_dir, tmp_path / "b", max_steps=5, **common))
+    stop_after_step(monkeypatch, training_common, 5)  # a stop request after step 5 (Ctrl-C)
+    with pytest.raises(TrainingInterrupted):
+        train_clip(tiny_args(data_dir, tmp_path / "b", **common))
+    monkeypatch.undo()
     final_a = sorted((tmp_path / "a" / "checkpoints").glob("step_*"))[-1]
     assert not (tmp_path / "b" / "checkpoints" / final_a.name).exists()
     train_clip(tiny_args(data_dir, tmp_path / "b", resume=True, **common))
@@ -76,6 +83,7 @@ def test_resume_matches_uninterrupted_run(data_dir, tmp_path):
     assert weights_a.keys() == weights_b.keys()
     for key in weights_a:
         torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+    assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
 
 
 @pytest.mark.parametrize("seed", range(5))

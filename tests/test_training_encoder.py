@@ -16,6 +16,10 @@ from eeg2img_hf.data import simulate_dataset
 from eeg2img_hf.evaluation import evaluate_encoder
 from eeg2img_hf.models import EEGEncoderModel
 from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
+from eeg2img_hf.training import common as training_common
+from eeg2img_hf.utils.interrupts import TrainingInterrupted
+
+from testing_utils import csv_rows, stop_after_step
 
 SIM = {"seed": 3, "n_subjects": 3, "images_per_class": 2}
 
@@ -61,13 +65,15 @@ def test_train_then_evaluate(data_dir, tmp_path, loss):
 
 
 @pytest.mark.parametrize("preset, extra", [("cpu-small-lstm-triplet", {}), ("cpu-small", AUGMENT)])
-def test_resume_matches_uninterrupted_run(data_dir, tmp_path, preset, extra):
+def test_resume_matches_uninterrupted_run(data_dir, tmp_path, monkeypatch, preset, extra):
     # with augmentation on, the resumed run must also draw the same shifts, dropped channels and noise
     common = dict(preset=preset, checkpoint_every_steps=1, keep_checkpoints=10, **extra)
     straight = tiny_args(data_dir, tmp_path / "a", **common)
     train_encoder(straight)
-    interrupted = tiny_args(data_dir, tmp_path / "b", max_steps=3, **common)
-    train_encoder(interrupted)
+    stop_after_step(monkeypatch, training_common, 3)  # a stop request after step 3 (Ctrl-C)
+    with pytest.raises(TrainingInterrupted):
+        train_encoder(tiny_args(data_dir, tmp_path / "b", **common))
+    monkeypatch.undo()
     final_a = sorted((tmp_path / "a" / "checkpoints").glob("step_*"))[-1]
     assert not (tmp_path / "b" / "checkpoints" / final_a.name).exists()
     train_encoder(tiny_args(data_dir, tmp_path / "b", resume=True, **common))
@@ -75,6 +81,7 @@ def test_resume_matches_uninterrupted_run(data_dir, tmp_path, preset, extra):
     weights_a, weights_b = load_file(final_a / "model.safetensors"), load_file(final_b / "model.safetensors")
     for key in weights_a:
         torch.testing.assert_close(weights_a[key], weights_b[key], rtol=0, atol=0)
+    assert csv_rows(tmp_path / "a" / "metrics.csv") == csv_rows(tmp_path / "b" / "metrics.csv")
 
 
 def test_cpu_small_preset_trains_saves_and_loads(data_dir, tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import csv
 import importlib.util
 import json
 import os
@@ -15,10 +16,12 @@ from types import ModuleType
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import AutoModel, CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from eeg2img_hf.data import get_eeg_info, simulate_dataset
 from eeg2img_hf.models import EEGEncoderConfig, EEGEncoderModel
+from eeg2img_hf.utils.interrupts import request_stop
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -262,3 +265,34 @@ class PipelineTesterMixin:
                 self.run(single, **options)
         with pytest.raises(TypeError, match="typo_option"):
             self.run(single, typo_option=1)
+
+
+# ------------------------------------------------------------------------------------------ resume checks
+
+
+def stop_after_step(monkeypatch, module, step: int) -> None:
+    """Make the trainer in `module` see a stop request right after its `step`-th optimiser step (what the first
+    Ctrl-C does), through the real polling function."""
+    real_poll, calls = module.poll_stop_and_clock, {"n": 0}
+
+    def poll(accelerator, clock):
+        calls["n"] += 1
+        if calls["n"] == step:
+            request_stop()
+        return real_poll(accelerator, clock)
+
+    monkeypatch.setattr(module, "poll_stop_and_clock", poll)
+
+
+def assert_same_weights(a, b):
+    """The safetensors files `a` and `b` hold the same tensors, bit for bit."""
+    wa, wb = load_file(a), load_file(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=0)
+
+
+def csv_rows(path, drop=("sec_per_kimg", "train_seconds")):
+    """The rows of a `metrics.csv` without its timing columns."""
+    with open(path) as f:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]

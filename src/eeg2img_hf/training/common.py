@@ -19,6 +19,7 @@ from ..data import get_eeg_info, load_eeg_dataset
 from ..pipelines.precision import ALLOW_EMULATED_VAR, bf16_support
 from ..utils.errors import Eeg2ImgError, RefusedOutputError
 from ..utils.interrupts import CheckpointClock, TrainingInterrupted, stop_requested
+from ..utils.names import TRAINING_RECORD
 from ..utils.outputs import clear_own_folder, create_output_dir, prepare_output_dir
 from ..utils.progress import progress_bar
 
@@ -390,11 +391,24 @@ def check_batch_size(batch_size: int, n_trials: int, num_processes: int) -> None
         raise ValueError(f"batch_size {batch_size} exceeds the {n_trials} training trials")
 
 
+def loader_generator() -> torch.Generator:
+    """The random generator of a training `DataLoader`, so that iterating the loader leaves the global one alone.
+
+    Every `iter()` of a `DataLoader` draws a base seed for its workers: from the loader's `generator` when it has
+    one, else from the global torch generator. A resumed run restores the global random states of its checkpoint,
+    then starts a new iterator over the rest of the epoch ([`train_epochs`]), while the uninterrupted run drew that
+    number before the checkpoint: with the global generator, every later dropout mask and augmentation would differ.
+    The batch order does not depend on this generator's seed: Accelerate's seedable sampler reseeds it with
+    `data_seed + epoch` at the start of every epoch ([`make_accelerator`]), and no worker uses the base seed."""
+    return torch.Generator()
+
+
 def shuffled_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_processes: int):
-    """A shuffled `DataLoader` of full batches over a batch-fetching dataset (sizes checked first)."""
+    """A shuffled `DataLoader` of full batches over a batch-fetching dataset (sizes checked first), with its own
+    [`loader_generator`]."""
     check_batch_size(batch_size, len(dataset), num_processes)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                                       collate_fn=identity_collate)
+                                       collate_fn=identity_collate, generator=loader_generator())
 
 
 RESUME_MAY_CHANGE = frozenset({
@@ -534,11 +548,12 @@ def train_epochs(
     model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
     out_dir = Path(args.output_dir)
     total = args.epochs * len(loader) if args.max_steps is None else min(args.max_steps, args.epochs * len(loader))
+    check_longer_run(args, state, len(loader), total)
     progress = progress_bar(total, initial=state["global_step"], desc=desc,
                             disable=not accelerator.is_local_main_process)
     clock = CheckpointClock(args.checkpoint_minutes)
     start, seen = time.perf_counter(), 0
-    for epoch in range(state["epoch"], args.epochs):
+    for epoch in range(state["epoch"], args.epochs if state["global_step"] < total else 0):  # a finished run: none
         model.train()
         loader.set_epoch(epoch)
         if parts.get("sampler") is not None:
@@ -583,6 +598,50 @@ def train_epochs(
             break
     progress.close()
     return time.perf_counter() - start, seen
+
+
+def ends_finished_run(output_dir: str | Path, step: int, key: str = "global_step") -> bool:
+    """Whether `step` is where the finished run in `output_dir` ended (its training record's `key` says so; a run
+    continued past its end and interrupted again ended later)."""
+    record = _json_file(Path(output_dir) / "model" / TRAINING_RECORD)
+    return record is not None and record.get(key) == step
+
+
+def longer_run_error(output_dir: str | Path, length: str, step: int, why: str) -> Eeg2ImgError:
+    """The refusal of a longer run (`length`, e.g. `"epochs=4, max_steps=None"`) continued from a finished run that
+    ended at `step` in a way the longer run would not (`why`)."""
+    return Eeg2ImgError(
+        f"--resume of the finished run in {str(output_dir)!r} for a longer run ({length}): it ended at step {step} "
+        f"{why}, so continuing it would not equal the longer run made in one go",
+        hint="start the longer run anew with --overwrite or another output_dir")
+
+
+def check_longer_run(args: Any, state: dict[str, Any], steps_per_epoch: int, total: int) -> None:
+    """Refuse to continue a finished run past its end (a longer `epochs` or `max_steps` on resume) unless it ended
+    like any epoch of the longer run: on an epoch boundary, its last epoch logged and validated on schedule
+    (`eval_every_epochs`), the checkpoint written after that. Otherwise the finished run's last row, validation and
+    model selection would stay in the longer run, which would then differ from the same run made in one go.
+
+    Raises:
+        [`Eeg2ImgError`]: naming the run folder, the step it ended at and why it cannot be continued exactly.
+    """
+    step = state["global_step"]
+    closed_early = not state["step_in_epoch"] and step != state["epoch"] * steps_per_epoch  # also without a record
+    if step >= total or not (closed_early or ends_finished_run(args.output_dir, step)):
+        return  # nothing left to train, or the checkpoint is not where a finished run ended
+    epochs_done = step // steps_per_epoch
+    if step % steps_per_epoch:
+        why = (f"inside epoch {epochs_done + 1} (max_steps), where it logged and validated that epoch after "
+               f"{step % steps_per_epoch} of its {steps_per_epoch} steps")
+    elif state["step_in_epoch"]:
+        why = ("with its last checkpoint written before the last epoch's row and validation (checkpoint_every_steps), "
+               "which a resume would log and validate a second time")
+    elif epochs_done % args.eval_every_epochs:
+        why = (f"after epoch {epochs_done}, which it validated as its last although eval_every_epochs is "
+               f"{args.eval_every_epochs}")
+    else:
+        return
+    raise longer_run_error(args.output_dir, f"epochs={args.epochs}, max_steps={args.max_steps}", step, why)
 
 
 def poll_stop_and_clock(accelerator, clock: CheckpointClock) -> tuple[bool, bool]:

@@ -36,6 +36,7 @@ from .common import (
     finish_run,
     identity_collate,
     load_train_validation,
+    loader_generator,
     make_accelerator,
     prepare_run_dir,
     restore_state,
@@ -247,8 +248,9 @@ def _build_loader(args: ClipTrainingArguments, train: ClipBatchDataset, num_proc
     check_batch_size(args.batch_size, len(train), num_processes)
     keys = np.asarray(train.dataset["label"]) if args.unique_classes else train.image_index.numpy()
     sampler = UniqueKeyBatchSampler(keys, args.batch_size, seed=args.seed)
-
-    return torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate), sampler
+    loader = torch.utils.data.DataLoader(train, batch_sampler=sampler, collate_fn=identity_collate,
+                                         generator=loader_generator())
+    return loader, sampler
 
 
 def build_image_splits(args: ClipTrainingArguments, dataset, config, processor) -> tuple[dict, torch.Tensor | None]:

@@ -51,12 +51,14 @@ from .augment import AdaController, AugmentPipe
 from .common import (
     check_weights_file,
     checkpoint_error,
-    identity_collate,
+    ends_finished_run,
     latest_checkpoint,
     load_checkpoint,
+    longer_run_error,
     make_accelerator,
     poll_stop_and_clock,
     prepare_run_dir,
+    shuffled_loader,
     start_run,
     write_json,
 )
@@ -628,6 +630,18 @@ def save_gan_checkpoint(loop: GANLoop, ctx: TickContext, state: GANTrainState, k
     return path
 
 
+def check_longer_gan_run(args: GANTrainingArguments, state: GANTrainState) -> None:
+    """Refuse to continue a finished run past its end (a longer `kimg` or `max_steps`) when it ended inside a tick:
+    its last tick row covers part of a tick, and the longer run's later ticks would start from there. Every tick of
+    a run spans `ceil(tick_kimg * 1000 / batch_size)` steps."""
+    steps_per_tick = -(-round(args.tick_kimg * 1000) // args.batch_size)
+    if (state.step < args.total_steps and state.step % steps_per_tick
+            and ends_finished_run(args.output_dir, state.step, key="steps")):
+        raise longer_run_error(args.output_dir, f"kimg={args.kimg:g}, max_steps={args.max_steps}", state.step,
+                               f"inside tick {state.tick} (after {state.step % steps_per_tick} of its "
+                               f"{steps_per_tick} steps), which it logged as its last")
+
+
 def restore_gan(loop: GANLoop, args: GANTrainingArguments, ctx: TickContext) -> GANTrainState:
     """Trainer state of a fresh run, or of the latest checkpoint when `args.resume` (weights and the running tick's
     accumulators loaded too).
@@ -647,6 +661,7 @@ def restore_gan(loop: GANLoop, args: GANTrainingArguments, ctx: TickContext) -> 
     saved = load_checkpoint(loop.accelerator, path, GAN_STATE_KEYS, check_more=loop.check_extras)
     loop.load_extras(saved, path)
     state = GANTrainState(**{f.name: saved[f.name] for f in dataclasses.fields(GANTrainState) if f.name in saved})
+    check_longer_gan_run(args, state)
     ctx.restore_tick(saved, state.images_seen)
     if loop.accelerator.is_main_process:
         logger.info(f"resumed from {path} (step {state.step}, kimg {state.kimg:.3f})")
@@ -692,9 +707,7 @@ def setup_gan_training(args: GANTrainingArguments):
             network.mapping.set_conditioning_standardization(shift, scale)
     G_opt = lazy_adam(G.parameters(), args, args.g_reg_interval)
     D_opt = lazy_adam(D.parameters(), args, args.r1_interval if args.r1_gamma > 0 else 0)
-    loader = torch.utils.data.DataLoader(data["train"], batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                         collate_fn=identity_collate,
-                                         generator=torch.Generator().manual_seed(args.seed))
+    loader = shuffled_loader(data["train"], args.batch_size, accelerator.num_processes)
     G, D, G_opt, D_opt, loader = accelerator.prepare(G, D, G_opt, D_opt, loader)
     set_seed(args.seed, device_specific=True)  # different z, fake trials and augmentations per process
     loop = GANLoop(accelerator, args, G, D, G_opt, D_opt, data, augment_overrides)
