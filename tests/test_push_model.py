@@ -177,7 +177,7 @@ def test_push_then_load_with_package_remote_code_and_offline(hub_server, models,
     assert sorted(p.name for p in (models / "gan").iterdir()) == before  # the local folder is not modified
 
     gan_files = _repo_files(hub_server, "org/gan")
-    assert {"README.md", "config.json", "model.safetensors", "eval_results.json", "eeg_to_image.py",
+    assert {"README.md", "config.json", "model.safetensors", "eval_results.json", "eeg_to_image.py", "precision.py",
             "modeling_eeg_stylegan.py", "configuration_eeg_stylegan.py", "ops_stylegan.py",
             "modeling_eeg_encoder.py", "configuration_eeg_encoder.py", "eeg2img_training.json"} <= set(gan_files)
     assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in gan_files)
@@ -187,7 +187,7 @@ def test_push_then_load_with_package_remote_code_and_offline(hub_server, models,
     assert json.loads(_read(hub_server, "org/gan", "eval_results.json")) == GAN_EVAL
     readme = _read(hub_server, "org/gan", "README.md")
     assert "value: 201.5" in readme and "base_model: org/tiny-encoder" in readme and "SIMULATED" in readme
-    assert {"preprocessor_config.json", "image_to_eeg_to_image.py", "eeg_to_image.py"} <= set(
+    assert {"preprocessor_config.json", "image_to_eeg_to_image.py", "eeg_to_image.py", "precision.py"} <= set(
         _repo_files(hub_server, "org/i2e"))
     assert "preprocessor_config.json" in _repo_files(hub_server, "org/clip")
     assert "custom_pipelines" not in json.loads(_read(hub_server, "org/clip", "config.json"))

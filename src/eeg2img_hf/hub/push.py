@@ -190,8 +190,8 @@ _MODEL_FILES = ("config.json", "preprocessor_config.json", "generation_config.js
                 TRAINING_RECORD, CONVERSION_RECORD)
 # task -> (pipeline source files copied from eeg2img_hf.pipelines, "module.Class", transformers pipeline type)
 _REMOTE_PIPELINES = {
-    "eeg-to-image": (("eeg_to_image.py",), "eeg_to_image.EEGToImagePipeline", "multimodal"),
-    "image-to-eeg-to-image": (("eeg_to_image.py", "image_to_eeg_to_image.py"),
+    "eeg-to-image": (("precision.py", "eeg_to_image.py"), "eeg_to_image.EEGToImagePipeline", "multimodal"),
+    "image-to-eeg-to-image": (("precision.py", "eeg_to_image.py", "image_to_eeg_to_image.py"),
                               "image_to_eeg_to_image.ImageToEEGToImagePipeline", "image"),
 }
 
