@@ -1,9 +1,9 @@
 """Every THINGS-EEG2 recipe through the same protocol on the simulated THINGS preset: one comparison table.
 
-The recipes (`RECIPES`): the NICE-level temporal-spatial convolution tower, ATM, UBP, and two braindecode towers
-(EEGNet, ShallowFBCSPNet) in the NICE-level recipe's place, each at its CPU preset on the simulated data. For every
-recipe and subject of `--subjects` a fresh subject-dependent model is trained and scored by
-`scripts/things_simulated_table.py --regimes subject-dependent` (the same `eeg2img train-clip` / `eeg2img
+The recipes (`RECIPES`): the NICE-level temporal-spatial convolution tower, ATM, UBP (and UBP without its blur
+prior), and two braindecode towers (EEGNet, ShallowFBCSPNet) in the NICE-level recipe's place, each at its CPU preset
+on the simulated data. For every recipe and subject of `--subjects` a fresh subject-dependent model is trained and
+scored by `scripts/things_simulated_table.py --regimes subject-dependent` (the same `eeg2img train-clip` / `eeg2img
 evaluate-clip --protocol things-zero-shot` commands, printed as they run; `--dry-run` prints them only), in
 `OUT/<recipe>/`. Re-running the same command keeps finished runs and resumes an unfinished one.
 
@@ -14,7 +14,7 @@ summary. The braindecode recipes need `pip install "eeg2img_hf[braindecode]"`.
 Simulated data: the table shows that each recipe runs end to end and how the recipes rank here, not their accuracy
 on the real recordings.
 
-    python scripts/things_recipes_table.py --output-dir OUT [--recipes nice,atm,ubp,eegnet,shallow]
+    python scripts/things_recipes_table.py --output-dir OUT [--recipes nice,atm,ubp,ubp-noblur,eegnet,shallow]
         [--dataset things-eeg2] [--subjects 1,2] [--seed 0] [--ways 2,4,10,50] [--output FILE] [--dry-run]
 """
 
@@ -40,6 +40,8 @@ RECIPES: dict[str, dict[str, Any]] = {
             "options": ["--preset", "things-eeg2-atm-sim"]},
     "ubp": {"name": "UBP: uncertainty-aware blur prior on the image side (things-eeg2-ubp-sim)",
             "options": ["--preset", "things-eeg2-ubp-sim"]},
+    "ubp-noblur": {"name": "UBP without its blur prior (things-eeg2-ubp-sim --blur-sigmas none)",
+                   "options": ["--preset", "things-eeg2-ubp-sim", "--", "--blur-sigmas", "none"]},
     "eegnet": {"name": "braindecode EEGNet tower in the NICE-level recipe",
                "options": ["--preset", "things-eeg2-sim", "--", *BRAINDECODE_TOWER, "EEGNet"]},
     "shallow": {"name": "braindecode ShallowFBCSPNet tower in the NICE-level recipe",

@@ -107,3 +107,36 @@ def test_bf16_quality_table_equals_its_results_file():
     mean_max = _find("benchmarks.md", r"\| mean (\d\.\d+), max (\d\.\d+); no uint8 value off by more than 8 \|")
     assert (float(mean_max[1]), float(mean_max[2])) == (pixels["mean_abs"], round(pixels["max_abs"], 3))
     assert pixels["share_of_uint8_values_off_by_more_than_8"] == 0.0 and pixels["images"] == 64
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def _things_cells(summary: dict) -> list[str]:
+    """2-way top-1, 4-way top-1, 10-way top-1 / top-5, 50-way top-1 / top-5 of one mode, as the docs write them."""
+    return [_pct(summary["2-way"]["top1"]), _pct(summary["4-way"]["top1"]),
+            f"{_pct(summary['10-way']['top1'])} / {_pct(summary['10-way']['top5'])}",
+            f"{_pct(summary['50-way']['top1'])} / {_pct(summary['50-way']['top5'])}"]
+
+
+def test_things_recipes_table_equals_its_results_file():
+    result = _results("things-recipes-simulated.json")
+    assert result["subjects"] == "1,2" and result["dataset"] == "things-eeg2"
+    for key, entry in result["recipes"].items():
+        averaged = entry["mean_over_subjects"]["averaged"]
+        single = entry["mean_over_subjects"]["single_trial"]
+        row = _find("things-eeg2.md", rf"\| [^|\n]*\(`{re.escape(key)}`\) \|([^\n]*)\|\n")[1]
+        cells = [c.strip() for c in row.split("|")]
+        assert cells == [*_things_cells(averaged), _pct(single["50-way"]["top1"])], key
+        assert [r["subject"] for r in entry["per_subject"]] == [1, 2]
+        assert all(r["regime"] == "subject-dependent" for r in entry["per_subject"])
+
+
+def test_things_regime_table_equals_its_results_files():
+    dependent = _results("things-recipes-simulated.json")["recipes"]["nice"]["mean_over_subjects"]
+    heldout = _results("things-simulated-loso.json")["mean_over_subjects"]["leave-one-subject-out"]
+    for regime, summary in (("subject-dependent", dependent), ("leave-one-subject-out", heldout)):
+        for mode, label in (("averaged", "10 repetitions averaged"), ("single_trial", "single trial")):
+            row = _find("things-eeg2.md", rf"\| {regime} \| {label} \|([^\n]*)\|\n")[1]
+            assert [c.strip() for c in row.split("|")] == _things_cells(summary[mode]), (regime, mode)

@@ -145,7 +145,8 @@ def test_recipes_table_dry_run_prints_each_recipe_through_the_same_protocol(thin
     trains = [c for c in commands if c[1] == "train-clip"]
     presets = {c[c.index("--output-dir") + 1].split("/")[-2]: c[c.index("--preset") + 1] for c in trains}
     assert presets == {"nice": "things-eeg2-sim", "atm": "things-eeg2-atm-sim", "ubp": "things-eeg2-ubp-sim",
-                       "eegnet": "things-eeg2-sim", "shallow": "things-eeg2-sim"}
+                       "ubp-noblur": "things-eeg2-ubp-sim", "eegnet": "things-eeg2-sim", "shallow": "things-eeg2-sim"}
+    assert all(c[-2:] == ["--blur-sigmas", "none"] for c in trains if "/ubp-noblur/" in c[c.index("--output-dir") + 1])
     assert all("--exclude-subjects" not in c and "--subjects" in c for c in trains)
     towers = {c[c.index("--braindecode-model") + 1] for c in trains if "--braindecode-model" in c}
     assert towers == {"EEGNet", "ShallowFBCSPNet"}

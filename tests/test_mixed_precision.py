@@ -117,6 +117,10 @@ def test_a_later_run_in_the_same_process_gets_its_own_precision(tmp_path):
     assert make_accelerator(args).mixed_precision == "bf16"
     args.mixed_precision = "no"
     assert make_accelerator(args).mixed_precision == "no"
+    args.mixed_precision = "bf16"
+    make_accelerator(args)
+    args.mixed_precision = None  # a later run that asks for nothing gets no mixed precision, not the earlier bf16
+    assert make_accelerator(args).mixed_precision == "no"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 autocast runs on a GPU")

@@ -309,11 +309,15 @@ def _json_default(value: Any) -> Any:
 def _allow_new_precision(mixed_precision: str | None) -> None:
     """Accelerate keeps one process-wide state, and refuses a second `Accelerator` with another mixed precision. In
     a single process (a notebook or the quickstart running one trainer after another) the earlier run is over, so
-    its state is reset for the new run; a distributed run keeps Accelerate's refusal."""
+    its state is reset for the new run; a distributed run keeps Accelerate's refusal. A run that does not ask for a
+    precision gets `accelerate launch`'s (`ACCELERATE_MIXED_PRECISION`), else none: never the precision an earlier
+    run of the same process asked for."""
     from accelerate.state import AcceleratorState, PartialState
 
-    if mixed_precision is None or not AcceleratorState._shared_state:
+    if not AcceleratorState._shared_state:
         return
+    if mixed_precision is None:
+        mixed_precision = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
     current = str(AcceleratorState._shared_state.get("_mixed_precision", "no"))
     if current != mixed_precision and PartialState().num_processes == 1:
         AcceleratorState._reset_state()
