@@ -140,3 +140,17 @@ def test_things_regime_table_equals_its_results_files():
         for mode, label in (("averaged", "10 repetitions averaged"), ("single_trial", "single trial")):
             row = _find("things-eeg2.md", rf"\| {regime} \| {label} \|([^\n]*)\|\n")[1]
             assert [c.strip() for c in row.split("|")] == _things_cells(summary[mode]), (regime, mode)
+
+
+def test_things_per_subject_sentence_equals_its_results_files():
+    dependent = _results("things-recipes-simulated.json")["recipes"]["nice"]["per_subject"]
+    heldout = _results("things-simulated-loso.json")["per_subject"]
+    text = _find("things-eeg2.md", r"Subject-dependent models reach (\d+\.\d) % and (\d+\.\d) % 50-way top-1 "
+                                   r"\(subjects 1 and 2; kept at epochs (\d+)\s+and (\d+) of 30\), "
+                                   r"leave-one-subject-out models (\d+\.\d) % and (\d+\.\d) % \(kept at epochs "
+                                   r"(\d+) and (\d+)\)")
+    expected = [*(f"{100 * r['averaged']['50-way']['top1']:.1f}" for r in dependent),
+                *(str(r["best_epoch"]) for r in dependent),
+                *(f"{100 * r['averaged']['50-way']['top1']:.1f}" for r in heldout),
+                *(str(r["best_epoch"]) for r in heldout)]
+    assert list(text.groups()) == expected
