@@ -113,7 +113,11 @@ def wait_for_text(page, elem_id: str, text: str) -> str:
     """Waits until textbox `elem_id` contains `text`, then returns its value."""
     script = ("([id, text]) => { const box = document.querySelector(`#${id} textarea`);"
               " return box && box.value.includes(text); }")
-    page.wait_for_function(script, arg=[elem_id, text], timeout=TIMEOUT_MS)
+    try:
+        page.wait_for_function(script, arg=[elem_id, text], timeout=TIMEOUT_MS)
+    except Exception as err:  # say what the page shows instead (an error box, another text)
+        raise AssertionError(f"#{elem_id} never showed {text!r}; the page says: "
+                             f"{page.locator('body').inner_text()[:3000]!r}") from err
     return page.locator(f"#{elem_id} textarea").input_value()
 
 
