@@ -150,3 +150,11 @@ def test_emulated_bf16_is_allowed_only_when_asked(no_bf16, monkeypatch):
     supported, reason = precision.bf16_support("cpu")
     assert supported and "emulated (EEG2IMG_ALLOW_EMULATED_BF16=1)" in reason
     assert precision.check_precision("bf16", "cpu") == "bf16"
+
+
+def test_evaluate_gan_cli_refuses_bf16_in_one_line(no_bf16, model, tmp_path, capsys):
+    model.save_pretrained(tmp_path / "model")
+    assert main(["evaluate-gan", str(tmp_path / "model"), "--dataset", "thoughtviz", "--num-fakes", "4",
+                 "--precision", "bf16", "--allow-unfinished", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "precision 'bf16' is refused" in err and "Traceback" not in err

@@ -18,9 +18,7 @@ DEFAULT_RESULT_NAME = "gan_eval_results.json"
 def cmd_evaluate_gan(ns: argparse.Namespace) -> None:
     """Run [`evaluate_gan`] (inside [`fast_cpu_generation`]) and print the headline figures as one JSON line."""
     from ..evaluation.evaluate_gan import evaluate_gan
-    from ..pipelines.precision import check_precision
 
-    check_precision(ns.precision, ns.device, name="--precision")
     check_model_folder(ns.model, "eeg2img_stylegan", allow_unfinished=ns.allow_unfinished)
     output = ns.output or (str(Path(ns.model) / DEFAULT_RESULT_NAME) if Path(ns.model).is_dir() else None)
     train = ns.train_classifier or ns.classifier is None
