@@ -9,12 +9,16 @@ Without `--eeg-run` the script prepares what it is not given under `--work-dir`:
 (`--dataset`, simulator seed 0, the package's default split), a `train-encoder` model (`--encoder-preset`), the
 judge (an image classifier trained on the real training images at the GAN's resolution, 15 epochs as in the
 quickstart), then trains `train-gan --preset PRESET --kimg KIMG` with EEG conditioning and (unless `--no-onehot`)
-with class labels, one after the other, each on `--threads` threads. With `--eeg-run` (and `--onehot-run`) it
-scores existing `train-gan` output folders instead; their dataset and encoder come from the run's training record.
+with class labels, one after the other, each on `--threads` threads (`--snapshot-kimg K`: a snapshot every K kimg).
+With `--eeg-run` (and `--onehot-run`) it scores existing `train-gan` output folders instead; their dataset and
+encoder come from the run's training record. A second invocation can share the first one's inputs while it trains
+(`--dataset WORK/dataset --encoder WORK/encoder/model --judge WORK/judge`): they are all written before any GAN run.
 
 Every generator is scored on the validation and the test split (`--num-fakes` fakes, random noise, psi 1, FID on
 judge features). `--truncation-psi 0.3,0.5` adds conditional truncation (`truncation_center="condition"`) at those
-psi: the psi is chosen on validation and only its test figure is reported beside psi 1. Prints one JSON line.
+psi: the psi is chosen on validation and only its test figure is reported beside psi 1. `--score-snapshots` also
+scores every snapshot the runs hold (validation and test, psi 1). Prints one JSON line, with the environment, and
+writes it to `--output` when given.
 
 `--second-judge-runs RUN [RUN ...]` scores existing `train-gan` output folders (of one dataset) with a second judge
 instead, trained independently of the first (`--second-judge-seed`, default 1; `--second-judge-widths`, default
@@ -24,7 +28,7 @@ one JSON line; nothing is trained but the judge.
 
     python scripts/bench_gan_conditioning.py [--work-dir DIR] [--preset cpu-small] [--kimg 90] [--threads 1]
         [--dataset thoughtviz | FOLDER] [--encoder FOLDER] [--set class_loss_weight=0 ...] [--no-onehot]
-        [--truncation-psi 0.3,0.5,0.7]
+        [--truncation-psi 0.3,0.5,0.7] [--snapshot-kimg 15 --score-snapshots] [--output FILE]
     python scripts/bench_gan_conditioning.py --eeg-run RUN [--onehot-run RUN] [--judge DIR] --work-dir DIR
     python scripts/bench_gan_conditioning.py --second-judge-runs RUN [RUN ...] --work-dir DIR [--second-judge DIR]
         [--second-judge-seed 1] [--second-judge-widths 24,48,96]
@@ -48,7 +52,7 @@ from eeg2img_hf.data import get_eeg_info, load_eeg_dataset, simulate_dataset
 from eeg2img_hf.evaluation import evaluate_gan
 from eeg2img_hf.metrics import evaluate_features
 from eeg2img_hf.metrics.image_classifier import CONFIG_NAME, train_image_classifier
-from eeg2img_hf.models import EEGEncoderModel
+from eeg2img_hf.models import EEGEncoderModel, EEGStyleGANConfig
 from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, train_encoder, train_gan
 from eeg2img_hf.training.common import compute_embeddings
 from eeg2img_hf.utils.allocator import fast_cpu_generation
@@ -94,16 +98,31 @@ def prepare_inputs(work: Path, dataset: str, encoder: str | None, encoder_preset
     return str(data_dir), str(encoder_dir / "model")
 
 
-def train_run(work: Path, name: str, preset: str, kimg: float, dataset: str, encoder: str,
-              overrides: dict[str, Any]) -> Path:
-    run = work / name
+def run_arguments(work: Path, name: str, preset: str, kimg: float, dataset: str, encoder: str | None,
+                  overrides: dict[str, Any], snapshot_kimg: float = 0.0) -> GANTrainingArguments:
+    """The `train_gan` arguments of one run: the preset, `kimg`, a snapshot every `snapshot_kimg` kimg (0: none)."""
+    args = GANTrainingArguments.from_preset(preset, dataset=dataset, encoder=encoder, output_dir=str(work / name),
+                                            kimg=kimg, log_with=["csv"], checkpoint_ticks=0, **overrides)
+    ticks = snapshot_kimg / args.tick_kimg
+    if snapshot_kimg and (ticks < 1 or abs(ticks - round(ticks)) > 1e-9):
+        raise ValueError(f"--snapshot-kimg {snapshot_kimg:g} is not a multiple of the preset's tick ({args.tick_kimg:g} "
+                         "kimg)")
+    args.snapshot_ticks = round(ticks) if snapshot_kimg else 0
+    return args
+
+
+def train_run(args: GANTrainingArguments) -> Path:
+    run = Path(args.output_dir)
     if run.exists():
-        raise SystemExit(f"error: {run} exists; score it with --{name.split('_')[-1]}-run {run} or choose another "
-                         "--work-dir")
-    args = GANTrainingArguments.from_preset(preset, dataset=dataset, encoder=encoder, output_dir=str(run), kimg=kimg,
-                                            log_with=["csv"], snapshot_ticks=0, checkpoint_ticks=0, **overrides)
+        flag = "--onehot-run" if args.conditioning == "onehot" else "--eeg-run"
+        raise SystemExit(f"error: {run} exists; score it with {flag} {run} or choose another --work-dir")
     train_gan(args)
     return run
+
+
+def judge_resolution(args: GANTrainingArguments) -> int:
+    """The image size the runs of `args` will generate (their StyleGAN preset's)."""
+    return EEGStyleGANConfig.from_preset(args.stylegan_preset).img_resolution
 
 
 def linear_probe(encoder: str, data: Any) -> dict[str, float]:
@@ -132,16 +151,28 @@ def ensure_judge(judge: Path, dataset: str, resolution: int, epochs: int = JUDGE
 
 
 def evaluate_split(run: Path, tag: str, dataset: str, judge: Path, work: Path, num_fakes: int, split: str,
-                   psi: float = 1.0, center: str = "average") -> dict[str, Any]:
-    """Generated-image class accuracy and FID on judge features of `run`'s generator on `split` (its evaluation JSON
-    goes to `WORK/evaluations/TAG[_psiP_CENTER].json`)."""
+                   psi: float = 1.0, center: str = "average", model_dir: Path | None = None) -> dict[str, Any]:
+    """Generated-image class accuracy and FID on judge features of `run`'s generator (or of `model_dir`, one of its
+    snapshots) on `split` (its evaluation JSON goes to `WORK/evaluations/TAG[_psiP_CENTER].json`)."""
     tag += "" if psi == 1.0 else f"_psi{psi}_{center}"
     with fast_cpu_generation():
-        r = evaluate_gan(str(run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
+        r = evaluate_gan(str(model_dir or run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
                          num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
                          output_json=work / "evaluations" / f"{tag}.json")
     return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3),
             "judge_real_accuracy": round(r["class_accuracy"]["judge_real_accuracy"], 4)}
+
+
+def score_snapshots(run: Path, name: str, dataset: str, judge: Path, work: Path, num_fakes: int) -> list[dict]:
+    """Validation and test accuracy / FID at psi 1 of every snapshot under `RUN/snapshots` (`kimg_NNNNNN`), in
+    training order."""
+    rows = []
+    for snapshot in sorted((run / "snapshots").glob("kimg_*")):
+        kimg = int(snapshot.name.split("_")[1])
+        scores = {split: evaluate_split(run, f"{name}_kimg{kimg}_{split}", dataset, judge, work, num_fakes, split,
+                                        model_dir=snapshot) for split in ("validation", "test")}
+        rows.append({"kimg": kimg, **scores})
+    return rows
 
 
 def score_run(run: Path, name: str, dataset: str, judge: Path, work: Path, num_fakes: int,
@@ -187,6 +218,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--truncation-psi", default="", help="comma-separated psi for conditional truncation")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--judge-epochs", type=int, default=JUDGE_EPOCHS, help="epochs of a judge trained here")
+    parser.add_argument("--snapshot-kimg", type=float, default=0.0,
+                        help="when training: a snapshot every this many kimg (default 0: none)")
+    parser.add_argument("--score-snapshots", action="store_true",
+                        help="also score every snapshot the runs hold (validation and test, psi 1)")
+    parser.add_argument("--output", type=Path, help="also write the JSON line to this file")
     parser.add_argument("--second-judge-runs", type=Path, nargs="+", metavar="RUN",
                         help="score these existing train-gan output folders with a second judge (test split, psi 1)")
     parser.add_argument("--second-judge", type=Path,
@@ -209,8 +245,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--truncation-psi takes comma-separated numbers, got {ns.truncation_psi!r}")
     if any(not 0.0 <= p < 1.0 for p in ns.psis):
         parser.error(f"--truncation-psi takes values in [0, 1), got {ns.truncation_psi!r}")
-    if ns.num_fakes < 2 or ns.threads < 1 or ns.kimg <= 0:
-        parser.error("--num-fakes must be >= 2, --threads >= 1 and --kimg > 0")
+    if ns.num_fakes < 2 or ns.threads < 1 or ns.kimg <= 0 or ns.snapshot_kimg < 0:
+        parser.error("--num-fakes must be >= 2, --threads >= 1, --kimg > 0 and --snapshot-kimg >= 0")
+    if ns.snapshot_kimg and (ns.eeg_run is not None or ns.second_judge_runs):
+        parser.error("--snapshot-kimg applies to runs trained here: not with --eeg-run or --second-judge-runs")
     ns.overrides = {}
     for item in ns.set:
         field, sep, value = item.partition("=")
@@ -261,6 +299,40 @@ def score_with_second_judge(ns: argparse.Namespace, work: Path) -> dict[str, Any
     }
 
 
+def write_result(result: dict[str, Any], output: Path | None) -> None:
+    """Print `result` as one JSON line and write it to `output` (when given)."""
+    line = json.dumps(result)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(line)
+    sys.stdout.flush()
+
+
+def existing_runs(ns: argparse.Namespace) -> tuple[str, str, dict[str, Path]]:
+    """The dataset, encoder and runs of `--eeg-run` / `--onehot-run` (from the EEG run's training record)."""
+    record = read_record(ns.eeg_run)
+    if record["conditioning"] != "eeg":
+        raise ValueError(f"--eeg-run {ns.eeg_run} was trained with {record['conditioning']!r} conditioning")
+    runs = {"eeg": ns.eeg_run}
+    if ns.onehot_run is not None:
+        runs["onehot"] = ns.onehot_run
+    return record["dataset"], record["encoder"], runs
+
+
+def trained_runs(ns: argparse.Namespace, work: Path) -> tuple[str, str, dict[str, Path], Path]:
+    """Prepare the dataset, encoder and judge, then train the EEG run and (unless `--no-onehot`) its one-hot
+    ablation; returns the dataset, encoder, runs and judge."""
+    dataset, encoder = prepare_inputs(work, ns.dataset, ns.encoder, ns.encoder_preset)
+    planned = {"eeg": run_arguments(work, "gan_eeg", ns.preset, ns.kimg, dataset, encoder, ns.overrides,
+                                    ns.snapshot_kimg)}
+    if not ns.no_onehot:
+        planned["onehot"] = run_arguments(work, "gan_onehot", ns.preset, ns.kimg, dataset, None,
+                                          {**ns.overrides, "conditioning": "onehot"}, ns.snapshot_kimg)
+    judge = ensure_judge(ns.judge or work / "judge", dataset, judge_resolution(planned["eeg"]), ns.judge_epochs)
+    return dataset, encoder, {name: train_run(args) for name, args in planned.items()}, judge
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ns = parse_args(argv)
     torch.set_num_threads(ns.threads)
@@ -270,27 +342,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if ns.second_judge_runs:
         result = {**score_with_second_judge(ns, work), "seconds": round(time.perf_counter() - started, 1)}
         (work / SECOND_JUDGE_FILE).write_text(json.dumps(result, indent=2))
-        print(json.dumps(result))
+        write_result(result, ns.output)
         return result
     if ns.eeg_run is not None:
-        record = read_record(ns.eeg_run)
-        if record["conditioning"] != "eeg":
-            raise ValueError(f"--eeg-run {ns.eeg_run} was trained with {record['conditioning']!r} conditioning")
-        dataset, encoder, runs = record["dataset"], record["encoder"], {"eeg": ns.eeg_run}
-        if ns.onehot_run is not None:
-            runs["onehot"] = ns.onehot_run
+        dataset, encoder, runs = existing_runs(ns)
+        resolution = json.loads((runs["eeg"] / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
+        judge = ensure_judge(ns.judge or work / "judge", dataset, resolution, ns.judge_epochs)
     else:
-        dataset, encoder = prepare_inputs(work, ns.dataset, ns.encoder, ns.encoder_preset)
-        runs = {"eeg": train_run(work, "gan_eeg", ns.preset, ns.kimg, dataset, encoder, ns.overrides)}
-        if not ns.no_onehot:
-            runs["onehot"] = train_run(work, "gan_onehot", ns.preset, ns.kimg, dataset, None,
-                                       {**ns.overrides, "conditioning": "onehot"})
-    resolution = json.loads((runs["eeg"] / "model" / "config.json").read_text(encoding="utf-8"))["img_resolution"]
-    judge = ensure_judge(ns.judge or work / "judge", dataset, resolution, ns.judge_epochs)
+        dataset, encoder, runs, judge = trained_runs(ns, work)
     data = load_eeg_dataset(dataset)
     probe = linear_probe(encoder, data)
     scored = {name: score_run(run, name, dataset, judge, work, ns.num_fakes, ns.psis if name == "eeg" else [])
               for name, run in runs.items()}
+    if ns.score_snapshots:
+        for name, run in runs.items():
+            scored[name]["snapshots"] = score_snapshots(run, name, dataset, judge, work, ns.num_fakes)
     eeg = scored["eeg"]
     info = get_eeg_info(data)
     result = {
@@ -303,13 +369,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "embeddings, scored on test; truncation psi chosen on validation only",
         "encoder_probe_test": probe,
         "efficiency_psi1": round(eeg["test"]["accuracy"] / probe["linear_svm"], 4),
-        "runs": scored, "seconds": round(time.perf_counter() - started, 1),
+        "runs": scored,
     }
     if "conditional_truncation" in eeg:
         result["efficiency_conditional_truncation"] = round(
             eeg["conditional_truncation"]["test"]["accuracy"] / probe["linear_svm"], 4)
-    print(json.dumps(result))
-    sys.stdout.flush()
+    result["environment"] = environment({"simulator": 0, "evaluation": 0})
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    write_result(result, ns.output)
     return result
 
 

@@ -60,6 +60,26 @@ def test_trains_scores_and_rescores_existing_runs(bench, inputs, tmp_path, capsy
         bench.main(["--work-dir", str(tmp_path / "w"), *argv])
 
 
+def test_snapshots_are_trained_scored_and_the_result_written_with_its_environment(bench, inputs, tmp_path, capsys):
+    output = tmp_path / "results" / "gan.json"
+    result = bench.main(["--work-dir", str(tmp_path / "w"), "--dataset", str(inputs / "data"), "--encoder",
+                         str(inputs / "encoder"), "--judge", str(inputs / "judge"), "--preset", "tiny", "--kimg",
+                         "0.032", "--snapshot-kimg", "0.016", "--score-snapshots", "--num-fakes", "8", "--no-onehot",
+                         "--output", str(output)])
+    assert json.loads(output.read_text()) == result == json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["environment"]["seeds"] == {"simulator": 0, "evaluation": 0} and result["environment"]["cpu_model"]
+    [snapshot] = result["runs"]["eeg"]["snapshots"]  # tick 1 of 2 (the end is the model itself)
+    assert snapshot["kimg"] == 0 and set(snapshot) == {"kimg", "validation", "test"}
+    assert 0 <= snapshot["test"]["accuracy"] <= 1 and snapshot["validation"]["fid_judge_features"] >= 0
+    assert (tmp_path / "w" / "evaluations" / "eeg_kimg0_test.json").is_file()
+    assert snapshot["test"] != result["runs"]["eeg"]["test"] or snapshot["validation"] != \
+        result["runs"]["eeg"]["validation"]  # an earlier generator than the final one
+    with pytest.raises(ValueError, match="not a multiple of the preset's tick"):
+        bench.main(["--work-dir", str(tmp_path / "w3"), "--dataset", str(inputs / "data"), "--encoder",
+                    str(inputs / "encoder"), "--judge", str(inputs / "judge"), "--preset", "tiny", "--snapshot-kimg",
+                    "0.02", "--no-onehot"])
+
+
 def test_second_judge_scores_existing_runs_with_an_independent_judge(bench, inputs, tmp_path, capsys):
     bench.main(["--work-dir", str(tmp_path / "w"), "--dataset", str(inputs / "data"), "--encoder",
                 str(inputs / "encoder"), "--judge", str(inputs / "judge"), "--preset", "tiny", "--kimg", "0.016",
@@ -99,6 +119,8 @@ def test_second_judge_scores_existing_runs_with_an_independent_judge(bench, inpu
     (["--second-judge-runs", "r", "--eeg-run", "r", "--no-onehot"], "no --eeg-run, --onehot-run or --set"),
     (["--second-judge-widths", "24,x"], "comma-separated integers"),
     (["--second-judge-runs", "r", "--judge-epochs", "0"], "--judge-epochs"),
+    (["--snapshot-kimg", "-1"], "--snapshot-kimg >= 0"),
+    (["--eeg-run", "r", "--no-onehot", "--snapshot-kimg", "15"], "applies to runs trained here"),
 ])
 def test_refuses_bad_options(bench, argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
