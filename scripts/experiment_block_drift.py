@@ -4,11 +4,13 @@ Trains the same encoder recipe on one simulated preset for each block-drift sett
 split strategy, by default block drift off / on x the `within-block` split (test trials come from blocks
 also seen in training) and the `block-held-out` split (test blocks never seen in training); `--splits
 paper,block-held-out` compares the paper's by-image split instead. Prints one JSON line with test
-k-means / SVM / kNN for each cell and, per drift setting, the gap between the first and the last split.
+k-means / SVM / kNN for each cell and, per drift setting, the gap between the first and the last split, with the
+environment (CPU, instruction sets, torch, threads, seeds); `--output FILE` also writes it there.
 
     python scripts/experiment_block_drift.py [--preset thoughtviz] [--drifts 0,1] [--epochs 25] [--seeds 0,1,2]
         [--splits within-block,block-held-out] [--n-subjects N] [--trials-per-block K] [--n-blocks-per-class B]
         [--training-preset cpu-small] [--set 'encoder_config={"input_normalization": "channel_zscore"}' ...]
+        [--threads 1] [--output FILE]
 
 `--set FIELD=VALUE` overrides an encoder training argument (VALUE parsed as JSON when it can be; a JSON object
 for a dict field such as `encoder_config` updates the preset's dict instead of replacing it).
@@ -20,9 +22,13 @@ import argparse
 import json
 import tempfile
 import time
+from pathlib import Path
+
+import torch
 
 from eeg2img_hf.evaluation import evaluate_encoder
 from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
+from eeg2img_hf.utils.benchmark import environment
 
 KEYS = ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")
 
@@ -61,7 +67,7 @@ def run_cell(preset: str, drift: float, split: str, epochs: int, training_preset
                 "seconds": round(time.perf_counter() - start, 1)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="thoughtviz", help="simulated dataset preset")
     parser.add_argument("--drifts", default="0,1", help="comma-separated block_drift amplitudes (0 = off)")
@@ -75,7 +81,12 @@ def main() -> None:
     parser.add_argument("--n-blocks-per-class", type=int, help="blocks per class and subject (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an encoder training argument (see the module docstring)")
-    args = parser.parse_args()
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--output", type=Path, help="also write the JSON line to this file")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.epochs < 1:
+        parser.error("--threads and --epochs must be >= 1")
+    torch.set_num_threads(args.threads)
     overrides = parse_overrides(args.set, args.training_preset)
     seeds = [int(v) for v in args.seeds.split(",")]
     drifts = [float(v) for v in args.drifts.split(",")]
@@ -97,10 +108,19 @@ def main() -> None:
     gaps = {f"drift={d:g}": round(cells[f"drift={d:g}/{splits[0]}"]["kmeans_test"]
                                   - cells[f"drift={d:g}/{splits[-1]}"]["kmeans_test"], 4)
             for d in drifts}
-    print(json.dumps({"experiment": "block_drift", "preset": args.preset, "training_preset": args.training_preset,
-                      "overrides": overrides, "epochs": args.epochs, "seeds": seeds, "simulate": simulate,
-                      "drifts": drifts, "splits": splits, "cells": cells,
-                      f"kmeans_gap_{splits[0]}_minus_{splits[-1]}": gaps}))
+    result = {"experiment": "block_drift", "preset": args.preset, "training_preset": args.training_preset,
+              "overrides": overrides, "epochs": args.epochs, "seeds": seeds, "simulate": simulate,
+              "drifts": drifts, "splits": splits,
+              "protocol": "test split: k-means on the test embeddings (Hungarian matching), LinearSVC (C=1) and 3-NN "
+                          "fitted on the train embeddings; the model kept by validation k-means; cells are means "
+                          "over seeds (simulator and training seed alike)",
+              "cells": cells, f"kmeans_gap_{splits[0]}_minus_{splits[-1]}": gaps,
+              "environment": environment({f"simulator_and_training_{i}": seed for i, seed in enumerate(seeds)})}
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
