@@ -629,6 +629,21 @@ def test_quickstart_folder_is_found_without_variables(app, paths, tmp_path):
     assert none is None and not any(empty.values())
 
 
+def test_a_relative_quickstart_folder_is_pinned_where_it_was_found(app, paths, tmp_path, monkeypatch):
+    """The models load after discovery: a folder found relative to the working directory keeps pointing there when
+    the working directory changes (or holds another quickstart) later."""
+    here = tmp_path / "here"
+    for name, target in quickstart_layout(here / "outputs" / "quickstart").items():
+        if name in paths:
+            shutil.copytree(paths[name], target)
+    monkeypatch.chdir(here)
+    sources, note = app.discover_sources({}, search=[Path("outputs", "quickstart")])
+    assert "found in `outputs/quickstart`" in note  # named relative to the working directory, as the user knows it
+    monkeypatch.chdir(tmp_path)
+    assert sources["gan"] == str(quickstart_layout(here / "outputs" / "quickstart")["gan"].resolve())
+    assert all(Path(v).is_absolute() and Path(v).exists() for v in sources.values() if v)
+
+
 def test_batch_view(app, backend):
     generated, stimuli, info = backend.batch("test", ["Car", "Apple"], 2, 3, 1.0)
     grid = class_grid(backend.generation, backend.dataset["test"], [1, 0], 2, 3)

@@ -1307,7 +1307,7 @@ def discover_sources(
 
     With any `EEG2IMG_*` model or dataset variable set, the variables are the configuration. Otherwise the finished
     outputs of a quickstart run are used: `EEG2IMG_QUICKSTART`, else `outputs/quickstart` in the working directory
-    or the repository (`search` overrides these folders).
+    or the repository (`search` overrides these folders); their paths are absolute, resolved when found.
     """
     environ = os.environ if environ is None else environ
     sources = {name: environ.get(var) or None for name, var in ENV_VARS.items()}
@@ -1321,6 +1321,7 @@ def discover_sources(
     elif search is None:
         search = [Path.cwd() / QUICKSTART_OUTPUT_DIR, Path(__file__).resolve().parents[2] / QUICKSTART_OUTPUT_DIR]
     for folder in search:
+        folder = Path(folder).resolve()  # the models load later: a relative folder must not follow the working dir
         found = find_quickstart_outputs(folder)
         if {"gan", "dataset"} <= set(found):
             sources.update({name: found.get(name) for name in ("gan", "clip", "image_to_eeg", "dataset", "judge")})
