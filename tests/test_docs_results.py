@@ -154,3 +154,17 @@ def test_things_per_subject_sentence_equals_its_results_files():
                 *(f"{100 * r['averaged']['50-way']['top1']:.1f}" for r in heldout),
                 *(str(r["best_epoch"]) for r in heldout)]
     assert list(text.groups()) == expected
+
+
+def test_encoder_ablation_sentence_equals_its_results_files():
+    quoted = _find("results.md", r"cross-entropy alone (\d\.\d+) / (\d\.\d+), the triplet term alone (\d\.\d+) / "
+                                 r"(\d\.\d+), both \(the preset, seed 0 of the table\s+above\) (\d\.\d+) / (\d\.\d+);"
+                                 r".*?instead of the whole trial\s+(\d\.\d+) / (\d\.\d+)\.")
+    runs = [_results(f"encoder-ablation-{name}.json") for name in ("cross-entropy", "triplet")]
+    [preset_seed0] = [r for r in _results("encoder-quality-cpu-small.json")["per_seed"] if r["seed"] == 0]
+    runs.append({"encoder": {key: {"mean": preset_seed0[key]} for key in ("linear_svm", "kmeans")}})
+    runs.append(_results("encoder-ablation-pool16.json"))
+    expected = [round(r["encoder"][key]["mean"], 3) for r in runs for key in ("linear_svm", "kmeans")]
+    assert [float(v) for v in quoted.groups()] == expected
+    assert [r.get("overrides", {}).get("loss") for r in runs] == ["supervised", "triplet-ms", None, "supervised"]
+    assert runs[3]["overrides"]["encoder_config"]["tsconv_pool_size"] == 16
