@@ -168,3 +168,16 @@ def test_encoder_ablation_sentence_equals_its_results_files():
     assert [float(v) for v in quoted.groups()] == expected
     assert [r.get("overrides", {}).get("loss") for r in runs] == ["supervised", "triplet-ms", None, "supervised"]
     assert runs[3]["overrides"]["encoder_config"]["tsconv_pool_size"] == 16
+
+
+def test_other_losses_table_equals_its_results_files():
+    table = _find("results.md", r"\| encoder \(preset\) \| loss \| k-means \| linear SVM \| 3-NN \| train CPU time \| "
+                                r"`--set`, results file \|\n\|[-|]+\|\n(.*?)\n\n")[1]
+    rows = [row.split(" | ") for row in table.splitlines()]
+    assert len(rows) == 4
+    for cells in rows:
+        name = re.search(r"`([\w-]+\.json)`", cells[-1])[1]
+        [seed0] = [r for r in _results(name)["per_seed"] if r["seed"] == 0]
+        quoted = [float(v) for v in cells[2:5]] + [float(cells[5].removesuffix(" s"))]
+        expected = [round(seed0[key], 3) for key in ("kmeans", "linear_svm", "knn3")]
+        assert quoted == [*expected, round(seed0["train_cpu_seconds"])], name
