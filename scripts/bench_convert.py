@@ -39,6 +39,7 @@ from eeg2img_hf.data import get_eeg_info
 from eeg2img_hf.data.converters.eegcvpr40 import convert_eegcvpr40
 from eeg2img_hf.data.simulate import EEGCVPR40_CLASSES
 from eeg2img_hf.training.common import EEGBatchDataset
+from eeg2img_hf.utils.benchmark import environment
 
 N_CHANS, N_TIMES, N_CLASSES, N_IMAGES, N_SUBJECTS = 128, 500, 40, 2000, 6
 BATCH = 256
@@ -179,7 +180,7 @@ def main() -> None:
                                           3),
         "rows": converted["rows"], "dropped": converted["dropped"], **iterated,
         "targets": {"convert_seconds": 120, "peak_rss_over_data": 2.0, "trials_per_s": 5000},
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "environment": environment(),
     }))
 
 

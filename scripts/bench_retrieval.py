@@ -24,6 +24,7 @@ from PIL import Image
 from eeg2img_hf.models.eeg_clip import EEGClipConfig, EEGClipModel
 from eeg2img_hf.retrieval import GalleryIndex, build_gallery, half_matmul_is_accurate, normalize_embeddings
 from eeg2img_hf.retrieval.gallery import _PREFILTER_MIN_ITEMS
+from eeg2img_hf.utils.benchmark import environment
 
 TARGET_MS_AT_100K = 20.0
 
@@ -117,6 +118,7 @@ def main() -> None:
         result["target"] = {"single_query_ms_at_100k": TARGET_MS_AT_100K, "measured_median_ms": median,
                             "pass": median <= TARGET_MS_AT_100K}
     result["indexing"] = bench_indexing(args.index_images, 64, args.preset)
+    result["environment"] = environment()
     print(json.dumps(result))
 
 

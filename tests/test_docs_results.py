@@ -181,3 +181,122 @@ def test_other_losses_table_equals_its_results_files():
         quoted = [float(v) for v in cells[2:5]] + [float(cells[5].removesuffix(" s"))]
         expected = [round(seed0[key], 3) for key in ("kmeans", "linear_svm", "knn3")]
         assert quoted == [*expected, round(seed0["train_cpu_seconds"])], name
+
+
+def _num(text: str) -> float:
+    return float(text.strip("*"))
+
+
+def test_gan_conditioning_table_and_figures_equal_their_results_file():
+    result = _results("gan-conditioning.json")
+    eeg, onehot, probe = result["runs"]["eeg"], result["runs"]["onehot"], result["encoder_probe_test"]
+    table = _find("benchmarks.md", r"\| kimg \| EEG: validation \| EEG: test \| FID \(test, judge features\) \| "
+                                   r"one-hot: validation \| one-hot: test \|\n\|[-|]+\|\n(.*?)\n\n")[1]
+    rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in table.splitlines()]
+    snapshots = {s["kimg"]: s for s in eeg["snapshots"]}
+    onehot_snapshots = {s["kimg"]: s for s in onehot["snapshots"]}
+    assert [int(_num(r[0])) for r in rows] == [*sorted(snapshots), int(eeg["kimg"])]
+    for cells in rows:
+        kimg = int(_num(cells[0]))
+        e, o = (snapshots[kimg], onehot_snapshots[kimg]) if kimg in snapshots else (eeg, onehot)
+        expected = [round(e["validation"]["accuracy"], 3), round(e["test"]["accuracy"], 3),
+                    round(e["test"]["fid_judge_features"], 2), round(o["validation"]["accuracy"], 3),
+                    round(o["test"]["accuracy"], 3)]
+        assert [_num(c.split(" (")[0]) for c in cells[1:]] == expected, kimg
+    quoted = _find("benchmarks.md", r"ends at \*\*(\d\.\d+)\*\* on test, \*\*(\d\.\d+) x\*\* the encoder's test\s+"
+                                    r"linear probe \((\d\.\d+);.*?could reach;\s+the one-hot generator.*?reaches (\d\.\d+)\.")
+    assert [float(v) for v in quoted.groups()] == [round(eeg["test"]["accuracy"], 3),
+                                                    round(result["efficiency_psi1"], 2),
+                                                    round(probe["linear_svm"], 3), round(onehot["test"]["accuracy"], 3)]
+    truncation = eeg["conditional_truncation"]
+    sweep = _find("benchmarks.md", r"validation: (\d\.\d+) / (\d\.\d+) / (\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\) takes the "
+                                   r"test accuracy to (\d\.\d+) = (\d\.\d+) x the\s+probe \(FID (\d+\.\d+), psi (\d\.\d)\)")
+    assert [float(v) for v in sweep.groups()] == [
+        *(round(truncation["validation_by_psi"][p], 3) for p in ("0.7", "0.5", "0.3")),
+        round(truncation["test"]["accuracy"], 3), round(result["efficiency_conditional_truncation"], 2),
+        round(truncation["test"]["fid_judge_features"], 2), truncation["psi_chosen_on_validation"]]
+    posterior = _find("benchmarks.md", r"puts at \*\*(\d\.\d+)\*\* on test \(its arg-max: (\d\.\d+)\)")
+    assert [float(v) for v in posterior.groups()] == [round(probe["logreg_mean_true_class_probability"], 3),
+                                                       round(probe["logreg_argmax"], 3)]
+
+
+def test_gan_without_class_loss_and_second_judge_equal_their_results_files():
+    result = _results("gan-conditioning-no-class-loss.json")
+    eeg = result["runs"]["eeg"]
+    assert eeg["preset_fields"]["class_loss_weight"] == 0 and "onehot" not in result["runs"]
+    quoted = _find("benchmarks.md", r"The 90-kimg EEG run reaches (\d\.\d+) on test \(validation (\d\.\d+); (\d\.\d+) x the "
+                                    r"probe; FID (\d+\.\d+)\), (\d\.\d+) =\s+(\d\.\d+) x with conditional truncation at "
+                                    r"psi (\d\.\d) \(validation (\d\.\d+) / (\d\.\d+) / (\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\); "
+                                    r"per snapshot\s+\(validation / test\): (.*?)\. On this machine")
+    truncation = eeg["conditional_truncation"]
+    assert [float(v) for v in quoted.groups()[:10]] == [
+        round(eeg["test"]["accuracy"], 3), round(eeg["validation"]["accuracy"], 3),
+        round(result["efficiency_psi1"], 2), round(eeg["test"]["fid_judge_features"], 2),
+        round(truncation["test"]["accuracy"], 3), round(result["efficiency_conditional_truncation"], 2),
+        truncation["psi_chosen_on_validation"],
+        *(round(truncation["validation_by_psi"][p], 3) for p in ("0.7", "0.5", "0.3"))]
+    per_snapshot = re.findall(r"(\d\.\d+) / (\d\.\d+) at (\d+)", " ".join(quoted[11].split()))
+    assert [(float(v), float(t), int(k)) for v, t, k in per_snapshot] == [
+        (round(s["validation"]["accuracy"], 3), round(s["test"]["accuracy"], 3), s["kimg"]) for s in eeg["snapshots"]]
+    judged = _results("gan-second-judge.json")
+    assert judged["judge"]["seed"] == 1 and judged["judge"]["widths"] == [24, 48, 96]
+    by_weight = {bool(r["class_loss_weight"]): r["test"]["accuracy"] for r in judged["runs"]}
+    second = _find("benchmarks.md", r"\*\*(\d\.\d+)\*\* with the class loss, (\d\.\d+) without \(1,000 test-trial images")
+    assert (float(second[1]), float(second[2])) == (round(by_weight[True], 3), round(by_weight[False], 3))
+
+
+def test_block_drift_table_equals_its_results_file():
+    result = _results("block-drift-thoughtviz.json")
+    assert result["simulate"] == {"n_subjects": 4, "trials_per_block": 12, "n_blocks_per_class": 5}
+    assert result["epochs"] == 30 and result["seeds"] == [0, 1, 2]
+    labels = {"off": "0", "2.0 x background RMS": "2"}
+    for drift, split in [("off", "within-block"), ("off", "block-held-out"), ("2.0 x background RMS", "within-block"),
+                         ("2.0 x background RMS", "block-held-out")]:
+        row = _find("results.md", rf"\| {re.escape(drift)} \| {split}[^|]*\| ([\d.*]+) \| ([\d.*]+) \| ([\d.*]+) \|")
+        cell = result["cells"][f"drift={labels[drift]}/{split}"]
+        assert [_num(v) for v in row.groups()] == [
+            round(cell[k], 3) for k in ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")], (drift, split)
+    gap = _find("results.md", r"scores (\d\.\d+) higher in k-means and the")
+    assert float(gap[1]) == round(result["kmeans_gap_within-block_minus_block-held-out"]["drift=2"], 2)
+
+
+def test_block_drift_eegcvpr40_table_equals_its_results_file():
+    result = _results("block-drift-eegcvpr40.json")
+    assert result["preset"] == "eegcvpr40" and result["drifts"] == [2.0] and result["seeds"] == [0]
+    for split, key in [("`paper` (all trials of an image in one split, as EEGCVPR40's official split) | yes", "paper"),
+                       ("`block-held-out` | no", "block-held-out")]:
+        row = _find("results.md", rf"\| {re.escape(split)} \| ([\d.*]+) \| ([\d.*]+) \| ([\d.*]+) \|")
+        cell = result["cells"][f"drift=2/{key}"]
+        assert [_num(v) for v in row.groups()] == [
+            round(cell[k], 3) for k in ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")], key
+
+
+def test_readme_quickstart_table_equals_its_results_file():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    name = re.search(r"committed as `docs/results/(quickstart-[\w-]+\.json)`", readme)
+    assert name, "README no longer names the quickstart's committed results file"
+    result = _results(name[1])
+    assert not result["fast"] and result["environment"]["cpu_model"]
+    figures = {stage: {f["name"]: f["value"] for f in info["figures"]} for stage, info in result["stages"].items()}
+
+    def cell(label: str) -> str:
+        row = re.search(rf"\| {re.escape(label)} \| ([^|]+) \|\n", readme)
+        assert row, label
+        return row[1].replace("*", "").strip()
+
+    encoder = figures["encoder"]
+    assert cell("k-means / linear SVM / 3-NN accuracy of the embeddings") == " / ".join(
+        f"{encoder[k]:.3f}" for k in ("k-means", "SVM", "kNN-3"))
+    gan = figures["gan"]
+    assert cell("generated-image class accuracy (the judge's class = the EEG trial's class)") == \
+        f"{gan['generated-image class accuracy']:.3f}"
+    assert cell("FID on the judge's features (not Inception: not comparable with the paper)") == \
+        f"{gan['FID (judge features)']:.2f}"
+    assert f"EEGStyleGAN-ADA ({gan['kimg']:g} kimg)" in readme
+    clip = figures["clip"]
+    assert cell("EEG -> image same-class MRR / mAP") == \
+        f"{clip['EEG->image same-class MRR']:.3f} / {clip['same-class mAP']:.3f}"
+    assert cell("reconstruction class accuracy (judge)") == \
+        f"{figures['image_to_eeg']['reconstruction class accuracy']:.3f}"
+    total = re.search(r"Measured on an idle 2-core [^,]+, ([\d,]+) s in all", readme)
+    assert total and int(total[1].replace(",", "")) == round(result["total_seconds"])

@@ -71,7 +71,8 @@ _DEPENDS = {"encoder": ("simulate",), "gan": ("simulate", "encoder"), "clip": ("
             "image_to_eeg": ("simulate", "encoder", "gan")}
 
 QUICKSTART_SETTINGS: dict[str, dict[str, Any]] = {
-    # About 10 minutes on 2 idle CPU cores (622 s measured; per stage in results.md; budget 15 minutes).
+    # 10-22 minutes on 2 idle CPU cores depending on the CPU (1,283 s on an AVX2-only AMD EPYC, its GAN stage 1,174 s:
+    # docs/results/quickstart-idle-machine.json; per stage in results.md).
     "default": {
         "simulate": {"seed": 0},
         "encoder": {"preset": "cpu-small", "overrides": {}},
