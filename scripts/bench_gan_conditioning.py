@@ -105,8 +105,8 @@ def run_arguments(work: Path, name: str, preset: str, kimg: float, dataset: str,
                                             kimg=kimg, log_with=["csv"], checkpoint_ticks=0, **overrides)
     ticks = snapshot_kimg / args.tick_kimg
     if snapshot_kimg and (ticks < 1 or abs(ticks - round(ticks)) > 1e-9):
-        raise ValueError(f"--snapshot-kimg {snapshot_kimg:g} is not a multiple of the preset's tick ({args.tick_kimg:g} "
-                         "kimg)")
+        raise ValueError(f"--snapshot-kimg {snapshot_kimg:g} is not a multiple of the preset's tick "
+                         f"({args.tick_kimg:g} kimg)")
     args.snapshot_ticks = round(ticks) if snapshot_kimg else 0
     return args
 
@@ -156,7 +156,8 @@ def evaluate_split(run: Path, tag: str, dataset: str, judge: Path, work: Path, n
     snapshots) on `split` (its evaluation JSON goes to `WORK/evaluations/TAG[_psiP_CENTER].json`)."""
     tag += "" if psi == 1.0 else f"_psi{psi}_{center}"
     with fast_cpu_generation():
-        r = evaluate_gan(str(model_dir or run / "model"), dataset=dataset, split=split, classifier_dir=judge, device="cpu",
+        r = evaluate_gan(str(model_dir or run / "model"), dataset=dataset, split=split, classifier_dir=judge,
+                         device="cpu",
                          num_fakes=num_fakes, batch_size=64, truncation_psi=psi, truncation_center=center,
                          output_json=work / "evaluations" / f"{tag}.json")
     return {"accuracy": r["class_accuracy"]["generated"], "fid_judge_features": round(r["fid"], 3),

@@ -203,14 +203,16 @@ def test_gan_conditioning_table_and_figures_equal_their_results_file():
                     round(e["test"]["fid_judge_features"], 2), round(o["validation"]["accuracy"], 3),
                     round(o["test"]["accuracy"], 3)]
         assert [_num(c.split(" (")[0]) for c in cells[1:]] == expected, kimg
-    quoted = _find("benchmarks.md", r"ends at \*\*(\d\.\d+)\*\* on test, \*\*(\d\.\d+) x\*\* the encoder's test\s+"
-                                    r"linear probe \((\d\.\d+);.*?could reach;\s+the one-hot generator.*?reaches (\d\.\d+)\.")
-    assert [float(v) for v in quoted.groups()] == [round(eeg["test"]["accuracy"], 3),
-                                                    round(result["efficiency_psi1"], 2),
-                                                    round(probe["linear_svm"], 3), round(onehot["test"]["accuracy"], 3)]
+    quoted = _find("benchmarks.md", r"ends at \*\*(\d\.\d+)\*\* on test, \*\*(\d\.\d+) x\*\* the encoder's "
+                                    r"test\s+linear probe \((\d\.\d+);.*?could reach;\s+the one-hot generator.*?"
+                                    r"reaches (\d\.\d+)\.")
+    assert [float(v) for v in quoted.groups()] == [
+        round(eeg["test"]["accuracy"], 3), round(result["efficiency_psi1"], 2), round(probe["linear_svm"], 3),
+        round(onehot["test"]["accuracy"], 3)]
     truncation = eeg["conditional_truncation"]
-    sweep = _find("benchmarks.md", r"validation: (\d\.\d+) / (\d\.\d+) / (\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\) takes the "
-                                   r"test accuracy to (\d\.\d+) = (\d\.\d+) x the\s+probe \(FID (\d+\.\d+), psi (\d\.\d)\)")
+    sweep = _find("benchmarks.md", r"validation: (\d\.\d+) / (\d\.\d+) / (\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\) "
+                                   r"takes the test accuracy to (\d\.\d+) = (\d\.\d+) x the\s+probe "
+                                   r"\(FID (\d+\.\d+), psi (\d\.\d)\)")
     assert [float(v) for v in sweep.groups()] == [
         *(round(truncation["validation_by_psi"][p], 3) for p in ("0.7", "0.5", "0.3")),
         round(truncation["test"]["accuracy"], 3), round(result["efficiency_conditional_truncation"], 2),
@@ -224,10 +226,11 @@ def test_gan_without_class_loss_and_second_judge_equal_their_results_files():
     result = _results("gan-conditioning-no-class-loss.json")
     eeg = result["runs"]["eeg"]
     assert eeg["preset_fields"]["class_loss_weight"] == 0 and "onehot" not in result["runs"]
-    quoted = _find("benchmarks.md", r"The 90-kimg EEG run reaches (\d\.\d+) on test \(validation (\d\.\d+); (\d\.\d+) x the "
-                                    r"probe; FID (\d+\.\d+)\), (\d\.\d+) =\s+(\d\.\d+) x with conditional truncation at "
-                                    r"psi (\d\.\d) \(validation (\d\.\d+) / (\d\.\d+) / (\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\); "
-                                    r"per snapshot\s+\(validation / test\): (.*?)\. On this machine")
+    quoted = _find("benchmarks.md", r"The 90-kimg EEG run reaches (\d\.\d+) on test \(validation (\d\.\d+); "
+                                    r"(\d\.\d+) x the probe; FID (\d+\.\d+)\), (\d\.\d+) =\s+(\d\.\d+) x with "
+                                    r"conditional truncation at psi (\d\.\d) \(validation (\d\.\d+) / (\d\.\d+) / "
+                                    r"(\d\.\d+) at psi 0\.7 / 0\.5 / 0\.3\); per snapshot\s+\(validation / test\): "
+                                    r"(.*?)\. On this machine")
     truncation = eeg["conditional_truncation"]
     assert [float(v) for v in quoted.groups()[:10]] == [
         round(eeg["test"]["accuracy"], 3), round(eeg["validation"]["accuracy"], 3),
@@ -241,7 +244,8 @@ def test_gan_without_class_loss_and_second_judge_equal_their_results_files():
     judged = _results("gan-second-judge.json")
     assert judged["judge"]["seed"] == 1 and judged["judge"]["widths"] == [24, 48, 96]
     by_weight = {bool(r["class_loss_weight"]): r["test"]["accuracy"] for r in judged["runs"]}
-    second = _find("benchmarks.md", r"\*\*(\d\.\d+)\*\* with the class loss, (\d\.\d+) without \(1,000 test-trial images")
+    second = _find("benchmarks.md", r"\*\*(\d\.\d+)\*\* with the class loss, (\d\.\d+) without "
+                                    r"\(1,000 test-trial images")
     assert (float(second[1]), float(second[2])) == (round(by_weight[True], 3), round(by_weight[False], 3))
 
 

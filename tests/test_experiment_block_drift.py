@@ -32,7 +32,8 @@ def test_overrides_merge_dicts_into_the_preset(experiment):
 def test_writes_every_cell_with_its_environment(experiment, tmp_path, capsys):
     output = tmp_path / "results" / "drift.json"
     result = experiment.main(["--drifts", "0,2", "--n-subjects", "1", "--trials-per-block", "6",
-                              "--n-blocks-per-class", "5", "--epochs", "1", "--training-preset", "cpu-small", "--set", "batch_size=8",
+                              "--n-blocks-per-class", "5", "--epochs", "1", "--training-preset", "cpu-small",
+                              "--set", "batch_size=8",
                               "--seeds", "0", "--output", str(output)])
     assert json.loads(output.read_text()) == result == json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(result["cells"]) == {"drift=0/within-block", "drift=0/block-held-out", "drift=2/within-block",
