@@ -304,3 +304,10 @@ def test_readme_quickstart_table_equals_its_results_file():
         f"{figures['image_to_eeg']['reconstruction class accuracy']:.3f}"
     total = re.search(r"Measured on an idle 2-core [^,]+, ([\d,]+) s in all", readme)
     assert total and int(total[1].replace(",", "")) == round(result["total_seconds"])
+
+
+def test_quiet_machine_generation_ratio_equals_its_results_file():
+    batch = _results("generate-fp32-batch16.json")["batches"]["16"]
+    quoted = _find("benchmarks.md", r"([\d.]+) images/s, \*\*(\d\.\d+) of the paired peak\*\* \((\d\.\d+) of the best peak,")
+    assert [float(v) for v in quoted.groups()] == [batch["images_per_s"], batch["fraction_of_matmul_peak_paired"],
+                                                    batch["fraction_of_matmul_peak"]]
