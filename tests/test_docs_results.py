@@ -308,6 +308,7 @@ def test_readme_quickstart_table_equals_its_results_file():
 
 def test_quiet_machine_generation_ratio_equals_its_results_file():
     batch = _results("generate-fp32-batch16.json")["batches"]["16"]
-    quoted = _find("benchmarks.md", r"([\d.]+) images/s, \*\*(\d\.\d+) of the paired peak\*\* \((\d\.\d+) of the best peak,")
+    quoted = _find("benchmarks.md", r"([\d.]+) images/s, \*\*(\d\.\d+) of the paired peak\*\* "
+                                    r"\((\d\.\d+) of the best peak,")
     assert [float(v) for v in quoted.groups()] == [batch["images_per_s"], batch["fraction_of_matmul_peak_paired"],
                                                     batch["fraction_of_matmul_peak"]]
