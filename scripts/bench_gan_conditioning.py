@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -57,9 +56,10 @@ from eeg2img_hf.training import EncoderTrainingArguments, GANTrainingArguments, 
 from eeg2img_hf.training.common import compute_embeddings
 from eeg2img_hf.utils.allocator import fast_cpu_generation
 from eeg2img_hf.utils.benchmark import environment
+from eeg2img_hf.utils.errors import run_script
 from eeg2img_hf.utils.model_folders import load_model_folder
 from eeg2img_hf.utils.names import TRAINING_RECORD
-from eeg2img_hf.utils.outputs import prepare_output_dir
+from eeg2img_hf.utils.outputs import prepare_output_dir, prepare_result_json
 
 JUDGE_EPOCHS = 15
 """Epochs of the judge trained here (the quickstart's value)."""
@@ -301,13 +301,11 @@ def score_with_second_judge(ns: argparse.Namespace, work: Path) -> dict[str, Any
 
 
 def write_result(result: dict[str, Any], output: Path | None) -> None:
-    """Print `result` as one JSON line and write it to `output` (when given)."""
-    line = json.dumps(result)
+    """Print `result` as one JSON line and write it to `output` (checked by `prepare_result_json` before any work)."""
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(line)
-    sys.stdout.flush()
+    print(json.dumps(result), flush=True)
 
 
 def existing_runs(ns: argparse.Namespace) -> tuple[str, str, dict[str, Path]]:
@@ -336,6 +334,8 @@ def trained_runs(ns: argparse.Namespace, work: Path) -> tuple[str, str, dict[str
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ns = parse_args(argv)
+    if ns.output is not None:  # refused before hours of training, not after
+        ns.output = prepare_result_json(ns.output, what="--output")
     torch.set_num_threads(ns.threads)
     work = ns.work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -382,8 +382,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_script(main, "bench_gan_conditioning.py")

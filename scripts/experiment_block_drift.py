@@ -29,6 +29,8 @@ import torch
 from eeg2img_hf.evaluation import evaluate_encoder
 from eeg2img_hf.training import EncoderTrainingArguments, train_encoder
 from eeg2img_hf.utils.benchmark import environment
+from eeg2img_hf.utils.errors import run_script
+from eeg2img_hf.utils.outputs import prepare_result_json
 
 KEYS = ("kmeans_test", "svm_train_to_test", "knn3_train_to_test")
 
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads < 1 or args.epochs < 1:
         parser.error("--threads and --epochs must be >= 1")
+    output = None if args.output is None else prepare_result_json(args.output, what="--output")  # before training
     torch.set_num_threads(args.threads)
     overrides = parse_overrides(args.set, args.training_preset)
     seeds = [int(v) for v in args.seeds.split(",")]
@@ -116,12 +119,12 @@ def main(argv: list[str] | None = None) -> dict:
                           "over seeds (simulator and training seed alike)",
               "cells": cells, f"kmeans_gap_{splits[0]}_minus_{splits[-1]}": gaps,
               "environment": environment({f"simulator_and_training_{i}": seed for i, seed in enumerate(seeds)})}
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result))
     return result
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "experiment_block_drift.py")

@@ -139,3 +139,17 @@ def test_never_writes_into_a_foreign_folder(bench, tmp_path):
     with pytest.raises(RefusedOutputError, match="--work-dir dataset"):
         bench.main(["--work-dir", str(tmp_path / "w"), "--dataset", "thoughtviz", "--no-onehot"])
     assert (tmp_path / "w" / "dataset" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("make_output", [lambda d: d, lambda d: d / "weights.safetensors"], ids=["folder", "not-json"])
+def test_a_bad_output_is_refused_before_anything_is_trained(bench, tmp_path, make_output):
+    output = make_output(tmp_path / "out")
+    if output.suffix:
+        output.parent.mkdir(parents=True)
+        output.write_bytes(b"mine")
+    else:
+        output.mkdir(parents=True)
+    with pytest.raises(RefusedOutputError, match="--output"):
+        bench.main(["--work-dir", str(tmp_path / "w"), "--no-onehot", "--output", str(output)])
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())  # nothing prepared or trained
+    assert output.is_dir() or output.read_bytes() == b"mine"

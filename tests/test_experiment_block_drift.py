@@ -7,6 +7,7 @@ import json
 import pytest
 
 from eeg2img_hf.training import EncoderTrainingArguments
+from eeg2img_hf.utils.errors import RefusedOutputError
 
 from testing_utils import load_script
 
@@ -51,3 +52,11 @@ def test_refuses_bad_counts(experiment, argv, capsys):
     with pytest.raises(SystemExit) as info:
         experiment.main(argv)
     assert info.value.code == 2 and "must be >= 1" in capsys.readouterr().err
+
+
+def test_an_output_that_is_not_a_json_result_is_refused_before_training(experiment, tmp_path):
+    output = tmp_path / "notes.json"
+    output.write_text("my notes, not JSON")
+    with pytest.raises(RefusedOutputError, match="--output .* is not a JSON result"):
+        experiment.main(["--epochs", "1", "--output", str(output)])
+    assert output.read_text() == "my notes, not JSON"
